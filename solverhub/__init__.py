@@ -1,0 +1,42 @@
+"""solverhub: optimization methods from recent research as plugins on one pluggy host.
+
+    import solverhub as sh
+    res = sh.solve("model.mps", solver="balans", time_limit=30, seed=0)
+"""
+
+from __future__ import annotations
+
+from solverhub.core.api import load_problem, solve
+from solverhub.core.backend import BackendResult, MIPBackend
+from solverhub.core.errors import BadInputError, DuplicateNameError, SolverhubError, UnknownNameError
+from solverhub.core.hookspecs import hookimpl, hookspec
+from solverhub.core.manager import get_plugin_manager
+from solverhub.core.mip import MAX, MIN, MIPProblem
+from solverhub.core.records import BackendSpec, Converter, MetaComponent, ProblemKind, SolverSpec
+from solverhub.core.result import Result, Status
+
+__all__ = [
+    "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
+    "Result", "Status", "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
+    "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter",
+    "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError",
+]
+
+try:
+    from importlib.metadata import version as _version
+
+    __version__ = _version("solverhub")
+except Exception:  # pragma: no cover - running from a source tree without install
+    __version__ = "0+unknown"
+
+
+def _register_pyomo_solvers() -> None:
+    # DESIGN.md 6: importing solverhub registers its MIP solvers in Pyomo's SolverFactory.
+    try:
+        from solverhub.plugins.pyomo.factory import register_all
+    except ImportError:
+        return
+    register_all()
+
+
+_register_pyomo_solvers()

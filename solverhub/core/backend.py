@@ -1,0 +1,131 @@
+"""The MIP backend interface used by large-neighbourhood search (Balans) and by the backend solvers.
+
+A backend owns one solver object built once from a :class:`MIPProblem` and reused for every
+sub-MIP: restricting the model (bounds, extra rows, another objective) and undoing it is cheap,
+building a new solver object per iteration is not (HiGHS leaks memory when many are created, and
+its ``threads`` option is process-global: set once per process).
+
+All objective values are in the backend's *current* objective and the problem's own sense.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from solverhub.core.mip import MIPProblem
+from solverhub.core.result import Status
+
+__all__ = ["BackendResult", "MIPBackend", "IncumbentCallback", "CAPABILITIES"]
+
+#: capability names a backend may declare (BackendSpec.capabilities)
+CAPABILITIES = frozenset({
+    "warm_start",       # solve(warm_start=x) uses x as a starting incumbent
+    "bounds",           # set_col_bounds / restore
+    "rows",             # add_row / remove_rows
+    "objective",        # set_objective
+    "relaxation",       # solve_relaxation
+    "dual_bound",       # BackendResult.bound is a valid dual bound
+    "interrupt",        # interrupt() stops a running solve from another thread or a callback
+    "incumbent_callback",  # solve(on_incumbent=...) reports improving solutions as they are found
+    "cutoff",           # solve(cutoff=v) prunes solutions not better than v
+})
+
+#: called with (seconds since the solve started, objective, x) at each improving solution; return
+#: True to stop the solve
+IncumbentCallback = Callable[[float, float, np.ndarray], bool | None]
+
+
+@dataclass
+class BackendResult:
+    """Outcome of one backend solve. ``status`` is OPTIMAL (proved), FEASIBLE (solution, not proved:
+    limit reached), TIME_LIMIT (no solution within the limit), INFEASIBLE, UNBOUNDED, INTERRUPTED
+    (no solution) or ERROR. ``x`` is set whenever a solution exists."""
+
+    status: Status
+    objective: float | None = None
+    x: np.ndarray | None = None
+    bound: float | None = None
+    runtime: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_solution(self) -> bool:
+        return self.x is not None
+
+
+class MIPBackend(abc.ABC):
+    """A reusable MIP solver object over one problem. Subclasses implement the abstract methods;
+    modifications accumulate until :meth:`restore` (or the :meth:`modified` context) undoes them."""
+
+    name: str = "backend"
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, problem: MIPProblem, *, threads: int = 1, seed: int = 0,
+                 verbose: bool = False) -> None:
+        self.problem = problem
+        self.threads = threads
+        self.seed = seed
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ solving
+    @abc.abstractmethod
+    def solve(self, time_limit: float | None = None, *, warm_start: np.ndarray | None = None,
+              cutoff: float | None = None, emphasis: str = "default",
+              on_incumbent: IncumbentCallback | None = None,
+              node_limit: int | None = None, seed: int | None = None,
+              relative_gap: float | None = None) -> BackendResult:
+        """Solve the current (possibly restricted) model within ``time_limit`` seconds.
+
+        ``warm_start`` is a full-length solution offered as a starting incumbent (ignored where it
+        violates the current restrictions); ``cutoff`` is an objective value that solutions must
+        beat; ``emphasis`` is ``"default"`` or ``"feasibility"`` (first solution fast)."""
+
+    @abc.abstractmethod
+    def solve_relaxation(self, time_limit: float | None = None) -> BackendResult:
+        """Solve the LP relaxation of the current model (integrality dropped)."""
+
+    def interrupt(self) -> None:
+        """Ask a running solve to stop as soon as it can (thread-safe)."""
+        raise NotImplementedError(f"backend {self.name} cannot be interrupted")
+
+    # ------------------------------------------------------------------ modifying
+    @abc.abstractmethod
+    def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Set bounds of columns ``idx`` (fix with lower == upper)."""
+
+    @abc.abstractmethod
+    def add_row(self, idx: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
+        """Add the row ``lower <= sum(vals * x[idx]) <= upper``; returns a handle for remove_rows."""
+
+    @abc.abstractmethod
+    def remove_rows(self, handles: list[int]) -> None:
+        """Remove rows added by :meth:`add_row`."""
+
+    @abc.abstractmethod
+    def set_objective(self, c: np.ndarray, offset: float = 0.0) -> None:
+        """Replace the objective coefficients (same sense as the problem)."""
+
+    @abc.abstractmethod
+    def restore(self) -> None:
+        """Undo every modification: original bounds, rows and objective."""
+
+    def fix(self, idx: np.ndarray, values: np.ndarray) -> None:
+        """Fix columns ``idx`` to ``values``."""
+        values = np.asarray(values, dtype=np.float64)
+        self.set_col_bounds(idx, values, values)
+
+    @contextlib.contextmanager
+    def modified(self) -> Iterator["MIPBackend"]:
+        """``with backend.modified(): backend.fix(...); backend.solve(...)`` -- undone on exit."""
+        try:
+            yield self
+        finally:
+            self.restore()
+
+    def close(self) -> None:
+        """Release the solver object (optional)."""

@@ -1,0 +1,281 @@
+"""The plugin manager: one ``pluggy.PluginManager("solverhub")`` per process.
+
+Built-in plugins are registered through the same hooks as third-party ones; third-party plugins
+come from entry points of group ``solverhub``, loaded lazily and once. A plugin that fails to import
+or whose registration hook raises is listed as broken with the reason, never fatal to the host.
+``SOLVERHUB_DISABLE_PLUGINS`` (comma list) blocks plugins by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import threading
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import pluggy
+
+from solverhub.core import hookspecs
+from solverhub.core.errors import DuplicateNameError, UnknownNameError
+from solverhub.core.records import (
+    BackendSpec,
+    Converter,
+    MetaComponent,
+    ProblemKind,
+    SolverSpec,
+)
+
+__all__ = ["SolverhubPluginManager", "PluginInfo", "get_plugin_manager", "BUILTIN_PLUGINS",
+           "ENTRY_POINT_GROUP", "reset_plugin_manager"]
+
+ENTRY_POINT_GROUP = "solverhub"
+
+#: plugin name -> module; each module is itself the plugin object (module-level hookimpls)
+BUILTIN_PLUGINS: dict[str, str] = {
+    "mipfiles": "solverhub.plugins.mipfiles",
+    "generators": "solverhub.plugins.generators",
+    "highs": "solverhub.plugins.highs",
+    "ortools": "solverhub.plugins.ortools",
+    "balans": "solverhub.plugins.balans",
+    "pyomo": "solverhub.plugins.pyomo",
+}
+
+_REGISTRY_HOOKS = {
+    # registry name -> (hook name, record type, category check)
+    "problem_kinds": ("solverhub_problem_kinds", ProblemKind, None),
+    "converters": ("solverhub_converters", Converter, None),
+    "solvers": ("solverhub_solvers", SolverSpec, None),
+    "backends": ("solverhub_mip_backends", BackendSpec, None),
+    "destroy": ("solverhub_destroy_operators", MetaComponent, "destroy"),
+    "repair": ("solverhub_repair_operators", MetaComponent, "repair"),
+    "policy": ("solverhub_bandit_policies", MetaComponent, "policy"),
+    "acceptance": ("solverhub_acceptance_criteria", MetaComponent, "acceptance"),
+    "stopping": ("solverhub_stopping_rules", MetaComponent, "stopping"),
+}
+
+
+@dataclass
+class PluginInfo:
+    name: str
+    module: str
+    version: str
+    builtin: bool
+    broken: bool = False
+    error: str | None = None
+    disabled: bool = False
+    hooks: list[str] = field(default_factory=list)
+    registers: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "module": self.module, "version": self.version,
+            "builtin": self.builtin, "broken": self.broken, "error": self.error,
+            "disabled": self.disabled, "hooks": self.hooks, "registers": self.registers,
+        }
+
+
+class SolverhubPluginManager(pluggy.PluginManager):
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT)
+        self.add_hookspecs(hookspecs)
+        self._info: dict[str, PluginInfo] = {}
+        self._registries: dict[str, dict[str, Any]] | None = None
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ loading
+    @staticmethod
+    def disabled_names() -> set[str]:
+        raw = os.environ.get("SOLVERHUB_DISABLE_PLUGINS", "")
+        return {s.strip() for s in raw.split(",") if s.strip()}
+
+    def load_all(self) -> None:
+        """Register built-ins, then entry-point plugins; once per manager."""
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            disabled = self.disabled_names()
+            version = _own_version()
+            for name, module in BUILTIN_PLUGINS.items():
+                self._load_one(name, module, version, True, disabled, lambda m=module: importlib.import_module(m))
+            for ep in _entry_points():
+                dist_version = getattr(getattr(ep, "dist", None), "version", "?") or "?"
+                self._load_one(ep.name, ep.value, dist_version, False, disabled, ep.load)
+
+    def _load_one(self, name: str, module: str, version: str, builtin: bool, disabled: set[str],
+                  load) -> None:
+        if name in self._info:
+            other = self._info[name]
+            warnings.warn(f"solverhub: plugin name {name!r} from {module} is already taken by "
+                          f"{other.module}; the second one is ignored", stacklevel=3)
+            self._info[f"{name} ({module})"] = PluginInfo(name, module, version, builtin, broken=True,
+                                                         error=f"duplicate plugin name {name!r}")
+            return
+        info = PluginInfo(name, module, version, builtin)
+        self._info[name] = info
+        if name in disabled:
+            info.disabled = True
+            self.set_blocked(name)
+            return
+        try:
+            plugin = load()
+            self.register(plugin, name=name)
+        except Exception as exc:  # a broken plugin must never take the host down
+            info.broken, info.error = True, f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"solverhub: plugin {name!r} ({module}) is broken and was skipped: "
+                          f"{info.error}", stacklevel=3)
+            if self.get_plugin(name) is not None:
+                self.unregister(name=name)
+            return
+        info.hooks = sorted(h.name for h in (self.get_hookcallers(plugin) or []))
+
+    def register_plugin(self, plugin: Any, name: str | None = None) -> str | None:
+        """Register a plugin object at run time (tests, notebooks); registries are rebuilt."""
+        self.load_all()
+        pname = self.register(plugin, name=name)
+        if pname is not None:
+            self._info[pname] = PluginInfo(pname, getattr(plugin, "__name__", type(plugin).__name__),
+                                           "?", False,
+                                           hooks=sorted(h.name for h in self.get_hookcallers(plugin) or []))
+        self._registries = None
+        return pname
+
+    def unregister_plugin(self, name: str) -> None:
+        self.unregister(name=name)
+        self._info.pop(name, None)
+        self._registries = None
+
+    # ------------------------------------------------------------------ registries
+    def _build_registries(self) -> dict[str, dict[str, Any]]:
+        self.load_all()
+        regs: dict[str, dict[str, Any]] = {}
+        for reg, (hook_name, rtype, category) in _REGISTRY_HOOKS.items():
+            table: dict[str, Any] = {}
+            caller = getattr(self.hook, hook_name)
+            for impl in reversed(caller.get_hookimpls()):  # registration order
+                provider = impl.plugin_name
+                try:
+                    records = impl.function() or []
+                except Exception as exc:
+                    self._mark_broken(provider, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                    continue
+                for rec in records:
+                    if not isinstance(rec, rtype):
+                        self._mark_broken(provider, f"{hook_name} returned {type(rec).__name__}, "
+                                                    f"expected {rtype.__name__}")
+                        continue
+                    if category and rec.category != category:
+                        self._mark_broken(provider, f"{hook_name} returned {rec.name!r} of category "
+                                                    f"{rec.category!r}, expected {category!r}")
+                        continue
+                    rec = _with_provider(rec, provider)
+                    if rec.name in table:
+                        raise DuplicateNameError(
+                            f"{reg} name {rec.name!r} is registered by both plugin "
+                            f"{table[rec.name].provider!r} and plugin {provider!r}")
+                    table[rec.name] = rec
+                    self._info.get(provider, PluginInfo(provider, "?", "?", False)).registers \
+                        .setdefault(reg, []).append(rec.name)
+            regs[reg] = table
+        return regs
+
+    def _mark_broken(self, provider: str, error: str) -> None:
+        info = self._info.get(provider)
+        if info is not None:
+            info.broken = True
+            info.error = error if not info.error else f"{info.error}; {error}"
+        warnings.warn(f"solverhub: plugin {provider!r} is broken: {error}", stacklevel=4)
+
+    def registry(self, name: str) -> dict[str, Any]:
+        with self._lock:
+            if self._registries is None:
+                for info in self._info.values():
+                    info.registers = {}
+                self._registries = self._build_registries()
+            return self._registries[name]
+
+    def solvers(self) -> dict[str, SolverSpec]:
+        return self.registry("solvers")
+
+    def backends(self) -> dict[str, BackendSpec]:
+        return self.registry("backends")
+
+    def problem_kinds(self) -> dict[str, ProblemKind]:
+        return self.registry("problem_kinds")
+
+    def converters(self) -> dict[str, Converter]:
+        return self.registry("converters")
+
+    def meta(self, category: str) -> dict[str, MetaComponent]:
+        return self.registry(category)
+
+    def get_solver(self, name: str) -> SolverSpec:
+        return _lookup(self.solvers(), name, "solver")
+
+    def get_backend(self, name: str) -> BackendSpec:
+        return _lookup(self.backends(), name, "MIP backend")
+
+    def get_meta(self, category: str, name: str) -> MetaComponent:
+        labels = {"destroy": "destroy operator", "repair": "repair operator", "policy": "bandit policy",
+                  "acceptance": "acceptance criterion", "stopping": "stopping rule"}
+        return _lookup(self.meta(category), name, labels[category])
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        self.registry("solvers")  # fill `registers`
+        return list(self._info.values())
+
+
+def _lookup(table: dict[str, Any], name: str, what: str):
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "none"
+        raise UnknownNameError(f"unknown {what} {name!r}; known: {known}") from None
+
+
+def _with_provider(rec: Any, provider: str) -> Any:
+    if getattr(rec, "provider", "") == provider:
+        return rec
+    import dataclasses
+
+    return dataclasses.replace(rec, provider=provider)
+
+
+def _entry_points() -> Iterable[md.EntryPoint]:
+    try:
+        return list(md.entry_points(group=ENTRY_POINT_GROUP))
+    except Exception:  # pragma: no cover - broken metadata in the environment
+        return []
+
+
+def _own_version() -> str:
+    try:
+        return md.version("solverhub")
+    except md.PackageNotFoundError:
+        return "0+unknown"
+
+
+_PM: SolverhubPluginManager | None = None
+_PM_LOCK = threading.Lock()
+
+
+def get_plugin_manager() -> SolverhubPluginManager:
+    """The process-wide plugin manager, with all plugins loaded (lazily, once)."""
+    global _PM
+    with _PM_LOCK:
+        if _PM is None:
+            _PM = SolverhubPluginManager()
+        pm = _PM
+    pm.load_all()
+    return pm
+
+
+def reset_plugin_manager() -> None:
+    """Forget the process-wide manager (tests use it after changing the environment)."""
+    global _PM
+    with _PM_LOCK:
+        _PM = None
