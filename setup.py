@@ -1,7 +1,7 @@
 """Build the Cython kernels. They are optional at build time: without a compiler the NumPy
 reference kernels run instead, and `solverhub plugins` says so (CI fails on it)."""
 import numpy as np
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 try:
     from Cython.Build import cythonize
@@ -27,4 +27,9 @@ extensions = [
     )
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives) if cythonize else [])
+# solvers_cfg/ sits at the repository root (DESIGN.md) and ships inside the package as
+# solverhub.solvers_cfg, so `solverhub run` finds the quickstart from an installed package.
+packages = find_packages(include=["solverhub", "solverhub.*"]) + ["solverhub.solvers_cfg"]
+package_dir = {"solverhub.solvers_cfg": "solvers_cfg"}
+
+setup(packages=packages, package_dir=package_dir, ext_modules=cythonize(extensions, compiler_directives=directives) if cythonize else [])
