@@ -1,1 +1,37 @@
-"""placeholder: being written."""
+"""Built-in plugin ``generators``: the loader of ``generate:<family>?param=value&seed=N`` addresses.
+
+    solverhub solve "generate:set_cover?rows=500&cols=1000&seed=1" --solver highs
+    sh.load_problem("generate:independent_set?n_nodes=300&affinity=4&seed=2")
+
+Parameters arrive as strings and are validated by the family's pydantic model (unknown parameters and
+families are errors that list the known ones). Generation itself lives in :mod:`solverhub.instances`,
+imported lazily so that loading the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from solverhub.core.address import parse_address
+from solverhub.core.hookspecs import hookimpl
+
+SCHEME = "generate"
+
+
+@hookimpl
+def solverhub_load_problem(source: Any, params: dict) -> Any:
+    if not isinstance(source, str) or isinstance(source, Path):
+        return None
+    addr = parse_address(source)
+    if addr.scheme != SCHEME:
+        return None
+    from solverhub.core.errors import BadInputError
+    from solverhub.instances import FAMILIES, generate
+
+    family = addr.target.strip()
+    if not family:
+        raise BadInputError(f"{source}: missing instance family after 'generate:' "
+                            f"(known: {', '.join(FAMILIES)})")
+    merged = {**addr.params, **(params or {})}
+    return generate(family, **merged)

@@ -1,1 +1,32 @@
-"""placeholder: being written."""
+"""Built-in plugin ``mipfiles``: the ``mip`` problem kind and MPS/LP files (gzipped too).
+
+Loader: a str or Path whose name ends in ``.mps``, ``.lp``, ``.mps.gz``, ``.lp.gz`` or ``.gz``
+(case-insensitive) is read with HiGHS into a :class:`~solverhub.core.mip.MIPProblem`; a
+``*.solu`` file in the same folder listing the instance gives ``reference_objective``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from solverhub.core.hookspecs import hookimpl
+from solverhub.core.mip import MIPProblem
+from solverhub.core.records import ProblemKind
+
+from .io import claims, read_mip, reference_value, write_lp, write_mps
+
+__all__ = ["read_mip", "write_mps", "write_lp", "reference_value"]
+
+
+@hookimpl
+def solverhub_problem_kinds() -> list:
+    return [ProblemKind("mip", MIPProblem,
+                        "mixed-integer linear program in matrix form (MPS/LP files, Pyomo models)")]
+
+
+@hookimpl
+def solverhub_load_problem(source: Any, params: dict) -> Any:
+    if not claims(source):
+        return None
+    return read_mip(Path(source))

@@ -1,1 +1,68 @@
-"""placeholder: being written."""
+"""Pyomo plugin: Pyomo models as solverhub problems, and solverhub solvers inside Pyomo.
+
+* loader hook: ``sh.solve(pyomo_model, solver=...)`` compiles the model through Pyomo's
+  standard-form compiler (:mod:`.convert`) and loads the solution back into the model;
+* problem kind ``pyomo`` and converter ``pyomo-to-mip`` (:class:`.convert.PyomoModel` -> MIP);
+* Pyomo solver factory: every solver whose problem kind is ``mip`` is registered as
+  ``solverhub_<name>`` in ``pyomo.contrib.solver``'s ``SolverFactory`` and, through it, in
+  ``pyomo.environ.SolverFactory`` (:mod:`.factory`, :mod:`.interface`).
+
+This module is imported when the plugin manager loads plugins: it never imports Pyomo itself.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.hookspecs import hookimpl
+from solverhub.core.records import Converter, ProblemKind
+
+__all__ = ["register_all", "solverhub_problem_kinds", "solverhub_converters", "solverhub_load_problem"]
+
+
+def register_all(*args: Any, **kwargs: Any) -> list[str]:
+    """See :func:`solverhub.plugins.pyomo.factory.register_all`."""
+    from solverhub.plugins.pyomo.factory import register_all as _register_all
+
+    return _register_all(*args, **kwargs)
+
+
+def _pyomo_to_mip(problem: Any) -> Any:
+    from solverhub.plugins.pyomo.convert import PyomoModel, pyomo_to_mip
+
+    if isinstance(problem, PyomoModel):
+        return problem.to_mip()
+    return pyomo_to_mip(problem)
+
+
+@hookimpl
+def solverhub_problem_kinds() -> list:
+    from solverhub.plugins.pyomo.convert import PyomoModel
+
+    return [ProblemKind("pyomo", PyomoModel, "a Pyomo ConcreteModel (linear, one active objective)")]
+
+
+@hookimpl
+def solverhub_converters() -> list:
+    return [Converter("pyomo-to-mip", "pyomo", "mip", _pyomo_to_mip)]
+
+
+@hookimpl
+def solverhub_load_problem(source: Any, params: dict) -> Any:
+    # claims Pyomo blocks only; Pyomo is never imported here (a Pyomo model implies it already is)
+    if isinstance(source, (str, bytes)) or sys.modules.get("pyomo.core") is None:
+        return None
+    from solverhub.plugins.pyomo.convert import is_pyomo_model, pyomo_to_mip
+
+    if not is_pyomo_model(source):
+        return None
+    unknown = sorted(set(params) - {"names"})
+    if unknown:
+        raise BadInputError(f"Pyomo model {source.name!r}: unknown load parameter(s) {unknown} "
+                            f"(known: names)")
+    names = params.get("names", True)
+    if isinstance(names, str):
+        names = names.strip().lower() not in ("0", "false", "no", "off")
+    return pyomo_to_mip(source, names=bool(names))

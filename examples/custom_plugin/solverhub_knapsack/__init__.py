@@ -1,0 +1,85 @@
+"""solverhub-knapsack: an example third-party solverhub plugin.
+
+The module itself is the plugin object (entry point ``knapsack = "solverhub_knapsack"`` in group
+``solverhub``); it implements one or more hooks of each of the three families:
+
+* modeling:    problem kind ``knapsack``, loader for ``knapsack:PATH``, converter knapsack -> mip;
+* solving:     solver ``knapsack-dp`` (exact dynamic programming);
+* meta-search: destroy operator ``knapsack_ratio_destroy`` that Balans (or any LNS) can pick.
+
+Heavy work is imported lazily inside the hooks' factories so that loading the plugin stays cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import solverhub as sh
+
+from solverhub_knapsack.problem import KnapsackProblem, read_knapsack, to_mip
+
+__all__ = ["KnapsackProblem", "read_knapsack", "to_mip", "SCHEME"]
+__version__ = "0.1.0"
+
+SCHEME = "knapsack"
+
+
+# ---------------------------------------------------------------- modeling
+@sh.hookimpl
+def solverhub_problem_kinds() -> list:
+    return [sh.ProblemKind("knapsack", KnapsackProblem,
+                           "0/1 knapsack: values, integer-or-real weights, one capacity (maximise)")]
+
+
+@sh.hookimpl
+def solverhub_load_problem(source: Any, params: dict) -> Any:
+    """Claim ``knapsack:PATH`` addresses; anything else is left to other loaders (return None)."""
+    if not isinstance(source, str) or not source.lower().startswith(SCHEME + ":"):
+        return None
+    target = source[len(SCHEME) + 1:].partition("?")[0]
+    if params:
+        raise sh.BadInputError(f"{source}: knapsack addresses take no parameters "
+                               f"(got {', '.join(sorted(params))})")
+    if not target:
+        raise sh.BadInputError(f"{source}: expected knapsack:PATH")
+    return read_knapsack(Path(target))
+
+
+@sh.hookimpl
+def solverhub_converters() -> list:
+    return [sh.Converter("knapsack-to-mip", "knapsack", "mip", to_mip)]
+
+
+# ---------------------------------------------------------------- solving
+def _make_dp(**options: Any):
+    from solverhub_knapsack.dp import KnapsackDP
+
+    return KnapsackDP(**options)
+
+
+def _dp_options():
+    from solverhub_knapsack.dp import KnapsackDPOptions
+
+    return KnapsackDPOptions
+
+
+@sh.hookimpl
+def solverhub_solvers() -> list:
+    return [sh.SolverSpec("knapsack-dp", "knapsack", _make_dp, _dp_options(),
+                          "exact dynamic programming over the capacity (integer weights)")]
+
+
+# ---------------------------------------------------------------- meta-search
+def _make_ratio_destroy(**params: Any):
+    from solverhub_knapsack.destroy import RatioDestroy
+
+    return RatioDestroy(**params)
+
+
+@sh.hookimpl
+def solverhub_destroy_operators() -> list:
+    return [sh.MetaComponent("knapsack_ratio_destroy", "destroy", _make_ratio_destroy,
+                             {"rate": 0.2, "random_share": 0.5},
+                             "free the integer columns whose value disagrees most with their "
+                             "objective-per-row-usage ratio, plus random ones")]

@@ -1,0 +1,600 @@
+"""The ``solverhub`` command (DESIGN.md section 5).
+
+    solverhub plugins [--json]
+    solverhub solvers [--json]
+    solverhub solve PATH --solver NAME [--time-limit S] [--seed N] [--set KEY=VALUE ...] [--json]
+                    [--solution FILE]
+    solverhub run [CONFIG.toml] [--out DIR] [--executor local|dask] [--address ADDR] [--workers N]
+                  [--resume]
+    solverhub report DIR
+
+Exit codes: 0 when a result was produced (any status but ``error``), 2 for bad input (one line
+``solverhub: error: ...`` on stderr), 1 otherwise, 130 when interrupted. Tracebacks only with
+``SOLVERHUB_DEBUG=1``. With ``--json`` stdout carries exactly one JSON object: anything a native
+library prints on stdout during the solve is sent to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import math
+import os
+import sys
+import tomllib
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from solverhub.core.errors import BadInputError, SolverhubError
+
+__all__ = ["main", "build_parser", "parse_set_values"]
+
+PROG = "solverhub"
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _debug() -> bool:
+    return os.environ.get("SOLVERHUB_DEBUG", "").strip() not in ("", "0", "false", "no")
+
+
+def _err(message: str) -> None:
+    text = " ".join(str(message).split("\n")).strip() or "unknown error"
+    if text.startswith(f"{PROG}: "):
+        text = text[len(PROG) + 2:]
+    print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
+
+
+def _warn_line(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+               line: Any = None) -> None:
+    text = " ".join(str(message).split())
+    if text.startswith(f"{PROG}: "):
+        text = text[len(PROG) + 2:]
+    try:
+        print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
+    except Exception:  # pragma: no cover - stderr closed
+        pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit 2) instead of usage + message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _err(f"{message} (see '{self.prog} --help')")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+# ---------------------------------------------------------------------- helpers
+def parse_set_values(items: Sequence[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are TOML literals (``3``, ``0.5``, ``true``, ``[1, 2]``,
+    ``"x"``), then JSON, else kept as strings. Dotted keys make nested tables."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise BadInputError(f"--set {item!r}: expected KEY=VALUE")
+        value = _literal(raw.strip())
+        parts = key.split(".")
+        node = out
+        for p in parts[:-1]:
+            nxt = node.setdefault(p, {})
+            if not isinstance(nxt, dict):
+                raise BadInputError(f"--set {item!r}: {p!r} is already set to a value")
+            node = nxt
+        node[parts[-1]] = value
+    return out
+
+
+def _literal(raw: str) -> Any:
+    if raw == "":
+        return ""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        pass
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """Route fd 1 (and sys.stdout) to stderr, so native libraries cannot pollute --json output."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved_fd = None
+    try:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # pragma: no cover - no real fds (embedded interpreters)
+        saved_fd = None
+    saved_obj = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except Exception:  # pragma: no cover
+            pass
+        sys.stdout = saved_obj
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    con = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con = Console(stderr=stderr, highlight=False, soft_wrap=False, width=160)
+    return con
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    from solverhub.core.runner import atomic_write_text
+
+    if path.parent and not path.parent.exists():
+        raise BadInputError(f"--solution {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise BadInputError(f"--solution {path}: is a folder")
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise BadInputError(f"--solution {path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _jsonable(v: Any) -> Any:
+    from solverhub.core.result import _jsonable as conv
+
+    return conv(v)
+
+
+def _type_name(ann: Any) -> str:
+    if ann is None:
+        return "None"
+    if isinstance(ann, type):
+        return ann.__name__
+    return str(ann).replace("typing.", "").replace("NoneType", "None")
+
+
+# ---------------------------------------------------------------------- plugins
+def _kernels() -> dict[str, Any]:
+    try:
+        import solverhub.cython_ext as k
+
+        return {"compiled": bool(k.COMPILED), "error": k.IMPORT_ERROR}
+    except Exception as exc:  # pragma: no cover - the package itself is damaged
+        return {"compiled": False, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from solverhub.core.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    infos = [i.to_dict() for i in pm.plugin_infos()]
+    kernels = _kernels()
+    if args.json:
+        print(json.dumps({"plugins": infos, "kernels": kernels}, default=str))
+        return EXIT_OK
+    from rich.table import Table
+
+    t = Table(title="solverhub plugins", header_style="bold")
+    for col in ("name", "version", "builtin", "state", "hooks", "registers"):
+        t.add_column(col, overflow="fold")
+    for i in infos:
+        state = ("[red]broken[/red]: " + (i["error"] or "") if i["broken"] else
+                 "[yellow]disabled[/yellow]" if i["disabled"] else "[green]ok[/green]")
+        regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(i["registers"].items()))
+        t.add_row(i["name"], i["version"], "yes" if i["builtin"] else "no", state,
+                  str(len(i["hooks"])), regs or "-")
+    con = _console()
+    con.print(t)
+    if kernels["compiled"]:
+        con.print("kernels: [green]compiled[/green] (Cython extension in use)")
+    else:
+        con.print(f"kernels: [yellow]NumPy reference fallback[/yellow] ({kernels['error']})")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- solvers
+def _options_of(spec: Any) -> dict[str, Any]:
+    out = {}
+    for name, f in spec.options.model_fields.items():
+        try:
+            default = f.get_default(call_default_factory=True)
+        except Exception:  # pragma: no cover - a factory needing validated data
+            default = None
+        out[name] = {"type": _type_name(f.annotation), "default": _jsonable(default),
+                     "description": f.description or ""}
+    return out
+
+
+def cmd_solvers(args: argparse.Namespace) -> int:
+    from solverhub.core.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    solvers = []
+    for name in sorted(pm.solvers()):
+        spec = pm.solvers()[name]
+        solvers.append({"name": spec.name, "problem_kind": spec.problem_kind,
+                        "provider": spec.provider, "description": spec.description,
+                        "options": _options_of(spec)})
+    if args.json:
+        print(json.dumps({"solvers": solvers}, default=str))
+        return EXIT_OK
+    from rich.table import Table
+
+    t = Table(title="solverhub solvers", header_style="bold", show_lines=True)
+    t.add_column("name", style="bold")
+    t.add_column("kind")
+    t.add_column("provider")
+    t.add_column("options (default)", overflow="fold")
+    for s in solvers:
+        opts = ", ".join(f"{k}={json.dumps(v['default'])}" for k, v in s["options"].items())
+        t.add_row(s["name"], s["problem_kind"], s["provider"], opts or "-")
+    _console().print(t)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- solve
+class _IncumbentPrinter:
+    def __init__(self, console: Any) -> None:
+        self.console = console
+
+    def on_incumbent(self, solver: str, time: float, objective: float, bound: Any = None) -> None:
+        b = "" if bound is None else f"  bound {bound:.10g}"
+        self.console.print(f"  [dim]{time:8.2f}s[/dim]  incumbent {objective:.10g}{b}")
+
+
+def _write_solution(path: Path, problem: Any, result: Any) -> None:
+    import numpy as np
+
+    x = np.asarray(result.x, dtype=float).ravel()
+    names = [(problem.column_name(j) if hasattr(problem, "column_name") else f"x{j}")
+             for j in range(x.size)]
+    if path.suffix.lower() == ".json":
+        text = json.dumps({"status": result.status.value, "objective": result.to_dict()["objective"],
+                           "solver": result.solver, "instance": result.instance,
+                           "values": {n: float(v) for n, v in zip(names, x)}}, indent=1) + "\n"
+    else:
+        lines = [f"# status {result.status.value}", f"# objective {result.objective!r}"]
+        lines += [f"{n} {float(v) + 0.0:.17g}" for n, v in zip(names, x)]
+        text = "\n".join(lines) + "\n"
+    _atomic_write(path, text)
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from solverhub.core.api import load_problem, solve, validate_options
+    from solverhub.core.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    spec = pm.get_solver(args.solver)
+    options = parse_set_values(args.set)
+    validate_options(spec, options)
+    if args.solution is not None:
+        sol = Path(args.solution)
+        if sol.is_dir():
+            raise BadInputError(f"--solution {sol}: is a folder")
+        if not sol.parent.exists():
+            raise BadInputError(f"--solution {sol}: folder {sol.parent} does not exist")
+    con = None if args.json else _console()
+    with _stdout_to_stderr(args.json):
+        problem = load_problem(args.path)
+        observers = []
+        if con is not None:
+            summary = problem.summary() if hasattr(problem, "summary") else repr(problem)
+            con.print(f"[bold]{args.solver}[/bold] on {summary}")
+            if con.is_terminal:
+                observers.append(_IncumbentPrinter(con))
+        result = solve(problem, args.solver, time_limit=args.time_limit, seed=args.seed,
+                       options=options, observers=observers)
+    result.instance = args.path
+    d = result.to_dict()
+    tb = (d.get("info") or {}).pop("traceback", None)
+    if tb and _debug():
+        print(tb, file=sys.stderr)
+    if args.solution is not None:
+        if result.x is not None and result.status.value != "error":
+            _write_solution(Path(args.solution), problem, result)
+        else:
+            warnings.warn(f"no solution to write to {args.solution} (status {result.status.value})")
+    if args.json:
+        print(json.dumps(d, default=str, allow_nan=False))
+    else:
+        _print_result(con, d, result)
+    if result.status.value == "error":
+        if not args.json:
+            _err(d.get("error") or "the solver failed")
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
+    from rich.table import Table
+
+    colour = {"optimal": "green", "feasible": "cyan", "time_limit": "yellow",
+              "iteration_limit": "yellow", "infeasible": "magenta", "unbounded": "magenta",
+              "interrupted": "yellow", "error": "red"}.get(d["status"], "white")
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("status", f"[{colour}]{d['status']}[/{colour}]")
+
+    def num(v: Any) -> str:
+        return "-" if v is None else f"{v:.10g}"
+
+    t.add_row("objective", num(d["objective"]))
+    t.add_row("bound", num(d["bound"]))
+    gap = result.gap
+    if gap is not None and math.isfinite(gap):
+        t.add_row("gap", f"{100 * gap:.4g}%")
+    t.add_row("runtime", f"{d['runtime']:.3f} s")
+    t.add_row("iterations", str(d["iterations"]))
+    if d.get("primal_integral") is not None:
+        t.add_row("primal integral", f"{d['primal_integral']:.4f}")
+    t.add_row("incumbents", str(len(d["trajectory"])))
+    t.add_row("solver", d["solver"])
+    t.add_row("instance", d["instance"])
+    if d.get("error"):
+        t.add_row("error", f"[red]{d['error']}[/red]")
+    con.print(t)
+
+
+# ---------------------------------------------------------------------- run
+class _RichProgress:
+    """Progress display for a run: a live bar on a terminal, one line per task otherwise."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self._progress = None
+        self._bar = None
+        self._current: dict[tuple, str] = {}
+
+    def start(self, total: int, done: int, executor: str) -> None:
+        self.total, self.done = total, done
+        self.console.print(f"{total} tasks ({done} already done), executor: {executor}")
+        if self.live:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                                       TextColumn, TimeElapsedColumn)
+
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=self.console, transient=False)
+            self._progress.start()
+            self._bar = self._progress.add_task("solving", total=total, completed=done)
+
+    @staticmethod
+    def _name(task: Any) -> str:
+        from solverhub.core.config import instance_label
+
+        return f"{instance_label(task.instance)} / {task.solver} / seed {task.seed}"
+
+    def task_started(self, task: Any) -> None:
+        self._current[task.key] = self._name(task)
+        self._refresh()
+
+    def _refresh(self, extra: str = "") -> None:
+        if self._progress is not None:
+            cur = list(self._current.values())
+            desc = cur[0] if len(cur) == 1 else f"{len(cur)} running" if cur else "done"
+            self._progress.update(self._bar, description=desc + extra)
+
+    def incumbent(self, task: Any, time: float, objective: float) -> None:
+        self._refresh(f"  [cyan]incumbent {objective:.8g} at {time:.1f}s[/cyan]")
+
+    def task_done(self, task: Any, rec: dict[str, Any]) -> None:
+        self._current.pop(task.key, None)
+        self.done += 1
+        obj = rec.get("objective")
+        status = rec.get("status")
+        colour = "red" if status == "error" else "green" if status == "optimal" else "yellow"
+        msg = (f"[{self.done}/{self.total}] {self._name(task)}: [{colour}]{status}[/{colour}]"
+               f"  obj {'-' if obj is None else f'{obj:.10g}'}  {rec.get('runtime') or 0:.1f}s")
+        if status == "error" and rec.get("error"):
+            msg += f"  [red]{rec['error']}[/red]"
+        if self._progress is not None:
+            self._progress.console.print(msg)
+            self._progress.advance(self._bar)
+            self._refresh()
+        else:
+            self.console.print(msg)
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from solverhub.core.config import load_config, quickstart_config
+    from solverhub.core.report import summarize, summary_table
+    from solverhub.core.runner import CONFIG, run_config
+
+    if args.workers is not None and args.workers < 1:
+        raise BadInputError(f"--workers must be at least 1, got {args.workers}")
+    if args.address and args.executor not in (None, "dask"):
+        raise BadInputError("--address needs --executor dask")
+    executor = "dask" if args.address and args.executor is None else args.executor
+    if args.config is not None:
+        cfg = load_config(args.config)
+        cfg_name = args.config
+    elif args.resume and args.out and (Path(args.out) / CONFIG).exists():
+        cfg = load_config(Path(args.out) / CONFIG)
+        cfg_name = str(Path(args.out) / CONFIG)
+    else:
+        cfg = quickstart_config()
+        cfg_name = None
+    con = _console()
+    con.print(f"[bold]{cfg.name}[/bold]: {len(cfg.instances)} instance(s) x {len(cfg.solvers)} "
+              f"solver(s) x {len(cfg.seeds)} seed(s), time limit "
+              f"{'none' if cfg.time_limit is None else f'{cfg.time_limit:g} s'} per task")
+    progress = _RichProgress(con)
+    out = args.out
+    if out is None and not cfg.output.dir:
+        from solverhub.core.runner import default_out_dir
+
+        out = str(default_out_dir(cfg))
+    try:
+        summary = run_config(cfg, out, resume=args.resume, executor=executor, address=args.address,
+                             workers=args.workers, progress=progress)
+    except KeyboardInterrupt:
+        out_dir = out or cfg.output.dir
+        again = f"solverhub run {cfg_name or ''} --out {out_dir} --resume".replace("  ", " ")
+        _err(f"interrupted; finished tasks are in {out_dir}; continue with: {again}")
+        return EXIT_INTERRUPTED
+    rows = summarize(summary.records)
+    con.print(summary_table(rows, title=f"{cfg.name}: {summary.out_dir}"))
+    con.print(f"run folder: {summary.out_dir}  (results.jsonl, summary.csv, config.toml, plots)")
+    if summary.errors:
+        _err(f"{summary.errors} of {summary.finished} task(s) ended with an error; see "
+             f"{summary.out_dir / 'results.jsonl'}")
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- report
+def cmd_report(args: argparse.Namespace) -> int:
+    from solverhub.core.report import load_run, summarize, summary_table, write_outputs
+
+    records = load_run(args.dir)
+    written = write_outputs(args.dir, records)
+    con = _console()
+    if not records:
+        con.print(f"{args.dir}: no finished tasks yet")
+        return EXIT_OK
+    con.print(summary_table(summarize(records), title=str(args.dir)))
+    con.print("wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- parser / main
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {s!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {s!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from solverhub import __version__
+
+    p = _Parser(prog=PROG, description="Optimization methods from recent research as plugins "
+                                        "on one host.")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sp = sub.add_parser("plugins", help="list plugins, what they register, broken ones")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_plugins)
+
+    sp = sub.add_parser("solvers", help="list solvers with their options and defaults")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+    sp.set_defaults(func=cmd_solvers)
+
+    sp = sub.add_parser("solve", help="solve one problem")
+    sp.add_argument("path", metavar="PATH", help="MPS/LP file (gzipped too) or an address "
+                                                 "like generate:set_cover?rows=200&seed=1")
+    sp.add_argument("--solver", required=True, metavar="NAME", help="a name from 'solverhub solvers'")
+    sp.add_argument("--time-limit", type=_positive_float, default=None, metavar="S")
+    sp.add_argument("--seed", type=int, default=0, metavar="N")
+    sp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a solver option; VALUE is a TOML/JSON literal or a string (repeatable)")
+    sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    sp.add_argument("--solution", metavar="FILE", default=None,
+                    help="write the solution (name value lines, or JSON for *.json)")
+    sp.set_defaults(func=cmd_solve)
+
+    sp = sub.add_parser("run", help="run a TOML config (default: the packaged quickstart)")
+    sp.add_argument("config", nargs="?", metavar="CONFIG.toml", default=None)
+    sp.add_argument("--out", metavar="DIR", default=None,
+                    help="run folder (default runs/<name>-<YYYYmmdd-HHMMSS>)")
+    sp.add_argument("--executor", choices=("local", "dask"), default=None)
+    sp.add_argument("--address", metavar="ADDR", default=None, help="dask scheduler address")
+    sp.add_argument("--workers", type=int, metavar="N", default=None)
+    sp.add_argument("--resume", action="store_true",
+                    help="skip the tasks already in DIR/results.jsonl")
+    sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("report", help="tables and plots from a run folder")
+    sp.add_argument("dir", metavar="DIR")
+    sp.set_defaults(func=cmd_report)
+    return p
+
+
+def _setup_diagnostics() -> None:
+    if not _debug():
+        warnings.showwarning = _warn_line
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    root = logging.getLogger()
+    if not root.handlers:
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+        root.addHandler(h)
+        root.setLevel(logging.DEBUG if _debug() else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``solverhub`` script; returns the exit code."""
+    with warnings.catch_warnings():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        _setup_diagnostics()
+        parser = build_parser()
+        try:
+            args = parser.parse_args(list(argv) if argv is not None else None)
+        except SystemExit as exc:  # --help, --version, usage errors
+            return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_BAD_INPUT
+        if getattr(args, "func", None) is None:
+            parser.print_help()
+            return EXIT_BAD_INPUT
+        try:
+            return args.func(args)
+        except BadInputError as exc:
+            _err(str(exc))
+            return EXIT_BAD_INPUT
+        except KeyboardInterrupt:
+            _err("interrupted")
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:  # e.g. `solverhub solvers | head`
+            with contextlib.suppress(Exception):
+                sys.stdout = open(os.devnull, "w")
+            return EXIT_FAIL
+        except SolverhubError as exc:
+            if _debug():
+                traceback.print_exc()
+            _err(str(exc))
+            return EXIT_FAIL
+        except Exception as exc:
+            if _debug():
+                traceback.print_exc()
+            _err(f"internal error: {type(exc).__name__}: {exc} (set SOLVERHUB_DEBUG=1 for a "
+                 f"traceback)")
+            return EXIT_FAIL
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
+
+
+def _script() -> None:  # pragma: no cover - console entry when run as a module
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _script()

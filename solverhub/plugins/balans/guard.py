@@ -1,0 +1,67 @@
+"""A backend proxy that enforces the run's one wall-clock deadline on every solve.
+
+Every ``solve`` (the first solution, each sub-MIP, a crossover's random-objective solve, a third-party
+operator's extra solve) gets ``time_limit = min(requested, time left)``, and, where the backend can be
+interrupted, a timer that interrupts it ``grace`` seconds after that limit: HiGHS checks its own time
+limit rarely during root-node work (on qiu a 3 s limit returned after 6 s) but polls its interrupt
+callback often. Everything else is forwarded to the wrapped backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any, Iterator
+
+from solverhub.core.backend import BackendResult
+
+__all__ = ["DeadlineBackend"]
+
+
+class DeadlineBackend:
+    def __init__(self, backend: Any, deadline: float, grace: float = 0.05) -> None:
+        self._backend = backend
+        self._deadline = float(deadline)
+        self._grace = float(grace)
+        self.capabilities = frozenset(getattr(backend, "capabilities", frozenset()))
+        self.name = getattr(backend, "name", "backend")
+        self.problem = backend.problem
+        self.interrupts = 0
+
+    def __getattr__(self, item: str) -> Any:
+        return getattr(self._backend, item)
+
+    def time_left(self) -> float:
+        return self._deadline - time.perf_counter()
+
+    def _cap(self, time_limit: float | None) -> float:
+        left = max(self.time_left(), 1e-3)
+        return left if time_limit is None else max(min(float(time_limit), left), 1e-3)
+
+    def _fire(self) -> None:
+        self.interrupts += 1
+        self._backend.interrupt()
+
+    def solve(self, time_limit: float | None = None, **kwargs: Any) -> BackendResult:
+        limit = self._cap(time_limit)
+        timer = None
+        if "interrupt" in self.capabilities:
+            timer = threading.Timer(limit + self._grace, self._fire)
+            timer.daemon = True
+            timer.start()
+        try:
+            return self._backend.solve(time_limit=limit, **kwargs)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def solve_relaxation(self, time_limit: float | None = None) -> BackendResult:
+        return self._backend.solve_relaxation(time_limit=self._cap(time_limit))
+
+    @contextlib.contextmanager
+    def modified(self) -> Iterator["DeadlineBackend"]:
+        try:
+            yield self
+        finally:
+            self._backend.restore()

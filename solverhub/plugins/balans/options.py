@@ -1,0 +1,77 @@
+"""Options of the ``balans`` solver (validated by the host; unknown keys are errors)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from solverhub.plugins.balans.destroy import PAPER_ARMS
+
+__all__ = ["BalansOptions", "DEFAULT_SCORES"]
+
+#: rewards of the outcomes (best, better, accept, reject): the paper's default
+DEFAULT_SCORES = [8.0, 4.0, 2.0, 1.0]
+
+
+class BalansOptions(BaseModel):
+    """Balans: bandit-based adaptive large-neighbourhood search over a MIP backend.
+
+    Names of destroy/repair operators, the policy, the acceptance criterion and extra stopping rules
+    are looked up in the plugin registries, so components from third-party plugins work by name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field("highs", description="MIP backend (registry name) that solves every sub-MIP")
+    destroy: list[str] = Field(default_factory=lambda: list(PAPER_ARMS),
+                               description="destroy operators (default: the paper's 16 arms)")
+    repair: list[str] = Field(default_factory=lambda: ["sub_mip"], description="repair operators")
+    destroy_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per destroy operator keyword overrides, by name")
+    repair_params: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per repair operator keyword overrides, by name")
+    policy: str = Field("thompson", description="bandit policy (epsilon_greedy, softmax, ucb1, thompson)")
+    policy_params: dict[str, Any] = Field(default_factory=dict)
+    acceptance: str = Field("hill_climbing", description="acceptance criterion")
+    acceptance_params: dict[str, Any] = Field(default_factory=dict)
+    scores: list[float] = Field(default_factory=lambda: list(DEFAULT_SCORES),
+                                description="rewards of the outcomes [best, better, accept, reject]")
+    sub_time_limit: float | None = Field(
+        None, gt=0, description="seconds per sub-MIP (None: 10 % of the budget, within [0.5, 60])")
+    initial_time_limit: float | None = Field(
+        None, gt=0, description="seconds for the first full-problem solve (None: initial_share x budget)")
+    initial_share: float = Field(0.3, gt=0, le=1,
+                                 description="share of the budget for the first full-problem solve")
+    initial_emphasis: Literal["default", "feasibility"] = Field(
+        "default", description="backend emphasis of the first full-problem solve")
+    lp_time_limit: float | None = Field(
+        None, gt=0, description="seconds for the root LP (None: 10 % of the budget)")
+    max_iterations: int | None = Field(None, ge=0, description="stop after this many iterations")
+    no_improvement: int | None = Field(None, ge=1,
+                                       description="stop after this many iterations without a new best")
+    stopping: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="extra stopping rules by registry name, with their parameters")
+    gap_tolerance: float = Field(1e-4, ge=0, description="relative gap at which the best is optimal")
+    improvement_tolerance: float = Field(
+        1e-6, ge=0, description="relative change below which an objective is not an improvement "
+                                "(plus 1e-9 absolute)")
+    pool_size: int = Field(10, ge=0, description="earlier best solutions kept for crossover")
+    default_time_limit: float = Field(60.0, gt=0, description="budget when solve() gets no time limit")
+    verbose: bool = Field(False, description="log each iteration at INFO level")
+
+    @field_validator("scores")
+    @classmethod
+    def _four_scores(cls, v: list[float]) -> list[float]:
+        if len(v) != 4:
+            raise ValueError(f"scores needs 4 values [best, better, accept, reject], got {len(v)}")
+        return [float(s) for s in v]
+
+    @field_validator("destroy", "repair")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("needs at least one operator name")
+        if len(set(v)) != len(v):
+            raise ValueError(f"operator names repeat: {v}")
+        return v

@@ -1,0 +1,395 @@
+"""``HighsBackend``: the MIP backend over one reusable ``highspy.Highs`` object.
+
+Measured traps handled here (see docs/backends.md):
+
+* ``threads`` is process-global in HiGHS: the first backend of a process fixes it; every later
+  ``Highs`` object is given the same value (a different one makes ``run()`` fail, and can hang).
+* ``e.interrupt()`` in ``cbMipInterrupt`` leaves ``user_interrupt`` set inside the callback data,
+  so every later ``run()`` on the object stops at once with status Interrupt; the callback here
+  writes the current flag (True *or* False) on every call.
+* The ``objective_bound`` option is not a usable cutoff (it is compared in HiGHS's internal,
+  presolved objective space: ignored on a minimisation, everything pruned on a maximisation), so
+  ``cutoff`` adds an objective row for the duration of the solve.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
+from solverhub.core.errors import BadInputError
+from solverhub.core.mip import MAX, MIPProblem
+from solverhub.core.result import Status
+from solverhub.plugins.highs import HIGHS_CAPABILITIES
+
+__all__ = ["HighsBackend", "HIGHS_CAPABILITIES", "process_threads", "check_highs_options"]
+
+log = logging.getLogger(__name__)
+
+
+_THREADS_LOCK = threading.Lock()
+_PROCESS_THREADS: int | None = None
+
+#: options the backend sets itself on every solve (not accepted in ``highs_options``)
+_MANAGED = {"time_limit", "random_seed", "mip_max_nodes", "mip_rel_gap", "threads",
+            "solve_relaxation", "output_flag", "log_to_console", "objective_bound"}
+
+
+def process_threads(requested: int) -> int:
+    """The HiGHS thread count of this process: fixed by the first call, returned afterwards."""
+    global _PROCESS_THREADS
+    with _THREADS_LOCK:
+        if _PROCESS_THREADS is None:
+            _PROCESS_THREADS = max(1, int(requested))
+        elif int(requested) != _PROCESS_THREADS:
+            log.warning("HiGHS 'threads' is process-global and already %d in this process; "
+                        "the request for %d threads is ignored", _PROCESS_THREADS, requested)
+        return _PROCESS_THREADS
+
+
+def _set_option(h: Any, key: str, value: Any, who: str = "highs_options") -> None:
+    st, otype = h.getOptionType(key)
+    if getattr(st, "name", "") == "kError":
+        raise BadInputError(f"{who}: unknown HiGHS option {key!r}")
+    tname = getattr(otype, "name", "")
+    try:
+        if tname == "kBool":
+            if isinstance(value, str):
+                value = value.strip().lower() in ("1", "true", "on", "yes")
+            value = bool(value)
+        elif tname == "kInt":
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            value = int(value)
+        elif tname == "kDouble":
+            value = float(value)
+        else:
+            value = str(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{who}: HiGHS option {key!r} got {value!r}, expected a "
+                            f"{tname[1:].lower() or 'value'}") from None
+    st = h.setOptionValue(key, value)
+    if getattr(st, "name", "") == "kError":
+        raise BadInputError(f"{who}: HiGHS rejected {key}={value!r} (out of range or not allowed)")
+
+
+def check_highs_options(options: dict[str, Any], who: str = "highs_options") -> None:
+    """Raise :class:`BadInputError` for an unknown HiGHS option or a bad value."""
+    if not options:
+        return
+    from solverhub.plugins.mipfiles._highs import new_highs
+
+    h = new_highs()
+    try:
+        for k, v in options.items():
+            if k in _MANAGED and k != "threads":
+                raise BadInputError(f"{who}: HiGHS option {k!r} is set by solverhub itself; use the "
+                                    f"solver's own option instead")
+            _set_option(h, k, v, who)
+    finally:
+        h.clear()
+
+
+class HighsBackend(MIPBackend):
+    """One ``highspy.Highs`` object holding the problem, reused across solves."""
+
+    name = "highs"
+    capabilities = HIGHS_CAPABILITIES
+
+    def __init__(self, problem: MIPProblem, *, threads: int = 1, seed: int = 0,
+                 verbose: bool = False, mip_rel_gap: float = 1e-4, presolve: str = "choose",
+                 highs_options: dict[str, Any] | None = None) -> None:
+        super().__init__(problem, threads=threads, seed=seed, verbose=verbose)
+        from solverhub.plugins.mipfiles._highs import new_highs
+        from solverhub.plugins.mipfiles.io import to_highs_lp
+
+        opts = dict(highs_options or {})
+        if "threads" in opts:
+            threads = int(opts.pop("threads"))
+            self.threads = threads
+        self._h = h = new_highs()
+        if verbose:
+            h.setOptionValue("output_flag", True)
+        h.setOptionValue("threads", process_threads(threads))
+        _set_option(h, "presolve", presolve, "highs presolve")
+        for k, v in opts.items():
+            if k in _MANAGED:
+                raise BadInputError(f"highs_options: HiGHS option {k!r} is set by solverhub itself; "
+                                    f"use the solver's own option instead")
+            _set_option(h, k, v)
+        self.default_gap = float(mip_rel_gap)
+        self.default_heuristic_effort = float(h.getOptionValue("mip_heuristic_effort")[1])
+        st = h.passModel(to_highs_lp(problem))
+        if getattr(st, "name", "") == "kError":
+            raise BadInputError(f"{problem.source or problem.name}: HiGHS rejected the model")
+        self._n, self._m0 = problem.n, problem.m
+        self._all_cols = np.arange(self._n, dtype=np.int32)
+        self._lower = problem.col_lower.copy()
+        self._upper = problem.col_upper.copy()
+        self._bounds_dirty = np.zeros(self._n, dtype=bool)
+        self._obj_dirty = False
+        self._rows: list[int] = []        # handles of added rows, in HiGHS row order after m0
+        self._next_handle = 0
+        # callbacks: subscribed once; the per-solve state lives on self
+        self._interrupt = False
+        self._on_incumbent: IncumbentCallback | None = None
+        self._t0 = 0.0
+        self._n_improving = 0
+        self._cb_error: BaseException | None = None
+        h.cbMipInterrupt.subscribe(self._cb_interrupt)
+        h.cbMipImprovingSolution.subscribe(self._cb_improving)
+
+    # ------------------------------------------------------------------ callbacks
+    def _cb_interrupt(self, e: Any) -> None:
+        # write the flag every time: a True left in data_in would stop every later run
+        e.interrupt(bool(self._interrupt))
+
+    def _cb_improving(self, e: Any) -> None:
+        self._n_improving += 1
+        cb = self._on_incumbent
+        if cb is None:
+            return
+        out = e.data_out
+        try:
+            stop = cb(time.perf_counter() - self._t0, float(out.objective_function_value),
+                      np.array(out.mip_solution, dtype=np.float64, copy=True)[: self._n])
+        except BaseException as exc:  # never let an exception unwind through C++
+            self._cb_error = exc
+            stop = True
+        if stop:
+            self._interrupt = True
+
+    def interrupt(self) -> None:
+        self._interrupt = True
+
+    # ------------------------------------------------------------------ modifying
+    def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        idx = np.asarray(idx, dtype=np.int32).ravel()
+        if idx.size == 0:
+            return
+        lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), idx.shape).copy()
+        up = np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape).copy()
+        self._h.changeColsBounds(idx.size, idx, lo, up)
+        self._bounds_dirty[idx] = True
+
+    def add_row(self, idx: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
+        idx = np.asarray(idx, dtype=np.int32).ravel()
+        vals = np.asarray(vals, dtype=np.float64).ravel()
+        if idx.size != vals.size:
+            raise BadInputError(f"add_row: {idx.size} indices but {vals.size} values")
+        lo = -math.inf if lower is None else float(lower)
+        up = math.inf if upper is None else float(upper)
+        self._h.addRow(lo, up, idx.size, idx, vals)
+        handle = self._next_handle
+        self._next_handle += 1
+        self._rows.append(handle)
+        return handle
+
+    def remove_rows(self, handles: list[int]) -> None:
+        wanted = set(int(h) for h in handles)
+        pos = [i for i, hd in enumerate(self._rows) if hd in wanted]
+        if not pos:
+            return
+        rows = np.asarray([self._m0 + i for i in pos], dtype=np.int32)
+        self._h.deleteRows(rows.size, rows)
+        self._rows = [hd for hd in self._rows if hd not in wanted]
+
+    def set_objective(self, c: np.ndarray, offset: float = 0.0) -> None:
+        c = np.asarray(c, dtype=np.float64).ravel()
+        if c.size != self._n:
+            raise BadInputError(f"set_objective: {c.size} coefficients for {self._n} columns")
+        self._h.changeColsCost(self._n, self._all_cols, c)
+        self._h.changeObjectiveOffset(float(offset))
+        self._obj_dirty = True
+
+    def restore(self) -> None:
+        if self._bounds_dirty.any():
+            idx = np.flatnonzero(self._bounds_dirty).astype(np.int32)
+            self._h.changeColsBounds(idx.size, idx, self._lower[idx], self._upper[idx])
+            self._bounds_dirty[:] = False
+        if self._rows:
+            self.remove_rows(list(self._rows))
+        if self._obj_dirty:
+            self._h.changeColsCost(self._n, self._all_cols, self.problem.c)
+            self._h.changeObjectiveOffset(float(self.problem.offset))
+            self._obj_dirty = False
+
+    # ------------------------------------------------------------------ solving
+    def _current_objective(self) -> tuple[np.ndarray, float]:
+        lp = self._h.getLp()
+        return np.asarray(lp.col_cost_, dtype=np.float64), float(lp.offset_)
+
+    def solve(self, time_limit: float | None = None, *, warm_start: np.ndarray | None = None,
+              cutoff: float | None = None, emphasis: str = "default",
+              on_incumbent: IncumbentCallback | None = None,
+              node_limit: int | None = None, seed: int | None = None,
+              relative_gap: float | None = None) -> BackendResult:
+        h = self._h
+        if emphasis not in ("default", "feasibility"):
+            raise BadInputError(f"emphasis must be 'default' or 'feasibility', got {emphasis!r}")
+        h.setOptionValue("time_limit", math.inf if time_limit is None else max(0.0, float(time_limit)))
+        h.setOptionValue("random_seed", int(self.seed if seed is None else seed) % 2147483647)
+        h.setOptionValue("mip_max_nodes", 2147483647 if node_limit is None else max(0, int(node_limit)))
+        h.setOptionValue("mip_rel_gap", self.default_gap if relative_gap is None else float(relative_gap))
+        h.setOptionValue("mip_heuristic_effort", self.default_heuristic_effort if emphasis == "default"
+                         else max(0.3, self.default_heuristic_effort))
+        cut_handle = None
+        if cutoff is not None and math.isfinite(cutoff):
+            c, off = self._current_objective()
+            nz = np.flatnonzero(c)
+            slack = max(1e-6, 1e-9 * abs(cutoff))
+            if self.problem.sense == MAX:
+                cut_handle = self.add_row(nz, c[nz], cutoff + slack - off, math.inf)
+            else:
+                cut_handle = self.add_row(nz, c[nz], -math.inf, cutoff - slack - off)
+        if warm_start is not None:
+            self._offer(warm_start)
+        self._on_incumbent = on_incumbent
+        self._interrupt = False
+        self._cb_error = None
+        self._n_improving = 0
+        self._t0 = t0 = time.perf_counter()
+        try:
+            run_status = h.run()
+            runtime = time.perf_counter() - t0
+            res = self._collect(run_status, runtime, time_limit)
+        finally:
+            self._on_incumbent = None
+            if cut_handle is not None:
+                self.remove_rows([cut_handle])
+        if cutoff is not None:
+            res.info["cutoff"] = float(cutoff)
+        if self._cb_error is not None:
+            res.info["callback_error"] = f"{type(self._cb_error).__name__}: {self._cb_error}"
+        return res
+
+    def _offer(self, x: np.ndarray) -> None:
+        import highspy
+
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if x.size != self._n:
+            raise BadInputError(f"warm_start has {x.size} entries, expected {self._n}")
+        sol = highspy.HighsSolution()
+        sol.col_value = x.tolist()
+        sol.value_valid = True
+        self._h.setSolution(sol)
+
+    def _solution(self) -> np.ndarray | None:
+        info = self._h.getInfo()
+        if int(info.primal_solution_status) != 2:
+            return None
+        sol = self._h.getSolution()
+        if not sol.value_valid:
+            return None
+        return np.asarray(sol.col_value, dtype=np.float64)[: self._n].copy()
+
+    def _collect(self, run_status: Any, runtime: float, time_limit: float | None) -> BackendResult:
+        h = self._h
+        ms = h.getModelStatus()
+        name = getattr(ms, "name", str(ms))
+        info = h.getInfo()
+        x = self._solution()
+        obj = float(info.objective_function_value) if x is not None else None
+        bound = float(info.mip_dual_bound)
+        bound = bound if math.isfinite(bound) else None
+        stats = {"model_status": name, "nodes": int(info.mip_node_count),
+                 "lp_iterations": int(info.simplex_iteration_count),
+                 "improving_solutions": self._n_improving}
+        if name == "kOptimal":
+            st = Status.OPTIMAL if x is not None else Status.ERROR
+        elif name == "kInfeasible":
+            st, x, obj = Status.INFEASIBLE, None, None
+        elif name == "kUnbounded":
+            st = Status.UNBOUNDED
+        elif name == "kUnboundedOrInfeasible":
+            st = self._resolve_unbounded_or_infeasible(time_limit, runtime)
+            stats["resolved_from"] = name
+            x = obj = bound = None
+        elif name == "kTimeLimit":
+            st = Status.FEASIBLE if x is not None else Status.TIME_LIMIT
+        elif name in ("kIterationLimit", "kSolutionLimit", "kObjectiveBound", "kObjectiveTarget"):
+            st = Status.FEASIBLE if x is not None else Status.ITERATION_LIMIT
+        elif name in ("kInterrupt", "kHighsInterrupt"):
+            st = Status.FEASIBLE if x is not None else Status.INTERRUPTED
+            stats["interrupted"] = True
+        else:
+            st = Status.FEASIBLE if x is not None else Status.ERROR
+            stats["error"] = f"HiGHS model status {name} (run status {run_status})"
+        return BackendResult(st, objective=obj, x=x, bound=bound if st != Status.INFEASIBLE else None,
+                             runtime=runtime, info=stats)
+
+    def _resolve_unbounded_or_infeasible(self, time_limit: float | None, spent: float) -> Status:
+        """HiGHS said "unbounded or infeasible": a feasibility solve (zero objective) tells."""
+        h = self._h
+        c, off = self._current_objective()
+        h.changeColsCost(self._n, self._all_cols, np.zeros(self._n))
+        try:
+            if time_limit is not None:
+                h.setOptionValue("time_limit", max(1.0, float(time_limit) - spent))
+            h.run()
+            name = getattr(h.getModelStatus(), "name", "")
+        finally:
+            h.changeColsCost(self._n, self._all_cols, c)
+            h.changeObjectiveOffset(off)
+        if name == "kInfeasible":
+            return Status.INFEASIBLE
+        if name == "kOptimal":
+            return Status.UNBOUNDED  # feasible, and the relaxation has an improving ray
+        return Status.TIME_LIMIT
+
+    def solve_relaxation(self, time_limit: float | None = None) -> BackendResult:
+        h = self._h
+        h.setOptionValue("time_limit", math.inf if time_limit is None else float(time_limit))
+        h.setOptionValue("solve_relaxation", True)
+        self._interrupt = False
+        t0 = time.perf_counter()
+        try:
+            h.run()
+        finally:
+            h.setOptionValue("solve_relaxation", False)
+        runtime = time.perf_counter() - t0
+        name = getattr(h.getModelStatus(), "name", "")
+        info = h.getInfo()
+        stats = {"model_status": name, "lp_iterations": int(info.simplex_iteration_count)}
+        if name == "kOptimal":
+            x = np.asarray(h.getSolution().col_value, dtype=np.float64)[: self._n].copy()
+            obj = float(info.objective_function_value)
+            return BackendResult(Status.OPTIMAL, obj, x, obj, runtime, stats)
+        if name == "kInfeasible":
+            return BackendResult(Status.INFEASIBLE, runtime=runtime, info=stats)
+        if name in ("kUnbounded", "kUnboundedOrInfeasible"):
+            # an LP that is unbounded-or-infeasible: retry without presolve to tell them apart
+            if name == "kUnboundedOrInfeasible":
+                pre = h.getOptionValue("presolve")[1]
+                h.setOptionValue("presolve", "off")
+                h.setOptionValue("solve_relaxation", True)
+                try:
+                    h.run()
+                finally:
+                    h.setOptionValue("solve_relaxation", False)
+                    h.setOptionValue("presolve", pre)
+                name = getattr(h.getModelStatus(), "name", "")
+                stats["resolved_from"] = "kUnboundedOrInfeasible"
+                if name == "kInfeasible":
+                    return BackendResult(Status.INFEASIBLE, runtime=runtime, info=stats)
+            return BackendResult(Status.UNBOUNDED, runtime=runtime, info=stats)
+        if name == "kTimeLimit":
+            return BackendResult(Status.TIME_LIMIT, runtime=runtime, info=stats)
+        stats["error"] = f"HiGHS model status {name}"
+        return BackendResult(Status.ERROR, runtime=runtime, info=stats)
+
+    def close(self) -> None:
+        h, self._h = getattr(self, "_h", None), None
+        if h is not None:
+            try:
+                h.cbMipInterrupt.unsubscribe(self._cb_interrupt)
+                h.cbMipImprovingSolution.unsubscribe(self._cb_improving)
+            except Exception:
+                pass
+            h.clear()

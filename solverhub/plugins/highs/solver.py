@@ -1,0 +1,83 @@
+"""The ``highs`` solver: HiGHS branch-and-cut on a MIP, through :class:`HighsBackend`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.result import Result, Status
+
+__all__ = ["HighsOptions", "HighsSolver", "backend_result_to_result"]
+
+
+class HighsOptions(BaseModel):
+    """Options of the ``highs`` solver (HiGHS's own defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    presolve: Literal["choose", "on", "off"] = "choose"
+    mip_rel_gap: float = Field(1e-4, ge=0.0, description="relative gap at which HiGHS stops")
+    threads: int = Field(1, ge=1, description="HiGHS threads; process-global, fixed by the first "
+                                              "HiGHS solve of the process")
+    node_limit: int | None = Field(None, ge=0, description="branch-and-bound node limit")
+    highs_options: dict[str, Any] = Field(default_factory=dict,
+                                          description="further HiGHS options passed through as is")
+
+    @field_validator("presolve", mode="before")
+    @classmethod
+    def _presolve_bool(cls, v: Any) -> Any:
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return v
+
+
+def backend_result_to_result(br: Any, trajectory: list, problem: Any) -> Result:
+    res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
+                 iterations=int(br.info.get("nodes", 0)), trajectory=trajectory,
+                 info=dict(br.info))
+    if br.status == Status.ERROR and "error" in br.info:
+        res.error = str(br.info["error"])
+    return res
+
+
+class HighsSolver:
+    """``HighsSolver(**options).solve(problem, time_limit=..., seed=...) -> Result``."""
+
+    def __init__(self, presolve: str = "choose", mip_rel_gap: float = 1e-4, threads: int = 1,
+                 node_limit: int | None = None, highs_options: dict[str, Any] | None = None) -> None:
+        self.presolve = presolve
+        self.mip_rel_gap = mip_rel_gap
+        self.threads = threads
+        self.node_limit = node_limit
+        self.highs_options = highs_options
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Any = NULL_NOTIFIER) -> Result:
+        from .backend import HighsBackend, check_highs_options
+
+        check_highs_options(dict(self.highs_options or {}), "solver 'highs' option highs_options")
+        trajectory: list[tuple[float, float]] = []
+
+        def on_incumbent(t: float, obj: float, x: Any) -> None:
+            if trajectory and trajectory[-1][1] == obj:
+                return
+            trajectory.append((t, obj))
+            notifier.incumbent(t, obj, None)
+
+        try:
+            backend = HighsBackend(problem, threads=self.threads, seed=seed,
+                                   mip_rel_gap=self.mip_rel_gap, presolve=self.presolve,
+                                   highs_options=self.highs_options)
+        except BadInputError:
+            raise
+        try:
+            br = backend.solve(time_limit, on_incumbent=on_incumbent, node_limit=self.node_limit,
+                               seed=seed)
+        finally:
+            backend.close()
+        if br.objective is not None and (not trajectory or trajectory[-1][1] != br.objective):
+            trajectory.append((br.runtime, br.objective))
+        return backend_result_to_result(br, trajectory, problem)

@@ -1,0 +1,282 @@
+"""Reading and writing MIPs in MPS / LP files (gzipped too) through highspy."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.mip import MAX, MIN, MIPProblem
+
+from ._highs import LogCapture, new_highs
+
+__all__ = ["read_mip", "write_mps", "write_lp", "instance_name", "claims", "reference_value",
+           "MIP_SUFFIXES", "to_highs_lp"]
+
+log = logging.getLogger(__name__)
+
+#: suffixes this plugin claims (case-insensitive); ``.gz`` alone is taken to be a gzipped MPS/LP
+MIP_SUFFIXES = (".mps", ".lp", ".mps.gz", ".lp.gz", ".gz")
+_STRIP = (".mps.gz", ".lp.gz", ".mps", ".lp", ".gz")
+
+
+def claims(source: object) -> bool:
+    """True when ``source`` is a str/Path whose name ends in an MPS/LP suffix."""
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    name = os.fspath(source).lower()
+    return name.endswith(MIP_SUFFIXES)
+
+
+def instance_name(path: str | os.PathLike) -> str:
+    """File name without ``.mps.gz`` / ``.lp.gz`` / ``.mps`` / ``.lp`` / ``.gz``."""
+    base = Path(path).name
+    low = base.lower()
+    for suf in _STRIP:
+        if low.endswith(suf) and len(base) > len(suf):
+            return base[: -len(suf)]
+    return base
+
+
+# ---------------------------------------------------------------------- solution files
+_SOLU_CACHE: dict[tuple[str, float], dict[str, tuple[str, float | None]]] = {}
+_SOLU_LOCK = threading.Lock()
+
+
+def _parse_solu(path: Path) -> dict[str, tuple[str, float | None]]:
+    key = (str(path), path.stat().st_mtime)
+    with _SOLU_LOCK:
+        if key in _SOLU_CACHE:
+            return _SOLU_CACHE[key]
+    table: dict[str, tuple[str, float | None]] = {}
+    for line in path.read_text(errors="replace").splitlines():
+        parts = line.split()
+        if len(parts) < 2 or not parts[0].startswith("="):
+            continue
+        tag, name = parts[0].strip("="), parts[1]
+        value = None
+        if len(parts) >= 3:
+            try:
+                value = float(parts[2])
+            except ValueError:
+                value = None
+        # =opt= beats =best= when both are listed
+        if name in table and table[name][0] == "opt" and tag != "opt":
+            continue
+        table[name] = (tag, value)
+    with _SOLU_LOCK:
+        _SOLU_CACHE[key] = table
+    return table
+
+
+def reference_value(path: str | os.PathLike) -> tuple[str, float] | None:
+    """(tag, value) of the instance from a ``*.solu`` file next to ``path`` (``miplib3.solu``
+    first), for ``=opt=`` and ``=best=`` lines; None when no solution file lists it."""
+    p = Path(path)
+    folder = p.parent
+    name = instance_name(p)
+    try:
+        solus = sorted(folder.glob("*.solu"), key=lambda q: (q.name != "miplib3.solu", q.name))
+    except OSError:
+        return None
+    for solu in solus:
+        try:
+            entry = _parse_solu(solu).get(name)
+        except OSError:
+            continue
+        if entry and entry[0] in ("opt", "best") and entry[1] is not None:
+            return entry[0], entry[1]
+    return None
+
+
+# ---------------------------------------------------------------------- reading
+_KIND_NAMES = {0: "continuous", 1: "integer", 2: "semi-continuous", 3: "semi-integer",
+               4: "implicit integer"}
+
+
+def read_mip(path: str | os.PathLike, *, reference: bool = True) -> MIPProblem:
+    """Read an MPS or LP file (``.gz`` too) into a :class:`MIPProblem`.
+
+    Raises :class:`BadInputError` naming the file for a missing or malformed file (quoting HiGHS's
+    parser message) and for semi-continuous variables. With ``reference`` the optimal or best
+    known value from a ``*.solu`` file in the same folder is set as ``reference_objective``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise BadInputError(f"{path}: file not found")
+    if p.is_dir():
+        raise BadInputError(f"{path}: is a directory, expected an MPS or LP file")
+    h = new_highs()
+    try:
+        read_path = str(p)
+        tmp = None
+        low = p.name.lower()
+        if low.endswith(".gz") and not (low.endswith(".mps.gz") or low.endswith(".lp.gz")):
+            # HiGHS picks the format from the suffix: decompress a bare .gz ourselves
+            tmp = _gunzip_to_temp(p)
+            read_path = tmp
+        try:
+            with LogCapture(h) as cap:
+                status = h.readModel(read_path)
+        finally:
+            if tmp:
+                os.unlink(tmp)
+        if getattr(status, "name", "") == "kError":
+            what = cap.errors() or "HiGHS could not parse it"
+            what = what.replace(str(read_path), p.name)
+            raise BadInputError(f"{path}: malformed model file: {what}")
+        if getattr(status, "name", "") == "kWarning":
+            log.info("%s: read with warnings: %s", path, cap.errors())
+        lp = h.getLp()
+        problem = _from_highs_lp(lp, instance_name(p), str(path))
+    finally:
+        h.clear()
+    if reference:
+        ref = reference_value(p)
+        if ref is not None:
+            problem.reference_objective = float(ref[1])  # type: ignore[attr-defined]
+            problem.reference_kind = ref[0]  # type: ignore[attr-defined]
+    return problem
+
+
+def _gunzip_to_temp(p: Path) -> str:
+    with gzip.open(p, "rb") as fin:
+        head = fin.read(4096)
+    kind = ".lp" if re.search(rb"(?im)^\s*(minimi[sz]e|maximi[sz]e|min|max)\b", head) and \
+        not re.search(rb"(?m)^ROWS", head) else ".mps"
+    fd, tmp = tempfile.mkstemp(suffix=kind, prefix="solverhub-")
+    with os.fdopen(fd, "wb") as fout, gzip.open(p, "rb") as fin:
+        shutil.copyfileobj(fin, fout)
+    return tmp
+
+
+def _from_highs_lp(lp, name: str, source: str | None) -> MIPProblem:
+    n, m = int(lp.num_col_), int(lp.num_row_)
+    a = lp.a_matrix_
+    start = np.asarray(a.start_, dtype=np.int64)
+    index = np.asarray(a.index_, dtype=np.int64)
+    value = np.asarray(a.value_, dtype=np.float64)
+    if getattr(a.format_, "name", "") == "kRowwise":
+        A = sp.csr_matrix((value, index, start), shape=(m, n))
+    else:
+        if start.size == 0:
+            start = np.zeros(n + 1, dtype=np.int64)
+        A = sp.csc_matrix((value, index, start), shape=(m, n)).tocsr()
+    if lp.integrality_:
+        kinds = np.fromiter((int(v) for v in lp.integrality_), dtype=np.int64, count=n)
+    else:
+        kinds = np.zeros(n, dtype=np.int64)
+    bad = np.flatnonzero((kinds == 2) | (kinds == 3))
+    if bad.size:
+        j = int(bad[0])
+        cname = lp.col_names_[j] if len(lp.col_names_) > j else f"x{j}"
+        raise BadInputError(f"{source or name}: column {cname!r} is {_KIND_NAMES[int(kinds[j])]}; "
+                            f"semi-continuous/semi-integer variables are not supported")
+    integrality = (kinds == 1) | (kinds == 4)
+    sense = MAX if getattr(lp.sense_, "name", "") == "kMaximize" else MIN
+    col_names = list(lp.col_names_) if len(lp.col_names_) == n else None
+    row_names = list(lp.row_names_) if len(lp.row_names_) == m else None
+    return MIPProblem(
+        c=np.array(lp.col_cost_, dtype=np.float64), A=A,
+        row_lower=np.array(lp.row_lower_, dtype=np.float64),
+        row_upper=np.array(lp.row_upper_, dtype=np.float64),
+        col_lower=np.array(lp.col_lower_, dtype=np.float64),
+        col_upper=np.array(lp.col_upper_, dtype=np.float64),
+        integrality=integrality, offset=float(lp.offset_), sense=sense, name=name,
+        col_names=col_names, row_names=row_names, source=source)
+
+
+# ---------------------------------------------------------------------- writing
+def to_highs_lp(problem: MIPProblem):
+    """A ``highspy.HighsLp`` holding ``problem`` (column-wise matrix, names, integrality)."""
+    import highspy
+
+    lp = highspy.HighsLp()
+    n, m = problem.n, problem.m
+    lp.num_col_ = n
+    lp.num_row_ = m
+    lp.col_cost_ = problem.c
+    lp.col_lower_ = problem.col_lower
+    lp.col_upper_ = problem.col_upper
+    lp.row_lower_ = problem.row_lower
+    lp.row_upper_ = problem.row_upper
+    lp.offset_ = float(problem.offset)
+    lp.sense_ = highspy.ObjSense.kMaximize if problem.sense == MAX else highspy.ObjSense.kMinimize
+    csc = problem.A.tocsc()
+    csc.sort_indices()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n
+    lp.a_matrix_.num_row_ = m
+    lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+    lp.a_matrix_.value_ = csc.data.astype(np.float64)
+    if problem.integrality.any():
+        lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+                           for b in problem.integrality]
+    if problem.col_names is not None:
+        lp.col_names_ = [str(s) for s in problem.col_names]
+    if problem.row_names is not None:
+        lp.row_names_ = [str(s) for s in problem.row_names]
+    lp.model_name_ = problem.name
+    return lp
+
+
+def _write(problem: MIPProblem, path: str | os.PathLike, fmt: str) -> Path:
+    out = Path(path)
+    low = out.name.lower()
+    gz = low.endswith(".gz")
+    if not out.parent.exists():
+        raise BadInputError(f"{path}: folder {out.parent} does not exist")
+    h = new_highs()
+    try:
+        with LogCapture(h) as cap:
+            st = h.passModel(to_highs_lp(problem))
+            if getattr(st, "name", "") == "kError":
+                raise BadInputError(f"{problem.name}: HiGHS rejected the model: {cap.errors()}")
+            if gz:
+                fd, tmp = tempfile.mkstemp(suffix=fmt, prefix="solverhub-")
+                os.close(fd)
+                try:
+                    st = h.writeModel(tmp)
+                    with open(tmp, "rb") as fin, gzip.open(out, "wb") as fout:
+                        shutil.copyfileobj(fin, fout)
+                finally:
+                    os.unlink(tmp)
+            else:
+                target = str(out) if low.endswith(fmt) else str(out)
+                st = h.writeModel(target) if low.endswith(fmt) else _write_as(h, out, fmt)
+        if getattr(st, "name", "") == "kError":
+            raise BadInputError(f"{path}: HiGHS could not write the model: {cap.errors()}")
+    finally:
+        h.clear()
+    return out
+
+
+def _write_as(h, out: Path, fmt: str):
+    fd, tmp = tempfile.mkstemp(suffix=fmt, prefix="solverhub-")
+    os.close(fd)
+    try:
+        st = h.writeModel(tmp)
+        shutil.copyfile(tmp, out)
+    finally:
+        os.unlink(tmp)
+    return st
+
+
+def write_mps(problem: MIPProblem, path: str | os.PathLike) -> Path:
+    """Write ``problem`` as (free) MPS; a ``.gz`` name is gzipped. Returns the path."""
+    return _write(problem, path, ".mps")
+
+
+def write_lp(problem: MIPProblem, path: str | os.PathLike) -> Path:
+    """Write ``problem`` in CPLEX LP format; a ``.gz`` name is gzipped. Returns the path."""
+    return _write(problem, path, ".lp")

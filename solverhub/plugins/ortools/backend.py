@@ -1,0 +1,399 @@
+"""OR-Tools backends ``ortools-scip`` and ``ortools-sat`` over ``model_builder``.
+
+The model (``ModelBuilderHelper``) is built once from the matrix with
+``fill_model_from_sparse_data``; modifications change it in place and :meth:`restore` undoes
+them. Measured traps (docs/backends.md):
+
+* model_builder has no incumbent callback, and ``interrupt_solve`` does not stop SCIP (a 30 s
+  solve ran to its limit); it stops CP-SAT, but the interrupted ``ModelSolverHelper`` then answers
+  NOT_SOLVED to every later solve, so a fresh one is made after an interrupt.
+* Constraints cannot be deleted: a removed row is emptied (coefficients 0, bounds free) and its
+  slot reused by the next ``add_row``.
+* CP-SAT scales continuous variables to integers: on MIPLIB 3 it declared the feasible ``vpm2``
+  INFEASIBLE and refused ``egout``/``modglob`` (MODEL_INVALID). ``ortools-sat`` therefore refuses
+  models with continuous columns (BadInputError), and reports MODEL_INVALID as an error naming
+  coefficient scaling. Unbounded integer models give UNKNOWN_STATUS: resolved by an LP check.
+* GLOP answered INFEASIBLE on an unbounded LP, so relaxations are solved by SCIP with the
+  integrality dropped for the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
+from solverhub.core.errors import BadInputError
+from solverhub.core.mip import MAX, MIPProblem
+from solverhub.core.result import Status
+from solverhub.plugins.ortools import SAT_CAPABILITIES, SCIP_CAPABILITIES
+
+__all__ = ["OrtoolsBackend", "ScipBackend", "SatBackend", "SCIP_CAPABILITIES", "SAT_CAPABILITIES"]
+
+log = logging.getLogger(__name__)
+
+
+_NO_LIMIT = 1e9  # seconds: what "no time limit" is set to on a reused solver helper
+
+
+class OrtoolsBackend(MIPBackend):
+    """Shared part of the two OR-Tools backends; ``solver_name`` is ``"scip"`` or ``"sat"``."""
+
+    solver_name = "scip"
+    fresh_solver_per_solve = False
+
+    def __init__(self, problem: MIPProblem, *, threads: int = 1, seed: int = 0,
+                 verbose: bool = False, relative_gap: float | None = None,
+                 solver_parameters: str = "") -> None:
+        super().__init__(problem, threads=threads, seed=seed, verbose=verbose)
+        from ortools.linear_solver.python import model_builder_helper as mbh
+
+        self._mbh = mbh
+        self._check_model(problem)
+        self.default_gap = relative_gap
+        self.extra_parameters = solver_parameters
+        h = self._model = mbh.ModelBuilderHelper()
+        h.fill_model_from_sparse_data(problem.col_lower, problem.col_upper, problem.c,
+                                      problem.row_lower, problem.row_upper, problem.A)
+        for j in np.flatnonzero(problem.integrality):
+            h.set_var_integrality(int(j), True)
+        h.set_objective_offset(float(problem.offset))
+        if problem.sense == MAX:
+            h.set_maximize(True)
+        self._n, self._m0 = problem.n, problem.m
+        self._int_idx = np.flatnonzero(problem.integrality)
+        self._solver = self._new_solver()
+        self._bounds_dirty = np.zeros(self._n, dtype=bool)
+        self._obj_dirty = False
+        self._rows: dict[int, int] = {}   # handle -> constraint index
+        self._free: list[int] = []        # emptied constraint slots
+        self._next_handle = 0
+        self._interrupted = False
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ set-up
+    def _check_model(self, problem: MIPProblem) -> None:
+        return None
+
+    def _new_solver(self):
+        s = self._mbh.ModelSolverHelper(self.solver_name)
+        if not s.solver_is_supported():
+            raise BadInputError(f"backend {self.name}: OR-Tools was built without {self.solver_name}")
+        s.enable_output(bool(self.verbose))
+        return s
+
+    def _parameters(self, seed: int, relative_gap: float | None, node_limit: int | None) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ modifying
+    def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        idx = np.asarray(idx, dtype=np.int64).ravel()
+        lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), idx.shape)
+        up = np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape)
+        h = self._model
+        for j, l, u in zip(idx.tolist(), lo.tolist(), up.tolist()):
+            h.set_var_lower_bound(j, l)
+            h.set_var_upper_bound(j, u)
+        self._bounds_dirty[idx] = True
+
+    def add_row(self, idx: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
+        idx = np.asarray(idx, dtype=np.int64).ravel()
+        vals = np.asarray(vals, dtype=np.float64).ravel()
+        if idx.size != vals.size:
+            raise BadInputError(f"add_row: {idx.size} indices but {vals.size} values")
+        h = self._model
+        ct = self._free.pop() if self._free else h.add_linear_constraint()
+        for j, v in zip(idx.tolist(), vals.tolist()):
+            h.set_constraint_coefficient(ct, j, v)
+        h.set_constraint_lower_bound(ct, -math.inf if lower is None else float(lower))
+        h.set_constraint_upper_bound(ct, math.inf if upper is None else float(upper))
+        handle = self._next_handle
+        self._next_handle += 1
+        self._rows[handle] = ct
+        return handle
+
+    def remove_rows(self, handles: list[int]) -> None:
+        h = self._model
+        for hd in handles:
+            ct = self._rows.pop(int(hd), None)
+            if ct is None:
+                continue
+            for j in list(h.constraint_var_indices(ct)):
+                h.set_constraint_coefficient(ct, int(j), 0.0)
+            h.set_constraint_lower_bound(ct, -math.inf)
+            h.set_constraint_upper_bound(ct, math.inf)
+            self._free.append(ct)
+
+    def set_objective(self, c: np.ndarray, offset: float = 0.0) -> None:
+        c = np.asarray(c, dtype=np.float64).ravel()
+        if c.size != self._n:
+            raise BadInputError(f"set_objective: {c.size} coefficients for {self._n} columns")
+        self._set_costs(c, float(offset))
+        self._obj_dirty = True
+
+    def _set_costs(self, c: np.ndarray, offset: float) -> None:
+        # set_objective_coefficients(indices, values) left the costs unchanged here: set one by one
+        h = self._model
+        for j, v in enumerate(np.asarray(c, dtype=np.float64).tolist()):
+            h.set_var_objective_coefficient(j, v)
+        h.set_objective_offset(float(offset))
+
+    def restore(self) -> None:
+        h = self._model
+        if self._bounds_dirty.any():
+            for j in np.flatnonzero(self._bounds_dirty).tolist():
+                h.set_var_lower_bound(j, float(self.problem.col_lower[j]))
+                h.set_var_upper_bound(j, float(self.problem.col_upper[j]))
+            self._bounds_dirty[:] = False
+        if self._rows:
+            self.remove_rows(list(self._rows))
+        if self._obj_dirty:
+            self._set_costs(self.problem.c, float(self.problem.offset))
+            self._obj_dirty = False
+
+    def _objective(self) -> tuple[np.ndarray, float]:
+        h = self._model
+        c = np.fromiter((h.var_objective_coefficient(j) for j in range(self._n)), dtype=np.float64,
+                        count=self._n)
+        return c, float(h.objective_offset())
+
+    # ------------------------------------------------------------------ solving
+    def interrupt(self) -> None:
+        if "interrupt" not in self.capabilities:
+            raise NotImplementedError(f"backend {self.name} cannot be interrupted "
+                                      f"(OR-Tools model_builder does not stop {self.solver_name})")
+        self._interrupted = True
+        with self._lock:
+            self._solver.interrupt_solve()
+
+    def solve(self, time_limit: float | None = None, *, warm_start: np.ndarray | None = None,
+              cutoff: float | None = None, emphasis: str = "default",
+              on_incumbent: IncumbentCallback | None = None,
+              node_limit: int | None = None, seed: int | None = None,
+              relative_gap: float | None = None) -> BackendResult:
+        if emphasis not in ("default", "feasibility"):
+            raise BadInputError(f"emphasis must be 'default' or 'feasibility', got {emphasis!r}")
+        h = self._model
+        h.clear_hints()
+        if warm_start is not None:
+            x0 = np.asarray(warm_start, dtype=np.float64).ravel()
+            if x0.size != self._n:
+                raise BadInputError(f"warm_start has {x0.size} entries, expected {self._n}")
+            for j, v in enumerate(x0.tolist()):  # a full hint: SCIP drops partial ones
+                h.add_hint(j, v)
+        cut = None
+        if cutoff is not None and math.isfinite(cutoff):
+            c, off = self._objective()
+            nz = np.flatnonzero(c)
+            slack = max(1e-6, 1e-9 * abs(cutoff))
+            if self.problem.sense == MAX:
+                cut = self.add_row(nz, c[nz], cutoff + slack - off, math.inf)
+            else:
+                cut = self.add_row(nz, c[nz], -math.inf, cutoff - slack - off)
+        with self._lock:
+            if self._interrupted or self.fresh_solver_per_solve:
+                # an interrupted helper refuses every later solve; a reused CP-SAT helper answered
+                # NOT_SOLVED ("Time limit reached") to the second solve
+                self._solver = self._new_solver()
+                self._interrupted = False
+            s = self._solver
+        s.set_time_limit_in_seconds(_NO_LIMIT if time_limit is None else max(0.0, float(time_limit)))
+        params = self._parameters(int(self.seed if seed is None else seed),
+                                  self.default_gap if relative_gap is None else relative_gap,
+                                  node_limit)
+        s.set_solver_specific_parameters(params)
+        t0 = time.perf_counter()
+        try:
+            s.solve(h)
+            runtime = time.perf_counter() - t0
+            res = self._collect(s, runtime, time_limit)
+        finally:
+            if cut is not None:
+                self.remove_rows([cut])
+        info = res.info
+        if on_incumbent is not None:
+            info["incumbent_callback"] = "not supported: reported once at the end"
+            if res.x is not None and res.objective is not None:
+                on_incumbent(res.runtime, res.objective, res.x)
+        if emphasis != "default":
+            info["emphasis"] = f"{emphasis} (ignored by {self.solver_name})"
+        if cutoff is not None:
+            info["cutoff"] = float(cutoff)
+        return res
+
+    def _collect(self, s, runtime: float, time_limit: float | None) -> BackendResult:
+        st = s.status()
+        name = getattr(st, "name", str(st))
+        x = None
+        obj = bound = None
+        if s.has_solution():
+            x = np.asarray(s.variable_values(), dtype=np.float64)[: self._n].copy()
+            obj = float(s.objective_value())
+            b = float(s.best_objective_bound())
+            bound = b if math.isfinite(b) else None
+        info: dict[str, Any] = {"solver_status": name}
+        msg = s.status_string() if hasattr(s, "status_string") else ""
+        if msg:
+            info["message"] = msg
+        if name == "OPTIMAL":
+            status = Status.OPTIMAL
+        elif name == "FEASIBLE":
+            status = Status.FEASIBLE
+            if self._interrupted:
+                info["interrupted"] = True
+        elif name == "INFEASIBLE":
+            status, x, obj, bound = Status.INFEASIBLE, None, None, None
+        elif name == "UNBOUNDED":
+            status = Status.UNBOUNDED
+        elif name == "CANCELLED_BY_USER" or (self._interrupted and x is None):
+            status = Status.FEASIBLE if x is not None else Status.INTERRUPTED
+            info["interrupted"] = True
+        elif name == "NOT_SOLVED" or (name == "UNKNOWN_STATUS" and x is None
+                                      and time_limit is not None and runtime >= 0.95 * time_limit):
+            status = Status.FEASIBLE if x is not None else Status.TIME_LIMIT
+        elif name == "UNKNOWN_STATUS":
+            status = self._resolve_unknown(time_limit, runtime)
+            info["resolved_from"] = name
+            x = obj = bound = None
+        elif name == "MODEL_INVALID":
+            status = Status.ERROR
+            info["error"] = (f"{self.solver_name} rejected the model as invalid (MODEL_INVALID"
+                             f"{': ' + msg if msg else ''}); "
+                             + ("CP-SAT must scale every coefficient and bound to 64-bit integers "
+                                "(mip_wanted_precision): too large, too small or fractional data "
+                                "it cannot scale" if self.solver_name == "sat" else
+                                "check for huge or non-finite coefficients"))
+        else:
+            status = Status.FEASIBLE if x is not None else Status.ERROR
+            info["error"] = f"{self.solver_name} status {name}{': ' + msg if msg else ''}"
+        return BackendResult(status, obj, x, bound, runtime, info)
+
+    def _resolve_unknown(self, time_limit: float | None, spent: float) -> Status:
+        """No answer and no solution, time left: LP relaxation + feasibility check."""
+        lp = self.solve_relaxation(None if time_limit is None else max(1.0, time_limit - spent))
+        if lp.status == Status.INFEASIBLE:
+            return Status.INFEASIBLE
+        if lp.status != Status.UNBOUNDED:
+            return Status.ERROR
+        c, off = self._objective()
+        self._set_costs(np.zeros(self._n), 0.0)
+        try:
+            s = self._new_solver()
+            s.set_time_limit_in_seconds(_NO_LIMIT if time_limit is None
+                                        else max(1.0, time_limit - spent))
+            s.set_solver_specific_parameters(self._parameters(int(self.seed), None, None))
+            s.solve(self._model)
+            name = getattr(s.status(), "name", "")
+        finally:
+            self._set_costs(c, off)
+        if name == "INFEASIBLE":
+            return Status.INFEASIBLE
+        if name in ("OPTIMAL", "FEASIBLE"):
+            return Status.UNBOUNDED
+        return Status.ERROR
+
+    def solve_relaxation(self, time_limit: float | None = None) -> BackendResult:
+        h = self._model
+        for j in self._int_idx.tolist():
+            h.set_var_integrality(j, False)
+        try:
+            s = self._mbh.ModelSolverHelper("scip")
+            s.enable_output(bool(self.verbose))
+            s.set_time_limit_in_seconds(_NO_LIMIT if time_limit is None else float(time_limit))
+            t0 = time.perf_counter()
+            s.solve(h)
+            runtime = time.perf_counter() - t0
+        finally:
+            for j in self._int_idx.tolist():
+                h.set_var_integrality(j, True)
+        name = getattr(s.status(), "name", "")
+        info = {"solver_status": name, "lp_solver": "scip"}
+        if name == "OPTIMAL" and s.has_solution():
+            x = np.asarray(s.variable_values(), dtype=np.float64)[: self._n].copy()
+            obj = float(s.objective_value())
+            return BackendResult(Status.OPTIMAL, obj, x, obj, runtime, info)
+        if name == "INFEASIBLE":
+            return BackendResult(Status.INFEASIBLE, runtime=runtime, info=info)
+        if name == "UNBOUNDED":
+            return BackendResult(Status.UNBOUNDED, runtime=runtime, info=info)
+        if name in ("NOT_SOLVED", "FEASIBLE"):
+            return BackendResult(Status.TIME_LIMIT, runtime=runtime, info=info)
+        info["error"] = f"LP relaxation: status {name}"
+        return BackendResult(Status.ERROR, runtime=runtime, info=info)
+
+
+class ScipBackend(OrtoolsBackend):
+    """SCIP through OR-Tools model_builder (single thread)."""
+
+    name = "ortools-scip"
+    solver_name = "scip"
+    capabilities = SCIP_CAPABILITIES
+
+    def _parameters(self, seed: int, relative_gap: float | None, node_limit: int | None) -> str:
+        lines = [f"randomization/randomseedshift = {seed % 2147483647}",
+                 "parallel/maxnthreads = 1"]
+        if relative_gap is not None:
+            lines.append(f"limits/gap = {float(relative_gap)!r}")
+        if node_limit is not None:
+            lines.append(f"limits/nodes = {int(node_limit)}")
+        if self.extra_parameters:
+            lines.append(self.extra_parameters)
+        return "\n".join(lines)
+
+
+class SatBackend(OrtoolsBackend):
+    """CP-SAT through OR-Tools model_builder: pure integer models only, one worker."""
+
+    name = "ortools-sat"
+    solver_name = "sat"
+    capabilities = SAT_CAPABILITIES
+    fresh_solver_per_solve = True
+
+    def _check_model(self, problem: MIPProblem) -> None:
+        cont = np.flatnonzero(~problem.integrality)
+        if cont.size:
+            j = int(cont[0])
+            raise BadInputError(
+                f"backend ortools-sat: {problem.source or problem.name} has {cont.size} continuous "
+                f"column(s) (first {problem.column_name(j)!r}); CP-SAT scales continuous variables to "
+                f"integers and gave wrong answers on such models (vpm2 declared infeasible): use "
+                f"'highs' or 'ortools-scip'")
+
+    def _parameters(self, seed: int, relative_gap: float | None, node_limit: int | None) -> str:
+        parts = [f"num_workers:{max(1, int(self.threads))}", f"random_seed:{seed % 2147483647}"]
+        if relative_gap is not None:
+            parts.append(f"relative_gap_limit:{float(relative_gap)!r}")
+        if self.extra_parameters:
+            parts.append(self.extra_parameters)
+        return ",".join(parts)
+
+    #: CP-SAT's default ``mip_max_bound``: larger or infinite variable bounds are clamped to it
+    MIP_MAX_BOUND = 1e7
+
+    def _collect(self, s, runtime: float, time_limit: float | None) -> BackendResult:
+        res = super()._collect(s, runtime, time_limit)
+        if res.x is None:
+            return res
+        big = np.flatnonzero(np.abs(res.x) >= self.MIP_MAX_BOUND * (1 - 1e-9))
+        h = self._model
+        clamped = [int(j) for j in big
+                   if (res.x[j] > 0 and h.var_upper_bound(int(j)) > self.MIP_MAX_BOUND)
+                   or (res.x[j] < 0 and h.var_lower_bound(int(j)) < -self.MIP_MAX_BOUND)]
+        if not clamped:
+            return res
+        # CP-SAT clamped a large or infinite bound to mip_max_bound: its "optimum" is an artefact
+        res.info["clamped_columns"] = len(clamped)
+        lp = self.solve_relaxation(None if time_limit is None else max(1.0, time_limit - runtime))
+        if lp.status == Status.UNBOUNDED:
+            return BackendResult(Status.UNBOUNDED, runtime=runtime,
+                                 info={**res.info, "resolved_from": res.info.get("solver_status")})
+        if res.status == Status.OPTIMAL:
+            res.status = Status.FEASIBLE
+            res.info["warning"] = ("CP-SAT clamped variable bounds to +-1e7 (mip_max_bound): "
+                                   "optimality not proved for the original bounds")
+        return res

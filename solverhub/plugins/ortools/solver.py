@@ -1,0 +1,49 @@
+"""Solvers ``ortools-scip`` and ``ortools-sat``: one backend solve of the whole model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.result import Result, Status
+
+__all__ = ["OrtoolsOptions", "OrtoolsSolver"]
+
+
+class OrtoolsOptions(BaseModel):
+    """Options of ``ortools-scip`` / ``ortools-sat``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    relative_gap: float | None = Field(None, ge=0.0, description="relative gap limit "
+                                       "(None: the solver's default, 0 for SCIP and CP-SAT)")
+    solver_parameters: str = Field("", description="passed to the solver as is: SCIP 'name = value' "
+                                   "lines, CP-SAT 'name:value' comma list")
+
+
+class OrtoolsSolver:
+    def __init__(self, which: str, relative_gap: float | None = None,
+                 solver_parameters: str = "") -> None:
+        self.which = which
+        self.relative_gap = relative_gap
+        self.solver_parameters = solver_parameters
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Any = NULL_NOTIFIER) -> Result:
+        from .backend import SatBackend, ScipBackend
+
+        cls = ScipBackend if self.which == "scip" else SatBackend
+        backend = cls(problem, threads=1, seed=seed, relative_gap=self.relative_gap,
+                      solver_parameters=self.solver_parameters)
+        br = backend.solve(time_limit, seed=seed)
+        trajectory: list[tuple[float, float]] = []
+        if br.objective is not None:
+            trajectory.append((br.runtime, br.objective))
+            notifier.incumbent(br.runtime, br.objective, br.bound)
+        res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
+                     trajectory=trajectory, info=dict(br.info))
+        if br.status == Status.ERROR:
+            res.error = str(br.info.get("error", br.info.get("solver_status")))
+        return res

@@ -1,0 +1,331 @@
+"""solverhub solvers as Pyomo (>= 6.10) ``pyomo.contrib.solver`` solvers.
+
+``SolverFactory("solverhub_<name>")`` (new interface, or ``pyomo.environ.SolverFactory`` for the
+legacy wrapper) gives an instance of a subclass of :class:`SolverhubSolver`, one class per
+solverhub solver. ``solve(model, **config)`` compiles the model (:mod:`.convert`), runs
+:func:`solverhub.solve` and reports in Pyomo's terms:
+
+=============================  ===============================  ==========================
+solverhub status               ``termination_condition``        ``solution_status``
+=============================  ===============================  ==========================
+optimal                        convergenceCriteriaSatisfied     optimal
+feasible                       convergenceCriteriaSatisfied     feasible
+time_limit                     maxTimeLimit                     feasible / noSolution
+iteration_limit                iterationLimit                   feasible / noSolution
+interrupted                    interrupted                      feasible / noSolution
+infeasible                     provenInfeasible                 noSolution
+unbounded                      unbounded                        noSolution
+error                          error                            noSolution
+=============================  ===============================  ==========================
+
+As in Pyomo's own interfaces, ``raise_exception_on_nonoptimal_result=True`` (the new interface's
+default) raises ``NoOptimalSolutionError`` for anything but a proven optimum, and
+``load_solutions=True`` raises ``NoFeasibleSolutionError`` when there is no solution to load. A
+time-limited heuristic run (Balans) with an incumbent is read with
+``raise_exception_on_nonoptimal_result=False`` (and, to choose when to load,
+``load_solutions=False`` then ``results.solution_loader.load_vars()``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import time
+from typing import Any, Mapping, Sequence
+
+from pyomo.common.config import ConfigValue, NonNegativeInt
+from pyomo.common.timing import HierarchicalTimer
+from pyomo.contrib.solver.common.base import Availability, SolverBase
+from pyomo.contrib.solver.common.config import BranchAndBoundConfig
+from pyomo.contrib.solver.common.results import Results, SolutionStatus, TerminationCondition
+from pyomo.contrib.solver.common.solution_loader import SolutionLoader
+from pyomo.contrib.solver.common.util import (
+    NoDualsError,
+    NoFeasibleSolutionError,
+    NoOptimalSolutionError,
+    NoReducedCostsError,
+    NoSolutionError,
+)
+from pyomo.core.staleflag import StaleFlagManager
+
+from solverhub.core.result import Result, Status
+from solverhub.plugins.pyomo.convert import InfeasibleModelError, PyomoMIPProblem, pyomo_to_mip
+
+__all__ = ["SolverhubSolver", "SolverhubConfig", "SolverhubSolutionLoader", "make_solver_class",
+           "TERMINATION", "results_from"]
+
+logger = logging.getLogger(__name__)
+
+#: solverhub status -> Pyomo termination condition
+TERMINATION: dict[Status, TerminationCondition] = {
+    Status.OPTIMAL: TerminationCondition.convergenceCriteriaSatisfied,
+    Status.FEASIBLE: TerminationCondition.convergenceCriteriaSatisfied,
+    Status.TIME_LIMIT: TerminationCondition.maxTimeLimit,
+    Status.ITERATION_LIMIT: TerminationCondition.iterationLimit,
+    Status.INTERRUPTED: TerminationCondition.interrupted,
+    Status.INFEASIBLE: TerminationCondition.provenInfeasible,
+    Status.UNBOUNDED: TerminationCondition.unbounded,
+    Status.ERROR: TerminationCondition.error,
+}
+
+
+class SolverhubConfig(BranchAndBoundConfig):
+    """Pyomo's branch-and-bound config plus ``seed``.
+
+    ``time_limit`` and ``seed`` go to :func:`solverhub.solve`; ``solver_options`` are the
+    solverhub solver's own options (validated by its options model: see ``solverhub solvers``);
+    ``threads``, ``rel_gap`` and ``abs_gap`` are passed only where the solver has an option of
+    that meaning (``threads``; ``mip_rel_gap``/``rel_gap``; ``mip_abs_gap``/``abs_gap``) and
+    ignored otherwise. ``tee`` prints a short log (problem size, incumbents, final status).
+    ``symbolic_solver_labels`` and ``working_dir`` have no effect (names are always kept and no
+    file is written).
+    """
+
+    def __init__(self, description=None, doc=None, implicit=False, implicit_domain=None,
+                 visibility=0):
+        super().__init__(description=description, doc=doc, implicit=implicit,
+                         implicit_domain=implicit_domain, visibility=visibility)
+        self.seed: int = self.declare(
+            "seed", ConfigValue(domain=NonNegativeInt, default=0,
+                                description="Random seed passed to the solverhub solver."))
+
+
+class SolverhubSolutionLoader(SolutionLoader):
+    """Primal values of one solution (or none); MIP solvers report no duals or reduced costs."""
+
+    def __init__(self, model: Any, problem: PyomoMIPProblem | None, x: Any, message: str = "") -> None:
+        self._pyomo_model = model  # needed by Pyomo's legacy wrapper (suffix handling)
+        self._problem = problem
+        self._x = x
+        self._message = message or "the solver returned no solution"
+
+    def get_number_of_solutions(self) -> int:
+        return 0 if self._x is None else 1
+
+    def get_vars(self, vars_to_load: Sequence[Any] | None = None) -> Mapping[Any, float]:
+        if self._x is None:
+            raise NoSolutionError(self._message)
+        return self._problem.solution_map(self._x, vars_to_load)
+
+    def load_vars(self, vars_to_load: Sequence[Any] | None = None) -> None:
+        if self._x is None:
+            raise NoSolutionError(self._message)
+        self._problem.load_solution(self._x, vars_to_load)
+        StaleFlagManager.mark_all_as_stale(delayed=True)
+
+    def get_duals(self, cons_to_load: Sequence[Any] | None = None) -> dict:
+        raise NoDualsError("solverhub MIP solvers return no duals")
+
+    def get_reduced_costs(self, vars_to_load: Sequence[Any] | None = None) -> Mapping[Any, float]:
+        raise NoReducedCostsError("solverhub MIP solvers return no reduced costs")
+
+    def load_import_suffixes(self) -> None:
+        # clear stale values of `dual`/`rc` suffixes; there is nothing to import into them
+        suffixes = self._collect_and_clear_import_suffixes()
+        if suffixes:
+            logger.info("solverhub: import suffixes %s left empty (no duals for MIP)",
+                        ", ".join(sorted(suffixes)))
+
+
+class _TeeObserver:
+    def __init__(self, streams: list, name: str) -> None:
+        self.streams, self.name = streams, name
+
+    def write(self, line: str) -> None:
+        for s in self.streams:
+            s.write(line + "\n")
+            flush = getattr(s, "flush", None)
+            if flush is not None:
+                flush()
+
+    def on_incumbent(self, solver: str, time: float, objective: float, bound: Any = None) -> None:
+        b = "" if bound is None else f"  bound {bound:.10g}"
+        self.write(f"[{self.name}] {time:8.2f}s  incumbent {objective:.10g}{b}")
+
+
+class SolverhubSolver(SolverBase):
+    """A solverhub solver in Pyomo's ``pyomo.contrib.solver`` interface (not persistent)."""
+
+    CONFIG = SolverhubConfig()
+    #: the solverhub solver name; set on the per-solver subclasses made by :func:`make_solver_class`
+    solverhub_solver: str = ""
+
+    def __init__(self, **kwds: Any) -> None:
+        super().__init__(**kwds)
+
+    # -------------------------------------------------------------- identity
+    def available(self) -> Availability:
+        from solverhub.core.manager import get_plugin_manager
+
+        try:
+            ok = self.solverhub_solver in get_plugin_manager().solvers()
+        except Exception:  # pragma: no cover - a broken plugin set
+            ok = False
+        return Availability.FullLicense if ok else Availability.NotFound
+
+    def version(self) -> tuple:
+        import solverhub
+
+        parts = []
+        for p in str(getattr(solverhub, "__version__", "0")).split("+")[0].split("."):
+            if not p.isdigit():
+                break
+            parts.append(int(p))
+        return tuple(parts) or (0,)
+
+    # -------------------------------------------------------------- solve
+    def solve(self, model: Any, **kwds: Any) -> Results:
+        from solverhub.core.api import solve as sh_solve
+        from solverhub.core.manager import get_plugin_manager
+
+        start = datetime.datetime.now(datetime.timezone.utc)
+        tick = time.perf_counter()
+        config = self.config(value=kwds, preserve_implicit=True)
+        timer = config.timer if config.timer is not None else HierarchicalTimer()
+        tee = _TeeObserver(list(config.tee), self.name) if config.tee else None
+
+        timer.start("convert")
+        try:
+            problem = pyomo_to_mip(model)
+            infeasible_msg = None
+        except InfeasibleModelError as exc:
+            problem, infeasible_msg = None, str(exc)
+        finally:
+            timer.stop("convert")
+
+        if problem is None:
+            res = Result(Status.INFEASIBLE, info={"reason": infeasible_msg})
+        elif problem.n == 0:
+            res = _solve_without_columns(problem)
+        else:
+            problem.load_on_accept = False
+            spec = get_plugin_manager().get_solver(self.solverhub_solver)
+            options = _solver_options(config, spec)
+            time_limit = None
+            if config.time_limit is not None:
+                time_limit = max(float(config.time_limit), 1e-3)
+            if tee is not None:
+                tee.write(f"[{self.name}] {problem.summary()}")
+            timer.start("solve")
+            try:
+                res = sh_solve(problem, solver=self.solverhub_solver, time_limit=time_limit,
+                               seed=int(config.seed), options=options,
+                               observers=[tee] if tee is not None else ())
+            finally:
+                timer.stop("solve")
+        if tee is not None:
+            obj = "" if res.objective is None else f"  objective {res.objective:.10g}"
+            tee.write(f"[{self.name}] status {res.status.value}{obj}  "
+                      f"({res.runtime:.2f}s, {res.iterations} iterations)"
+                      + (f"  error: {res.error}" if res.error else ""))
+
+        results = results_from(res, problem, model, self, config)
+        results.timing_info.start_timestamp = start
+        results.timing_info.timer = timer
+        timer.start("load solution")
+        try:
+            nonoptimal = not (results.termination_condition
+                              == TerminationCondition.convergenceCriteriaSatisfied
+                              and results.solution_status == SolutionStatus.optimal)
+            if nonoptimal and config.raise_exception_on_nonoptimal_result:
+                raise NoOptimalSolutionError(
+                    f"{self.name}: solver status {res.status.value}"
+                    + (f" ({res.error})" if res.error else "")
+                    + "; pass raise_exception_on_nonoptimal_result=False to get the results "
+                      "(and any incumbent) anyway")
+            if config.load_solutions:
+                if results.solution_loader.get_number_of_solutions():
+                    results.solution_loader.load_solution()
+                else:
+                    raise NoFeasibleSolutionError()
+        finally:
+            timer.stop("load solution")
+        results.timing_info.wall_time = time.perf_counter() - tick
+        return results
+
+
+def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solver: SolverhubSolver,
+                 config: Any) -> Results:
+    """Pyomo :class:`Results` of the solverhub :class:`Result` ``res``."""
+    has_x = res.x is not None and problem is not None and res.status != Status.ERROR \
+        and res.status.has_solution_possible
+    results = Results()
+    results.solver_name = solver.name
+    results.solver_version = solver.version()
+    results.solver_config = config
+    results.termination_condition = TERMINATION.get(res.status, TerminationCondition.unknown)
+    if not has_x:
+        results.solution_status = SolutionStatus.noSolution
+    elif res.status == Status.OPTIMAL:
+        results.solution_status = SolutionStatus.optimal
+    else:
+        results.solution_status = SolutionStatus.feasible
+    if has_x and res.objective is not None and math.isfinite(res.objective):
+        results.incumbent_objective = float(res.objective)
+    maximize = problem is not None and problem.sense == -1
+    if res.bound is not None and math.isfinite(float(res.bound)):
+        results.objective_bound = float(res.bound)
+    elif res.status == Status.OPTIMAL and results.incumbent_objective is not None:
+        results.objective_bound = results.incumbent_objective
+    elif has_x:
+        results.objective_bound = math.inf if maximize else -math.inf
+    message = res.error or (f"{solver.name}: solver status {res.status.value}, no solution")
+    results.solution_loader = SolverhubSolutionLoader(model, problem, res.x if has_x else None,
+                                                      message)
+    results.timing_info.solver_time = float(res.runtime)
+    extra = results.extra_info
+    extra.solverhub_status = res.status.value
+    extra.iterations = int(res.iterations)
+    extra.trajectory = list(res.trajectory)
+    if res.error:
+        extra.error = res.error
+    if res.info.get("reason"):
+        extra.reason = res.info["reason"]
+    extra.solverhub_result = res
+    if res.error:
+        results.solver_log = res.error
+    return results
+
+
+def _solver_options(config: Any, spec: Any) -> dict:
+    options = dict(config.solver_options.value())
+    fields = getattr(spec.options, "model_fields", {})
+
+    def maybe(value: Any, names: tuple[str, ...], what: str) -> None:
+        if value is None:
+            return
+        for nm in names:
+            if nm in fields:
+                options.setdefault(nm, value)
+                return
+        logger.info("solverhub: solver %r has no %s option; Pyomo's %s=%r ignored",
+                    spec.name, what, what, value)
+
+    maybe(config.threads, ("threads",), "threads")
+    maybe(config.rel_gap, ("mip_rel_gap", "rel_gap"), "rel_gap")
+    maybe(config.abs_gap, ("mip_abs_gap", "abs_gap"), "abs_gap")
+    return options
+
+
+def _solve_without_columns(problem: PyomoMIPProblem) -> Result:
+    """Every variable fixed (or none used): the objective is the constant; rows are constant too
+    (the compiler already rejected violated constant rows)."""
+    import numpy as np
+
+    x = np.zeros(0)
+    report = problem.check(x)
+    status = Status.OPTIMAL if report.feasible else Status.INFEASIBLE
+    return Result(status, objective=problem.offset if report.feasible else None,
+                  bound=problem.offset if report.feasible else None,
+                  x=x if report.feasible else None)
+
+
+def make_solver_class(solver: str, pyomo_name: str) -> type:
+    """A :class:`SolverhubSolver` subclass bound to solverhub solver ``solver``."""
+    ident = "".join(ch if ch.isalnum() else "_" for ch in pyomo_name)
+    return type(f"Pyomo_{ident}", (SolverhubSolver,), {
+        "solverhub_solver": solver,
+        "__doc__": f"solverhub solver {solver!r} through Pyomo (registered as {pyomo_name!r}).",
+        "__module__": __name__,
+    })
