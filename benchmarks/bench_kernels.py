@@ -244,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                                   machine=f"{platform.processor() or platform.machine()}, "
                                           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
                                           f"NumPy {np.__version__}, SciPy {scipy.__version__}",
+                                  load=f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?",
                                   repeats=args.repeats, min_time=args.min_time, table=md, summary=summ)
         write_section("Kernels", body)
         print(f"\nupdated {DOCS.relative_to(ROOT)} (## Kernels)", file=sys.stderr)
@@ -257,7 +258,8 @@ references (`solverhub/cython_ext/reference.py`), which are also the fallback an
 `score_candidates` scores a batch of candidate solutions (objective, row, bound and integrality
 violation) in one pass for meta-search loops.
 
-Command (from the repository root): `{cmd}` ({date}; {machine}). Median of {repeats} interleaved
+Command (from the repository root): `{cmd}` ({date}; {machine}; load average {load} while
+starting). Median of {repeats} interleaved
 repeats of at least {min_time} s each; candidates are random points in the column bounds (clipped to
 [-10, 10]), integer columns rounded. **ratio = NumPy/SciPy time / compiled time** (above 1: compiled
 is faster).
@@ -275,15 +277,18 @@ Reading the numbers:
 - `max_row_violation` and `score_candidates` are fused (one pass, no (k, m) temporary, no
   SciPy matrix construction): these are the kernels where compilation pays, most at k = 1 on
   small and medium instances (per-call overhead dominates the reference) and at large k (the
-  reference materialises and re-reads a (k, m) array several times).
+  reference materialises and re-reads a (k, m) array several times). Where rows are few and
+  columns many (fast0507: 507 x 63009) the (k, m) array is small, both sides are bound by
+  reading the matrix and X, and `max_row_violation` is only at parity (1.00 to 1.03).
 - `row_activities` does the same arithmetic as SciPy's `csr_matvecs` and has to write the same
   (k, m) result, so on large inputs it is memory-bound and roughly at parity with SciPy, sometimes
   a little slower; its gain is the call overhead on small inputs. It is kept compiled for
   consistency (the differences at large sizes are within the noise of this shared machine), not
   because it is faster there.
-- No `prange`: on this 2-core machine, shared with other jobs, the kernels are memory-bound and a
-  second thread did not pay off in a trial (see the integration notes); the loops do release the
-  GIL, so callers may run several checks in threads.
+- No `prange`: a trial (a `prange` over the candidates, 2 OpenMP threads, on the 100k x 100k
+  matrix with k = 2, 16, 64, load average about 7 on 2 cores while measuring) ran at 0.3x to 0.96x
+  of the serial loop, i.e. slower, so the extension stays serial and needs no OpenMP flags. The
+  loops release the GIL, so callers may still check candidates from several threads.
 """
 
 if __name__ == "__main__":

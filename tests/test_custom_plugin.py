@@ -255,9 +255,20 @@ def test_balans_pulls_the_custom_destroy_operator(plugin_site):
 # ---------------------------------------------------------------- conformance checks
 def test_conformance_checks(plugin_env):
     testing = pytest.importorskip("solverhub.testing", reason="solverhub.testing is not written yet")
-    check = getattr(testing, "check_plugin", None)
-    if check is None:
-        pytest.skip("solverhub.testing has no check_plugin yet")
     import solverhub_knapsack
+    from solverhub_knapsack import KnapsackProblem
 
-    check(solverhub_knapsack)
+    report = testing.check_plugin(solverhub_knapsack, "knapsack")     # raises listing any failure
+    assert all(v == "passed" for v in report.values()), report
+
+    rng = np.random.default_rng(0)
+    w = rng.integers(1000, 5000, size=600)
+    hard = KnapsackProblem(values=w + rng.integers(0, 1000, size=600), weights=w, capacity=int(w.sum() // 2))
+    report = testing.check_solver(
+        "knapsack-dp", options={"max_cells": 10**9}, deterministic=True, hard_instance=hard,
+        instances=[(sh.load_problem(f"knapsack:{SAMPLE}"), SAMPLE_OPTIMUM),
+                   (KnapsackProblem([10, 7, 4], [5, 4, 3], 7), 11.0)],
+        bad_instances=[("fractional weights", KnapsackProblem([1, 2], [1.5, 2], 3))])
+    failed = {k: v for k, v in report.items() if not (v == "passed" or v.startswith("skipped"))}
+    assert not failed, report
+    assert report["knapsack-dp:solves_tiny"] == "passed" and report["knapsack-dp:time_limit"] == "passed"

@@ -235,6 +235,14 @@ def test_plugin_is_registered():
     assert "solverhub_load_problem" in infos["generators"].hooks
 
 
+def test_generators_plugin_conformance():
+    testing = pytest.importorskip("solverhub.testing", reason="solverhub.testing is not written yet")
+    from solverhub.plugins import generators
+
+    report = testing.check_plugin(generators, "generators")
+    assert all(v == "passed" or v.startswith("skipped") for v in report.values()), report
+
+
 # ---------------------------------------------------------------- feasibility
 @pytest.mark.parametrize("family", FAMILY_NAMES)
 def test_tiny_instances_are_feasible(family):

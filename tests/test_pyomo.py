@@ -405,10 +405,20 @@ class _ScipyMilp:
         return sh.Result(status, objective=obj, bound=obj if status == "optimal" else None, x=x)
 
 
+class _ZeroHeuristic:
+    """A "heuristic" that returns x = 0 as a feasible, unproven solution after its whole budget."""
+
+    def solve(self, problem, *, time_limit=None, seed=0, notifier=None):
+        x = np.zeros(problem.n)
+        return sh.Result("feasible", objective=problem.evaluate(x), x=x, runtime=time_limit or 0.5,
+                         info={"budget": time_limit or 60.0})
+
+
 class _ThirdParty:
     @sh.hookimpl
     def solverhub_solvers(self):
-        return [SolverSpec("test-scipy-milp", "mip", lambda: _ScipyMilp())]
+        return [SolverSpec("test-scipy-milp", "mip", lambda: _ScipyMilp()),
+                SolverSpec("test-zero-heuristic", "mip", lambda: _ZeroHeuristic())]
 
 
 @pytest.fixture
@@ -617,3 +627,45 @@ def test_time_limited_balans_incumbent_is_usable(solver):
     res.solution_loader.load_vars()
     assert pyo.value(m.obj) == pytest.approx(res.incumbent_objective, rel=1e-6)
     assert_pyomo_feasible(m)
+
+
+def test_time_limited_heuristic_result_is_usable(third_party_solver):
+    """A run stopped by its time limit with an unproven incumbent: the new interface raises by
+    default, gives maxTimeLimit / feasible with raise_exception_on_nonoptimal_result=False, and the
+    legacy path loads the incumbent."""
+    register_all()
+    opt = NewSolverFactory("solverhub_test-zero-heuristic")
+    with pytest.raises(NoOptimalSolutionError, match="feasible"):
+        opt.solve(knapsack(), time_limit=2)
+    m = knapsack()
+    res = opt.solve(m, time_limit=2, raise_exception_on_nonoptimal_result=False, load_solutions=False)
+    assert res.termination_condition == TC.maxTimeLimit
+    assert res.solution_status == SolutionStatus.feasible
+    assert res.incumbent_objective == 0 and res.objective_bound == float("inf")  # maximize
+    assert m.x[0].value is None
+    res.solution_loader.load_vars()
+    assert m.x[0].value == 0 and pyo.value(m.obj) == 0
+    m = knapsack()
+    legacy = pyo.SolverFactory("solverhub_test_zero_heuristic").solve(m, timelimit=2)
+    assert legacy.solver.termination_condition == pyo.TerminationCondition.maxTimeLimit
+    assert legacy.solver.status == pyo.SolverStatus.aborted
+    assert m.x[0].value == 0
+    assert not pyo.check_optimal_termination(legacy)
+
+
+def test_termination_of_feasible_results():
+    from solverhub.plugins.pyomo.interface import termination_of
+
+    def r(status, runtime=1.0, **info):
+        return sh.Result(status, runtime=runtime, info=info)
+
+    assert termination_of(r("optimal")) == TC.convergenceCriteriaSatisfied
+    assert termination_of(r("feasible", 9.9), time_limit=10) == TC.maxTimeLimit
+    assert termination_of(r("feasible", 60.0, budget=60.0)) == TC.maxTimeLimit
+    assert termination_of(r("feasible", 1.0, model_status="kTimeLimit")) == TC.maxTimeLimit
+    assert termination_of(r("feasible", 1.0, interrupted=True), time_limit=10) == TC.interrupted
+    assert termination_of(r("feasible", 1.0), time_limit=10) == TC.iterationLimit
+    assert termination_of(r("time_limit")) == TC.maxTimeLimit
+    assert termination_of(r("infeasible")) == TC.provenInfeasible
+    assert termination_of(r("unbounded")) == TC.unbounded
+    assert termination_of(r("error")) == TC.error

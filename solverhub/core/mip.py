@@ -101,7 +101,9 @@ class MIPProblem:
         who = self.source or self.name
         if self.A.shape[1] != n:
             raise BadInputError(f"{who}: A has {self.A.shape[1]} columns but c has {n} entries")
-        for nm, arr, size in (("integrality", self.integrality, n),):
+        for nm, arr, size in (("integrality", self.integrality, n), ("row_lower", self.row_lower, m),
+                              ("row_upper", self.row_upper, m), ("col_lower", self.col_lower, n),
+                              ("col_upper", self.col_upper, n)):
             if arr.size != size:
                 raise BadInputError(f"{who}: {nm} has {arr.size} entries, expected {size}")
         for nm, arr in (("c", self.c), ("A", self.A.data)):

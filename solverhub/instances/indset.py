@@ -37,9 +37,7 @@ GraphKind = Literal["barabasi_albert", "erdos_renyi"]
 
 
 class IndependentSetParams(GeneratorParams):
-    family = "independent_set"
-    name_codes = {"graph": "", "n_nodes": "n", "affinity": "a", "edge_probability": "p"}
-    primary = ("graph", "n_nodes")
+    family = "independent_set"   # named by _name below: only the chosen graph model's parameter
 
     n_nodes: int = Field(500, ge=1, le=1_000_000, description="number of nodes (binary variables)")
     graph: GraphKind = Field("barabasi_albert", description="random graph model")

@@ -90,7 +90,8 @@ def infeasible_mip() -> MIPProblem:
 
 def hard_mip(seed: int = 0, rows: int = 5) -> MIPProblem:
     """A market-split instance: ``rows`` equality rows over 10 (rows - 1) binaries with random
-    weights in [0, 99] and right-hand sides half the row sums, slack variables minimised.
+    weights in [0, 99] and right-hand sides half the row sums, (integer, bounded) slack variables
+    minimised; pure integer, so solvers that take only integer columns run it too.
     Small, but hard for branch-and-bound (used to check that solvers honour time limits)."""
     rng = np.random.default_rng(seed)
     n = 10 * (rows - 1)
@@ -98,8 +99,9 @@ def hard_mip(seed: int = 0, rows: int = 5) -> MIPProblem:
     b = np.floor(W.sum(axis=1) / 2)
     A = sp.hstack([sp.csr_matrix(W), sp.eye(rows), -sp.eye(rows)]).tocsr()
     c = np.concatenate([np.zeros(n), np.ones(2 * rows)])
+    slack_cap = float(W.sum(axis=1).max())
     return MIPProblem(c=c, A=A, row_lower=b, row_upper=b,
                       col_lower=np.zeros(n + 2 * rows),
-                      col_upper=np.concatenate([np.ones(n), np.full(2 * rows, np.inf)]),
-                      integrality=np.concatenate([np.ones(n, bool), np.zeros(2 * rows, bool)]),
+                      col_upper=np.concatenate([np.ones(n), np.full(2 * rows, slack_cap)]),
+                      integrality=np.ones(n + 2 * rows, bool),
                       name=f"conformance-market-split-{rows}x{n}-s{seed}")

@@ -41,8 +41,14 @@ class BalansOptions(BaseModel):
         None, gt=0, description="seconds per sub-MIP (None: 10 % of the budget, within [0.5, 60])")
     initial_time_limit: float | None = Field(
         None, gt=0, description="seconds for the first full-problem solve (None: initial_share x budget)")
-    initial_share: float = Field(0.3, gt=0, le=1,
-                                 description="share of the budget for the first full-problem solve")
+    initial_share: float = Field(0.6, gt=0, le=1,
+                                 description="largest share of the budget for the first full-problem "
+                                             "solve")
+    initial_min_share: float = Field(0.2, ge=0, le=1,
+                                     description="the first solve is never cut before this share")
+    initial_stall: float | None = Field(
+        0.2, gt=0, description="cut the first solve (after initial_min_share) when its incumbent has "
+                               "not improved for this share of the budget; None: never")
     initial_emphasis: Literal["default", "feasibility"] = Field(
         "default", description="backend emphasis of the first full-problem solve")
     lp_time_limit: float | None = Field(

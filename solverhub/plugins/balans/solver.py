@@ -70,6 +70,36 @@ class ArmStats:
         return d
 
 
+class _StallWatchdog:
+    """Interrupts the first full-problem solve once it has run past ``not_before`` (absolute
+    perf_counter time) and its last improvement (or start) is ``stall`` seconds old: the backend's
+    own search has stalled and the time is better spent on neighbourhoods."""
+
+    def __init__(self, run: "_Run", backend, not_before: float, stall: float) -> None:
+        import threading
+
+        self.run, self.backend = run, backend
+        self.not_before, self.stall = not_before, stall
+        self.started = time.perf_counter()
+        self.fired = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            now = time.perf_counter()
+            last = self.run.t0 + self.run.trajectory[-1][0] if self.run.trajectory else self.started
+            if self.run.best_x is not None and now >= self.not_before and now - max(last, self.started) >= self.stall:
+                self.fired = True
+                self.backend.interrupt()
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+
+
 class BalansSolver:
     """``BalansSolver(**options).solve(problem, time_limit=30, seed=0)``. Stores only its options:
     every solve builds fresh components (policy, acceptance, stopping rules) and a fresh backend."""
@@ -245,10 +275,20 @@ class _Run:
 
         while self.time_left() > 0:
             attempts += 1
-            res = backend.solve(time_limit=max(min(limit, self.time_left()), 1e-3), emphasis=emphasis,
-                                on_incumbent=on_incumbent if "incumbent_callback" in caps else None,
-                                seed=int(self.rng.integers(0, 2**31 - 1)),
-                                relative_gap=o.gap_tolerance)
+            watchdog = None
+            if attempts == 1 and o.initial_time_limit is None and "interrupt" in caps \
+                    and "incumbent_callback" in caps and o.initial_stall is not None:
+                watchdog = _StallWatchdog(self, backend, self.t0 + o.initial_min_share * self.budget,
+                                          o.initial_stall * self.budget)
+            try:
+                res = backend.solve(time_limit=max(min(limit, self.time_left()), 1e-3), emphasis=emphasis,
+                                    on_incumbent=on_incumbent if "incumbent_callback" in caps else None,
+                                    seed=int(self.rng.integers(0, 2**31 - 1)),
+                                    relative_gap=o.gap_tolerance)
+            finally:
+                if watchdog is not None:
+                    watchdog.stop()
+                    self.info["initial_stalled"] = watchdog.fired
             if res.status == Status.INFEASIBLE:
                 self.info["time_initial"] = time.perf_counter() - t
                 return Status.INFEASIBLE

@@ -10,7 +10,6 @@ imported lazily so that loading the plugin stays cheap.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from solverhub.core.address import parse_address
@@ -21,7 +20,7 @@ SCHEME = "generate"
 
 @hookimpl
 def solverhub_load_problem(source: Any, params: dict) -> Any:
-    if not isinstance(source, str) or isinstance(source, Path):
+    if not isinstance(source, str):  # Path objects are files, never addresses
         return None
     addr = parse_address(source)
     if addr.scheme != SCHEME:
@@ -31,7 +30,7 @@ def solverhub_load_problem(source: Any, params: dict) -> Any:
 
     family = addr.target.strip()
     if not family:
-        raise BadInputError(f"{source}: missing instance family after 'generate:' "
+        raise BadInputError(f"{source!r}: missing instance family, expected generate:<family>?param=value "
                             f"(known: {', '.join(FAMILIES)})")
     merged = {**addr.params, **(params or {})}
     return generate(family, **merged)

@@ -24,8 +24,9 @@ import numpy as np
 
 from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
 from solverhub.core.errors import BadInputError
-from solverhub.core.mip import MAX, MIPProblem
+from solverhub.core.mip import MIPProblem
 from solverhub.core.result import Status
+from solverhub.plugins.mipfiles.cutoff import cutoff_row
 from solverhub.plugins.highs import HIGHS_CAPABILITIES
 
 __all__ = ["HighsBackend", "HIGHS_CAPABILITIES", "process_threads", "check_highs_options"]
@@ -153,7 +154,9 @@ class HighsBackend(MIPBackend):
     def _cb_improving(self, e: Any) -> None:
         self._n_improving += 1
         cb = self._on_incumbent
-        if cb is None:
+        if cb is None or self._interrupt:
+            # HiGHS only stops at its next interrupt check: after a stop request the user's
+            # callback is not called again (the returned solution may still be better)
             return
         out = e.data_out
         try:
@@ -242,12 +245,8 @@ class HighsBackend(MIPBackend):
         cut_handle = None
         if cutoff is not None and math.isfinite(cutoff):
             c, off = self._current_objective()
-            nz = np.flatnonzero(c)
-            slack = max(1e-6, 1e-9 * abs(cutoff))
-            if self.problem.sense == MAX:
-                cut_handle = self.add_row(nz, c[nz], cutoff + slack - off, math.inf)
-            else:
-                cut_handle = self.add_row(nz, c[nz], -math.inf, cutoff - slack - off)
+            idx, vals, lo, up = cutoff_row(c, off, self.problem.integrality, cutoff, self.problem.sense)
+            cut_handle = self.add_row(idx, vals, lo, up)
         if warm_start is not None:
             self._offer(warm_start)
         self._on_incumbent = on_incumbent

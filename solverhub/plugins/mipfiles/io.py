@@ -231,9 +231,9 @@ def to_highs_lp(problem: MIPProblem):
 
 
 def _write(problem: MIPProblem, path: str | os.PathLike, fmt: str) -> Path:
+    """Write through HiGHS, which picks the format from the file suffix: write ``fmt`` to a
+    temporary file, then copy (gzip for a ``.gz`` name) to ``path``."""
     out = Path(path)
-    low = out.name.lower()
-    gz = low.endswith(".gz")
     if not out.parent.exists():
         raise BadInputError(f"{path}: folder {out.parent} does not exist")
     h = new_highs()
@@ -242,34 +242,22 @@ def _write(problem: MIPProblem, path: str | os.PathLike, fmt: str) -> Path:
             st = h.passModel(to_highs_lp(problem))
             if getattr(st, "name", "") == "kError":
                 raise BadInputError(f"{problem.name}: HiGHS rejected the model: {cap.errors()}")
-            if gz:
-                fd, tmp = tempfile.mkstemp(suffix=fmt, prefix="solverhub-")
-                os.close(fd)
-                try:
-                    st = h.writeModel(tmp)
+            fd, tmp = tempfile.mkstemp(suffix=fmt, prefix="solverhub-")
+            os.close(fd)
+            try:
+                st = h.writeModel(tmp)
+                if getattr(st, "name", "") == "kError":
+                    raise BadInputError(f"{path}: HiGHS could not write the model: {cap.errors()}")
+                if out.name.lower().endswith(".gz"):
                     with open(tmp, "rb") as fin, gzip.open(out, "wb") as fout:
                         shutil.copyfileobj(fin, fout)
-                finally:
-                    os.unlink(tmp)
-            else:
-                target = str(out) if low.endswith(fmt) else str(out)
-                st = h.writeModel(target) if low.endswith(fmt) else _write_as(h, out, fmt)
-        if getattr(st, "name", "") == "kError":
-            raise BadInputError(f"{path}: HiGHS could not write the model: {cap.errors()}")
+                else:
+                    shutil.copyfile(tmp, out)
+            finally:
+                os.unlink(tmp)
     finally:
         h.clear()
     return out
-
-
-def _write_as(h, out: Path, fmt: str):
-    fd, tmp = tempfile.mkstemp(suffix=fmt, prefix="solverhub-")
-    os.close(fd)
-    try:
-        st = h.writeModel(tmp)
-        shutil.copyfile(tmp, out)
-    finally:
-        os.unlink(tmp)
-    return st
 
 
 def write_mps(problem: MIPProblem, path: str | os.PathLike) -> Path:

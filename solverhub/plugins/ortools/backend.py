@@ -31,6 +31,7 @@ from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
 from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.result import Status
+from solverhub.plugins.mipfiles.cutoff import cutoff_row
 from solverhub.plugins.ortools import SAT_CAPABILITIES, SCIP_CAPABILITIES
 
 __all__ = ["OrtoolsBackend", "ScipBackend", "SatBackend", "SCIP_CAPABILITIES", "SAT_CAPABILITIES"]
@@ -189,12 +190,8 @@ class OrtoolsBackend(MIPBackend):
         cut = None
         if cutoff is not None and math.isfinite(cutoff):
             c, off = self._objective()
-            nz = np.flatnonzero(c)
-            slack = max(1e-6, 1e-9 * abs(cutoff))
-            if self.problem.sense == MAX:
-                cut = self.add_row(nz, c[nz], cutoff + slack - off, math.inf)
-            else:
-                cut = self.add_row(nz, c[nz], -math.inf, cutoff - slack - off)
+            idx, vals, lo, up = cutoff_row(c, off, self.problem.integrality, cutoff, self.problem.sense)
+            cut = self.add_row(idx, vals, lo, up)
         with self._lock:
             if self._interrupted or self.fresh_solver_per_solve:
                 # an interrupted helper refuses every later solve; a reused CP-SAT helper answered

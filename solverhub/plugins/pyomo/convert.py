@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+import time
 from typing import Any, Sequence
 
 import numpy as np
@@ -83,6 +84,8 @@ class PyomoMIPProblem(MIPProblem):
     #: ``accept_result`` loads solutions into the model (the Pyomo solver interface turns it off and
     #: loads according to its own ``load_solutions`` setting)
     load_on_accept: bool = True
+    #: seconds spent in Pyomo's compiler ("compile") and in our post-processing ("post")
+    conversion_times: dict = {}
 
     # -------------------------------------------------------------- solutions
     def values(self, x: np.ndarray, *, round_integers: bool = True) -> np.ndarray:
@@ -192,6 +195,7 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
                             f"is required (deactivate the others)")
     objective = objectives[0]
 
+    t0 = time.perf_counter()
     try:
         info = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
     except InvalidConstraintError as exc:
@@ -207,6 +211,7 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
         raise BadInputError(f"{label}: cannot be compiled to a linear model: "
                             f"{_one_line(exc)}") from None
 
+    t1 = time.perf_counter()
     try:
         rhs = np.asarray(info.rhs, dtype=np.float64).ravel()
         offset = float(np.asarray(info.c_offset, dtype=np.float64).ravel()[0])
@@ -252,6 +257,7 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
     prob.pyomo_vars = list(columns)
     prob.pyomo_rows = constraints
     prob.pyomo_objective = objective
+    prob.conversion_times = {"compile": t1 - t0, "post": time.perf_counter() - t1}
     return prob
 
 

@@ -9,14 +9,21 @@ solverhub solver. ``solve(model, **config)`` compiles the model (:mod:`.convert`
 solverhub status               ``termination_condition``        ``solution_status``
 =============================  ===============================  ==========================
 optimal                        convergenceCriteriaSatisfied     optimal
-feasible                       convergenceCriteriaSatisfied     feasible
-time_limit                     maxTimeLimit                     feasible / noSolution
-iteration_limit                iterationLimit                   feasible / noSolution
-interrupted                    interrupted                      feasible / noSolution
+feasible (stopped by a limit)  maxTimeLimit / iterationLimit /  feasible
+                               interrupted (see below)
+time_limit (no solution)       maxTimeLimit                     noSolution
+iteration_limit (no solution)  iterationLimit                   noSolution
+interrupted (no solution)      interrupted                      noSolution
 infeasible                     provenInfeasible                 noSolution
 unbounded                      unbounded                        noSolution
 error                          error                            noSolution
 =============================  ===============================  ==========================
+
+solverhub's ``feasible`` means "a solution, no optimality proof, stopped by a limit". The limit is
+read from the run: ``maxTimeLimit`` when the run used up (95 % of) its time budget (the
+``time_limit`` given, or the budget the solver reports in ``info["budget"]``, e.g. Balans's
+default), ``interrupted`` when the solver reports an interruption, ``iterationLimit`` otherwise
+(node, iteration, no-improvement and similar limits of the solver).
 
 As in Pyomo's own interfaces, ``raise_exception_on_nonoptimal_result=True`` (the new interface's
 default) raises ``NoOptimalSolutionError`` for anything but a proven optimum, and
@@ -53,14 +60,14 @@ from solverhub.core.result import Result, Status
 from solverhub.plugins.pyomo.convert import InfeasibleModelError, PyomoMIPProblem, pyomo_to_mip
 
 __all__ = ["SolverhubSolver", "SolverhubConfig", "SolverhubSolutionLoader", "make_solver_class",
-           "TERMINATION", "results_from"]
+           "TERMINATION", "termination_of", "results_from"]
 
 logger = logging.getLogger(__name__)
 
-#: solverhub status -> Pyomo termination condition
+#: solverhub status -> Pyomo termination condition (``feasible``: see :func:`termination_of`)
 TERMINATION: dict[Status, TerminationCondition] = {
     Status.OPTIMAL: TerminationCondition.convergenceCriteriaSatisfied,
-    Status.FEASIBLE: TerminationCondition.convergenceCriteriaSatisfied,
+    Status.FEASIBLE: TerminationCondition.iterationLimit,
     Status.TIME_LIMIT: TerminationCondition.maxTimeLimit,
     Status.ITERATION_LIMIT: TerminationCondition.iterationLimit,
     Status.INTERRUPTED: TerminationCondition.interrupted,
@@ -245,6 +252,20 @@ class SolverhubSolver(SolverBase):
         return results
 
 
+def termination_of(res: Result, time_limit: float | None = None) -> TerminationCondition:
+    """Pyomo termination condition of a solverhub result (which limit stopped a ``feasible`` run)."""
+    if res.status != Status.FEASIBLE:
+        return TERMINATION.get(res.status, TerminationCondition.unknown)
+    info = res.info or {}
+    budgets = [b for b in (time_limit, info.get("budget"), info.get("deadline"))
+               if isinstance(b, (int, float)) and b > 0]
+    if any(res.runtime >= 0.95 * b for b in budgets) or info.get("model_status") == "kTimeLimit":
+        return TerminationCondition.maxTimeLimit
+    if info.get("interrupted"):
+        return TerminationCondition.interrupted
+    return TerminationCondition.iterationLimit
+
+
 def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solver: SolverhubSolver,
                  config: Any) -> Results:
     """Pyomo :class:`Results` of the solverhub :class:`Result` ``res``."""
@@ -254,7 +275,7 @@ def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solve
     results.solver_name = solver.name
     results.solver_version = solver.version()
     results.solver_config = config
-    results.termination_condition = TERMINATION.get(res.status, TerminationCondition.unknown)
+    results.termination_condition = termination_of(res, config.time_limit)
     if not has_x:
         results.solution_status = SolutionStatus.noSolution
     elif res.status == Status.OPTIMAL:

@@ -1,0 +1,42 @@
+"""The objective-cutoff row shared by the backends (HiGHS's ``objective_bound`` is not usable)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from solverhub.core.mip import MAX
+
+__all__ = ["cutoff_row", "objective_is_integral"]
+
+
+def objective_is_integral(c: np.ndarray, integrality: np.ndarray) -> bool:
+    """True when ``c @ x`` is an integer for every integral ``x``: integer costs on integer
+    columns, zero cost on continuous ones."""
+    c = np.asarray(c, dtype=np.float64)
+    if np.any(c[~integrality] != 0.0):
+        return False
+    ci = c[integrality]
+    return bool(np.all(ci == np.round(ci)))
+
+
+def cutoff_row(c: np.ndarray, offset: float, integrality: np.ndarray, cutoff: float,
+               sense: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """``(idx, vals, lower, upper)`` of a row that only solutions strictly better than ``cutoff``
+    satisfy. With an integral objective the row asks for at least one unit of improvement;
+    otherwise for a margin of ``1e-5 * max(1, |cutoff|)``: a margin at the solvers' feasibility
+    tolerance (1e-6) still admitted the cutoff value itself."""
+    c = np.asarray(c, dtype=np.float64)
+    idx = np.flatnonzero(c)
+    rhs = float(cutoff) - float(offset)
+    if objective_is_integral(c, integrality) and float(offset) == round(float(offset)):
+        if sense == MAX:
+            lower = math.floor(rhs + 1e-9) + 1.0
+            return idx, c[idx], lower, math.inf
+        upper = math.ceil(rhs - 1e-9) - 1.0
+        return idx, c[idx], -math.inf, upper
+    margin = 1e-5 * max(1.0, abs(float(cutoff)))
+    if sense == MAX:
+        return idx, c[idx], rhs + margin, math.inf
+    return idx, c[idx], -math.inf, rhs - margin
