@@ -45,6 +45,8 @@ def plugin_env(plugin_site, monkeypatch):
     """The example visible in this process: on sys.path (so importlib.metadata finds its entry point),
     with a fresh plugin manager; everything undone afterwards."""
     monkeypatch.syspath_prepend(str(plugin_site))
+    # subprocesses started by checks (e.g. the cheap-import check) must see it too
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(plugin_site), os.environ.get("PYTHONPATH")])))
     importlib.invalidate_caches()
     reset_plugin_manager()
     yield plugin_site

@@ -146,3 +146,14 @@ def test_sequential_crash_raise(tmp_path, crashplug):
     run_config(cfg_of(solvers=solvers), tmp_path / "run")
     recs = {r["solver"]: r for r in check_folder(tmp_path / "run", 2)}
     assert recs["raise"]["status"] == "error" and recs["highs"]["status"] == "optimal"
+
+
+def test_plot_trajectory_on_a_record():
+    from matplotlib.figure import Figure
+
+    from solverhub.core.plotting import plot_trajectory
+
+    rec = {"solver": "x", "instance": GEN1, "runtime": 2.0, "trajectory": [[0.1, 10.0], [1.0, 8.0]],
+           "info": {}}
+    ax = plot_trajectory(rec, ax=Figure().subplots(), reference=7.5)
+    assert ax.get_xlabel() == "time (s)" and len(ax.lines) == 2  # incumbent + reference

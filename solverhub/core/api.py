@@ -105,6 +105,9 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     source = problem
     loaded = load_problem(problem)
     target = _convert(loaded, spec.problem_kind, solver)
+    validate = getattr(target, "validate", None)
+    if callable(validate):  # problem objects may have been edited after construction
+        validate()
     instance_name = describe_source(source if isinstance(source, (str, Path)) else loaded)
     try:
         solver_obj = spec.factory(**validated.model_dump())
