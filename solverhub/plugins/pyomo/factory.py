@@ -22,7 +22,6 @@ added later in the session (``pm.register_plugin(...)``) appear after another
 from __future__ import annotations
 
 import importlib.abc
-import importlib.machinery
 import logging
 import sys
 import threading
