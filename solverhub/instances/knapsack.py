@@ -18,6 +18,9 @@ Knapsack k gets capacity ``floor(capacity_fraction * sum(w) * r_k / sum(r))`` wi
          x_ik in {0, 1}
 
 Column ``i * n_knapsacks + k`` is ``x_ik``; rows: the item rows first, then the capacity rows.
+
+The knapsacks look alike, so proving optimality is slow: the default (30 items, 3 knapsacks) is
+solved by HiGHS in about 2 s, but 40 x 4 and beyond leave a small gap after a minute.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ class MultipleKnapsackParams(GeneratorParams):
                   "max_weight": "wmax", "capacity_fraction": "cf"}
     primary = ("n_items", "n_knapsacks")
 
-    n_items: int = Field(100, ge=1, le=1_000_000, description="number of items")
-    n_knapsacks: int = Field(6, ge=1, le=10_000, description="number of knapsacks")
+    n_items: int = Field(30, ge=1, le=1_000_000, description="number of items")
+    n_knapsacks: int = Field(3, ge=1, le=10_000, description="number of knapsacks")
     correlation: Literal["uncorrelated", "weak", "strong"] = Field("weak", description="profit/weight relation")
     min_weight: int = Field(10, ge=1, description="smallest item weight")
     max_weight: int = Field(1000, ge=1, le=10**9, description="largest item weight")
@@ -57,7 +60,7 @@ class MultipleKnapsackParams(GeneratorParams):
         return self
 
 
-def multiple_knapsack(*, n_items: int = 100, n_knapsacks: int = 6, correlation: str = "weak",
+def multiple_knapsack(*, n_items: int = 30, n_knapsacks: int = 3, correlation: str = "weak",
                       min_weight: int = 10, max_weight: int = 1000, capacity_fraction: float = 0.5,
                       seed: int = 0) -> MIPProblem:
     """A multiple knapsack instance (maximisation, ``n_items * n_knapsacks`` binaries)."""
