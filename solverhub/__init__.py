@@ -11,6 +11,7 @@ from solverhub.core.backend import BackendResult, MIPBackend
 from solverhub.core.errors import BadInputError, DuplicateNameError, SolverhubError, UnknownNameError
 from solverhub.core.hookspecs import hookimpl, hookspec
 from solverhub.core.manager import get_plugin_manager
+from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MAX, MIN, MIPProblem
 from solverhub.core.records import BackendSpec, Converter, MetaComponent, ProblemKind, SolverSpec
 from solverhub.core.result import Result, Status
@@ -18,6 +19,7 @@ from solverhub.core.result import Result, Status
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
     "Result", "Status", "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
+    "SearchState", "Neighbourhood", "Candidate", "Outcome",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter",
     "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError",
 ]
