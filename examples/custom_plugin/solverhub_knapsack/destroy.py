@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from solverhub.core.metasearch import Neighbourhood, SearchState
+from solverhub import Neighbourhood, SearchState
 
 __all__ = ["RatioDestroy", "NAME"]
 

@@ -26,7 +26,7 @@ from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
 from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MIPProblem
 from solverhub.core.result import Status
-from solverhub.plugins.mipfiles.cutoff import cutoff_row
+from solverhub.plugins.mipfiles.cutoff import cutoff_row, round_integer_bounds
 from solverhub.plugins.highs import HIGHS_CAPABILITIES
 
 __all__ = ["HighsBackend", "HIGHS_CAPABILITIES", "process_threads", "check_highs_options"]
@@ -176,8 +176,9 @@ class HighsBackend(MIPBackend):
         idx = np.asarray(idx, dtype=np.int32).ravel()
         if idx.size == 0:
             return
-        lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), idx.shape).copy()
-        up = np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape).copy()
+        lo, up = round_integer_bounds(
+            idx, np.broadcast_to(np.asarray(lower, dtype=np.float64), idx.shape),
+            np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape), self.problem.integrality)
         self._h.changeColsBounds(idx.size, idx, lo, up)
         self._bounds_dirty[idx] = True
 

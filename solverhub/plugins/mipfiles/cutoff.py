@@ -1,4 +1,5 @@
-"""The objective-cutoff row shared by the backends (HiGHS's ``objective_bound`` is not usable)."""
+"""Helpers shared by the MIP backends: the objective-cutoff row (HiGHS's ``objective_bound`` is not
+usable) and integral bounds for integer columns."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from solverhub.core.mip import MAX
 
-__all__ = ["cutoff_row", "objective_is_integral"]
+__all__ = ["cutoff_row", "objective_is_integral", "round_integer_bounds"]
 
 
 def objective_is_integral(c: np.ndarray, integrality: np.ndarray) -> bool:
@@ -40,3 +41,17 @@ def cutoff_row(c: np.ndarray, offset: float, integrality: np.ndarray, cutoff: fl
     if sense == MAX:
         return idx, c[idx], rhs + margin, math.inf
     return idx, c[idx], -math.inf, rhs - margin
+
+
+def round_integer_bounds(idx: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                         integrality: np.ndarray, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of integer columns rounded inwards to integers (with ``tol`` slack): fixing a binary
+    to a solver's 0.9999999999 made SCIP and CP-SAT declare the sub-MIP infeasible in 1 ms."""
+    lo = np.array(lower, dtype=np.float64, copy=True)
+    up = np.array(upper, dtype=np.float64, copy=True)
+    mask = integrality[idx]
+    if mask.any():
+        with np.errstate(invalid="ignore"):
+            lo[mask] = np.ceil(lo[mask] - tol)
+            up[mask] = np.floor(up[mask] + tol)
+    return lo, up

@@ -31,7 +31,7 @@ from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
 from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.result import Status
-from solverhub.plugins.mipfiles.cutoff import cutoff_row
+from solverhub.plugins.mipfiles.cutoff import cutoff_row, round_integer_bounds
 from solverhub.plugins.ortools import SAT_CAPABILITIES, SCIP_CAPABILITIES
 
 __all__ = ["OrtoolsBackend", "ScipBackend", "SatBackend", "SCIP_CAPABILITIES", "SAT_CAPABILITIES"]
@@ -94,8 +94,9 @@ class OrtoolsBackend(MIPBackend):
     # ------------------------------------------------------------------ modifying
     def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         idx = np.asarray(idx, dtype=np.int64).ravel()
-        lo = np.broadcast_to(np.asarray(lower, dtype=np.float64), idx.shape)
-        up = np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape)
+        lo, up = round_integer_bounds(
+            idx, np.broadcast_to(np.asarray(lower, dtype=np.float64), idx.shape),
+            np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape), self.problem.integrality)
         h = self._model
         for j, l, u in zip(idx.tolist(), lo.tolist(), up.tolist()):
             h.set_var_lower_bound(j, l)
