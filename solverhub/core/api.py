@@ -16,6 +16,7 @@ from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
 from solverhub.core.records import SolverSpec
 from solverhub.core.result import Result, Status, primal_integral
+from solverhub.core.timing import RESERVE_SECONDS
 
 __all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem"]
 
@@ -87,14 +88,20 @@ def _convert(problem: Any, target_kind: str, solver: str) -> Any:
 
 def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = None, seed: int = 0,
           options: dict[str, Any] | None = None, observers: Iterable[Any] = (),
-          reference: float | None = None, **extra_options: Any) -> Result:
+          reference: float | None = None, started_at: float | None = None,
+          **extra_options: Any) -> Result:
     """Solve ``problem`` (path, address, problem object or Pyomo model) with solver ``solver``.
 
     Options go in ``options`` or as keywords. Bad input raises :class:`BadInputError`; a crashing
     solver gives ``status == "error"`` with the message in ``Result.error``. MIP solutions are
     re-checked against the original model. ``reference`` (or the problem's known optimum) fills
     ``Result.primal_integral``.
+
+    ``time_limit`` covers the whole call (loading, conversion, solving, verification) counted from
+    ``started_at`` (a ``time.perf_counter()`` reading; default: when ``solve`` is called): the
+    solver gets what is left of it.
     """
+    start = time.perf_counter() if started_at is None else float(started_at)
     pm = get_plugin_manager()
     spec = pm.get_solver(solver)
     opts = {**(options or {}), **extra_options}
@@ -119,8 +126,11 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     notifier = Notifier(solver, observers, pm)
     notifier.run_start(target, validated.model_dump())
     t0 = time.perf_counter()
+    solver_limit = None
+    if time_limit is not None:
+        solver_limit = max(float(time_limit) - (t0 - start) - RESERVE_SECONDS, 0.01)
     try:
-        result = solver_obj.solve(target, time_limit=time_limit, seed=seed, notifier=notifier)
+        result = solver_obj.solve(target, time_limit=solver_limit, seed=seed, notifier=notifier)
     except BadInputError:
         raise
     except KeyboardInterrupt:
@@ -133,6 +143,7 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     result.solver = solver
     result.instance = instance_name
     result.options = validated.model_dump()
+    result.info.setdefault("setup_time", t0 - start)
     _verify(target, result)
     ref = reference if reference is not None else getattr(target, "reference_objective", None)
     if ref is not None and result.primal_integral is None:

@@ -274,6 +274,7 @@ def _write_solution(path: Path, problem: Any, result: Any) -> None:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from solverhub.core.api import load_problem, solve, validate_options
+    from solverhub.core.timing import process_started_at
     from solverhub.core.manager import get_plugin_manager
 
     pm = get_plugin_manager()
@@ -295,8 +296,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
             con.print(f"[bold]{args.solver}[/bold] on {summary}")
             if con.is_terminal:
                 observers.append(_IncumbentPrinter(con))
+        # the time limit covers the whole command, interpreter start-up included
         result = solve(problem, args.solver, time_limit=args.time_limit, seed=args.seed,
-                       options=options, observers=observers)
+                       options=options, observers=observers, started_at=process_started_at())
     result.instance = args.path
     d = result.to_dict()
     tb = (d.get("info") or {}).pop("traceback", None)

@@ -240,15 +240,25 @@ class _Run:
         return self._result(status, iterations, arms)
 
     def _start(self, backend) -> Status | None:
-        """Root LP and first solution. Returns a final status (infeasible, unbounded, optimal) or
-        None to go on with the search."""
+        """First solution, then the root LP. Returns a final status (infeasible, unbounded, optimal)
+        or None to go on with the search.
+
+        The full-problem solve comes first so that the trajectory starts as early as the backend's
+        alone would (its own root LP is part of it); the root LP that RINS/RENS/DINS need is solved
+        afterwards, only when the search goes on."""
+        status = self._initial_solution(backend)
+        if status is not None:
+            return status
+        return self._root_lp(backend)
+
+    def _root_lp(self, backend) -> Status | None:
         o = self.opts
         t = time.perf_counter()
         self.lp_x, self.lp_obj = None, None
-        lp_limit = min(o.lp_time_limit or max(0.1 * self.budget, 0.5), self.time_left())
-        if lp_limit > 0:
+        lp_limit = min(o.lp_time_limit or max(0.1 * self.budget, 0.5), 0.5 * self.time_left())
+        if lp_limit > 0.01:
             lp = backend.solve_relaxation(time_limit=lp_limit)
-            if lp.status == Status.INFEASIBLE:
+            if lp.status == Status.INFEASIBLE and self.best_x is None:
                 self.info["time_lp"] = time.perf_counter() - t
                 return Status.INFEASIBLE
             if lp.status == Status.OPTIMAL and lp.x is not None:
@@ -259,10 +269,14 @@ class _Run:
             self.info["lp_status"] = str(lp.status)
         self.info["time_lp"] = time.perf_counter() - t
         self.info["lp_bound"] = self.own(self.lp_obj) if self.lp_obj is not None else None
-        if self.gap_closed():
+        if self.best_x is not None and self.gap_closed():
             self.proved = True
             return Status.OPTIMAL
+        return None
 
+    def _initial_solution(self, backend) -> Status | None:
+        o = self.opts
+        self.lp_x, self.lp_obj = None, None
         t = time.perf_counter()
         limit = o.initial_time_limit or o.initial_share * self.budget
         emphasis = o.initial_emphasis
