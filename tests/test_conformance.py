@@ -32,12 +32,7 @@ BUILTIN_SOLVERS = ["highs", "ortools-scip", "ortools-sat", "balans"]
 
 # Known failures of other plugins, reported to their owners; non-strict so that a fix shows up
 # as XPASS instead of breaking the run.
-KNOWN_FAILURES = {
-    "highs:bad_input": "HiGHS solves a MIPProblem whose row_lower has the wrong length "
-                       "(the solver should call problem.validate())",
-    "ortools-scip:bad_input": "OR-Tools raises ValueError on a MIPProblem whose row_lower has the "
-                              "wrong length (the solver should call problem.validate())",
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _params(checks):

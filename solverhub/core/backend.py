@@ -67,6 +67,7 @@ class MIPBackend(abc.ABC):
 
     def __init__(self, problem: MIPProblem, *, threads: int = 1, seed: int = 0,
                  verbose: bool = False) -> None:
+        problem.validate()  # a problem edited after construction fails here, naming the field
         self.problem = problem
         self.threads = threads
         self.seed = seed

@@ -361,6 +361,7 @@ class _RichProgress:
         self._progress = None
         self._bar = None
         self._current: dict[tuple, str] = {}
+        self._incumbents: dict[tuple, tuple[float, float]] = {}
 
     def start(self, total: int, done: int, executor: str) -> None:
         self.total, self.done = total, done
@@ -385,17 +386,26 @@ class _RichProgress:
         self._current[task.key] = self._name(task)
         self._refresh()
 
-    def _refresh(self, extra: str = "") -> None:
+    def _refresh(self) -> None:
         if self._progress is not None:
-            cur = list(self._current.values())
-            desc = cur[0] if len(cur) == 1 else f"{len(cur)} running" if cur else "done"
-            self._progress.update(self._bar, description=desc + extra)
+            parts = []
+            for key, name in list(self._current.items()):
+                inc = self._incumbents.get(key)
+                label = f"{key[1]}/seed {key[2]}" if len(self._current) > 1 and len(key) >= 3 else name
+                parts.append(label + (f" [cyan]{inc[1]:.8g}[/cyan] @{inc[0]:.1f}s" if inc else ""))
+            self._progress.update(self._bar, description=" | ".join(parts) if parts else "done")
 
     def incumbent(self, task: Any, time: float, objective: float) -> None:
-        self._refresh(f"  [cyan]incumbent {objective:.8g} at {time:.1f}s[/cyan]")
+        """A running task found a new incumbent: shown live on a terminal, one line otherwise."""
+        self._incumbents[task.key] = (time, objective)
+        if self._progress is not None:
+            self._refresh()
+        else:
+            self.console.print(f"  {self._name(task)}: incumbent {objective:.10g} at {time:.1f}s")
 
     def task_done(self, task: Any, rec: dict[str, Any]) -> None:
         self._current.pop(task.key, None)
+        self._incumbents.pop(task.key, None)
         self.done += 1
         obj = rec.get("objective")
         status = rec.get("status")

@@ -242,6 +242,64 @@ class _IncumbentObserver:
         self.progress.incumbent(self.task, time, objective)
 
 
+class _QueueObserver:
+    """Forwards a worker process's incumbents to the parent (a multiprocessing manager queue), so
+    that the progress display shows them live in pool runs too."""
+
+    def __init__(self, queue: Any, key: Any) -> None:
+        self.queue, self.key = queue, key
+
+    def on_incumbent(self, solver: str, time: float, objective: float, bound: Any = None) -> None:
+        try:
+            self.queue.put_nowait((self.key, float(time), float(objective)))
+        except Exception:  # the display is best effort; the solve goes on
+            pass
+
+
+class _IncumbentRelay:
+    """Parent side of :class:`_QueueObserver`: a thread that hands queued incumbents to the progress
+    display."""
+
+    def __init__(self, progress: _Progress) -> None:
+        import multiprocessing as mp
+        import threading
+
+        self.progress = progress
+        self.tasks: dict[Any, Task] = {}
+        self.manager = mp.get_context("spawn").Manager()
+        self.queue = self.manager.Queue()
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def observer(self, task: Task) -> _QueueObserver:
+        self.tasks[task.key] = task
+        return _QueueObserver(self.queue, task.key)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self.queue.get()
+            except Exception:  # manager gone
+                return
+            if item is None:
+                return
+            key, t, obj = item
+            task = self.tasks.get(key)
+            if task is not None:
+                try:
+                    self.progress.incumbent(task, t, obj)
+                except Exception:  # pragma: no cover - display only
+                    pass
+
+    def close(self) -> None:
+        try:
+            self.queue.put(None)
+            self.thread.join(timeout=2)
+        except Exception:  # pragma: no cover
+            pass
+        self.manager.shutdown()
+
+
 @dataclass
 class RunSummary:
     out_dir: Path
@@ -330,6 +388,7 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
     one that breaks its pool when alone gets an error line."""
     queue = list(tasks)
     suspects: list[Task] = []
+    relay = _IncumbentRelay(progress)
     pool = _spawn_pool(workers)
     inflight: dict[Future, Task] = {}
     try:
@@ -345,12 +404,13 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
                 else:
                     task = queue.pop(0)
                     alone = False
+                observers = [relay.observer(task)]
                 try:
-                    fut = pool.submit(run_task, task.to_dict())
+                    fut = pool.submit(run_task, task.to_dict(), observers)
                 except BrokenProcessPool:
                     _kill_pool(pool)
                     pool = _spawn_pool(workers)
-                    fut = pool.submit(run_task, task.to_dict())
+                    fut = pool.submit(run_task, task.to_dict(), observers)
                 fut.alone = alone  # type: ignore[attr-defined]
                 inflight[fut] = task
                 progress.task_started(task)
@@ -394,6 +454,8 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
         raise
     else:
         pool.shutdown(wait=True)
+    finally:
+        relay.close()
 
 
 def _dask_client(address: str | None, workers: int):

@@ -48,10 +48,27 @@ def process_threads(requested: int) -> int:
     with _THREADS_LOCK:
         if _PROCESS_THREADS is None:
             _PROCESS_THREADS = max(1, int(requested))
+            # another highspy user in this process (Pyomo's "highs", say) may have started HiGHS's
+            # global task scheduler with its own thread count; every later run() with ours then
+            # fails with kError. Restart the scheduler once, before our first run.
+            import highspy
+
+            reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
+            if reset is not None:
+                reset(True)
         elif int(requested) != _PROCESS_THREADS:
             log.warning("HiGHS 'threads' is process-global and already %d in this process; "
                         "the request for %d threads is ignored", _PROCESS_THREADS, requested)
         return _PROCESS_THREADS
+
+
+def _empty_model_result(problem: MIPProblem) -> BackendResult:
+    """A model without columns: optimal at the offset when every (empty) row admits 0."""
+    ok = bool(np.all(problem.row_lower <= 1e-9) and np.all(problem.row_upper >= -1e-9))
+    if not ok:
+        return BackendResult(Status.INFEASIBLE)
+    return BackendResult(Status.OPTIMAL, objective=problem.offset, x=np.zeros(0),
+                         bound=problem.offset)
 
 
 def _set_option(h: Any, key: str, value: Any, who: str = "highs_options") -> None:
@@ -237,6 +254,8 @@ class HighsBackend(MIPBackend):
         h = self._h
         if emphasis not in ("default", "feasibility"):
             raise BadInputError(f"emphasis must be 'default' or 'feasibility', got {emphasis!r}")
+        if self._n == 0:  # HiGHS answers kModelEmpty; the answer is known without it
+            return _empty_model_result(self.problem)
         h.setOptionValue("time_limit", math.inf if time_limit is None else max(0.0, float(time_limit)))
         h.setOptionValue("random_seed", int(self.seed if seed is None else seed) % 2147483647)
         h.setOptionValue("mip_max_nodes", 2147483647 if node_limit is None else max(0, int(node_limit)))
