@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, Iterable
 
 from solverhub.core.config import instance_label
 from solverhub.core.errors import BadInputError
-from solverhub.core.result import primal_gap, primal_integral
+from solverhub.core.result import finite_or_none, primal_gap, primal_integral
 
 __all__ = ["load_run", "latest", "summarize", "summary_csv", "write_outputs", "summary_table",
            "SUMMARY_FIELDS"]
@@ -54,15 +53,6 @@ def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(by_key.values())
 
 
-def _finite(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
 
 def _sense(recs: list[dict[str, Any]]) -> int:
     for r in recs:
@@ -90,13 +80,13 @@ def references(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[dict
     kinds: dict[str, str] = {}
     for inst, by_solver in groups.items():
         recs = [r for rs in by_solver.values() for r in rs]
-        known = [_finite(r.get("reference")) for r in recs]
+        known = [finite_or_none(r.get("reference")) for r in recs]
         known = [v for v in known if v is not None]
         if known:
             refs[inst], kinds[inst] = known[-1], "reference"
             continue
         sense = _sense(recs)
-        objs = [_finite(r.get("objective")) for r in recs if r.get("status") != "error"]
+        objs = [finite_or_none(r.get("objective")) for r in recs if r.get("status") != "error"]
         objs = [v for v in objs if v is not None]
         if objs:
             refs[inst] = min(objs) if sense == 1 else max(objs)
@@ -113,19 +103,19 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         ref = refs.get(inst)
         for lab, recs in by_solver.items():
             ok = [r for r in recs if r.get("status") != "error"]
-            objs = [v for v in (_finite(r.get("objective")) for r in ok) if v is not None]
+            objs = [v for v in (finite_or_none(r.get("objective")) for r in ok) if v is not None]
             best = (min(objs) if sense == 1 else max(objs)) if objs else None
             worst = (max(objs) if sense == 1 else min(objs)) if objs else None
             pis = []
             for r in ok:
-                horizon = _finite(r.get("time_limit")) or _finite(r.get("runtime")) or 0.0
+                horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime")) or 0.0
                 if ref is None or horizon <= 0:
                     continue
                 traj = [(float(t), float(v)) for t, v in (r.get("trajectory") or []) if v is not None]
                 pis.append(primal_integral(traj, ref, horizon))
             errors = [r for r in recs if r.get("status") == "error"]
-            runtimes = [v for v in (_finite(r.get("runtime")) for r in recs) if v is not None]
-            iters = [v for v in (_finite(r.get("iterations")) for r in ok) if v is not None]
+            runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
+            iters = [v for v in (finite_or_none(r.get("iterations")) for r in ok) if v is not None]
             rows.append({
                 "instance": inst,
                 "instance_name": recs[0].get("instance_name") or instance_label(inst),

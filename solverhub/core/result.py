@@ -107,13 +107,13 @@ class Result:
         """The JSON contract of DESIGN.md section 5 (plus ``info``)."""
         d: dict[str, Any] = {
             "status": self.status.value,
-            "objective": _finite_or_none(self.objective),
-            "bound": _finite_or_none(self.bound),
+            "objective": finite_or_none(self.objective),
+            "bound": finite_or_none(self.bound),
             "runtime": self.runtime,
             "iterations": self.iterations,
             "solver": self.solver,
             "instance": self.instance,
-            "primal_integral": _finite_or_none(self.primal_integral),
+            "primal_integral": finite_or_none(self.primal_integral),
             "trajectory": [[float(t), float(v)] for t, v in self.trajectory],
             "options": _jsonable(self.options),
             "info": _jsonable(self.info),
@@ -131,8 +131,9 @@ class Result:
         return plot_trajectory(self, ax=ax, reference=reference)
 
 
-def _finite_or_none(v: Any) -> Any:
-    if v is None:
+def finite_or_none(v: Any) -> float | None:
+    """``float(v)`` when it is a finite number (booleans excluded), else None."""
+    if v is None or isinstance(v, bool):
         return None
     try:
         f = float(v)

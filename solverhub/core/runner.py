@@ -381,6 +381,25 @@ def _kill_pool(pool: Any) -> None:
             pass
 
 
+def _collect(fut: Future, task: Task, emit: Callable[[Task, dict], None],
+             suspects: list[Task]) -> bool:
+    """Emit a finished future's record; a task whose pool broke becomes a suspect (to be retried
+    alone) unless it already ran alone. Returns True when the pool is broken."""
+    try:
+        rec = fut.result()
+    except BrokenProcessPool:
+        if getattr(fut, "alone", False):
+            emit(task, error_record(task.to_dict(), "the worker process died while solving this "
+                                    "task (crash or out of memory)"))
+        else:
+            suspects.append(task)
+        return True
+    except Exception as exc:  # e.g. a result that cannot be pickled
+        rec = error_record(task.to_dict(), f"{type(exc).__name__}: {exc}")
+    emit(task, rec)
+    return False
+
+
 def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None],
               progress: _Progress) -> None:
     """Process pool; at most ``workers`` tasks in flight. When a worker process dies, every task in
@@ -417,35 +436,11 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             broken = False
             for fut in done:
-                task = inflight.pop(fut)
-                try:
-                    rec = fut.result()
-                except BrokenProcessPool:
-                    broken = True
-                    if getattr(fut, "alone", False):
-                        emit(task, error_record(task.to_dict(), "the worker process died while "
-                                                "solving this task (crash or out of memory)"))
-                    else:
-                        suspects.append(task)
-                    continue
-                except Exception as exc:  # e.g. a result that cannot be pickled
-                    rec = error_record(task.to_dict(), f"{type(exc).__name__}: {exc}")
-                emit(task, rec)
+                broken |= _collect(fut, inflight.pop(fut), emit, suspects)
             if broken:
                 # the remaining in-flight futures are broken too: collect them as suspects
                 for fut, task in list(inflight.items()):
-                    try:
-                        rec = fut.result()
-                    except BrokenProcessPool:
-                        if getattr(fut, "alone", False):
-                            emit(task, error_record(task.to_dict(), "the worker process died while "
-                                                    "solving this task"))
-                        else:
-                            suspects.append(task)
-                        continue
-                    except Exception as exc:
-                        rec = error_record(task.to_dict(), f"{type(exc).__name__}: {exc}")
-                    emit(task, rec)
+                    _collect(fut, task, emit, suspects)
                 inflight.clear()
                 _kill_pool(pool)
                 pool = _spawn_pool(workers)

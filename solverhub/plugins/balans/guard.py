@@ -5,6 +5,11 @@ operator's extra solve) gets ``time_limit = min(requested, time left)``, and, wh
 interrupted, a timer that interrupts it ``grace`` seconds after that limit: HiGHS checks its own time
 limit rarely during root-node work (on qiu a 3 s limit returned after 6 s) but polls its interrupt
 callback often. Everything else is forwarded to the wrapped backend.
+
+Some work cannot be interrupted at all (HiGHS's presolve of a sub-MIP on a large model, e.g. 63,009
+columns in fast0507, runs before any callback): the proxy keeps the largest overrun seen in this run
+(seconds past a solve's limit) and holds that much back from every later limit, and starts no solve
+when less than that is left.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import time
 from typing import Any, Iterator
 
 from solverhub.core.backend import BackendResult
+from solverhub.core.result import Status
 
 __all__ = ["DeadlineBackend"]
 
@@ -28,6 +34,8 @@ class DeadlineBackend:
         self.name = getattr(backend, "name", "backend")
         self.problem = backend.problem
         self.interrupts = 0
+        self.overrun = 0.0   # largest seconds a solve ran past its limit so far
+        self.skipped = 0     # solves not started for lack of time
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._backend, item)
@@ -35,15 +43,28 @@ class DeadlineBackend:
     def time_left(self) -> float:
         return self._deadline - time.perf_counter()
 
+    def usable(self) -> float:
+        return self.time_left() - self.overrun
+
     def _cap(self, time_limit: float | None) -> float:
-        left = max(self.time_left(), 1e-3)
+        left = max(self.usable(), 1e-3)
         return left if time_limit is None else max(min(float(time_limit), left), 1e-3)
+
+    def _timed(self, limit: float, call) -> BackendResult:
+        t = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.overrun = max(self.overrun, time.perf_counter() - t - limit)
 
     def _fire(self) -> None:
         self.interrupts += 1
         self._backend.interrupt()
 
     def solve(self, time_limit: float | None = None, **kwargs: Any) -> BackendResult:
+        if self.usable() <= 0.01:
+            self.skipped += 1
+            return BackendResult(Status.TIME_LIMIT, info={"skipped": "no time left"})
         limit = self._cap(time_limit)
         timer = None
         if "interrupt" in self.capabilities:
@@ -51,13 +72,17 @@ class DeadlineBackend:
             timer.daemon = True
             timer.start()
         try:
-            return self._backend.solve(time_limit=limit, **kwargs)
+            return self._timed(limit, lambda: self._backend.solve(time_limit=limit, **kwargs))
         finally:
             if timer is not None:
                 timer.cancel()
 
     def solve_relaxation(self, time_limit: float | None = None) -> BackendResult:
-        return self._backend.solve_relaxation(time_limit=self._cap(time_limit))
+        if self.usable() <= 0.01:
+            self.skipped += 1
+            return BackendResult(Status.TIME_LIMIT, info={"skipped": "no time left"})
+        limit = self._cap(time_limit)
+        return self._timed(limit, lambda: self._backend.solve_relaxation(time_limit=limit))
 
     @contextlib.contextmanager
     def modified(self) -> Iterator["DeadlineBackend"]:

@@ -233,6 +233,8 @@ class _Run:
                 iterations = self._loop(backend, arms, policy, acceptance, rules)
         finally:
             self.info["deadline_interrupts"] = backend.interrupts
+            self.info["max_overrun"] = backend.overrun
+            self.info["solves_skipped"] = backend.skipped
             try:
                 raw.close()
             except Exception:  # pragma: no cover - closing must not lose the result
@@ -287,7 +289,7 @@ class _Run:
             self.offer(x)
             return self.gap_closed()
 
-        while self.time_left() > 0:
+        while backend.usable() > 0.01:
             attempts += 1
             watchdog = None
             if attempts == 1 and o.initial_time_limit is None and "interrupt" in caps \
@@ -359,7 +361,7 @@ class _Run:
         while True:
             state.iteration = it
             state.elapsed = self.now()
-            state.time_left = self.time_left()
+            state.time_left = backend.usable()  # less what the backend has overrun before
             state.best, state.best_objective = self.best_x, self.best_obj
             state.incumbent, state.incumbent_objective = current_x, current_obj
             state.dual_bound = self.dual_bound
@@ -367,7 +369,7 @@ class _Run:
             if self.gap_closed():
                 self.proved = True
                 break
-            if state.time_left <= 0 or any(rule(state) for rule in rules):
+            if state.time_left <= 0.01 or any(rule(state) for rule in rules):
                 break
             t_start = self.now()
             a = policy.select(self.rng)
@@ -381,7 +383,7 @@ class _Run:
                 self.offer(x)
             cand: Candidate | None = None
             status = "skipped"
-            left = self.time_left()
+            left = backend.usable()
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
             elif left > 0:

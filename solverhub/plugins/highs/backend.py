@@ -160,7 +160,10 @@ class HighsBackend(MIPBackend):
         self._t0 = 0.0
         self._n_improving = 0
         self._cb_error: BaseException | None = None
-        h.cbMipInterrupt.subscribe(self._cb_interrupt)
+        # the LP solvers poll their own interrupt callbacks: without them a stop request waits for
+        # the end of a long (root) LP, e.g. seconds on fast0507
+        for cb in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):
+            cb.subscribe(self._cb_interrupt)
         h.cbMipImprovingSolution.subscribe(self._cb_improving)
 
     # ------------------------------------------------------------------ callbacks
@@ -407,7 +410,8 @@ class HighsBackend(MIPBackend):
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             try:
-                h.cbMipInterrupt.unsubscribe(self._cb_interrupt)
+                for cb in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):
+                    cb.unsubscribe(self._cb_interrupt)
                 h.cbMipImprovingSolution.unsubscribe(self._cb_improving)
             except Exception:
                 pass
