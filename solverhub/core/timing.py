@@ -9,8 +9,8 @@ import time
 
 __all__ = ["process_started_at", "RESERVE_SECONDS"]
 
-#: kept back from a solver's share of a budget for verification and output
-RESERVE_SECONDS = 0.05
+#: kept back from a solver's share of a budget for verification, output and interpreter exit
+RESERVE_SECONDS = 0.15
 
 
 def process_started_at() -> float:

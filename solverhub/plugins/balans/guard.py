@@ -26,7 +26,7 @@ __all__ = ["DeadlineBackend"]
 
 
 class DeadlineBackend:
-    def __init__(self, backend: Any, deadline: float, grace: float = 0.05) -> None:
+    def __init__(self, backend: Any, deadline: float, grace: float = 0.02) -> None:
         self._backend = backend
         self._deadline = float(deadline)
         self._grace = float(grace)

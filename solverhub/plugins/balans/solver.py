@@ -71,15 +71,19 @@ class ArmStats:
 
 
 class _StallWatchdog:
-    """Interrupts the first full-problem solve once it has run past ``not_before`` (absolute
-    perf_counter time) and its last improvement (or start) is ``stall`` seconds old: the backend's
-    own search has stalled and the time is better spent on neighbourhoods."""
+    """Interrupts the first full-problem solve once it has an incumbent and either (a) has run past
+    ``not_before`` (absolute perf_counter time) with its last improvement (or start) ``stall``
+    seconds old -- the backend's own search has stalled and the time is better spent on
+    neighbourhoods -- or (b) has reached ``cap``. Without an incumbent it lets the solve go on to the
+    deadline: restarting it would throw away its root LP and tree, and without a solution there is
+    no neighbourhood to search."""
 
-    def __init__(self, run: "_Run", backend, not_before: float, stall: float) -> None:
+    def __init__(self, run: "_Run", backend, not_before: float, stall: float | None,
+                 cap: float) -> None:
         import threading
 
         self.run, self.backend = run, backend
-        self.not_before, self.stall = not_before, stall
+        self.not_before, self.stall, self.cap = not_before, stall, cap
         self.started = time.perf_counter()
         self.fired = False
         self._stop = threading.Event()
@@ -88,9 +92,13 @@ class _StallWatchdog:
 
     def _watch(self) -> None:
         while not self._stop.wait(0.05):
+            if self.run.best_x is None:
+                continue
             now = time.perf_counter()
             last = self.run.t0 + self.run.trajectory[-1][0] if self.run.trajectory else self.started
-            if self.run.best_x is not None and now >= self.not_before and now - max(last, self.started) >= self.stall:
+            stalled = self.stall is not None and now >= self.not_before \
+                and now - max(last, self.started) >= self.stall
+            if stalled or now >= self.cap:
                 self.fired = True
                 self.backend.interrupt()
                 return
@@ -292,12 +300,19 @@ class _Run:
         while backend.usable() > 0.01:
             attempts += 1
             watchdog = None
+            solve_limit = limit
             if attempts == 1 and o.initial_time_limit is None and "interrupt" in caps \
-                    and "incumbent_callback" in caps and o.initial_stall is not None:
-                watchdog = _StallWatchdog(self, backend, self.t0 + o.initial_min_share * self.budget,
-                                          o.initial_stall * self.budget)
+                    and "incumbent_callback" in caps:
+                # the watchdog ends this solve at initial_share (or on a stall) once it has an
+                # incumbent; until then it may run to the deadline
+                watchdog = _StallWatchdog(
+                    self, backend, self.t0 + o.initial_min_share * self.budget,
+                    None if o.initial_stall is None else o.initial_stall * self.budget,
+                    self.t0 + o.initial_share * self.budget)
+                solve_limit = self.time_left()
             try:
-                res = backend.solve(time_limit=max(min(limit, self.time_left()), 1e-3), emphasis=emphasis,
+                res = backend.solve(time_limit=max(min(solve_limit, self.time_left()), 1e-3),
+                                    emphasis=emphasis,
                                     on_incumbent=on_incumbent if "incumbent_callback" in caps else None,
                                     seed=int(self.rng.integers(0, 2**31 - 1)),
                                     relative_gap=o.gap_tolerance)
