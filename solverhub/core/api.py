@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from solverhub.core.address import parse_address
@@ -164,13 +165,27 @@ def _verify(problem: Any, result: Result) -> None:
     check = getattr(problem, "check", None)
     if result.x is None or not callable(check):
         return
+    integrality = getattr(problem, "integrality", None)
+    if integrality is not None and np.any(integrality):
+        # integer columns within 1e-9 of an integer are reported as that integer (as SCIP does)
+        x = np.array(result.x, dtype=np.float64)
+        xi = x[integrality]
+        near = np.abs(xi - np.round(xi)) <= 1e-9
+        if near.any():
+            xi[near] = np.round(xi[near])
+            x[integrality] = xi
+            result.x = x
     report = check(result.x)
     result.info["verified"] = bool(report.feasible)
     result.info["verification"] = str(report)
     evaluated = getattr(report, "objective", None)
     if report.feasible:
+        # the model's own evaluation (of the snapped x) is the truth
         if evaluated is not None and math.isfinite(evaluated):
             result.objective = float(evaluated)
+        if result.status == Status.OPTIMAL and result.bound is not None and result.objective is not None \
+                and abs(result.bound - result.objective) <= 1e-9 * max(1.0, abs(result.objective)):
+            result.bound = result.objective
     else:
         result.error = (f"the solution reported by {result.solver!r} fails the model's feasibility "
                         f"check ({report})")
