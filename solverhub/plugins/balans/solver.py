@@ -142,6 +142,7 @@ class _Run:
         self.dual_bound = -math.inf
         self.proved = False
         self.trajectory: list[tuple[float, float]] = []
+        self.bound_trajectory: list[tuple[float, float]] = []  # (t, dual bound) at each improvement
         self.pool: list[np.ndarray] = []
         self.info: dict[str, Any] = {}
 
@@ -164,6 +165,7 @@ class _Run:
         b = round_bound(self.minp, float(bound), self.integral)
         if b > self.dual_bound:
             self.dual_bound = b
+            self.bound_trajectory.append((self.now(), self.own(b)))
 
     def gap_closed(self) -> bool:
         return self.proved or gap_closed(self.best_obj, self.dual_bound, self.opts.gap_tolerance, ABS_TOL)
@@ -470,6 +472,7 @@ class _Run:
         runtime = self.now()
         info = self.info
         info["iterations"] = iterations
+        info["bound_trajectory"] = [list(tb) for tb in self.bound_trajectory]
         info["arms"] = [s.to_dict() for s in getattr(self, "arm_stats", [])]
         info["budget"] = self.budget
         info["deadline"] = self.budget
