@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MIPProblem
 from solverhub.core.result import Status
 
@@ -114,6 +115,19 @@ class MIPBackend(abc.ABC):
     @abc.abstractmethod
     def restore(self) -> None:
         """Undo every modification: original bounds, rows and objective."""
+
+    @staticmethod
+    def row_arrays(idx: np.ndarray, vals: np.ndarray, lower: float | None, upper: float | None,
+                   index_dtype: Any = np.int64) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Checked arguments of :meth:`add_row` for implementations: flat index and value arrays of
+        equal length, and bounds with ``None`` read as infinite."""
+        idx = np.asarray(idx, dtype=index_dtype).ravel()
+        vals = np.asarray(vals, dtype=np.float64).ravel()
+        if idx.size != vals.size:
+            raise BadInputError(f"add_row: {idx.size} indices but {vals.size} values")
+        lo = -np.inf if lower is None else float(lower)
+        up = np.inf if upper is None else float(upper)
+        return idx, vals, lo, up
 
     def fix(self, idx: np.ndarray, values: np.ndarray) -> None:
         """Fix columns ``idx`` to ``values``."""

@@ -17,13 +17,23 @@ import scipy.sparse as sp
 
 from solverhub.core.errors import BadInputError
 
-__all__ = ["MIPProblem", "FeasibilityReport", "MIN", "MAX"]
+__all__ = ["MIPProblem", "FeasibilityReport", "MIN", "MAX", "integral_objective"]
 
 MIN, MAX = 1, -1
 
 #: absolute/relative tolerances of the feasibility check (HiGHS's mip_feasibility_tolerance is 1e-6)
 FEAS_TOL = 1e-6
 INT_TOL = 1e-5
+
+
+def integral_objective(c: np.ndarray, integrality: np.ndarray, tol: float = 0.0) -> bool:
+    """True when ``c @ x`` is an integer for every integral ``x``: zero cost on continuous columns,
+    integer costs (within ``tol``) on integer ones. Cutoff rows and dual-bound rounding use it."""
+    c = np.asarray(c, dtype=np.float64)
+    if np.any(c[~integrality] != 0.0):
+        return False
+    ci = c[integrality]
+    return bool(np.all(np.abs(ci - np.round(ci)) <= tol))
 
 
 @dataclass

@@ -21,7 +21,7 @@ import numpy as np
 from solverhub.core.errors import BadInputError
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
-from solverhub.core.mip import MIPProblem
+from solverhub.core.mip import MIPProblem, integral_objective
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.result import Result, Status
 from solverhub.plugins.balans.guard import DeadlineBackend
@@ -37,14 +37,8 @@ ABS_TOL = 1e-9
 
 def objective_is_integral(p: MIPProblem) -> bool:
     """True when c x is integral at every feasible point: continuous columns have zero cost and
-    integer columns integral cost."""
-    if p.n == 0:
-        return True
-    cont = ~p.integrality
-    if np.any(p.c[cont] != 0):
-        return False
-    ci = p.c[p.integrality]
-    return bool(np.all(np.abs(ci - np.round(ci)) <= 1e-9))
+    integer columns integral cost (within 1e-9)."""
+    return integral_objective(p.c, p.integrality, tol=1e-9)
 
 
 def round_bound(p: MIPProblem, bound: float, integral: bool) -> float:

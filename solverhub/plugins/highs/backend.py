@@ -203,12 +203,7 @@ class HighsBackend(MIPBackend):
         self._bounds_dirty[idx] = True
 
     def add_row(self, idx: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
-        idx = np.asarray(idx, dtype=np.int32).ravel()
-        vals = np.asarray(vals, dtype=np.float64).ravel()
-        if idx.size != vals.size:
-            raise BadInputError(f"add_row: {idx.size} indices but {vals.size} values")
-        lo = -math.inf if lower is None else float(lower)
-        up = math.inf if upper is None else float(upper)
+        idx, vals, lo, up = self.row_arrays(idx, vals, lower, upper, np.int32)
         self._h.addRow(lo, up, idx.size, idx, vals)
         handle = self._next_handle
         self._next_handle += 1

@@ -7,19 +7,14 @@ import math
 
 import numpy as np
 
-from solverhub.core.mip import MAX
+from solverhub.core.mip import MAX, integral_objective
 
 __all__ = ["cutoff_row", "objective_is_integral", "round_integer_bounds"]
 
 
 def objective_is_integral(c: np.ndarray, integrality: np.ndarray) -> bool:
-    """True when ``c @ x`` is an integer for every integral ``x``: integer costs on integer
-    columns, zero cost on continuous ones."""
-    c = np.asarray(c, dtype=np.float64)
-    if np.any(c[~integrality] != 0.0):
-        return False
-    ci = c[integrality]
-    return bool(np.all(ci == np.round(ci)))
+    """True when ``c @ x`` is an integer for every integral ``x`` (exact integer costs)."""
+    return integral_objective(c, integrality)
 
 
 def cutoff_row(c: np.ndarray, offset: float, integrality: np.ndarray, cutoff: float,

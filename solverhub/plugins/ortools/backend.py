@@ -104,16 +104,13 @@ class OrtoolsBackend(MIPBackend):
         self._bounds_dirty[idx] = True
 
     def add_row(self, idx: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
-        idx = np.asarray(idx, dtype=np.int64).ravel()
-        vals = np.asarray(vals, dtype=np.float64).ravel()
-        if idx.size != vals.size:
-            raise BadInputError(f"add_row: {idx.size} indices but {vals.size} values")
+        idx, vals, lo, up = self.row_arrays(idx, vals, lower, upper)
         h = self._model
         ct = self._free.pop() if self._free else h.add_linear_constraint()
         for j, v in zip(idx.tolist(), vals.tolist()):
             h.set_constraint_coefficient(ct, j, v)
-        h.set_constraint_lower_bound(ct, -math.inf if lower is None else float(lower))
-        h.set_constraint_upper_bound(ct, math.inf if upper is None else float(upper))
+        h.set_constraint_lower_bound(ct, lo)
+        h.set_constraint_upper_bound(ct, up)
         handle = self._next_handle
         self._next_handle += 1
         self._rows[handle] = ct
