@@ -40,19 +40,63 @@ def pm(monkeypatch):
     return m
 
 
-def test_duplicate_solver_names_name_both_providers(pm):
+def test_duplicate_solver_names_refused_with_a_warning_naming_both(pm):
     pm.register_plugin(_plugin("twin"), name="first-plugin")
     pm.register_plugin(_plugin("twin"), name="second-plugin")
-    with pytest.raises(DuplicateNameError) as ei:
-        pm.solvers()
-    assert "first-plugin" in str(ei.value) and "second-plugin" in str(ei.value)
-    assert "twin" in str(ei.value)
+    with pytest.warns(UserWarning, match="SOLVERHUB_DISABLE_PLUGINS=first-plugin") as rec:
+        solvers = pm.solvers()
+    text = str(rec[0].message)
+    assert "first-plugin" in text and "second-plugin" in text and "'twin'" in text
+    assert solvers["twin"].provider == "first-plugin"       # the first registration is kept
+    [conflict] = pm.conflicts
+    assert (conflict.kept_from, conflict.refused_from) == ("first-plugin", "second-plugin")
+    infos = {i.name: i.to_dict() for i in pm.plugin_infos()}
+    assert infos["second-plugin"]["conflicts"][0]["name"] == "twin"
+    assert infos["first-plugin"]["conflicts"] == []
+    with pytest.raises(DuplicateNameError, match="second-plugin"):
+        pm.check_unique()
 
 
-def test_duplicate_of_a_builtin(pm):
+def test_duplicate_of_a_builtin_keeps_the_builtin_and_the_host_usable(pm):
     pm.register_plugin(_plugin("highs"), name="impostor")
-    with pytest.raises(DuplicateNameError, match="impostor"):
-        pm.solvers()
+    with pytest.warns(UserWarning, match="impostor"):
+        spec = pm.get_solver("highs")
+    assert spec.provider == "highs"
+    assert "ortools-scip" in pm.solvers()       # the rest of the host is untouched
+
+
+def test_cli_plugins_lists_a_conflicting_entry_point_plugin(tmp_path, monkeypatch):
+    """A third-party plugin (loaded through an entry point) that registers `highs` does not stop
+    `solverhub plugins` nor `solverhub solve`; both say what is refused."""
+    import json
+    import subprocess
+    import sys
+
+    pkg = tmp_path / "impostor_plugin.py"
+    pkg.write_text(
+        "import solverhub as sh\n"
+        "from solverhub.plugins.highs.solver import HighsOptions, HighsSolver\n"
+        "@sh.hookimpl\n"
+        "def solverhub_solvers():\n"
+        "    return [sh.SolverSpec('highs', 'mip', HighsSolver, HighsOptions, description='x')]\n")
+    dist = tmp_path / "impostor_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: impostor-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[solverhub]\nimpostor = impostor_plugin\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    env.pop("SOLVERHUB_DISABLE_PLUGINS", None)
+    out = subprocess.run([sys.executable, "-m", "solverhub", "plugins", "--json"], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "SOLVERHUB_DISABLE_PLUGINS=highs" in out.stderr and "impostor" in out.stderr
+    infos = {p["name"]: p for p in json.loads(out.stdout)["plugins"]}
+    assert infos["impostor"]["conflicts"] == [{"registry": "solvers", "name": "highs",
+                                               "kept_from": "highs", "refused_from": "impostor"}]
+    solved = subprocess.run([sys.executable, "-m", "solverhub", "solve",
+                             "generate:multiple_knapsack?n_items=12&n_knapsacks=2&seed=1", "--solver", "highs", "--json"],
+                            env=env, capture_output=True, text=True)
+    assert solved.returncode == 0, solved.stderr
+    assert json.loads(solved.stdout)["status"] == "optimal"
 
 
 def test_disable_plugins_env(monkeypatch):

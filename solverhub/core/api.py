@@ -13,13 +13,18 @@ from pydantic import BaseModel, ValidationError
 
 from solverhub.core.address import parse_address
 from solverhub.core.errors import BadInputError
+from solverhub.core.interrupt import handle_sigint, stop_requested
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
 from solverhub.core.records import SolverSpec
 from solverhub.core.result import Result, Status, primal_integral
-from solverhub.core.timing import RESERVE_SECONDS
+from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
 __all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem"]
+
+#: statuses a solver may have proved before a stop request reached it: kept as they are
+_PROVED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR,
+                     Status.INTERRUPTED})
 
 
 def is_problem(obj: Any) -> bool:
@@ -107,9 +112,7 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     spec = pm.get_solver(solver)
     opts = {**(options or {}), **extra_options}
     validated = validate_options(spec, opts)
-    if time_limit is not None and (not isinstance(time_limit, (int, float)) or not time_limit > 0
-                                   or math.isnan(time_limit)):
-        raise BadInputError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    time_limit = check_time_limit(time_limit)
     source = problem
     loaded = load_problem(problem)
     target = _convert(loaded, spec.problem_kind, solver)
@@ -130,15 +133,22 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     solver_limit = None
     if time_limit is not None:
         solver_limit = max(float(time_limit) - (t0 - start) - RESERVE_SECONDS, 0.01)
-    try:
-        result = solver_obj.solve(target, time_limit=solver_limit, seed=seed, notifier=notifier)
-    except BadInputError:
-        raise
-    except KeyboardInterrupt:
-        result = Result(Status.INTERRUPTED, error="interrupted by the user")
-    except Exception as exc:  # a crashing plugin gives an error result, not a traceback
-        result = Result(Status.ERROR, error=f"solver {solver!r} crashed: {type(exc).__name__}: {exc}",
-                        info={"traceback": traceback.format_exc()})
+    # Ctrl-C: the first asks the solver to stop (it returns its incumbent), a second raises
+    # KeyboardInterrupt in it; either way the caller gets an ``interrupted`` result, no exception
+    with handle_sigint():
+        try:
+            result = solver_obj.solve(target, time_limit=solver_limit, seed=seed, notifier=notifier)
+        except BadInputError:
+            raise
+        except KeyboardInterrupt:  # a second Ctrl-C, or a solver that knows nothing of the flag
+            result = Result(Status.INTERRUPTED, info={"interrupted": "KeyboardInterrupt"})
+        except Exception as exc:  # a crashing plugin gives an error result, not a traceback
+            result = Result(Status.ERROR, error=f"solver {solver!r} crashed: {type(exc).__name__}: "
+                                                f"{exc}", info={"traceback": traceback.format_exc()})
+        if stop_requested() and result.status not in _PROVED:
+            # stopped by the user with an incumbent: not "feasible" (a limit was not reached)
+            result.status = Status.INTERRUPTED
+            result.info.setdefault("interrupted", "stop requested (Ctrl-C)")
     if not result.runtime:
         result.runtime = time.perf_counter() - t0
     result.solver = solver
@@ -148,7 +158,8 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     _verify(target, result)
     ref = reference if reference is not None else getattr(target, "reference_objective", None)
     if ref is not None and result.primal_integral is None:
-        horizon = time_limit if time_limit is not None else max(result.runtime, 1e-9)
+        horizon = time_limit if time_limit is not None and math.isfinite(time_limit) \
+            else max(result.runtime, 1e-9)
         result.primal_integral = primal_integral(result.trajectory, float(ref), horizon)
         result.info.setdefault("reference_objective", float(ref))
     accept = getattr(loaded, "accept_result", None)

@@ -77,7 +77,7 @@ def parse_set_values(items: Sequence[str] | None) -> dict[str, Any]:
         key = key.strip()
         if not sep or not key:
             raise BadInputError(f"--set {item!r}: expected KEY=VALUE")
-        value = _literal(raw.strip())
+        value = _literal(raw.strip(), key)
         parts = key.split(".")
         node = out
         for p in parts[:-1]:
@@ -89,7 +89,7 @@ def parse_set_values(items: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
-def _literal(raw: str) -> Any:
+def _literal(raw: str, key: str = "VALUE") -> Any:
     if raw == "":
         return ""
     try:
@@ -98,7 +98,13 @@ def _literal(raw: str) -> Any:
         pass
     try:
         return json.loads(raw)
-    except ValueError:
+    except json.JSONDecodeError as exc:
+        if raw[0] in "[{\"":
+            # meant as a list, table or quoted string: a bare-string fallback would only hide
+            # the typo until the option's type check
+            raise BadInputError(f"--set {key}: the value is not valid JSON: {exc.msg} at column "
+                                f"{exc.colno} of {raw!r} (near {raw[max(exc.pos - 8, 0):exc.pos + 8]!r})"
+                                ) from None
         return raw
 
 
@@ -193,6 +199,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     for i in infos:
         state = ("[red]broken[/red]: " + (i["error"] or "") if i["broken"] else
                  "[yellow]disabled[/yellow]" if i["disabled"] else "[green]ok[/green]")
+        for c in i["conflicts"]:
+            state += (f"\n[yellow]conflict[/yellow]: {c['registry']} {c['name']!r} refused, "
+                      f"taken by {c['kept_from']!r}")
         regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(i["registers"].items()))
         t.add_row(i["name"], i["version"], "yes" if i["builtin"] else "no", state,
                   str(len(i["hooks"])), regs or "-")
@@ -491,13 +500,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- parser / main
 def _positive_float(s: str) -> float:
+    from solverhub.core.timing import parse_time_limit
+
     try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {s!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {s!r}")
-    return v
+        return parse_time_limit(s, "time limit")
+    except BadInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

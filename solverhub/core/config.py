@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from solverhub.core.address import parse_address
 from solverhub.core.errors import BadInputError, UnknownNameError
+from solverhub.core.timing import check_time_limit
 
 __all__ = [
     "RunConfig", "SolverEntry", "ExecutorConfig", "OutputConfig",
@@ -58,6 +59,17 @@ class ExecutorConfig(_Strict):
     kind: Literal["local", "dask"] = "local"
     address: str | None = Field(default=None, description="dask scheduler address; none: a LocalCluster")
     workers: int = Field(default=1, ge=1, description="parallel tasks (local processes / dask workers)")
+    task_grace: float = Field(default=30.0, ge=0, allow_inf_nan=False,
+                              description="seconds past time_limit after which a pool task without a "
+                                          "result is killed (and recorded as an error)")
+
+    @field_validator("task_grace", mode="before")
+    @classmethod
+    def _grace_is_a_number(cls, v: Any) -> Any:
+        # a string or a boolean is a typo, not a number of seconds
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError("task_grace must be a number of seconds")
+        return v
 
 
 class OutputConfig(_Strict):
@@ -104,12 +116,14 @@ class RunConfig(_Strict):
             raise ValueError(f"instance {dup!r} is listed twice")
         return v
 
-    @field_validator("time_limit")
+    @field_validator("time_limit", mode="before")
     @classmethod
-    def _time_limit(cls, v: float | None) -> float | None:
-        if v is not None and (not math.isfinite(v) or v <= 0):
-            raise ValueError("time_limit must be a positive number of seconds")
-        return v
+    def _time_limit(cls, v: Any) -> float | None:
+        # the same rule as sh.solve and --time-limit (a TOML string "2" is refused, inf allowed)
+        try:
+            return check_time_limit(v, "time_limit")
+        except BadInputError as exc:
+            raise ValueError(str(exc)) from None
 
     # ------------------------------------------------------------------ helpers
     def tasks(self) -> list[tuple[str, str, int]]:
@@ -217,7 +231,11 @@ def parse_config(data: dict[str, Any] | str, *, source: str = "config.toml",
 
     if check_solvers:
         _check_solvers(cfg, source)
-    return cfg.model_copy(update={"instances": resolved, "reference": refs})
+    output = cfg.output
+    if output.dir and base is not None:
+        # like instance paths: relative to the config file's folder, not the working directory
+        output = output.model_copy(update={"dir": str((base / Path(output.dir).expanduser()).resolve())})
+    return cfg.model_copy(update={"instances": resolved, "reference": refs, "output": output})
 
 
 def _quote_key(key: str) -> str:

@@ -28,7 +28,7 @@ from solverhub.core.records import (
     SolverSpec,
 )
 
-__all__ = ["SolverhubPluginManager", "PluginInfo", "get_plugin_manager", "BUILTIN_PLUGINS",
+__all__ = ["SolverhubPluginManager", "PluginInfo", "NameConflict", "get_plugin_manager", "BUILTIN_PLUGINS",
            "ENTRY_POINT_GROUP", "reset_plugin_manager"]
 
 ENTRY_POINT_GROUP = "solverhub"
@@ -68,13 +68,36 @@ class PluginInfo:
     disabled: bool = False
     hooks: list[str] = field(default_factory=list)
     registers: dict[str, list[str]] = field(default_factory=dict)
+    #: records of this plugin refused because another plugin registered the name first
+    conflicts: list["NameConflict"] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "module": self.module, "version": self.version,
             "builtin": self.builtin, "broken": self.broken, "error": self.error,
             "disabled": self.disabled, "hooks": self.hooks, "registers": self.registers,
+            "conflicts": [c.to_dict() for c in self.conflicts],
         }
+
+
+@dataclass(frozen=True)
+class NameConflict:
+    """A record refused because its name was already registered by another plugin."""
+
+    registry: str
+    name: str
+    kept_from: str
+    refused_from: str
+
+    def message(self) -> str:
+        return (f"plugin {self.refused_from!r} registers {self.registry} name {self.name!r}, which "
+                f"plugin {self.kept_from!r} already registered; the record from "
+                f"{self.refused_from!r} is refused (to use it instead, disable the other one: "
+                f"SOLVERHUB_DISABLE_PLUGINS={self.kept_from})")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"registry": self.registry, "name": self.name, "kept_from": self.kept_from,
+                "refused_from": self.refused_from}
 
 
 class SolverhubPluginManager(pluggy.PluginManager):
@@ -85,6 +108,9 @@ class SolverhubPluginManager(pluggy.PluginManager):
         self._registries: dict[str, dict[str, Any]] | None = None
         self._loaded = False
         self._lock = threading.RLock()
+        self._warned_conflicts: set[NameConflict] = set()
+        #: name clashes found by the last registry build (first registration kept)
+        self.conflicts: list[NameConflict] = []
 
     # ------------------------------------------------------------------ loading
     @staticmethod
@@ -153,10 +179,11 @@ class SolverhubPluginManager(pluggy.PluginManager):
     def _build_registries(self) -> dict[str, dict[str, Any]]:
         self.load_all()
         regs: dict[str, dict[str, Any]] = {}
+        self.conflicts = []
         for reg, (hook_name, rtype, category) in _REGISTRY_HOOKS.items():
             table: dict[str, Any] = {}
             caller = getattr(self.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # registration order
+            for impl in caller.get_hookimpls():  # registration order (pluggy calls them LIFO)
                 provider = impl.plugin_name
                 try:
                     records = impl.function() or []
@@ -174,14 +201,31 @@ class SolverhubPluginManager(pluggy.PluginManager):
                         continue
                     rec = _with_provider(rec, provider)
                     if rec.name in table:
-                        raise DuplicateNameError(
-                            f"{reg} name {rec.name!r} is registered by both plugin "
-                            f"{table[rec.name].provider!r} and plugin {provider!r}")
+                        # refuse the later record, keep the host usable (a clash must not take
+                        # down `solverhub plugins`, nor `import solverhub` inside Pyomo)
+                        self._refuse(NameConflict(reg, rec.name, table[rec.name].provider, provider))
+                        continue
                     table[rec.name] = rec
                     self._info.get(provider, PluginInfo(provider, "?", "?", False)).registers \
                         .setdefault(reg, []).append(rec.name)
             regs[reg] = table
         return regs
+
+    def _refuse(self, conflict: NameConflict) -> None:
+        self.conflicts.append(conflict)
+        info = self._info.get(conflict.refused_from)
+        if info is not None:
+            info.conflicts.append(conflict)
+        if conflict not in self._warned_conflicts:
+            self._warned_conflicts.add(conflict)
+            warnings.warn(f"solverhub: {conflict.message()}", stacklevel=4)
+
+    def check_unique(self) -> None:
+        """Raise :class:`DuplicateNameError` naming both plugins if any name clashed (strict
+        callers such as the conformance suite; the host itself only warns and refuses)."""
+        self.registry("solvers")
+        if self.conflicts:
+            raise DuplicateNameError("; ".join(c.message() for c in self.conflicts))
 
     def _mark_broken(self, provider: str, error: str) -> None:
         info = self._info.get(provider)
@@ -195,6 +239,7 @@ class SolverhubPluginManager(pluggy.PluginManager):
             if self._registries is None:
                 for info in self._info.values():
                     info.registers = {}
+                    info.conflicts = []
                 self._registries = self._build_registries()
             return self._registries[name]
 

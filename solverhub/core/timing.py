@@ -4,10 +4,15 @@ interpreter's start, reading the problem and verifying the solution included, so
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import time
+from typing import Any
 
-__all__ = ["process_started_at", "RESERVE_SECONDS"]
+from solverhub.core.errors import BadInputError
+
+__all__ = ["process_started_at", "RESERVE_SECONDS", "check_time_limit", "parse_time_limit"]
 
 #: kept back from a solver's share of a budget for verification, output and interpreter exit
 RESERVE_SECONDS = 0.15
@@ -29,3 +34,30 @@ def process_started_at() -> float:
     if not 0 <= age < 3600:  # clock oddities: don't trust it
         return now_perf
     return now_perf - age
+
+
+def check_time_limit(value: Any, where: str = "time_limit") -> float | None:
+    """The one rule for a time limit, in the API, the CLI and run configs alike: ``None`` (no
+    limit), or a positive number of seconds (``int`` or ``float``; ``inf`` also means no limit).
+    Booleans, strings and NaN are refused, with a message naming ``where``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise BadInputError(f"{where} must be a positive number of seconds (inf: no limit), "
+                            f"got {value!r} of type {type(value).__name__}")
+    v = float(value)
+    if math.isnan(v) or v <= 0:
+        raise BadInputError(f"{where} must be a positive number of seconds (inf: no limit), "
+                            f"got {value!r}")
+    return v
+
+
+def parse_time_limit(text: str, where: str = "--time-limit") -> float:
+    """A command-line time limit: a number (``30``, ``2.5``, ``1e3``) or ``inf``."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise BadInputError(f"{where} expects a number of seconds, got {text!r}") from None
+    out = check_time_limit(v, where)
+    assert out is not None
+    return out

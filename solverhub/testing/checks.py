@@ -634,7 +634,6 @@ def _p_records(plugin: Any, name: str) -> None:
 
 def _p_unique(plugin: Any, name: str) -> None:
     """Names do not clash with the other plugins of this environment."""
-    from solverhub.core.errors import DuplicateNameError
     from solverhub.core.manager import SolverhubPluginManager
 
     pm = SolverhubPluginManager()
@@ -644,14 +643,13 @@ def _p_unique(plugin: Any, name: str) -> None:
     else:
         own = name if pm.get_plugin(name) is None else f"{name}-under-test"
         pm.register_plugin(plugin, name=own)
-    try:
-        for reg in ("problem_kinds", "converters", "solvers", "backends", "destroy", "repair", "policy",
-                    "acceptance", "stopping"):
-            pm.registry(reg)
-    except DuplicateNameError as exc:
-        if repr(own) in str(exc):
-            raise AssertionError(f"plugin {name!r}: {exc}") from None
-        raise CheckSkipped(f"other plugins of this environment clash among themselves: {exc}") from None
+    pm.registry("solvers")  # builds every registry; clashes are refused and listed
+    own_clashes = [c for c in pm.conflicts if own in (c.kept_from, c.refused_from)]
+    if own_clashes:
+        raise AssertionError(f"plugin {name!r}: " + "; ".join(c.message() for c in own_clashes))
+    if pm.conflicts:
+        raise CheckSkipped("other plugins of this environment clash among themselves: "
+                           + "; ".join(c.message() for c in pm.conflicts))
 
 
 def _p_loader(plugin: Any, name: str) -> None:

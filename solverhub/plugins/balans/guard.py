@@ -67,7 +67,9 @@ class DeadlineBackend:
             return BackendResult(Status.TIME_LIMIT, info={"skipped": "no time left"})
         limit = self._cap(time_limit)
         timer = None
-        if "interrupt" in self.capabilities:
+        # a limit past threading.TIMEOUT_MAX (time_limit=1e10 or inf: no limit) needs no timer,
+        # and a Timer that long would die with OverflowError in its thread
+        if "interrupt" in self.capabilities and limit + self._grace < threading.TIMEOUT_MAX / 2:
             timer = threading.Timer(limit + self._grace, self._fire)
             timer.daemon = True
             timer.start()

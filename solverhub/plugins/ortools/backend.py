@@ -197,7 +197,7 @@ class OrtoolsBackend(MIPBackend):
                 self._solver = self._new_solver()
                 self._interrupted = False
             s = self._solver
-        s.set_time_limit_in_seconds(_NO_LIMIT if time_limit is None else max(0.0, float(time_limit)))
+        s.set_time_limit_in_seconds(_NO_LIMIT if time_limit is None else min(max(0.0, float(time_limit)), _NO_LIMIT))
         params = self._parameters(int(self.seed if seed is None else seed),
                                   self.default_gap if relative_gap is None else relative_gap,
                                   node_limit)
