@@ -19,10 +19,10 @@ ROWS
  G  c1
  L  c2
 COLUMNS
-    MARKER  MARKER  INTORG
+    MARKER  'MARKER'  'INTORG'
     x  obj  1  c1  1
     x  c2  1
-    MARKER  MARKER  INTEND
+    MARKER  'MARKER'  'INTEND'
 RHS
     rhs  c1  2  c2  1
 BOUNDS

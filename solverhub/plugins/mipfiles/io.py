@@ -9,6 +9,7 @@ import re
 import shutil
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MAX, MIN, MIPProblem
 
 from ._highs import LogCapture, new_highs
+from .mpscheck import MpsSummary, check_mps
 
 __all__ = ["read_mip", "write_mps", "write_lp", "instance_name", "claims", "reference_value",
            "MIP_SUFFIXES", "to_highs_lp"]
@@ -106,23 +108,33 @@ _KIND_NAMES = {0: "continuous", 1: "integer", 2: "semi-continuous", 3: "semi-int
 def read_mip(path: str | os.PathLike, *, reference: bool = True) -> MIPProblem:
     """Read an MPS or LP file (``.gz`` too) into a :class:`MIPProblem`.
 
-    Raises :class:`BadInputError` naming the file for a missing or malformed file (quoting HiGHS's
-    parser message) and for semi-continuous variables. With ``reference`` the optimal or best
-    known value from a ``*.solu`` file in the same folder is set as ``reference_objective``.
+    A damaged file is never read as some other model: gzip data is decompressed in full first
+    (truncated or corrupt data is an error), MPS text goes through the strict pass of
+    :mod:`.mpscheck`, any warning of HiGHS's reader is an error, and HiGHS's model must have the
+    rows, columns, nonzeros and integers the strict pass counted. Each failure raises
+    :class:`BadInputError` naming the file (and the line where known); so do semi-continuous
+    variables and a quadratic objective. With ``reference`` the optimal or best known value from
+    a ``*.solu`` file in the same folder is set as ``reference_objective``.
     """
     p = Path(path)
     if not p.exists():
         raise BadInputError(f"{path}: file not found")
     if p.is_dir():
         raise BadInputError(f"{path}: is a directory, expected an MPS or LP file")
+    data, gzipped = _read_data(p, str(path))
+    kind = _model_kind(p, data)
+    summary = check_mps(data.decode("utf-8", "surrogateescape"), str(path)) if kind == ".mps" \
+        else None
     h = new_highs()
     try:
-        read_path = str(p)
         tmp = None
-        low = p.name.lower()
-        if low.endswith(".gz") and not (low.endswith(".mps.gz") or low.endswith(".lp.gz")):
-            # HiGHS picks the format from the suffix: decompress a bare .gz ourselves
-            tmp = _gunzip_to_temp(p)
+        read_path = str(p)
+        if gzipped or p.suffix != kind:
+            # HiGHS picks the format from the suffix and reads gzip without noticing truncation:
+            # hand it the checked, decompressed text under the right suffix
+            fd, tmp = tempfile.mkstemp(suffix=kind, prefix="solverhub-")
+            with os.fdopen(fd, "wb") as fout:
+                fout.write(data)
             read_path = tmp
         try:
             with LogCapture(h) as cap:
@@ -130,13 +142,28 @@ def read_mip(path: str | os.PathLike, *, reference: bool = True) -> MIPProblem:
         finally:
             if tmp:
                 os.unlink(tmp)
-        if getattr(status, "name", "") == "kError":
-            what = cap.errors() or "HiGHS could not parse it"
-            what = what.replace(str(read_path), p.name)
-            raise BadInputError(f"{path}: malformed model file: {what}")
-        if getattr(status, "name", "") == "kWarning":
-            log.info("%s: read with warnings: %s", path, cap.errors())
+        status_name = getattr(status, "name", "")
+        lines = cap.lines
+        fixed = summary is not None and summary.fixed
+        if fixed:
+            # names with spaces: HiGHS warns that it switches to its fixed-MPS reader, as the
+            # strict pass did; the cross-check below still compares the two readings
+            lines = [ln for ln in lines if not _FIXED_SWITCH.search(ln)]
+        said = _reader_message(lines, read_path, p.name)
+        if status_name == "kError":
+            raise BadInputError(f"{path}: malformed model file: "
+                                f"{said or 'HiGHS could not parse it'}")
+        if said or (status_name == "kWarning" and not fixed):
+            # HiGHS warns and carries on (drops an entry, adds a column): never solve that model
+            raise BadInputError(f"{path}: HiGHS read the file with a warning: "
+                                f"{said or 'no message given'}")
         lp = h.getLp()
+        if int(h.getModel().hessian_.dim_) > 0:
+            raise BadInputError(f"{path}: the objective is quadratic; solverhub reads linear MIPs")
+        if summary is not None:
+            _cross_check(lp, summary, str(path))
+        else:
+            _unique_names(lp, str(path))
         problem = _from_highs_lp(lp, instance_name(p), str(path))
     finally:
         h.clear()
@@ -148,15 +175,90 @@ def read_mip(path: str | os.PathLike, *, reference: bool = True) -> MIPProblem:
     return problem
 
 
-def _gunzip_to_temp(p: Path) -> str:
-    with gzip.open(p, "rb") as fin:
-        head = fin.read(4096)
-    kind = ".lp" if re.search(rb"(?im)^\s*(minimi[sz]e|maximi[sz]e|min|max)\b", head) and \
-        not re.search(rb"(?m)^ROWS", head) else ".mps"
-    fd, tmp = tempfile.mkstemp(suffix=kind, prefix="solverhub-")
-    with os.fdopen(fd, "wb") as fout, gzip.open(p, "rb") as fin:
-        shutil.copyfileobj(fin, fout)
-    return tmp
+_GZIP_MAGIC = b"\x1f\x8b"
+_FIXED_SWITCH = re.compile(r"switching to fixed format|so assume fixed format", re.I)
+
+
+def _read_data(p: Path, shown: str) -> tuple[bytes, bool]:
+    """The file's bytes, gunzipped in full when it is gzip data: (data, was_gzip).
+
+    Decompressing everything here is what catches a truncated or corrupt ``.gz`` (HiGHS's own
+    gzip stream stops quietly at the break and reads what came before as the whole model)."""
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise BadInputError(f"{shown}: cannot read the file: {e.strerror or e}") from None
+    is_gz_name = p.name.lower().endswith(".gz")
+    if not raw.startswith(_GZIP_MAGIC):
+        if is_gz_name:
+            raise BadInputError(f"{shown}: not gzip data, although the name ends in .gz")
+        return raw, False
+    try:
+        return gzip.decompress(raw), True
+    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise BadInputError(f"{shown}: truncated or corrupt gzip data ({e})") from None
+
+
+def _model_kind(p: Path, data: bytes) -> str:
+    """``.mps`` or ``.lp``: from the name, else (a bare ``.gz``) from the first lines."""
+    low = p.name.lower()
+    for suf in (".mps", ".lp"):
+        if low.endswith(suf) or low.endswith(suf + ".gz"):
+            return suf
+    head = data[:4096]
+    is_lp = re.search(rb"(?im)^\s*(minimi[sz]e|maximi[sz]e|min|max)\b", head) and \
+        not re.search(rb"(?m)^ROWS", head)
+    return ".lp" if is_lp else ".mps"
+
+
+def _reader_message(lines: list[str], read_path: str, shown: str) -> str:
+    """HiGHS's warnings and errors from reading, one line each (the LP reader's multi-line
+    messages shortened to their first line and location), temporary names replaced."""
+    out = []
+    for msg in lines:
+        head = msg.splitlines()[0] if msg else ""
+        up = head.upper()
+        if not (up.startswith("ERROR") or up.startswith("WARNING")):
+            continue
+        if "Parser error reading" in head and out:
+            continue  # the generic closing line after a specific message
+        text = head.split(":", 1)[1].strip() if ":" in head[:9] else head
+        loc = re.search(r"-->\s*(\S+?):(\d+):(\d+)", msg)
+        if loc:
+            text += f" (line {loc.group(2)}, column {loc.group(3)})"
+        out.append(text)
+    said = "; ".join(out)
+    for name in (read_path, os.path.basename(read_path)):
+        said = said.replace(name, shown)
+    return " ".join(said.split())
+
+
+def _cross_check(lp, summary: MpsSummary, shown: str) -> None:
+    """HiGHS's model must have what the strict pass counted; a difference means one of the two
+    read the file differently, and which model is meant is then unknown."""
+    kinds = [int(v) for v in lp.integrality_] if lp.integrality_ else []
+    got = {"rows": int(lp.num_row_), "columns": int(lp.num_col_),
+           "nonzeros": len(lp.a_matrix_.value_),
+           "maximize": getattr(lp.sense_, "name", "") == "kMaximize"}
+    want = {"rows": summary.rows, "columns": summary.cols, "nonzeros": summary.nonzeros,
+            "maximize": summary.maximize}
+    if not summary.semi:  # SC/SI columns are refused later with their own message
+        got["integers"] = sum(1 for k in kinds if k in (1, 3))
+        want["integers"] = summary.integers
+    diff = [f"{k} {got[k]} (file: {want[k]})" for k in want if got[k] != want[k]]
+    if diff:
+        raise BadInputError(f"{shown}: HiGHS read a different model than the file describes: "
+                            f"{', '.join(diff)}")
+
+
+def _unique_names(lp, shown: str) -> None:
+    """LP files: a constraint name used twice makes two rows that HiGHS keeps silently."""
+    for what, names in (("constraint", lp.row_names_), ("variable", lp.col_names_)):
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise BadInputError(f"{shown}: {what} name {name!r} is used twice")
+            seen.add(name)
 
 
 def _from_highs_lp(lp, name: str, source: str | None) -> MIPProblem:
