@@ -669,3 +669,183 @@ def test_termination_of_feasible_results():
     assert termination_of(r("infeasible")) == TC.provenInfeasible
     assert termination_of(r("unbounded")) == TC.unbounded
     assert termination_of(r("error")) == TC.error
+
+
+# ====================================================================== Pyomo's conventions
+# What Pyomo's own interfaces (its `highs` in particular) do, checked for every solverhub MIP
+# solver; Pyomo's own suite runs in tests/test_pyomo_suite.py.
+def _kernel_model():
+    """max x + l0 + 2 l1 + y + 3 over a pyomo.kernel block (sub-block, matrix and range rows, a
+    parameter, a fixed variable and an unused one). Optimum 17 at x=1, l=(1, 2), y=8."""
+    import pyomo.kernel as pmo
+
+    b = pmo.block()
+    b.x = pmo.variable(domain=pmo.Binary)
+    b.l = pmo.variable_list([pmo.variable(lb=-1, ub=2, domain_type=pmo.IntegerSet)
+                             for _ in range(2)])
+    b.y = pmo.variable(lb=0, ub=10)
+    b.f = pmo.variable(value=1.0, fixed=True)
+    b.unused = pmo.variable(value=5.0)
+    b.sub = pmo.block()
+    b.sub.c = pmo.constraint(b.x + b.l[0] - b.f >= 0)
+    b.m = pmo.matrix_constraint(np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0]]),
+                                lb=np.array([0.0, -np.inf]), ub=np.array([3.0, 4.0]),
+                                x=[b.x, b.l[0], b.l[1]])
+    b.p = pmo.parameter(2.5)
+    b.r = pmo.constraint(lb=-5, body=b.y - b.p * b.l[1], ub=3)
+    b.o = pmo.objective(b.x + b.l[0] + 2 * b.l[1] + b.y + 3, sense=pmo.maximize)
+    return b
+
+
+@pytest.mark.parametrize("solver", mip_solvers())
+def test_solver_log_is_filled_and_teed(solver):
+    import io
+
+    buf = io.StringIO()
+    res = NewSolverFactory(f"solverhub_{solver}").solve(knapsack(), tee=buf, **solver_kwargs(solver))
+    assert isinstance(res.solver_log, str)
+    assert "rows" in res.solver_log and "status " in res.solver_log
+    assert buf.getvalue() == res.solver_log  # tee sees exactly the log
+    quiet = NewSolverFactory(f"solverhub_{solver}").solve(knapsack(), **solver_kwargs(solver))
+    assert "status " in quiet.solver_log  # captured without tee too, as Pyomo's highs does
+
+
+@pytest.mark.parametrize("solver", mip_solvers())
+def test_model_without_objective_is_a_feasibility_problem(solver):
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(domain=pyo.Integers, bounds=(0, 10))
+    m.y = pyo.Var(domain=pyo.Integers)  # integer: ortools-sat refuses continuous columns
+    m.c1 = pyo.Constraint(expr=m.y == 2 * m.x + 1)
+    m.c2 = pyo.Constraint(expr=m.y >= 6.5)
+    res = NewSolverFactory(f"solverhub_{solver}").solve(m, **solver_kwargs(solver))
+    assert res.termination_condition == TC.convergenceCriteriaSatisfied
+    assert res.solution_status == SolutionStatus.optimal
+    assert res.incumbent_objective is None and res.objective_bound is None
+    assert_pyomo_feasible(m)
+    m.x.value = m.y.value = None
+    legacy = pyo.SolverFactory(f"solverhub_{solver}").solve(m, **{"timelimit": 10})
+    assert pyo.check_optimal_termination(legacy)
+    assert_pyomo_feasible(m)
+    # sh.solve keeps asking for an objective (a Result always has one)
+    with pytest.raises(BadInputError, match="no active objective"):
+        sh.solve(m, solver=solver)
+
+
+def test_variables_are_stale_until_a_solution_is_loaded():
+    m = knapsack()
+    m.unused = pyo.Var(initialize=1.0)
+    opt = NewSolverFactory("solverhub_highs")
+    opt.solve(m)
+    assert not m.x[0].stale and m.unused.stale
+    res = opt.solve(m, load_solutions=False)
+    assert m.x[0].stale and m.x[1].stale
+    res.solution_loader.load_vars()
+    assert not m.x[0].stale and not m.x[1].stale and m.unused.stale
+    res = opt.solve(m, load_solutions=False)
+    assert m.x[0].stale and m.x[1].stale
+    res.solution_loader.load_vars([m.x[1]])
+    assert not m.x[1].stale and m.x[0].stale
+
+
+@pytest.mark.parametrize("solver", mip_solvers())
+def test_exception_messages_use_pyomo_wording(solver):
+    from pyomo.contrib.solver.common.util import NoDualsError, NoSolutionError
+
+    opt = NewSolverFactory(f"solverhub_{solver}")
+    with pytest.raises(NoOptimalSolutionError) as exc:
+        opt.solve(infeasible(), **solver_kwargs(solver))
+    assert str(exc.value).startswith(NoOptimalSolutionError.default_message)
+    assert "infeasible" in str(exc.value)  # solverhub's status follows
+    with pytest.raises(NoFeasibleSolutionError) as exc:
+        opt.solve(infeasible(), raise_exception_on_nonoptimal_result=False, **solver_kwargs(solver))
+    assert str(exc.value).startswith(NoFeasibleSolutionError.default_message)
+    res = opt.solve(infeasible(), raise_exception_on_nonoptimal_result=False, load_solutions=False,
+                    **solver_kwargs(solver))
+    with pytest.raises(NoSolutionError, match="does not currently have a valid solution"):
+        res.solution_loader.load_vars()
+    with pytest.raises(NoSolutionError, match="does not currently have a valid solution"):
+        res.solution_loader.get_vars()
+    with pytest.raises(NoDualsError, match="does not currently have valid duals"):
+        res.solution_loader.get_duals()
+
+
+@pytest.mark.parametrize("solver", mip_solvers())
+def test_time_limit_zero_returns_max_time_limit_without_solving(solver):
+    m = knapsack()
+    res = NewSolverFactory(f"solverhub_{solver}").solve(
+        m, time_limit=0, raise_exception_on_nonoptimal_result=False, load_solutions=False)
+    assert res.termination_condition == TC.maxTimeLimit
+    assert res.solution_status == SolutionStatus.noSolution
+    assert res.extra_info.solverhub_result.trajectory == []  # the solver never ran
+    assert all(v.value is None for v in m.x.values())
+    legacy = pyo.SolverFactory(f"solverhub_{solver}").solve(m, timelimit=0, load_solutions=False)
+    assert legacy.solver.termination_condition == pyo.TerminationCondition.maxTimeLimit
+
+
+@pytest.mark.parametrize("solver", [s for s in mip_solvers() if s != "ortools-sat"])
+def test_kernel_models_are_accepted(solver):
+    # (ortools-sat refuses the model's continuous column)
+    b = _kernel_model()
+    res = NewSolverFactory(f"solverhub_{solver}").solve(b, **solver_kwargs(solver))
+    assert res.incumbent_objective == pytest.approx(17.0)
+    assert (b.x.value, b.l[0].value, b.l[1].value) == (1, 1, 2)
+    assert b.y.value == pytest.approx(8.0)
+    assert b.unused.value == 5.0 and b.f.value == 1.0  # not columns: untouched
+    b = _kernel_model()
+    legacy = pyo.SolverFactory(f"solverhub_{solver}").solve(b, timelimit=10)
+    assert legacy.solver.termination_condition == pyo.TerminationCondition.optimal
+    assert pyo.value(b.o) == pytest.approx(17.0)
+    b = _kernel_model()
+    assert sh.solve(b, solver=solver, **solver_kwargs(solver)).objective == pytest.approx(17.0)
+    assert pyo.value(b.o) == pytest.approx(17.0)
+
+
+def test_kernel_conversion_details_and_refusals():
+    import pyomo.kernel as pmo
+
+    p = pyomo_to_mip(_kernel_model())
+    assert p.sense == MAX and p.offset == pytest.approx(3.0)
+    assert sorted(p.col_names) == ["l[0]", "l[1]", "x", "y"]  # not f (fixed), not unused
+    assert p.integrality.sum() == 3
+    j = p.col_names.index("y")
+    assert (p.col_lower[j], p.col_upper[j]) == (0, 10)
+    # the fixed variable moved into the row bound: x + l0 >= 1
+    i = p.row_names.index("sub.c")
+    assert (p.row_lower[i], p.row_upper[i]) == (1, np.inf)
+    assert set(p.row_names) == {"sub.c", "m[0]", "m[1]", "r"}
+    b = pmo.block()
+    b.x = pmo.variable()
+    b.c = pmo.constraint(b.x ** 2 <= 4)
+    b.o = pmo.objective(b.x)
+    with pytest.raises(BadInputError, match=r"constraint c: nonlinear"):
+        pyomo_to_mip(b)
+    b.c.deactivate()
+    b.o2 = pmo.objective(-b.x)
+    with pytest.raises(BadInputError, match="2 active objectives"):
+        pyomo_to_mip(b)
+    b.o2.deactivate()
+    b.y = pmo.variable(value=3, fixed=True)
+    b.t = pmo.constraint(b.y <= 2)
+    with pytest.raises(InfeasibleModelError, match="constraint t"):
+        pyomo_to_mip(b)
+    b.t.deactivate()
+    b.o.deactivate()
+    assert not pyomo_to_mip(b, allow_no_objective=True).has_objective
+    with pytest.raises(BadInputError, match="no active objective"):
+        pyomo_to_mip(b)
+
+
+def test_interrupted_results_map_to_interrupted():
+    from solverhub.plugins.pyomo.interface import termination_of
+
+    from solverhub.plugins.pyomo.interface import results_from
+
+    assert termination_of(sh.Result("interrupted")) == TC.interrupted
+    # an interrupted run that kept its incumbent (Ctrl-C: see solverhub.core.interrupt)
+    opt = NewSolverFactory("solverhub_highs")
+    m = knapsack()
+    prob = pyomo_to_mip(m)
+    out = results_from(sh.Result("interrupted", objective=0.0, x=np.zeros(prob.n)), prob, m, opt,
+                       opt.config)
+    assert out.termination_condition == TC.interrupted
+    assert out.solution_status == SolutionStatus.feasible and out.incumbent_objective == 0.0

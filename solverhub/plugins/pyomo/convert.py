@@ -11,6 +11,9 @@ bounds and integrality come from each variable's ``bounds`` and its domain's int
 (``Binary``, ``Integers``, ``NonNegativeIntegers``, ``Reals``, ``NonNegativeReals`` ...), the
 domain interval cached per domain object.
 
+``pyomo.kernel`` blocks, which that compiler does not walk, go through ``generate_standard_repn``
+per active constraint and objective instead (as Pyomo's kernel-capable writers do).
+
 Errors are :class:`~solverhub.core.errors.BadInputError` with one line naming the component,
 e.g. ``constraint c[3]: nonlinear expression not supported``.
 """
@@ -29,7 +32,8 @@ import scipy.sparse as sp
 from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MAX, MIN, MIPProblem
 
-__all__ = ["PyomoMIPProblem", "PyomoModel", "InfeasibleModelError", "pyomo_to_mip", "is_pyomo_model"]
+__all__ = ["PyomoMIPProblem", "PyomoModel", "InfeasibleModelError", "pyomo_to_mip", "is_pyomo_model",
+           "is_kernel_model"]
 
 #: integral columns within this distance of an integer are rounded when loaded into a model
 _ROUND_TOL = 1e-5
@@ -86,6 +90,8 @@ class PyomoMIPProblem(MIPProblem):
     load_on_accept: bool = True
     #: seconds spent in Pyomo's compiler ("compile") and in our post-processing ("post")
     conversion_times: dict = {}
+    #: False for a model without an active objective (solved as a feasibility problem, c = 0)
+    has_objective: bool = True
 
     # -------------------------------------------------------------- solutions
     def values(self, x: np.ndarray, *, round_integers: bool = True) -> np.ndarray:
@@ -154,12 +160,22 @@ class PyomoMIPProblem(MIPProblem):
 
 # ------------------------------------------------------------------ detection
 def is_pyomo_model(obj: Any) -> bool:
-    """True for a Pyomo block (``ConcreteModel``, a ``Block`` element); never imports Pyomo."""
+    """True for a Pyomo block (``ConcreteModel``, a ``Block`` element, a ``pyomo.kernel`` block);
+    never imports Pyomo."""
     if sys.modules.get("pyomo.core") is None:
         return False
     from pyomo.core.base.block import BlockData
 
-    return isinstance(obj, BlockData)
+    return isinstance(obj, BlockData) or is_kernel_model(obj)
+
+
+def is_kernel_model(obj: Any) -> bool:
+    """True for a ``pyomo.kernel`` block; never imports Pyomo."""
+    if sys.modules.get("pyomo.core.kernel.block") is None:
+        return False
+    from pyomo.core.kernel.block import IBlock
+
+    return isinstance(obj, IBlock)
 
 
 # ------------------------------------------------------------------ conversion
@@ -168,14 +184,20 @@ _OBJ_RE = re.compile(r"objective \((.*)\) contains nonlinear")
 _INF_RE = re.compile(r"trivially infeasible constraint, '(.*)'")
 
 
-def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
-    """Compile ``model`` (a Pyomo ``ConcreteModel`` or block) into a :class:`PyomoMIPProblem`.
+def pyomo_to_mip(model: Any, *, names: bool = True,
+                 allow_no_objective: bool = False) -> PyomoMIPProblem:
+    """Compile ``model`` (a Pyomo ``ConcreteModel`` or block, or a ``pyomo.kernel`` block) into a
+    :class:`PyomoMIPProblem`.
 
-    Only active components count. Exactly one active objective is required. ``names=False``
-    skips the column/row names (a few milliseconds per 10,000 components).
+    Only active components count. Exactly one active objective is required, or at most one with
+    ``allow_no_objective=True`` (none: a feasibility problem with a zero objective and
+    ``has_objective`` False). ``names=False`` skips the column/row names (a few milliseconds per
+    10,000 components).
     """
     if not is_pyomo_model(model):
         raise BadInputError(f"expected a Pyomo model or block, got {type(model).__name__}")
+    if is_kernel_model(model):
+        return _kernel_to_mip(model, names=names, allow_no_objective=allow_no_objective)
     from pyomo.common.errors import (
         InfeasibleConstraintException,
         InvalidConstraintError,
@@ -186,14 +208,9 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
     from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
     label = f"Pyomo model {model.name!r}"
-    objectives = list(model.component_data_objects(Objective, active=True, descend_into=True))
-    if not objectives:
-        raise BadInputError(f"{label}: no active objective (exactly one is required)")
-    if len(objectives) > 1:
-        shown = ", ".join(o.name for o in objectives[:5]) + (", ..." if len(objectives) > 5 else "")
-        raise BadInputError(f"{label}: {len(objectives)} active objectives ({shown}); exactly one "
-                            f"is required (deactivate the others)")
-    objective = objectives[0]
+    objective = _one_objective(
+        list(model.component_data_objects(Objective, active=True, descend_into=True)),
+        label, allow_no_objective)
 
     t0 = time.perf_counter()
     try:
@@ -214,13 +231,17 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
     t1 = time.perf_counter()
     try:
         rhs = np.asarray(info.rhs, dtype=np.float64).ravel()
-        offset = float(np.asarray(info.c_offset, dtype=np.float64).ravel()[0])
+        offset = 0.0 if objective is None \
+            else float(np.asarray(info.c_offset, dtype=np.float64).ravel()[0])
     except (PyomoException, ValueError, TypeError) as exc:
         raise BadInputError(f"{label}: {_one_line(exc)} (a fixed variable without a value?)") from None
 
     columns = info.columns
     n = len(columns)
-    c = np.asarray(info.c.toarray(), dtype=np.float64).reshape(-1, n)[0] if n else np.zeros(0)
+    if objective is None or not n:
+        c = np.zeros(n)
+    else:
+        c = np.asarray(info.c.toarray(), dtype=np.float64).reshape(-1, n)[0]
     col_lower, col_upper, integrality = _column_data(columns)
 
     # rows: senses, bounds, merge range pairs (<= row followed by >= row of the same constraint)
@@ -249,7 +270,8 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
     prob = PyomoMIPProblem(
         c=c, A=sp.csr_matrix(A, dtype=np.float64), row_lower=row_lower, row_upper=row_upper,
         col_lower=col_lower, col_upper=col_upper, integrality=integrality, offset=offset,
-        sense=MAX if int(objective.sense) == -1 else MIN, name=str(model.name),
+        sense=MAX if objective is not None and int(objective.sense) == -1 else MIN,
+        name=str(model.name),
         col_names=[v.name for v in columns] if names else None,
         row_names=[con.name for con in constraints] if names else None,
     )
@@ -257,8 +279,130 @@ def pyomo_to_mip(model: Any, *, names: bool = True) -> PyomoMIPProblem:
     prob.pyomo_vars = list(columns)
     prob.pyomo_rows = constraints
     prob.pyomo_objective = objective
+    prob.has_objective = objective is not None
     prob.conversion_times = {"compile": t1 - t0, "post": time.perf_counter() - t1}
     return prob
+
+
+def _one_objective(objectives: list, label: str, allow_none: bool) -> Any:
+    """The model's only active objective (``None`` for none where allowed)."""
+    if not objectives:
+        if allow_none:
+            return None
+        raise BadInputError(f"{label}: no active objective (exactly one is required)")
+    if len(objectives) > 1:
+        shown = ", ".join(o.name for o in objectives[:5]) + (", ..." if len(objectives) > 5 else "")
+        raise BadInputError(f"{label}: {len(objectives)} active objectives ({shown}); exactly one "
+                            f"is required (deactivate the others)")
+    return objectives[0]
+
+
+def _kernel_to_mip(block: Any, *, names: bool, allow_no_objective: bool) -> PyomoMIPProblem:
+    """A ``pyomo.kernel`` block as a :class:`PyomoMIPProblem`.
+
+    Pyomo's standard-form compiler only walks ``pyomo.environ`` models, so kernel models take
+    the route of Pyomo's own kernel-capable writers: one ``generate_standard_repn`` per active
+    constraint and for the objective (fixed variables become constants).
+    """
+    from pyomo.core.expr import value
+    from pyomo.core.kernel.constraint import IConstraint
+    from pyomo.core.kernel.objective import IObjective
+    from pyomo.core.kernel.sos import ISOS
+    from pyomo.repn import generate_standard_repn
+
+    label = f"Pyomo kernel block {block.name or 'model'!r}"
+    objective = _one_objective(
+        list(block.components(ctype=IObjective, active=True, descend_into=True)),
+        label, allow_no_objective)
+    sos = [c.name for c in block.components(ctype=ISOS, active=True, descend_into=True)]
+    if sos:
+        raise BadInputError(f"{label}: SOS constraints not supported ({', '.join(sos[:5])})")
+
+    t0 = time.perf_counter()
+    col: dict[int, int] = {}
+    columns: list = []
+
+    def linear(expr: Any, what: str) -> tuple[list[int], list[float], float]:
+        repn = generate_standard_repn(expr, compute_values=True)
+        if not repn.is_linear():
+            raise BadInputError(f"{what}: nonlinear expression not supported (solverhub solves MILPs)")
+        idx = []
+        for v in repn.linear_vars:
+            j = col.get(id(v))
+            if j is None:
+                j = col[id(v)] = len(columns)
+                columns.append(v)
+            idx.append(j)
+        return idx, [float(a) for a in repn.linear_coefs], float(value(repn.constant))
+
+    rows_i: list[int] = []
+    rows_j: list[int] = []
+    vals: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+    constraints: list = []
+    try:
+        for con in block.components(ctype=IConstraint, active=True, descend_into=True):
+            idx, coef, const = linear(con.body, f"constraint {con.name}")
+            lo = _bound(con.lb, -math.inf) - const
+            up = _bound(con.ub, math.inf) - const
+            if not idx:  # no free variable: it holds or the model is infeasible
+                if lo > 1e-9 or up < -1e-9:
+                    raise InfeasibleModelError(f"constraint {con.name}: has no free variables and "
+                                               f"cannot be satisfied (the model is infeasible)")
+                continue
+            rows_i.extend([len(constraints)] * len(idx))
+            rows_j.extend(idx)
+            vals.extend(coef)
+            lower.append(lo)
+            upper.append(up)
+            constraints.append(con)
+        c_idx, c_coef, offset = ([], [], 0.0) if objective is None \
+            else linear(objective.expr, f"objective {objective.name}")
+    except BadInputError:
+        raise
+    except (ValueError, TypeError) as exc:  # e.g. a fixed variable without a value
+        raise BadInputError(f"{label}: {_one_line(exc)} (a fixed variable without a value?)") from None
+
+    n, m = len(columns), len(constraints)
+    c = np.zeros(n)
+    np.add.at(c, np.asarray(c_idx, dtype=np.int64), np.asarray(c_coef, dtype=np.float64))
+    A = sp.csr_matrix((np.asarray(vals, dtype=np.float64), (np.asarray(rows_i, dtype=np.int64),
+                                                           np.asarray(rows_j, dtype=np.int64))),
+                      shape=(m, n))
+    col_lower = np.array([_bound(v.lb, -math.inf) for v in columns], dtype=np.float64)
+    col_upper = np.array([_bound(v.ub, math.inf) for v in columns], dtype=np.float64)
+    integrality = np.zeros(n, dtype=bool)
+    for j, v in enumerate(columns):
+        if v.is_integer():
+            integrality[j] = True
+        elif not v.is_continuous():
+            raise BadInputError(f"variable {v.name}: domain {v.domain_type.__name__} is not "
+                                f"supported (a continuous or integer domain is needed)")
+    prob = PyomoMIPProblem(
+        c=c, A=A, row_lower=np.asarray(lower, dtype=np.float64),
+        row_upper=np.asarray(upper, dtype=np.float64), col_lower=col_lower, col_upper=col_upper,
+        integrality=integrality, offset=offset,
+        sense=MAX if objective is not None and int(objective.sense) == -1 else MIN,
+        name=str(block.name or "model"),
+        col_names=[v.name for v in columns] if names else None,
+        row_names=[con.name for con in constraints] if names else None,
+    )
+    prob.pyomo_model = block
+    prob.pyomo_vars = columns
+    prob.pyomo_rows = constraints
+    prob.pyomo_objective = objective
+    prob.has_objective = objective is not None
+    prob.conversion_times = {"compile": time.perf_counter() - t0, "post": 0.0}
+    return prob
+
+
+def _bound(b: Any, default: float) -> float:
+    """A bound as a float (``None`` -> ``default``); bounds may be parameters or expressions."""
+    from pyomo.core.expr import value
+
+    b = value(b) if b is not None else None
+    return default if b is None else float(b)
 
 
 def _column_data(columns: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

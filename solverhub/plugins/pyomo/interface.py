@@ -25,10 +25,23 @@ read from the run: ``maxTimeLimit`` when the run used up (95 % of) its time budg
 default), ``interrupted`` when the solver reports an interruption, ``iterationLimit`` otherwise
 (node, iteration, no-improvement and similar limits of the solver).
 
-As in Pyomo's own interfaces, ``raise_exception_on_nonoptimal_result=True`` (the new interface's
-default) raises ``NoOptimalSolutionError`` for anything but a proven optimum, and
-``load_solutions=True`` raises ``NoFeasibleSolutionError`` when there is no solution to load. A
-time-limited heuristic run (Balans) with an incumbent is read with
+Pyomo's conventions (those of its own ``highs`` interface, checked by running Pyomo's solver
+suite: tests/test_pyomo_suite.py):
+
+* ``raise_exception_on_nonoptimal_result=True`` (the new interface's default) raises
+  ``NoOptimalSolutionError`` for any termination but ``convergenceCriteriaSatisfied``;
+  ``load_solutions=True`` raises ``NoFeasibleSolutionError`` when there is no solution to load;
+  the loader raises ``NoSolutionError`` / ``NoDualsError``. Each message is Pyomo's own text,
+  followed by solverhub's detail in parentheses;
+* every variable is marked stale when a solve starts, and only loaded ones become fresh;
+* ``results.solver_log`` holds everything printed during the solve (solverhub's log lines:
+  problem size, incumbents, final status; and any output of the solver), which ``tee`` also gets;
+* a model without an active objective is a feasibility problem (``incumbent_objective`` and
+  ``objective_bound`` None);
+* ``time_limit=0`` returns ``maxTimeLimit`` without running the solver;
+* ``pyomo.kernel`` blocks are accepted (see :mod:`.convert`).
+
+A time-limited heuristic run (Balans) with an incumbent is read with
 ``raise_exception_on_nonoptimal_result=False`` (and, to choose when to load,
 ``load_solutions=False`` then ``results.solution_loader.load_vars()``).
 """
@@ -36,12 +49,15 @@ time-limited heuristic run (Balans) with an incumbent is read with
 from __future__ import annotations
 
 import datetime
+import io
 import logging
 import math
+import sys
 import time
 from typing import Any, Mapping, Sequence
 
 from pyomo.common.config import ConfigValue, NonNegativeInt
+from pyomo.common.tee import TeeStream, capture_output
 from pyomo.common.timing import HierarchicalTimer
 from pyomo.contrib.solver.common.base import Availability, SolverBase
 from pyomo.contrib.solver.common.config import BranchAndBoundConfig
@@ -57,7 +73,12 @@ from pyomo.contrib.solver.common.util import (
 from pyomo.core.staleflag import StaleFlagManager
 
 from solverhub.core.result import Result, Status
-from solverhub.plugins.pyomo.convert import InfeasibleModelError, PyomoMIPProblem, pyomo_to_mip
+from solverhub.plugins.pyomo.convert import (
+    InfeasibleModelError,
+    PyomoMIPProblem,
+    is_kernel_model,
+    pyomo_to_mip,
+)
 
 __all__ = ["SolverhubSolver", "SolverhubConfig", "SolverhubSolutionLoader", "make_solver_class",
            "TERMINATION", "termination_of", "results_from"]
@@ -84,7 +105,7 @@ class SolverhubConfig(BranchAndBoundConfig):
     solverhub solver's own options (validated by its options model: see ``solverhub solvers``);
     ``threads``, ``rel_gap`` and ``abs_gap`` are passed only where the solver has an option of
     that meaning (``threads``; ``mip_rel_gap``/``rel_gap``; ``mip_abs_gap``/``abs_gap``) and
-    ignored otherwise. ``tee`` prints a short log (problem size, incumbents, final status).
+    ignored otherwise. ``tee`` gets the solve's log (problem size, incumbents, final status).
     ``symbolic_solver_labels`` and ``working_dir`` have no effect (names are always kept and no
     file is written).
     """
@@ -98,6 +119,13 @@ class SolverhubConfig(BranchAndBoundConfig):
                                 description="Random seed passed to the solverhub solver."))
 
 
+def _standard(exc_type: type, detail: str = "") -> Exception:
+    """``exc_type`` with Pyomo's own message (what Pyomo's interfaces raise, so that code matching
+    on it keeps working), followed by solverhub's detail when there is one."""
+    text = exc_type.default_message
+    return exc_type(f"{text} ({detail})" if detail else text)
+
+
 class SolverhubSolutionLoader(SolutionLoader):
     """Primal values of one solution (or none); MIP solvers report no duals or reduced costs."""
 
@@ -105,46 +133,61 @@ class SolverhubSolutionLoader(SolutionLoader):
         self._pyomo_model = model  # needed by Pyomo's legacy wrapper (suffix handling)
         self._problem = problem
         self._x = x
-        self._message = message or "the solver returned no solution"
+        self._message = message
 
     def get_number_of_solutions(self) -> int:
         return 0 if self._x is None else 1
 
     def get_vars(self, vars_to_load: Sequence[Any] | None = None) -> Mapping[Any, float]:
         if self._x is None:
-            raise NoSolutionError(self._message)
+            raise _standard(NoSolutionError, self._message)
         return self._problem.solution_map(self._x, vars_to_load)
 
     def load_vars(self, vars_to_load: Sequence[Any] | None = None) -> None:
         if self._x is None:
-            raise NoSolutionError(self._message)
+            raise _standard(NoSolutionError, self._message)
         self._problem.load_solution(self._x, vars_to_load)
         StaleFlagManager.mark_all_as_stale(delayed=True)
 
     def get_duals(self, cons_to_load: Sequence[Any] | None = None) -> dict:
-        raise NoDualsError("solverhub MIP solvers return no duals")
+        raise _standard(NoDualsError, "solverhub MIP solvers return no duals")
 
     def get_reduced_costs(self, vars_to_load: Sequence[Any] | None = None) -> Mapping[Any, float]:
-        raise NoReducedCostsError("solverhub MIP solvers return no reduced costs")
+        raise _standard(NoReducedCostsError, "solverhub MIP solvers return no reduced costs")
 
     def load_import_suffixes(self) -> None:
         # clear stale values of `dual`/`rc` suffixes; there is nothing to import into them
-        suffixes = self._collect_and_clear_import_suffixes()
+        if is_kernel_model(self._pyomo_model):
+            suffixes = _clear_kernel_import_suffixes(self._pyomo_model)
+        else:
+            suffixes = self._collect_and_clear_import_suffixes()
         if suffixes:
             logger.info("solverhub: import suffixes %s left empty (no duals for MIP)",
                         ", ".join(sorted(suffixes)))
 
 
-class _TeeObserver:
-    def __init__(self, streams: list, name: str) -> None:
-        self.streams, self.name = streams, name
+def _clear_kernel_import_suffixes(block: Any) -> list[str]:
+    from pyomo.core.kernel.suffix import import_suffix_generator
+
+    names = []
+    for suffix in import_suffix_generator(block, active=True, descend_into=True):
+        suffix.clear()
+        names.append(suffix.local_name)
+    return names
+
+
+class _LogObserver:
+    """solverhub's log lines of one solve (problem size, incumbents, final status), printed to
+    ``sys.stdout`` as looked up at each call: inside the solve's ``capture_output`` that is the
+    stream feeding ``results.solver_log`` and ``tee``, as the solver's own output is."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
     def write(self, line: str) -> None:
-        for s in self.streams:
-            s.write(line + "\n")
-            flush = getattr(s, "flush", None)
-            if flush is not None:
-                flush()
+        out = sys.stdout
+        out.write(line + "\n")
+        out.flush()
 
     def on_incumbent(self, solver: str, time: float, objective: float, bound: Any = None) -> None:
         b = "" if bound is None else f"  bound {bound:.10g}"
@@ -183,73 +226,80 @@ class SolverhubSolver(SolverBase):
 
     # -------------------------------------------------------------- solve
     def solve(self, model: Any, **kwds: Any) -> Results:
-        from solverhub.core.api import solve as sh_solve
-        from solverhub.core.manager import get_plugin_manager
-
         start = datetime.datetime.now(datetime.timezone.utc)
         tick = time.perf_counter()
         config = self.config(value=kwds, preserve_implicit=True)
+        # as Pyomo's own interfaces do: every variable is stale until a solution is loaded
+        StaleFlagManager.mark_all_as_stale()
         timer = config.timer if config.timer is not None else HierarchicalTimer()
-        tee = _TeeObserver(list(config.tee), self.name) if config.tee else None
+        log = io.StringIO()
+        # everything printed during the solve (our log lines and any output of the solver itself)
+        # goes to results.solver_log and to the `tee` streams, as in Pyomo's highs interface
+        with capture_output(TeeStream(log, *config.tee), capture_fd=True):
+            problem, res = self._run(model, config, timer, _LogObserver(self.name))
+
+        results = results_from(res, problem, model, self, config)
+        results.solver_log = log.getvalue()
+        results.timing_info.start_timestamp = start
+        results.timing_info.timer = timer
+        timer.start("load solution")
+        try:
+            # Pyomo's rule: anything but a proven optimum is "non-optimal"
+            if (results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied
+                    and config.raise_exception_on_nonoptimal_result):
+                raise _standard(NoOptimalSolutionError, f"{self.name}: solver status "
+                                f"{res.status.value}" + (f", {res.error}" if res.error else ""))
+            if config.load_solutions:
+                if results.solution_loader.get_number_of_solutions():
+                    results.solution_loader.load_solution()
+                else:
+                    raise _standard(NoFeasibleSolutionError,
+                                    f"{self.name}: solver status {res.status.value}")
+        finally:
+            timer.stop("load solution")
+        results.timing_info.wall_time = time.perf_counter() - tick
+        return results
+
+    def _run(self, model: Any, config: Any, timer: HierarchicalTimer,
+             log: _LogObserver) -> tuple[PyomoMIPProblem | None, Result]:
+        """Compile ``model`` and run the solverhub solver on it (or decide without running it)."""
+        from solverhub.core.api import solve as sh_solve
+        from solverhub.core.manager import get_plugin_manager
 
         timer.start("convert")
         try:
-            problem = pyomo_to_mip(model)
-            infeasible_msg = None
+            # a model without an objective is a feasibility problem, as in Pyomo's interfaces
+            problem = pyomo_to_mip(model, allow_no_objective=True)
         except InfeasibleModelError as exc:
-            problem, infeasible_msg = None, str(exc)
+            log.write(f"[{self.name}] {exc}")
+            return None, Result(Status.INFEASIBLE, info={"reason": str(exc)})
         finally:
             timer.stop("convert")
-
-        if problem is None:
-            res = Result(Status.INFEASIBLE, info={"reason": infeasible_msg})
+        log.write(f"[{self.name}] {problem.summary()}")
+        if config.time_limit is not None and float(config.time_limit) <= 0:
+            # Pyomo's highs with time_limit=0 stops before solving: no run, no solution
+            res = Result(Status.TIME_LIMIT, info={"reason": "time_limit=0: not solved"})
         elif problem.n == 0:
             res = _solve_without_columns(problem)
         else:
             problem.load_on_accept = False
             spec = get_plugin_manager().get_solver(self.solverhub_solver)
-            options = _solver_options(config, spec)
-            time_limit = None
-            if config.time_limit is not None:
-                time_limit = max(float(config.time_limit), 1e-3)
-            if tee is not None:
-                tee.write(f"[{self.name}] {problem.summary()}")
             timer.start("solve")
             try:
+                time_limit = None
+                if config.time_limit is not None:
+                    time_limit = max(float(config.time_limit), 1e-3)
                 res = sh_solve(problem, solver=self.solverhub_solver, time_limit=time_limit,
-                               seed=int(config.seed), options=options,
-                               observers=[tee] if tee is not None else ())
+                               seed=int(config.seed), options=_solver_options(config, spec),
+                               observers=[log])
             finally:
                 timer.stop("solve")
-        if tee is not None:
-            obj = "" if res.objective is None else f"  objective {res.objective:.10g}"
-            tee.write(f"[{self.name}] status {res.status.value}{obj}  "
-                      f"({res.runtime:.2f}s, {res.iterations} iterations)"
-                      + (f"  error: {res.error}" if res.error else ""))
-
-        results = results_from(res, problem, model, self, config)
-        results.timing_info.start_timestamp = start
-        results.timing_info.timer = timer
-        timer.start("load solution")
-        try:
-            nonoptimal = not (results.termination_condition
-                              == TerminationCondition.convergenceCriteriaSatisfied
-                              and results.solution_status == SolutionStatus.optimal)
-            if nonoptimal and config.raise_exception_on_nonoptimal_result:
-                raise NoOptimalSolutionError(
-                    f"{self.name}: solver status {res.status.value}"
-                    + (f" ({res.error})" if res.error else "")
-                    + "; pass raise_exception_on_nonoptimal_result=False to get the results "
-                      "(and any incumbent) anyway")
-            if config.load_solutions:
-                if results.solution_loader.get_number_of_solutions():
-                    results.solution_loader.load_solution()
-                else:
-                    raise NoFeasibleSolutionError()
-        finally:
-            timer.stop("load solution")
-        results.timing_info.wall_time = time.perf_counter() - tick
-        return results
+        obj = "" if res.objective is None or not problem.has_objective \
+            else f"  objective {res.objective:.10g}"
+        log.write(f"[{self.name}] status {res.status.value}{obj}  "
+                  f"({res.runtime:.2f}s, {res.iterations} iterations)"
+                  + (f"  error: {res.error}" if res.error else ""))
+        return problem, res
 
 
 def termination_of(res: Result, time_limit: float | None = None) -> TerminationCondition:
@@ -282,16 +332,21 @@ def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solve
         results.solution_status = SolutionStatus.optimal
     else:
         results.solution_status = SolutionStatus.feasible
-    if has_x and res.objective is not None and math.isfinite(res.objective):
+    # a feasibility problem (no objective) has neither, as in Pyomo's interfaces
+    has_objective = problem is not None and problem.has_objective
+    if has_objective and has_x and res.objective is not None and math.isfinite(res.objective):
         results.incumbent_objective = float(res.objective)
     maximize = problem is not None and problem.sense == -1
-    if res.bound is not None and math.isfinite(float(res.bound)):
+    if not has_objective:
+        pass
+    elif res.bound is not None and math.isfinite(float(res.bound)):
         results.objective_bound = float(res.bound)
     elif res.status == Status.OPTIMAL and results.incumbent_objective is not None:
         results.objective_bound = results.incumbent_objective
     elif has_x:
         results.objective_bound = math.inf if maximize else -math.inf
-    message = res.error or (f"{solver.name}: solver status {res.status.value}, no solution")
+    message = f"{solver.name}: solver status {res.status.value}" \
+        + (f", {res.error}" if res.error else "")
     results.solution_loader = SolverhubSolutionLoader(model, problem, res.x if has_x else None,
                                                       message)
     results.timing_info.solver_time = float(res.runtime)
@@ -304,8 +359,7 @@ def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solve
     if res.info.get("reason"):
         extra.reason = res.info["reason"]
     extra.solverhub_result = res
-    if res.error:
-        results.solver_log = res.error
+    results.solver_log = res.error or ""  # the solve's captured log replaces it (SolverhubSolver)
     return results
 
 
