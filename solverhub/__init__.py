@@ -8,20 +8,24 @@ from __future__ import annotations
 
 from solverhub.core.api import load_problem, solve
 from solverhub.core.backend import BackendResult, MIPBackend
-from solverhub.core.errors import BadInputError, DuplicateNameError, SolverhubError, UnknownNameError
+from solverhub.core.errors import (BadInputError, DuplicateNameError, SolverhubError,
+                                   UnavailableError, UnknownNameError)
 from solverhub.core.hookspecs import hookimpl, hookspec
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MAX, MIN, MIPProblem
-from solverhub.core.records import BackendSpec, Converter, MetaComponent, ProblemKind, SolverSpec
+from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
+from solverhub.core.records import (BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
+                                    SolverSpec)
 from solverhub.core.result import Result, Status
 
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
     "Result", "Status", "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
-    "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter",
-    "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError",
+    "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
+    "KindProtocol", "MetricSpec", "Reference", "Verification",
+    "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError", "UnavailableError",
 ]
 
 try:

@@ -218,21 +218,19 @@ def test_address_parameters_as_strings_and_keywords():
     assert r.integrality.all()
 
 
-def test_plugin_ignores_other_sources():
-    from solverhub.plugins import generators
-
-    assert generators.solverhub_load_problem(source="model.mps", params={}) is None
-    assert generators.solverhub_load_problem(source="knapsack:x.txt", params={}) is None
-    assert generators.solverhub_load_problem(source=object(), params={}) is None
-    p = generators.solverhub_load_problem(source="generate:set_cover?rows=20&cols=30&density=0.2",
-                                          params={"seed": "9"})
+def test_loader_record_owns_the_generate_scheme_only():
+    pm = sh.get_plugin_manager()
+    loader = pm.loader_for_scheme("generate")
+    assert loader is not None and loader.provider == "generators" and loader.kind == "mip"
+    assert loader.suffixes == () and loader.accepts is None      # files and objects are not its
+    p = loader.load("generate:set_cover?rows=20&cols=30&density=0.2", {"seed": "9"})
     assert p.name == "set_cover-r20-c30-d0.2-s9"
 
 
 def test_plugin_is_registered():
     infos = {i.name: i for i in sh.get_plugin_manager().plugin_infos()}
     assert "generators" in infos and not infos["generators"].broken
-    assert "solverhub_load_problem" in infos["generators"].hooks
+    assert "solverhub_loaders" in infos["generators"].hooks
 
 
 def test_generators_plugin_conformance():

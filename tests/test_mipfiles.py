@@ -58,11 +58,12 @@ def test_claims_and_names():
     assert instance_name("m.LP") == "m" and instance_name("m.gz") == "m"
 
 
-def test_not_claimed_returns_none():
-    from solverhub.plugins import mipfiles
-
-    assert mipfiles.solverhub_load_problem(source="model.txt", params={}) is None
-    assert mipfiles.solverhub_load_problem(source=object(), params={}) is None
+def test_loader_claims_mps_and_lp_suffixes_only():
+    pm = sh.get_plugin_manager()
+    assert [ld.name for ld in pm.loaders_for_file("x.MPS.gz")] == ["mps-lp-files"]
+    assert pm.loaders_for_file("model.txt") == [] and pm.loaders_for_object(object()) == []
+    with pytest.raises(sh.BadInputError, match="no loader plugin understands this file type"):
+        sh.load_problem(__file__)
 
 
 def test_lp_file_max_sense_offset(tmp_path):

@@ -8,6 +8,7 @@ __all__ = [
     "BadInputError",
     "UnknownNameError",
     "DuplicateNameError",
+    "UnavailableError",
     "PluginError",
     "SolverFailure",
 ]
@@ -27,6 +28,11 @@ class UnknownNameError(BadInputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class UnavailableError(BadInputError):
+    """A registered solver that cannot run here (missing optional package, no device); the message
+    gives the reason and, where known, the remedy."""
 
 
 class DuplicateNameError(SolverhubError):

@@ -2,19 +2,26 @@
 
 Three families, all prefixed ``solverhub_``:
 
-* modeling   -- problem kinds, loaders (first plugin that understands a source wins), converters;
+* modeling   -- problem kinds, loaders (by address scheme, file suffix or Python object),
+  converters between problem forms;
 * solving    -- solvers and MIP backends;
 * meta-search -- destroy/repair operators, bandit policies, acceptance criteria, stopping rules,
   and observer hooks called during a run (start, new incumbent, iteration, end).
 
-Registration hooks return lists of typed records (:mod:`solverhub.core.records`).
+Registration hooks return lists of typed records (:mod:`solverhub.core.records`); each example
+below is a complete hook implementation.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from solverhub.core.records import (BackendSpec, Converter, LoaderSpec, MetaComponent,
+                                        ProblemKind, SolverSpec)
+    from solverhub.core.result import Result
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 
@@ -25,76 +32,196 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 # ---------------------------------------------------------------- modeling
 @hookspec
-def solverhub_problem_kinds() -> list:
-    """Return :class:`~solverhub.core.records.ProblemKind` records."""
+def solverhub_problem_kinds() -> list[ProblemKind]:
+    """Problem kinds this plugin defines, each with its protocol (checking, metrics, reference,
+    conformance instances).
 
+    Example::
 
-@hookspec(firstresult=True)
-def solverhub_load_problem(source: Any, params: dict) -> Any:
-    """Load ``source`` (a path, an address ``scheme:rest?k=v``, or a Python object) into a problem
-    object, or return ``None`` when this plugin does not understand it. ``params`` holds query
-    parameters already parsed from an address. Raise ``BadInputError`` for a source this plugin
-    owns but cannot read (missing file, malformed content)."""
+        @sh.hookimpl
+        def solverhub_problem_kinds():
+            return [sh.ProblemKind("knapsack", KnapsackProblem, "0/1 knapsack",
+                                   protocol=KnapsackKind())]
+    """
 
 
 @hookspec
-def solverhub_converters() -> list:
-    """Return :class:`~solverhub.core.records.Converter` records."""
+def solverhub_loaders() -> list[LoaderSpec]:
+    """Loaders by address scheme, file suffix or Python object; a scheme belongs to one loader.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_loaders():
+            return [sh.LoaderSpec("knapsack-files", read_knapsack, suffixes=(".kp",),
+                                  kind="knapsack")]
+    """
+
+
+@hookspec(firstresult=True)
+def solverhub_load_problem(source: Any, params: dict[str, Any]) -> Any | None:
+    """Fallback loader, asked only when no registered :class:`LoaderSpec` claims ``source``: load
+    it (a path, an address ``scheme:rest?k=v``, or a Python object) into a problem object, or
+    return ``None`` when this plugin does not understand it. ``params`` holds query parameters
+    already parsed from an address. Raise ``BadInputError`` for a source this plugin owns but
+    cannot read (missing file, malformed content). Prefer ``solverhub_loaders`` in new plugins.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_load_problem(source, params):
+            if isinstance(source, str) and source.endswith(".kp"):
+                return read_knapsack(source)
+            return None
+    """
+
+
+@hookspec
+def solverhub_converters() -> list[Converter]:
+    """Converters between problem kinds; the host uses one to give a solver the kind it takes.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_converters():
+            return [sh.Converter("knapsack-to-mip", "knapsack", "mip", knapsack_to_mip)]
+    """
 
 
 # ---------------------------------------------------------------- solving
 @hookspec
-def solverhub_solvers() -> list:
-    """Return :class:`~solverhub.core.records.SolverSpec` records."""
+def solverhub_solvers() -> list[SolverSpec]:
+    """Solvers: name, problem kind, factory, options model, availability.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_solvers():
+            return [sh.SolverSpec("knapsack-dp", "knapsack", DPSolver, DPOptions,
+                                  description="dynamic programming over capacities")]
+    """
 
 
 @hookspec
-def solverhub_mip_backends() -> list:
-    """Return :class:`~solverhub.core.records.BackendSpec` records."""
+def solverhub_mip_backends() -> list[BackendSpec]:
+    """MIP backends for large-neighbourhood search (sub-MIPs of Balans).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_mip_backends():
+            return [sh.BackendSpec("mybackend", MyBackend, frozenset({"warm_start", "interrupt"}))]
+    """
 
 
 # ---------------------------------------------------------------- meta-search
 @hookspec
-def solverhub_destroy_operators() -> list:
-    """Return :class:`~solverhub.core.records.MetaComponent` records of category ``destroy``."""
+def solverhub_destroy_operators() -> list[MetaComponent]:
+    """Destroy operators (category ``destroy``).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_destroy_operators():
+            return [sh.MetaComponent("heaviest_10", "destroy", HeaviestItems, {"share": 0.1})]
+    """
 
 
 @hookspec
-def solverhub_repair_operators() -> list:
-    """Return :class:`~solverhub.core.records.MetaComponent` records of category ``repair``."""
+def solverhub_repair_operators() -> list[MetaComponent]:
+    """Repair operators (category ``repair``).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_repair_operators():
+            return [sh.MetaComponent("greedy", "repair", GreedyRepair)]
+    """
 
 
 @hookspec
-def solverhub_bandit_policies() -> list:
-    """Return :class:`~solverhub.core.records.MetaComponent` records of category ``policy``."""
+def solverhub_bandit_policies() -> list[MetaComponent]:
+    """Bandit policies choosing the operator arm (category ``policy``).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_bandit_policies():
+            return [sh.MetaComponent("exp3", "policy", Exp3, {"gamma": 0.1})]
+    """
 
 
 @hookspec
-def solverhub_acceptance_criteria() -> list:
-    """Return :class:`~solverhub.core.records.MetaComponent` records of category ``acceptance``."""
+def solverhub_acceptance_criteria() -> list[MetaComponent]:
+    """Acceptance criteria (category ``acceptance``).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_acceptance_criteria():
+            return [sh.MetaComponent("threshold", "acceptance", ThresholdAccepting, {"t": 0.01})]
+    """
 
 
 @hookspec
-def solverhub_stopping_rules() -> list:
-    """Return :class:`~solverhub.core.records.MetaComponent` records of category ``stopping``."""
+def solverhub_stopping_rules() -> list[MetaComponent]:
+    """Stopping rules (category ``stopping``).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_stopping_rules():
+            return [sh.MetaComponent("target", "stopping", StopAtTarget, {"value": 0.0})]
+    """
 
 
 # ---------------------------------------------------------------- observers
 @hookspec
-def solverhub_on_run_start(solver: str, problem: Any, options: dict) -> None:
-    """A solve starts."""
+def solverhub_on_run_start(solver: str, problem: Any, options: dict[str, Any]) -> None:
+    """A solve starts.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_on_run_start(solver, problem, options):
+            log.info("%s on %s", solver, getattr(problem, "name", problem))
+    """
 
 
 @hookspec
 def solverhub_on_incumbent(solver: str, time: float, objective: float, bound: Any) -> None:
-    """A solver found a new incumbent (objective in the problem's own sense)."""
+    """A solver found a new incumbent (objective in the problem's own sense).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_on_incumbent(solver, time, objective, bound):
+            print(f"{time:8.2f}s  {objective:.6g}")
+    """
 
 
 @hookspec
-def solverhub_on_iteration(solver: str, iteration: int, info: dict) -> None:
-    """A meta-solver finished an iteration; ``info`` holds its statistics (arm, outcome, ...)."""
+def solverhub_on_iteration(solver: str, iteration: int, info: dict[str, Any]) -> None:
+    """Any solver finished an iteration (an LNS step, an ADMM or Newton iteration ...); ``info``
+    holds its scalars (objective, residuals, step size, arm ...). The host also keeps a thinned
+    copy as ``Result.history``.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_on_iteration(solver, iteration, info):
+            if iteration % 100 == 0:
+                print(iteration, info.get("objective"))
+    """
 
 
 @hookspec
-def solverhub_on_run_end(solver: str, result: Any) -> None:
-    """A solve ended with ``result``."""
+def solverhub_on_run_end(solver: str, result: Result) -> None:
+    """A solve ended with ``result``.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_on_run_end(solver, result):
+            print(solver, result.status, result.objective)
+    """

@@ -19,10 +19,11 @@ from typing import Any, Iterable
 import pluggy
 
 from solverhub.core import hookspecs
-from solverhub.core.errors import DuplicateNameError, UnknownNameError
+from solverhub.core.errors import DuplicateNameError, UnavailableError, UnknownNameError
 from solverhub.core.records import (
     BackendSpec,
     Converter,
+    LoaderSpec,
     MetaComponent,
     ProblemKind,
     SolverSpec,
@@ -41,12 +42,14 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "ortools": "solverhub.plugins.ortools",
     "balans": "solverhub.plugins.balans",
     "pyomo": "solverhub.plugins.pyomo",
+    "pyaddress": "solverhub.plugins.pyaddress",
 }
 
 _REGISTRY_HOOKS = {
     # registry name -> (hook name, record type, category check)
     "problem_kinds": ("solverhub_problem_kinds", ProblemKind, None),
     "converters": ("solverhub_converters", Converter, None),
+    "loaders": ("solverhub_loaders", LoaderSpec, None),
     "solvers": ("solverhub_solvers", SolverSpec, None),
     "backends": ("solverhub_mip_backends", BackendSpec, None),
     "destroy": ("solverhub_destroy_operators", MetaComponent, "destroy"),
@@ -209,7 +212,20 @@ class SolverhubPluginManager(pluggy.PluginManager):
                     self._info.get(provider, PluginInfo(provider, "?", "?", False)).registers \
                         .setdefault(reg, []).append(rec.name)
             regs[reg] = table
+        regs["schemes"] = self._scheme_table(regs["loaders"])
         return regs
+
+    def _scheme_table(self, loaders: dict[str, LoaderSpec]) -> dict[str, LoaderSpec]:
+        """Address scheme -> its one loader; a second claim is refused like a duplicate name."""
+        table: dict[str, LoaderSpec] = {}
+        for loader in loaders.values():
+            for scheme in loader.schemes:
+                key = scheme.lower()
+                if key in table:
+                    self._refuse(NameConflict("schemes", key, table[key].provider, loader.provider))
+                    continue
+                table[key] = loader
+        return table
 
     def _refuse(self, conflict: NameConflict) -> None:
         self.conflicts.append(conflict)
@@ -258,8 +274,45 @@ class SolverhubPluginManager(pluggy.PluginManager):
     def meta(self, category: str) -> dict[str, MetaComponent]:
         return self.registry(category)
 
+    def loaders(self) -> dict[str, LoaderSpec]:
+        return self.registry("loaders")
+
+    def loader_for_scheme(self, scheme: str) -> LoaderSpec | None:
+        return self.registry("schemes").get(scheme.lower())
+
+    def loaders_for_file(self, name: str) -> list[LoaderSpec]:
+        """Loaders claiming a suffix of ``name`` (case-insensitive), longest suffix first."""
+        low = name.lower()
+        hits = [(len(s), ld) for ld in self.loaders().values() for s in ld.suffixes
+                if low.endswith(s.lower())]
+        out: list[LoaderSpec] = []
+        for _, ld in sorted(hits, key=lambda t: -t[0]):
+            if ld not in out:
+                out.append(ld)
+        return out
+
+    def loaders_for_object(self, obj: Any) -> list[LoaderSpec]:
+        out = []
+        for ld in self.loaders().values():
+            if ld.accepts is None:
+                continue
+            try:
+                if ld.accepts(obj):
+                    out.append(ld)
+            except Exception:  # a claim predicate must not break loading for others
+                continue
+        return out
+
     def get_solver(self, name: str) -> SolverSpec:
         return _lookup(self.solvers(), name, "solver")
+
+    def get_available_solver(self, name: str) -> SolverSpec:
+        """The solver's record, or :class:`UnavailableError` with the reason it cannot run here."""
+        spec = self.get_solver(name)
+        reason = spec.unavailable_reason()
+        if reason is not None:
+            raise UnavailableError(f"solver {name!r} is unavailable: {reason}")
+        return spec
 
     def get_backend(self, name: str) -> BackendSpec:
         return _lookup(self.backends(), name, "MIP backend")

@@ -11,9 +11,12 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
 
+from solverhub.core.kinds import KindProtocol
+
 __all__ = [
     "NoOptions",
     "ProblemKind",
+    "LoaderSpec",
     "Converter",
     "SolverSpec",
     "BackendSpec",
@@ -30,10 +33,40 @@ class NoOptions(BaseModel):
 
 @dataclass(frozen=True)
 class ProblemKind:
-    """A kind of problem (``mip``, ``knapsack``, ``nlp-eq`` ...) and the Python type that carries it."""
+    """A kind of problem (``mip``, ``knapsack``, ``nlp-eq`` ...), the Python type that carries it,
+    and its :class:`~solverhub.core.kinds.KindProtocol` (checking, metrics, reference, conformance
+    instances)::
+
+        ProblemKind("least-squares", BoxLeastSquares, "min ||Ax-b|| s.t. l <= x <= u",
+                    protocol=LeastSquaresKind())
+    """
 
     name: str
     type: type
+    description: str = ""
+    provider: str = ""
+    protocol: KindProtocol = field(default_factory=KindProtocol)
+
+
+@dataclass(frozen=True)
+class LoaderSpec:
+    """Reads problems from addresses (``scheme:rest?k=v``), files (by suffix) or Python objects.
+
+    ``load(source, params)`` returns a problem object (of kind ``kind`` when given) and raises
+    ``BadInputError`` for a source it owns but cannot read. Each address scheme belongs to exactly
+    one loader (a second claim is refused, naming both plugins). ``accepts(obj)`` claims Python
+    objects (e.g. Pyomo models) and must be cheap and never raise::
+
+        LoaderSpec("bolib", load_bolib, schemes=("bolib",), kind="bilevel")
+        LoaderSpec("mps", read_mip, suffixes=(".mps", ".mps.gz"), kind="mip")
+    """
+
+    name: str
+    load: Callable[[Any, dict[str, Any]], Any]
+    schemes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
+    accepts: Callable[[Any], bool] | None = None
+    kind: str | None = None
     description: str = ""
     provider: str = ""
 
@@ -52,10 +85,17 @@ class Converter:
 @dataclass(frozen=True)
 class SolverSpec:
     """A solver: ``factory(**options)`` returns an object with
-    ``solve(problem, *, time_limit=None, seed=0, observers=()) -> Result``.
+    ``solve(problem, *, time_limit=None, seed=0, notifier=NULL_NOTIFIER) -> Result``.
 
     ``options`` is a pydantic model (``extra="forbid"``) that validates the keyword options; its
-    defaults are what ``solverhub solvers`` lists.
+    defaults are what ``solverhub solvers`` lists. ``available()`` returns ``None`` when the
+    solver can run here, else the reason it cannot (a missing optional package, no GPU): the
+    solver is then listed as unavailable with that reason, and asking for it is one clear error.
+    ``deterministic``: the same seed gives the same answer (the conformance suite checks it)::
+
+        SolverSpec("convex-relu-cvxpy", "relu-training", CvxpySolver, CvxpyOptions,
+                   available=lambda: None if find_spec("cvxpy") else "cvxpy is not installed "
+                                                                     "(pip install solverhub[cvxpy])")
     """
 
     name: str
@@ -64,6 +104,18 @@ class SolverSpec:
     options: type[BaseModel] = NoOptions
     description: str = ""
     provider: str = ""
+    available: Callable[[], str | None] | None = None
+    deterministic: bool = True
+
+    def unavailable_reason(self) -> str | None:
+        """``None`` when available; a probe that raises counts as unavailable, with its error."""
+        if self.available is None:
+            return None
+        try:
+            reason = self.available()
+        except Exception as exc:  # a probe must never take the host down
+            return f"availability probe raised {type(exc).__name__}: {exc}"
+        return None if not reason else str(reason)
 
 
 @dataclass(frozen=True)

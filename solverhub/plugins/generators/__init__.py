@@ -14,23 +14,25 @@ from typing import Any
 
 from solverhub.core.address import parse_address
 from solverhub.core.hookspecs import hookimpl
+from solverhub.core.records import LoaderSpec
 
 SCHEME = "generate"
 
 
-@hookimpl
-def solverhub_load_problem(source: Any, params: dict) -> Any:
-    if not isinstance(source, str):  # Path objects are files, never addresses
-        return None
-    addr = parse_address(source)
-    if addr.scheme != SCHEME:
-        return None
+def load_generated(source: Any, params: dict) -> Any:
     from solverhub.core.errors import BadInputError
     from solverhub.instances import FAMILIES, generate
 
+    addr = parse_address(str(source))
     family = addr.target.strip()
     if not family:
         raise BadInputError(f"{source!r}: missing instance family, expected generate:<family>?param=value "
                             f"(known: {', '.join(FAMILIES)})")
     merged = {**addr.params, **(params or {})}
     return generate(family, **merged)
+
+
+@hookimpl
+def solverhub_loaders() -> list[LoaderSpec]:
+    return [LoaderSpec("generators", load_generated, schemes=(SCHEME,), kind="mip",
+                       description="generate:<family>?param=value&seed=N, seeded MIP instance families")]

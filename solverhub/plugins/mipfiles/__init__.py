@@ -12,9 +12,10 @@ from typing import Any
 
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.mip import MIPProblem
-from solverhub.core.records import ProblemKind
+from solverhub.core.records import LoaderSpec, ProblemKind
 
-from .io import claims, read_mip, reference_value, write_lp, write_mps
+from .kind import MIPKind
+from .io import MIP_SUFFIXES, read_mip, reference_value, write_lp, write_mps
 
 __all__ = ["read_mip", "write_mps", "write_lp", "reference_value"]
 
@@ -22,11 +23,16 @@ __all__ = ["read_mip", "write_mps", "write_lp", "reference_value"]
 @hookimpl
 def solverhub_problem_kinds() -> list:
     return [ProblemKind("mip", MIPProblem,
-                        "mixed-integer linear program in matrix form (MPS/LP files, Pyomo models)")]
+                        "mixed-integer linear program in matrix form (MPS/LP files, Pyomo models)",
+                        protocol=MIPKind())]
+
+
+def _load_file(source: Any, params: dict) -> Any:
+    return read_mip(Path(source))
 
 
 @hookimpl
-def solverhub_load_problem(source: Any, params: dict) -> Any:
-    if not claims(source):
-        return None
-    return read_mip(Path(source))
+def solverhub_loaders() -> list[LoaderSpec]:
+    return [LoaderSpec("mps-lp-files", _load_file, suffixes=MIP_SUFFIXES, kind="mip",
+                       description="MPS and CPLEX LP files, gzipped too (read with HiGHS, checked "
+                                   "strictly)")]
