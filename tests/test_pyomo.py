@@ -354,7 +354,9 @@ def test_trivially_infeasible_constraint():
 
 def test_load_problem_hook_and_converter():
     m = knapsack()
-    p = sh.load_problem(m)
+    natural = sh.load_problem(m)                   # the loader yields the model itself ...
+    assert isinstance(natural, PyomoModel) and natural.kind == "pyomo" and natural.model is m
+    p = sh.load_problem(m, kind="mip")             # ... and the converter the solver's form
     assert isinstance(p, PyomoMIPProblem) and p.name == "knapsack"
     pm = sh.get_plugin_manager()
     assert "pyomo" in pm.problem_kinds()
@@ -364,7 +366,7 @@ def test_load_problem_hook_and_converter():
     assert q.n == p.n and (q.A != p.A).nnz == 0
     with pytest.raises(BadInputError, match="unknown load parameter"):
         sh.load_problem(m, bogus=1)
-    assert sh.load_problem(m, names="false").col_names is None
+    assert sh.load_problem(m, kind="mip", names="false").col_names is None
 
 
 def test_load_solution_rounds_integers_and_maps_values():

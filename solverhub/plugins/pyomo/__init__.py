@@ -1,7 +1,8 @@
 """Pyomo plugin: Pyomo models as solverhub problems, and solverhub solvers inside Pyomo.
 
-* loader hook: ``sh.solve(pyomo_model, solver=...)`` compiles the model through Pyomo's
-  standard-form compiler (:mod:`.convert`) and loads the solution back into the model;
+* loader: a Pyomo model loads as itself (kind ``pyomo``, :class:`.convert.PyomoModel`); the
+  converter compiles it for a MIP solver through Pyomo's standard-form compiler (:mod:`.convert`)
+  and ``sh.solve(pyomo_model, solver=...)`` loads the solution back into the model;
 * problem kind ``pyomo`` and converter ``pyomo-to-mip`` (:class:`.convert.PyomoModel` -> MIP);
 * Pyomo solver factory: every solver whose problem kind is ``mip`` is registered as
   ``solverhub_<name>`` in ``pyomo.contrib.solver``'s ``SolverFactory`` and, through it, in
@@ -17,9 +18,9 @@ from typing import Any
 
 from solverhub.core.errors import BadInputError
 from solverhub.core.hookspecs import hookimpl
-from solverhub.core.records import Converter, ProblemKind
+from solverhub.core.records import Converter, LoaderSpec, ProblemKind
 
-__all__ = ["register_all", "solverhub_problem_kinds", "solverhub_converters", "solverhub_load_problem"]
+__all__ = ["register_all", "solverhub_problem_kinds", "solverhub_converters", "solverhub_loaders"]
 
 
 def register_all(*args: Any, **kwargs: Any) -> list[str]:
@@ -49,15 +50,18 @@ def solverhub_converters() -> list:
     return [Converter("pyomo-to-mip", "pyomo", "mip", _pyomo_to_mip)]
 
 
-@hookimpl
-def solverhub_load_problem(source: Any, params: dict) -> Any:
-    # claims Pyomo blocks only; Pyomo is never imported here (a Pyomo model implies it already is)
-    if isinstance(source, (str, bytes)) or sys.modules.get("pyomo.core") is None:
-        return None
-    from solverhub.plugins.pyomo.convert import is_pyomo_model, pyomo_to_mip
+def _accepts(source: Any) -> bool:
+    # Pyomo is never imported here: a Pyomo model in hand implies it already is
+    if sys.modules.get("pyomo.core") is None:
+        return False
+    from solverhub.plugins.pyomo.convert import is_pyomo_model
 
-    if not is_pyomo_model(source):
-        return None
+    return is_pyomo_model(source)
+
+
+def _load(source: Any, params: dict) -> Any:
+    from solverhub.plugins.pyomo.convert import PyomoModel
+
     unknown = sorted(set(params) - {"names"})
     if unknown:
         raise BadInputError(f"Pyomo model {source.name!r}: unknown load parameter(s) {unknown} "
@@ -65,4 +69,11 @@ def solverhub_load_problem(source: Any, params: dict) -> Any:
     names = params.get("names", True)
     if isinstance(names, str):
         names = names.strip().lower() not in ("0", "false", "no", "off")
-    return pyomo_to_mip(source, names=bool(names))
+    return PyomoModel(source, names=bool(names))
+
+
+@hookimpl
+def solverhub_loaders() -> list[LoaderSpec]:
+    # yields the model itself (kind "pyomo"); converters choose the form the solver takes
+    return [LoaderSpec("pyomo-models", _load, accepts=_accepts, kind="pyomo",
+                       description="Pyomo models and blocks (pyomo.environ and pyomo.kernel)")]

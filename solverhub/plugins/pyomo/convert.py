@@ -54,15 +54,16 @@ class PyomoModel:
 
     kind = "pyomo"
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, names: bool = True) -> None:
         if not is_pyomo_model(model):
             raise BadInputError(f"PyomoModel needs a Pyomo block or model, got {type(model).__name__}")
         self.model = model
+        self.names = bool(names)
         self.name = getattr(model, "name", "pyomo")
         self._converted: PyomoMIPProblem | None = None
 
     def to_mip(self) -> "PyomoMIPProblem":
-        self._converted = pyomo_to_mip(self.model)
+        self._converted = pyomo_to_mip(self.model, names=self.names)
         return self._converted
 
     def accept_result(self, result: Any) -> None:
