@@ -84,6 +84,12 @@ class Result:
     options: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: the problem kind's scalars (MIP: primal_gap, gap; continuous kinds: residuals, errors ...)
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: thinned column-wise iteration log: {"iteration": [...], "time": [...], "<scalar>": [...]}
+    history: dict[str, list[Any]] = field(default_factory=dict)
+    #: the problem kind's name (``mip``, ...), set by the host
+    kind: str = ""
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -104,11 +110,13 @@ class Result:
         return self
 
     def to_dict(self, *, include_x: bool = False) -> dict[str, Any]:
-        """The JSON contract of DESIGN.md section 5 (plus ``info``)."""
+        """The JSON contract of DESIGN.md section 5 (plus ``info``). An error result shows no
+        objective, bound or x, whatever a solver left in them: they would read as an answer."""
+        failed = self.status == Status.ERROR
         d: dict[str, Any] = {
             "status": self.status.value,
-            "objective": finite_or_none(self.objective),
-            "bound": finite_or_none(self.bound),
+            "objective": None if failed else finite_or_none(self.objective),
+            "bound": None if failed else finite_or_none(self.bound),
             "runtime": self.runtime,
             "iterations": self.iterations,
             "solver": self.solver,
@@ -117,10 +125,13 @@ class Result:
             "trajectory": [[float(t), float(v)] for t, v in self.trajectory],
             "options": _jsonable(self.options),
             "info": _jsonable(self.info),
+            "kind": self.kind,
+            "metrics": _jsonable(self.metrics),
+            "history": _jsonable(self.history),
         }
         if self.error is not None:
             d["error"] = self.error
-        if include_x and self.x is not None:
+        if include_x and self.x is not None and not failed:
             d["x"] = [float(v) for v in np.asarray(self.x).ravel()]
         return d
 

@@ -24,10 +24,12 @@ import numpy as np
 
 from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
 from solverhub.core.errors import BadInputError
+from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MIPProblem
 from solverhub.core.result import Status
 from solverhub.plugins.mipfiles.cutoff import cutoff_row, round_integer_bounds
 from solverhub.plugins.highs import HIGHS_CAPABILITIES
+from solverhub.plugins.highs.lpbound import lp_bound
 
 __all__ = ["HighsBackend", "HIGHS_CAPABILITIES", "process_threads", "check_highs_options"]
 
@@ -60,6 +62,14 @@ def process_threads(requested: int) -> int:
             log.warning("HiGHS 'threads' is process-global and already %d in this process; "
                         "the request for %d threads is ignored", _PROCESS_THREADS, requested)
         return _PROCESS_THREADS
+
+
+def _mark_user_stop(res: BackendResult) -> None:
+    """A solve stopped by the user's request is ``interrupted`` even with an incumbent (one stopped
+    by the caller's own ``interrupt()`` or callback stays ``feasible``)."""
+    if res.info.get("interrupted") and res.status == Status.FEASIBLE and stop_requested():
+        res.status = Status.INTERRUPTED
+        res.info["stopped_by_user"] = True
 
 
 def _empty_model_result(problem: MIPProblem) -> BackendResult:
@@ -168,8 +178,14 @@ class HighsBackend(MIPBackend):
 
     # ------------------------------------------------------------------ callbacks
     def _cb_interrupt(self, e: Any) -> None:
-        # write the flag every time: a True left in data_in would stop every later run
-        e.interrupt(bool(self._interrupt))
+        # write the flag every time: a True left in data_in would stop every later run; a user's
+        # stop request (Ctrl-C, solverhub.core.interrupt) stops every solve
+        try:
+            stop = self._interrupt or stop_requested()
+        except BaseException as exc:  # a second Ctrl-C lands here: stop, never unwind through C++
+            self._cb_error = exc
+            self._interrupt = stop = True
+        e.interrupt(bool(stop))
 
     def _cb_improving(self, e: Any) -> None:
         self._n_improving += 1
@@ -276,6 +292,7 @@ class HighsBackend(MIPBackend):
             run_status = h.run()
             runtime = time.perf_counter() - t0
             res = self._collect(run_status, runtime, time_limit)
+            _mark_user_stop(res)
         finally:
             self._on_incumbent = None
             if cut_handle is not None:
@@ -313,17 +330,23 @@ class HighsBackend(MIPBackend):
         info = h.getInfo()
         x = self._solution()
         obj = float(info.objective_function_value) if x is not None else None
-        bound = float(info.mip_dual_bound)
-        bound = bound if math.isfinite(bound) else None
         stats = {"model_status": name, "nodes": int(info.mip_node_count),
                  "lp_iterations": int(info.simplex_iteration_count),
                  "improving_solutions": self._n_improving}
+        lp_note, lp_proved = None, True
+        if self.problem.integrality.any():
+            bound = float(info.mip_dual_bound)
+            bound = bound if math.isfinite(bound) else None
+        else:
+            # a pure LP: mip_dual_bound stays 0 there; the bound is the dual objective
+            bound, lp_note, lp_proved = lp_bound(h, name, obj, self.problem.sense)
         if name == "kOptimal":
             st = Status.OPTIMAL if x is not None else Status.ERROR
         elif name == "kInfeasible":
             st, x, obj = Status.INFEASIBLE, None, None
         elif name == "kUnbounded":
-            st = Status.UNBOUNDED
+            # a feasible point of an unbounded model is no answer, and no bound holds
+            st, x, obj, bound = Status.UNBOUNDED, None, None, None
         elif name == "kUnboundedOrInfeasible":
             st = self._resolve_unbounded_or_infeasible(time_limit, runtime)
             stats["resolved_from"] = name
@@ -338,6 +361,10 @@ class HighsBackend(MIPBackend):
         else:
             st = Status.FEASIBLE if x is not None else Status.ERROR
             stats["error"] = f"HiGHS model status {name} (run status {run_status})"
+        if lp_note is not None:
+            stats["lp_bound_note"] = lp_note
+        if not lp_proved and st == Status.OPTIMAL:  # optimal means proved
+            st = Status.FEASIBLE
         return BackendResult(st, objective=obj, x=x, bound=bound if st != Status.INFEASIBLE else None,
                              runtime=runtime, info=stats)
 
@@ -377,7 +404,11 @@ class HighsBackend(MIPBackend):
         if name == "kOptimal":
             x = np.asarray(h.getSolution().col_value, dtype=np.float64)[: self._n].copy()
             obj = float(info.objective_function_value)
-            return BackendResult(Status.OPTIMAL, obj, x, obj, runtime, stats)
+            bound, note, proved = lp_bound(h, name, obj, self.problem.sense)
+            if note is not None:
+                stats["lp_bound_note"] = note
+            return BackendResult(Status.OPTIMAL if proved else Status.FEASIBLE, obj, x, bound,
+                                 runtime, stats)
         if name == "kInfeasible":
             return BackendResult(Status.INFEASIBLE, runtime=runtime, info=stats)
         if name in ("kUnbounded", "kUnboundedOrInfeasible"):
@@ -398,6 +429,9 @@ class HighsBackend(MIPBackend):
             return BackendResult(Status.UNBOUNDED, runtime=runtime, info=stats)
         if name == "kTimeLimit":
             return BackendResult(Status.TIME_LIMIT, runtime=runtime, info=stats)
+        if name in ("kInterrupt", "kHighsInterrupt"):  # the user's stop request (Ctrl-C)
+            stats["interrupted"] = True
+            return BackendResult(Status.INTERRUPTED, runtime=runtime, info=stats)
         stats["error"] = f"HiGHS model status {name}"
         return BackendResult(Status.ERROR, runtime=runtime, info=stats)
 

@@ -5,8 +5,12 @@ The model (``ModelBuilderHelper``) is built once from the matrix with
 them. Measured traps (docs/backends.md):
 
 * model_builder has no incumbent callback, and ``interrupt_solve`` does not stop SCIP (a 30 s
-  solve ran to its limit); it stops CP-SAT, but the interrupted ``ModelSolverHelper`` then answers
-  NOT_SOLVED to every later solve, so a fresh one is made after an interrupt.
+  solve ran to its limit): SCIP solves go through ``pywraplp`` (:class:`_ScipMPSolver`), whose
+  interrupt works. ``interrupt_solve`` stops CP-SAT, but the interrupted ``ModelSolverHelper``
+  then answers NOT_SOLVED to every later solve, so a fresh one is made after an interrupt.
+* A user's stop request (Ctrl-C, :mod:`solverhub.core.interrupt`) is polled by a watcher thread
+  during each solve; SCIP's and CP-SAT's own SIGINT handlers are switched off so that they do not
+  swallow the signal.
 * Constraints cannot be deleted: a removed row is emptied (coefficients 0, bounds free) and its
   slot reused by the next ``add_row``.
 * CP-SAT scales continuous variables to integers: on MIPLIB 3 it declared the feasible ``vpm2``
@@ -29,6 +33,7 @@ import numpy as np
 
 from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
 from solverhub.core.errors import BadInputError
+from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.result import Status
 from solverhub.plugins.mipfiles.cutoff import cutoff_row, round_integer_bounds
@@ -40,6 +45,134 @@ log = logging.getLogger(__name__)
 
 
 _NO_LIMIT = 1e9  # seconds: what "no time limit" is set to on a reused solver helper
+_SOLVER_INFINITY = 1e20  # SCIP's infinity: a bound of that size is no bound
+
+
+_MPSOLVER_STATUS = {0: "OPTIMAL", 1: "FEASIBLE", 2: "INFEASIBLE", 3: "UNBOUNDED",
+                    4: "UNKNOWN_STATUS", 5: "MODEL_INVALID", 6: "NOT_SOLVED"}
+
+
+class _ScipMPSolver:
+    """SCIP through ``pywraplp.Solver`` behind the part of model_builder's ``ModelSolverHelper`` that
+    the backend uses. model_builder's SCIP route ignores ``interrupt_solve`` (a 30 s solve ran to its
+    limit); MPSolver's ``InterruptSolve`` stops SCIP within a fraction of a second, so Ctrl-C can
+    stop it. The model is handed over as an ``MPModelProto`` (hints included) at each solve."""
+
+    def __init__(self, verbose: bool) -> None:
+        from ortools.linear_solver import pywraplp
+
+        self._pw = pywraplp
+        self._verbose = verbose
+        self._limit_ms: int | None = None
+        self._params = ""
+        self._solver: Any = None
+        self._response: Any = None
+        self._lock = threading.Lock()
+        self._interrupted = False
+        self._code = 4
+
+    def solver_is_supported(self) -> bool:
+        return bool(self._pw.Solver.SupportsProblemType(
+            self._pw.Solver.SCIP_MIXED_INTEGER_PROGRAMMING))
+
+    def enable_output(self, on: bool) -> None:
+        self._verbose = bool(on)
+
+    def set_time_limit_in_seconds(self, seconds: float) -> None:
+        self._limit_ms = int(min(float(seconds), _NO_LIMIT) * 1000)
+
+    def set_solver_specific_parameters(self, params: str) -> None:
+        self._params = params
+
+    def solve(self, model: Any) -> None:
+        import os
+        import tempfile
+
+        from ortools.linear_solver import linear_solver_pb2
+
+        # model_builder has no in-memory export of its proto: a temporary file (ms on 60k columns)
+        fd, path = tempfile.mkstemp(suffix=".pb", prefix="solverhub-scip-")
+        os.close(fd)
+        try:
+            model.write_model_to_proto_file(path)
+            with open(path, "rb") as f:
+                proto = linear_solver_pb2.MPModelProto.FromString(f.read())
+        finally:
+            os.unlink(path)
+        s = self._pw.Solver("solverhub-scip", self._pw.Solver.SCIP_MIXED_INTEGER_PROGRAMMING)
+        err = s.LoadModelFromProto(proto)
+        response = linear_solver_pb2.MPSolutionResponse()
+        self._response = response
+        if err:
+            response.status_str = err
+            self._code = 5  # MODEL_INVALID
+            return
+        if self._verbose:
+            s.EnableOutput()
+        if self._limit_ms is not None:
+            s.SetTimeLimit(self._limit_ms)
+        if self._params:
+            s.SetSolverSpecificParametersAsString(self._params)
+        with self._lock:
+            self._solver = s
+            stop_now = self._interrupted
+        code = 6 if stop_now else s.Solve()
+        with self._lock:
+            self._solver = None
+        if not stop_now:
+            s.FillSolutionResponseProto(response)
+        self._response = response
+        self._code = int(code)
+
+    def interrupt_solve(self) -> None:
+        with self._lock:
+            self._interrupted = True
+            if self._solver is not None:
+                self._solver.InterruptSolve()
+
+    def status(self) -> str:
+        return _MPSOLVER_STATUS.get(self._code, "UNKNOWN_STATUS")
+
+    def status_string(self) -> str:
+        return "" if self._response is None else str(self._response.status_str)
+
+    def has_solution(self) -> bool:
+        r = self._response
+        return r is not None and len(r.variable_value) > 0 and self.status() in ("OPTIMAL",
+                                                                                  "FEASIBLE")
+
+    def variable_values(self) -> list[float]:
+        return list(self._response.variable_value)
+
+    def objective_value(self) -> float:
+        return float(self._response.objective_value)
+
+    def best_objective_bound(self) -> float:
+        return float(self._response.best_objective_bound)
+
+
+class _StopWatcher:
+    """Polls :func:`stop_requested` during a native solve that has no callbacks, and interrupts it
+    (again every 0.25 s: a request that lands before the solver has started could be lost)."""
+
+    def __init__(self, interrupt: Any) -> None:
+        self._interrupt = interrupt
+        self._done = threading.Event()
+        self.fired = False
+        self._thread = threading.Thread(target=self._watch, name="solverhub-stop", daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.05):
+            if stop_requested():
+                self.fired = True
+                self._interrupt()
+                if self._done.wait(0.25):
+                    return
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=1.0)
 
 
 class OrtoolsBackend(MIPBackend):
@@ -82,7 +215,8 @@ class OrtoolsBackend(MIPBackend):
         return None
 
     def _new_solver(self):
-        s = self._mbh.ModelSolverHelper(self.solver_name)
+        s = (_ScipMPSolver(self.verbose) if self.solver_name == "scip"
+             else self._mbh.ModelSolverHelper(self.solver_name))
         if not s.solver_is_supported():
             raise BadInputError(f"backend {self.name}: OR-Tools was built without {self.solver_name}")
         s.enable_output(bool(self.verbose))
@@ -162,6 +296,12 @@ class OrtoolsBackend(MIPBackend):
         return c, float(h.objective_offset())
 
     # ------------------------------------------------------------------ solving
+    def _user_stop(self, s: Any) -> None:
+        """A stop request from the user: every OR-Tools solver here can be interrupted that way."""
+        self._interrupted = True
+        with self._lock:
+            s.interrupt_solve()
+
     def interrupt(self) -> None:
         if "interrupt" not in self.capabilities:
             raise NotImplementedError(f"backend {self.name} cannot be interrupted "
@@ -203,10 +343,19 @@ class OrtoolsBackend(MIPBackend):
                                   node_limit)
         s.set_solver_specific_parameters(params)
         t0 = time.perf_counter()
+        watcher = _StopWatcher(lambda: self._user_stop(s))
         try:
-            s.solve(h)
+            try:
+                s.solve(h)
+            finally:
+                watcher.stop()
             runtime = time.perf_counter() - t0
             res = self._collect(s, runtime, time_limit)
+            if watcher.fired and res.status in (Status.FEASIBLE, Status.INTERRUPTED,
+                                                Status.TIME_LIMIT):
+                # stopped by the user (Ctrl-C): interrupted, with the incumbent if there is one
+                res.status = Status.INTERRUPTED
+                res.info["interrupted"] = res.info["stopped_by_user"] = True
             if res.x is not None and not self.problem.check(res.x).feasible:
                 self._polish(res)
         finally:
@@ -232,7 +381,8 @@ class OrtoolsBackend(MIPBackend):
             x = np.asarray(s.variable_values(), dtype=np.float64)[: self._n].copy()
             obj = float(s.objective_value())
             b = float(s.best_objective_bound())
-            bound = b if math.isfinite(b) else None
+            # SCIP says "no bound yet" (an LP stopped before its root LP ended) with +-1e20
+            bound = b if math.isfinite(b) and abs(b) < _SOLVER_INFINITY else None
         info: dict[str, Any] = {"solver_status": name}
         msg = s.status_string() if hasattr(s, "status_string") else ""
         if msg:
@@ -257,6 +407,10 @@ class OrtoolsBackend(MIPBackend):
             status = self._resolve_unknown(time_limit, runtime)
             info["resolved_from"] = name
             x = obj = bound = None
+        elif name == "MODEL_INVALID" and self._inverted_bounds() is not None:
+            # SCIP through MPSolver refuses lower > upper as invalid: that model is infeasible
+            status, x, obj, bound = Status.INFEASIBLE, None, None, None
+            info["infeasible_bounds"] = self._inverted_bounds()
         elif name == "MODEL_INVALID":
             status = Status.ERROR
             info["error"] = (f"{self.solver_name} rejected the model as invalid (MODEL_INVALID"
@@ -269,6 +423,18 @@ class OrtoolsBackend(MIPBackend):
             status = Status.FEASIBLE if x is not None else Status.ERROR
             info["error"] = f"{self.solver_name} status {name}{': ' + msg if msg else ''}"
         return BackendResult(status, obj, x, bound, runtime, info)
+
+    def _inverted_bounds(self) -> str | None:
+        """The first column or row of the current model whose lower bound exceeds its upper."""
+        h = self._model
+        for j in range(h.num_variables()):
+            if h.var_lower_bound(j) > h.var_upper_bound(j):
+                return f"column {h.var_name(j) or j}: [{h.var_lower_bound(j)}, {h.var_upper_bound(j)}]"
+        for i in range(h.num_constraints()):
+            if h.constraint_lower_bound(i) > h.constraint_upper_bound(i):
+                return (f"row {h.constraint_name(i) or i}: [{h.constraint_lower_bound(i)}, "
+                        f"{h.constraint_upper_bound(i)}]")
+        return None
 
     def _polish(self, res: BackendResult) -> None:
         """SCIP returned dsbmip's optimum with a row violated by 1.4e-5 (its tolerances apply to
@@ -330,6 +496,7 @@ class OrtoolsBackend(MIPBackend):
             s = self._mbh.ModelSolverHelper("scip")
             s.enable_output(bool(self.verbose))
             s.set_time_limit_in_seconds(_NO_LIMIT if time_limit is None else float(time_limit))
+            s.set_solver_specific_parameters("misc/catchctrlc = FALSE")  # leave Ctrl-C to Python
             t0 = time.perf_counter()
             s.solve(h)
             runtime = time.perf_counter() - t0
@@ -360,8 +527,9 @@ class ScipBackend(OrtoolsBackend):
     capabilities = SCIP_CAPABILITIES
 
     def _parameters(self, seed: int, relative_gap: float | None, node_limit: int | None) -> str:
+        # SCIP's own Ctrl-C handler would swallow the signal: solverhub stops it (interrupt.py)
         lines = [f"randomization/randomseedshift = {seed % 2147483647}",
-                 "parallel/maxnthreads = 1"]
+                 "parallel/maxnthreads = 1", "misc/catchctrlc = FALSE"]
         if relative_gap is not None:
             lines.append(f"limits/gap = {float(relative_gap)!r}")
         if node_limit is not None:
@@ -390,7 +558,9 @@ class SatBackend(OrtoolsBackend):
                 f"'highs' or 'ortools-scip'")
 
     def _parameters(self, seed: int, relative_gap: float | None, node_limit: int | None) -> str:
-        parts = [f"num_workers:{max(1, int(self.threads))}", f"random_seed:{seed % 2147483647}"]
+        # CP-SAT's own Ctrl-C handler would swallow the signal: solverhub stops it (interrupt.py)
+        parts = [f"num_workers:{max(1, int(self.threads))}", f"random_seed:{seed % 2147483647}",
+                 "catch_sigint_signal:false"]
         if relative_gap is not None:
             parts.append(f"relative_gap_limit:{float(relative_gap)!r}")
         if self.extra_parameters:
