@@ -5,7 +5,9 @@ state) and saved atomically:
 
 * ``primal_gap.png``: per instance, the primal gap over time of each solver (mean over seeds), to
   the reference value where one is known, else to the best objective any task of the run found;
-* ``objective.png``: per instance, every task's incumbent objective over time.
+* ``objective.png``: per instance, every task's incumbent objective over time;
+* ``history_<kind>_<column>.png``: for kinds without a primal gap, a column of the iteration
+  history (objective, residuals ...) over iterations, one line per task.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import numpy as np
 
 from solverhub.core.result import primal_gap
 
-__all__ = ["plot_trajectory", "gap_curve", "plot_primal_gap", "plot_objectives", "save_figure"]
+__all__ = ["plot_trajectory", "gap_curve", "plot_primal_gap", "plot_objectives", "plot_history",
+           "save_figure"]
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -185,5 +188,44 @@ def plot_objectives(groups: Mapping[str, Mapping[str, list[dict]]], path: str | 
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.suptitle("Incumbent objective over time (one line per seed)", fontsize=10)
+    save_figure(fig, path)
+    return Path(path)
+
+
+def plot_history(groups: Mapping[str, Mapping[str, list[dict]]], column: str,
+                 path: str | Path) -> Path | None:
+    """Per instance, ``history[column]`` over iterations for every task (one colour per solver),
+    on a log scale when the values are positive and span more than two decades."""
+    insts = [i for i in groups if any((r.get("history") or {}).get(column)
+                                      for rs in groups[i].values() for r in rs)]
+    if not insts:
+        return None
+    labels = sorted({s for i in insts for s in groups[i]})
+    colors = _colors(labels)
+    fig, axes = _new_figure(len(insts))
+    for ax, inst in zip(axes, insts):
+        values: list[float] = []
+        for lab in groups[inst]:
+            first = True
+            for r in groups[inst][lab]:
+                hist = r.get("history") or {}
+                pts = [(float(k), float(v)) for k, v in zip(hist.get("iteration") or [],
+                                                            hist.get(column) or [])
+                       if v is not None and math.isfinite(float(v))]
+                if not pts:
+                    continue
+                values += [v for _, v in pts]
+                ax.plot([k for k, _ in pts], [v for _, v in pts], color=colors[lab], alpha=0.85,
+                        linewidth=1.2, label=lab if first else None)
+                first = False
+        if values and min(values) > 0 and max(values) / min(values) > 100:
+            ax.set_yscale("log")
+        ax.set_title(_short(inst), fontsize=9)
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(column.replace("_", " "))
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{column.replace('_', ' ')} over iterations (one line per task)", fontsize=10)
     save_figure(fig, path)
     return Path(path)
