@@ -234,9 +234,11 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     solvers = []
     for name in sorted(pm.solvers()):
         spec = pm.solvers()[name]
+        reason = spec.unavailable_reason()
         solvers.append({"name": spec.name, "problem_kind": spec.problem_kind,
                         "provider": spec.provider, "description": spec.description,
-                        "options": _options_of(spec)})
+                        "available": reason is None, "unavailable_reason": reason,
+                        "deterministic": spec.deterministic, "options": _options_of(spec)})
     if args.json:
         print(json.dumps({"solvers": solvers}, default=str))
         return EXIT_OK
@@ -246,10 +248,13 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     t.add_column("name", style="bold")
     t.add_column("kind")
     t.add_column("provider")
+    t.add_column("state", overflow="fold")
     t.add_column("options (default)", overflow="fold")
     for s in solvers:
         opts = ", ".join(f"{k}={json.dumps(v['default'])}" for k, v in s["options"].items())
-        t.add_row(s["name"], s["problem_kind"], s["provider"], opts or "-")
+        state = ("[green]available[/green]" if s["available"] else
+                 f"[yellow]unavailable[/yellow]: {s['unavailable_reason']}")
+        t.add_row(s["name"], s["problem_kind"], s["provider"], state, opts or "-")
     _console().print(t)
     return EXIT_OK
 
@@ -326,6 +331,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if not args.json:
             _err(d.get("error") or "the solver failed")
         return EXIT_FAIL
+    if result.status.value == "interrupted":  # Ctrl-C: the incumbent was reported, exit 130
+        print(f"{PROG}: interrupted: " + ("the best solution found is reported" if result.x is not None
+                                          else "no solution was found"), file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -437,9 +446,11 @@ class _RichProgress:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import shlex
+
     from solverhub.core.config import load_config, quickstart_config
     from solverhub.core.report import summarize, summary_table
-    from solverhub.core.runner import CONFIG, run_config
+    from solverhub.core.runner import CONFIG, RunInterrupted, run_config
 
     if args.workers is not None and args.workers < 1:
         raise BadInputError(f"--workers must be at least 1, got {args.workers}")
@@ -448,30 +459,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     executor = "dask" if args.address and args.executor is None else args.executor
     if args.config is not None:
         cfg = load_config(args.config)
-        cfg_name = args.config
-    elif args.resume and args.out and (Path(args.out) / CONFIG).exists():
-        cfg = load_config(Path(args.out) / CONFIG)
-        cfg_name = str(Path(args.out) / CONFIG)
+        cfg_name: str | None = args.config
+    elif args.resume:
+        # resuming a folder: its own config.toml, never the quickstart
+        if args.out is None:
+            raise BadInputError("--resume needs --out DIR (the run folder to continue) or a CONFIG")
+        folder = Path(args.out)
+        if not folder.is_dir():
+            raise BadInputError(f"{folder}: nothing to resume (no such folder)")
+        if not (folder / CONFIG).is_file():
+            raise BadInputError(f"{folder}: nothing to resume (no {CONFIG} in it)")
+        cfg = load_config(folder / CONFIG)
+        cfg_name = None
     else:
         cfg = quickstart_config()
         cfg_name = None
+    if args.resume and args.out is None and not cfg.output.dir:
+        raise BadInputError("--resume needs --out DIR (the run folder to continue)")
     con = _console()
     con.print(f"[bold]{cfg.name}[/bold]: {len(cfg.instances)} instance(s) x {len(cfg.solvers)} "
               f"solver(s) x {len(cfg.seeds)} seed(s), time limit "
               f"{'none' if cfg.time_limit is None else f'{cfg.time_limit:g} s'} per task")
     progress = _RichProgress(con)
-    out = args.out
-    if out is None and not cfg.output.dir:
-        from solverhub.core.runner import default_out_dir
-
-        out = str(default_out_dir(cfg))
     try:
-        summary = run_config(cfg, out, resume=args.resume, executor=executor, address=args.address,
-                             workers=args.workers, progress=progress)
-    except KeyboardInterrupt:
-        out_dir = out or cfg.output.dir
-        again = f"solverhub run {cfg_name or ''} --out {out_dir} --resume".replace("  ", " ")
-        _err(f"interrupted; finished tasks are in {out_dir}; continue with: {again}")
+        # no --out: run_config creates a new folder ([output] dir, or runs/<name>-<timestamp>)
+        summary = run_config(cfg, args.out, resume=args.resume, executor=executor,
+                             address=args.address, workers=args.workers, progress=progress)
+    except RunInterrupted as exc:
+        again = " ".join(["solverhub", "run"] + ([shlex.quote(cfg_name)] if cfg_name else [])
+                         + ["--out", shlex.quote(str(exc.out_dir)), "--resume"])
+        _err(f"interrupted; finished tasks are in {exc.out_dir}; continue with: {again}")
         return EXIT_INTERRUPTED
     rows = summarize(summary.records)
     con.print(summary_table(rows, title=f"{cfg.name}: {summary.out_dir}"))

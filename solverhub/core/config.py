@@ -14,7 +14,9 @@
 
 Optional extras: ``[reference]`` maps an instance (as written in ``instances``, or its file name) to
 a known optimal or best-known objective value, overriding what the loader knows (MIPLIB ``.solu``);
-``[output]`` sets ``dir`` (default ``runs/<name>-<timestamp>``) and ``plots`` (default true).
+``[output]`` sets ``dir`` (relative to the config file's folder; default a new
+``runs/<name>-<timestamp>``) and ``plots`` (default true); ``[executor] task_grace`` (default 30 s)
+is how long past ``time_limit`` a pool task may go without a result before its worker is killed.
 
 Every model forbids unknown keys; errors are :class:`BadInputError` naming the file and the key
 (``quickstart.toml: solvers.balans.optoins: unknown key``). Relative instance paths resolve against
