@@ -449,7 +449,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import shlex
 
     from solverhub.core.config import load_config, quickstart_config
-    from solverhub.core.report import summarize, summary_table
+    from solverhub.core.report import summarize, summary_tables
     from solverhub.core.runner import CONFIG, RunInterrupted, run_config
 
     if args.workers is not None and args.workers < 1:
@@ -491,7 +491,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(f"interrupted; finished tasks are in {exc.out_dir}; continue with: {again}")
         return EXIT_INTERRUPTED
     rows = summarize(summary.records)
-    con.print(summary_table(rows, title=f"{cfg.name}: {summary.out_dir}"))
+    for table in summary_tables(rows, title=f"{cfg.name}: {summary.out_dir}"):
+        con.print(table)
     con.print(f"run folder: {summary.out_dir}  (results.jsonl, summary.csv, config.toml, plots)")
     if summary.errors:
         _err(f"{summary.errors} of {summary.finished} task(s) ended with an error; see "
@@ -502,7 +503,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
-    from solverhub.core.report import load_run, summarize, summary_table, write_outputs
+    from solverhub.core.report import load_run, summarize, summary_tables, write_outputs
 
     records = load_run(args.dir)
     written = write_outputs(args.dir, records)
@@ -510,7 +511,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not records:
         con.print(f"{args.dir}: no finished tasks yet")
         return EXIT_OK
-    con.print(summary_table(summarize(records), title=str(args.dir)))
+    for table in summary_tables(summarize(records), title=str(args.dir)):
+        con.print(table)
     con.print("wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
 

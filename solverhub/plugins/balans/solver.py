@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from solverhub.core.errors import BadInputError
+from solverhub.core.interrupt import stop_requested
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MIPProblem, integral_objective
@@ -253,7 +254,7 @@ class _Run:
         alone would (its own root LP is part of it); the root LP that RINS/RENS/DINS need is solved
         afterwards, only when the search goes on."""
         status = self._initial_solution(backend)
-        if status is not None:
+        if status is not None or stop_requested():  # Ctrl-C: no root LP, the loop stops at once
             return status
         return self._root_lp(backend)
 
@@ -293,7 +294,7 @@ class _Run:
             self.offer(x)
             return self.gap_closed()
 
-        while backend.usable() > 0.01:
+        while backend.usable() > 0.01 and not stop_requested():
             attempts += 1
             watchdog = None
             solve_limit = limit
@@ -379,6 +380,9 @@ class _Run:
             state.iterations_without_improvement = no_improve
             if self.gap_closed():
                 self.proved = True
+                break
+            if stop_requested():  # Ctrl-C: the running sub-MIP was stopped by its backend too
+                self.info["stopped_by_user"] = True
                 break
             if state.time_left <= 0.01 or any(rule(state) for rule in rules):
                 break
@@ -480,6 +484,8 @@ class _Run:
                 status = Status.OPTIMAL
             else:
                 status = Status.FEASIBLE
+            if status != Status.OPTIMAL and stop_requested():
+                status = Status.INTERRUPTED  # Ctrl-C: the best incumbent so far, if any
         if status == Status.OPTIMAL and self.best_x is not None and not math.isfinite(self.dual_bound):
             self.dual_bound = self.best_obj  # proved by the backend without a reported bound
         objective = self.problem.evaluate(self.best_x) if self.best_x is not None else None

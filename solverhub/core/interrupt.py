@@ -1,0 +1,138 @@
+"""Cooperative Ctrl-C: one process-wide stop flag that solvers poll.
+
+The first Ctrl-C (SIGINT) during :func:`handle_sigint` only *asks* the running solver to stop, so
+that it can return its best incumbent (status ``interrupted``), as Gurobi's Python API does; a second
+Ctrl-C raises :class:`KeyboardInterrupt` at once (the escape hatch for a solver that does not stop).
+
+Solvers and backends call :func:`stop_requested` from their loops and native callbacks. The flag is
+process-wide: a request stops every solve running in the process (any thread).
+
+Python runs signal handlers only in the main thread and only between bytecodes, so a native solve
+without callbacks (SCIP through OR-Tools) would not see the first Ctrl-C until it ended. A small
+thread therefore also listens on the signal wakeup fd and sets the flag as soon as SIGINT arrives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import threading
+from typing import Any, Iterator
+
+__all__ = ["stop_requested", "request_stop", "clear_stop", "handle_sigint"]
+
+_STOP = threading.Event()
+_LOCK = threading.Lock()
+_depth = 0  # nesting depth of handle_sigint in the main thread
+
+
+def stop_requested() -> bool:
+    """True once a stop was requested (first Ctrl-C or :func:`request_stop`) and not cleared."""
+    return _STOP.is_set()
+
+
+def request_stop() -> None:
+    """Ask running solves to stop and return what they have; safe from any thread."""
+    _STOP.set()
+
+
+def clear_stop() -> None:
+    """Forget a stop request (the outermost :func:`handle_sigint` does this on exit)."""
+    _STOP.clear()
+
+
+@contextlib.contextmanager
+def handle_sigint() -> Iterator[None]:
+    """For the duration: first SIGINT -> :func:`request_stop`, second -> ``KeyboardInterrupt``.
+
+    Only in the main thread (the only one Python delivers signals to); elsewhere it does nothing.
+    Nested uses are no-ops, so that an outer user (the runner's loop) still sees the request after an
+    inner ``solve`` returns. The outermost one restores the previous handler and clears the flag on
+    exit. A SIGINT that was ignored (``SIG_IGN``, e.g. in background jobs) stays ignored.
+    """
+    global _depth
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with _LOCK:
+        outer = _depth == 0
+        _depth += 1
+    previous: Any = None
+    installed = False
+    listener: _WakeupListener | None = None
+    try:
+        if outer:
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not signal.SIG_IGN:
+                count = 0
+
+                def _on_sigint(signum: int, frame: Any) -> None:
+                    nonlocal count
+                    count += 1
+                    if count > 1:
+                        raise KeyboardInterrupt
+                    request_stop()
+
+                signal.signal(signal.SIGINT, _on_sigint)
+                installed = True
+                listener = _WakeupListener.start()
+        yield
+    finally:
+        with _LOCK:
+            _depth -= 1
+        if outer:
+            if listener is not None:
+                listener.stop()
+            if installed:
+                signal.signal(signal.SIGINT, previous if previous is not None
+                              else signal.default_int_handler)
+            clear_stop()
+
+
+class _WakeupListener:
+    """Sets the stop flag from a thread when SIGINT arrives, via ``signal.set_wakeup_fd`` (the C-level
+    handler writes the signal number there at once, whatever the main thread is doing)."""
+
+    def __init__(self, reader: socket.socket, writer: socket.socket) -> None:
+        self._reader, self._writer = reader, writer
+        self._thread = threading.Thread(target=self._listen, name="solverhub-sigint", daemon=True)
+
+    @classmethod
+    def start(cls) -> "_WakeupListener | None":
+        reader, writer = socket.socketpair()
+        writer.setblocking(False)
+        try:
+            old = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+        except (ValueError, OSError):  # pragma: no cover - no wakeup fd on this platform
+            reader.close()
+            writer.close()
+            return None
+        if old != -1:  # someone else (an asyncio loop) owns the wakeup fd: leave it to them
+            signal.set_wakeup_fd(old)
+            reader.close()
+            writer.close()
+            return None
+        listener = cls(reader, writer)
+        listener._thread.start()
+        return listener
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                data = self._reader.recv(64)
+            except OSError:
+                return
+            if not data:
+                return
+            if signal.SIGINT in data:
+                request_stop()
+
+    def stop(self) -> None:
+        signal.set_wakeup_fd(-1)
+        # shutting the writer down ends the reader's recv with EOF
+        with contextlib.suppress(OSError):
+            self._writer.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=1.0)
+        self._writer.close()
+        self._reader.close()
