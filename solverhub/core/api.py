@@ -17,10 +17,13 @@ from solverhub.core.interrupt import handle_sigint, stop_requested
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
 from solverhub.core.records import SolverSpec
-from solverhub.core.result import Result, Status, primal_integral
+from solverhub.core.arrays import to_host, to_host_scalar
+from solverhub.core.kinds import KindProtocol, Reference
+from solverhub.core.result import Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
-__all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem"]
+__all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem",
+           "kind_protocol"]
 
 #: statuses a solver may have proved before a stop request reached it: kept as they are
 _PROVED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR,
@@ -39,29 +42,63 @@ def describe_source(source: Any) -> str:
     return getattr(source, "source", None) or getattr(source, "name", None) or type(source).__name__
 
 
-def load_problem(source: Any, **params: Any) -> Any:
+def load_problem(source: Any, kind: str | None = None, **params: Any) -> Any:
     """Load a problem from a path, an address (``scheme:...?k=v``) or a Python object (e.g. a Pyomo
-    model). The first loader plugin that understands the source wins."""
+    model). An address goes to the one loader registered for its scheme, a file to the loaders of
+    its suffix, an object to the loaders that accept it; the ``solverhub_load_problem`` hook is the
+    fallback for plugins that register no loader record. With ``kind`` the problem is converted
+    to that kind (``load_problem(pyomo_model, kind="mip")``); without, it comes in the loader's
+    own form (a Pyomo model loads as kind ``pyomo``)."""
+    problem = _load(source, **params)
+    return problem if kind is None else _convert(problem, kind, None)
+
+
+def _load(source: Any, **params: Any) -> Any:
     pm = get_plugin_manager()
     if is_problem(source):
         return source
     if isinstance(source, (str, Path)):
         addr = parse_address(source)
         merged = {**addr.params, **{k: str(v) for k, v in params.items()}}
+        if addr.scheme is not None:
+            loader = pm.loader_for_scheme(addr.scheme)
+            if loader is not None:
+                return _checked(loader.load(str(source), merged), source, loader.name)
+        else:
+            for loader in pm.loaders_for_file(str(source)):
+                return _checked(loader.load(source, merged), source, loader.name)
         problem = pm.hook.solverhub_load_problem(source=str(source) if not isinstance(source, Path)
                                                  else source, params=merged)
         if problem is not None:
             return problem
         if addr.scheme is not None and not Path(str(source)).exists():
+            known = ", ".join(sorted(pm.registry("schemes"))) or "none"
             raise BadInputError(f"{source}: no loader plugin understands the scheme "
-                                f"{addr.scheme!r}")
+                                f"{addr.scheme!r} (known schemes: {known})")
         if not Path(str(source)).exists():
             raise BadInputError(f"{source}: file not found")
+        suffixes = sorted({s for ld in pm.loaders().values() for s in ld.suffixes})
         raise BadInputError(f"{source}: no loader plugin understands this file type "
-                            f"(known: .mps, .lp, gzipped too)")
+                            f"(known: {', '.join(suffixes) or 'none'})")
+    for loader in pm.loaders_for_object(source):
+        return _checked(loader.load(source, dict(params)), source, loader.name)
     problem = pm.hook.solverhub_load_problem(source=source, params=dict(params))
     if problem is None:
         raise BadInputError(f"no loader plugin understands an object of type {type(source).__name__}")
+    return problem
+
+
+def _import_py_address(source: str) -> None:
+    addr = parse_address(source)
+    if addr.scheme == "py":
+        from solverhub.plugins.pyaddress import import_module_of
+
+        import_module_of(source)
+
+
+def _checked(problem: Any, source: Any, loader: str) -> Any:
+    if problem is None:
+        raise BadInputError(f"{source}: loader {loader!r} returned nothing")
     return problem
 
 
@@ -81,14 +118,15 @@ def validate_options(spec: SolverSpec, options: dict[str, Any]) -> BaseModel:
         raise BadInputError(f"solver {spec.name!r}: " + "; ".join(parts)) from None
 
 
-def _convert(problem: Any, target_kind: str, solver: str) -> Any:
+def _convert(problem: Any, target_kind: str, solver: str | None) -> Any:
     kind = getattr(problem, "kind", None)
     if kind == target_kind:
         return problem
     for conv in get_plugin_manager().converters().values():
         if conv.source_kind == kind and conv.target_kind == target_kind:
             return conv.convert(problem)
-    raise BadInputError(f"solver {solver!r} takes problems of kind {target_kind!r}, but "
+    who = f"solver {solver!r} takes" if solver else "asked for"
+    raise BadInputError(f"{who} problems of kind {target_kind!r}, but "
                         f"{describe_source(problem)} is of kind {kind!r} and no converter exists")
 
 
@@ -109,7 +147,9 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     """
     start = time.perf_counter() if started_at is None else float(started_at)
     pm = get_plugin_manager()
-    spec = pm.get_solver(solver)
+    if isinstance(problem, str):
+        _import_py_address(problem)  # a py: module may register the solver it is solved with
+    spec = pm.get_available_solver(solver)
     opts = {**(options or {}), **extra_options}
     validated = validate_options(spec, opts)
     time_limit = check_time_limit(time_limit)
@@ -145,23 +185,33 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
         except Exception as exc:  # a crashing plugin gives an error result, not a traceback
             result = Result(Status.ERROR, error=f"solver {solver!r} crashed: {type(exc).__name__}: "
                                                 f"{exc}", info={"traceback": traceback.format_exc()})
-        if stop_requested() and result.status not in _PROVED:
-            # stopped by the user with an incumbent: not "feasible" (a limit was not reached)
-            result.status = Status.INTERRUPTED
+        if stop_requested():
             result.info.setdefault("interrupted", "stop requested (Ctrl-C)")
+            if result.status not in _PROVED:
+                # stopped by the user with an incumbent: not "feasible" (no limit was reached)
+                result.status = Status.INTERRUPTED
     if not result.runtime:
         result.runtime = time.perf_counter() - t0
     result.solver = solver
     result.instance = instance_name
     result.options = validated.model_dump()
+    result.kind = spec.problem_kind
     result.info.setdefault("setup_time", t0 - start)
-    _verify(target, result)
-    ref = reference if reference is not None else getattr(target, "reference_objective", None)
-    if ref is not None and result.primal_integral is None:
+    _to_host(result)
+    protocol = kind_protocol(spec.problem_kind)
+    _verify(target, result, protocol)
+    if not result.history and len(notifier.history):
+        result.history = notifier.history.to_dict()
+    ref = Reference(float(reference)) if reference is not None else protocol.reference(target)
+    if result.status != Status.ERROR:
         horizon = time_limit if time_limit is not None and math.isfinite(time_limit) \
             else max(result.runtime, 1e-9)
-        result.primal_integral = primal_integral(result.trajectory, float(ref), horizon)
-        result.info.setdefault("reference_objective", float(ref))
+        metrics = protocol.compute_metrics(target, result, ref, horizon)
+        result.metrics.update({k: float(v) for k, v in metrics.items() if v is not None})
+        if result.primal_integral is None and "primal_integral" in metrics:
+            result.primal_integral = float(metrics["primal_integral"])
+        if ref is not None and ref.objective is not None:
+            result.info.setdefault("reference_objective", float(ref.objective))
     accept = getattr(loaded, "accept_result", None)
     if callable(accept) and loaded is not target:
         accept(result)
@@ -171,33 +221,71 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     return result
 
 
-def _verify(problem: Any, result: Result) -> None:
-    """Re-check a reported solution on the original model; a failing one is an error result."""
-    check = getattr(problem, "check", None)
-    if result.x is None or not callable(check):
+def kind_protocol(kind: str) -> KindProtocol:
+    """The protocol of problem kind ``kind`` (the permissive base for an unregistered kind)."""
+    rec = get_plugin_manager().problem_kinds().get(kind)
+    return getattr(rec, "protocol", None) or KindProtocol()
+
+
+def _to_host(result: Result) -> None:
+    """Device arrays (CuPy ...) become NumPy and 0-d arrays floats, once, here: nothing after
+    this point (verification, JSON, plots) sees a device array."""
+    result.x = to_host(result.x)
+    if result.x is not None:
+        result.x = np.asarray(result.x)
+    result.objective = to_host_scalar(result.objective)
+    result.bound = to_host_scalar(result.bound)
+
+
+def _reject(result: Result, message: str) -> None:
+    """Turn ``result`` into an error that carries no numbers looking like an answer; the rejected
+    ones stay in ``info`` for debugging."""
+    result.error = message
+    result.info["rejected_status"] = result.status.value
+    result.info["rejected_objective"] = result.objective
+    result.info["rejected_bound"] = result.bound
+    if result.x is not None:
+        result.info["rejected_x"] = np.asarray(result.x, dtype=np.float64).copy()
+    result.status = Status.ERROR
+    result.objective = result.bound = result.x = None
+    result.primal_integral = None
+
+
+def _verify(problem: Any, result: Result, protocol: KindProtocol | None = None) -> None:
+    """Re-check a reported solution by the problem kind's protocol. A solution the kind rejects
+    (MIP: infeasible; any kind: non-finite values) makes the result an error; residuals go to
+    ``metrics``; an ``optimal`` claim the residuals do not support becomes ``feasible``."""
+    if result.status != Status.ERROR and result.objective is not None \
+            and not math.isfinite(float(result.objective)) and result.x is not None:
+        _reject(result, f"solver {result.solver!r} reported a non-finite objective "
+                        f"({result.objective}) with a solution: a numerical breakdown")
         return
-    integrality = getattr(problem, "integrality", None)
-    if integrality is not None and np.any(integrality):
-        # integer columns within 1e-9 of an integer are reported as that integer (as SCIP does)
-        x = np.array(result.x, dtype=np.float64)
-        xi = x[integrality]
-        near = np.abs(xi - np.round(xi)) <= 1e-9
-        if near.any():
-            xi[near] = np.round(xi[near])
-            x[integrality] = xi
-            result.x = x
-    report = check(result.x)
-    result.info["verified"] = bool(report.feasible)
-    result.info["verification"] = str(report)
-    evaluated = getattr(report, "objective", None)
-    if report.feasible:
-        # the model's own evaluation (of the snapped x) is the truth
-        if evaluated is not None and math.isfinite(evaluated):
-            result.objective = float(evaluated)
-        if result.status == Status.OPTIMAL and result.bound is not None and result.objective is not None \
-                and abs(result.bound - result.objective) <= 1e-9 * max(1.0, abs(result.objective)):
-            result.bound = result.objective
-    else:
-        result.error = (f"the solution reported by {result.solver!r} fails the model's feasibility "
-                        f"check ({report})")
-        result.status = Status.ERROR
+    if result.x is None:
+        return
+    x = np.asarray(result.x)
+    if x.dtype.kind in "fc" and not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        _reject(result, f"the solution reported by {result.solver!r} has {bad} non-finite "
+                        f"entries (NaN or inf: a numerical breakdown)")
+        return
+    v = (protocol or KindProtocol()).verify(problem, result.x)
+    if v is None:
+        return
+    result.info["verified"] = bool(v.ok)
+    result.info["verification"] = v.message
+    result.metrics.update({k: float(val) for k, val in v.residuals.items()})
+    if not v.ok:
+        _reject(result, f"the solution reported by {result.solver!r} fails the model's feasibility "
+                        f"check ({v.message})")
+        return
+    if v.x is not None:
+        result.x = v.x
+    # the model's own evaluation (of the checked x) is the truth
+    if v.objective is not None and math.isfinite(v.objective):
+        result.objective = float(v.objective)
+    if result.status == Status.OPTIMAL and result.bound is not None and result.objective is not None \
+            and abs(result.bound - result.objective) <= 1e-9 * max(1.0, abs(result.objective)):
+        result.bound = result.objective
+    if result.status == Status.OPTIMAL and not v.optimal_ok:
+        result.status = Status.FEASIBLE
+        result.info["optimality_not_verified"] = v.message

@@ -251,6 +251,15 @@ def _check_solvers(cfg: RunConfig, source: str) -> None:
     from solverhub.core.manager import get_plugin_manager
 
     pm = get_plugin_manager()
+    for instance in cfg.instances:
+        if parse_address(instance).scheme == "py":
+            # a py: module may register the solver its problems are solved with
+            from solverhub.plugins.pyaddress import import_module_of
+
+            try:
+                import_module_of(instance)
+            except BadInputError as exc:
+                raise BadInputError(f"{source}: instances: {exc}") from None
     for label, entry in cfg.solvers.items():
         where = f"{source}: solvers.{_quote_key(label)}"
         try:

@@ -18,8 +18,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["MetricSpec", "Reference", "Verification", "KindProtocol", "GENERIC_METRICS",
-           "relative_error"]
+__all__ = ["MetricSpec", "Reference", "Verification", "KindProtocol", "relative_error"]
 
 
 @dataclass(frozen=True)
@@ -33,12 +32,6 @@ class MetricSpec:
     description: str = ""
     better: Literal["lower", "higher"] = "lower"
     aggregate: Literal["mean", "geomean", "median"] = "mean"
-
-
-#: metrics every result has, whatever its kind
-GENERIC_METRICS: tuple[MetricSpec, ...] = (
-    MetricSpec("runtime", "wall-clock seconds of the solve", "lower", "geomean"),
-)
 
 
 @dataclass
@@ -86,12 +79,24 @@ class KindProtocol:
 
     #: True: a solution failing the check is an error (MIP). False: residuals are reported.
     exact: bool = False
-    #: the kind's own metrics, beyond GENERIC_METRICS
+    #: the kind's own metrics (the record also has status, objective, runtime, iterations)
     metrics: tuple[MetricSpec, ...] = ()
 
     def verify(self, problem: Any, x: Any) -> Verification | None:
-        """Check ``x`` against ``problem``; ``None`` when the kind cannot check anything."""
-        return None
+        """Check ``x`` against ``problem``; ``None`` when nothing can be checked.
+
+        Default: a problem with a ``check(x)`` method returning a report with ``feasible`` (and
+        optionally ``objective``) is checked exactly by it, as the knapsack example is."""
+        check = getattr(problem, "check", None)
+        if not callable(check):
+            return None
+        report = check(x)
+        feasible = getattr(report, "feasible", None)
+        if feasible is None:
+            return None
+        obj = getattr(report, "objective", None)
+        obj = float(obj) if isinstance(obj, (int, float)) and math.isfinite(obj) else None
+        return Verification(bool(feasible), x=x, objective=obj, message=str(report))
 
     def reference(self, problem: Any) -> Reference | None:
         """The problem's own reference, if it carries one (attributes ``reference_objective`` and

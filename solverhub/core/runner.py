@@ -122,6 +122,9 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     rec["error"] = d.get("error")
     info = d.get("info") or {}
     rec["info"] = info
+    rec["problem_kind"] = d.get("kind") or getattr(problem, "kind", "")
+    rec["metrics"] = d.get("metrics") or {}
+    rec["history"] = d.get("history") or {}
     rec["pid"] = os.getpid()
     return rec
 
