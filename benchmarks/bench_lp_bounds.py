@@ -152,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     refused: dict[str, str] = {}
     worst = {"obj": 0.0, "bound": 0.0}
     for label, path, target in lps:
+        try:
+            sh.load_problem(target)
+        except BadInputError as exc:  # a file solverhub's strict reader refuses is not solved
+            print(f"{label}: refused by the reader: {exc}", file=sys.stderr)
+            continue
         ref = direct_highs(path)
         for solver in solvers:
             if solver in refused:

@@ -106,6 +106,8 @@ def _check(text: str, source: str, fixed: bool) -> MpsSummary:
     row_line: dict[str, int] = {}
     obj: str | None = None               # the first N row is the objective, as in HiGHS
     col_line: dict[str, int] = {}        # column -> line of its block
+    negative_up: dict[str, tuple[int, float]] = {}  # column -> (line, value) of an UP/UI < 0
+    lower_given: set[str] = set()        # columns whose lower bound a BOUNDS line sets
     int_cols: set[str] = set()
     semi_cols: set[str] = set()
     nonzeros = 0
@@ -274,13 +276,17 @@ def _check(text: str, source: str, fixed: bool) -> MpsSummary:
                 if n == 4:
                     one_set("BOUNDS", toks[1])
                 col = toks[n - 2]
-                _number(toks[n - 1], f"{source}:{lineno}: malformed MPS file",
-                        f"{btype} bound of column {col!r}", False)
+                value = _number(toks[n - 1], f"{source}:{lineno}: malformed MPS file",
+                                f"{btype} bound of column {col!r}", False)
+                if btype in ("UP", "UI") and value < 0:
+                    negative_up[col] = (lineno, value)
             else:
                 raise fail(f"unknown bound type {btype!r} (expected one of UP LO FX FR MI PL BV "
                            f"LI UI SC SI)")
             if col not in col_line:
                 raise fail(f"{btype} bound on column {col!r}, which is not in COLUMNS")
+            if btype in ("LO", "LI", "FX", "FR", "MI", "BV"):
+                lower_given.add(col)
             if btype in _INT_BOUNDS:
                 int_cols.add(col)
             if btype in _SEMI_BOUNDS:
@@ -298,6 +304,13 @@ def _check(text: str, source: str, fixed: bool) -> MpsSummary:
     if not ended:
         lineno = text.rstrip().count("\n") + 1        # the last line with content
         raise fail("the file ends without ENDATA (cut short?)")
+    for col, (lineno, value) in negative_up.items():
+        if col not in lower_given:
+            # readers disagree here (CPLEX: lower bound -inf; HiGHS: lower 0, so an empty range):
+            # either reading would solve a model the author may not have meant
+            raise fail(f"UP bound {value:g} < 0 on column {col!r} with no lower bound: MPS readers "
+                       f"disagree on its lower bound (CPLEX takes -inf, HiGHS keeps 0, an empty "
+                       f"range); state it with an LO or MI bound")
     return MpsSummary(rows=sum(1 for t in rows.values() if t != "N"), cols=len(col_line),
                       nonzeros=nonzeros, integers=len(int_cols), semi=len(semi_cols),
                       maximize=maximize, fixed=fixed)
