@@ -146,7 +146,7 @@ def _console(stderr: bool = False):
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    from solverhub.core.runner import atomic_write_text
+    from solverhub.core.serialize import atomic_write_text
 
     if path.parent and not path.parent.exists():
         raise BadInputError(f"--solution {path}: folder {path.parent} does not exist")
@@ -159,9 +159,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def _jsonable(v: Any) -> Any:
-    from solverhub.core.result import _jsonable as conv
+    from solverhub.core.serialize import jsonable
 
-    return conv(v)
+    return jsonable(v)
 
 
 def _type_name(ann: Any) -> str:

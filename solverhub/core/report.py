@@ -14,13 +14,14 @@ import csv
 import io
 import math
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
 from solverhub.core.config import instance_label
-from solverhub.core.errors import BadInputError
 from solverhub.core.result import finite_or_none, primal_gap, primal_integral
+from solverhub.core.runfolder import SUMMARY, load_run
+from solverhub.core.serialize import atomic_write_text
 
 __all__ = ["load_run", "latest", "summarize", "summary_csv", "write_outputs", "summary_table",
            "summary_tables", "metrics_table", "SUMMARY_FIELDS", "METRIC_PREFIX", "history_columns"]
@@ -67,20 +68,6 @@ def _aggregate(values: list[float], how: str) -> float | None:
     if how == "median":
         return statistics.median(vals)
     return statistics.fmean(vals)
-
-
-def load_run(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of a run folder's results.jsonl (BadInputError if there is none)."""
-    from solverhub.core.runner import RESULTS, read_results
-
-    d = Path(run_dir)
-    if not d.exists():
-        raise BadInputError(f"{run_dir}: no such folder")
-    if not d.is_dir():
-        raise BadInputError(f"{run_dir}: not a folder (expected a run folder with {RESULTS})")
-    if not (d / RESULTS).exists():
-        raise BadInputError(f"{run_dir}: no {RESULTS} here; is this a run folder?")
-    return read_results(d / RESULTS)
 
 
 def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -217,7 +204,6 @@ def summary_csv(rows: list[dict[str, Any]]) -> str:
 
 def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: bool = True) -> list[Path]:
     """(Re)write summary.csv and the plots of a run folder; returns the files written."""
-    from solverhub.core.runner import SUMMARY, atomic_write_text
 
     d = Path(run_dir)
     rows = summarize(records)

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from solverhub.core.serialize import jsonable
+
 __all__ = ["Status", "Result", "primal_gap", "primal_integral"]
 
 
@@ -153,20 +155,5 @@ def finite_or_none(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        f = float(obj)
-        return f if math.isfinite(f) else None
-    if isinstance(obj, enum.Enum):
-        return obj.value
-    if obj is None or isinstance(obj, (str, int, bool)):
-        return obj
-    return str(obj)
+# one sanitizer for every JSON the project writes
+_jsonable = jsonable

@@ -32,6 +32,9 @@ from typing import Any, Callable, Iterable
 
 from solverhub.core.config import RunConfig, config_to_toml, instance_label
 from solverhub.core.errors import BadInputError, SolverhubError
+from solverhub.core.runfolder import (CONFIG, INFLIGHT, RESULTS, SUMMARY, ResultWriter,
+                                      read_results)
+from solverhub.core.serialize import atomic_write_text, jsonable
 
 __all__ = ["Task", "RunSummary", "run_config", "run_task", "make_tasks", "read_results",
            "default_out_dir", "RESULTS", "CONFIG", "SUMMARY", "atomic_write_text",
@@ -39,9 +42,6 @@ __all__ = ["Task", "RunSummary", "run_config", "run_task", "make_tasks", "read_r
 
 log = logging.getLogger(__name__)
 
-RESULTS = "results.jsonl"
-CONFIG = "config.toml"
-SUMMARY = "summary.csv"
 
 #: statuses that a resumed run solves again
 RERUN_STATUSES = frozenset({"interrupted"})
@@ -129,112 +129,6 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     return rec
 
 
-# ---------------------------------------------------------------------- results file
-def read_results(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
-    """The records of a ``results.jsonl``. A truncated last line (a killed run) is skipped and,
-    with ``repair``, cut from the file so that appending stays valid; a corrupt line elsewhere is
-    skipped with a warning."""
-    p = Path(path)
-    if not p.exists():
-        return []
-    raw = p.read_bytes()
-    complete_len = raw.rfind(b"\n") + 1  # bytes up to and including the last newline
-    records: list[dict[str, Any]] = []
-
-    def parse(chunk: bytes) -> dict[str, Any] | None:
-        try:
-            rec = json.loads(chunk)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        return rec if isinstance(rec, dict) else None
-
-    for n, line in enumerate(raw[:complete_len].split(b"\n")[:-1], start=1):
-        if not line.strip():
-            continue
-        rec = parse(line)
-        if rec is None:
-            log.warning("%s: line %d is not a JSON object; skipped", p, n)
-            continue
-        records.append(rec)
-    tail = raw[complete_len:]
-    if tail.strip():
-        rec = parse(tail)
-        if rec is not None:
-            records.append(rec)
-            if repair:
-                with open(p, "ab") as fh:
-                    fh.write(b"\n")
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        else:
-            log.warning("%s: ignoring a truncated last line", p)
-            if repair:
-                with open(p, "r+b") as fh:
-                    fh.truncate(complete_len)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-    return records
-
-
-class ResultWriter:
-    """Appends one JSON line per finished task: written, flushed and fsync'd at once."""
-
-    def __init__(self, path: Path, *, exclusive: bool = False) -> None:
-        self.path = path
-        # exclusive: FileExistsError when the file exists (the folder holds a run already)
-        self._fh = open(path, "x" if exclusive else "a", encoding="utf-8")
-
-    def lock(self) -> bool:
-        """Take an exclusive lock on the file for as long as it is open (released by the OS even
-        when the process is killed); False when another process holds it."""
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no lock
-            return True
-        try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str, allow_nan=False)
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def __enter__(self) -> "ResultWriter":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-def _sanitize(rec: dict[str, Any]) -> dict[str, Any]:
-    """NaN/inf become null so that every line is strict JSON."""
-    def fix(v: Any) -> Any:
-        if isinstance(v, float) and not math.isfinite(v):
-            return None
-        if isinstance(v, dict):
-            return {str(k): fix(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [fix(x) for x in v]
-        return v
-    return fix(rec)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def default_out_dir(cfg: RunConfig) -> Path:
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in cfg.name)
     return Path("runs") / f"{safe}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -271,7 +165,6 @@ class RunSummary:
 
 
 # ---------------------------------------------------------------------- executors
-INFLIGHT = ".inflight.json"
 
 #: a task whose process died this many times while solving it is recorded as an error, not run again
 MAX_ATTEMPTS = 2
@@ -762,7 +655,7 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
     new_records: list[dict[str, Any]] = []
 
     def emit(task: Task, rec: dict[str, Any]) -> None:
-        rec = _sanitize(rec)
+        rec = jsonable(rec)
         writer.write(rec)
         new_records.append(rec)
         summary.finished += 1

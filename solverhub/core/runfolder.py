@@ -1,0 +1,125 @@
+"""The run-folder format, in one place (DESIGN.md section 5): the file names, reading and appending
+``results.jsonl``, and loading a run folder. The runner writes run folders and the report reads
+them; both import this module, and neither imports the other at module level.
+
+    <run folder>/config.toml     the resolved config
+                 results.jsonl   one JSON object per finished task, appended, flushed, fsync'd
+                 summary.csv     one row per instance x solver label
+                 *.png           plots
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from solverhub.core.errors import BadInputError
+
+__all__ = ["RESULTS", "CONFIG", "SUMMARY", "INFLIGHT", "read_results", "ResultWriter", "load_run"]
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+CONFIG = "config.toml"
+SUMMARY = "summary.csv"
+#: the sequential runner's note of the task in flight (attempt count), see runner.py
+INFLIGHT = ".inflight.json"
+
+
+def read_results(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The records of a ``results.jsonl``. A truncated last line (a killed run) is skipped and,
+    with ``repair``, cut from the file so that appending stays valid; a corrupt line elsewhere is
+    skipped with a warning."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    raw = p.read_bytes()
+    complete_len = raw.rfind(b"\n") + 1  # bytes up to and including the last newline
+    records: list[dict[str, Any]] = []
+
+    def parse(chunk: bytes) -> dict[str, Any] | None:
+        try:
+            rec = json.loads(chunk)
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return rec if isinstance(rec, dict) else None
+
+    for n, line in enumerate(raw[:complete_len].split(b"\n")[:-1], start=1):
+        if not line.strip():
+            continue
+        rec = parse(line)
+        if rec is None:
+            log.warning("%s: line %d is not a JSON object; skipped", p, n)
+            continue
+        records.append(rec)
+    tail = raw[complete_len:]
+    if tail.strip():
+        rec = parse(tail)
+        if rec is not None:
+            records.append(rec)
+            if repair:
+                with open(p, "ab") as fh:
+                    fh.write(b"\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        else:
+            log.warning("%s: ignoring a truncated last line", p)
+            if repair:
+                with open(p, "r+b") as fh:
+                    fh.truncate(complete_len)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+    return records
+
+
+class ResultWriter:
+    """Appends one JSON line per finished task: written, flushed and fsync'd at once."""
+
+    def __init__(self, path: Path, *, exclusive: bool = False) -> None:
+        self.path = path
+        # exclusive: FileExistsError when the file exists (the folder holds a run already)
+        self._fh = open(path, "x" if exclusive else "a", encoding="utf-8")
+
+    def lock(self) -> bool:
+        """Take an exclusive lock on the file for as long as it is open (released by the OS even
+        when the process is killed); False when another process holds it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock
+            return True
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, default=str, allow_nan=False)
+        self._fh.write(line + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "ResultWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+
+def load_run(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The records of a run folder's results.jsonl (BadInputError if there is none)."""
+    d = Path(run_dir)
+    if not d.exists():
+        raise BadInputError(f"{run_dir}: no such folder")
+    if not d.is_dir():
+        raise BadInputError(f"{run_dir}: not a folder (expected a run folder with {RESULTS})")
+    if not (d / RESULTS).exists():
+        raise BadInputError(f"{run_dir}: no {RESULTS} here; is this a run folder?")
+    return read_results(d / RESULTS)
