@@ -23,7 +23,7 @@ from solverhub.core.result import Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
 __all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem",
-           "kind_protocol"]
+           "kind_protocol", "source_kind", "can_take"]
 
 #: statuses a solver may have proved before a stop request reached it: kept as they are
 _PROVED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR,
@@ -86,6 +86,36 @@ def _load(source: Any, **params: Any) -> Any:
     if problem is None:
         raise BadInputError(f"no loader plugin understands an object of type {type(source).__name__}")
     return problem
+
+
+def source_kind(source: Any) -> str | None:
+    """The kind ``source`` loads as, found without loading it where possible: a problem object's
+    own ``kind``; the ``kind`` its loader record declares (address scheme, file suffix); for a
+    ``py:`` address, the ``kind`` of the callable's annotated return type. None when unknown."""
+    if getattr(source, "kind", None) is not None and not isinstance(source, (str, Path)):
+        return str(source.kind)
+    if not isinstance(source, (str, Path)):
+        return None
+    pm = get_plugin_manager()
+    addr = parse_address(source)
+    if addr.scheme is None:
+        loaders = pm.loaders_for_file(str(source))
+        return loaders[0].kind if loaders else None
+    if addr.scheme == "py":
+        from solverhub.plugins.pyaddress import declared_kind
+
+        return declared_kind(str(source))
+    loader = pm.loader_for_scheme(addr.scheme)
+    return loader.kind if loader is not None else None
+
+
+def can_take(solver_kind: str, problem_kind: str | None) -> bool:
+    """True when a solver of ``solver_kind`` can take a problem of ``problem_kind`` (the same kind,
+    or a registered converter between them); an unknown problem kind is given the benefit."""
+    if problem_kind is None or problem_kind == solver_kind:
+        return True
+    return any(c.source_kind == problem_kind and c.target_kind == solver_kind
+               for c in get_plugin_manager().converters().values())
 
 
 def _import_py_address(source: str) -> None:
@@ -202,7 +232,10 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     _verify(target, result, protocol)
     if not result.history and len(notifier.history):
         result.history = notifier.history.to_dict()
-    ref = Reference(float(reference)) if reference is not None else protocol.reference(target)
+    ref = protocol.reference(target)
+    if reference is not None:  # the caller's value wins; a known solution stays
+        ref = Reference(float(reference), None if ref is None else ref.solution,
+                        "given" if ref is None else ref.label)
     if result.status != Status.ERROR:
         horizon = time_limit if time_limit is not None and math.isfinite(time_limit) \
             else max(result.runtime, 1e-9)

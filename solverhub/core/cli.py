@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from solverhub.core.address import parse_address
 from solverhub.core.errors import BadInputError, SolverhubError
 
 __all__ = ["main", "build_parser", "parse_set_values"]
@@ -292,7 +293,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from solverhub.core.manager import get_plugin_manager
 
     pm = get_plugin_manager()
-    spec = pm.get_solver(args.solver)
+    if parse_address(args.path).scheme == "py":  # its module may register the solver
+        from solverhub.plugins.pyaddress import import_module_of
+
+        import_module_of(args.path)
+    spec = pm.get_available_solver(args.solver)
     options = parse_set_values(args.set)
     validate_options(spec, options)
     if args.solution is not None:
@@ -370,86 +375,18 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
 
 
 # ---------------------------------------------------------------------- run
-class _RichProgress:
-    """Progress display for a run: a live bar on a terminal, one line per task otherwise."""
+def _RichProgress(console: Any) -> Any:
+    """The run's progress display (core/progress.py): live on a terminal, plain lines otherwise."""
+    from solverhub.core.progress import RunProgress
 
-    def __init__(self, console: Any) -> None:
-        self.console = console
-        self.live = console.is_terminal
-        self._progress = None
-        self._bar = None
-        self._current: dict[tuple, str] = {}
-        self._incumbents: dict[tuple, tuple[float, float]] = {}
-
-    def start(self, total: int, done: int, executor: str) -> None:
-        self.total, self.done = total, done
-        self.console.print(f"{total} tasks ({done} already done), executor: {executor}")
-        if self.live:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                                       TextColumn, TimeElapsedColumn)
-
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                      MofNCompleteColumn(), TimeElapsedColumn(),
-                                      console=self.console, transient=False)
-            self._progress.start()
-            self._bar = self._progress.add_task("solving", total=total, completed=done)
-
-    @staticmethod
-    def _name(task: Any) -> str:
-        from solverhub.core.config import instance_label
-
-        return f"{instance_label(task.instance)} / {task.solver} / seed {task.seed}"
-
-    def task_started(self, task: Any) -> None:
-        self._current[task.key] = self._name(task)
-        self._refresh()
-
-    def _refresh(self) -> None:
-        if self._progress is not None:
-            parts = []
-            for key, name in list(self._current.items()):
-                inc = self._incumbents.get(key)
-                label = f"{key[1]}/seed {key[2]}" if len(self._current) > 1 and len(key) >= 3 else name
-                parts.append(label + (f" [cyan]{inc[1]:.8g}[/cyan] @{inc[0]:.1f}s" if inc else ""))
-            self._progress.update(self._bar, description=" | ".join(parts) if parts else "done")
-
-    def incumbent(self, task: Any, time: float, objective: float) -> None:
-        """A running task found a new incumbent: shown live on a terminal, one line otherwise."""
-        self._incumbents[task.key] = (time, objective)
-        if self._progress is not None:
-            self._refresh()
-        else:
-            self.console.print(f"  {self._name(task)}: incumbent {objective:.10g} at {time:.1f}s")
-
-    def task_done(self, task: Any, rec: dict[str, Any]) -> None:
-        self._current.pop(task.key, None)
-        self._incumbents.pop(task.key, None)
-        self.done += 1
-        obj = rec.get("objective")
-        status = rec.get("status")
-        colour = "red" if status == "error" else "green" if status == "optimal" else "yellow"
-        msg = (f"[{self.done}/{self.total}] {self._name(task)}: [{colour}]{status}[/{colour}]"
-               f"  obj {'-' if obj is None else f'{obj:.10g}'}  {rec.get('runtime') or 0:.1f}s")
-        if status == "error" and rec.get("error"):
-            msg += f"  [red]{rec['error']}[/red]"
-        if self._progress is not None:
-            self._progress.console.print(msg)
-            self._progress.advance(self._bar)
-            self._refresh()
-        else:
-            self.console.print(msg)
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+    return RunProgress(console)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     import shlex
 
     from solverhub.core.config import load_config, quickstart_config
-    from solverhub.core.report import summarize, summary_tables
+    from solverhub.core.report import solver_summary, solver_table, summarize, summary_tables
     from solverhub.core.runner import CONFIG, RunInterrupted, run_config
 
     if args.workers is not None and args.workers < 1:
@@ -493,6 +430,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     rows = summarize(summary.records)
     for table in summary_tables(rows, title=f"{cfg.name}: {summary.out_dir}"):
         con.print(table)
+    ranked = solver_summary(summary.records)
+    if len(ranked) > 1:
+        con.print(solver_table(ranked, title="solvers, ranked"))
     con.print(f"run folder: {summary.out_dir}  (results.jsonl, summary.csv, config.toml, plots)")
     if summary.errors:
         _err(f"{summary.errors} of {summary.finished} task(s) ended with an error; see "
@@ -503,16 +443,33 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
-    from solverhub.core.report import load_run, summarize, summary_tables, write_outputs
+    from solverhub.core.report import (load_runs, solver_summary, solver_table, summarize,
+                                       summary_tables, write_outputs)
 
-    records = load_run(args.dir)
-    written = write_outputs(args.dir, records)
+    dirs = list(args.dirs)
+    if len(set(dirs)) != len(dirs):
+        raise BadInputError("a run folder is given twice")
+    records, envs = load_runs(dirs)  # BadInputError naming a folder that is not a run folder
+    if args.out is not None:
+        out = Path(args.out)
+    elif len(dirs) == 1:
+        out = Path(dirs[0])
+    else:
+        raise BadInputError("several run folders: say where the combined report goes with --out DIR")
+    if out.exists() and not out.is_dir():
+        raise BadInputError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_outputs(out, records, sources=dirs, environments=envs)
     con = _console()
     if not records:
-        con.print(f"{args.dir}: no finished tasks yet")
+        con.print(f"{', '.join(dirs)}: no finished tasks yet")
         return EXIT_OK
-    for table in summary_tables(summarize(records), title=str(args.dir)):
+    title = ", ".join(dirs)
+    for table in summary_tables(summarize(records), title=title):
         con.print(table)
+    ranked = solver_summary(records)
+    if ranked:
+        con.print(solver_table(ranked, title="solvers, ranked"))
     con.print("wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
 
@@ -567,8 +524,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the tasks already in DIR/results.jsonl")
     sp.set_defaults(func=cmd_run)
 
-    sp = sub.add_parser("report", help="tables and plots from a run folder")
-    sp.add_argument("dir", metavar="DIR")
+    sp = sub.add_parser("report", help="tables, report.md, CSV and plots from run folders")
+    sp.add_argument("dirs", metavar="DIR", nargs="+", help="run folder(s); several are combined")
+    sp.add_argument("--out", metavar="OUT", default=None,
+                    help="where the report goes (default: DIR itself; required for several DIRs)")
     sp.set_defaults(func=cmd_report)
     return p
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import statistics
 from collections import Counter
@@ -20,10 +21,16 @@ from typing import Any, Iterable
 
 from solverhub.core.config import instance_label
 from solverhub.core.result import finite_or_none, primal_gap, primal_integral
-from solverhub.core.runfolder import SUMMARY, load_run
+from solverhub.core.runfolder import ENVIRONMENT, SUMMARY, load_run
+
+#: per solver, ranked (see solver_summary)
+SOLVERS = "solvers.csv"
+REPORT_MD = "report.md"
 from solverhub.core.serialize import atomic_write_text
 
-__all__ = ["load_run", "latest", "summarize", "summary_csv", "write_outputs", "summary_table",
+__all__ = ["load_run", "load_runs", "solver_summary", "kind_solver_summary", "solvers_csv",
+           "report_markdown", "task_measures", "profile_measures", "shifted_geomean", "SOLVERS",
+           "REPORT_MD", "latest", "summarize", "summary_csv", "write_outputs", "summary_table",
            "summary_tables", "metrics_table", "SUMMARY_FIELDS", "METRIC_PREFIX", "history_columns"]
 
 SUMMARY_FIELDS = [
@@ -62,9 +69,11 @@ def _aggregate(values: list[float], how: str) -> float | None:
     if not vals:
         return None
     if how == "geomean":
-        pos = [max(v, 1e-300) for v in vals]
-        return math.exp(statistics.fmean(math.log(v) for v in pos)) if min(vals) >= 0 else \
-            statistics.fmean(vals)
+        if min(vals) < 0:  # not defined: fall back on the mean
+            return statistics.fmean(vals)
+        if min(vals) == 0.0:  # a zero factor makes the geometric mean zero
+            return 0.0
+        return math.exp(statistics.fmean(math.log(v) for v in vals))
     if how == "median":
         return statistics.median(vals)
     return statistics.fmean(vals)
@@ -202,15 +211,41 @@ def summary_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: bool = True) -> list[Path]:
-    """(Re)write summary.csv and the plots of a run folder; returns the files written."""
+def profile_measures(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """The measures of the performance profiles: per measure, per solver, one value per problem
+    (an instance x seed every solver ran); ``inf`` where the solver failed or never reached the
+    optimal value. Tiny values are floored (1 ms, 1e-6) so that ratios stay finite."""
+    ms = task_measures(records)
+    by = {(m["solver"], m["instance"], m["seed"]): m for m in ms}
+    solvers = list(dict.fromkeys(m["solver"] for m in ms))
+    problems = list(dict.fromkeys((m["instance"], m["seed"]) for m in ms))
+    problems = [p for p in problems if all((s, *p) in by for s in solvers)]
+    time_to_opt: dict[str, list[float]] = {}
+    integral: dict[str, list[float]] = {}
+    for s in solvers:
+        mm = [by[(s, *p)] for p in problems]
+        time_to_opt[s] = [max(m["t_opt"], 1e-3) if m["reached"] and not m["failed"] else math.inf
+                          for m in mm]
+        integral[s] = [max(m["pi"], 1e-6) if m["pi"] is not None and not m["failed"] else math.inf
+                       for m in mm]
+    return {"time to the optimal value": time_to_opt, "primal integral": integral}
+
+
+def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: bool = True,
+                  sources: list[str] | None = None,
+                  environments: dict[str, dict] | None = None) -> list[Path]:
+    """(Re)write a folder's summary.csv (per instance x solver), solvers.csv (per solver, ranked),
+    the plots and report.md; returns the files written."""
 
     d = Path(run_dir)
     rows = summarize(records)
     atomic_write_text(d / SUMMARY, summary_csv(rows))
-    written = [d / SUMMARY]
+    atomic_write_text(d / SOLVERS, solvers_csv(records))
+    written = [d / SUMMARY, d / SOLVERS]
+    figures: list[Path] = []
     if plots and records:
-        from solverhub.core.plotting import plot_history, plot_objectives, plot_primal_gap
+        from solverhub.core.plotting import (plot_history, plot_objectives,
+                                             plot_performance_profiles, plot_primal_gap)
 
         groups = group(records)
         refs, kinds = references(groups)
@@ -221,18 +256,39 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
                             {i: v for i, v in refs.items() if i in gap_insts}, d / "primal_gap.png",
                             reference_kind=kinds)
         if p:
-            written.append(p)
+            figures.append(p)
+        p = plot_performance_profiles(profile_measures(records), d / "performance_profile.png")
+        if p:
+            figures.append(p)
         p = plot_objectives(groups, d / "objective.png", references=known)
         if p:
-            written.append(p)
+            figures.append(p)
         for pk, columns in history_columns(records).items():
             for column in columns:
                 sub = {i: g for i, g in groups.items() if i not in gap_insts and any(
                     r.get("problem_kind") == pk for rs in g.values() for r in rs)}
                 p = plot_history(sub, column, d / f"history_{_safe(pk)}_{_safe(column)}.png")
                 if p:
-                    written.append(p)
-    return written
+                    figures.append(p)
+    atomic_write_text(d / REPORT_MD, report_markdown(records, sources=sources, plots=figures,
+                                                     environments=environments))
+    return written + figures + [d / REPORT_MD]
+
+
+def load_runs(dirs: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[str, dict]]:
+    """The records of several run folders, in order (a task found in two folders: the later
+    folder's line counts), and each folder's environment.json (where it has one)."""
+    records: list[dict[str, Any]] = []
+    envs: dict[str, dict] = {}
+    for d in dirs:
+        records += load_run(d)
+        env = Path(d) / ENVIRONMENT
+        if env.is_file():
+            try:
+                envs[str(d)] = json.loads(env.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass
+    return records, envs
 
 
 def history_columns(records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
@@ -279,6 +335,7 @@ def summary_tables(rows: list[dict[str, Any]], title: str | None = None) -> list
 
 def metrics_table(rows: list[dict[str, Any]], problem_kind: str, title: str | None = None):
     """A rich Table of rows of a kind without primal gap: its declared metrics as columns."""
+    from rich.markup import escape
     from rich.table import Table
 
     names: list[str] = []
@@ -292,7 +349,8 @@ def metrics_table(rows: list[dict[str, Any]], problem_kind: str, title: str | No
     t.add_column("runtime (s)", justify="right")
     for r in rows:
         status = f"[red]{r['statuses']}[/red]" if r["errors"] else r["statuses"]
-        t.add_row(r["instance_name"], r["solver"], str(r["runs"]), status, _fmt(r["objective_mean"]),
+        t.add_row(escape(r["instance_name"]), escape(r["solver"]), str(r["runs"]), status,
+                  _fmt(r["objective_mean"]),
                   _fmt(r["objective_best"]), *(_fmt(r.get(n), 4) for n in names),
                   _fmt(r["runtime_mean"], 3))
     return t
@@ -300,6 +358,7 @@ def metrics_table(rows: list[dict[str, Any]], problem_kind: str, title: str | No
 
 def summary_table(rows: list[dict[str, Any]], title: str | None = None):
     """A rich Table of :func:`summarize` rows (the primal-gap view)."""
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold")
@@ -317,7 +376,7 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None):
         if r["errors"]:
             status = f"[red]{status}[/red]"
         t.add_row(
-            r["instance_name"], r["solver"], str(r["runs"]), status,
+            escape(r["instance_name"]), escape(r["solver"]), str(r["runs"]), status,
             _fmt(r["objective_mean"]), _fmt(r["objective_best"]),
             _fmt(r["reference"]) + star,
             "-" if r["gap_best"] is None else f"{100 * r['gap_best']:.2f}%",
@@ -326,4 +385,321 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None):
         )
     if marked:
         t.caption = "* no known reference: gap and primal integral to the best objective of the run"
+    return t
+
+
+# ---------------------------------------------------------------------- solver comparison
+#: shifts of the shifted geometric means (documented in docs/cli.md): the final primal gap in
+#: percent with 1 percentage point, the time to the optimal value with 10 s (as MIP benchmarks do),
+#: so that the many near-zero values do not dominate the mean
+GAP_SHIFT_PERCENT = 1.0
+TIME_SHIFT_SECONDS = 10.0
+#: an incumbent within this primal gap of the reference counts as the optimal value
+OPTIMAL_GAP = 1e-6
+#: two mean final gaps closer than this tie for a win
+WIN_TOL = 1e-9
+
+SOLVER_FIELDS = [
+    "rank", "solver", "group", "rank_in_group", "kind", "problem_kind", "tasks", "failures",
+    "solved", "reached", "wins", "primal_integral_mean", "gap_sgm_percent", "time_to_opt_sgm",
+    "runtime_mean",
+]
+
+
+def shifted_geomean(values: Iterable[float], shift: float) -> float | None:
+    """``exp(mean(log(v + shift))) - shift``; None for no values."""
+    vals = [float(v) for v in values]
+    if not vals:
+        return None
+    return math.exp(statistics.fmean(math.log(max(v + shift, 1e-300)) for v in vals)) - shift
+
+
+def _time_to_value(rec: dict[str, Any], ref: float) -> float | None:
+    """When the task's incumbent first came within OPTIMAL_GAP of ``ref`` (None: never)."""
+    for t, v in sorted((float(t), v) for t, v in (rec.get("trajectory") or []) if v is not None):
+        if primal_gap(float(v), ref) <= OPTIMAL_GAP:
+            return t
+    obj = finite_or_none(rec.get("objective"))
+    if obj is not None and primal_gap(obj, ref) <= OPTIMAL_GAP:
+        return finite_or_none(rec.get("runtime")) or 0.0
+    return None
+
+
+def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per task (last line of each), for kinds with a primal gap: ``gap`` (final primal gap, 1 for
+    a failure or no incumbent), ``pi`` (primal integral normalised by the time limit),
+    ``t_opt`` (time to the optimal value; the time limit, or the longest runtime, when never
+    reached: ``reached`` False) and ``failed``."""
+    groups = group(records)
+    refs, _ = references(groups)
+    out = []
+    for inst, by_solver in groups.items():
+        recs_all = [r for rs in by_solver.values() for r in rs]
+        if not uses_primal_gap(str(recs_all[0].get("problem_kind") or "")):
+            continue
+        ref = refs.get(inst)
+        cap = max([finite_or_none(r.get("time_limit")) or 0.0 for r in recs_all]
+                  + [finite_or_none(r.get("runtime")) or 0.0 for r in recs_all] + [1e-3])
+        for lab, recs in by_solver.items():
+            for r in recs:
+                failed = r.get("status") == "error"
+                m = {"instance": inst, "solver": lab, "seed": r.get("seed"), "record": r,
+                     "failed": failed, "gap": 1.0, "pi": None, "t_opt": cap, "reached": False}
+                if ref is not None and not failed:
+                    m["gap"] = primal_gap(finite_or_none(r.get("objective")), ref)
+                    horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime"))
+                    if horizon:
+                        traj = [(float(t), float(v)) for t, v in (r.get("trajectory") or [])
+                                if v is not None]
+                        m["pi"] = primal_integral(traj, ref, horizon)
+                    t = _time_to_value(r, ref)
+                    if t is not None:
+                        m["t_opt"], m["reached"] = t, True
+                elif ref is not None:
+                    m["pi"] = 1.0  # a failure had no incumbent at any time
+                out.append(m)
+    return out
+
+
+def solver_summary(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per solver label over every task of a primal-gap kind, ranked: mean primal
+    integral, shifted geometric means of the final gap (percent, shift GAP_SHIFT_PERCENT) and of
+    the time to the optimal value (seconds, shift TIME_SHIFT_SECONDS; a value never reached counts
+    as the time limit), wins (instances where its mean final gap over seeds is the least, ties
+    broken by the mean primal integral; tied solvers each win), failures (error results), solved
+    (proved optimal). Ranked by final gap, then primal integral, then time; ``rank_in_group``
+    ranks the labels expanded from one grid section among themselves."""
+    records = list(records)
+    ms = task_measures(records)
+    if not ms:
+        return []
+    by_solver: dict[str, list[dict[str, Any]]] = {}
+    for m in ms:
+        by_solver.setdefault(m["solver"], []).append(m)
+    wins = Counter()
+    for inst in dict.fromkeys(m["instance"] for m in ms):
+        per: dict[str, tuple[float, float]] = {}
+        for lab, lm in by_solver.items():
+            mine = [m for m in lm if m["instance"] == inst]
+            if mine:
+                pis = [m["pi"] for m in mine if m["pi"] is not None]
+                per[lab] = (statistics.fmean(m["gap"] for m in mine),
+                            statistics.fmean(pis) if pis else math.inf)
+        best_gap = min(g for g, _ in per.values())
+        tied = {lab: pi for lab, (g, pi) in per.items() if g <= best_gap + WIN_TOL}
+        best_pi = min(tied.values())
+        for lab, pi in tied.items():
+            if pi <= best_pi + WIN_TOL or math.isinf(best_pi):
+                wins[lab] += 1
+    rows = []
+    for lab, lm in by_solver.items():
+        recs = [m["record"] for m in lm]
+        pis = [m["pi"] for m in lm if m["pi"] is not None]
+        runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
+        rows.append({
+            "solver": lab, "group": str(recs[0].get("group") or lab),
+            "kind": recs[0].get("kind", ""), "problem_kind": str(recs[0].get("problem_kind") or ""),
+            "tasks": len(lm), "failures": sum(m["failed"] for m in lm),
+            "solved": sum(r.get("status") == "optimal" for r in recs),
+            "reached": sum(m["reached"] for m in lm), "wins": wins.get(lab, 0),
+            "primal_integral_mean": statistics.fmean(pis) if pis else None,
+            "gap_sgm_percent": shifted_geomean((100.0 * m["gap"] for m in lm), GAP_SHIFT_PERCENT),
+            "time_to_opt_sgm": shifted_geomean((m["t_opt"] for m in lm), TIME_SHIFT_SECONDS),
+            "runtime_mean": statistics.fmean(runtimes) if runtimes else None,
+        })
+
+    def order(row: dict[str, Any]) -> tuple:
+        inf = math.inf
+        return (row["gap_sgm_percent"] if row["gap_sgm_percent"] is not None else inf,
+                row["primal_integral_mean"] if row["primal_integral_mean"] is not None else inf,
+                row["time_to_opt_sgm"] if row["time_to_opt_sgm"] is not None else inf,
+                row["failures"], row["solver"])
+
+    rows.sort(key=order)
+    in_group: Counter = Counter()
+    for n, row in enumerate(rows, start=1):
+        row["rank"] = n
+        in_group[row["group"]] += 1
+        row["rank_in_group"] = in_group[row["group"]]
+    return rows
+
+
+def kind_solver_summary(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """For kinds without a primal gap: per problem kind, one row per solver label with its tasks,
+    failures, mean runtime and the kind's metrics aggregated as declared (``metric_<name>``)."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in latest(records):
+        pk = str(r.get("problem_kind") or "")
+        if uses_primal_gap(pk):
+            continue
+        out.setdefault(pk, {}).setdefault(str(r.get("solver")), []).append(r)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for pk, by_solver in out.items():
+        rows = []
+        for lab, recs in by_solver.items():
+            ok = [r for r in recs if r.get("status") != "error"]
+            runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
+            rows.append({"solver": lab, "group": str(recs[0].get("group") or lab),
+                         "kind": recs[0].get("kind", ""), "problem_kind": pk, "tasks": len(recs),
+                         "failures": len(recs) - len(ok),
+                         "runtime_mean": statistics.fmean(runtimes) if runtimes else None,
+                         **_metric_columns(ok, pk)})
+        tables[pk] = rows
+    return tables
+
+
+def _csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: ("" if row.get(k) is None else (f"{row[k]:.10g}" if isinstance(row[k], float)
+                                                      else row[k])) for k in fields})
+    return buf.getvalue()
+
+
+def solvers_csv(records: Iterable[dict[str, Any]]) -> str:
+    """``solvers.csv``: the ranked primal-gap rows, then the other kinds' rows (their metrics as
+    ``metric_<name>`` columns)."""
+    records = list(records)
+    rows = solver_summary(records)
+    for krows in kind_solver_summary(records).values():
+        rows += krows
+    fields = list(SOLVER_FIELDS)
+    for row in rows:
+        fields += [k for k in row if k.startswith(METRIC_PREFIX) and k not in fields]
+    return _csv(rows, fields)
+
+
+def _md_num(v: Any, digits: int = 4) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in esc]
+    return "\n".join(lines)
+
+
+def report_markdown(records: list[dict[str, Any]], *, sources: list[str] | None = None,
+                    plots: Iterable[Path] = (), environments: dict[str, dict] | None = None) -> str:
+    """``report.md``: the solver comparison (ranked), grids grouped, the per-instance detail, the
+    other kinds' metrics, the plots, and where the results came from."""
+    recs = latest(records)
+    parts = ["# solverhub report", ""]
+    if sources:
+        parts += ["Run folders: " + ", ".join(f"`{s}`" for s in sources), ""]
+    parts += [f"{len(recs)} tasks, {sum(r.get('status') == 'error' for r in recs)} failed.", ""]
+    rows = solver_summary(recs)
+    if rows:
+        parts += ["## Solvers (problem kinds with a primal gap)", "",
+                  f"Ranked by the shifted geometric mean of the final primal gap (percent, shift "
+                  f"{GAP_SHIFT_PERCENT:g}), then the mean primal integral (normalised by the time "
+                  f"limit), then the shifted geometric mean of the time to the optimal value "
+                  f"(seconds, shift {TIME_SHIFT_SECONDS:g}; the time limit when never reached). "
+                  f"The gap is measured to the known reference where there is one, else to the best "
+                  f"objective any task found. A win: the least mean final gap over seeds on an "
+                  f"instance (ties: the least primal integral).", ""]
+        parts.append(_md_table(
+            ["rank", "solver", "tasks", "failures", "solved", "reached opt. value", "wins",
+             "mean primal integral", "final gap sgm (%)", "time to opt. sgm (s)", "mean runtime (s)"],
+            [[str(r["rank"]), r["solver"], str(r["tasks"]), str(r["failures"]), str(r["solved"]),
+              str(r["reached"]), str(r["wins"]), _md_num(r["primal_integral_mean"]),
+              _md_num(r["gap_sgm_percent"]), _md_num(r["time_to_opt_sgm"]),
+              _md_num(r["runtime_mean"], 3)] for r in rows]))
+        parts.append("")
+        grids = {}
+        for r in rows:
+            grids.setdefault(r["group"], []).append(r)
+        grids = {g: rs for g, rs in grids.items() if len(rs) > 1 or rs[0]["solver"] != g}
+        for g, rs in grids.items():
+            parts += [f"### Grid `{g}`", ""]
+            parts.append(_md_table(
+                ["rank in grid", "configuration", "wins", "mean primal integral", "final gap sgm (%)",
+                 "time to opt. sgm (s)", "failures"],
+                [[str(r["rank_in_group"]), r["solver"], str(r["wins"]), _md_num(r["primal_integral_mean"]),
+                  _md_num(r["gap_sgm_percent"]), _md_num(r["time_to_opt_sgm"]), str(r["failures"])]
+                 for r in rs]))
+            parts.append("")
+    detail = summarize(recs)
+    gap_rows = [r for r in detail if uses_primal_gap(r["problem_kind"])]
+    if gap_rows:
+        parts += ["## Per instance", ""]
+        parts.append(_md_table(
+            ["instance", "solver", "runs", "status", "best", "reference", "gap", "primal integral",
+             "runtime (s)"],
+            [[r["instance_name"], r["solver"], str(r["runs"]), r["statuses"],
+              _md_num(r["objective_best"], 10),
+              _md_num(r["reference"], 10) + (" (best found)" if r["reference_kind"] == "best-found"
+                                             else ""),
+              "-" if r["gap_best"] is None else f"{100 * r['gap_best']:.4g}%",
+              _md_num(r["primal_integral_mean"]), _md_num(r["runtime_mean"], 3)]
+             for r in gap_rows]))
+        parts.append("")
+    for pk, krows in kind_solver_summary(recs).items():
+        names = []
+        for r in krows:
+            names += [k for k in r if k.startswith(METRIC_PREFIX) and k not in names]
+        parts += [f"## Problem kind `{pk or 'unknown'}`", ""]
+        parts.append(_md_table(
+            ["solver", "tasks", "failures", *(n[len(METRIC_PREFIX):] for n in names),
+             "mean runtime (s)"],
+            [[r["solver"], str(r["tasks"]), str(r["failures"]), *(_md_num(r.get(n)) for n in names),
+              _md_num(r["runtime_mean"], 3)] for r in krows]))
+        parts.append("")
+        kdetail = [r for r in detail if r["problem_kind"] == pk]
+        parts.append(_md_table(
+            ["instance", "solver", "runs", "status", "objective mean",
+             *(n[len(METRIC_PREFIX):] for n in names)],
+            [[r["instance_name"], r["solver"], str(r["runs"]), r["statuses"],
+              _md_num(r["objective_mean"], 8), *(_md_num(r.get(n)) for n in names)]
+             for r in kdetail]))
+        parts.append("")
+    failed = [r for r in recs if r.get("status") == "error"]
+    if failed:
+        parts += ["## Failures", ""]
+        parts += [f"- {instance_label(str(r.get('instance')))} / {r.get('solver')} / seed "
+                  f"{r.get('seed')}: {' '.join(str(r.get('error') or '').split())[:300]}"
+                  for r in failed]
+        parts.append("")
+    plots = list(plots)
+    if plots:
+        parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
+    hosts = Counter((str(r.get("host") or "?"), str(r.get("cpu") or "?")) for r in recs)
+    if hosts or environments:
+        parts += ["## Where the results came from", ""]
+        for (h, c), n in hosts.items():
+            parts.append(f"- {n} task(s) on `{h}` ({c})")
+        versions = Counter(json.dumps(r.get("versions"), sort_keys=True) for r in recs
+                           if r.get("versions"))
+        for v, n in versions.items():
+            parts.append(f"- {n} task(s) with {', '.join(f'{k} {x}' for k, x in json.loads(v).items())}")
+        for src, env in (environments or {}).items():
+            parts.append(f"- `{src}`: runner on `{env.get('host', '?')}`, Python "
+                         f"{env.get('python', '?')}, {env.get('platform', '?')} (environment.json)")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def solver_table(rows: list[dict[str, Any]], title: str | None = None):
+    """A rich Table of :func:`solver_summary` rows."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    t = Table(title=title, header_style="bold")
+    for col in ("rank", "solver", "tasks", "failures", "solved", "wins", "primal integral",
+                "gap sgm (%)", "time to opt. sgm (s)"):
+        t.add_column(col, justify="left" if col == "solver" else "right")
+    for r in rows:
+        t.add_row(str(r["rank"]), escape(r["solver"]), str(r["tasks"]),
+                  f"[red]{r['failures']}[/red]" if r["failures"] else "0", str(r["solved"]),
+                  str(r["wins"]), _fmt(r["primal_integral_mean"], 4), _fmt(r["gap_sgm_percent"], 4),
+                  _fmt(r["time_to_opt_sgm"], 4))
+    t.caption = (f"shifted geometric means: gap shift {GAP_SHIFT_PERCENT:g} %, time shift "
+                 f"{TIME_SHIFT_SECONDS:g} s; see report.md")
     return t

@@ -19,6 +19,7 @@ a truncated last line, from a killed run, is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -32,8 +33,8 @@ from typing import Any, Callable, Iterable
 
 from solverhub.core.config import RunConfig, config_to_toml, instance_label
 from solverhub.core.errors import BadInputError, SolverhubError
-from solverhub.core.runfolder import (CONFIG, INFLIGHT, RESULTS, SUMMARY, ResultWriter,
-                                      read_results)
+from solverhub.core.runfolder import (CONFIG, ENVIRONMENT, INFLIGHT, RESULTS, SUMMARY,
+                                      ResultWriter, read_results)
 from solverhub.core.serialize import atomic_write_text, jsonable
 
 __all__ = ["Task", "RunSummary", "run_config", "run_task", "make_tasks", "read_results",
@@ -56,6 +57,8 @@ class Task:
     time_limit: float | None
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     reference: float | None = None
+    group: str | None = None  # the solver section a grid (sweep) label was expanded from
+
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -64,22 +67,43 @@ class Task:
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "solver": self.solver, "kind": self.kind, "seed": self.seed,
                 "time_limit": self.time_limit, "options": dict(self.options),
-                "reference": self.reference}
+                "reference": self.reference, "group": self.group}
 
 
 def make_tasks(cfg: RunConfig) -> list[Task]:
+    """Instances x solver labels x seeds, skipping the pairs whose problem kind the solver cannot
+    take (a mixed-kind config runs each solver on the instances it applies to)."""
+    from solverhub.core.api import can_take, source_kind
+    from solverhub.core.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    kinds = {inst: source_kind(inst) for inst in cfg.instances}
+    takes = {label: pm.get_solver(entry.kind).problem_kind for label, entry in cfg.solvers.items()}
     return [Task(inst, label, cfg.solvers[label].kind, seed, cfg.time_limit,
-                 dict(cfg.solvers[label].options), cfg.reference_for(inst))
-            for inst, label, seed in cfg.tasks()]
+                 dict(cfg.solvers[label].options), cfg.reference_for(inst),
+                 cfg.solvers[label].group)
+            for inst, label, seed in cfg.tasks() if can_take(takes[label], kinds[inst])]
 
 
 # ---------------------------------------------------------------------- the task function
 def _base_record(task: dict[str, Any]) -> dict[str, Any]:
-    return {
+    rec = {
         "instance": task["instance"], "instance_name": instance_label(task["instance"]),
         "solver": task["solver"], "kind": task["kind"], "seed": task["seed"],
-        "time_limit": task["time_limit"],
+        "time_limit": task["time_limit"], "options": task.get("options") or {},
     }
+    if task.get("group"):
+        rec["group"] = task["group"]
+    return rec
+
+
+def _with_provenance(rec: dict[str, Any]) -> dict[str, Any]:
+    """Add the solving process's versions, Python, host and CPU (see core/provenance.py)."""
+    from solverhub.core.provenance import task_provenance
+
+    rec.update(task_provenance(str(rec.get("kind"))))
+    rec["pid"] = os.getpid()
+    return rec
 
 
 def error_record(task: dict[str, Any], message: str, *, tb: str | None = None,
@@ -107,12 +131,15 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
                     options=task.get("options") or {}, observers=observers,
                     reference=None if ref is None else float(ref))
     except BadInputError as exc:
-        return error_record(task, str(exc), runtime=time.perf_counter() - t0)
+        return _with_provenance(error_record(task, str(exc), runtime=time.perf_counter() - t0))
     except Exception as exc:
-        return error_record(task, f"{type(exc).__name__}: {exc}", tb=traceback.format_exc(),
-                            runtime=time.perf_counter() - t0)
+        return _with_provenance(error_record(task, f"{type(exc).__name__}: {exc}",
+                                             tb=traceback.format_exc(),
+                                             runtime=time.perf_counter() - t0))
     rec = _base_record(task)
     d = res.to_dict()
+    if d.get("options"):
+        rec["options"] = d["options"]  # resolved: the options model's defaults filled in
     for k in ("status", "objective", "bound", "runtime", "iterations", "primal_integral",
               "trajectory"):
         rec[k] = d[k]
@@ -125,8 +152,7 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     rec["problem_kind"] = d.get("kind") or getattr(problem, "kind", "")
     rec["metrics"] = d.get("metrics") or {}
     rec["history"] = d.get("history") or {}
-    rec["pid"] = os.getpid()
-    return rec
+    return _with_provenance(rec)
 
 
 def default_out_dir(cfg: RunConfig) -> Path:
@@ -140,9 +166,18 @@ class _Progress:
 
     def start(self, total: int, done: int, executor: str) -> None: ...
     def task_started(self, task: Task) -> None: ...
-    def incumbent(self, task: Task, time: float, objective: float) -> None: ...
+    def incumbent(self, task: Task, time: float, objective: float,
+                  bound: float | None = None) -> None: ...
     def task_done(self, task: Task, record: dict[str, Any]) -> None: ...
     def stop(self) -> None: ...
+
+
+def _finite(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
 
 
 class _IncumbentObserver:
@@ -150,7 +185,7 @@ class _IncumbentObserver:
         self.progress, self.task = progress, task
 
     def on_incumbent(self, solver: str, time: float, objective: float, bound: Any = None) -> None:
-        self.progress.incumbent(self.task, time, objective)
+        self.progress.incumbent(self.task, time, objective, _finite(bound))
 
 
 @dataclass
@@ -245,7 +280,7 @@ class _PipeObserver:
 
     def on_incumbent(self, solver: str, time: float, objective: float, bound: Any = None) -> None:
         try:
-            self.send(("incumbent", float(time), float(objective)))
+            self.send(("incumbent", float(time), float(objective), _finite(bound)))
         except Exception:  # the display is best effort; the solve goes on
             pass
 
@@ -266,9 +301,13 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="solverhub-parent-watch").start()
 
 
-def _worker_main(task: dict[str, Any], conn: Any) -> None:
-    """A pool worker process (spawned, one task): sends ``("ready",)`` when it starts the task, then
-    ``("incumbent", t, obj)`` messages and one ``("result", record)``, and exits at once."""
+def _worker_main(conn: Any) -> None:
+    """A pool worker process (spawned): takes task dicts from ``conn`` one at a time until it gets
+    ``None`` or the runner is gone. For each task it sends ``("ready",)``, then ``("incumbent", t,
+    obj, bound)`` messages and one ``("result", record)``. Plugins are loaded once, before the
+    first task's clock starts, so a reused worker costs little per task; HiGHS's process-global
+    ``threads`` is then fixed by the first task of this process."""
+    import signal
     import sys
     import threading
 
@@ -285,33 +324,39 @@ def _worker_main(task: dict[str, Any], conn: Any) -> None:
         with lock:  # observers may call from a solver's threads
             conn.send(msg)
 
-    import signal
-
-    from solverhub.core.interrupt import handle_sigint
+    from solverhub.core.interrupt import clear_stop, handle_sigint
+    from solverhub.core.manager import get_plugin_manager
 
     # a stray SIGINT outside the solve must not print a traceback (not SIG_IGN: handle_sigint would
     # then leave SIGINT ignored during the solve too)
     signal.signal(signal.SIGINT, lambda signum, frame: None)
-    try:
-        with handle_sigint():
-            from solverhub.core.manager import get_plugin_manager
-
-            get_plugin_manager()  # load plugins before the task's clock starts
-            send(("ready",))
-            rec = run_task(task, observers=[_PipeObserver(send)])
-    except KeyboardInterrupt:
-        rec = interrupted_record(task)
-    try:
-        send(("result", rec))
-    except Exception as exc:  # a record that cannot be pickled
-        send(("result", error_record(task, f"the result could not be sent to the runner: "
-                                           f"{type(exc).__name__}: {exc}")))
+    get_plugin_manager()
+    # one handler for the worker's life (the solves' own are then no-ops): no per-task set-up
+    with handle_sigint():
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError, KeyboardInterrupt):
+                break
+            if task is None:
+                break
+            try:
+                send(("ready",))
+                rec = run_task(task, observers=[_PipeObserver(send)])
+            except KeyboardInterrupt:
+                rec = interrupted_record(task)
+            try:
+                send(("result", rec))
+            except Exception as exc:  # a record that cannot be pickled
+                send(("result", error_record(task, f"the result could not be sent to the runner: "
+                                                   f"{type(exc).__name__}: {exc}")))
+            clear_stop()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except Exception:  # pragma: no cover
             pass
-    # skip interpreter shutdown: a native library's exit handlers must not hang a finished task
+    # skip interpreter shutdown: a native library's exit handlers must not hang a finished worker
     os._exit(0)
 
 
@@ -326,16 +371,34 @@ def _describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
+#: tasks sent ahead to a pool worker: the next one waits in its pipe, so the worker never idles
+#: while the runner records a result (fsync) and decides what comes next
+PREFETCH = 2
+
+
 @dataclass
 class _Worker:
-    task: Task
-    attempt: int
     proc: Any
     conn: Any
     spawned: float
-    ready_at: float | None = None
-    record: dict[str, Any] | None = None
+    #: tasks sent, in order, with their attempt numbers; the first is the one being solved
+    assigned: list[tuple[Task, int]] = field(default_factory=list)
+    ready_at: float | None = None    # when the first assigned task started
+    idle_since: float = 0.0          # when the previous task ended (its successor's start-up)
     eof: bool = False
+    sent: int = 0                    # tasks sent to this process in all
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def task(self) -> Task | None:
+        return self.assigned[0][0] if self.assigned else None
+
+    def assign(self, task: Task, attempt: int) -> None:
+        self.conn.send(task.to_dict())
+        if not self.assigned:
+            self.idle_since = time.monotonic()
+        self.assigned.append((task, attempt))
+        self.sent += 1
 
     def drain(self, progress: _Progress) -> None:
         """Read every message waiting in the pipe."""
@@ -344,10 +407,10 @@ class _Worker:
                 msg = self.conn.recv()
                 if msg[0] == "ready":
                     self.ready_at = time.monotonic()
-                elif msg[0] == "incumbent":
-                    progress.incumbent(self.task, msg[1], msg[2])
+                elif msg[0] == "incumbent" and self.task is not None:
+                    progress.incumbent(self.task, msg[1], msg[2], msg[3] if len(msg) > 3 else None)
                 elif msg[0] == "result":
-                    self.record = msg[1]
+                    self.results.append(msg[1])
         except (EOFError, OSError):
             self.eof = True
 
@@ -357,9 +420,14 @@ class _Worker:
         except Exception:  # pragma: no cover - already gone
             pass
 
-    def close(self) -> None:
+    def close(self, *, retire: bool = False) -> None:
+        if retire:  # ask it to exit after its last task
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
         self.proc.join(timeout=5)
-        if self.proc.is_alive():  # pragma: no cover - it exited right after sending its result
+        if self.proc.is_alive():  # pragma: no cover - it should exit at once
             self.kill()
             self.proc.join(timeout=5)
         self.conn.close()
@@ -367,27 +435,29 @@ class _Worker:
 
 def _pool_deadline(w: _Worker, time_limit: float | None, grace: float) -> float | None:
     if w.ready_at is None:
-        return w.spawned + STARTUP_LIMIT
+        # the first task of a worker waits for its start-up (imports, plugins)
+        return (w.spawned if w.sent <= len(w.assigned) else w.idle_since) + STARTUP_LIMIT
     if time_limit is None or not math.isfinite(time_limit):
         return None  # no limit: nothing to measure the task against
     return w.ready_at + time_limit + grace
 
 
 def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None],
-              progress: _Progress, grace: float) -> None:
-    """At most ``workers`` worker processes, one per task (spawned fresh: HiGHS's ``threads`` is
-    process-global and HiGHS leaks memory), managed here rather than by concurrent.futures, so that
-    a single worker can be killed:
+              progress: _Progress, grace: float, max_tasks: int = 200) -> None:
+    """At most ``workers`` worker processes (spawned), each solving one task at a time with the
+    next one waiting in its pipe, and replaced after ``max_tasks`` tasks (HiGHS leaks memory over
+    many models); managed here rather than by concurrent.futures, so that a single worker can be
+    killed:
 
-    * a worker that dies without a result (a native crash, out of memory) is retried once in a
-      fresh process, then recorded as an error with the reason;
+    * a worker that dies without a result (a native crash, out of memory) is replaced and the task
+      it was solving tried once more, then recorded as an error with the reason (the task waiting
+      in its pipe goes back to the queue);
     * a worker without a result ``time_limit + grace`` seconds after it started the task (a hang in
       native code) is killed and the task recorded as an error;
     * Ctrl-C: no new task starts, each running worker is asked once to stop (SIGINT) and gets
       ``STOP_WAIT`` seconds to return its incumbent (recorded as ``interrupted``), the others are
       killed and get no line (not done); then KeyboardInterrupt. A second Ctrl-C kills them at once.
     """
-    import contextlib
     import multiprocessing as mp
     import signal
     from collections import deque
@@ -397,85 +467,143 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
 
     ctx = mp.get_context("spawn")
     queue: deque[tuple[Task, int]] = deque((t, 1) for t in tasks)
-    running: list[_Worker] = []
+    pool: list[_Worker] = []
     stopping_at: float | None = None
+    started: set[tuple] = set()
 
-    def start(task: Task, attempt: int) -> None:
-        reader, writer = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker_main, args=(task.to_dict(), writer), daemon=True,
-                           name=f"solverhub-task-{task.solver}-{task.seed}")
+    def spawn() -> _Worker:
+        here, there = ctx.Pipe(duplex=True)
+        proc = ctx.Process(target=_worker_main, args=(there,), daemon=True, name="solverhub-worker")
         proc.start()
-        writer.close()  # the worker holds the only writer: EOF here when it dies
-        running.append(_Worker(task, attempt, proc, reader, time.monotonic()))
-        if attempt == 1:
+        there.close()  # the worker holds the only other end: EOF here when it dies
+        w = _Worker(proc, here, time.monotonic())
+        pool.append(w)
+        return w
+
+    def give(w: _Worker) -> None:
+        task, attempt = queue.popleft()
+        try:
+            w.assign(task, attempt)
+        except (OSError, ValueError):  # it died: settle() notices, the task waits
+            w.eof = True
+            queue.appendleft((task, attempt))
+            return
+        if task.key not in started:
+            started.add(task.key)
             progress.task_started(task)
 
+    def requeue(w: _Worker) -> None:
+        """The tasks waiting in ``w``'s pipe (not started) go back to the front of the queue."""
+        if stopping_at is None:
+            queue.extendleft(reversed(w.assigned[1:]))
+        w.assigned = w.assigned[:1]
+
+    def crashed(w: _Worker) -> None:
+        """``w`` died while solving its first assigned task."""
+        requeue(w)
+        task, attempt = w.assigned.pop(0)
+        if stopping_at is not None:
+            return  # stopped by the user: no line, resume runs it
+        how = _describe_exit(w.proc.exitcode)
+        if attempt < MAX_ATTEMPTS:
+            log.warning("%s: the worker process died (%s); trying once more in a fresh one",
+                        _task_name(task), how)
+            queue.appendleft((task, attempt + 1))
+        else:
+            emit(task, error_record(task.to_dict(), (
+                f"the worker process died while solving this task ({how}), {attempt} times: "
+                f"a crash in native code or out of memory")))
+
     def settle(w: _Worker, now: float) -> bool:
-        """Handle a worker's outcome; True when it is finished with."""
+        """Handle a worker's news; True when the worker is gone (dead, killed or retired)."""
         alive = w.proc.is_alive()
         w.drain(progress)  # after is_alive: a result sent just before exiting is not missed
-        if w.record is not None:
-            emit(w.task, w.record)
+        while w.results and w.assigned:
+            rec = w.results.pop(0)
+            task, _ = w.assigned.pop(0)
+            w.ready_at, w.idle_since = None, now
+            emit(task, rec)
+        if stopping_at is not None and not w.assigned:
+            w.kill()  # it may have started a task that waited in its pipe: no line for that one
+            w.close()
             return True
         if not alive or w.eof:
             w.proc.join(timeout=5)
-            if stopping_at is not None:
-                return True  # stopped by the user: no line, resume runs it
-            how = _describe_exit(w.proc.exitcode)
-            if w.attempt < MAX_ATTEMPTS:
-                log.warning("%s: the worker process died (%s); trying once more in a fresh one",
-                            _task_name(w.task), how)
-                queue.appendleft((w.task, w.attempt + 1))
-            else:
-                emit(w.task, error_record(w.task.to_dict(), (
-                    f"the worker process died while solving this task ({how}), {w.attempt} times: "
-                    f"a crash in native code or out of memory")))
+            if w.assigned:
+                crashed(w)
+            w.conn.close()
             return True
+        if not w.assigned:
+            if w.sent >= max_tasks:
+                w.close(retire=True)
+                return True
+            return False
         if stopping_at is not None:
             if now - stopping_at >= STOP_WAIT:
                 w.kill()
+                w.close()
                 return True
             return False
-        deadline = _pool_deadline(w, w.task.time_limit, grace)
+        task = w.assigned[0][0]
+        deadline = _pool_deadline(w, task.time_limit, grace)
         if deadline is not None and now >= deadline:
             w.kill()
+            requeue(w)
             if w.ready_at is None:
                 msg = f"the worker process did not start within {STARTUP_LIMIT:g} s; worker killed"
             else:
                 msg = (f"no result after {now - w.ready_at:.0f} s (time limit "
-                       f"{w.task.time_limit:g} s + grace {grace:g} s); worker killed")
-            emit(w.task, error_record(w.task.to_dict(), msg, runtime=now - (w.ready_at or now)))
+                       f"{task.time_limit:g} s + grace {grace:g} s); worker killed")
+            emit(task, error_record(task.to_dict(), msg, runtime=now - (w.ready_at or now)))
+            w.close()
             return True
         return False
 
     try:
         with handle_sigint():
-            while queue or running:
+            while queue or any(w.assigned for w in pool):
                 now = time.monotonic()
                 if stop_requested() and stopping_at is None:
                     stopping_at = now
                     queue.clear()
-                    for w in running:
+                    for w in pool:
+                        requeue(w)  # the tasks waiting in pipes will not run: no line
+                        if not w.assigned:
+                            continue
                         if w.ready_at is not None:  # it can return an incumbent
                             with contextlib.suppress(OSError):
                                 os.kill(w.proc.pid, signal.SIGINT)
                         else:
                             w.kill()
-                while stopping_at is None and queue and len(running) < workers:
-                    start(*queue.popleft())
+                if stopping_at is None:
+                    # `workers` processes that can take tasks: a retiring worker's successor is
+                    # spawned as soon as the old one has its last task, so that its start-up
+                    # overlaps that task; it gets a task only when the old one is gone
+                    fresh = [w for w in pool if not w.eof and w.sent < max_tasks]
+                    while queue and len(fresh) < workers:
+                        fresh.append(spawn())
+                    # breadth first: every worker one task, then one waiting in each pipe
+                    for depth in range(PREFETCH):
+                        for w in fresh:
+                            if not queue or len(w.assigned) != depth or w.sent >= max_tasks:
+                                continue
+                            if depth == 0 and sum(1 for x in pool if x.assigned) >= workers:
+                                continue
+                            give(w)
                 # wake for a message, a worker's exit, or at least every 0.2 s (Ctrl-C, deadlines)
-                mp_wait([w.conn for w in running if not w.eof] + [w.proc.sentinel for w in running],
+                mp_wait([w.conn for w in pool if not w.eof] + [w.proc.sentinel for w in pool],
                         timeout=0.2)
                 now = time.monotonic()
-                for w in list(running):
+                for w in list(pool):
                     if settle(w, now):
-                        running.remove(w)
-                        w.close()
+                        pool.remove(w)
     finally:
-        for w in running:  # a second Ctrl-C, or an error in this loop
-            w.kill()
-        for w in running:
-            w.close()
+        for w in pool:  # a second Ctrl-C, or an error in this loop: kill what still runs
+            if w.assigned:
+                w.kill()
+        for w in pool:
+            with contextlib.suppress(Exception):
+                w.close(retire=True)
     if stopping_at is not None:
         raise KeyboardInterrupt
 
@@ -484,69 +612,174 @@ def _task_name(task: Task) -> str:
     return f"{instance_label(task.instance)} / {task.solver} / seed {task.seed}"
 
 
-def _dask_client(address: str | None, workers: int):
+#: the dask event topic on which a task announces that it started (for the watchdog's clock)
+DASK_START_TOPIC = "solverhub-task-start"
+_DASK_TASK_LOCK: Any = None
+
+
+def _dask_task(task: dict[str, Any], token: str) -> dict[str, Any]:
+    """The task function on a dask worker: one solve per worker process at a time (a worker with
+    several threads would otherwise run two solves that share HiGHS's process-global ``threads``),
+    and a start event so that the runner's watchdog counts from the real start."""
+    import threading
+
+    global _DASK_TASK_LOCK
+    if _DASK_TASK_LOCK is None:
+        _DASK_TASK_LOCK = threading.Lock()
+    with _DASK_TASK_LOCK:
+        try:
+            from distributed import get_worker
+
+            get_worker().log_event(DASK_START_TOPIC, {"token": token})
+        except Exception:  # the runner then counts from submission
+            pass
+        return run_task(task)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _dask_client(address: str | None, workers: int, *, connect_timeout: float = 30.0,
+                 host: str = "127.0.0.1"):
+    """A client of the scheduler at ``address``, else of a new LocalCluster of ``workers``
+    single-threaded worker processes whose scheduler and dashboard listen on ``host`` only."""
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError:
         raise BadInputError("the dask executor needs dask.distributed: "
                             "pip install 'solverhub[dask]'") from None
     for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker",
-                 "distributed.core", "distributed.http.proxy"):
+                 "distributed.core", "distributed.http.proxy", "distributed.client",
+                 "distributed.comm", "distributed.batched"):
         lg = logging.getLogger(name)
-        if lg.getEffectiveLevel() < logging.WARNING:
-            lg.setLevel(logging.WARNING)
+        if lg.getEffectiveLevel() < logging.ERROR:
+            lg.setLevel(logging.ERROR)
     if address:
         try:
-            return Client(address, timeout="20s"), None
+            return Client(address, timeout=f"{connect_timeout}s"), None
         except Exception as exc:
-            raise BadInputError(f"cannot connect to the dask scheduler at {address}: {exc}") from None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
+            raise BadInputError(f"cannot reach the dask scheduler at {address} within "
+                                f"{connect_timeout:g} s ({_one_line(exc)}); is `dask scheduler` "
+                                f"running there?") from None
+    # a task whose worker dies is run once more elsewhere, then recorded (KilledWorker)
+    with dask.config.set({"distributed.scheduler.allowed-failures": MAX_ATTEMPTS - 1}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               host=host, scheduler_port=0, dashboard_address=f"{host}:0",
+                               silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
 
 def _run_dask(tasks: list[Task], address: str | None, workers: int,
-              emit: Callable[[Task, dict], None], progress: _Progress, grace: float) -> None:
-    """Through dask. Only as many tasks are submitted as the cluster has threads, so that a task
-    starts about when it is submitted and the watchdog can count from there. Dask cannot stop a
-    task's thread: a task without a result ``time_limit + grace`` seconds after submission is
-    recorded as an error, its future cancelled, and its worker restarted (best effort: a worker
+              emit: Callable[[Task, dict], None], progress: _Progress, grace: float, *,
+              connect_timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    """Through dask. Every task is submitted at once (``pure=False``): the scheduler queues them
+    and hands each single-threaded worker one at a time, so workers never wait for the runner.
+    Each task announces its start (a dask event), and the watchdog counts from there. Finished
+    tasks come back through done-callbacks and are fetched in batches. A worker that dies
+    (SIGKILL, out of memory) loses its task, which the scheduler runs once more on another worker
+    (``allowed-failures``) before it fails with KilledWorker, recorded as an error. Dask cannot
+    stop a task's thread: a task without a result ``time_limit + grace`` seconds after it started
+    is recorded as an error, its future cancelled, and its worker restarted (best effort: a worker
     without a nanny cannot be restarted, and its thread then stays busy)."""
-    from collections import deque
+    import queue as queue_mod
+    import threading
 
-    client, cluster = _dask_client(address, workers)
+    from distributed import as_completed
+
+    client, cluster = _dask_client(address, workers, connect_timeout=connect_timeout, host=host)
+    started: dict[str, float] = {}
+    lock = threading.Lock()
+    done_q: queue_mod.SimpleQueue[Any] = queue_mod.SimpleQueue()
+
+    def on_start(event: Any) -> None:
+        # (timestamp, {"token": ...}) from a worker, delivered in the client's thread
+        try:
+            msg = event[1] if isinstance(event, tuple) else event
+            with lock:
+                started.setdefault(str(msg["token"]), time.monotonic())
+        except Exception:
+            pass
+
     try:
-        nthreads = sum(client.nthreads().values()) if address else workers
-        slots = max(1, nthreads)
-        queue: deque[Task] = deque(tasks)
-        inflight: dict[Any, tuple[Task, float]] = {}
-        while queue or inflight:
-            while queue and len(inflight) < slots:
-                task = queue.popleft()
-                inflight[client.submit(run_task, task.to_dict(), pure=False)] = (task, time.monotonic())
-                progress.task_started(task)
-            time.sleep(0.2)
+        client.subscribe_topic(DASK_START_TOPIC, on_start)
+        inflight: dict[Any, tuple[Task, str]] = {}
+        run_id = f"{os.getpid()}-{time.time_ns()}"
+        for n, task in enumerate(tasks):
+            token = f"solverhub-{run_id}-{n}"
+            fut = client.submit(_dask_task, task.to_dict(), token, pure=False, key=token)
+            inflight[fut] = (task, token)
+            progress.task_started(task)
+
+        def collect() -> None:
+            # results are fetched in the client's event loop as tasks finish (no round trip from
+            # this thread per task) and handed over through done_q; None marks the end
+            try:
+                for fut, res in as_completed(list(inflight), with_results=True, raise_errors=False):
+                    done_q.put((fut, res))
+            except Exception as exc:  # the client closed under it: the loop below ends anyway
+                log.debug("dask result collector stopped: %s", exc)
+            done_q.put(None)
+
+        collector = threading.Thread(target=collect, name="solverhub-dask-results", daemon=True)
+        collector.start()
+        last_check = time.monotonic()
+        while inflight:
+            batch: list[Any] = []
+            try:  # wake at a result, or every 0.2 s for the watchdog
+                batch.append(done_q.get(timeout=0.2))
+                while True:
+                    batch.append(done_q.get_nowait())
+            except queue_mod.Empty:
+                pass
+            for item in batch:
+                if item is None or item[0] not in inflight:
+                    continue
+                fut, res = item
+                task, token = inflight.pop(fut)
+                with lock:
+                    started.pop(token, None)
+                if isinstance(res, dict):
+                    rec = res
+                else:
+                    name = type(res).__name__
+                    why = (f"the dask worker died while solving this task, {MAX_ATTEMPTS} times: "
+                           f"a crash in native code or out of memory" if name == "KilledWorker"
+                           else f"dask: {name}: {_one_line(res)}")
+                    rec = error_record(task.to_dict(), why)
+                fut.release()
+                emit(task, rec)
+            if None in batch and inflight:
+                # the collector ended with tasks outstanding (the cluster went away)
+                for fut, (task, _) in list(inflight.items()):
+                    emit(task, error_record(task.to_dict(), f"dask: the result was lost "
+                                                            f"({fut.status})"))
+                inflight.clear()
             now = time.monotonic()
-            for fut, (task, t0) in list(inflight.items()):
-                if fut.done():
-                    try:
-                        rec = fut.result()
-                    except Exception as exc:  # KilledWorker and friends
-                        rec = error_record(task.to_dict(), f"dask: {type(exc).__name__}: {exc}")
-                    del inflight[fut]
-                    emit(task, rec)
-                elif (task.time_limit is not None and math.isfinite(task.time_limit)
-                      and now - t0 >= task.time_limit + grace):
-                    del inflight[fut]
-                    killed = _restart_dask_worker(client, fut)
-                    fut.cancel()
-                    emit(task, error_record(task.to_dict(), (
-                        f"no result after {now - t0:.0f} s (time limit {task.time_limit:g} s + grace "
-                        f"{grace:g} s); " + ("dask worker restarted" if killed else
-                                             "dask cannot stop the task: its worker stays busy")),
-                        runtime=now - t0))
+            if now - last_check < 0.2:
+                continue
+            last_check = now
+            for fut, (task, token) in list(inflight.items()):
+                if task.time_limit is None or not math.isfinite(task.time_limit):
+                    continue
+                with lock:
+                    t0 = started.get(token)
+                if t0 is None or now < t0 + task.time_limit + grace or fut.done():
+                    continue  # queued, in time, or its result is on the way
+                del inflight[fut]
+                killed = _restart_dask_worker(client, fut)
+                fut.cancel()
+                emit(task, error_record(task.to_dict(), (
+                    f"no result after {now - t0:.0f} s (time limit {task.time_limit:g} s + grace "
+                    f"{grace:g} s); " + ("dask worker restarted" if killed else
+                                         "dask cannot stop the task: its worker stays busy")),
+                    runtime=now - t0))
     finally:
         try:
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(DASK_START_TOPIC)
             client.close()
         finally:
             if cluster is not None:
@@ -605,6 +838,26 @@ def _open_results(out: Path, resume: bool) -> ResultWriter:
     return writer
 
 
+def _write_environment(path: Path) -> Any:
+    """Write ``environment.json`` once per folder, in a thread (listing every installed
+    distribution takes a while and the tasks need not wait for it); returns the thread."""
+    if path.exists():
+        return None
+    import threading
+
+    def write() -> None:
+        from solverhub.core.provenance import environment
+
+        try:
+            atomic_write_text(path, json.dumps(jsonable(environment()), indent=1))
+        except Exception as exc:  # provenance must not fail a run
+            log.warning("could not write %s: %s", path, exc)
+
+    t = threading.Thread(target=write, name="solverhub-environment", daemon=True)
+    t.start()
+    return t
+
+
 def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: bool = False,
                executor: str | None = None, address: str | None = None, workers: int | None = None,
                progress: _Progress | None = None, plots: bool | None = None) -> RunSummary:
@@ -637,6 +890,7 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
     try:
         previous = read_results(out / RESULTS, repair=True) if resume else []
         atomic_write_text(out / CONFIG, config_to_toml(cfg))
+        env_writer = _write_environment(out / ENVIRONMENT)
     except BaseException:
         writer.close()
         raise
@@ -680,17 +934,21 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
         todo = [t for t in todo if attempts.get(t.key, 0) < MAX_ATTEMPTS]
         if todo:
             if ex.kind == "dask":
-                _run_dask(todo, ex.address, ex.workers, emit, progress, ex.task_grace)
+                _run_dask(todo, ex.address, ex.workers, emit, progress, ex.task_grace,
+                          connect_timeout=ex.connect_timeout, host=ex.host)
             elif ex.workers == 1:
                 _run_sequential(todo, emit, progress, out, attempts)
             else:
-                _run_pool(todo, min(ex.workers, len(todo)), emit, progress, ex.task_grace)
+                _run_pool(todo, min(ex.workers, len(todo)), emit, progress, ex.task_grace,
+                          ex.max_tasks_per_worker)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         writer.close()
         progress.stop()
 
+    if env_writer is not None:
+        env_writer.join()
     summary.records = previous + new_records
     from solverhub.core.report import write_outputs
 

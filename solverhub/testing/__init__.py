@@ -3,15 +3,16 @@
     from solverhub.testing import check_plugin, check_solver, solver_checks, plugin_checks
 
     check_plugin("my_package.solverhub_plugin")          # raises AssertionError listing failures
-    check_solver("my-solver")                            # every solver check on built-in MIPs
+    check_solver("my-solver")                            # every solver check, on the instances
+                                                         # its problem kind's protocol provides
 
     @pytest.mark.parametrize("check", solver_checks("my-solver"), ids=str)
     def test_my_solver(check):
         check()
 
 Checks are named (``"highs:time_limit"``), run lazily (safe at collection time) and skip
-themselves under pytest when they do not apply (e.g. no instance of a non-MIP problem kind was
-given). See docs/testing.md.
+themselves under pytest when they do not apply (e.g. the kind's protocol provides no infeasible
+instance). See docs/testing.md.
 """
 
 from solverhub.testing.checks import (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 import inspect
 import json
@@ -20,7 +19,9 @@ from pydantic import BaseModel
 from solverhub.core.errors import BadInputError, UnknownNameError
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.observers import Notifier
-from solverhub.core.records import BackendSpec, Converter, MetaComponent, ProblemKind, SolverSpec
+from solverhub.core.kinds import KindProtocol
+from solverhub.core.records import (BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
+                                    SolverSpec)
 from solverhub.core.result import Result, Status
 
 __all__ = ["Check", "CheckSkipped", "solver_checks", "plugin_checks", "check_solver", "check_plugin",
@@ -233,57 +234,52 @@ class _SolverContext:
     def kind(self) -> str:
         return self.spec().problem_kind
 
+    def protocol(self) -> Any:
+        """The protocol of the solver's problem kind: it brings the kind's test instances, so
+        that the checks name no kind."""
+        from solverhub.core.manager import get_plugin_manager
+
+        kind = self.kind()
+        record = (self.pm or get_plugin_manager()).problem_kinds().get(kind)
+        if record is None:
+            raise CheckSkipped(f"problem kind {kind!r} of solver {self.name!r} is not registered")
+        return record.protocol
+
+    def _from_protocol(self, method: str, what: str, hint: str) -> Any:
+        found = getattr(self.protocol(), method)()
+        if found is None or (isinstance(found, (list, tuple)) and not found):
+            raise CheckSkipped(f"the protocol of problem kind {self.kind()!r} provides no {what} "
+                               f"({type(self.protocol()).__name__}.{method}()); pass {hint}")
+        return found
+
     def tiny(self) -> list[tuple[Any, float | None]]:
         if self.instances is not None:
             if not self.instances:
                 raise CheckSkipped("no tiny instances given")
             return self.instances
-        if self.kind() == "mip":
-            from solverhub.testing.instances import tiny_mip_instances
-
-            return tiny_mip_instances()
-        raise CheckSkipped(f"no built-in instances of kind {self.kind()!r}; pass instances=[...]")
+        return _pairs(self._from_protocol("conformance_instances", "conformance instances",
+                                          "instances=[...]"))
 
     def infeasible_instances(self) -> list[Any]:
         if self.infeasible is not None:
             if not self.infeasible:
                 raise CheckSkipped("no infeasible instance given")
             return self.infeasible
-        if self.kind() == "mip":
-            from solverhub.testing.instances import infeasible_mip
-
-            return [infeasible_mip()]
-        raise CheckSkipped(f"no built-in infeasible instance of kind {self.kind()!r}")
+        return list(self._from_protocol("infeasible_instances", "infeasible instances",
+                                        "infeasible=[...]"))
 
     def hard(self) -> Any:
         if self.hard_instance is not None:
             return self.hard_instance
-        if self.kind() == "mip":
-            from solverhub.testing.instances import hard_mip
-
-            return hard_mip()
-        raise CheckSkipped(f"no built-in hard instance of kind {self.kind()!r}; pass hard_instance=")
+        return self._from_protocol("hard_instance", "hard instance", "hard_instance=")
 
     def bad(self) -> list[tuple[str, Any]]:
         if self.bad_instances is not None:
             if not self.bad_instances:
                 raise CheckSkipped("no malformed instances given")
             return self.bad_instances
-        out: list[tuple[str, Any]] = []
-        if self.kind() == "mip":
-            from solverhub.testing.instances import tiny_mip_instances
-
-            base = tiny_mip_instances()[1][0]
-            wrong_rows = copy.deepcopy(base)
-            wrong_rows.row_lower = np.zeros(base.m + 2)  # bypasses __post_init__ validation
-            nan_cost = copy.deepcopy(base)
-            nan_cost.c = base.c.copy()
-            nan_cost.c[0] = np.nan
-            out += [("mip-row-bounds-wrong-length", wrong_rows), ("mip-nan-objective", nan_cost)]
-        if not out:
-            raise CheckSkipped(f"no built-in malformed instances of kind {self.kind()!r}; "
-                               f"pass bad_instances=[(label, object), ...]")
-        return out
+        return list(self._from_protocol("malformed_instances", "malformed instances",
+                                        "bad_instances=[(label, object), ...]"))
 
 
 def _solve(ctx: _SolverContext, solver: Any, problem: Any, *, time_limit: float | None = "tiny",
@@ -420,14 +416,11 @@ def _c_repeated(ctx: _SolverContext) -> None:
 
 def _c_seed(ctx: _SolverContext) -> None:
     spec = ctx.spec()
-    det = ctx.deterministic
-    if det is None:
-        det = getattr(spec, "deterministic", None)
-    if det is None:
-        det = getattr(ctx.build(spec), "deterministic", None)
+    # the solver's record says whether the same seed gives the same answer; the caller may override
+    det = spec.deterministic if ctx.deterministic is None else ctx.deterministic
     if not det:
-        raise CheckSkipped(f"solver {ctx.name!r} does not declare determinism "
-                           f"(a `deterministic = True` attribute, or deterministic=True here)")
+        raise CheckSkipped(f"solver {ctx.name!r} is not deterministic (SolverSpec(..., "
+                           f"deterministic=False)); pass deterministic=True to check it anyway")
     for problem, _, a in _supported(ctx, ctx.build(spec), ctx.tiny(), seed=3):
         b = _solve(ctx, ctx.build(spec), problem, seed=3)
         who = f"solver {ctx.name!r} with seed 3 on {_label(problem)}"
@@ -478,6 +471,11 @@ def _c_host(ctx: _SolverContext) -> None:
         assert res.solver == spec.name, f"{who}: Result.solver is {res.solver!r}"
         if res.x is not None and callable(getattr(problem, "check", None)):
             assert res.info.get("verified") is True, f"{who}: {res.info.get('verification')}"
+        if res.x is not None and res.status != Status.ERROR:
+            # the host must not report a solution that the kind's own check rejects
+            verdict = ctx.protocol().verify(problem, res.x)
+            assert verdict is None or verdict.ok, \
+                f"{who}: the kind's check rejects the reported solution: {verdict.message}"
 
 
 SOLVER_CHECKS: dict[str, tuple[Callable[[_SolverContext], None], str]] = {
@@ -505,10 +503,11 @@ def solver_checks(name: str, *, options: dict | None = None, instances: Iterable
     """The conformance checks of solver ``name`` as a list of :class:`Check` (call each one).
 
     The solver is looked up when a check runs (not now), so this is safe at pytest collection
-    time. For kind ``mip`` built-in instances are used; for other kinds pass ``instances``
-    (problems or ``(problem, optimum)`` pairs), ``hard_instance`` (for the time-limit check),
-    ``infeasible`` and ``bad_instances`` (``(label, object)`` pairs); checks without instances are
-    skipped. ``time_limit`` is the short limit used on the hard instance, which may take at most
+    time. Instances come from the protocol of the solver's problem kind
+    (``conformance_instances()``, ``infeasible_instances()``, ``hard_instance()``,
+    ``malformed_instances()``); ``instances`` (problems or ``(problem, optimum)`` pairs),
+    ``hard_instance`` (for the time-limit check), ``infeasible`` and ``bad_instances``
+    (``(label, object)`` pairs) replace them; checks without instances are skipped, saying so. ``time_limit`` is the short limit used on the hard instance, which may take at most
     ``time_limit_factor * time_limit + time_limit_slack`` seconds. ``skip_missing`` skips (rather
     than fails) every check when the solver is not registered. ``select`` keeps only the named
     checks (see ``SOLVER_CHECKS``).
@@ -530,6 +529,7 @@ def solver_checks(name: str, *, options: dict | None = None, instances: Iterable
 # ====================================================================================== plugin
 _RECORD_HOOKS = {
     "solverhub_problem_kinds": (ProblemKind, None),
+    "solverhub_loaders": (LoaderSpec, None),
     "solverhub_converters": (Converter, None),
     "solverhub_solvers": (SolverSpec, None),
     "solverhub_mip_backends": (BackendSpec, None),
@@ -625,6 +625,13 @@ def _p_records(plugin: Any, name: str) -> None:
     for kind in recs.get("solverhub_problem_kinds", []):
         assert isinstance(kind.type, type), f"plugin {name!r}: problem kind {kind.name!r} type " \
                                             f"must be a class"
+        assert isinstance(kind.protocol, KindProtocol), \
+            f"plugin {name!r}: problem kind {kind.name!r} protocol must be a KindProtocol, got " \
+            f"{type(kind.protocol).__name__}"
+    for loader in recs.get("solverhub_loaders", []):
+        assert callable(loader.load), f"plugin {name!r}: loader {loader.name!r} load is not callable"
+        assert loader.schemes or loader.suffixes or loader.accepts is not None, \
+            f"plugin {name!r}: loader {loader.name!r} claims no scheme, suffix or object type"
     for hook in ("solverhub_destroy_operators", "solverhub_repair_operators", "solverhub_bandit_policies",
                  "solverhub_acceptance_criteria", "solverhub_stopping_rules"):
         for comp in recs.get(hook, []):

@@ -24,7 +24,7 @@ from solverhub.core.errors import BadInputError
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import LoaderSpec
 
-__all__ = ["SCHEME", "import_module_of", "load_py_address"]
+__all__ = ["SCHEME", "import_module_of", "load_py_address", "declared_kind"]
 
 SCHEME = "py"
 
@@ -74,6 +74,26 @@ def _register_hooks(mod: Any, module: str) -> None:
     if pm.is_registered(mod):
         return
     pm.register_plugin(mod, name=f"py:{module}")
+
+
+def declared_kind(source: str) -> str | None:
+    """The problem kind a ``py:`` address yields, from the callable's return annotation (a class
+    with a ``kind`` attribute), without calling it; None when it does not say."""
+    import typing
+
+    module, attr, _ = _split(source)
+    target = getattr(import_module_of(source), attr, None)
+    if target is None:
+        return None
+    if not callable(target):
+        kind = getattr(target, "kind", None)
+        return kind if isinstance(kind, str) else None
+    try:
+        hint = typing.get_type_hints(target).get("return")
+    except Exception:  # an annotation that does not resolve tells nothing
+        return None
+    kind = getattr(hint, "kind", None)
+    return kind if isinstance(kind, str) else None
 
 
 def _value(raw: str) -> Any:
