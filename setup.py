@@ -24,6 +24,22 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
         optional=True,
+    ),
+    Extension(
+        "solverhub.cython_ext._exact_al",
+        ["solverhub/cython_ext/_exact_al.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"],
+        optional=True,
+    ),
+    Extension(
+        "solverhub.cython_ext._bilevel",
+        ["solverhub/cython_ext/_bilevel.pyx"],
+        include_dirs=[np.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"],
+        optional=True,
     )
 ]
 

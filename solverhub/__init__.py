@@ -46,3 +46,21 @@ def _register_pyomo_solvers() -> None:
 
 
 _register_pyomo_solvers()
+
+
+#: names imported on first use (``import solverhub`` stays cheap): name -> module
+_LAZY_EXPORTS = {
+    "ConvexReLUClassifier": "solverhub.plugins.convex_relu.estimators",
+    "ConvexReLURegressor": "solverhub.plugins.convex_relu.estimators",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'solverhub' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

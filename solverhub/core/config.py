@@ -16,7 +16,11 @@ Optional extras: ``[reference]`` maps an instance (as written in ``instances``, 
 a known optimal or best-known objective value, overriding what the loader knows (MIPLIB ``.solu``);
 ``[output]`` sets ``dir`` (relative to the config file's folder; default a new
 ``runs/<name>-<timestamp>``) and ``plots`` (default true); ``[executor] task_grace`` (default 30 s)
-is how long past ``time_limit`` a pool task may go without a result before its worker is killed.
+is how long past ``time_limit`` a pool task may go without a result before its worker is killed,
+``max_tasks_per_worker`` (default 200) when a pool worker is replaced, ``connect_timeout`` (default
+30 s) how long to try a dask scheduler's ``address``, and ``host`` (default 127.0.0.1) where a
+LocalCluster's scheduler and dashboard listen. ``[solvers.<label>.grid]`` (option -> list of
+values) is a sweep: see :func:`expand_grids`.
 
 Every model forbids unknown keys; errors are :class:`BadInputError` naming the file and the key
 (``quickstart.toml: solvers.balans.optoins: unknown key``). Relative instance paths resolve against
@@ -40,7 +44,7 @@ from solverhub.core.timing import check_time_limit
 __all__ = [
     "RunConfig", "SolverEntry", "ExecutorConfig", "OutputConfig",
     "load_config", "parse_config", "quickstart_config", "quickstart_text", "config_to_toml",
-    "instance_label", "is_address", "QUICKSTART",
+    "instance_label", "is_address", "QUICKSTART", "expand_grids",
 ]
 
 QUICKSTART = "quickstart.toml"
@@ -51,10 +55,25 @@ class _Strict(BaseModel):
 
 
 class SolverEntry(_Strict):
-    """One ``[solvers.<label>]`` section: a solver name (``kind``) and its options."""
+    """One ``[solvers.<label>]`` section: a solver name (``kind``), its options, and optionally a
+    ``grid`` (a sweep: option name -> list of values) that expands into one labelled solver per
+    combination, each remembering its section as ``group``."""
 
     kind: str = Field(description="a registered solver name (solverhub solvers)")
     options: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict,
+                                       description="option -> values; one solver per combination")
+    group: str | None = Field(default=None, description="set by grid expansion: the section's label")
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_values(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"grid.{key}: needs at least one value")
+            if any(values.count(x) > 1 for x in values):
+                raise ValueError(f"grid.{key}: a value is listed twice")
+        return v
 
 
 class ExecutorConfig(_Strict):
@@ -65,12 +84,21 @@ class ExecutorConfig(_Strict):
                               description="seconds past time_limit after which a pool task without a "
                                           "result is killed (and recorded as an error)")
 
-    @field_validator("task_grace", mode="before")
+    max_tasks_per_worker: int = Field(default=200, ge=1,
+                                      description="local pool: a worker process is replaced after "
+                                                  "this many tasks (HiGHS leaks memory over models)")
+    connect_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False,
+                                   description="dask: seconds to reach the scheduler at address")
+    host: str = Field(default="127.0.0.1", min_length=1,
+                      description="dask LocalCluster: the interface its scheduler and dashboard "
+                                  "listen on (0.0.0.0: every interface)")
+
+    @field_validator("task_grace", "connect_timeout", mode="before")
     @classmethod
-    def _grace_is_a_number(cls, v: Any) -> Any:
+    def _grace_is_a_number(cls, v: Any, info: Any) -> Any:
         # a string or a boolean is a typo, not a number of seconds
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise ValueError("task_grace must be a number of seconds")
+            raise ValueError(f"{info.field_name} must be a number of seconds")
         return v
 
 
@@ -231,6 +259,8 @@ def parse_config(data: dict[str, Any] | str, *, source: str = "config.toml",
         for r in match:
             refs[r] = float(value)
 
+    solvers = expand_grids(cfg.solvers, source)
+    cfg = cfg.model_copy(update={"solvers": solvers})
     if check_solvers:
         _check_solvers(cfg, source)
     output = cfg.output
@@ -238,6 +268,34 @@ def parse_config(data: dict[str, Any] | str, *, source: str = "config.toml",
         # like instance paths: relative to the config file's folder, not the working directory
         output = output.model_copy(update={"dir": str((base / Path(output.dir).expanduser()).resolve())})
     return cfg.model_copy(update={"instances": resolved, "reference": refs, "output": output})
+
+
+def _grid_value_text(v: Any) -> str:
+    import json
+
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
+
+def expand_grids(solvers: dict[str, SolverEntry], source: str = "config.toml") -> dict[str, SolverEntry]:
+    """Replace each section with a ``grid`` by one entry per combination of its values, labelled
+    ``<label>[key=value,...]`` (keys in the order written) with ``group = <label>``. A grid key
+    overrides the same key in ``options``. Sections without a grid stay as they are."""
+    import itertools
+
+    out: dict[str, SolverEntry] = {}
+    for label, entry in solvers.items():
+        if not entry.grid:
+            out[label] = entry
+            continue
+        keys = list(entry.grid)
+        for combo in itertools.product(*(entry.grid[k] for k in keys)):
+            name = label + "[" + ",".join(f"{k}={_grid_value_text(v)}" for k, v in zip(keys, combo)) + "]"
+            if name in out or name in solvers:
+                raise BadInputError(f"{source}: solvers.{_quote_key(label)}.grid: the label {name!r} "
+                                    f"is taken by another solver section")
+            out[name] = SolverEntry(kind=entry.kind, options={**entry.options, **dict(zip(keys, combo))},
+                                    group=label)
+    return out
 
 
 def _quote_key(key: str) -> str:
@@ -266,10 +324,13 @@ def _check_solvers(cfg: RunConfig, source: str) -> None:
             spec = pm.get_solver(entry.kind)
         except UnknownNameError as exc:
             raise BadInputError(f"{where}.kind: {exc}") from None
+        if entry.group is not None and entry.group not in cfg.solvers:
+            # expanded from a grid: name the section the user wrote
+            where = f"{source}: solvers.{_quote_key(entry.group)}.grid ({label})"
         try:
             validate_options(spec, entry.options)
         except BadInputError as exc:
-            raise BadInputError(f"{where}.options: {exc}") from None
+            raise BadInputError(f"{where}{'' if entry.group else '.options'}: {exc}") from None
 
 
 def load_config(path: str | Path, **kw: Any) -> RunConfig:
@@ -315,6 +376,9 @@ def resolved_dict(cfg: RunConfig, *, fill_defaults: bool = True) -> dict[str, An
     """The config as a plain dict (TOML-ready: no None). With ``fill_defaults`` each solver's
     options are completed with the defaults of its options model."""
     d = cfg.model_dump(mode="json")
+    for entry in d.get("solvers", {}).values():
+        if not entry.get("grid"):  # expanded already (see expand_grids)
+            entry.pop("grid", None)
     if fill_defaults:
         from solverhub.core.api import validate_options
         from solverhub.core.manager import get_plugin_manager

@@ -43,6 +43,9 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "balans": "solverhub.plugins.balans",
     "pyomo": "solverhub.plugins.pyomo",
     "pyaddress": "solverhub.plugins.pyaddress",
+    "bilevel": "solverhub.plugins.bilevel",
+    "exact_al": "solverhub.plugins.exact_al",
+    "convex_relu": "solverhub.plugins.convex_relu",
 }
 
 _REGISTRY_HOOKS = {

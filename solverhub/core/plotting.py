@@ -3,8 +3,11 @@
 Run-folder figures are drawn on ``matplotlib.figure.Figure`` objects (no pyplot, no global backend
 state) and saved atomically:
 
-* ``primal_gap.png``: per instance, the primal gap over time of each solver (mean over seeds), to
-  the reference value where one is known, else to the best objective any task of the run found;
+* ``primal_gap.png``: per instance, the primal gap over time of each solver (geometric mean over
+  seeds, on a log scale), to the reference value where one is known, else to the best objective any
+  task of the run found;
+* ``performance_profile.png``: Dolan-More performance profiles over solvers (time to the optimal
+  value, primal integral);
 * ``objective.png``: per instance, every task's incumbent objective over time;
 * ``history_<kind>_<column>.png``: for kinds without a primal gap, a column of the iteration
   history (objective, residuals ...) over iterations, one line per task.
@@ -22,7 +25,10 @@ import numpy as np
 from solverhub.core.result import primal_gap
 
 __all__ = ["plot_trajectory", "gap_curve", "plot_primal_gap", "plot_objectives", "plot_history",
-           "save_figure"]
+           "save_figure", "performance_profile", "plot_performance_profiles", "GAP_FLOOR_PERCENT"]
+
+#: primal-gap plots use a log scale; a gap of 0 (the optimal value) is drawn at this many percent
+GAP_FLOOR_PERCENT = 1e-4
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -81,6 +87,16 @@ def gap_curve(trajectory: Sequence[Sequence[float]], reference: float,
     return out
 
 
+def with_final(rec: Mapping[str, Any]) -> list[Any]:
+    """A record's trajectory, ending with its final objective at its runtime when the solver
+    reported no incumbent times (or not the last one), so that the answer shows in the plot."""
+    traj = [list(p) for p in (rec.get("trajectory") or [])]
+    obj = rec.get("objective")
+    if isinstance(obj, (int, float)) and math.isfinite(obj) and (not traj or traj[-1][1] != obj):
+        traj.append([float(rec.get("runtime") or (traj[-1][0] if traj else 0.0)), float(obj)])
+    return traj
+
+
 def _short(s: str, n: int = 48) -> str:
     name = os.path.basename(s) if os.sep in s and ":" not in s.split(os.sep)[0] else s
     return name if len(name) <= n else name[: n - 1] + "\u2026"
@@ -133,26 +149,36 @@ def plot_primal_gap(groups: Mapping[str, Mapping[str, list[dict]]], references: 
         recs_all = [r for s in groups[inst] for r in groups[inst][s]]
         horizon = max([float(r.get("time_limit") or 0) for r in recs_all]
                       + [float(r.get("runtime") or 0) for r in recs_all] + [1e-3])
-        grid = np.linspace(0.0, horizon, 400)
+        # log time too: the first incumbents come in milliseconds, the improvements that decide
+        # a comparison late; the axis starts just before the earliest incumbent
+        firsts = [float(r["trajectory"][0][0]) for r in recs_all if r.get("trajectory")]
+        t_min = min(max(min([t for t in firsts if t > 0], default=horizon / 1e3) / 2, 1e-4),
+                    horizon / 10)
+        grid = np.geomspace(t_min, horizon, 400)
         for lab in groups[inst]:
-            curves = [gap_curve(r.get("trajectory") or [], ref, grid) for r in groups[inst][lab]
+            curves = [gap_curve(with_final(r), ref, grid) for r in groups[inst][lab]
                       if r.get("status") != "error"]
             if not curves:
                 continue
-            mean = np.mean(curves, axis=0)
-            ax.step(grid, 100.0 * mean, where="post", color=colors[lab],
+            # log scale: small late differences stay visible and the first incumbent's large gap
+            # does not squash the rest; a gap of 0 is drawn at the floor
+            pct = np.clip(100.0 * np.asarray(curves), GAP_FLOOR_PERCENT, None)
+            ax.step(grid, np.exp(np.mean(np.log(pct), axis=0)), where="post", color=colors[lab],
                     label=f"{lab} ({len(curves)} seed{'s' if len(curves) != 1 else ''})")
             if len(curves) > 1:
-                ax.fill_between(grid, 100.0 * np.min(curves, axis=0), 100.0 * np.max(curves, axis=0),
-                                step="post", color=colors[lab], alpha=0.15, linewidth=0)
+                ax.fill_between(grid, pct.min(axis=0), pct.max(axis=0), step="post",
+                                color=colors[lab], alpha=0.15, linewidth=0)
         what = (reference_kind or {}).get(inst, "reference")
         ax.set_title(f"{_short(inst)}\n(gap to {what} {ref:.6g})", fontsize=9)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("primal gap (%)")
-        ax.set_ylim(-2, 102)
-        ax.grid(alpha=0.3)
+        ax.set_xscale("log")
+        ax.set_xlim(t_min, horizon)
+        ax.set_xlabel("time (s, log)")
+        ax.set_ylabel(f"primal gap (%, log; {GAP_FLOOR_PERCENT:g} = optimal)")
+        ax.set_yscale("log")
+        ax.set_ylim(GAP_FLOOR_PERCENT / 2, 200)
+        ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
-    fig.suptitle("Primal gap over time (mean over seeds, band: min-max)", fontsize=10)
+    fig.suptitle("Primal gap over time (geometric mean over seeds, band: min-max)", fontsize=10)
     save_figure(fig, path)
     return Path(path)
 
@@ -227,5 +253,54 @@ def plot_history(groups: Mapping[str, Mapping[str, list[dict]]], column: str,
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.suptitle(f"{column.replace('_', ' ')} over iterations (one line per task)", fontsize=10)
+    save_figure(fig, path)
+    return Path(path)
+
+
+def performance_profile(values: Mapping[str, Sequence[float]], taus: np.ndarray) -> dict[str, np.ndarray]:
+    """Dolan and More's profile: ``values[solver][p]`` is the measure (lower is better, ``inf``
+    for a failure) on problem ``p`` (the same problems, in the same order, for every solver);
+    returns for each solver the fraction of problems whose ratio to the best solver's measure is
+    at most each ``tau``. A problem no solver managed counts against every solver."""
+    solvers = list(values)
+    m = np.array([[float(v) for v in values[s]] for s in solvers], dtype=float)
+    best = m.min(axis=0) if m.size else np.array([])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(np.isfinite(m), m / best, np.inf)
+    n = m.shape[1] if m.ndim == 2 else 0
+    return {s: np.array([(ratios[i] <= t).sum() / n if n else 0.0 for t in taus])
+            for i, s in enumerate(solvers)}
+
+
+def plot_performance_profiles(measures: Mapping[str, Mapping[str, Sequence[float]]],
+                              path: str | Path) -> Path | None:
+    """One panel per measure (``measures[title][solver]`` = values over the same problems):
+    the fraction of problems each solver handles within a factor tau of the best, tau on a log2
+    axis. Returns the path written, or None with fewer than two solvers."""
+    panels = {k: v for k, v in measures.items() if len(v) >= 2 and any(len(x) for x in v.values())}
+    if not panels:
+        return None
+    labels = sorted({s for v in panels.values() for s in v})
+    colors = _colors(labels)
+    fig, axes = _new_figure(len(panels))
+    for ax, (title, values) in zip(axes, panels.items()):
+        m = np.array([[float(x) for x in values[s]] for s in values], dtype=float)
+        best = m.min(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # inf / inf: nobody managed it
+            ratio = m / best
+        finite = ratio[np.isfinite(ratio)] if np.isfinite(ratio).any() else np.array([1.0])
+        top = max(2.0, float(finite.max()) * 1.5 if finite.size else 2.0)
+        taus = np.geomspace(1.0, top, 300)
+        prof = performance_profile(values, taus)
+        for s in values:
+            ax.step(taus, prof[s], where="post", color=colors[s], label=s)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("tau (ratio to the best solver)")
+        ax.set_ylabel("fraction of problems")
+        ax.set_title(f"{title} ({m.shape[1]} problems)", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="best")
+    fig.suptitle("Performance profiles (Dolan-More): higher and further left is better", fontsize=10)
     save_figure(fig, path)
     return Path(path)

@@ -1,11 +1,15 @@
-"""Summaries of a run folder: ``summary.csv``, plots, and a rich table (``solverhub report DIR``).
+"""Reports of run folders: ``summary.csv``, ``solvers.csv``, ``report.md``, plots, and rich
+tables (``solverhub report DIR [DIR...]``).
 
-Per instance x solver label (over seeds): runs, status counts, objective mean and best (in the
-problem's own sense), the reference value and the primal gap of the best objective to it, the mean
-primal integral and the mean runtime. Where no reference is known the gap and the primal integral
-are measured against the best objective found by any task of the run on that instance (marked
-``best-found``). When a task appears more than once in ``results.jsonl`` (a resumed run) its last
-line counts.
+Per instance x solver label (over seeds, :func:`summarize`): runs, status counts, objective mean
+and best (in the problem's own sense), the reference value and the primal gap of the best
+objective to it, the mean primal integral and the mean runtime, and the kind's own metrics. Per
+solver label (:func:`solver_summary`, for kinds that declare the primal gap): mean primal
+integral, shifted geometric means of the final gap and of the time to the optimal value, wins,
+failures, a rank, and a rank within its grid; other kinds get their declared metrics per solver
+(:func:`kind_solver_summary`). Where no reference is known the gap and the primal integral are
+measured against the best objective found by any task on that instance (marked ``best-found``).
+When a task appears more than once (a resumed run, several folders) its last line counts.
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ def metric_specs(kind: str | None) -> tuple[Any, ...]:
     except Exception:  # a report must not fail on a plugin problem
         return ()
     return tuple(getattr(getattr(rec, "protocol", None), "metrics", ()) or ())
+
+
+def kind_of(records: Iterable[dict[str, Any]]) -> str:
+    """The problem kind of records of one instance: the first that names one (an error record
+    written before the problem was loaded names none)."""
+    return next((str(r["problem_kind"]) for r in records if r.get("problem_kind")), "")
 
 
 def uses_primal_gap(kind: str | None) -> bool:
@@ -145,10 +155,12 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime")) or 0.0
                 if ref is None or horizon <= 0:
                     continue
-                traj = [(float(t), float(v)) for t, v in (r.get("trajectory") or []) if v is not None]
+                from solverhub.core.plotting import with_final  # the answer counts from the end
+
+                traj = [(float(t), float(v)) for t, v in with_final(r) if v is not None]
                 pis.append(primal_integral(traj, ref, horizon))
             errors = [r for r in recs if r.get("status") == "error"]
-            problem_kind = str(recs[0].get("problem_kind") or "")
+            problem_kind = kind_of(recs)
             if not uses_primal_gap(problem_kind):
                 pis = []  # Berthold's gap means nothing for this kind (e.g. a zero reference)
             metrics = _metric_columns(ok, problem_kind)
@@ -250,7 +262,7 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
         groups = group(records)
         refs, kinds = references(groups)
         gap_insts = {i for i, by in groups.items()
-                     if uses_primal_gap(str(next(iter(by.values()))[0].get("problem_kind") or ""))}
+                     if uses_primal_gap(kind_of([r for rs in by.values() for r in rs]))}
         known = {i: v for i, v in refs.items() if kinds.get(i) == "reference"}
         p = plot_primal_gap({i: g for i, g in groups.items() if i in gap_insts},
                             {i: v for i, v in refs.items() if i in gap_insts}, d / "primal_gap.png",
@@ -435,7 +447,7 @@ def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for inst, by_solver in groups.items():
         recs_all = [r for rs in by_solver.values() for r in rs]
-        if not uses_primal_gap(str(recs_all[0].get("problem_kind") or "")):
+        if not uses_primal_gap(kind_of(recs_all)):
             continue
         ref = refs.get(inst)
         cap = max([finite_or_none(r.get("time_limit")) or 0.0 for r in recs_all]
@@ -449,8 +461,10 @@ def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                     m["gap"] = primal_gap(finite_or_none(r.get("objective")), ref)
                     horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime"))
                     if horizon:
-                        traj = [(float(t), float(v)) for t, v in (r.get("trajectory") or [])
-                                if v is not None]
+                        # a solver that reports no incumbent times: its answer counts from the end
+                        from solverhub.core.plotting import with_final
+
+                        traj = [(float(t), float(v)) for t, v in with_final(r) if v is not None]
                         m["pi"] = primal_integral(traj, ref, horizon)
                     t = _time_to_value(r, ref)
                     if t is not None:
@@ -498,7 +512,7 @@ def solver_summary(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
         rows.append({
             "solver": lab, "group": str(recs[0].get("group") or lab),
-            "kind": recs[0].get("kind", ""), "problem_kind": str(recs[0].get("problem_kind") or ""),
+            "kind": recs[0].get("kind", ""), "problem_kind": kind_of(recs),
             "tasks": len(lm), "failures": sum(m["failed"] for m in lm),
             "solved": sum(r.get("status") == "optimal" for r in recs),
             "reached": sum(m["reached"] for m in lm), "wins": wins.get(lab, 0),
@@ -528,8 +542,13 @@ def kind_solver_summary(records: Iterable[dict[str, Any]]) -> dict[str, list[dic
     """For kinds without a primal gap: per problem kind, one row per solver label with its tasks,
     failures, mean runtime and the kind's metrics aggregated as declared (``metric_<name>``)."""
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for r in latest(records):
-        pk = str(r.get("problem_kind") or "")
+    recs_all = latest(records)
+    by_inst: dict[str, list[dict[str, Any]]] = {}
+    for r in recs_all:
+        by_inst.setdefault(str(r.get("instance")), []).append(r)
+    inst_kind = {i: kind_of(rs) for i, rs in by_inst.items()}
+    for r in recs_all:
+        pk = inst_kind[str(r.get("instance"))]  # an error record may not name its kind
         if uses_primal_gap(pk):
             continue
         out.setdefault(pk, {}).setdefault(str(r.get("solver")), []).append(r)
@@ -577,6 +596,12 @@ def _md_num(v: Any, digits: int = 4) -> str:
     if isinstance(v, float):
         return f"{v:.{digits}g}"
     return str(v)
+
+
+def _md_gap(gap: float | None) -> str:
+    if gap is None:
+        return "-"
+    return "0%" if gap < OPTIMAL_GAP else f"{100 * gap:.4g}%"  # rounding noise is no gap
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -637,8 +662,8 @@ def report_markdown(records: list[dict[str, Any]], *, sources: list[str] | None 
               _md_num(r["objective_best"], 10),
               _md_num(r["reference"], 10) + (" (best found)" if r["reference_kind"] == "best-found"
                                              else ""),
-              "-" if r["gap_best"] is None else f"{100 * r['gap_best']:.4g}%",
-              _md_num(r["primal_integral_mean"]), _md_num(r["runtime_mean"], 3)]
+              _md_gap(r["gap_best"]), _md_num(r["primal_integral_mean"]),
+              _md_num(r["runtime_mean"], 3)]
              for r in gap_rows]))
         parts.append("")
     for pk, krows in kind_solver_summary(recs).items():

@@ -5,6 +5,7 @@ them; both import this module, and neither imports the other at module level.
     <run folder>/config.toml     the resolved config
                  results.jsonl   one JSON object per finished task, appended, flushed, fsync'd
                  summary.csv     one row per instance x solver label
+                 environment.json  the runner's environment, written once (see core/provenance.py)
                  *.png           plots
 """
 
@@ -18,13 +19,14 @@ from typing import Any
 
 from solverhub.core.errors import BadInputError
 
-__all__ = ["RESULTS", "CONFIG", "SUMMARY", "INFLIGHT", "read_results", "ResultWriter", "load_run"]
+__all__ = ["RESULTS", "CONFIG", "SUMMARY", "INFLIGHT", "ENVIRONMENT", "read_results", "ResultWriter", "load_run"]
 
 log = logging.getLogger(__name__)
 
 RESULTS = "results.jsonl"
 CONFIG = "config.toml"
 SUMMARY = "summary.csv"
+ENVIRONMENT = "environment.json"
 #: the sequential runner's note of the task in flight (attempt count), see runner.py
 INFLIGHT = ".inflight.json"
 

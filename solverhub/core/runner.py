@@ -3,18 +3,22 @@
 Executors (DESIGN.md section 8):
 
 * ``local``, 1 worker: tasks run one after another in this process (live incumbent display);
-* ``local``, n > 1 workers: up to n worker processes (``spawn``), one fresh process per task:
-  HiGHS's ``threads`` is process-global and HiGHS leaks memory over many models. The runner manages
-  them itself, so that one hung worker can be killed;
-* ``dask``: ``distributed.Client(address)``, or a ``LocalCluster`` of ``workers`` single-threaded
-  worker processes when no address is given. The same task function runs there unchanged.
+* ``local``, n > 1 workers: n worker processes (``spawn``) managed here, so that one hung worker
+  can be killed; each solves one task at a time with the next one waiting in its pipe, and is
+  replaced after ``max_tasks_per_worker`` tasks (HiGHS's ``threads`` is process-global and HiGHS
+  leaks memory over many models);
+* ``dask``: ``distributed.Client(address)`` (a cluster started separately), or a ``LocalCluster``
+  of ``workers`` single-threaded worker processes bound to 127.0.0.1 when no address is given.
+  Every task is submitted at once with ``pure=False``; a worker process runs one solve at a time.
 
-The run folder holds ``config.toml`` (the resolved config), ``results.jsonl`` (one JSON line per
-finished task, appended, flushed and fsync'd by this process as each task ends), ``summary.csv`` and
-the plots. A task whose solver raises, whose worker dies twice, or whose worker hangs past its time
-limit plus ``[executor] task_grace`` gets a line with ``status = "error"`` and the reason. A task
-without a line is not done: ``--resume`` runs it (and the tasks last recorded as ``interrupted``);
-a truncated last line, from a killed run, is dropped.
+The run folder holds ``config.toml`` (the resolved config), ``environment.json`` (written once),
+``results.jsonl`` (one JSON line per finished task, appended, flushed and fsync'd by this process
+as each task ends, with the resolved options and where the task was solved: versions, Python,
+host, CPU), ``summary.csv``, ``solvers.csv``, ``report.md`` and the plots. A task whose solver
+raises, whose worker dies twice, or whose worker hangs past its time limit plus ``[executor]
+task_grace`` gets a line with ``status = "error"`` and the reason. A task without a line is not
+done: ``--resume`` runs it (and the tasks last recorded as ``interrupted``); a truncated last line,
+from a killed run, is dropped.
 """
 
 from __future__ import annotations
@@ -387,7 +391,7 @@ class _Worker:
     idle_since: float = 0.0          # when the previous task ended (its successor's start-up)
     eof: bool = False
     sent: int = 0                    # tasks sent to this process in all
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[tuple[Task, dict[str, Any]]] = field(default_factory=list)  # not yet recorded
 
     @property
     def task(self) -> Task | None:
@@ -407,10 +411,15 @@ class _Worker:
                 msg = self.conn.recv()
                 if msg[0] == "ready":
                     self.ready_at = time.monotonic()
+                    if self.task is not None:  # started now, not when it was sent ahead
+                        progress.task_started(self.task)
                 elif msg[0] == "incumbent" and self.task is not None:
                     progress.incumbent(self.task, msg[1], msg[2], msg[3] if len(msg) > 3 else None)
-                elif msg[0] == "result":
-                    self.results.append(msg[1])
+                elif msg[0] == "result" and self.assigned:
+                    # in order: a "ready" of the task sent ahead may follow in this same batch
+                    task, _ = self.assigned.pop(0)
+                    self.results.append((task, msg[1]))
+                    self.ready_at, self.idle_since = None, time.monotonic()
         except (EOFError, OSError):
             self.eof = True
 
@@ -435,8 +444,10 @@ class _Worker:
 
 def _pool_deadline(w: _Worker, time_limit: float | None, grace: float) -> float | None:
     if w.ready_at is None:
-        # the first task of a worker waits for its start-up (imports, plugins)
-        return (w.spawned if w.sent <= len(w.assigned) else w.idle_since) + STARTUP_LIMIT
+        # counted from when its task was sent (or the previous one ended): a first task also
+        # waits for the worker's start-up (imports, plugins); a successor spawned early may have
+        # waited idle far longer than that before it got its first task
+        return w.idle_since + STARTUP_LIMIT
     if time_limit is None or not math.isfinite(time_limit):
         return None  # no limit: nothing to measure the task against
     return w.ready_at + time_limit + grace
@@ -469,7 +480,6 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
     queue: deque[tuple[Task, int]] = deque((t, 1) for t in tasks)
     pool: list[_Worker] = []
     stopping_at: float | None = None
-    started: set[tuple] = set()
 
     def spawn() -> _Worker:
         here, there = ctx.Pipe(duplex=True)
@@ -488,9 +498,6 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
             w.eof = True
             queue.appendleft((task, attempt))
             return
-        if task.key not in started:
-            started.add(task.key)
-            progress.task_started(task)
 
     def requeue(w: _Worker) -> None:
         """The tasks waiting in ``w``'s pipe (not started) go back to the front of the queue."""
@@ -518,10 +525,8 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
         """Handle a worker's news; True when the worker is gone (dead, killed or retired)."""
         alive = w.proc.is_alive()
         w.drain(progress)  # after is_alive: a result sent just before exiting is not missed
-        while w.results and w.assigned:
-            rec = w.results.pop(0)
-            task, _ = w.assigned.pop(0)
-            w.ready_at, w.idle_since = None, now
+        while w.results:
+            task, rec = w.results.pop(0)
             emit(task, rec)
         if stopping_at is not None and not w.assigned:
             w.kill()  # it may have started a task that waited in its pipe: no line for that one
@@ -711,7 +716,8 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
             token = f"solverhub-{run_id}-{n}"
             fut = client.submit(_dask_task, task.to_dict(), token, pure=False, key=token)
             inflight[fut] = (task, token)
-            progress.task_started(task)
+        by_token = {token: task for task, token in inflight.values()}
+        announced: set[str] = set()
 
         def collect() -> None:
             # results are fetched in the client's event loop as tasks finish (no round trip from
@@ -734,11 +740,18 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
                     batch.append(done_q.get_nowait())
             except queue_mod.Empty:
                 pass
+            with lock:
+                news = [t for t in started if t not in announced]
+            for token in news:  # started on a worker (a dask event): shown as running
+                announced.add(token)
+                if token in by_token:
+                    progress.task_started(by_token[token])
             for item in batch:
                 if item is None or item[0] not in inflight:
                     continue
                 fut, res = item
                 task, token = inflight.pop(fut)
+                by_token.pop(token, None)  # a start event arriving after the result is ignored
                 with lock:
                     started.pop(token, None)
                 if isinstance(res, dict):
@@ -769,6 +782,7 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
                 if t0 is None or now < t0 + task.time_limit + grace or fut.done():
                     continue  # queued, in time, or its result is on the way
                 del inflight[fut]
+                by_token.pop(token, None)
                 killed = _restart_dask_worker(client, fut)
                 fut.cancel()
                 emit(task, error_record(task.to_dict(), (

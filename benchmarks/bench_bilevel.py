@@ -1,0 +1,160 @@
+"""Bilevel plugin benchmarks (issue 11): speed of lv-hba against a straightforward NumPy
+implementation of the same updates, the Dykstra projection kernel against its NumPy reference,
+and the BOLIB table (what lv-hba and bilevel-penalty reach on each problem).
+
+    python benchmarks/bench_bilevel.py            # speed (a minute)
+    python benchmarks/bench_bilevel.py --table    # the BOLIB table (markdown, a minute or two)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------- straightforward NumPy
+def numpy_lvhba_toy(n: int, iters: int, alpha=5e-3, beta=1e-2, eta=0.1, g1=10.0, g2=1.0, c0=1.0,
+                    p=0.3, r=1.0) -> np.ndarray:
+    """LV-HBA (Algorithm 1 of Yao et al. 2024) on the LV-HBA toy, vectorised NumPy, as one would
+    write it directly: the baseline of the speed target."""
+    x = np.zeros(n)
+    y1, y2 = np.zeros(n), np.zeros(n)
+    t1, t2 = y1.copy(), y2.copy()
+    lam = z = 0.0
+    N = 3 * n
+    for k in range(iters):
+        ck = c0 * (k + 1) ** p
+        g = x.sum() + t1.sum() + t2.sum()
+        t1n = t1 - eta * ((t1 - x) + lam + (t1 - y1) / g1)
+        t2n = t2 - eta * (1.0 + lam + (t2 - y2) / g1)
+        lamn = min(max(lam + eta * (g - (lam - z) / g2), -r), r)
+        dx = (x - y2) / ck - y1 + t1n - lamn
+        dy1 = (y1 - 1) / ck + (y1 - x) - (y1 - t1n) / g1
+        dy2 = (y2 - x) / ck + 1.0 - (y2 - t2n) / g1
+        z = min(max(z - beta * (z - lamn) / g2, -r), r)
+        w = np.concatenate([x - alpha * dx, y1 - alpha * dy1, y2 - alpha * dy2])
+        w -= w.sum() / N
+        x, y1, y2 = w[:n], w[n:2 * n], w[2 * n:]
+        t1, t2, lam = t1n, t2n, lamn
+    return np.concatenate([x, y1, y2])
+
+
+def _best(fn, repeats: int) -> tuple[float, object]:
+    best, out = math.inf, None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def speed(repeats: int) -> None:
+    from solverhub.plugins.bilevel.bolib import load_bolib
+    from solverhub.plugins.bilevel.lvhba import LVHBA
+    from solverhub.plugins.bilevel.sets import _kernel, dykstra_polyhedron
+
+    kern = _kernel()
+    print(f"compiled kernel: {'yes' if kern is not None else 'NO (NumPy fallback)'}")
+    P = load_bolib("bolib:LVHBAToy?n=100", {})
+    ref = P.reference_solution
+    t_np, z_np = _best(lambda: numpy_lvhba_toy(100, 50_000), repeats)
+    t_gen, r_gen = _best(lambda: LVHBA(max_iterations=50_000, kernel="numpy").solve(P), 1)
+    t_c, r_c = _best(lambda: LVHBA(max_iterations=50_000).solve(P), repeats)
+    err = lambda v: float(np.linalg.norm(v - ref) / max(1.0, np.linalg.norm(ref)))
+    print("\nLV-HBA toy, n = 100, 50,000 iterations (best of %d)" % repeats)
+    print("| implementation | time (s) | relative error | speed-up vs NumPy |")
+    print("|---|---|---|---|")
+    print(f"| straightforward NumPy (this script) | {t_np:.2f} | {err(z_np):.2e} | 1.0 |")
+    print(f"| lv-hba, general NumPy path (kernel=numpy) | {t_gen:.2f} | {err(r_gen.x):.2e} | {t_np / t_gen:.2f} |")
+    print(f"| lv-hba, compiled loop (kernel=auto) | {t_c:.2f} | {err(r_c.x):.2e} | {t_np / t_c:.1f} |")
+
+    C = load_bolib("bolib:ClarkWesterberg1990a?x0=1.5&y0=3.5", {})
+    t_cg, r_cg = _best(lambda: LVHBA(max_iterations=40_000, kernel="numpy").solve(C), 1)
+    t_cc, r_cc = _best(lambda: LVHBA(max_iterations=40_000).solve(C), repeats)
+    print("\nClarkWesterberg1990a from (1.5, 3.5), 40,000 iterations")
+    print("| implementation | time (s) | (x, y) |")
+    print("|---|---|---|")
+    print(f"| lv-hba, general NumPy path | {t_cg:.2f} | ({r_cg.x[0]:.4f}, {r_cg.x[1]:.4f}) |")
+    print(f"| lv-hba, compiled QP loop with the Dykstra kernel | {t_cc:.2f} | ({r_cc.x[0]:.4f}, {r_cc.x[1]:.4f}) |")
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for (m, n) in ((4, 2), (20, 10), (100, 50)):
+        A = rng.standard_normal((m, n))
+        b = rng.random(m)
+        eq = np.zeros(m, dtype=bool)
+        lo, up = -np.ones(n), np.ones(n)
+        pts = [3 * rng.standard_normal(n) for _ in range(20)]
+        t_ref, zr = _best(lambda: [dykstra_polyhedron(q, A, b, eq, lo, up)[0] for q in pts], repeats)
+        if kern is not None:
+            e8 = eq.astype(np.uint8)
+            t_k, zk = _best(lambda: [kern.dykstra_polyhedron(q, A, b, e8, lo, up, 20000, 1e-13)[0]
+                                     for q in pts], repeats)
+            diff = max(float(np.max(np.abs(u - v))) for u, v in zip(zr, zk))
+            rows.append(f"| {m} x {n} | {t_ref / 20 * 1e3:.3f} | {t_k / 20 * 1e3:.3f} | {t_ref / t_k:.1f} | {diff:.1e} |")
+    print("\nDykstra projection onto {Az <= b, -1 <= z <= 1}, 20 random points, per projection")
+    print("| rows x dim | NumPy reference (ms) | Cython kernel (ms) | speed-up | max difference |")
+    print("|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
+# ---------------------------------------------------------------------- the BOLIB table
+def classify(res, problem) -> str:
+    """solved: F within 1e-2 (relative to max(1, |F*|)) of the published optimum with the lower
+    level solved to 1e-2 (relative to max(1, |f|)); local: lower level solved, F above the
+    optimum (a local solution or a stationary point); inexact: the lower level not solved to that
+    tolerance at the iteration limit, or F below the optimum by more than 1e-2 (only possible
+    when the point is not bilevel feasible); diverged: status error."""
+    if res.status.value == "error":
+        return "diverged"
+    m = res.metrics
+    lr = m.get("lower_residual", math.inf)
+    f = m.get("lower_objective", 0.0)
+    if not (lr <= 1e-2 * max(1.0, abs(f))) or m.get("constraint_violation", 0.0) > 1e-6:
+        return "inexact"
+    ref = res.info.get("reference_objective")
+    if ref is not None and res.objective < ref - 1e-2 * max(1.0, abs(ref)):
+        return "inexact"
+    return "solved" if m.get("F_error", math.inf) <= 1e-2 else "local"
+
+
+def table() -> None:
+    import solverhub as sh
+    from solverhub.plugins.bilevel.bolib import PROBLEMS
+
+    print("| problem | F* (published) | lv-hba: F | lv-hba | bilevel-penalty: F | bilevel-penalty |")
+    print("|---|---|---|---|---|---|")
+    counts = {"lv-hba": {}, "bilevel-penalty": {}}
+    for name in sorted(PROBLEMS):
+        cells = []
+        for solver in ("lv-hba", "bilevel-penalty"):
+            try:
+                res = sh.solve(f"bolib:{name}", solver=solver)
+                problem = sh.load_problem(f"bolib:{name}")
+                c = classify(res, problem)
+                obj = "-" if res.objective is None else f"{res.objective:.4g}"
+            except sh.BadInputError:
+                c, obj = "not applicable", "-"
+            counts[solver][c] = counts[solver].get(c, 0) + 1
+            cells += [obj, c]
+        Fs = PROBLEMS[name][7][0]
+        print(f"| {name} | {Fs:g} | " + " | ".join(cells) + " |", flush=True)
+    for s, c in counts.items():
+        print(f"\n{s}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", action="store_true", help="the BOLIB table instead of the speed runs")
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args(argv)
+    table() if a.table else speed(a.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Benchmark of the convex_relu plugin against the targets of issue 9 (docs/benchmarks.md).
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_convex_relu.py [--quick] [--out FILE]
+
+One process, one thread, CPU seconds (time.process_time). For each data set: CVXPY + CLARABEL (the
+reference optimum f*), ADMM (time until its objective stays within 1e-5 relative of f*, and its
+state when CLARABEL's time is spent), Adam on the nonconvex net (objective, accuracy). Then the
+warm-start certificate (Adam's patterns added to the pool) and adversarial training (hinge loss,
+eps = 0.2, PGD attack with 50 steps on the recovered network). scnn (pyscnn) is used when it is
+installed (it is not by default: it needs torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+
+import solverhub as sh
+from solverhub.plugins.convex_relu import ConvexReluAdmm, ConvexReluCvxpy, ReluAdam
+from solverhub.plugins.convex_relu.adam import adam_train
+from solverhub.plugins.convex_relu.problem import network_predict
+
+
+class Recorder:
+    """Notifier recording (cpu seconds, objective, cone violation proxy) per iteration."""
+
+    def __init__(self):
+        self.t0 = time.process_time()
+        self.rows = []
+
+    def iteration(self, k, info):
+        self.rows.append((time.process_time() - self.t0, info["objective"]))
+
+    def incumbent(self, *a):
+        pass
+
+
+def time_to_target(rows, fstar, tol=1e-5):
+    """First CPU time after which the objective stays within tol (relative) of f*."""
+    t_hit = None
+    for t, f in rows:
+        if abs(f - fstar) <= tol * abs(fstar):
+            if t_hit is None:
+                t_hit = t
+        else:
+            t_hit = None
+    return t_hit
+
+
+def cpu(fn):
+    t = time.process_time()
+    out = fn()
+    return out, time.process_time() - t
+
+
+def pgd_accuracy(pb, W1, w2, eps, steps=50):
+    """Test accuracy under an l_inf PGD attack of radius eps (bias column not perturbed)."""
+    X, Y = pb.X_test.copy(), pb.Y_test[:, 0]
+    if eps == 0:
+        return float(np.mean(np.sign(network_predict(X, W1, w2)[:, 0] + 1e-300) == Y))
+    nb = pb.nonbias
+    delta = np.zeros_like(X)
+    alpha = 2.5 * eps / steps
+    for _ in range(steps):
+        A = (X + delta) @ W1[0]                                    # (n, m)
+        grad = ((A > 0) * w2[0]) @ W1[0].T                         # d f / d x
+        delta[:, nb] -= alpha * np.sign(Y[:, None] * grad[:, nb])
+        delta = np.clip(delta, -eps, eps)
+        if pb.bias:
+            delta[:, -1] = 0.0
+    Z = network_predict(X + delta, W1, w2)[:, 0]
+    return float(np.mean(np.where(Z >= 0, 1.0, -1.0) == Y))
+
+
+def bench_dataset(address, admm_iters, out):
+    pb = sh.load_problem(address)
+    ref, t_ref = cpu(lambda: ConvexReluCvxpy(solver="CLARABEL").solve(pb))
+    fstar = ref.objective
+    rec = Recorder()
+    res, t_admm = cpu(lambda: ConvexReluAdmm(max_iterations=admm_iters).solve(
+        pb, notifier=rec, time_limit=max(2.0 * t_ref, 10.0)))
+    t_hit = time_to_target(rec.rows, fstar)
+    # where ADMM stands at CLARABEL/5 and CLARABEL/10 of the time
+    def at(frac):
+        rows = [f for t, f in rec.rows if t <= t_ref / frac]
+        return abs(rows[-1] - fstar) / fstar if rows else math.inf
+    adam, t_adam = cpu(lambda: ReluAdam(width=50, iterations=2000).solve(pb))
+    sh_ref = pb.scores(*pb.recover(ref.x))
+    sh_admm = pb.scores(*pb.recover(res.x))
+    key = "test_accuracy" if "test_accuracy" in sh_ref else "test_r2"
+    row = dict(data=address, n=pb.n_samples, d=pb.d, P=pb.P, c=pb.c, f_clarabel=fstar,
+               t_clarabel=t_ref, f_admm=res.objective, gap_admm=(res.objective - fstar) / fstar,
+               cone_admm=pb.cone_violation(res.x), it_admm=res.iterations, t_admm=t_admm,
+               status_admm=res.status.value, t_hit=t_hit, gap_at5=at(5), gap_at10=at(10),
+               f_adam=adam.objective, t_adam=t_adam, acc_clarabel=sh_ref.get(key),
+               acc_admm=sh_admm.get(key), acc_adam=adam.metrics.get(key))
+    out.append(row)
+    print(row, flush=True)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="P = 50 data sets only")
+    ap.add_argument("--out", default=None, help="write the markdown table here")
+    args = ap.parse_args()
+    rows = []
+    sets = ["dataset:breast_cancer?P=50", "dataset:digits?classes=3,8&P=50",
+            "dataset:wine?P=50", "dataset:iris?classes=1,2&P=50"]
+    if not args.quick:
+        sets.insert(1, "dataset:breast_cancer?P=200")
+    for s in sets:
+        bench_dataset(s, 200000, rows)
+
+    # warm start: the Adam net's own patterns in the pool -> the convex optimum certifies <= Adam
+    pbw = sh.load_problem("dataset:breast_cancer?P=50&warm_start=adam&warm_width=50"
+                          "&warm_iterations=2000")
+    pb0 = sh.load_problem("dataset:breast_cancer?P=50")
+    W1, w2 = adam_train(pb0.X, pb0.Y, loss="squared", beta=pb0.beta, width=50, iterations=2000,
+                        seed=0)
+    f_adam = pb0.network_objective(W1, w2)
+    warm, t_warm = cpu(lambda: ConvexReluCvxpy().solve(pbw))
+    warm_row = dict(P=pbw.P, f_convex=warm.objective, f_adam=f_adam, t=t_warm,
+                    certified=warm.objective <= f_adam)
+    print("warm", warm_row, flush=True)
+
+    # adversarial: hinge, P = 50, standard vs robust loss eps = 0.2; PGD on the recovered nets
+    adv = {}
+    for eps in (0.0, 0.2):
+        pb = sh.load_problem(f"dataset:breast_cancer?P=50&loss=hinge&eps={eps}")
+        r, t = cpu(lambda: ConvexReluAdmm(max_iterations=20000).solve(pb))
+        W1, w2 = pb.recover(r.x)
+        adv[eps] = dict(t=t, status=r.status.value,
+                        acc={a: pgd_accuracy(pb, W1, w2, a) for a in (0.0, 0.1, 0.2, 0.4)})
+        print("adv", eps, adv[eps], flush=True)
+
+    lines = ["| data | n x d | P | CLARABEL f* | CLARABEL s | ADMM s to 1e-5 | ratio | ADMM gap at "
+             "t*/5 | ADMM final gap (iters, cone viol.) | Adam f | Adam s | test acc CLARABEL / "
+             "ADMM / Adam |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['t_clarabel'] / r['t_hit']:.1f}x" if r["t_hit"] else "not reached"
+        hit = f"{r['t_hit']:.2f}" if r["t_hit"] else "-"
+        lines.append(
+            f"| {r['data'].split(':', 1)[1]} (c={r['c']}) | {r['n']} x {r['d']} | {r['P']} | "
+            f"{r['f_clarabel']:.7f} | {r['t_clarabel']:.1f} | {hit} | {ratio} | "
+            f"{r['gap_at5']:.1e} | {r['gap_admm']:.1e} ({r['it_admm']}, {r['cone_admm']:.0e}) | "
+            f"{r['f_adam']:.5f} | {r['t_adam']:.1f} | {r['acc_clarabel']:.3f} / "
+            f"{r['acc_admm']:.3f} / {r['acc_adam']:.3f} |")
+    lines.append("")
+    lines.append(f"Warm start (breast_cancer, P = 50 random + Adam's 50 units -> {warm_row['P']} "
+                 f"patterns): convex optimum {warm_row['f_convex']:.6f} vs Adam net "
+                 f"{warm_row['f_adam']:.6f}: certified {'yes' if warm_row['certified'] else 'NO'} "
+                 f"(CLARABEL {warm_row['t']:.1f} s).")
+    lines.append("")
+    lines.append("| training (hinge, P = 50, ADMM) | clean | PGD eps 0.1 | 0.2 | 0.4 |")
+    lines.append("|---|---|---|---|---|")
+    for eps, a in adv.items():
+        lines.append(f"| {'standard' if eps == 0 else f'robust loss eps={eps}'} | "
+                     + " | ".join(f"{a['acc'][e]:.3f}" for e in (0.0, 0.1, 0.2, 0.4)) + " |")
+    diff = adv[0.2]["acc"][0.2] - adv[0.0]["acc"][0.2]
+    lines.append("")
+    lines.append(f"PGD eps 0.2 accuracy, robust minus standard: {100 * diff:+.1f} points "
+                 f"(target >= +15).")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as fh:
+            fh.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

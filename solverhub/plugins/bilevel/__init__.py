@@ -1,0 +1,64 @@
+"""Built-in plugin ``bilevel``: the ``bilevel`` problem kind, ``bolib:<NAME>`` test problems and
+the solvers ``lv-hba`` (Yao, Yu, Zeng, Zhang, ICLR 2024) and ``bilevel-penalty`` (Kwon, Kwon,
+Wright, Nowak, ICLR 2024). See docs/bilevel.md.
+
+Importing this module imports NumPy and pydantic only; SciPy (lower-level values, LP feasibility)
+is imported when a solution is checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from solverhub.core.hookspecs import hookimpl
+from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
+
+from .kind import BilevelKind
+from .problem import KIND, BilevelProblem
+from .sets import Ball, Box, Polyhedron, Simplex
+
+__all__ = ["KIND", "Ball", "BilevelKind", "BilevelProblem", "Box", "Polyhedron", "Simplex"]
+
+
+def _load(source: Any, params: dict[str, Any]) -> Any:
+    from .bolib import load_bolib
+
+    return load_bolib(source, params)
+
+
+def _lvhba(**opts: Any) -> Any:
+    from .lvhba import LVHBA
+
+    return LVHBA(**opts)
+
+
+def _penalty(**opts: Any) -> Any:
+    from .penalty import BilevelPenalty
+
+    return BilevelPenalty(**opts)
+
+
+@hookimpl
+def solverhub_problem_kinds() -> list[ProblemKind]:
+    return [ProblemKind(KIND, BilevelProblem, "bilevel program: min F(x, y) over x in X, y in "
+                        "argmin {f(x, .) : g(x, .) <= 0, . in Y}, G(x, y) <= 0",
+                        protocol=BilevelKind())]
+
+
+@hookimpl
+def solverhub_loaders() -> list[LoaderSpec]:
+    return [LoaderSpec("bolib", _load, schemes=("bolib",), kind=KIND,
+                       description="bolib:<NAME>, bilevel test problems with published optima "
+                                   "(BOLIB set and the LV-HBA / BiC-GAFFA toys)")]
+
+
+@hookimpl
+def solverhub_solvers() -> list[SolverSpec]:
+    from .options import LVHBAOptions, PenaltyOptions
+
+    return [SolverSpec("lv-hba", KIND, _lvhba, LVHBAOptions,
+                       "LV-HBA: proximal Lagrangian value function, single loop, Hessian-free "
+                       "(Yao et al., ICLR 2024); coupled lower-level constraints"),
+            SolverSpec("bilevel-penalty", KIND, _penalty, PenaltyOptions,
+                       "penalty method of Kwon et al. (ICLR 2024): double loop or single-loop "
+                       "momentum; lower-level constraints independent of x")]

@@ -1,0 +1,250 @@
+"""LV-HBA: W. Yao, C. Yu, S. Zeng, J. Zhang, "Constrained Bi-Level Optimization: Proximal
+Lagrangian Value function Approach and Hessian-free Algorithm", ICLR 2024 (arXiv 2401.16164),
+Algorithm 1. Equation references are to that paper; defaults and their provenance in
+docs/bilevel.md.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+import solverhub as sh
+from solverhub.core.interrupt import stop_requested
+from solverhub.core.observers import NULL_NOTIFIER
+
+from .common import (
+    DIVERGENCE_FACTOR,
+    breakdown,
+    deadline_of,
+    diverged,
+    finish,
+    require_problem,
+)
+from .options import LVHBAOptions
+
+__all__ = ["LVHBA", "LVHBAOptions"]
+
+
+class LVHBA:
+    """Algorithm 1 of Yao et al. (single loop, first order, no Hessians)."""
+
+    def __init__(self, **opts: Any) -> None:
+        self.o = LVHBAOptions(**opts)
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Any = NULL_NOTIFIER) -> sh.Result:
+        t0 = time.perf_counter()
+        o = self.o
+        P = require_problem(problem, "lv-hba")
+        proj_C = P.projector_C()          # BadInputError when C has no projection
+        deadline = deadline_of(t0, time_limit)
+        r = o.z_bound if o.z_bound is not None else (P.multiplier_bound or 10.0)
+        zlo = np.where(P.lower_eq, -r, 0.0)
+        zhi = np.full(P.l, r)
+        x, y = proj_C(P.x0.copy(), P.y0.copy())
+        if P.constraint_violation(x, y) > 1e-6 * max(1.0, float(np.max(np.abs(np.concatenate([x, y]))))) \
+                and P.C_is_empty():
+            return sh.Result(sh.Status.INFEASIBLE, runtime=time.perf_counter() - t0,
+                             info={"reason": "C = {x in X, y in Y, g <= 0, G <= 0} is empty"})
+        theta = y.copy()
+        lam = np.zeros(P.l)
+        z = np.zeros(P.l)
+        projY = P.Y.project
+        limit = DIVERGENCE_FACTOR * max(1e-2, float(np.max(np.abs(np.concatenate([x, y])), initial=0.0)))
+        info: dict[str, Any] = {"z_bound": r, "local": True}
+        kern = _toy_kernel(P) if o.kernel == "auto" else None
+        with np.errstate(over="ignore", invalid="ignore"):
+            if kern is not None:
+                info["kernel"] = "compiled"
+                return self._toy_loop(kern, P, o, r, x, y, theta, lam, z, limit, info, deadline, t0,
+                                      notifier)
+            qp = _qp_kernel(P)
+            if qp is not None and o.kernel == "auto" and P.project_C_user is None:
+                info["kernel"] = "compiled-qp"
+                return self._qp_loop(qp, P, o, x, y, theta, lam, z, zlo, zhi, limit, info,
+                                     deadline, t0, notifier)
+            info["kernel"] = "numpy"
+            return self._loop(P, o, proj_C, projY, x, y, theta, lam, z, zlo, zhi, limit, info,
+                              deadline, t0, notifier)
+
+    def _toy_loop(self, kern: Any, P: Any, o: LVHBAOptions, r: float, x: Any, y: Any, theta: Any,
+                  lam: Any, z: Any, limit: float, info: dict, deadline: float, t0: float,
+                  notifier: Any) -> sh.Result:
+        """The same iteration as :meth:`_loop`, fused in the compiled kernel for the toys (their
+        derivatives and the projection onto the hyperplane C are written out there)."""
+        which = 0 if P.structure[0] == "lvhba_toy" else 1
+        x = np.ascontiguousarray(x, dtype=np.float64).copy()
+        y = np.ascontiguousarray(y, dtype=np.float64).copy()
+        theta = np.ascontiguousarray(theta, dtype=np.float64).copy()
+        state = np.array([float(lam[0]), float(z[0]), math.inf])
+        params = np.array([o.alpha, o.beta, o.eta, o.gamma1, o.gamma2, o.c0, o.p, r], dtype=np.float64)
+        status = sh.Status.ITERATION_LIMIT
+        k = 0
+        while k < o.max_iterations:
+            if stop_requested():
+                status = sh.Status.INTERRUPTED
+                break
+            if time.perf_counter() >= deadline:
+                status = sh.Status.TIME_LIMIT
+                break
+            done, converged = kern.lvhba_toy_run(which, x, y, theta, state, k,
+                                                 min(o.log_every, o.max_iterations - k), params,
+                                                 o.tolerance)
+            k += done
+            bad = diverged((x, y, theta, state[:2]), limit)
+            if bad is not None:
+                return breakdown(t0, k, info, "lv-hba", bad)
+            if converged:
+                status = sh.Status.OPTIMAL
+                break
+            if k % o.log_every == 0:
+                notifier.iteration(k, {"step": float(state[2]),
+                                       "theta_gap": float(np.linalg.norm(y - theta)),
+                                       "multiplier_norm": abs(float(state[0])),
+                                       "z_norm": abs(float(state[1])), "upper": P.F(x, y),
+                                       "c_k": o.c0 * k ** o.p})
+        info.update({"final_step": float(state[2]), "theta_gap": float(np.linalg.norm(y - theta)),
+                     "multiplier": [float(state[0])], "c_k": o.c0 * (k + 1) ** o.p})
+        return finish(P, status, x, y, t0, k, info, notifier)
+
+    def _qp_loop(self, kern: Any, P: Any, o: LVHBAOptions, x: Any, y: Any, theta: Any, lam: Any,
+                 z: Any, zlo: Any, zhi: Any, limit: float, info: dict, deadline: float, t0: float,
+                 notifier: Any) -> sh.Result:
+        """The iteration of :meth:`_loop` in the compiled kernel, for quadratic F and f, affine g
+        and a polyhedral C (their gradients are H z + c, recognised at construction)."""
+        HF, cF = P._quad["F"]
+        Hf, cf = P._quad["f"]
+        Ag, bg = P.g_affine
+        AC, bC, eqC, loC, upC = P.polyhedral_C()
+        c = np.ascontiguousarray
+        xy = c(np.concatenate([x, y]), dtype=np.float64)
+        theta = c(theta, dtype=np.float64).copy()
+        lam = c(lam, dtype=np.float64).copy()
+        z = c(z, dtype=np.float64).copy()
+        state = np.array([math.inf])
+        params = np.array([o.alpha, o.beta, o.eta, o.gamma1, o.gamma2, o.c0, o.p], dtype=np.float64)
+        args = (P.nx, c(HF, dtype=np.float64), c(cF, dtype=np.float64), c(Hf, dtype=np.float64),
+                c(cf, dtype=np.float64), c(Ag, dtype=np.float64), c(bg, dtype=np.float64),
+                c(zlo, dtype=np.float64), c(zhi, dtype=np.float64), c(P.Y.lower, dtype=np.float64),
+                c(P.Y.upper, dtype=np.float64), c(AC, dtype=np.float64), c(bC, dtype=np.float64),
+                c(eqC, dtype=np.uint8), c(loC, dtype=np.float64), c(upC, dtype=np.float64), params,
+                o.tolerance, 20000, 1e-13)
+        nx = P.nx
+        status = sh.Status.ITERATION_LIMIT
+        k = 0
+        while k < o.max_iterations:
+            if stop_requested():
+                status = sh.Status.INTERRUPTED
+                break
+            if time.perf_counter() >= deadline:
+                status = sh.Status.TIME_LIMIT
+                break
+            done, converged = kern.lvhba_qp_run(xy, theta, lam, z, state, k,
+                                                min(o.log_every, o.max_iterations - k), *args)
+            k += done
+            bad = diverged((xy, theta, lam), limit)
+            if bad is not None:
+                return breakdown(t0, k, info, "lv-hba", bad)
+            if converged:
+                status = sh.Status.OPTIMAL
+                break
+            if k % o.log_every == 0:
+                notifier.iteration(k, {"step": float(state[0]),
+                                       "theta_gap": float(np.linalg.norm(xy[nx:] - theta)),
+                                       "multiplier_norm": float(np.linalg.norm(lam)),
+                                       "z_norm": float(np.linalg.norm(z)),
+                                       "upper": P.F(xy[:nx], xy[nx:]), "c_k": o.c0 * k ** o.p})
+        x, y = xy[:nx].copy(), xy[nx:].copy()
+        info.update({"final_step": float(state[0]), "theta_gap": float(np.linalg.norm(y - theta)),
+                     "multiplier": lam.tolist() if lam.size <= 20 else None,
+                     "c_k": o.c0 * (k + 1) ** o.p})
+        return finish(P, status, x, y, t0, k, info, notifier)
+
+    def _loop(self, P: Any, o: LVHBAOptions, proj_C: Any, projY: Any, x: Any, y: Any, theta: Any,
+              lam: Any, z: Any, zlo: Any, zhi: Any, limit: float, info: dict, deadline: float,
+              t0: float, notifier: Any) -> sh.Result:
+        alpha, beta, eta, g1, g2 = o.alpha, o.beta, o.eta, o.gamma1, o.gamma2
+        status = sh.Status.ITERATION_LIMIT
+        k = 0
+        step = math.inf
+        for k in range(o.max_iterations):
+            if stop_requested():
+                status = sh.Status.INTERRUPTED
+                break
+            if time.perf_counter() >= deadline:
+                status = sh.Status.TIME_LIMIT
+                break
+            ck = o.c0 * (k + 1) ** o.p
+            # Algorithm 1, step 1: one projected gradient step on the proximal Lagrangian saddle problem
+            _, gfy_t = P.grad_f(x, theta)
+            if P.l:
+                _, Jy_t = P.jac_g(x, theta)
+                theta_n = projY(theta - eta * (gfy_t + Jy_t.T @ lam + (theta - y) / g1))
+                lam_n = np.minimum(np.maximum(lam + eta * (P.g(x, theta) - (lam - z) / g2), zlo), zhi)
+            else:
+                theta_n = projY(theta - eta * (gfy_t + (theta - y) / g1))
+                lam_n = lam
+            # Algorithm 1, step 2: directions of F/c_k + f - v_gamma (v_gamma's gradient by
+            # Danskin's theorem at the approximate saddle point (theta+, lambda+))
+            gFx, gFy = P.grad_F(x, y)
+            gfx, gfy = P.grad_f(x, y)
+            gfx_t, _ = P.grad_f(x, theta_n)
+            dx = gFx / ck + gfx - gfx_t
+            if P.l:
+                Jx_tn, _ = P.jac_g(x, theta_n)
+                dx = dx - Jx_tn.T @ lam_n
+                dz = (z - lam_n) / g2
+                z = np.minimum(np.maximum(z - beta * dz, zlo), zhi)
+            dy = gFy / ck + gfy - (y - theta_n) / g1
+            # Algorithm 1, step 3: projected step of (x, y) onto C, of z onto Z
+            x_n, y_n = proj_C(x - alpha * dx, y - alpha * dy)
+            if k % 50 == 0 or k + 1 == o.max_iterations:
+                bad = diverged((x_n, y_n, theta_n, lam_n), limit)
+                if bad is not None:
+                    return breakdown(t0, k + 1, info, "lv-hba", bad)
+            step = math.sqrt(float((x_n - x) @ (x_n - x) + (y_n - y) @ (y_n - y))) / alpha
+            x, y, theta, lam = x_n, y_n, theta_n, lam_n
+            if (k + 1) % o.log_every == 0:
+                notifier.iteration(k + 1, {"step": step, "theta_gap": float(np.linalg.norm(y - theta)),
+                                           "multiplier_norm": float(np.linalg.norm(lam)),
+                                           "z_norm": float(np.linalg.norm(z)),
+                                           "upper": P.F(x, y), "c_k": ck})
+            if step <= o.tolerance and float(np.linalg.norm(y - theta)) <= o.tolerance * 1e3:
+                status = sh.Status.OPTIMAL
+                k += 1
+                break
+        else:
+            k = o.max_iterations
+        bad = diverged((x, y, theta, lam), limit)
+        if bad is not None:
+            return breakdown(t0, k, info, "lv-hba", bad)
+        info.update({"final_step": step, "theta_gap": float(np.linalg.norm(y - theta)),
+                     "multiplier": lam.tolist() if lam.size <= 20 else None,
+                     "c_k": o.c0 * (k + 1) ** o.p})
+        return finish(P, status, x, y, t0, k, info, notifier)
+
+
+def _toy_kernel(P: Any) -> Any:
+    """The compiled module when ``P`` is one of the toys it has a fused loop for, else None."""
+    st = getattr(P, "structure", None)
+    if not (isinstance(st, tuple) and st and st[0] in ("lvhba_toy", "bicgaffa_toy")):
+        return None
+    from .sets import _kernel
+
+    return _kernel()
+
+
+def _qp_kernel(P: Any) -> Any:
+    """The compiled module when F and f are quadratic, g affine and C a polyhedron with Y a box."""
+    from .sets import Box, _kernel
+
+    if P._quad.get("F") is None or P._quad.get("f") is None or P.g_affine is None:
+        return None
+    if not isinstance(P.Y, Box) or P.polyhedral_C() is None:
+        return None
+    kern = _kernel()
+    return kern if kern is not None and hasattr(kern, "lvhba_qp_run") else None

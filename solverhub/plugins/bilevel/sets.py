@@ -1,0 +1,243 @@
+"""Convex sets with Euclidean projections: boxes, balls, simplices, polyhedra (Dykstra).
+
+Every set has ``dim``, ``convex`` (True), ``project(p)`` and ``violation(p)`` (0 inside). The
+projection onto an intersection of a product of simple sets with halfspaces and hyperplanes is
+Dykstra's alternating projection method (Boyle and Dykstra 1986), in
+:func:`dykstra_polyhedron`; its hot loop has a Cython kernel
+(``solverhub.plugins.bilevel._dykstra`` when built) and this NumPy version is its oracle.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from solverhub.core.errors import BadInputError
+
+__all__ = [
+    "Ball",
+    "Box",
+    "Polyhedron",
+    "Simplex",
+    "as_set",
+    "dykstra_polyhedron",
+    "is_convex_set",
+    "project_simplex",
+]
+
+
+class Box:
+    """``{z : lower <= z <= upper}`` (infinite bounds allowed)."""
+
+    convex = True
+
+    def __init__(self, lower: Any, upper: Any, dim: int | None = None) -> None:
+        lo = np.asarray(lower, dtype=np.float64)
+        up = np.asarray(upper, dtype=np.float64)
+        if dim is None:
+            dim = int(max(lo.size, up.size))
+        self.lower = np.broadcast_to(lo, (dim,)).copy() if lo.ndim == 0 or lo.size == 1 else lo.ravel()
+        self.upper = np.broadcast_to(up, (dim,)).copy() if up.ndim == 0 or up.size == 1 else up.ravel()
+        self.dim = int(dim)
+        if self.lower.shape != (dim,) or self.upper.shape != (dim,):
+            raise BadInputError(f"box: bounds of shapes {self.lower.shape} and {self.upper.shape} "
+                                f"for dimension {dim}")
+        if np.any(np.isnan(self.lower)) or np.any(np.isnan(self.upper)):
+            raise BadInputError("box: a bound is NaN")
+        if np.any(self.lower > self.upper):
+            j = int(np.argmax(self.lower > self.upper))
+            raise BadInputError(f"box: lower[{j}] = {self.lower[j]:g} exceeds upper[{j}] = "
+                                f"{self.upper[j]:g} (empty set)")
+        self.unbounded = bool(np.all(self.lower == -np.inf) and np.all(self.upper == np.inf))
+
+    def project(self, p: np.ndarray) -> np.ndarray:
+        return p if self.unbounded else np.minimum(np.maximum(p, self.lower), self.upper)
+
+    def violation(self, p: np.ndarray) -> float:
+        if self.unbounded or p.size == 0:
+            return 0.0
+        return float(max(np.max(self.lower - p, initial=0.0), np.max(p - self.upper, initial=0.0)))
+
+    def __repr__(self) -> str:
+        return f"Box(dim={self.dim})"
+
+
+class Ball:
+    """``{z : ||z - center|| <= radius}``."""
+
+    convex = True
+
+    def __init__(self, center: Any, radius: float) -> None:
+        self.center = np.asarray(center, dtype=np.float64).ravel()
+        self.radius = float(radius)
+        self.dim = self.center.size
+        if not (math.isfinite(self.radius) and self.radius >= 0) or not np.all(np.isfinite(self.center)):
+            raise BadInputError(f"ball: radius {radius!r} must be finite and >= 0, center finite")
+
+    def project(self, p: np.ndarray) -> np.ndarray:
+        d = p - self.center
+        nrm = float(np.linalg.norm(d))
+        return p if nrm <= self.radius else self.center + d * (self.radius / nrm)
+
+    def violation(self, p: np.ndarray) -> float:
+        return max(0.0, float(np.linalg.norm(p - self.center)) - self.radius)
+
+    def __repr__(self) -> str:
+        return f"Ball(dim={self.dim}, radius={self.radius:g})"
+
+
+def project_simplex(p: np.ndarray, total: float = 1.0) -> np.ndarray:
+    """Projection onto ``{z >= 0, sum z = total}`` by sorting (Held, Wolfe, Crowder 1974)."""
+    u = np.sort(p)[::-1]
+    css = np.cumsum(u) - total
+    idx = np.arange(1, p.size + 1)
+    rho = int(np.nonzero(u - css / idx > 0)[0][-1])
+    tau = css[rho] / (rho + 1.0)
+    return np.maximum(p - tau, 0.0)
+
+
+class Simplex:
+    """``{z >= 0 : sum z = total}``."""
+
+    convex = True
+
+    def __init__(self, dim: int, total: float = 1.0) -> None:
+        self.dim = int(dim)
+        self.total = float(total)
+        if self.dim < 1 or not (self.total > 0 and math.isfinite(self.total)):
+            raise BadInputError(f"simplex: dimension {dim} and total {total} must be positive")
+
+    def project(self, p: np.ndarray) -> np.ndarray:
+        return project_simplex(p, self.total)
+
+    def violation(self, p: np.ndarray) -> float:
+        return float(max(np.max(-p, initial=0.0), abs(float(np.sum(p)) - self.total)))
+
+    def __repr__(self) -> str:
+        return f"Simplex(dim={self.dim}, total={self.total:g})"
+
+
+def dykstra_polyhedron(p: np.ndarray, A: np.ndarray, b: np.ndarray, eq: np.ndarray,
+                       lower: np.ndarray, upper: np.ndarray, *, max_sweeps: int = 20000,
+                       tol: float = 1e-13) -> tuple[np.ndarray, int]:
+    """Projection of ``p`` onto ``{z : A z <= b (rows with eq: A z = b), lower <= z <= upper}``
+    by Dykstra's method: the sets are the box and each row's halfspace (hyperplane); the
+    correction vectors of the halfspaces are multiples of their normals, so they are stored as
+    scalars (this is Hildreth's method for the rows). Returns ``(z, sweeps)``; the sweep loop stops
+    when no component moves more than ``tol * max(1, ||p||_inf)`` in a sweep.
+
+    NumPy reference (and oracle) of the Cython kernel ``_dykstra.dykstra_polyhedron``."""
+    z = np.array(p, dtype=np.float64)
+    m = A.shape[0]
+    norms2 = np.einsum("ij,ij->i", A, A)
+    corr_rows = np.zeros(m)
+    corr_box = np.zeros_like(z)
+    scale = tol * max(1.0, float(np.max(np.abs(z), initial=0.0)))
+    sweeps = 0
+    for sweeps in range(1, max_sweeps + 1):
+        z_old = z.copy()
+        # the box, with its Dykstra correction
+        w = z + corr_box
+        z = np.minimum(np.maximum(w, lower), upper)
+        corr_box = w - z
+        for i in range(m):
+            if norms2[i] == 0.0:
+                continue
+            a = A[i]
+            # add back the correction (a multiple of a), project, store the new multiple
+            s = float(a @ z) + corr_rows[i] * norms2[i] - b[i]
+            t = s / norms2[i]
+            if not eq[i] and t < 0.0:
+                t = 0.0
+            z = z + (corr_rows[i] - t) * a
+            corr_rows[i] = t
+        if float(np.max(np.abs(z - z_old), initial=0.0)) <= scale:
+            break
+    return z, sweeps
+
+
+class Polyhedron:
+    """``{z : A z <= b (equality rows where eq), lower <= z <= upper}``, projected by Dykstra."""
+
+    convex = True
+
+    def __init__(self, A: Any, b: Any, eq: Any = None, lower: Any = -np.inf, upper: Any = np.inf) -> None:
+        self.A = np.atleast_2d(np.asarray(A, dtype=np.float64))
+        self.b = np.asarray(b, dtype=np.float64).ravel()
+        self.dim = self.A.shape[1]
+        self.eq = np.zeros(self.b.size, dtype=bool) if eq is None else np.asarray(eq, dtype=bool).ravel()
+        if self.A.shape[0] != self.b.size or self.eq.size != self.b.size:
+            raise BadInputError(f"polyhedron: A has {self.A.shape[0]} rows, b {self.b.size}, "
+                                f"eq {self.eq.size}")
+        if not (np.all(np.isfinite(self.A)) and np.all(np.isfinite(self.b))):
+            raise BadInputError("polyhedron: A or b has NaN or infinite entries")
+        self.box = Box(lower, upper, self.dim)
+
+    def violation(self, p: np.ndarray) -> float:
+        r = self.A @ p - self.b
+        r = np.where(self.eq, np.abs(r), np.maximum(r, 0.0))
+        return max(float(np.max(r, initial=0.0)), self.box.violation(p))
+
+    def project(self, p: np.ndarray) -> np.ndarray:
+        if self.violation(p) <= 0.0:
+            return p
+        return dykstra(p, self.A, self.b, self.eq, self.box.lower, self.box.upper)[0]
+
+    def __repr__(self) -> str:
+        return f"Polyhedron(dim={self.dim}, rows={self.b.size})"
+
+
+def dykstra(p: np.ndarray, A: np.ndarray, b: np.ndarray, eq: np.ndarray, lower: np.ndarray,
+            upper: np.ndarray, max_sweeps: int = 20000, tol: float = 1e-13) -> tuple[np.ndarray, int]:
+    """The compiled kernel when built, else :func:`dykstra_polyhedron`."""
+    kern = _kernel()
+    if kern is not None:
+        return kern.dykstra_polyhedron(np.ascontiguousarray(p, dtype=np.float64),
+                                       np.ascontiguousarray(A, dtype=np.float64),
+                                       np.ascontiguousarray(b, dtype=np.float64),
+                                       np.ascontiguousarray(eq, dtype=np.uint8),
+                                       np.ascontiguousarray(lower, dtype=np.float64),
+                                       np.ascontiguousarray(upper, dtype=np.float64),
+                                       int(max_sweeps), float(tol))
+    return dykstra_polyhedron(p, A, b, eq, lower, upper, max_sweeps=max_sweeps, tol=tol)
+
+
+_KERNEL: Any = False
+
+
+def _kernel() -> Any:
+    """The compiled Dykstra kernel, or None (not built, or SOLVERHUB_PURE_PYTHON set)."""
+    global _KERNEL
+    if _KERNEL is False:
+        import os
+
+        _KERNEL = None
+        if not os.environ.get("SOLVERHUB_PURE_PYTHON"):
+            try:
+                from solverhub.cython_ext import _bilevel as mod  # type: ignore[attr-defined]
+
+                _KERNEL = mod
+            except ImportError:
+                _KERNEL = None
+    return _KERNEL
+
+
+def is_convex_set(obj: Any) -> bool:
+    return callable(getattr(obj, "project", None)) and getattr(obj, "convex", False) is True
+
+
+def as_set(obj: Any, dim: int, what: str) -> Any:
+    """``None`` (the whole space), a ``(lower, upper)`` pair (a box) or a set object."""
+    if obj is None:
+        return Box(-np.inf, np.inf, dim)
+    if isinstance(obj, tuple) and len(obj) == 2:
+        return Box(obj[0], obj[1], dim)
+    if not callable(getattr(obj, "project", None)):
+        raise BadInputError(f"{what}: expected None, a (lower, upper) pair or a set with a "
+                            f"project() method, got {type(obj).__name__}")
+    d = getattr(obj, "dim", dim)
+    if d != dim:
+        raise BadInputError(f"{what}: the set has dimension {d}, the variable {dim}")
+    return obj

