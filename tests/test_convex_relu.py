@@ -42,6 +42,16 @@ def test_admm_matches_cvxpy(loss, eps):
     assert p.cone_violation(res.x) <= 1e-4
 
 
+@pytest.mark.parametrize("loss,eps", [("squared", 0.0), ("logistic", 0.0), ("hinge", 0.1)])
+def test_admm_anderson_matches_cvxpy(loss, eps):
+    p = make_synthetic(n=40, d=4, P=8, loss=loss, seed=1, eps=eps)
+    ref = ConvexReluCvxpy().solve(p)
+    res = ConvexReluAdmm(anderson=5, max_rho_updates=10).solve(p)
+    assert res.status == sh.Status.OPTIMAL
+    assert abs(res.objective - ref.objective) <= 1e-5 * ref.objective
+    assert p.cone_violation(res.x) <= 1e-5
+
+
 def test_admm_woodbury_and_split_agree():
     p = make_synthetic(n=50, d=5, P=10, loss="squared", seed=2, c=2)
     a = ConvexReluAdmm(splitting="woodbury").solve(p)
