@@ -244,3 +244,42 @@ def test_executor_keys_are_validated(key, bad, msg):
     with pytest.raises(BadInputError, match=rf"executor\.{key}: .*{msg}"):
         parse_config({"instances": [GEN], "solvers": {"h": {"kind": "highs"}},
                       "executor": {key: bad}}, check_solvers=False)
+
+
+def test_a_worker_message_batch_is_read_in_order():
+    """A result and the "ready" of the task sent ahead can arrive in one batch: the ready belongs
+    to the second task (its watchdog clock and its 'running' display), not to the first."""
+    from solverhub.core.runner import Task, _Worker
+
+    class Pipe:
+        def __init__(self, msgs):
+            self.msgs, self.sent = list(msgs), []
+
+        def poll(self):
+            return bool(self.msgs)
+
+        def recv(self):
+            return self.msgs.pop(0)
+
+        def send(self, obj):
+            self.sent.append(obj)
+
+    class Progress:
+        def __init__(self):
+            self.started = []
+
+        def task_started(self, task):
+            self.started.append(task.seed)
+
+        def incumbent(self, *a):
+            pass
+
+    t1, t2 = (Task(GEN, "nap", "nap", seed, 10.0) for seed in (1, 2))
+    pipe = Pipe([("ready",), ("result", {"seed": 1}), ("ready",)])
+    w = _Worker(proc=None, conn=pipe, spawned=0.0)
+    w.assign(t1, 1)
+    w.assign(t2, 1)
+    prog = Progress()
+    w.drain(prog)
+    assert prog.started == [1, 2]
+    assert w.results == [(t1, {"seed": 1})] and w.task is t2 and w.ready_at is not None
