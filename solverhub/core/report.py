@@ -65,8 +65,18 @@ def metric_specs(kind: str | None) -> tuple[Any, ...]:
 
 def kind_of(records: Iterable[dict[str, Any]]) -> str:
     """The problem kind of records of one instance: the first that names one (an error record
-    written before the problem was loaded names none)."""
-    return next((str(r["problem_kind"]) for r in records if r.get("problem_kind")), "")
+    written before the problem was loaded names none); failing that, the kind the instance's
+    loader declares (e.g. every task of an instance failed)."""
+    records = list(records)
+    named = next((str(r["problem_kind"]) for r in records if r.get("problem_kind")), "")
+    if named or not records:
+        return named
+    try:
+        from solverhub.core.api import source_kind
+
+        return source_kind(str(records[0].get("instance"))) or ""
+    except Exception:  # a report must not fail on a loader problem
+        return ""
 
 
 def uses_primal_gap(kind: str | None) -> bool:
@@ -145,6 +155,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for inst, by_solver in groups.items():
         sense = _sense([r for rs in by_solver.values() for r in rs])
         ref = refs.get(inst)
+        instance_kind = kind_of(r for rs in by_solver.values() for r in rs)
         for lab, recs in by_solver.items():
             ok = [r for r in recs if r.get("status") != "error"]
             objs = [v for v in (finite_or_none(r.get("objective")) for r in ok) if v is not None]
@@ -160,7 +171,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 traj = [(float(t), float(v)) for t, v in with_final(r) if v is not None]
                 pis.append(primal_integral(traj, ref, horizon))
             errors = [r for r in recs if r.get("status") == "error"]
-            problem_kind = kind_of(recs)
+            problem_kind = instance_kind
             if not uses_primal_gap(problem_kind):
                 pis = []  # Berthold's gap means nothing for this kind (e.g. a zero reference)
             metrics = _metric_columns(ok, problem_kind)
