@@ -178,7 +178,8 @@ def _kernels() -> dict[str, Any]:
     try:
         import solverhub.cython_ext as k
 
-        return {"compiled": bool(k.COMPILED), "error": k.IMPORT_ERROR}
+        return {"compiled": bool(k.COMPILED), "error": k.IMPORT_ERROR,
+                "extensions": {name: err is None for name, err in k.extension_status().items()}}
     except Exception as exc:  # pragma: no cover - the package itself is damaged
         return {"compiled": False, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -209,7 +210,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     con = _console()
     con.print(t)
     if kernels["compiled"]:
-        con.print("kernels: [green]compiled[/green] (Cython extension in use)")
+        mods = ", ".join(f"{n}{'' if ok else ' (not built)'}" for n, ok in kernels["extensions"].items())
+        con.print(f"kernels: [green]compiled[/green] (Cython extensions: {mods})")
     else:
         con.print(f"kernels: [yellow]NumPy reference fallback[/yellow] ({kernels['error']})")
     return EXIT_OK

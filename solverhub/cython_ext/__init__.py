@@ -24,10 +24,13 @@ import numpy as np
 
 from . import reference
 
-__all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "row_activities", "max_row_violation",
+__all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "extension_status", "row_activities", "max_row_violation",
            "score_candidates", "score_problem", "reference", "info"]
 
 KERNELS = ("row_activities", "max_row_violation", "score_candidates")
+#: every compiled extension module of the package (setup.py builds each one, optionally); the
+#: plugins import their own (``_exact_al``, ``_bilevel``) with a NumPy fallback of their own
+EXTENSIONS = ("_kernels", "_exact_al", "_bilevel")
 
 IMPORT_ERROR: str | None = None
 if os.environ.get("SOLVERHUB_PURE_PYTHON"):
@@ -64,7 +67,21 @@ def score_problem(problem: Any, X: np.ndarray) -> dict[str, np.ndarray]:
             "integrality_violation": iv}
 
 
+def extension_status() -> dict[str, str | None]:
+    """Each compiled extension module: None when it imports, else why not."""
+    import importlib
+
+    out: dict[str, str | None] = {}
+    for name in EXTENSIONS:
+        try:
+            importlib.import_module(f"{__name__}.{name}")
+            out[name] = None
+        except ImportError as exc:
+            out[name] = str(exc)
+    return out
+
+
 def info() -> dict[str, Any]:
     """What ``solverhub plugins`` can show about the kernels."""
     return {"compiled": COMPILED, "import_error": IMPORT_ERROR, "kernels": list(KERNELS),
-            "module": getattr(_impl, "__name__", str(_impl))}
+            "module": getattr(_impl, "__name__", str(_impl)), "extensions": extension_status()}
