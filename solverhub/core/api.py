@@ -245,11 +245,13 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
             result.primal_integral = float(metrics["primal_integral"])
         if ref is not None and ref.objective is not None:
             result.info.setdefault("reference_objective", float(ref.objective))
-    accept = getattr(loaded, "accept_result", None)
-    if callable(accept) and loaded is not target:
+    # the converted problem knows how to load a solution back into its source (a Pyomo model,
+    # whichever converter made it); the loaded object is asked only when the target cannot
+    accept = getattr(target, "accept_result", None)
+    if not callable(accept) and loaded is not target:
+        accept = getattr(loaded, "accept_result", None)
+    if callable(accept):
         accept(result)
-    elif callable(getattr(target, "accept_result", None)):
-        target.accept_result(result)
     notifier.run_end(result)
     return result
 
