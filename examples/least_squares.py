@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import solverhub as sh
 from solverhub.core.interrupt import stop_requested
-from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
+from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification, solution_vector
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 
 __all__ = ["KIND", "BoxLeastSquares", "BoxLeastSquaresKind", "ProjectedGradient",
@@ -227,15 +227,9 @@ class BoxLeastSquaresKind(KindProtocol):
     def verify(self, problem: Any, x: Any) -> Verification | None:
         if not isinstance(problem, BoxLeastSquares):
             return None
-        try:
-            v = np.asarray(x, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            return Verification(ok=False, message=f"x is not a numeric vector: {exc}")
-        if v.shape != (problem.n,):
-            return Verification(ok=False, message=f"x has {v.size} entries, expected {problem.n}")
-        if not np.all(np.isfinite(v)):
-            return Verification(ok=False, message=f"x has {int(np.sum(~np.isfinite(v)))} NaN or "
-                                                  f"infinite entries")
+        v = solution_vector(x, problem.n)
+        if isinstance(v, Verification):
+            return v
         res = self._residuals(problem, v)
         # the feasibility tolerance scales with the bounds (1e-8 of a bound of 1e6 is rounding)
         finite = np.abs(np.concatenate([problem.lower, problem.upper]))

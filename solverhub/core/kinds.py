@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-__all__ = ["MetricSpec", "Reference", "Verification", "KindProtocol", "relative_error"]
+__all__ = ["MetricSpec", "Reference", "Verification", "KindProtocol", "relative_error",
+           "solution_vector"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,27 @@ class KindProtocol:
     def malformed_instances(self) -> list[tuple[str, Any]]:
         """``(label, object)`` pairs that validation must reject with BadInputError."""
         return []
+
+
+def solution_vector(x: Any, size: int, what: str = "") -> np.ndarray | Verification:
+    """``x`` as a flat float vector of ``size`` entries, or the failed :class:`Verification`
+    saying why not (not numeric, wrong size, NaN or inf): the first check of most kinds' verify.
+
+        v = solution_vector(x, problem.n)
+        if isinstance(v, Verification):
+            return v
+    """
+    try:
+        v = np.asarray(x, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        return Verification(ok=False, message=f"x is not a numeric vector: {exc}")
+    if v.size != size:
+        return Verification(ok=False, message=f"x has {v.size} entries, expected {size}"
+                                              + (f" ({what})" if what else ""))
+    bad = int(np.count_nonzero(~np.isfinite(v)))
+    if bad:
+        return Verification(ok=False, message=f"x has {bad} NaN or infinite entries")
+    return v
 
 
 def relative_error(value: Any, reference: Any) -> float:

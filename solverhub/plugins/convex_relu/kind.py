@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification, relative_error
+from solverhub.core.kinds import (KindProtocol, MetricSpec, Reference, Verification, relative_error,
+                                   solution_vector)
 
 from .problem import ReLUTraining, sample_patterns
 
@@ -41,15 +42,9 @@ class ReLUTrainingKind(KindProtocol):
     def verify(self, problem: Any, x: Any) -> Verification | None:
         if not isinstance(problem, ReLUTraining):
             return None
-        try:
-            v = np.asarray(x, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            return Verification(ok=False, message=f"x is not a numeric vector: {exc}")
-        if v.size != problem.size:
-            return Verification(ok=False, message=f"x has {v.size} entries, expected "
-                                                  f"{problem.size} (c*2*P*d)")
-        if not np.all(np.isfinite(v)):
-            return Verification(ok=False, message="x has NaN or infinite entries")
+        v = solution_vector(x, problem.size, "c*2*P*d")
+        if isinstance(v, Verification):
+            return v
         viol = problem.cone_violation(v)
         res = {"cone_violation": viol, "recovery_gap": problem.recovery_gap(v)}
         return Verification(ok=True, x=v, objective=problem.objective(v), residuals=res,

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from solverhub.core.errors import BadInputError
-from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
+from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification, solution_vector
 
 __all__ = ["KIND", "NLPEqProblem", "NLPEqKind", "kkt_residuals", "least_squares_multipliers"]
 
@@ -304,14 +304,9 @@ class NLPEqKind(KindProtocol):
     def verify(self, problem: Any, x: Any) -> Verification | None:
         if not isinstance(problem, NLPEqProblem):
             return None
-        try:
-            v = np.asarray(x, dtype=np.float64).ravel()
-        except (TypeError, ValueError) as exc:
-            return Verification(ok=False, message=f"x is not a numeric vector: {exc}")
-        if v.shape != (problem.n,):
-            return Verification(ok=False, message=f"x has {v.size} entries, expected {problem.n}")
-        if not np.all(np.isfinite(v)):
-            return Verification(ok=False, message="x has NaN or infinite entries")
+        v = solution_vector(x, problem.n)
+        if isinstance(v, Verification):
+            return v
         try:
             fx = problem.objective(v)
             res = kkt_residuals(problem, v)
