@@ -357,6 +357,18 @@ def test_licq_regularize_departure_solves_what_the_guard_stops():
     assert reg.status == sh.Status.OPTIMAL and reg.info["regularized_iterations"] >= 1
 
 
+@needs_s2mpj
+def test_bt7_no_ascent_direction_after_the_penalty_caps():
+    # regression: with the benchmark's best settings, regularized steps (licq=regularize) on BT7
+    # cannot be made descent directions of L_{mu,nu} by any mu; mu was pushed past mu_max, the
+    # capped descent test let an ascent direction through and the Armijo search failed
+    best = {"sketch": "exact", "shift": "inertia", "licq": "regularize",
+            "hessian_check": "curvature"}
+    r = sh.solve("s2mpj:BT7", solver="exact-al", seed=2023, time_limit=120, **best)
+    assert r.status == sh.Status.OPTIMAL, r.error
+    assert r.info["kkt_residual"] <= 1e-4
+    assert r.info.get("merit_gradient_steps", 0) + r.info.get("futile_penalty_increases", 0) >= 1
+
 def test_time_limit_inside_the_sketch_loop():
     # one Newton system of size 798 with the paper's accuracy takes minutes: the limit must cut it
     res = sh.solve(tp.lukvle1(400), solver="exact-al", time_limit=1.0)

@@ -337,6 +337,23 @@ class ExactAL:
                 gz = float(merit_grad(mu, nu) @ z)
                 if gz <= -0.5 * nu * bnorm ** 2 or mu > o.mu_max or nu < o.nu_min:
                     break
+                if o.sketch == "exact":
+                    # z does not change with (mu, nu) here: the test gz + nu/2 ||b||^2 <= 0 reads
+                    # a + mu s + nu W <= 0, linear in (mu, nu), with s = c'G dx. A regularized step
+                    # (licq=regularize: G dx + c = reg dlambda) can have s >= 0 or s tiny next to
+                    # a = grad_x L'dx + c'dlambda: when even the most the capped increase can reach
+                    # (mu up to rho^2 mu_max, nu down to nu_min) leaves it positive, stop now
+                    # instead of inflating mu to the cap for nothing (mu never decreases); step 5
+                    # then takes the merit's steepest descent direction
+                    s_mu = float(JTc @ z[:n])
+                    w_nu = float(Hgl @ z[:n] + Jgl @ z[n:])
+                    a0 = gz - mu * s_mu - nu * w_nu
+                    W = w_nu + 0.5 * bnorm ** 2
+                    reach = a0 + (mu * s_mu if s_mu >= 0 else o.rho ** 2 * o.mu_max * s_mu) \
+                        + min(nu * W, o.nu_min * W)
+                    if reach > 0:
+                        info["futile_penalty_increases"] = info.get("futile_penalty_increases", 0) + 1
+                        break
                 # descent test failed: mu <- mu rho^2, nu <- nu / rho, tighter accuracy
                 mu, nu = mu * o.rho ** 2, nu / o.rho
                 delta = max(min(delta / o.rho ** 4, delta_trial(mu, nu)), o.delta_min)
@@ -361,7 +378,18 @@ class ExactAL:
                                             f"direction) at iteration {k}")
             # ---- step 5: Armijo backtracking on L_{mu,nu}
             phi0 = _merit(pt, mu, nu)
-            gz = float(merit_grad(mu, nu) @ z)
+            gm = merit_grad(mu, nu)
+            gz = float(gm @ z)
+            if not gz < 0:
+                # step 4 accepts z once mu > mu_max or nu < nu_min, but the paper's increase is
+                # meant to end at a descent direction: when the caps stop it at an ascent (or
+                # flat) direction -- e.g. a regularized step (licq=regularize) whose constraint
+                # residual G dx + c = reg dlambda makes the mu-term c'G dx vanish, so no mu helps
+                # -- the Armijo search can only fail or crawl. Take the steepest descent
+                # direction of L_{mu,nu} instead (always a descent direction when it is nonzero).
+                z = -gm
+                gz = -float(gm @ gm)
+                info["merit_gradient_steps"] = info.get("merit_gradient_steps", 0) + 1
             dx, dl = z[:n], z[n:]
             alpha = 1.0
             new = None
