@@ -12,7 +12,8 @@ from typing import Any
 
 from solverhub.core.errors import BadInputError
 
-__all__ = ["process_started_at", "RESERVE_SECONDS", "check_time_limit", "parse_time_limit"]
+__all__ = ["process_started_at", "RESERVE_SECONDS", "check_time_limit", "parse_time_limit",
+           "deadline_of", "limit_status"]
 
 #: kept back from a solver's share of a budget for verification, output and interpreter exit
 RESERVE_SECONDS = 0.15
@@ -61,3 +62,23 @@ def parse_time_limit(text: str, where: str = "--time-limit") -> float:
     out = check_time_limit(v, where)
     assert out is not None
     return out
+
+
+def deadline_of(t0: float, time_limit: float | None) -> float:
+    """The ``time.perf_counter()`` reading at which a solve started at ``t0`` must stop
+    (``inf`` without a finite limit)."""
+    return math.inf if time_limit is None or not math.isfinite(time_limit) else t0 + float(time_limit)
+
+
+def limit_status(deadline: float) -> Any:
+    """The status an iterative solver stops with now: ``interrupted`` after a stop request
+    (Ctrl-C), ``time_limit`` past ``deadline``, else None (go on). Cheap: call it every
+    iteration or every few."""
+    from solverhub.core.interrupt import stop_requested
+    from solverhub.core.result import Status
+
+    if stop_requested():
+        return Status.INTERRUPTED
+    if time.perf_counter() >= deadline:
+        return Status.TIME_LIMIT
+    return None

@@ -25,10 +25,6 @@ def require_problem(problem: Any, solver: str) -> BilevelProblem:
     return problem
 
 
-def deadline_of(t0: float, time_limit: float | None) -> float:
-    return math.inf if time_limit is None or not math.isfinite(time_limit) else t0 + float(time_limit)
-
-
 def diverged(vecs: tuple[np.ndarray, ...], limit: float) -> str | None:
     """None when every vector is finite and within ``limit`` (max norm), else why not."""
     for v in vecs:

@@ -13,13 +13,12 @@ from typing import Any
 import numpy as np
 
 import solverhub as sh
-from solverhub.core.interrupt import stop_requested
+from solverhub.core.timing import deadline_of, limit_status
 from solverhub.core.observers import NULL_NOTIFIER
 
 from .common import (
     DIVERGENCE_FACTOR,
     breakdown,
-    deadline_of,
     diverged,
     finish,
     require_problem,
@@ -85,11 +84,9 @@ class LVHBA:
         status = sh.Status.ITERATION_LIMIT
         k = 0
         while k < o.max_iterations:
-            if stop_requested():
-                status = sh.Status.INTERRUPTED
-                break
-            if time.perf_counter() >= deadline:
-                status = sh.Status.TIME_LIMIT
+            stopped = limit_status(deadline)
+            if stopped is not None:
+                status = stopped
                 break
             done, converged = kern.lvhba_toy_run(which, x, y, theta, state, k,
                                                  min(o.log_every, o.max_iterations - k), params,
@@ -137,11 +134,9 @@ class LVHBA:
         status = sh.Status.ITERATION_LIMIT
         k = 0
         while k < o.max_iterations:
-            if stop_requested():
-                status = sh.Status.INTERRUPTED
-                break
-            if time.perf_counter() >= deadline:
-                status = sh.Status.TIME_LIMIT
+            stopped = limit_status(deadline)
+            if stopped is not None:
+                status = stopped
                 break
             done, converged = kern.lvhba_qp_run(xy, theta, lam, z, state, k,
                                                 min(o.log_every, o.max_iterations - k), *args)
@@ -172,11 +167,9 @@ class LVHBA:
         k = 0
         step = math.inf
         for k in range(o.max_iterations):
-            if stop_requested():
-                status = sh.Status.INTERRUPTED
-                break
-            if time.perf_counter() >= deadline:
-                status = sh.Status.TIME_LIMIT
+            stopped = limit_status(deadline)
+            if stopped is not None:
+                status = stopped
                 break
             ck = o.c0 * (k + 1) ** o.p
             # Algorithm 1, step 1: one projected gradient step on the proximal Lagrangian saddle problem

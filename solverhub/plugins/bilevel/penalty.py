@@ -24,13 +24,12 @@ import numpy as np
 
 import solverhub as sh
 from solverhub.core.errors import BadInputError
-from solverhub.core.interrupt import stop_requested
+from solverhub.core.timing import deadline_of, limit_status
 from solverhub.core.observers import NULL_NOTIFIER
 
 from .common import (
     DIVERGENCE_FACTOR,
     breakdown,
-    deadline_of,
     diverged,
     finish,
     require_problem,
@@ -113,11 +112,9 @@ class BilevelPenalty:
         single = o.variant == "single-loop"
         for k in range(o.max_iterations):
             if True:
-                if stop_requested():
-                    status = sh.Status.INTERRUPTED
-                    break
-                if time.perf_counter() >= deadline:
-                    status = sh.Status.TIME_LIMIT
+                stopped = limit_status(deadline)
+                if stopped is not None:
+                    status = stopped
                     break
             # inner problems: projected gradient on h_sigma(x, .) and f(x, .) (warm started)
             n_inner = 1 if single else o.inner_iterations
