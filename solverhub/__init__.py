@@ -15,7 +15,7 @@ from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MAX, MIN, MIPProblem
 from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
-from solverhub.core.records import (BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
+from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
                                     SolverSpec)
 from solverhub.core.result import Result, Status
 
@@ -24,7 +24,7 @@ __all__ = [
     "Result", "Status", "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
-    "KindProtocol", "MetricSpec", "Reference", "Verification",
+    "ArrayBackend", "KindProtocol", "MetricSpec", "Reference", "Verification",
     "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError", "UnavailableError",
 ]
 

@@ -1,6 +1,8 @@
 """The array-namespace seam: solvers may compute on NumPy or on a device library (CuPy, ...);
 core only ever sees host NumPy arrays and Python floats, converted once at the ``Result``
-boundary by :func:`to_host`. A GPU plugin registers nothing here and changes nothing in core."""
+boundary by :func:`to_host`. A solver picks its namespace once with :func:`array_namespace`
+(``device="cpu"`` is NumPy; other devices are :class:`~solverhub.core.records.ArrayBackend`
+records from plugins, e.g. ``"cuda"`` from the CUDA plugin) and writes its arithmetic against it."""
 
 from __future__ import annotations
 
@@ -9,7 +11,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["namespace", "is_device_array", "to_host", "to_host_scalar"]
+__all__ = ["namespace", "array_namespace", "asarray_on", "is_device_array", "to_host", "to_host_scalar"]
+
+CPU_DEVICES = ("cpu", "numpy")
+
+
+def array_namespace(device: str = "cpu") -> ModuleType:
+    """The array module for ``device``: NumPy for ``"cpu"``, else the module of the plugin's
+    :class:`~solverhub.core.records.ArrayBackend` of that name. An unknown device, or one that
+    cannot run here (no CuPy, no GPU), is one :class:`~solverhub.core.errors.UnavailableError`."""
+    if device is None or str(device).lower() in CPU_DEVICES:
+        return np
+    from solverhub.core.manager import get_plugin_manager  # noqa: PLC0415 - avoid an import cycle
+
+    return get_plugin_manager().get_array_backend(str(device).lower()).module()
+
+
+def asarray_on(xp: ModuleType, x: Any, dtype: Any = None) -> Any:
+    """``x`` (host or device data) as an array of namespace ``xp``; a no-op when it already is."""
+    if xp is np:
+        return np.asarray(to_host(x), dtype=dtype)
+    return xp.asarray(x, dtype=dtype)
 
 
 def _module_root(x: Any) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from solverhub.core.records import (BackendSpec, Converter, LoaderSpec, MetaComponent,
+    from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent,
                                         ProblemKind, SolverSpec)
     from solverhub.core.result import Result
 
@@ -111,6 +111,19 @@ def solverhub_mip_backends() -> list[BackendSpec]:
         @sh.hookimpl
         def solverhub_mip_backends():
             return [sh.BackendSpec("mybackend", MyBackend, frozenset({"warm_start", "interrupt"}))]
+    """
+
+
+@hookspec
+def solverhub_array_backends() -> list[ArrayBackend]:
+    """Array libraries solvers can compute on (``device="cuda"``); NumPy (``"cpu"``) is built in.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_array_backends():
+            return [sh.ArrayBackend("cuda", lambda: importlib.import_module("cupy"),
+                                    available=lambda: None if has_gpu() else "no CUDA device")]
     """
 
 

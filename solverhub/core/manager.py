@@ -21,6 +21,7 @@ import pluggy
 from solverhub.core import hookspecs
 from solverhub.core.errors import DuplicateNameError, UnavailableError, UnknownNameError
 from solverhub.core.records import (
+    ArrayBackend,
     BackendSpec,
     Converter,
     LoaderSpec,
@@ -55,6 +56,7 @@ _REGISTRY_HOOKS = {
     "loaders": ("solverhub_loaders", LoaderSpec, None),
     "solvers": ("solverhub_solvers", SolverSpec, None),
     "backends": ("solverhub_mip_backends", BackendSpec, None),
+    "array_backends": ("solverhub_array_backends", ArrayBackend, None),
     "destroy": ("solverhub_destroy_operators", MetaComponent, "destroy"),
     "repair": ("solverhub_repair_operators", MetaComponent, "repair"),
     "policy": ("solverhub_bandit_policies", MetaComponent, "policy"),
@@ -315,6 +317,22 @@ class SolverhubPluginManager(pluggy.PluginManager):
         reason = spec.unavailable_reason()
         if reason is not None:
             raise UnavailableError(f"solver {name!r} is unavailable: {reason}")
+        return spec
+
+    def array_backends(self) -> dict[str, ArrayBackend]:
+        return self.registry("array_backends")
+
+    def get_array_backend(self, name: str) -> ArrayBackend:
+        """The record of device ``name``, or :class:`UnavailableError` with the reason it cannot
+        be used here (no CuPy, no GPU)."""
+        spec = self.array_backends().get(name)
+        if spec is None:
+            known = ", ".join(["cpu", *sorted(self.array_backends())])
+            raise UnavailableError(f"unknown device {name!r}: known devices are {known} "
+                                   "(a device comes from a plugin, e.g. pip install solverhub[cuda])")
+        reason = spec.unavailable_reason()
+        if reason is not None:
+            raise UnavailableError(f"device {name!r} is unavailable: {reason}")
         return spec
 
     def get_backend(self, name: str) -> BackendSpec:

@@ -7,6 +7,7 @@ the name of the plugin that returned it, so duplicates are reported naming both 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +23,7 @@ __all__ = [
     "BackendSpec",
     "MetaComponent",
     "META_CATEGORIES",
+    "ArrayBackend",
 ]
 
 
@@ -150,3 +152,33 @@ class MetaComponent:
         if self.category not in META_CATEGORIES:
             raise ValueError(f"meta component {self.name!r}: category must be one of "
                              f"{META_CATEGORIES}, got {self.category!r}")
+
+
+@dataclass(frozen=True)
+class ArrayBackend:
+    """An array library that solvers can compute on, chosen by a solver's ``device`` option.
+
+    ``module()`` imports and returns the array namespace (``cupy``); it is only called once
+    ``available()`` has returned ``None`` (else the reason, e.g. "no CUDA device"). The host's own
+    ``"cpu"`` device is NumPy and needs no record. Solvers get the namespace through
+    :func:`solverhub.core.arrays.array_namespace` and hand host arrays back (``to_host``)::
+
+        ArrayBackend("cuda", lambda: importlib.import_module("cupy"), available=probe_cuda,
+                     description="CuPy on the first CUDA device")
+    """
+
+    name: str
+    module: Callable[[], ModuleType]
+    available: Callable[[], str | None] | None = None
+    description: str = ""
+    provider: str = ""
+
+    def unavailable_reason(self) -> str | None:
+        """``None`` when usable; a probe that raises counts as unavailable, with its error."""
+        if self.available is None:
+            return None
+        try:
+            reason = self.available()
+        except Exception as exc:  # a probe must never take the host down
+            return f"availability probe raised {type(exc).__name__}: {exc}"
+        return None if not reason else str(reason)
