@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
 import solverhub as sh
-from solverhub.core.interrupt import stop_requested
+from solverhub.core.timing import deadline_of, limit_status
 from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification, solution_vector
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 
@@ -439,7 +439,7 @@ class ProjectedGradient:
             raise sh.BadInputError(f"projected-gradient takes a BoxLeastSquares problem, got "
                                    f"{type(problem).__name__}")
         problem.validate()
-        deadline = math.inf if time_limit is None else t0 + float(time_limit)
+        deadline = deadline_of(t0, time_limit)
         A, b, lo, up = problem.A, problem.b, problem.lower, problem.upper
         scale = problem.optimality_scale()
         target = self.tolerance * scale
@@ -472,8 +472,9 @@ class ProjectedGradient:
                 break
             if k >= self.max_iterations:
                 break
-            if time.perf_counter() >= deadline or stop_requested():
-                status = sh.Status.INTERRUPTED if stop_requested() else sh.Status.TIME_LIMIT
+            stop = limit_status(deadline)  # Ctrl-C or the time limit
+            if stop is not None:
+                status = stop
                 break
             d = np.clip(x - alpha * g, lo, up) - x
             ad = np.asarray(A @ d).ravel()
