@@ -15,9 +15,10 @@ from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
 
 from .kind import BilevelKind
 from .problem import KIND, BilevelProblem
-from .sets import Ball, Box, Polyhedron, Simplex
+from .sets import Ball, Box, CoupledBounds, Polyhedron, Simplex
 
-__all__ = ["KIND", "Ball", "BilevelKind", "BilevelProblem", "Box", "Polyhedron", "Simplex"]
+__all__ = ["KIND", "Ball", "BilevelKind", "BilevelProblem", "Box", "CoupledBounds", "Polyhedron",
+           "Simplex"]
 
 
 def _load(source: Any, params: dict[str, Any]) -> Any:

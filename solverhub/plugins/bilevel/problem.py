@@ -495,6 +495,35 @@ class BilevelProblem:
                               for a, c in zip(lo, up)], method="highs")
         return res.status == 2
 
+    def _bound_rows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Affine inequality rows of g that involve a single lower-level variable are bounds on it
+        once x is fixed (e.g. alpha_i <= c_i): ``(mask of those rows, lower, upper)`` with the
+        bounds of a box Y merged in. The lower-level value is then a bound-constrained problem
+        (L-BFGS-B) instead of an SLSQP problem with one constraint per row."""
+        rows = np.zeros(self.l, dtype=bool)
+        if not isinstance(self.Y, Box):
+            return rows, np.full(self.ny, -np.inf), np.full(self.ny, np.inf)
+        lo, up = self.Y.lower.copy(), self.Y.upper.copy()
+        if not self.l or self.g_affine is None:
+            return rows, lo, up
+        A, b = self.g_affine
+        Ay = A[:, self.nx:]
+        rhs = b - A[:, :self.nx] @ x          # row: Ay t <= rhs
+        for i in np.flatnonzero((np.count_nonzero(Ay, axis=1) == 1) & ~self.lower_eq):
+            j = int(np.flatnonzero(Ay[i])[0])
+            v = rhs[i] / Ay[i, j]
+            if Ay[i, j] > 0:
+                up[j] = min(up[j], v)
+            else:
+                lo[j] = max(lo[j], v)
+            rows[i] = True
+        # bounds crossing by rounding (x on the boundary of the lower level's domain) meet in
+        # the middle, within the 1e-6 feasibility tolerance of :meth:`lower_value`
+        tiny = (lo > up) & (lo - up <= 1e-6 * np.maximum(1.0, np.abs(up)))
+        mid = 0.5 * (lo + up)
+        lo, up = np.where(tiny, mid, lo), np.where(tiny, mid, up)
+        return rows, lo, up
+
     def lower_value(self, x: np.ndarray, y_start: np.ndarray | None = None) -> float | None:
         """``min_t {f(x, t) : t in Y, g(x, t) <= 0}`` by SLSQP from ``y_start`` and the problem's
         start (a local minimum when the lower level is nonconvex); None when SLSQP fails."""
@@ -504,8 +533,9 @@ class BilevelProblem:
 
         ny = self.ny
         cons: list[dict[str, Any]] = []
+        box_rows, lo_y, up_y = self._bound_rows(x)
         if self.l:
-            ineq, eqm = ~self.lower_eq, self.lower_eq
+            ineq, eqm = ~self.lower_eq & ~box_rows, self.lower_eq
             if np.any(ineq):
                 cons.append({"type": "ineq", "fun": lambda t: -self.g(x, t)[ineq],
                              "jac": lambda t: -self.jac_g(x, t)[1][ineq]})
@@ -513,9 +543,9 @@ class BilevelProblem:
                 cons.append({"type": "eq", "fun": lambda t: self.g(x, t)[eqm],
                              "jac": lambda t: self.jac_g(x, t)[1][eqm]})
         bounds = None
-        if isinstance(self.Y, Box) and not self.Y.unbounded:
+        if isinstance(self.Y, Box) and not (np.all(lo_y == -np.inf) and np.all(up_y == np.inf)):
             bounds = [(None if not math.isfinite(lo) else lo, None if not math.isfinite(up) else up)
-                      for lo, up in zip(self.Y.lower, self.Y.upper)]
+                      for lo, up in zip(lo_y, up_y)]
         elif isinstance(self.Y, Ball):
             c, r = self.Y.center, self.Y.radius
             cons.append({"type": "ineq", "fun": lambda t: np.atleast_1d(r * r - (t - c) @ (t - c)),

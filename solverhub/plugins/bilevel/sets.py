@@ -19,11 +19,13 @@ from solverhub.core.errors import BadInputError
 __all__ = [
     "Ball",
     "Box",
+    "CoupledBounds",
     "Polyhedron",
     "Simplex",
     "as_set",
     "dykstra_polyhedron",
     "is_convex_set",
+    "project_coupled_bounds",
     "project_simplex",
 ]
 
@@ -222,6 +224,93 @@ def _kernel() -> Any:
             except ImportError:
                 _KERNEL = None
     return _KERNEL
+
+
+def _nearest_on_segment(px: np.ndarray, py: np.ndarray, ax: np.ndarray, ay: np.ndarray,
+                        bx: np.ndarray, by: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Componentwise nearest point of the segments [a_i, b_i] in the plane to p_i, and the
+    squared distance (a zero-length segment is its end point)."""
+    dx, dy = bx - ax, by - ay
+    len2 = dx * dx + dy * dy
+    safe = np.where(len2 > 0.0, len2, 1.0)
+    t = np.clip(((px - ax) * dx + (py - ay) * dy) / safe, 0.0, 1.0)
+    t = np.where(len2 > 0.0, t, 0.0)
+    qx, qy = ax + t * dx, ay + t * dy
+    return qx, qy, (px - qx) ** 2 + (py - qy) ** 2
+
+
+def project_coupled_bounds(x: np.ndarray, y: np.ndarray, x_lower: np.ndarray,
+                           x_upper: np.ndarray, y_lower: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Euclidean projection of (x, y) onto {x_lower <= x <= x_upper, y_lower <= y <= x}, exactly.
+
+    The set is a product over i of planar quadrilaterals (vertices (a, l), (u, l), (u, u), (a, a)
+    with l = y_lower_i, u = x_upper_i, a = max(x_lower_i, l)), so the projection is separable per
+    component: a point inside is kept, a point outside goes to the nearest of the four edges
+    (for a convex set the nearest boundary point is the projection). Vectorised over i; finite
+    bounds with max(x_lower, y_lower) <= x_upper are required (checked by :class:`CoupledBounds`).
+    """
+    lo = np.maximum(x_lower, y_lower)
+    inside = (x >= lo) & (x <= x_upper) & (y >= y_lower) & (y <= x)
+    if bool(np.all(inside)):
+        return x, y
+    u, ell = x_upper, y_lower
+    best_x, best_y, best_d = _nearest_on_segment(x, y, lo, ell, u, ell)           # y = l
+    for ax, ay, bx, by in ((u, ell, u, u),                                          # x = u
+                           (u, u, lo, lo),                                          # y = x
+                           (lo, lo, lo, ell)):                                      # x = a
+        qx, qy, d = _nearest_on_segment(x, y, ax, ay, bx, by)
+        closer = d < best_d
+        best_x = np.where(closer, qx, best_x)
+        best_y = np.where(closer, qy, best_y)
+        best_d = np.where(closer, d, best_d)
+    return np.where(inside, x, best_x), np.where(inside, y, best_y)
+
+
+class CoupledBounds:
+    """``{(x, y) in R^n x R^n : x_lower <= x <= x_upper, y_lower <= y <= x}``: componentwise bounds
+    of y by x (an upper-level variable bounding a lower-level one, e.g. the per-sample weights c_i
+    bounding the SVM dual variables alpha_i). ``project(x, y)`` is exact and vectorised
+    (:func:`project_coupled_bounds`), so lv-hba can take it as ``project_C``."""
+
+    convex = True
+
+    def __init__(self, x_lower: Any, x_upper: Any, y_lower: Any, dim: int) -> None:
+        self.dim = int(dim)
+        parts = []
+        for what, v in (("x_lower", x_lower), ("x_upper", x_upper), ("y_lower", y_lower)):
+            a = np.asarray(v, dtype=np.float64)
+            if a.ndim == 0 or a.size == 1:
+                a = np.full(self.dim, float(a.reshape(-1)[0]))
+            a = a.ravel()
+            if a.shape != (self.dim,):
+                raise BadInputError(f"coupled bounds: {what} has {a.size} entries, expected {self.dim}")
+            if not np.all(np.isfinite(a)):
+                raise BadInputError(f"coupled bounds: {what} has NaN or infinite entries (finite "
+                                    f"bounds are required)")
+            parts.append(a)
+        self.x_lower, self.x_upper, self.y_lower = parts
+        empty = np.maximum(self.x_lower, self.y_lower) > self.x_upper
+        if np.any(empty):
+            j = int(np.argmax(empty))
+            raise BadInputError(f"coupled bounds: component {j} is empty (max(x_lower, y_lower) = "
+                                f"{max(self.x_lower[j], self.y_lower[j]):g} > x_upper = "
+                                f"{self.x_upper[j]:g})")
+
+    def project(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        xa = np.asarray(x, dtype=np.float64).ravel()
+        ya = np.asarray(y, dtype=np.float64).ravel()
+        if xa.shape != (self.dim,) or ya.shape != (self.dim,):
+            raise BadInputError(f"coupled bounds: (x, y) of sizes {xa.size} and {ya.size}, "
+                                f"expected {self.dim} each")
+        return project_coupled_bounds(xa, ya, self.x_lower, self.x_upper, self.y_lower)
+
+    def violation(self, x: np.ndarray, y: np.ndarray) -> float:
+        lo = np.maximum(self.x_lower, self.y_lower)
+        r = np.concatenate([lo - x, x - self.x_upper, self.y_lower - y, y - x])
+        return float(max(0.0, np.max(r, initial=0.0)))
+
+    def __repr__(self) -> str:
+        return f"CoupledBounds(dim={self.dim})"
 
 
 def is_convex_set(obj: Any) -> bool:
