@@ -1,24 +1,36 @@
-"""Balans benchmark on MIPLIB 3 (the issue's benchmark; docs/balans.md, docs/benchmarks.md "## Balans").
+"""Balans benchmark on MIPLIB 3 and generated families (issues 8 and 12; docs/balans.md, docs/benchmarks.md).
 
-Hard mode (default): the 15 hard instances of ../shared/data/miplib3/README.md, a 30 s budget, one
-thread per solver, two runs in parallel (a process pool of 2, one solve per process), 3 seeds for the
-randomised solvers. Solvers:
+Hard mode (default): the 15 hard instances of ../shared/data/miplib3/README.md and five generated
+instances at sizes HiGHS does not finish in 30 s (GENERATED), a 30 s budget, one thread per solver,
+two runs in parallel (a process pool of 2, one solve per process), seeds 0-2 for the randomised
+solvers. Solvers:
 
     balans         solverhub balans, default options
     balans_miplib  solverhub balans, the paper's MIPLIB config (thompson, scores [1, 1, 0, 0])
+    balans_scip    solverhub balans, sub-MIPs by HiGHS or SCIP (OR-Tools), chosen by a bandit
     highs          solverhub "highs" (HiGHS alone)
     scip           pyscipopt, 1 thread; incumbent trajectory from a BESTSOLFOUND event handler
     balans_ref     the reference PyPI balans==2.2.0 (SCIP backend, default config)
 
+Tuning / validation split (issue 12), fixed before any tuning: the instances are sorted by
+sha256("balans-split-2026:" + name) and the first half (rounded up) is the tuning half, the rest the
+validation half (`split_of`, printed by --list-split). Defaults may only be tuned on the tuning half
+(--split tuning); they are kept only when they win on the validation half.
+
 Each run records the primal gap at the budget, the primal integral over [0, budget] normalised by
-the budget (solverhub.core.result.primal_gap / primal_integral against miplib3.solu) and the real
-wall time measured outside the solver. Raw results are appended to
-benchmarks/results/balans_hard.jsonl as each run ends (--resume skips runs already there).
+the budget (solverhub.core.result.primal_gap / primal_integral) and the real wall time measured
+outside the solver from the solve call (reading the instance included, imports excluded). The
+reference value is the optimum or best known value of miplib3.solu; for a generated instance, the
+best objective any run in the results file reached (so its gaps are relative to the best found).
+Raw results go to benchmarks/results/balans_hard.jsonl as each run ends (--resume skips runs already
+there). Generated instances are written once as MPS to benchmarks/results/instances/ so that every
+solver (pyscipopt included) reads the same file.
 
 Easy mode (--easy): the easy set, balans vs highs, total wall time ratio (target <= 1.5x).
 
-    python benchmarks/bench_balans.py                       # full hard benchmark (~35 min, 2 cores)
-    python benchmarks/bench_balans.py --instances pk1,qiu --seeds 1 --budget 10
+    python benchmarks/bench_balans.py                     # full hard benchmark (about 45 min, 2 cores)
+    python benchmarks/bench_balans.py --split validation  # the validation half only (about 22 min)
+    python benchmarks/bench_balans.py --instances pk1,qiu --seeds 0 --budget 10 --no-docs
     python benchmarks/bench_balans.py --easy --budget 60
 """
 
@@ -26,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import hashlib
 import json
 import math
 import multiprocessing as mp
@@ -44,9 +57,20 @@ DOCS = REPO / "docs" / "benchmarks.md"
 
 HARD = ["air04", "arki001", "danoint", "fast0507", "harp2", "markshare1", "mas74", "misc07", "mkc",
         "mod011", "noswot", "pk1", "qiu", "seymour", "stein45"]
-RANDOMISED = {"balans", "balans_miplib", "balans_ref"}
-ALL_SOLVERS = ["balans", "balans_miplib", "highs", "scip", "balans_ref"]
-DEFAULT_SOLVERS = ["balans", "highs", "scip", "balans_ref"]
+#: generated instances at sizes HiGHS does not finish in 30 s (the "hard" sizes of Gasse et al. 2019,
+#: and a 1000 x 80,000 set cover like the issue's 87,000-column set-partitioning model)
+GENERATED = {
+    "gen-sc-80k": "generate:set_cover?rows=1000&cols=80000&density=0.01&seed=1",
+    "gen-sc-2000": "generate:set_cover?rows=2000&cols=1000&density=0.05&seed=1",
+    "gen-ca-300": "generate:combinatorial_auction?n_items=300&n_bids=1500&seed=1",
+    "gen-fl-400": "generate:facility_location?n_customers=400&n_facilities=100&seed=1",
+    "gen-is-1500": "generate:independent_set?n_nodes=1500&affinity=4&seed=1",
+}
+SPLIT_SALT = "balans-split-2026:"
+RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_ref"}
+ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "highs", "scip", "balans_ref"]
+DEFAULT_SOLVERS = ["balans", "highs", "scip"]
+INSTANCES = RESULTS / "instances"
 
 PAPER_ARMS = ["crossover", "mutation_25", "mutation_50", "mutation_75", "local_branching_10",
               "local_branching_25", "local_branching_50", "proximity_0.005", "proximity_0.015",
@@ -55,8 +79,43 @@ SOLVERHUB_OPTIONS = {
     "balans": {},
     "balans_miplib": {"destroy": PAPER_ARMS, "policy": "thompson", "scores": [1, 1, 0, 0],
                       "acceptance": "hill_climbing"},
+    "balans_scip": {"sub_backends": ["highs", "ortools-scip"]},
     "highs": {},
 }
+#: extra option sets for tuning runs on the tuning half: --solvers balans+NAME (see --variants)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "paper16": {"destroy": PAPER_ARMS},
+    "scip_sub": {"sub_backends": ["highs", "ortools-scip"]},
+    "nodes500": {"sub_node_limit": 500},
+    "presolve_off": {"backend_options": {"highs": {"presolve": "off"}}},
+    "nostall": {"initial_stall": None},
+    "share08": {"initial_share": 0.8, "initial_stall": None},
+}
+
+
+def split_of(name: str) -> str:
+    """'tuning' or 'validation': fixed by a salted hash of the name, before any tuning."""
+    order = sorted(HARD + list(GENERATED),
+                   key=lambda n: hashlib.sha256((SPLIT_SALT + n).encode()).hexdigest())
+    if name not in order:
+        return "tuning"  # an instance outside the benchmark set (a --instances extra)
+    return "tuning" if order.index(name) < (len(order) + 1) // 2 else "validation"
+
+
+def instance_path(name: str) -> str:
+    """The file every solver reads: MIPLIB's, or a generated instance written once as MPS."""
+    if name in GENERATED:
+        path = INSTANCES / f"{name}.mps.gz"
+        if not path.exists():
+            import solverhub as sh
+            from solverhub.plugins.mipfiles.io import write_mps
+
+            INSTANCES.mkdir(parents=True, exist_ok=True)
+            tmp = INSTANCES / f".{name}.{os.getpid()}.mps.gz"
+            write_mps(sh.load_problem(GENERATED[name]), tmp)
+            os.replace(tmp, path)
+        return str(path)
+    return str(MIPLIB / f"{name}.mps.gz")
 
 
 # ------------------------------------------------------------------ instance data
@@ -82,17 +141,31 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, 1)
 
 
+def solverhub_options(name: str) -> dict[str, Any] | None:
+    if name in SOLVERHUB_OPTIONS:
+        return SOLVERHUB_OPTIONS[name]
+    if name.startswith("balans+") and name[len("balans+"):] in VARIANTS:
+        return VARIANTS[name[len("balans+"):]]
+    return None
+
+
 def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, Any]:
     import solverhub as sh
 
     kind = "highs" if name == "highs" else "balans"
-    res = sh.solve(path, solver=kind, time_limit=budget, seed=seed, options=SOLVERHUB_OPTIONS[name])
+    res = sh.solve(path, solver=kind, time_limit=budget, seed=seed, options=solverhub_options(name))
     out = {"status": str(res.status), "objective": res.objective,
            "trajectory": [[float(t), float(v)] for t, v in res.trajectory], "error": res.error}
     if kind == "balans":
         out["iterations"] = res.iterations
         out["time_initial"] = res.info.get("time_initial")
         out["arms"] = {a["name"]: [a["pulls"], a["best"]] for a in res.info.get("arms", [])}
+        out["sub_backends"] = res.info.get("sub_backends")
+        out["continue_pulls"] = res.info.get("continue_pulls")
+        out["initial_extended"] = res.info.get("initial_extended")
+        out["runtime"] = res.runtime
+        out["max_overrun"] = res.info.get("max_overrun")
+        out["time_lp"] = res.info.get("time_lp")
     return out
 
 
@@ -153,7 +226,7 @@ def _run_reference(path: str, seed: int, budget: float) -> dict[str, Any]:
 
 def _preload(name: str) -> None:
     try:
-        if name in SOLVERHUB_OPTIONS:
+        if solverhub_options(name) is not None:
             import solverhub  # noqa: F401  (loads every plugin)
             solverhub.get_plugin_manager()
         elif name == "scip":
@@ -167,13 +240,13 @@ def _preload(name: str) -> None:
 
 def run_one(task: dict[str, Any]) -> dict[str, Any]:
     name, inst, seed, budget = task["solver"], task["instance"], task["seed"], task["budget"]
-    path = str(MIPLIB / f"{inst}.mps.gz")
+    path = task.get("path") or str(MIPLIB / f"{inst}.mps.gz")
     if name == "balans_ref":
         _quiet_stdout()
     _preload(name)  # imports are not part of a solver's wall time; reading the instance is
     t0 = time.perf_counter()
     try:
-        if name in SOLVERHUB_OPTIONS:
+        if solverhub_options(name) is not None:
             out = _run_solverhub(name, path, seed, budget)
         elif name == "scip":
             out = _run_scip(path, seed, budget)
@@ -209,28 +282,50 @@ def add_metrics(rec: dict[str, Any], ref: float | None) -> dict[str, Any]:
     return rec
 
 
+def references(records: list[dict[str, Any]], solu: dict[str, float]) -> dict[str, float]:
+    """miplib3.solu's value, else (generated instances) the best objective of any run on it."""
+    refs = dict(solu)
+    for name in GENERATED:
+        objs = [r["objective"] for r in records if r["instance"] == name
+                and r.get("objective") is not None and r.get("status") != "error"]
+        if objs:
+            refs[name] = (max if GENERATED_SENSE[name] < 0 else min)(objs)
+    return refs
+
+
+#: objective sense of the generated families (auction and independent set maximise)
+GENERATED_SENSE = {"gen-sc-80k": 1, "gen-sc-2000": 1, "gen-ca-300": -1, "gen-fl-400": 1,
+                   "gen-is-1500": -1}
+
+
 # ------------------------------------------------------------------ tables
 def _mean(xs: list[float]) -> float:
     xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
     return sum(xs) / len(xs) if xs else float("nan")
 
 
-def table(records: list[dict[str, Any]], instances: list[str], solvers: list[str], budget: float) -> str:
+def _group(records: list[dict[str, Any]], budget: float) -> dict[tuple[str, str], list[dict]]:
     by: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         if r["budget"] == budget:
             by.setdefault((r["instance"], r["solver"]), []).append(r)
+    for rs in by.values():
+        rs.sort(key=lambda r: r["seed"])
+    return by
+
+
+def _cell(rs: list[dict]) -> str:
+    return (f"{_mean([r['gap'] for r in rs]):.4f} / {_mean([r['pi'] for r in rs]):.3f} / "
+            f"{_mean([r['wall'] for r in rs]):.1f}s" + (f" (n={len(rs)})" if len(rs) > 1 else ""))
+
+
+def table(records: list[dict[str, Any]], instances: list[str], solvers: list[str], budget: float) -> str:
+    """Per instance (mean over seeds) and the mean over instances."""
+    by = _group(records, budget)
     head = "| instance | " + " | ".join(f"{s} gap / PI / wall" for s in solvers) + " |"
     lines = [head, "|---|" + "---|" * len(solvers)]
     for inst in instances:
-        cells = []
-        for s in solvers:
-            rs = by.get((inst, s), [])
-            if not rs:
-                cells.append("-")
-                continue
-            cells.append(f"{_mean([r['gap'] for r in rs]):.4f} / {_mean([r['pi'] for r in rs]):.3f} / "
-                         f"{_mean([r['wall'] for r in rs]):.0f}s" + (f" (n={len(rs)})" if len(rs) > 1 else ""))
+        cells = [_cell(by[(inst, s)]) if (inst, s) in by else "-" for s in solvers]
         lines.append(f"| {inst} | " + " | ".join(cells) + " |")
     agg = []
     for s in solvers:
@@ -241,6 +336,69 @@ def table(records: list[dict[str, Any]], instances: list[str], solvers: list[str
                    f" ({len(per_inst)} inst.)")
     lines.append("| **mean** | " + " | ".join(agg) + " |")
     return "\n".join(lines)
+
+
+def seed_table(records: list[dict[str, Any]], instances: list[str], solvers: list[str],
+               budget: float) -> str:
+    """One row per instance and seed: every run of a randomised solver; a deterministic solver's
+    one run is shown on each row of its instance."""
+    by = _group(records, budget)
+    lines = ["| instance | seed | " + " | ".join(f"{s} gap / PI / wall" for s in solvers) + " |",
+             "|---|---|" + "---|" * len(solvers)]
+    for inst in instances:
+        seeds = sorted({r["seed"] for s in solvers for r in by.get((inst, s), []) if s in RANDOMISED})
+        for seed in seeds or [None]:
+            cells = []
+            for s in solvers:
+                rs = by.get((inst, s), [])
+                if s in RANDOMISED:
+                    rs = [r for r in rs if r["seed"] == seed]
+                cells.append(f"{rs[0]['gap']:.4f} / {rs[0]['pi']:.3f} / {rs[0]['wall']:.1f}s"
+                             if rs and rs[0].get("gap") is not None else "-")
+            lines.append(f"| {inst} | {seed if seed is not None else '-'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def target_checks(records: list[dict[str, Any]], halves: dict[str, list[str]], budget: float,
+                  overhead: float = 0.0) -> list[str]:
+    """The issue's targets, one line each: met / NOT met with the numbers."""
+    by = _group(records, budget)
+    out = []
+    if not any(s == "balans" for _, s in by):
+        return ["(no balans runs: no target checks)"]
+    worse = []
+    for insts in halves.values():
+        for i in insts:
+            if (i, "balans") in by and (i, "highs") in by:
+                pb = _mean([r["pi"] for r in by[(i, "balans")]])
+                ph = _mean([r["pi"] for r in by[(i, "highs")]])
+                if not pb <= ph + 0.05:
+                    worse.append(f"{i} ({pb:.3f} vs {ph:.3f})")
+    out.append("- balans PI <= HiGHS PI + 0.05 on every instance: "
+               + ("met" if not worse else "NOT met: " + ", ".join(worse)))
+    val = halves.get("validation", [])
+    if val:
+        def means(s: str) -> tuple[float, float]:
+            rs = [by[(i, s)] for i in val if (i, s) in by]
+            return (_mean([_mean([r["pi"] for r in x]) for x in rs]),
+                    _mean([_mean([r["gap"] for r in x]) for x in rs]))
+        bpi, bgap = means("balans")
+        peers = {s: means(s) for s in ("highs", "scip") if any((i, s) in by for i in val)}
+        if peers:
+            best_pi = min(v[0] for v in peers.values())
+            best_gap = min(v[1] for v in peers.values())
+            out.append(f"- validation mean PI {bpi:.3f} below the best peer's {best_pi:.3f}: "
+                       + ("met" if bpi < best_pi else "NOT met"))
+            out.append(f"- validation mean gap {bgap:.4f} below the best peer's {best_gap:.4f}: "
+                       + ("met" if bgap < best_gap else "NOT met"))
+    walls = [(r["wall"], r["instance"], r["seed"]) for (i, s), rs in by.items() if s == "balans" for r in rs]
+    limit = 1.01 * budget + overhead
+    over = [f"{i} seed {sd}: {w:.2f}s" for w, i, sd in sorted(walls, reverse=True) if w > limit]
+    out.append(f"- balans wall <= {limit:.2f} s (1 % of {budget:g} s"
+               + (f" + {overhead:g} s" if overhead else "") + f") on every run (max "
+               f"{max((w for w, _, _ in walls), default=float('nan')):.2f} s over {len(walls)} runs): "
+               + ("met" if not over else "NOT met: " + ", ".join(over)))
+    return out
 
 
 def write_docs_section(body: str, title: str = "Balans") -> None:
@@ -260,10 +418,15 @@ def write_docs_section(body: str, title: str = "Balans") -> None:
 # ------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--instances", default=None, help="comma list (default: the hard or easy set)")
-    ap.add_argument("--seeds", default="1,2,3", help="seeds of the randomised solvers (comma list)")
+    ap.add_argument("--instances", default=None,
+                    help="comma list (default: the hard set and the generated instances, or the easy set)")
+    ap.add_argument("--split", choices=["tuning", "validation", "all"], default="all",
+                    help="which half of the hard set (fixed by split_of) to run")
+    ap.add_argument("--list-split", action="store_true", help="print the two halves and exit")
+    ap.add_argument("--seeds", default="0,1,2", help="seeds of the randomised solvers (comma list)")
     ap.add_argument("--budget", type=float, default=None, help="seconds per run (30 hard, 60 easy)")
-    ap.add_argument("--solvers", default=None, help=f"comma list of {ALL_SOLVERS}")
+    ap.add_argument("--solvers", default=None,
+                    help=f"comma list of {ALL_SOLVERS} or balans+VARIANT ({', '.join(VARIANTS)})")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="skip runs already in the results file")
     ap.add_argument("--easy", action="store_true", help="easy set: balans vs highs wall-time ratio")
@@ -271,16 +434,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = ap.parse_args(argv)
 
+    everything = HARD + list(GENERATED)
+    if args.list_split:
+        for half in ("tuning", "validation"):
+            print(f"{half}: {', '.join(n for n in everything if split_of(n) == half)}")
+        return 0
     if not MIPLIB.exists():
         print(f"MIPLIB 3 data not found at {MIPLIB}", file=sys.stderr)
         return 2
     budget = args.budget or (60.0 if args.easy else 30.0)
-    instances = args.instances.split(",") if args.instances else (easy_set() if args.easy else HARD)
+    instances = args.instances.split(",") if args.instances else (easy_set() if args.easy else everything)
+    if not args.easy and args.split != "all":
+        instances = [i for i in instances if split_of(i) == args.split]
     solvers = args.solvers.split(",") if args.solvers else (["balans", "highs"] if args.easy
                                                             else DEFAULT_SOLVERS)
     for s in solvers:
-        if s not in ALL_SOLVERS:
-            ap.error(f"unknown solver {s!r}; known: {ALL_SOLVERS}")
+        if s not in ALL_SOLVERS and solverhub_options(s) is None:
+            ap.error(f"unknown solver {s!r}; known: {ALL_SOLVERS} and balans+{{{','.join(VARIANTS)}}}")
     seeds = [int(s) for s in args.seeds.split(",")]
     out = Path(args.results) if args.results else RESULTS / ("balans_easy.jsonl" if args.easy
                                                              else "balans_hard.jsonl")
@@ -293,12 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     done_keys = {(r["instance"], r["solver"], r["seed"], r["budget"]) for r in done}
     tasks = []
     for inst in instances:
+        path = instance_path(inst)  # generated instances are written here, once, before timing
         for s in solvers:
-            for seed in (seeds if s in RANDOMISED else seeds[:1]):
+            for seed in (seeds if s in RANDOMISED or s.startswith("balans+") else seeds[:1]):
                 key = (inst, s, seed, budget)
                 if args.resume and key in done_keys:
                     continue
-                tasks.append({"instance": inst, "solver": s, "seed": seed, "budget": budget})
+                tasks.append({"instance": inst, "solver": s, "seed": seed, "budget": budget,
+                              "path": path, "split": split_of(inst)})
     print(f"{len(tasks)} runs, budget {budget:g}s, {args.workers} workers -> {out}", file=sys.stderr)
 
     new: list[dict] = []
@@ -318,25 +490,43 @@ def main(argv: list[str] | None = None) -> int:
                 fh.write(json.dumps(rec) + "\n")
                 fh.flush()
             new.append(rec)
-            print(f"  {rec['instance']:>10} {rec['solver']:>13} seed {rec['seed']}: obj {rec['objective']} "
+            print(f"  {rec['instance']:>12} {rec['solver']:>13} seed {rec['seed']}: obj {rec['objective']} "
                   f"gap {rec['gap']} PI {rec['pi']} wall {rec['wall']:.1f}s"
                   + (f" ERROR {rec['error']}" if rec.get("error") else ""), file=sys.stderr)
 
     keep = {(r["instance"], r["solver"], r["seed"], r["budget"]): r for r in done + new}
     records = [r for r in keep.values() if r["instance"] in instances and r["solver"] in solvers]
-    body = [f"{'Easy' if args.easy else 'Hard'} MIPLIB 3 set, {budget:g} s budget, 1 thread per solver, "
-            f"{args.workers} runs in parallel, seeds {seeds} for randomised solvers. Cells: primal gap at "
-            f"the budget / primal integral normalised by the budget / real wall time (mean over seeds, "
-            f"measured outside the solver from the solve call: reading the instance included, Python "
-            f"imports excluded; max {max((r['wall'] for r in records), default=0.0):.2f} s). Produced by "
-            f"`python benchmarks/bench_balans.py{' --easy' if args.easy else ''} --budget {budget:g} "
-            f"--seeds {','.join(map(str, seeds))} --workers {args.workers}` "
-            f"({time.strftime('%Y-%m-%d')}).", "", table(records, instances, solvers, budget)]
+    refs = references(list(keep.values()), solu)
+    records = [add_metrics(r, refs.get(r["instance"])) for r in records]
+    cmd = (f"python benchmarks/bench_balans.py{' --easy' if args.easy else ''} --budget {budget:g} "
+           f"--seeds {','.join(map(str, seeds))} --workers {args.workers}"
+           + (f" --split {args.split}" if args.split != "all" and not args.easy else "")
+           + (f" --instances {args.instances}" if args.instances else "")
+           + (f" --solvers {args.solvers}" if args.solvers else ""))
+    body = [(f"{'Easy MIPLIB 3 set' if args.easy else 'Hard MIPLIB 3 set and generated instances'}, "
+            f"{budget:g} s budget, 1 thread per solver, {args.workers} runs in parallel, seeds {seeds} for "
+            f"randomised solvers. Cells: primal gap at the budget / primal integral normalised by the "
+            f"budget / real wall time (measured outside the solver from the solve call: reading the "
+            f"instance included, Python imports excluded; max "
+            f"{max((r['wall'] for r in records), default=0.0):.2f} s). Generated instances: gap against "
+            f"the best objective any run reached. Produced by `{cmd}` ({time.strftime('%Y-%m-%d')}).")]
+    halves = {"all": instances} if args.easy else {
+        h: [i for i in instances if split_of(i) == h] for h in ("tuning", "validation")}
+    for half, insts in halves.items():
+        if not insts:
+            continue
+        if not args.easy:
+            body += ["", f"### {half.capitalize()} half"]
+        body += ["", table(records, insts, solvers, budget)]
+        if not args.easy and any(s in RANDOMISED or s.startswith("balans+") for s in solvers):
+            body += ["", "Every seed:", "", seed_table(records, insts, solvers, budget)]
     if args.easy and {"balans", "highs"} <= set(solvers):
         wb = sum(r["wall"] for r in records if r["solver"] == "balans") / max(len(seeds), 1)
         wh = sum(r["wall"] for r in records if r["solver"] == "highs")
-        body += ["", f"Total wall time: balans {wb:.1f} s (per seed), highs {wh:.1f} s, ratio "
-                     f"{wb / wh if wh else float('nan'):.2f}x (target <= 1.5x)."]
+        body += ["", (f"Total wall time: balans {wb:.1f} s (per seed), highs {wh:.1f} s, ratio "
+                      f"{wb / wh if wh else float('nan'):.2f}x (target <= 1.5x).")]
+    elif not args.easy:
+        body += ["", "Target checks:", ""] + target_checks(records, halves, budget)
     text = "\n".join(body)
     print(text)
     if not args.no_docs:

@@ -346,7 +346,7 @@ def test_options_validation():
     from solverhub.plugins.balans.options import BalansOptions
 
     o = BalansOptions()
-    assert o.destroy == PAPER_ARMS and o.scores == [8, 4, 2, 1] and o.repair == ["sub_mip"]
+    assert o.destroy == PAPER_ARMS + ["continue"] and o.scores == [8, 4, 2, 1] and o.repair == ["sub_mip"]
     with pytest.raises(Exception):
         BalansOptions(scores=[1, 2, 3])
     with pytest.raises(Exception):

@@ -95,6 +95,11 @@ class MIPBackend(abc.ABC):
         """Ask a running solve to stop as soon as it can (thread-safe)."""
         raise NotImplementedError(f"backend {self.name} cannot be interrupted")
 
+    def progress(self) -> tuple[float, float, float] | None:
+        """(time.perf_counter(), primal bound, dual bound) of the running solve as last seen, or
+        None (no report yet, or a backend that does not report). Thread-safe to read."""
+        return None
+
     # ------------------------------------------------------------------ modifying
     @abc.abstractmethod
     def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:

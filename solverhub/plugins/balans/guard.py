@@ -6,10 +6,11 @@ interrupted, a timer that interrupts it ``grace`` seconds after that limit: HiGH
 limit rarely during root-node work (on qiu a 3 s limit returned after 6 s) but polls its interrupt
 callback often. Everything else is forwarded to the wrapped backend.
 
-Some work cannot be interrupted at all (HiGHS's presolve of a sub-MIP on a large model, e.g. 63,009
-columns in fast0507, runs before any callback): the proxy keeps the largest overrun seen in this run
-(seconds past a solve's limit) and holds that much back from every later limit, and starts no solve
-when less than that is left.
+Some work cannot be interrupted at all (HiGHS's feasibility jump at the root, which checks neither
+the time limit nor the callbacks: Balans builds HiGHS with a guard that switches it off where its
+predicted worst case does not fit, see docs/balans.md "Deadlines"; presolve of a large sub-MIP): the
+proxy keeps the largest overrun seen in this run (seconds past a solve's limit) and holds that much
+back from every later limit, and starts no solve when less than that is left.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from solverhub.plugins.balans.destroy import PAPER_ARMS
+from solverhub.plugins.balans.destroy import DEFAULT_ARMS
 
 __all__ = ["BalansOptions", "DEFAULT_SCORES"]
 
@@ -23,9 +23,27 @@ class BalansOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: str = Field("highs", description="MIP backend (registry name) that solves every sub-MIP")
-    destroy: list[str] = Field(default_factory=lambda: list(PAPER_ARMS),
-                               description="destroy operators (default: the paper's 16 arms)")
+    backend: str = Field("highs", description="MIP backend (registry name): first solve, root LP, and "
+                                              "the sub-MIPs unless sub_backends is set")
+    sub_backends: list[str] | None = Field(
+        None, description="backends for the sub-MIPs (registry names); with more than one, a "
+                          "Thompson-sampling bandit picks one per iteration from the same rewards")
+    backend_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="keyword arguments of each backend's factory, by backend "
+                                          "name (e.g. {'highs': {'presolve': 'off'}, 'ortools-scip': "
+                                          "{'solver_parameters': 'presolving/maxrounds = 1'}})")
+    sub_node_limit: int | None = Field(None, ge=1, description="node limit of every sub-MIP (not "
+                                                               "of 'continue' pulls)")
+    continue_slice: float | None = Field(
+        None, gt=0, description="first time slice of a 'continue' pull in seconds (None: twice the "
+                                "sub-MIP limit); doubled after a pull that closes part of the gap")
+    progress_window: float = Field(
+        0.1, gt=0, le=1, description="share of the budget over which a backend search's gap-closing "
+                                     "rate is measured (it is never cut while that rate would close "
+                                     "the gap within the time left)")
+    destroy: list[str] = Field(default_factory=lambda: list(DEFAULT_ARMS),
+                               description="destroy operators (default: the paper's 16 arms and "
+                                           "'continue')")
     repair: list[str] = Field(default_factory=lambda: ["sub_mip"], description="repair operators")
     destroy_params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per destroy operator keyword overrides, by name")

@@ -1,8 +1,9 @@
 """The Balans solver: one iterate loop over registered components, under one wall-clock deadline.
 
-    t = 0 ----- root LP ----- first full-problem solve ----- LNS iterations ----- deadline
-                (capped)      (initial_share of the budget,   (each sub-MIP capped by the
-                              incumbents recorded as found)    time left; none starts after it)
+    t = 0 ----- first full-problem solve ----- root LP ----- LNS iterations ----- deadline
+                (initial_share of the budget,      (capped)     (each sub-MIP capped by the
+                 incumbents recorded as found,                   time left; none starts after it;
+                 never cut while closing the gap)                "continue" pulls: the whole problem)
 
 Everything is minimised internally (a max problem is negated) and reported in the problem's own
 sense. Every solution is re-checked on the original model before it becomes an incumbent.
@@ -65,42 +66,144 @@ class ArmStats:
         return d
 
 
-class _StallWatchdog:
-    """Interrupts the first full-problem solve once it has an incumbent and either (a) has run past
-    ``not_before`` (absolute perf_counter time) with its last improvement (or start) ``stall``
-    seconds old -- the backend's own search has stalled and the time is better spent on
-    neighbourhoods -- or (b) has reached ``cap``. Without an incumbent it lets the solve go on to the
-    deadline: restarting it would throw away its root LP and tree, and without a solution there is
-    no neighbourhood to search."""
+class _GapWatchdog:
+    """Ends a backend search on the *whole* problem (the first solve, or a "continue" pull) from
+    another thread, and never while that search is closing the gap.
+
+    The gap is best minus dual bound (the run's, raised by the backend's running dual bound where it
+    reports one through ``progress()``). The search is *closing* the gap when, over the last
+    ``window`` seconds, the gap fell at a rate that would close it within the time left. Otherwise it
+    is interrupted once it has an incumbent and either (a) it has run past ``not_before`` (absolute
+    perf_counter time) with its last improvement ``stall`` seconds old (its search has stalled; the
+    time is better spent on neighbourhoods), or (b) it has reached ``cap``. Without an incumbent it
+    runs on: a restart would throw away its root LP and tree, and there is no neighbourhood to search
+    without a solution."""
+
+    POLL = 0.05
 
     def __init__(self, run: "_Run", backend, not_before: float, stall: float | None,
-                 cap: float) -> None:
+                 cap: float, window: float) -> None:
         import threading
 
         self.run, self.backend = run, backend
         self.not_before, self.stall, self.cap = not_before, stall, cap
+        self.window = max(float(window), 0.5)
         self.started = time.perf_counter()
         self.fired = False
+        self.extended = 0.0  # seconds it ran past the cut because it was closing the gap
+        self._samples: list[tuple[float, float]] = []  # (time, gap)
+        self._progress = getattr(backend, "progress", None)  # None or returning None: no reports
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread = threading.Thread(target=self._watch, daemon=True, name="balans-gap-watchdog")
         self._thread.start()
 
+    def _gap(self, now: float) -> float:
+        run = self.run
+        dual = run.dual_bound
+        if self._progress is not None:
+            pr = self._progress()
+            if pr is not None and pr[0] >= self.started and math.isfinite(pr[2]):
+                dual = max(dual, round_bound(run.minp, pr[2], run.integral))
+        if not (math.isfinite(run.best_obj) and math.isfinite(dual)):
+            return math.inf
+        return max(run.best_obj - dual, 0.0)
+
+    def closing(self, now: float) -> bool:
+        """True when the gap fell over the window at a rate that closes it within the time left."""
+        if not self._samples:
+            return False
+        gap = self._samples[-1][1]
+        if gap <= self.run.tol(self.run.best_obj):
+            return True
+        old = None
+        for t, g in self._samples:
+            if t <= now - self.window:
+                old = (t, g)
+            else:
+                break
+        if old is None:  # younger than the window: judge from its first sample
+            old = self._samples[0]
+        span = now - old[0]
+        if span < 0.5 or not math.isfinite(old[1]) or not math.isfinite(gap) or old[1] <= gap:
+            return False
+        rate = (old[1] - gap) / span
+        return gap / rate <= self.run.time_left()
+
     def _watch(self) -> None:
-        while not self._stop.wait(0.05):
-            if self.run.best_x is None:
-                continue
+        cut_at = None
+        while not self._stop.wait(self.POLL):
             now = time.perf_counter()
+            self._samples.append((now, self._gap(now)))
+            # keep what the window needs (one sample older than it)
+            while len(self._samples) > 2 and self._samples[1][0] <= now - self.window:
+                self._samples.pop(0)
+            if self.run.best_x is None or now < self.not_before:
+                continue
             last = self.run.t0 + self.run.trajectory[-1][0] if self.run.trajectory else self.started
-            stalled = self.stall is not None and now >= self.not_before \
-                and now - max(last, self.started) >= self.stall
-            if stalled or now >= self.cap:
-                self.fired = True
-                self.backend.interrupt()
-                return
+            stalled = self.stall is not None and now - max(last, self.started) >= self.stall
+            if not (stalled or now >= self.cap):
+                continue
+            if self.closing(now):
+                cut_at = cut_at or now
+                continue
+            self.extended = now - cut_at if cut_at is not None else 0.0
+            self.fired = True
+            self.backend.interrupt()
+            return
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=1.0)
+
+
+class _TwoLevelPolicy:
+    """With "continue" among other arms, the choice is made in two levels: first between the
+    backend's own search and a neighbourhood, then by the configured policy among the neighbourhoods.
+
+    The first level is Thompson sampling on *reward per second*: each side keeps a Beta posterior of
+    its normalised reward (as the ``thompson`` policy) and the mean seconds of its pulls, and the side
+    with the larger sample / mean seconds is played. A "continue" pull restarts the backend's search
+    and costs several sub-MIPs' time, so it must pay proportionally more; two sides are learnt in a
+    few pulls, where a flat bandit over 17 arms barely tries one arm in the 10-30 iterations of a
+    30 s run. Seconds start at the pulls' limits (``seconds=(continue slice, sub-MIP limit)``)."""
+
+    def __init__(self, cont: list[int], lns: list[int], inner, max_reward: float) -> None:
+        self.cont, self.lns, self.inner = cont, lns, inner
+        self._cont = set(cont)
+        self._pos = {a: i for i, a in enumerate(lns)}
+        self.max_reward = max_reward if max_reward > 0 else 1.0
+        self.a = np.ones(2)
+        self.b = np.ones(2)
+        self.seconds = [[1.0, 1], [1.0, 1]]  # [total seconds, pulls] (prior: one pull of 1 s)
+
+    @classmethod
+    def build(cls, arms, make, max_reward: float):
+        cont = [i for i, ((d, _), _r) in enumerate(arms) if d == "continue"]
+        if not cont or len(cont) == len(arms):
+            return make(len(arms))
+        lns = [i for i in range(len(arms)) if i not in cont]
+        return cls(cont, lns, make(len(lns)), max_reward)
+
+    def prior_seconds(self, continue_seconds: float, lns_seconds: float) -> None:
+        self.seconds = [[float(continue_seconds), 1], [float(lns_seconds), 1]]
+
+    def select(self, rng: np.random.Generator) -> int:
+        theta = rng.beta(self.a, self.b)
+        rate = [theta[k] / max(self.seconds[k][0] / self.seconds[k][1], 1e-3) for k in (0, 1)]
+        if rate[0] > rate[1]:
+            return self.cont[int(rng.integers(len(self.cont)))] if len(self.cont) > 1 else self.cont[0]
+        return self.lns[self.inner.select(rng)]
+
+    def update(self, arm: int, reward: float, seconds: float | None = None) -> None:
+        k = 0 if arm in self._cont else 1
+        q = float(np.clip(reward / self.max_reward, 0.0, 1.0))
+        self.a[k] += q
+        self.b[k] += 1.0 - q
+        if seconds is not None:
+            self.seconds[k][0] += max(float(seconds), 0.0)
+            self.seconds[k][1] += 1
+        if k == 1:
+            self.inner.update(self._pos[arm], reward)
 
 
 class BalansSolver:
@@ -140,6 +243,9 @@ class _Run:
         self.bound_trajectory: list[tuple[float, float]] = []  # (t, dual bound) at each improvement
         self.pool: list[np.ndarray] = []
         self.info: dict[str, Any] = {}
+        self.full_setup = 0.0  # seconds the first whole-problem solve ran before it could be stopped
+        self._col_nnz: np.ndarray | None = None
+        self._nnz = 1.0
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> float:
@@ -202,6 +308,11 @@ class _Run:
         for name in o.repair:
             comp = pm.get_meta("repair", name)
             repair.append((name, comp.factory(**o.repair_params.get(name, {}))))
+        named = {o.backend, *(o.sub_backends or [])}
+        stray = set(o.backend_options) - named
+        if stray:
+            raise BadInputError(f"solver 'balans': backend_options names backends not in use "
+                                f"(backend / sub_backends): {sorted(stray)}")
         unknown = set(o.destroy_params) - set(o.destroy)
         if unknown:
             raise BadInputError(f"solver 'balans': destroy_params names operators not in destroy: "
@@ -212,7 +323,8 @@ class _Run:
         if "max_reward" in pcomp.params and pparams.get("max_reward") is None:
             pparams["max_reward"] = max(o.scores) if max(o.scores) > 0 else None
         try:
-            policy = pcomp.factory(n_arms=len(arms), **pparams)
+            policy = _TwoLevelPolicy.build(arms, lambda n: pcomp.factory(n_arms=n, **pparams),
+                                           max(o.scores))
             acceptance = pm.get_meta("acceptance", o.acceptance).factory(**o.acceptance_params)
         except (TypeError, ValueError) as exc:
             raise BadInputError(f"solver 'balans': bad policy or acceptance parameters: {exc}") from exc
@@ -228,23 +340,44 @@ class _Run:
     # ------------------------------------------------------------------ the run
     def run(self) -> Result:
         arms, policy, acceptance, rules = self._components()
-        pm = get_plugin_manager()
-        raw = pm.get_backend(self.opts.backend).factory(self.minp, threads=1, seed=self.seed)
-        backend = DeadlineBackend(raw, self.deadline)
+        names = [self.opts.backend] + [b for b in dict.fromkeys(self.opts.sub_backends or [])
+                                       if b != self.opts.backend]
+        backends: dict[str, DeadlineBackend] = {}
         try:
+            for name in names:  # built before the clock matters: a model build is part of the run
+                backends[name] = DeadlineBackend(self._make_backend(name), self.deadline)
+            backend = backends[self.opts.backend]
+            subs = [backends[b] for b in (self.opts.sub_backends or [self.opts.backend])]
             status = self._start(backend)
             iterations = 0
             if status is None:
-                iterations = self._loop(backend, arms, policy, acceptance, rules)
+                iterations = self._loop(backend, arms, policy, acceptance, rules, subs)
         finally:
-            self.info["deadline_interrupts"] = backend.interrupts
-            self.info["max_overrun"] = backend.overrun
-            self.info["solves_skipped"] = backend.skipped
-            try:
-                raw.close()
-            except Exception:  # pragma: no cover - closing must not lose the result
-                log.debug("balans: backend close failed", exc_info=True)
+            self.info["deadline_interrupts"] = sum(b.interrupts for b in backends.values())
+            self.info["max_overrun"] = max((b.overrun for b in backends.values()), default=0.0)
+            self.info["solves_skipped"] = sum(b.skipped for b in backends.values())
+            for b in backends.values():
+                try:
+                    b._backend.close()
+                except Exception:  # pragma: no cover - closing must not lose the result
+                    log.debug("balans: backend close failed", exc_info=True)
         return self._result(status, iterations, arms)
+
+    def _make_backend(self, name: str):
+        """The backend ``name`` over the minimised problem, with ``backend_options[name]``. HiGHS gets
+        the feasibility-jump guard by default (its feasibility jump ignores time limits)."""
+        pm = get_plugin_manager()
+        spec = pm.get_backend(name)
+        kwargs = dict(self.opts.backend_options.get(name, {}))
+        if name == "highs":
+            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ
+
+            kwargs.setdefault("fj_seconds_per_nnz", FJ_SECONDS_PER_NNZ)
+            kwargs.setdefault("fj_share", 0.8)
+        try:
+            return spec.factory(self.minp, threads=1, seed=self.seed, **kwargs)
+        except TypeError as exc:
+            raise BadInputError(f"solver 'balans': backend_options[{name!r}]: {exc}") from exc
 
     def _start(self, backend) -> Status | None:
         """First solution, then the root LP. Returns a final status (infeasible, unbounded, optimal)
@@ -302,10 +435,10 @@ class _Run:
                     and "incumbent_callback" in caps:
                 # the watchdog ends this solve at initial_share (or on a stall) once it has an
                 # incumbent; until then it may run to the deadline
-                watchdog = _StallWatchdog(
+                watchdog = _GapWatchdog(
                     self, backend, self.t0 + o.initial_min_share * self.budget,
                     None if o.initial_stall is None else o.initial_stall * self.budget,
-                    self.t0 + o.initial_share * self.budget)
+                    self.t0 + o.initial_share * self.budget, o.progress_window * self.budget)
                 solve_limit = self.time_left()
             try:
                 res = backend.solve(time_limit=max(min(solve_limit, self.time_left()), 1e-3),
@@ -317,6 +450,7 @@ class _Run:
                 if watchdog is not None:
                     watchdog.stop()
                     self.info["initial_stalled"] = watchdog.fired
+                    self.info["initial_extended"] = watchdog.extended
             if res.status == Status.INFEASIBLE:
                 self.info["time_initial"] = time.perf_counter() - t
                 return Status.INFEASIBLE
@@ -324,6 +458,9 @@ class _Run:
                 self.info["time_initial"] = time.perf_counter() - t
                 return Status.UNBOUNDED
             self.offer(res.x)
+            # what a whole-problem solve spends before it can be stopped: "continue" pulls are not
+            # started with less time left than that
+            self.full_setup = float(res.info.get("setup_seconds", 0.0))
             if "dual_bound" in caps or res.status == Status.OPTIMAL:
                 self.update_bound(res.bound)
             if res.status == Status.OPTIMAL and self.best_x is not None:
@@ -339,17 +476,44 @@ class _Run:
             return Status.OPTIMAL
         return None
 
+    def _free_share(self, nb: Neighbourhood) -> float:
+        """Share of the model's non-zeros in columns the neighbourhood does not fix (set-up work of
+        a sub-MIP scales with it)."""
+        if self._col_nnz is None:
+            A = self.minp.A
+            self._col_nnz = np.diff(A.tocsc().indptr) if A.nnz else np.ones(self.minp.n)
+            self._nnz = max(float(self._col_nnz.sum()), 1.0)
+        if nb.bound_idx.size == 0:
+            return 1.0
+        fixed = nb.bound_idx[np.asarray(nb.lower) >= np.asarray(nb.upper)]
+        return 1.0 - float(self._col_nnz[np.unique(fixed)].sum()) / self._nnz
+
     def _sub_time_limit(self) -> float:
         if self.opts.sub_time_limit is not None:
             return self.opts.sub_time_limit
         return float(np.clip(0.1 * self.budget, 0.5, 60.0))
 
-    def _loop(self, backend, arms, policy, acceptance, rules) -> int:
+    def _loop(self, backend, arms, policy, acceptance, rules, subs=None) -> int:
         if self.best_x is None:
             return 0
         o = self.opts
         scores = o.scores
         sub_limit = self._sub_time_limit()
+        subs = subs or [backend]
+        # with several sub-MIP backends a second bandit (Thompson sampling, the same rewards) learns
+        # which one pays on this instance
+        bpolicy = None
+        if len(subs) > 1:
+            from solverhub.plugins.balans.select.thompson import Thompson
+
+            bpolicy = Thompson(len(subs), max_reward=max(scores) if max(scores) > 0 else None)
+        bstats = {b.name: [0, 0] for b in subs}  # pulls, new bests
+        self.info["sub_backends"] = bstats
+        continue_slice = o.continue_slice or 2.0 * sub_limit
+        if isinstance(policy, _TwoLevelPolicy):
+            policy.prior_seconds(continue_slice, sub_limit)
+        continue_log: list[list] = []  # [t_start, slice, seconds run, extended, outcome]
+        self.info["continue_pulls"] = continue_log
         stats = [ArmStats(d[0] if len(o.repair) == 1 else f"{d[0]}+{r[0]}") for d, r in arms]
         self.arm_stats = stats
         log_rows: list[list] = []
@@ -366,8 +530,10 @@ class _Run:
 
         state.info["sub_time_limit"] = sub_limit
         state.info["on_sub_incumbent"] = on_sub_incumbent
+        state.info["sub_node_limit"] = o.sub_node_limit
         t_sub = t_destroy = 0.0
         no_improve = 0
+        late_skips = 0  # consecutive iterations skipped for lack of time for their set-up
         it = 0
         step = getattr(acceptance, "step", None)
         while True:
@@ -378,6 +544,9 @@ class _Run:
             state.incumbent, state.incumbent_objective = current_x, current_obj
             state.dual_bound = self.dual_bound
             state.iterations_without_improvement = no_improve
+            b = bpolicy.select(self.rng) if bpolicy is not None else 0
+            state.backend = sub = subs[b]
+            state.info["continue_slice"] = continue_slice
             if self.gap_closed():
                 self.proved = True
                 break
@@ -386,6 +555,10 @@ class _Run:
                 break
             if state.time_left <= 0.01 or any(rule(state) for rule in rules):
                 break
+            if late_skips >= 10:  # nothing fits in the time left: no busy loop to the deadline
+                self.info["stopped_for_setup"] = True
+                break
+            state.time_left = sub.usable()
             t_start = self.now()
             a = policy.select(self.rng)
             (dname, destroy), (rname, repair) = arms[a]
@@ -398,12 +571,31 @@ class _Run:
                 self.offer(x)
             cand: Candidate | None = None
             status = "skipped"
-            left = backend.usable()
+            left = sub.usable()
+            is_continue = bool(nb.info.get("continue"))
+            dual_before = self.dual_bound
+            watchdog = None
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
+            elif left < 1.5 * self.full_setup * self._free_share(nb):
+                # presolve and set-up run before the backend polls its interrupt: a solve started
+                # now would end past the deadline (fast0507: 2.2 s late from a proximity sub-MIP)
+                status = "not_applicable: less time left than its predicted set-up"
             elif left > 0:
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
-                cand = repair(state, nb, limit, self.rng)
+                caps = getattr(sub, "capabilities", frozenset())
+                if is_continue and "interrupt" in caps:
+                    # its own slice, but never cut while it closes the gap: the backend gets the
+                    # time left as its limit and the watchdog ends it after the slice otherwise
+                    started = time.perf_counter()
+                    watchdog = _GapWatchdog(self, sub, started + limit, None, started + limit,
+                                            o.progress_window * self.budget)
+                    limit = left
+                try:
+                    cand = repair(state, nb, limit, self.rng)
+                finally:
+                    if watchdog is not None:
+                        watchdog.stop()
                 t_sub += cand.runtime
                 status = cand.status
                 if cand.bound is not None and nb.is_empty:
@@ -442,8 +634,31 @@ class _Run:
                 # a side solution or a sub-MIP callback found a new best during this iteration
                 outcome = Outcome.BEST
                 current_x, current_obj = self.best_x, self.best_obj
+            if is_continue and outcome in (Outcome.REJECT, Outcome.ACCEPT) \
+                    and math.isfinite(dual_before) and math.isfinite(best_before):
+                gap_before = best_before - dual_before
+                if gap_before > 0 and self.dual_bound - dual_before >= \
+                        nb.info.get("gap_share", 0.1) * gap_before:
+                    outcome = Outcome.BETTER  # no new solution, but it closed part of the gap
+            if is_continue:
+                continue_log.append([round(t_start, 4), round(continue_slice, 4),
+                                     round(cand.runtime if cand is not None else 0.0, 4),
+                                     round(watchdog.extended if watchdog is not None else 0.0, 4),
+                                     Outcome.NAMES[outcome]])
+                if outcome in (Outcome.BEST, Outcome.BETTER):
+                    continue_slice *= 2.0  # it is paying: give the next pull more time
             reward = scores[outcome]
-            policy.update(a, reward)
+            ran = not status.startswith("not_applicable: less time")
+            if not ran:
+                pass  # it did not run: no outcome to learn from (nor its zero seconds)
+            elif isinstance(policy, _TwoLevelPolicy):
+                policy.update(a, reward, seconds=self.now() - t_start)
+            else:
+                policy.update(a, reward)
+            if bpolicy is not None and ran:
+                bpolicy.update(b, reward)
+            bstats[sub.name][0] += 1
+            bstats[sub.name][1] += int(outcome == Outcome.BEST)
             st = stats[a]
             st.pulls += 1
             st.counts[outcome] += 1
@@ -451,6 +666,7 @@ class _Run:
             t_end = self.now()
             st.time += t_end - t_start
             no_improve = 0 if outcome == Outcome.BEST else no_improve + 1
+            late_skips = 0 if ran else late_skips + 1
             log_rows.append([round(t_start, 4), round(t_end, 4), a, outcome])
             it += 1
             iinfo = {"arm": st.name, "outcome": Outcome.NAMES[outcome], "reward": reward,

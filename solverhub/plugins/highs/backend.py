@@ -7,6 +7,12 @@ Measured traps handled here (see docs/backends.md):
 * ``e.interrupt()`` in ``cbMipInterrupt`` leaves ``user_interrupt`` set inside the callback data,
   so every later ``run()`` on the object stops at once with status Interrupt; the callback here
   writes the current flag (True *or* False) on every call.
+* HiGHS's feasibility jump heuristic (root, before the root LP) checks neither the time limit nor
+  the interrupt callbacks; its work is capped at ``nnz << 10`` effort units, which took 16 s on a
+  1000 x 80,000 set cover (800,000 non-zeros) with a 12 s limit. With ``fj_seconds_per_nnz`` set,
+  a solve whose unfixed columns' non-zeros predict a longer worst case than ``fj_share`` of its time
+  limit (scaled by the share of a core the process gets, measured once), or that is warm-started,
+  runs without it (``info["feasibility_jump"]``).
 * The ``objective_bound`` option is not a usable cutoff (it is compared in HiGHS's internal,
   presolved objective space: ignored on a minimisation, everything pruned on a maximisation), so
   ``cutoff`` adds an objective row for the duration of the solve.
@@ -43,6 +49,10 @@ _PROCESS_THREADS: int | None = None
 _MANAGED = {"time_limit", "random_seed", "mip_max_nodes", "mip_rel_gap", "threads",
             "solve_relaxation", "output_flag", "log_to_console", "objective_bound"}
 
+#: worst-case seconds of HiGHS's feasibility jump per non-zero (its cap is nnz << 10 effort units):
+#: 16.2 s for 800,000 non-zeros measured on a loaded 2-core machine, rounded up
+FJ_SECONDS_PER_NNZ = 2.5e-5
+
 
 def process_threads(requested: int) -> int:
     """The HiGHS thread count of this process: fixed by the first call, returned afterwards."""
@@ -62,6 +72,18 @@ def process_threads(requested: int) -> int:
             log.warning("HiGHS 'threads' is process-global and already %d in this process; "
                         "the request for %d threads is ignored", _PROCESS_THREADS, requested)
         return _PROCESS_THREADS
+
+
+def cpu_share(seconds: float = 0.03) -> float:
+    """Share of a core this process gets now (CPU time / wall time of a short busy loop), in
+    [0.05, 1]: on a machine loaded 4x over it is about 0.25, and uninterruptible work takes 4x as
+    long as on a quiet one."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    n = 0
+    while time.perf_counter() - w0 < seconds:
+        n += 1
+    wall = time.perf_counter() - w0
+    return float(min(max((time.process_time() - c0) / wall, 0.05), 1.0)) if wall > 0 else 1.0
 
 
 def _mark_user_stop(res: BackendResult) -> None:
@@ -132,7 +154,8 @@ class HighsBackend(MIPBackend):
 
     def __init__(self, problem: MIPProblem, *, threads: int = 1, seed: int = 0,
                  verbose: bool = False, mip_rel_gap: float = 1e-4, presolve: str = "choose",
-                 highs_options: dict[str, Any] | None = None) -> None:
+                 highs_options: dict[str, Any] | None = None,
+                 fj_seconds_per_nnz: float | None = None, fj_share: float = 0.5) -> None:
         super().__init__(problem, threads=threads, seed=seed, verbose=verbose)
         from solverhub.plugins.mipfiles._highs import new_highs
         from solverhub.plugins.mipfiles.io import to_highs_lp
@@ -162,6 +185,15 @@ class HighsBackend(MIPBackend):
         self._upper = problem.col_upper.copy()
         self._bounds_dirty = np.zeros(self._n, dtype=bool)
         self._obj_dirty = False
+        # current bounds and column non-zero counts: the feasibility-jump guard predicts its work
+        self._cur_lower = self._lower.copy()
+        self._cur_upper = self._upper.copy()
+        self._col_nnz = np.diff(problem.A.tocsc().indptr).astype(np.int64)
+        self.fj_seconds_per_nnz = fj_seconds_per_nnz
+        self.fj_share = float(fj_share)
+        # the guard's prediction is for a quiet machine: divided by the share of a core we get
+        self.cpu_share = cpu_share() if fj_seconds_per_nnz is not None else 1.0
+        self._fj_user = bool(h.getOptionValue("mip_heuristic_run_feasibility_jump")[1])
         self._rows: list[int] = []        # handles of added rows, in HiGHS row order after m0
         self._next_handle = 0
         # callbacks: subscribed once; the per-solve state lives on self
@@ -170,9 +202,12 @@ class HighsBackend(MIPBackend):
         self._t0 = 0.0
         self._n_improving = 0
         self._cb_error: BaseException | None = None
+        self._progress: tuple[float, float, float] | None = None  # (perf_counter, primal, dual)
+        self._first_poll: float | None = None  # first MIP poll of the running solve (after presolve)
         # the LP solvers poll their own interrupt callbacks: without them a stop request waits for
         # the end of a long (root) LP, e.g. seconds on fast0507
-        for cb in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):
+        h.cbMipInterrupt.subscribe(self._cb_mip_interrupt)
+        for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
             cb.subscribe(self._cb_interrupt)
         h.cbMipImprovingSolution.subscribe(self._cb_improving)
 
@@ -186,6 +221,17 @@ class HighsBackend(MIPBackend):
             self._cb_error = exc
             self._interrupt = stop = True
         e.interrupt(bool(stop))
+
+    def _cb_mip_interrupt(self, e: Any) -> None:
+        self._cb_interrupt(e)
+        try:  # the MIP poll carries the search's bounds (the LP polls do not)
+            out = e.data_out
+            self._progress = (time.perf_counter(), float(out.mip_primal_bound),
+                              float(out.mip_dual_bound))
+            if self._first_poll is None:
+                self._first_poll = self._progress[0]
+        except BaseException:  # never unwind through C++
+            pass
 
     def _cb_improving(self, e: Any) -> None:
         self._n_improving += 1
@@ -207,6 +253,31 @@ class HighsBackend(MIPBackend):
     def interrupt(self) -> None:
         self._interrupt = True
 
+    def progress(self) -> tuple[float, float, float] | None:
+        """(perf_counter time, primal bound, dual bound) at the running solve's last interrupt poll
+        (current objective, problem sense), or None before the first poll of a solve."""
+        return self._progress
+
+    def free_nonzeros(self) -> int:
+        """Non-zeros of the columns not fixed by the current bounds."""
+        return int(self._col_nnz[self._cur_lower < self._cur_upper].sum())
+
+    def _feasibility_jump_allowed(self, time_limit: float | None, warm_started: bool) -> bool:
+        """Guarded (``fj_seconds_per_nnz`` set): only when its predicted worst case fits in
+        ``fj_share`` of the limit, and never in a warm-started solve (it searches for a first
+        feasible point, which a warm start already is; on fast0507 a warm-started full solve spent
+        10 s past its limit in it)."""
+        if not self._fj_user:
+            return False
+        if self.fj_seconds_per_nnz is None:
+            return True
+        if warm_started:
+            return False
+        if time_limit is None or not math.isfinite(time_limit):
+            return True
+        predicted = self.fj_seconds_per_nnz * self.free_nonzeros() / self.cpu_share
+        return predicted <= self.fj_share * float(time_limit)
+
     # ------------------------------------------------------------------ modifying
     def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         idx = np.asarray(idx, dtype=np.int32).ravel()
@@ -217,6 +288,7 @@ class HighsBackend(MIPBackend):
             np.broadcast_to(np.asarray(upper, dtype=np.float64), idx.shape), self.problem.integrality)
         self._h.changeColsBounds(idx.size, idx, lo, up)
         self._bounds_dirty[idx] = True
+        self._cur_lower[idx], self._cur_upper[idx] = lo, up
 
     def add_row(self, idx: np.ndarray, vals: np.ndarray, lower: float, upper: float) -> int:
         idx, vals, lo, up = self.row_arrays(idx, vals, lower, upper, np.int32)
@@ -248,6 +320,7 @@ class HighsBackend(MIPBackend):
             idx = np.flatnonzero(self._bounds_dirty).astype(np.int32)
             self._h.changeColsBounds(idx.size, idx, self._lower[idx], self._upper[idx])
             self._bounds_dirty[:] = False
+            self._cur_lower[idx], self._cur_upper[idx] = self._lower[idx], self._upper[idx]
         if self._rows:
             self.remove_rows(list(self._rows))
         if self._obj_dirty:
@@ -276,6 +349,8 @@ class HighsBackend(MIPBackend):
         h.setOptionValue("mip_rel_gap", self.default_gap if relative_gap is None else float(relative_gap))
         h.setOptionValue("mip_heuristic_effort", self.default_heuristic_effort if emphasis == "default"
                          else max(0.3, self.default_heuristic_effort))
+        fj = self._feasibility_jump_allowed(time_limit, warm_start is not None)
+        h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
         cut_handle = None
         if cutoff is not None and math.isfinite(cutoff):
             c, off = self._current_objective()
@@ -287,6 +362,7 @@ class HighsBackend(MIPBackend):
         self._interrupt = False
         self._cb_error = None
         self._n_improving = 0
+        self._progress = self._first_poll = None
         self._t0 = t0 = time.perf_counter()
         try:
             run_status = h.run()
@@ -299,6 +375,13 @@ class HighsBackend(MIPBackend):
                 self.remove_rows([cut_handle])
         if cutoff is not None:
             res.info["cutoff"] = float(cutoff)
+        if self._first_poll is not None:
+            # presolve and set-up before the search polls its interrupt callback: work that no
+            # limit or interrupt shortens (a caller can keep that much time back)
+            res.info["setup_seconds"] = self._first_poll - t0
+        if fj != self._fj_user:
+            res.info["feasibility_jump"] = ("off: warm-started" if warm_start is not None else
+                                            "off: predicted to outlast the time limit")
         if self._cb_error is not None:
             res.info["callback_error"] = f"{type(self._cb_error).__name__}: {self._cb_error}"
         return res
@@ -439,7 +522,8 @@ class HighsBackend(MIPBackend):
         h, self._h = getattr(self, "_h", None), None
         if h is not None:
             try:
-                for cb in (h.cbMipInterrupt, h.cbSimplexInterrupt, h.cbIpmInterrupt):
+                h.cbMipInterrupt.unsubscribe(self._cb_mip_interrupt)
+                for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
                     cb.unsubscribe(self._cb_interrupt)
                 h.cbMipImprovingSolution.unsubscribe(self._cb_improving)
             except Exception:

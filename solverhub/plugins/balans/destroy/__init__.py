@@ -10,12 +10,14 @@
 | proximity_0.005, proximity_0.015, proximity_0.030 | Proximity, required relative improvement delta |
 | crossover | Crossover |
 | random_objective | Random objective |
+| continue | the whole problem with the backend (incumbent as warm start), its own growing time slice |
 """
 
 from __future__ import annotations
 
 
 from solverhub.core.records import MetaComponent
+from solverhub.plugins.balans.destroy.continue_search import ContinueSearch
 from solverhub.plugins.balans.destroy.crossover import Crossover
 from solverhub.plugins.balans.destroy.dins import DINS
 from solverhub.plugins.balans.destroy.local_branching import LocalBranching
@@ -26,7 +28,7 @@ from solverhub.plugins.balans.destroy.rens import RENS
 from solverhub.plugins.balans.destroy.rins import RINS
 
 __all__ = ["Mutation", "RINS", "RENS", "DINS", "LocalBranching", "Proximity", "Crossover",
-           "RandomObjective", "components", "PAPER_ARMS"]
+           "RandomObjective", "ContinueSearch", "components", "PAPER_ARMS", "DEFAULT_ARMS"]
 
 #: the paper's 16 arms (each paired with the one repair operator, sub_mip)
 PAPER_ARMS = [
@@ -37,6 +39,10 @@ PAPER_ARMS = [
     "rens_25", "rens_50", "rens_75",
     "rins_25", "rins_50", "rins_75",
 ]
+
+#: the default arms: the paper's 16 and "continue the full problem with the backend" (issue 12), so
+#: that time flows to the backend's own search on instances where it pays
+DEFAULT_ARMS = PAPER_ARMS + ["continue"]
 
 
 def _sized(cls, name: str, **fixed):
@@ -78,4 +84,8 @@ def components() -> list[MetaComponent]:
                              "fix the integer columns on which a second solution agrees"))
     out.append(MetaComponent("random_objective", "destroy", _sized(RandomObjective, "random_objective"),
                              {"free_fraction": 1.0}, "random objective over the integer columns"))
+    out.append(MetaComponent("continue", "destroy", _sized(ContinueSearch, "continue"),
+                             {"gap_share": 0.1},
+                             "the whole problem with the backend, incumbent as warm start, a time "
+                             "slice that grows while it closes the gap"))
     return out

@@ -59,10 +59,12 @@ class SubMIP:
                 backend.add_row(np.asarray(idx), np.asarray(vals, dtype=np.float64), lo, up)
             if nb.objective is not None:
                 backend.set_objective(np.asarray(nb.objective, dtype=np.float64), nb.objective_offset)
+            # the solver's node limit bounds sub-MIPs, not a "continue" pull of the whole problem
+            node_limit = None if nb.info.get("continue") else state.info.get("sub_node_limit")
             res = backend.solve(time_limit=max(time_limit, 1e-3),
                                 warm_start=np.asarray(state.incumbent) if use_ws else None,
                                 cutoff=cutoff, on_incumbent=on_incumbent if want_cb else None,
-                                seed=int(rng.integers(0, 2**31 - 1)))
+                                seed=int(rng.integers(0, 2**31 - 1)), node_limit=node_limit)
         x = res.x if res.x is not None else first.get("x")
         runtime = time.perf_counter() - t0
         if x is None:

@@ -1,0 +1,236 @@
+"""Issue 12: the "continue" arm, the gap watchdog, several sub-MIP backends, backend options, the
+node limit of sub-MIPs and HiGHS's feasibility-jump guard (fast; no wall-clock assertions)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import solverhub as sh
+from solverhub.core.errors import BadInputError
+from solverhub.core.metasearch import Neighbourhood, SearchState
+from solverhub.plugins.balans.destroy import DEFAULT_ARMS, PAPER_ARMS, ContinueSearch
+from solverhub.plugins.balans.repair.sub_mip import SubMIP
+from solverhub.plugins.balans.solver import _GapWatchdog
+
+pytest.importorskip("highspy")
+
+from test_balans_solver import SEARCH, knapsack
+
+
+def _state(p, backend=None) -> SearchState:
+    x = np.zeros(p.n)
+    return SearchState(problem=p, incumbent=x, incumbent_objective=0.0, best=x, best_objective=0.0,
+                       lp_x=None, lp_objective=None, dual_bound=-math.inf, backend=backend)
+
+
+def test_continue_is_a_default_arm_with_an_empty_neighbourhood():
+    assert DEFAULT_ARMS == PAPER_ARMS + ["continue"]
+    p = knapsack().as_minimization()
+    state = _state(p)
+    state.info["continue_slice"] = 1.25
+    nb = ContinueSearch()(state, np.random.default_rng(0))
+    assert nb.is_empty and nb.info["continue"] and nb.time_limit == 1.25
+    assert nb.n_free == int(p.integrality.sum())
+    with pytest.raises(ValueError, match="gap_share"):
+        ContinueSearch(gap_share=0.0)
+
+
+class _FakeRun:
+    """What the watchdog reads of a run: bounds, the time left and the tolerance."""
+
+    def __init__(self, best: float, dual: float, left: float) -> None:
+        self.best_obj, self.dual_bound, self._left = best, dual, left
+        self.minp = knapsack().as_minimization()
+        self.integral = False
+        self.best_x = None  # the thread then never fires
+        self.trajectory: list = []
+        self.t0 = 0.0
+
+    def time_left(self) -> float:
+        return self._left
+
+    def tol(self, ref: float) -> float:
+        return 1e-9
+
+
+def _watchdog(run, window: float = 2.0) -> _GapWatchdog:
+    wd = _GapWatchdog(run, backend=object(), not_before=math.inf, stall=None, cap=math.inf,
+                      window=window)
+    wd.stop()  # the rule is tested on hand-made samples, not on the thread's
+    return wd
+
+
+def test_watchdog_closing_rule():
+    run = _FakeRun(best=10.0, dual=0.0, left=20.0)
+    wd = _watchdog(run)
+    # gap 10 -> 8 in 2 s: 1 per second, 8 s to close < 20 s left: closing
+    wd._samples = [(0.0, 10.0), (1.0, 9.0), (2.0, 8.0)]
+    assert wd.closing(2.0)
+    # same rate with only 5 s left: not closing
+    run._left = 5.0
+    assert not wd.closing(2.0)
+    # a flat gap is not closing; an infinite one neither
+    run._left = 100.0
+    wd._samples = [(0.0, 8.0), (2.0, 8.0)]
+    assert not wd.closing(2.0)
+    wd._samples = [(0.0, math.inf), (2.0, math.inf)]
+    assert not wd.closing(2.0)
+    # a closed gap counts as closing (the backend is about to prove optimality)
+    wd._samples = [(0.0, 1.0), (2.0, 0.0)]
+    assert wd.closing(2.0)
+    # the rate is taken over the window: an old fast drop does not count
+    wd._samples = [(0.0, 100.0), (1.0, 8.0), (9.0, 8.0), (10.0, 8.0)]
+    assert not wd.closing(10.0)
+
+
+def test_continue_only_runs_pulls_and_logs_them():
+    res = sh.solve(knapsack(n=150, m=10, seed=4), solver="balans", time_limit=20.0, seed=1,
+                   destroy=["continue"], max_iterations=3, continue_slice=0.05,
+                   initial_time_limit=0.02, gap_tolerance=0.0)
+    assert res.status in ("feasible", "optimal")
+    pulls = res.info["continue_pulls"]
+    assert len(pulls) == res.iterations
+    assert res.iterations >= 1 or res.status == "optimal", res.info
+    slice_ = pulls[0][1]
+    for _t, s, _run, _ext, outcome in pulls:
+        assert s == pytest.approx(slice_)
+        if outcome in ("best", "better"):
+            slice_ *= 2.0  # doubled after a pull that closed part of the gap
+
+
+def test_two_sub_mip_backends_chosen_by_a_bandit():
+    pytest.importorskip("ortools")
+    res = sh.solve(knapsack(n=50, seed=2), solver="balans", time_limit=20.0, seed=0,
+                   sub_backends=["highs", "ortools-scip"], max_iterations=8,
+                   destroy=["mutation_50", "rins_50"], **SEARCH)
+    used = res.info["sub_backends"]
+    assert set(used) == {"highs", "ortools-scip"}
+    assert sum(p for p, _ in used.values()) == res.iterations
+    assert sh.load_problem(knapsack(n=50, seed=2)).check(res.x).feasible
+
+
+def test_backend_options_are_checked():
+    with pytest.raises(BadInputError, match="backend_options"):
+        sh.solve(knapsack(), solver="balans", time_limit=1.0,
+                 backend_options={"ortools-scip": {"solver_parameters": ""}})
+    with pytest.raises(BadInputError, match="backend_options\\['highs'\\]"):
+        sh.solve(knapsack(), solver="balans", time_limit=1.0,
+                 backend_options={"highs": {"no_such_keyword": 1}})
+
+
+class _RecordingBackend:
+    capabilities = frozenset({"warm_start", "bounds"})
+
+    def __init__(self) -> None:
+        self.kwargs: list[dict] = []
+
+    def set_col_bounds(self, *a) -> None:
+        pass
+
+    def modified(self):
+        import contextlib
+        return contextlib.nullcontext(self)
+
+    def solve(self, **kw):
+        from solverhub.core.backend import BackendResult
+        from solverhub.core.result import Status
+
+        self.kwargs.append(kw)
+        return BackendResult(Status.TIME_LIMIT)
+
+
+def test_sub_node_limit_reaches_sub_mips_but_not_continue_pulls():
+    p = knapsack().as_minimization()
+    b = _RecordingBackend()
+    state = _state(p, b)
+    state.info["sub_node_limit"] = 77
+    rng = np.random.default_rng(0)
+    SubMIP()(state, Neighbourhood("mutation_50", bound_idx=np.array([0]), lower=np.zeros(1),
+                                  upper=np.zeros(1)), 1.0, rng)
+    SubMIP()(state, Neighbourhood("continue", info={"continue": True}), 1.0, rng)
+    assert b.kwargs[0]["node_limit"] == 77 and b.kwargs[1]["node_limit"] is None
+
+
+def test_highs_feasibility_jump_guard():
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p = knapsack(n=40).as_minimization()
+    plain = HighsBackend(p)
+    guarded = HighsBackend(p, fj_seconds_per_nnz=1.0, fj_share=0.5)  # predicts hours: off
+    cheap = HighsBackend(p, fj_seconds_per_nnz=1e-12)
+    try:
+        assert "feasibility_jump" not in plain.solve(time_limit=5.0).info
+        assert "predicted" in guarded.solve(time_limit=5.0).info["feasibility_jump"]
+        assert "feasibility_jump" not in cheap.solve(time_limit=5.0).info
+        x = cheap.solve(time_limit=5.0).x
+        assert cheap.solve(time_limit=5.0, warm_start=x).info["feasibility_jump"] == "off: warm-started"
+        # fixing columns lowers the predicted work
+        before = cheap.free_nonzeros()
+        cheap.fix(np.arange(10), np.zeros(10))
+        assert cheap.free_nonzeros() < before
+        cheap.restore()
+        assert cheap.free_nonzeros() == before
+    finally:
+        for b in (plain, guarded, cheap):
+            b.close()
+
+
+def test_highs_progress_reports_bounds_of_the_running_solve():
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p = knapsack(n=120, m=8, seed=5).as_minimization()
+    b = HighsBackend(p)
+    try:
+        assert b.progress() is None
+        res = b.solve(time_limit=30.0, node_limit=30)
+        pr = b.progress()
+        assert pr is not None
+        _t, primal, dual = pr
+        assert dual <= primal + 1e-6 and dual <= res.objective + 1e-6
+    finally:
+        b.close()
+
+
+def test_two_level_policy_learns_the_continue_arm_first():
+    from solverhub.plugins.balans.select.thompson import Thompson
+    from solverhub.plugins.balans.solver import _TwoLevelPolicy
+
+    arms = [((n, None), ("sub_mip", None)) for n in ["mutation_50", "continue", "rins_50"]]
+    pol = _TwoLevelPolicy.build(arms, lambda n: Thompson(n, max_reward=8.0), 8.0)
+    assert isinstance(pol, _TwoLevelPolicy) and pol.cont == [1] and pol.lns == [0, 2]
+    pol.prior_seconds(2.0, 1.0)
+    rng = np.random.default_rng(0)
+    for _ in range(40):  # continue always pays, neighbourhoods never do; same seconds per pull
+        a = pol.select(rng)
+        pol.update(a, 8.0 if a == 1 else 1.0, seconds=1.0)
+    picks = [pol.select(rng) for _ in range(200)]
+    assert picks.count(1) > 150
+    # the same success rates, but a continue pull costs 20x the time: neighbourhoods win
+    slow = _TwoLevelPolicy.build(arms, lambda n: Thompson(n, max_reward=8.0), 8.0)
+    for _ in range(30):
+        slow.update(1, 4.0, seconds=20.0)
+        slow.update(0, 4.0, seconds=1.0)
+    picks = [slow.select(rng) for _ in range(200)]
+    assert picks.count(1) < 20
+    # without "continue", or with nothing else, the configured policy is used as it is
+    flat = _TwoLevelPolicy.build(arms[:1], lambda n: Thompson(n), 8.0)
+    assert isinstance(flat, Thompson)
+
+
+def test_cpu_share_is_a_fraction_and_scales_the_guard():
+    from solverhub.plugins.highs.backend import HighsBackend, cpu_share
+
+    assert 0.05 <= cpu_share(0.01) <= 1.0
+    p = knapsack(n=40).as_minimization()
+    b = HighsBackend(p, fj_seconds_per_nnz=1e-3, fj_share=1.0)
+    try:
+        nnz = b.free_nonzeros()
+        b.cpu_share = 1.0  # quiet: predicted nnz * 1e-3 s fits in a limit of 2x that
+        assert "feasibility_jump" not in b.solve(time_limit=2e-3 * nnz).info
+        b.cpu_share = 0.25  # a core shared four ways: four times the prediction, it does not fit
+        assert "predicted" in b.solve(time_limit=2e-3 * nnz).info["feasibility_jump"]
+    finally:
+        b.close()
