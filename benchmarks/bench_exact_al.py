@@ -4,13 +4,17 @@
     python benchmarks/bench_exact_al.py peers  [--max-n 100] [--time-limit 60] [--out FILE.json]
     python benchmarks/bench_exact_al.py scale  [--sizes 1000 10000] [--out FILE.json]
     python benchmarks/bench_exact_al.py kernel [--sizes 20 100 400]
+    python benchmarks/bench_exact_al.py xp     [--device numpy-xp|cuda] [--sizes 500 2000] [--steps 20]
 
 repro: the paper's 47 CUTEst problems that S2MPJ has (41), paper rules, seed 2023: converged set and
 Newton iterations next to the authors' stored outputs (published_cutest.json). peers: every
 equality-only, bound-free S2MPJ problem with an objective and n <= max-n: exact-al (best settings)
 against SciPy trust-constr and SLSQP (and IPOPT through cyipopt when installed). scale: the
 LUKVLE1 family (hand-vectorised, sparse) at large n. kernel: sketch steps per second, Cython
-against the NumPy reference. Each prints a Markdown table (pasted in docs/benchmarks.md).
+against the NumPy reference. xp: the array-namespace path (``device`` other than "cpu") against
+the CPU path, on NumPy through a stand-in backend ("numpy-xp") or on a real device: the solver on
+small problems (the same iterates; wall time) and ``block_sketch_solve`` (a fixed number of
+Gaussian block steps on a dense KKT matrix). Each prints a Markdown table (pasted in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -334,6 +338,69 @@ def kernel(args) -> dict:
     return {"rows": rows}
 
 
+def _numpy_as_device(name: str) -> None:
+    """Register a stand-in array backend ``name`` that is NumPy: the xp code, run on the CPU."""
+    from solverhub.core.manager import get_plugin_manager
+
+    class _NumpyAsDevice:
+        @sh.hookimpl
+        def solverhub_array_backends(self):
+            return [sh.ArrayBackend(name, lambda: np, description="NumPy through the xp path")]
+
+    get_plugin_manager().register_plugin(_NumpyAsDevice(), name=f"bench-{name}")
+
+
+def xp_path(args) -> dict:
+    from solverhub.plugins.exact_al import generators as gen
+    from solverhub.plugins.exact_al import sketch as S
+    from solverhub.plugins.exact_al import testproblems as tp
+
+    device = args.device
+    if device == "numpy-xp":
+        _numpy_as_device(device)
+    cases = [("hs6", tp.hs6, {}), ("hs40", tp.hs40, {}),
+             ("hs7 kaczmarz forcing", tp.hs7, {"sketch": "kaczmarz", "accuracy": "forcing"}),
+             ("hs28 block q=0", tp.hs28, {"block_size": 0}),
+             ("pde grid 4, gaussian forcing, 3 it", lambda: gen.pde_control(grid=4),
+              {"accuracy": "forcing", "max_iterations": 3, "max_sketch_steps": 2000})]
+    rows = []
+    print(f"\n| problem | options | cpu: status (it), sketch steps | wall s | {device}: status (it), "
+          f"sketch steps | wall s | max abs x diff |")
+    print("|---|---|---|---|---|---|---|")
+    for label, build, opts in cases:
+        res = {}
+        for dev in ("cpu", device):
+            t = time.perf_counter()
+            r = sh.solve(build(), solver="exact-al", seed=2023, options={**opts, "device": dev})
+            res[dev] = (r, time.perf_counter() - t)
+        (a, ta), (b, tb) = res["cpu"], res[device]
+        dx = float(np.max(np.abs(a.x - b.x)))
+        rows.append({"problem": label, "cpu_s": ta, "dev_s": tb, "dx": dx, "it": [a.iterations, b.iterations]})
+        print(f"| {label} | {opts} | {a.status.value} ({a.iterations}), {a.info['sketch_steps']} | {ta:.3f} "
+              f"| {b.status.value} ({b.iterations}), {b.info['sketch_steps']} | {tb:.3f} | {dx:.1e} |")
+    print(f"\n| N = n + m | q | steps | cpu s/step | {device} s/step | max abs z diff |")
+    print("|---|---|---|---|---|---|")
+    for N in args.sizes:
+        m = N // 4
+        rng = np.random.default_rng(5)
+        n = N - m
+        G = rng.standard_normal((n, n))
+        H = (G + G.T) / (4.0 * math.sqrt(2.0 * n)) + np.eye(n)
+        A = 2.0 * rng.standard_normal((m, n)) / math.sqrt(n)
+        K = np.block([[H, A.T], [A, np.zeros((m, m))]])
+        r = rng.standard_normal(N)
+        q = math.ceil(math.sqrt(N))
+        per = {}
+        for dev in ("cpu", device):
+            t = time.perf_counter()
+            z, out = S.block_sketch_solve(K, r, device=dev, block=q, tol=1e-30, max_steps=args.steps, seed=0)
+            per[dev] = ((time.perf_counter() - t) / out.steps, z)
+        dz = float(np.max(np.abs(per["cpu"][1] - per[device][1])))
+        rows.append({"N": N, "q": q, "cpu_s_per_step": per["cpu"][0], "dev_s_per_step": per[device][0], "dz": dz})
+        print(f"| {N} | {q} | {args.steps} | {per['cpu'][0]:.4f} | {per[device][0]:.4f} | {dz:.1e} |")
+    return {"device": device, "rows": rows}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="part", required=True)
@@ -354,13 +421,18 @@ def main(argv=None) -> int:
                    help="SLSQP up to this n (dense; LUKVLE1 n=1000 ran > 6 min unfinished)")
     d = sub.add_parser("kernel")
     d.add_argument("--sizes", type=int, nargs="+", default=[10, 50, 200])
-    for p in (a, b, c, d):
+    e = sub.add_parser("xp")
+    e.add_argument("--device", default="numpy-xp",
+                   help="numpy-xp: the xp code on NumPy (stand-in backend); or a real device (cuda)")
+    e.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
+    e.add_argument("--steps", type=int, default=20)
+    for p in (a, b, c, d, e):
         p.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     if args.part in ("repro", "peers") and available():
         print(available(), file=sys.stderr)
         return 2
-    out = {"repro": repro, "peers": peers, "scale": scale, "kernel": kernel}[args.part](args)
+    out = {"repro": repro, "peers": peers, "scale": scale, "kernel": kernel, "xp": xp_path}[args.part](args)
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1, default=str))
     return 0

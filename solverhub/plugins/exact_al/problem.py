@@ -252,13 +252,15 @@ def least_squares_multipliers(g: np.ndarray, J: Any) -> np.ndarray:
     if sp.issparse(J):
         # normal equations J J' lam = -J g by one sparse LU (LSQR needed ~1e5 iterations on a
         # PDE Jacobian); a singular J J' falls back to a bounded LSQR
-        from scipy.sparse.linalg import lsqr, splu
+        from scipy.sparse.linalg import lsqr
+
+        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
 
         try:
-            lam = splu((J @ J.T).tocsc()).solve(-np.asarray(J @ g).ravel())
+            lam = sparse_lu((J @ J.T).tocsc(), "J J'").solve(-np.asarray(J @ g).ravel())
             if np.all(np.isfinite(lam)):
                 return lam
-        except RuntimeError:
+        except SingularMatrixError:
             pass
         return lsqr(J.T, -g, atol=1e-12, btol=1e-12, iter_lim=10 * J.shape[0])[0]
     return np.linalg.lstsq(J.T, -g, rcond=None)[0]

@@ -11,19 +11,39 @@ The residual is updated along (``r <- r - a K K's``; Kaczmarz uses ``K^2`` forme
 recomputed exactly at every chunk boundary. Random numbers are drawn in chunks by NumPy from
 the caller's generator, so the compiled kernel (``solverhub.cython_ext._exact_al``) and the
 NumPy reference here take the same steps: the reference is the oracle of the kernel tests.
+
+:class:`SketchSolver` is the CPU path (Cython kernels, NumPy). :class:`XpSketchSolver` takes the
+same steps written once against an array namespace ``xp`` (NumPy, CuPy: see
+:func:`solverhub.core.arrays.array_namespace`) with ``K``, ``z`` and ``r`` on the device; the random
+numbers are still drawn on the host by the same generator in the same order, so both give the
+same iterates (to rounding). :func:`block_sketch_solve` is the stand-alone entry point for a dense
+symmetric system on any device.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SketchOutcome", "sketch_solve", "gaussian_steps_ref", "kaczmarz_steps_ref",
-           "KERNEL_COMPILED", "KERNEL_ERROR"]
+from solverhub.core.arrays import array_namespace, asarray_on, to_host
+from solverhub.core.errors import BadInputError
+from solverhub.core.timing import limit_status
+
+__all__ = [
+    "KERNEL_COMPILED",
+    "KERNEL_ERROR",
+    "SketchOutcome",
+    "SketchSolver",
+    "XpSketchSolver",
+    "block_sketch_solve",
+    "gaussian_steps_ref",
+    "kaczmarz_steps_ref",
+    "sketch_solve",
+]
 
 KERNEL_ERROR: str | None = None
 if os.environ.get("SOLVERHUB_PURE_PYTHON"):
@@ -102,7 +122,20 @@ class SketchSolver:
         self.use_kernel = use_kernel and KERNEL_COMPILED
         self._K2: np.ndarray | None = None
         self._rn2: np.ndarray | None = None
-        self.stopped = False
+        #: the status a run stopped early with (time limit, Ctrl-C), else None
+        self.stop_status: Any = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_status is not None
+
+    def solution(self) -> np.ndarray:
+        """A host copy of the current ``z``."""
+        return self.z.copy()
+
+    def k_fro(self) -> float:
+        """``||K||_F``."""
+        return float(np.linalg.norm(self.K))
 
     def _kaczmarz_setup(self) -> None:
         if self._K2 is None:
@@ -117,14 +150,12 @@ class SketchSolver:
         """Steps until ``||K z - b|| <= tol`` or ``max_steps`` steps in all (over every call);
         stops early (``self.stopped``) at ``deadline`` (a ``time.perf_counter()`` reading) or
         when a stop is requested (Ctrl-C), checked between chunks of steps."""
-        from solverhub.core.interrupt import stop_requested
-
         N, K = self.N, self.K
         self.r = K @ self.z - self.b
-        self.stopped = False
+        self.stop_status = None
         while self.steps < max_steps and float(self.r @ self.r) > tol * tol:
-            if time.perf_counter() >= deadline or stop_requested():
-                self.stopped = True
+            self.stop_status = limit_status(deadline)
+            if self.stop_status is not None:
                 break
             todo = min(CHUNK, max_steps - self.steps)
             m = self.method
@@ -187,5 +218,196 @@ def sketch_solve(K: np.ndarray, b: np.ndarray, method: str, tol: float, max_step
     return s.z, out
 
 
-def _finite(x: float) -> bool:
-    return math.isfinite(x)
+# ============================================================================ array-namespace path
+def psd_pinv_solve(xp: ModuleType, M: Any, rhs: Any) -> Any:
+    """``M^+ rhs`` for a small symmetric positive semidefinite ``M`` by ``xp.linalg.eigh``: the
+    eigenvalues are its singular values, and those below ``eps * size * max`` count as zero --
+    the cut-off of NumPy's ``lstsq(rcond=None)`` that the CPU path uses (CuPy has no such
+    ``lstsq`` default everywhere; ``eigh`` is in every namespace)."""
+    w, V = xp.linalg.eigh(M)
+    wmax = float(xp.max(xp.abs(w))) if w.shape[0] else 0.0
+    keep = xp.abs(w) > np.finfo(np.float64).eps * M.shape[0] * wmax
+    inv_w = xp.where(keep, 1.0 / xp.where(keep, w, 1.0), 0.0)
+    return V @ (inv_w * (V.T @ rhs))
+
+
+class XpSketchSolver:
+    """:class:`SketchSolver`'s steps against the array namespace ``xp``: ``K``, ``z``, ``r`` live
+    on the device; sketches are drawn on the host from ``rng`` exactly as the CPU path draws them
+    (same calls, same order) and moved over, so both paths follow the same iterates. Per-step
+    arithmetic only (matrix-vector products, ``eigh`` of the q x q block system): no SciPy, no
+    NumPy-only calls on device arrays."""
+
+    def __init__(self, K: Any, b: Any, method: str, rng: np.random.Generator, block_size: int = 1,
+                 *, xp: ModuleType) -> None:
+        self.xp = xp
+        self.K = asarray_on(xp, K, dtype=xp.float64)
+        self.b = asarray_on(xp, b, dtype=xp.float64)
+        self.N = int(self.K.shape[0])
+        self.method = method
+        self.rng = rng
+        self.q = max(1, min(int(block_size), self.N))
+        self.z = xp.zeros(self.N, dtype=xp.float64)
+        self.r = -self.b
+        self.steps = 0
+        self.flops = 0.0
+        self._K2: Any = None
+        self._rn2: Any = None
+        self.stop_status: Any = None
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_status is not None
+
+    def solution(self) -> np.ndarray:
+        """``z`` as a host NumPy array (a copy)."""
+        return np.array(to_host(self.z), dtype=np.float64, copy=True)
+
+    def k_fro(self) -> float:
+        return float(self.xp.linalg.norm(self.K))
+
+    def residual_norm(self) -> float:
+        return float(self.xp.linalg.norm(self.r))
+
+    def _kaczmarz_setup(self) -> None:
+        if self._K2 is None:
+            self._K2 = self.K @ self.K  # K symmetric: K K = K' K
+            self._rn2 = self.xp.sum(self.K * self.K, axis=1)
+            self.flops += 2.0 * self.N ** 3
+
+    def run(self, tol: float, max_steps: int, deadline: float = math.inf) -> SketchOutcome:
+        """As :meth:`SketchSolver.run`."""
+        xp, N, K = self.xp, self.N, self.K
+        self.r = K @ self.z - self.b
+        self.stop_status = None
+        while self.steps < max_steps and float(self.r @ self.r) > tol * tol:
+            self.stop_status = limit_status(deadline)
+            if self.stop_status is not None:
+                break
+            todo = min(CHUNK, max_steps - self.steps)
+            if self.method == "gaussian" and self.q == 1:
+                S = asarray_on(xp, self.rng.standard_normal((todo, N)))
+                done = self._gaussian_vector_steps(S, tol)
+                self.flops += done * (4.0 * N * N + 6.0 * N)
+            elif self.method == "kaczmarz" and self.q == 1:
+                self._kaczmarz_setup()
+                rows = self.rng.integers(0, N, size=todo)
+                done = self._kaczmarz_vector_steps(rows, tol)
+                self.flops += done * 6.0 * N
+            else:
+                done = self._block_steps(todo, tol)
+            self.steps += done
+            self.r = K @ self.z - self.b  # exact residual at every chunk boundary
+            self.flops += 2.0 * N * N
+            if not bool(xp.all(xp.isfinite(self.z))):
+                break
+        res = self.residual_norm()
+        return SketchOutcome(self.steps, res, res <= tol, self.flops)
+
+    def _gaussian_vector_steps(self, S: Any, tol: float) -> int:
+        K, tol2 = self.K, tol * tol
+        for k in range(S.shape[0]):
+            s = S[k]
+            u = K @ s
+            uu = float(u @ u)
+            if uu <= 0.0:
+                continue
+            a = float(s @ self.r) / uu
+            self.z = self.z - a * u
+            self.r = self.r - a * (K @ u)
+            if float(self.r @ self.r) <= tol2:
+                return k + 1
+        return S.shape[0]
+
+    def _kaczmarz_vector_steps(self, rows: np.ndarray, tol: float) -> int:
+        K, K2, tol2 = self.K, self._K2, tol * tol
+        rn2 = to_host(self._rn2)  # N numbers, read per step: keep them on the host
+        for k in range(rows.shape[0]):
+            i = int(rows[k])
+            if rn2[i] <= 0.0:
+                continue
+            a = float(self.r[i]) / float(rn2[i])
+            self.z = self.z - a * K[i]
+            self.r = self.r - a * K2[i]  # K2 symmetric: row i is column i (as the kernel reads it)
+            if float(self.r @ self.r) <= tol2:
+                return k + 1
+        return rows.shape[0]
+
+    def _block_steps(self, todo: int, tol: float) -> int:
+        xp, K, N, q = self.xp, self.K, self.N, self.q
+        tol2 = tol * tol
+        for k in range(todo):
+            if self.method == "gaussian":
+                S = asarray_on(xp, self.rng.standard_normal((N, q)))
+                U = K @ S                       # K'S (K symmetric)
+                W = K @ U
+                y = psd_pinv_solve(xp, U.T @ U, S.T @ self.r)
+                self.z = self.z - U @ y
+                self.r = self.r - W @ y
+                self.flops += 4.0 * N * N * q + 2.0 * N * q * q
+            else:
+                self._kaczmarz_setup()
+                idx = asarray_on(xp, self.rng.choice(N, size=q, replace=False))
+                KI = xp.take(K, idx, axis=0)
+                y = psd_pinv_solve(xp, KI @ KI.T, xp.take(self.r, idx, axis=0))
+                self.z = self.z - KI.T @ y
+                self.r = self.r - xp.take(self._K2, idx, axis=1) @ y
+                self.flops += 2.0 * N * q * q + 4.0 * N * q
+            if float(self.r @ self.r) <= tol2:
+                return k + 1
+        return todo
+
+
+def make_sketch_solver(K: Any, b: Any, method: str, rng: np.random.Generator, block_size: int,
+                       *, xp: ModuleType | None = None, use_kernel: bool = True) -> Any:
+    """The CPU :class:`SketchSolver` for ``xp`` None or NumPy-on-"cpu", else the
+    :class:`XpSketchSolver` on ``xp``."""
+    if xp is None:
+        return SketchSolver(K, b, method, rng, block_size, use_kernel=use_kernel)
+    return XpSketchSolver(K, b, method, rng, block_size, xp=xp)
+
+
+def block_sketch_solve(K: Any, r: Any, *, device: str = "cpu", block: int = 0,
+                       method: str = "gaussian", tol: float = 1e-8, max_steps: int = 10_000,
+                       seed: int = 0) -> tuple[np.ndarray, SketchOutcome]:
+    """Solve the dense symmetric system ``K z = r`` by block sketch-and-project on ``device``.
+
+    ``K``: (N, N) symmetric (host NumPy, or an array of the device's namespace); ``r``: (N,).
+    ``block``: the block size q (0: ``ceil(sqrt(N))``; 1: the vector sketch); ``method``:
+    ``"gaussian"`` (q Gaussian columns) or ``"kaczmarz"`` (q distinct rows; forms ``K K`` once).
+    Stops when ``||K z - r|| <= tol ||r||`` or after ``max_steps`` steps. ``device="cpu"`` is the
+    CPU path (Cython kernel for q = 1, NumPy blocks); any other device runs
+    :class:`XpSketchSolver` on that device's namespace. Sketches come from
+    ``numpy.random.default_rng(seed)`` on the host on every device, so a CPU and a GPU run with
+    the same seed take the same steps. Returns ``(z, outcome)`` with ``z`` a host NumPy array and
+    ``outcome.residual`` the absolute residual ``||K z - r||``."""
+    if method not in ("gaussian", "kaczmarz"):
+        raise BadInputError(f"block_sketch_solve: method must be 'gaussian' or 'kaczmarz', got "
+                            f"{method!r}")
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+        raise BadInputError(f"block_sketch_solve: tol must be a positive number, got {tol!r}")
+    if int(max_steps) < 1 or int(block) < 0:
+        raise BadInputError(f"block_sketch_solve: max_steps must be >= 1 and block >= 0, got "
+                            f"{max_steps!r}, {block!r}")
+    xp = array_namespace(device)
+    Kd = asarray_on(xp, K, dtype=xp.float64)
+    rd = asarray_on(xp, r, dtype=xp.float64)
+    if Kd.ndim != 2 or Kd.shape[0] != Kd.shape[1]:
+        raise BadInputError(f"block_sketch_solve: K must be square (N, N), got shape {tuple(Kd.shape)}")
+    N = int(Kd.shape[0])
+    if rd.shape != (N,):
+        raise BadInputError(f"block_sketch_solve: r must have shape ({N},), got {tuple(rd.shape)}")
+    if not (bool(xp.all(xp.isfinite(Kd))) and bool(xp.all(xp.isfinite(rd)))):
+        raise BadInputError("block_sketch_solve: K and r must be finite (NaN or inf found)")
+    # K must be symmetric (the steps use K' = K): one random probe, O(N^2)
+    v = asarray_on(xp, np.random.default_rng(seed + 1).standard_normal(N))
+    asym = float(xp.linalg.norm(Kd @ v - Kd.T @ v))
+    if asym > 1e-10 * max(float(xp.linalg.norm(Kd)) * float(xp.linalg.norm(v)), 1e-300):
+        raise BadInputError(f"block_sketch_solve: K must be symmetric (||K v - K'v|| = {asym:.3g} "
+                            f"for a random v)")
+    q = int(block) if int(block) > 0 else max(1, math.ceil(math.sqrt(N)))
+    rng = np.random.default_rng(seed)
+    xp_or_none = None if xp is np and str(device).lower() in ("cpu", "numpy") else xp
+    solver = make_sketch_solver(Kd, rd, method, rng, q, xp=xp_or_none)
+    out = solver.run(tol * float(xp.linalg.norm(rd)), int(max_steps))
+    return solver.solution(), out

@@ -15,13 +15,23 @@ import numpy as np
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
 
+from solverhub.core.arrays import CPU_DEVICES, array_namespace
 from solverhub.core.errors import BadInputError
-from solverhub.core.interrupt import stop_requested
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.result import Result, Status
+from solverhub.core.timing import deadline_of, limit_status
+from solverhub.plugins.exact_al.dense_xp import (
+    kkt_dense,
+    lambda_min_ggt,
+    nullspace_lambda_min,
+    solve_dense,
+)
 from solverhub.plugins.exact_al.problem import NLPEqProblem
 
-__all__ = ["ExactALOptions", "ExactAL"]
+__all__ = ["ExactALOptions", "ExactAL", "DEVICE_DENSE_CAP"]
+
+#: the largest n + m a sketch solver takes on a device (dense K: 8 (n + m)^2 bytes, 7.2 GB here)
+DEVICE_DENSE_CAP = 30_000
 
 
 class ExactALOptions(BaseModel):
@@ -73,6 +83,12 @@ class ExactALOptions(BaseModel):
                             "n <= 500")
     max_backtracks: int = Field(60, ge=1, description="Armijo halvings before the line search fails")
     use_kernel: bool = Field(True, description="compiled sketch kernels when built")
+    device: str = Field("cpu", min_length=1,
+                        description="where the dense linear algebra runs: cpu (NumPy, SciPy and "
+                                    "the Cython kernels), or a device of an array-backend plugin "
+                                    "(e.g. cuda): the sketch solvers, the dense KKT solve and the "
+                                    "dense eigenvalue tests on that device's namespace (sparse "
+                                    "factorizations stay on the host)")
 
 
 def _fro(A: Any) -> float:
@@ -124,25 +140,27 @@ class ExactAL:
 
     def __init__(self, **options: Any) -> None:
         self.o = ExactALOptions(**options)
+        self._xp: Any = None
 
     # ------------------------------------------------------------------ helpers
-    @staticmethod
-    def _lambda_min_GGt(J: Any) -> float:
+    def _lambda_min_GGt(self, J: Any) -> float:
         m = J.shape[0]
         if m == 0:
             return math.inf
+        if self._xp is not None and (not sp.issparse(J) or m <= 500):
+            return lambda_min_ggt(self._xp, J)
         if not sp.issparse(J) or m <= 500:
             Jd = _dense(J)
             return float(np.linalg.eigvalsh(Jd @ Jd.T)[0])
         # large sparse G: 30 steps of inverse iteration with one sparse LU of G G' (ARPACK's
         # shift-invert took ~20 000 iterations on LUKVLE1); the Rayleigh quotient estimates
         # lambda_min from above, and a singular G G' fails the factorization (-> 0)
-        from scipy.sparse.linalg import splu
+        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
 
         GGt = (J @ J.T).tocsc()
         try:
-            lu = splu(GGt)
-        except RuntimeError:
+            lu = sparse_lu(GGt, "G G'")
+        except SingularMatrixError:
             return 0.0
         v = np.random.default_rng(0).standard_normal(m)
         rq = math.inf
@@ -163,7 +181,10 @@ class ExactAL:
                                 f"{type(problem).__name__}")
         problem.validate()
         o = self.o
-        deadline = math.inf if time_limit is None else t0 + float(time_limit)
+        # device: None = the CPU path (kept as it was); else the array namespace of that device
+        # (an unknown or unavailable device is one UnavailableError here, before any work)
+        self._xp = None if o.device.lower() in CPU_DEVICES else array_namespace(o.device)
+        deadline = deadline_of(t0, time_limit)
         self._deadline = deadline
         self._reg = 0.0
         rng = np.random.default_rng(seed)
@@ -172,9 +193,11 @@ class ExactAL:
         q = o.block_size if o.block_size > 0 else max(1, math.ceil(math.sqrt(N)))
         check = o.hessian_check if o.hessian_check != "auto" else \
             ("nullspace" if n <= 500 else "curvature")
-        if o.sketch != "exact" and N > 5000:
+        dense_cap = 5000 if self._xp is None else DEVICE_DENSE_CAP
+        if o.sketch != "exact" and N > dense_cap:
             raise BadInputError(f"exact-al: sketch={o.sketch!r} works on a dense K of size n + m = "
-                                f"{N} > 5000; use sketch='exact' (sparse factorization)")
+                                f"{N} > {dense_cap} (device {o.device!r}); use sketch='exact' "
+                                f"(sparse factorization)")
         ev = _Evaluator(problem)
         x = problem.x0.copy()
         lam = np.zeros(m) if problem.lam0 is None else problem.lam0.copy()
@@ -240,11 +263,9 @@ class ExactAL:
             if k >= o.max_iterations:
                 status = Status.ITERATION_LIMIT
                 break
-            if stop_requested():
-                status = Status.INTERRUPTED
-                break
-            if time.perf_counter() >= deadline:
-                status = Status.TIME_LIMIT
+            halt = limit_status(deadline)  # Ctrl-C or the time limit
+            if halt is not None:
+                status = halt
                 break
             x, lam, J, gl, c = pt["x"], pt["lam"], pt["J"], pt["gl"], pt["c"]
             # ---- step 1: Hessian, LICQ guard, Hessian modification
@@ -270,7 +291,11 @@ class ExactAL:
                                             f"constraint Jacobian is rank-deficient here)")
             Hf = _fro(H)
             t_shift = 0.0
-            if check == "nullspace":
+            if check == "nullspace" and self._xp is not None:
+                lmin = nullspace_lambda_min(self._xp, H, J)
+                if lmin < o.eig_threshold:
+                    t_shift = o.xi_B + Hf if o.shift == "paper" else o.xi_B - lmin
+            elif check == "nullspace":
                 Hd = _dense(H)
                 if n > m:
                     from scipy.linalg import null_space
@@ -366,7 +391,7 @@ class ExactAL:
                 sketch_time += time.perf_counter() - ts
                 total_steps += sk.steps
                 total_flops += sk.flops
-                return finish(Status.INTERRUPTED if stop_requested() else Status.TIME_LIMIT)
+                return finish(sk.stop_status)
             if t_shift:
                 shifts += check != "curvature"
             sketch_time += time.perf_counter() - ts
@@ -421,16 +446,22 @@ class ExactAL:
         bnorm = float(np.linalg.norm(b))
         if o.sketch == "exact":
             if sparse:
-                from scipy.sparse.linalg import splu
+                from solverhub.plugins.exact_al.sparse_lu import (
+                    SingularMatrixError,
+                    sparse_lu,
+                )
 
                 mJ = J.shape[0]
                 K = sp.bmat([[sp.csr_matrix(B), sp.csr_matrix(J).T],
                              [sp.csr_matrix(J), -self._reg * sp.identity(mJ) if self._reg else None]],
                             format="csc")
                 try:
-                    z = splu(K).solve(b)
-                except RuntimeError as exc:
+                    z = sparse_lu(K, "the KKT matrix").solve(b)
+                except SingularMatrixError as exc:
                     return None, None, str(exc)
+            elif self._xp is not None:
+                zd, note = solve_dense(self._xp, kkt_dense(self._xp, B, J, self._reg), b)
+                return zd, None, note
             else:
                 K = np.block([[_dense(B), _dense(J).T], [_dense(J), -self._reg * np.eye(J.shape[0])]])
                 try:
@@ -438,13 +469,16 @@ class ExactAL:
                 except np.linalg.LinAlgError as exc:
                     return None, None, str(exc)
             return z, None, ""
-        from solverhub.plugins.exact_al.sketch import SketchSolver
+        from solverhub.plugins.exact_al.sketch import make_sketch_solver
 
         if sk is None:
-            Jd = _dense(J)
-            K = np.block([[_dense(B), Jd.T], [Jd, -self._reg * np.eye(Jd.shape[0])]])
-            sk = SketchSolver(K, b, o.sketch, rng, q, use_kernel=o.use_kernel)
-        Kf = float(np.linalg.norm(sk.K))
+            if self._xp is not None:
+                K = kkt_dense(self._xp, B, J, self._reg)
+            else:
+                Jd = _dense(J)
+                K = np.block([[_dense(B), Jd.T], [Jd, -self._reg * np.eye(Jd.shape[0])]])
+            sk = make_sketch_solver(K, b, o.sketch, rng, q, xp=self._xp, use_kernel=o.use_kernel)
+        Kf = sk.k_fro()
         if o.accuracy == "paper":
             # ||K||_F Psi ||r|| <= theta delta ||b||
             tol = theta_k * delta * bnorm / (Kf * Psi)
@@ -452,4 +486,4 @@ class ExactAL:
             tol = theta_k * forcing * bnorm
         sk.run(tol, o.max_sketch_steps, self._deadline)
         del n
-        return sk.z.copy(), sk, ""
+        return sk.solution(), sk, ""
