@@ -12,12 +12,21 @@ workers (spawned processes importing solverhub, or the LocalCluster), every task
 results.jsonl line by line, and summary.csv (plots off). Overhead = wall / ideal - 1; targets:
 15 % for the local pool, 30 % for Dask. The best of ``--repeat`` runs is reported (this machine is
 shared: the best run is the one least disturbed by other work).
+
+Where the local pool's time goes, in CPU seconds (less disturbed by other work than wall time):
+
+    python benchmarks/bench_runner_overhead.py --account --tasks 200 --workers 2 --repeat 3
+
+runs the pool with tasks of 0 ms: 2 tasks (the workers' start-up) and ``--tasks`` tasks (plus the
+per-task cost in the workers and in the runner), and prints the CPU seconds of the runner and of
+its workers. ``SOLVERHUB_POOL_START=spawn`` measures spawned workers instead of forked ones.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
@@ -96,9 +105,11 @@ def one_run(kind: str, tasks: int, seconds: float, workers: int, out: Path) -> d
                         "solvers": {"spin": {"kind": "bench-spin", "options": {"seconds": seconds}}},
                         "executor": executor})
     try:
+        cpu0, children0 = time.process_time(), os.times()
         t0 = time.perf_counter()
         run_config(cfg, out, plots=False)
         wall = time.perf_counter() - t0
+        cpu, children = time.process_time() - cpu0, os.times()
     finally:
         if cluster is not None:
             cluster.close()
@@ -106,8 +117,28 @@ def one_run(kind: str, tasks: int, seconds: float, workers: int, out: Path) -> d
     assert len(recs) == tasks and all(r["status"] == "feasible" for r in recs), "a task failed"
     busy = sum(float(r["runtime"]) for r in recs)
     ideal = busy / workers
-    return {"wall": wall, "ideal": ideal, "overhead": wall / ideal - 1.0,
-            "per_task_ms": 1000 * (wall - ideal) * workers / tasks}
+    # the pool's workers are joined before run_config returns: their CPU time is in os.times()
+    workers_cpu = (children.children_user - children0.children_user
+                   + children.children_system - children0.children_system)
+    return {"wall": wall, "ideal": ideal, "overhead": wall / ideal - 1.0 if ideal > 0 else math.inf,
+            "per_task_ms": 1000 * (wall - ideal) * workers / tasks, "runner_cpu": cpu,
+            "workers_cpu": workers_cpu, "busy": busy}
+
+
+def account(tasks: int, workers: int, repeat: int, tmp: Path) -> dict[str, float]:
+    """CPU seconds of the local pool with 0 ms tasks: start-up (2 tasks) and per task (the
+    difference to ``tasks`` tasks), in the workers and in the runner; the least of ``repeat``."""
+    def least(n: int, key: str) -> float:
+        return min(one_run("local", n, 0.0, workers, tmp / f"account-{n}-{key}-{i}")[key]
+                   for i in range(repeat))
+
+    few, many = workers, max(tasks, workers + 1)
+    start_workers, all_workers = least(few, "workers_cpu"), least(many, "workers_cpu")
+    start_runner, all_runner = least(few, "runner_cpu"), least(many, "runner_cpu")
+    return {"worker_start_cpu_s": start_workers / workers,
+            "worker_per_task_cpu_ms": 1000 * (all_workers - start_workers) / (many - few),
+            "runner_fixed_cpu_s": start_runner,
+            "runner_per_task_cpu_ms": 1000 * (all_runner - start_runner) / (many - few)}
 
 
 def main() -> int:
@@ -118,6 +149,8 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--executors", default="local,dask,dask-cluster")
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    ap.add_argument("--account", action="store_true",
+                    help="the local pool's CPU seconds per worker start and per task (0 ms tasks)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="solverhub-overhead-"))
@@ -126,6 +159,21 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     print(f"load average before: {os.getloadavg()[0]:.2f} (this machine's other work competes "
           f"for the same {os.cpu_count()} cores)", flush=True)
+    from solverhub.core.manager import get_plugin_manager
+    from solverhub.core.runner import _pool_start_method
+
+    get_plugin_manager()
+    # decided again at each worker's start, as here: before any dask run imports distributed
+    print(f"local pool workers: {_pool_start_method()}", flush=True)
+    if args.account:
+        acc = account(args.tasks, args.workers, args.repeat, tmp)
+        print(f"local pool, CPU (least of {args.repeat}): worker start "
+              f"{acc['worker_start_cpu_s']:.3f} s each, {acc['worker_per_task_cpu_ms']:.2f} ms per "
+              f"task in the workers; runner {acc['runner_fixed_cpu_s']:.3f} s fixed + "
+              f"{acc['runner_per_task_cpu_ms']:.2f} ms per task", flush=True)
+        if args.json:
+            print(json.dumps(acc))
+        return 0
     for kind in args.executors.split(","):
         runs = [one_run(kind, args.tasks, args.task_ms / 1000, args.workers, tmp / f"{kind}-{i}")
                 for i in range(args.repeat)]

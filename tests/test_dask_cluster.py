@@ -1,8 +1,9 @@
 """Dask as on a cluster: a ``dask scheduler`` and two ``dask worker`` processes started separately
 on 127.0.0.1, the runner pointed at the scheduler's address. A portfolio runs through them with
 exactly one result per task; a worker killed mid-task loses only that task, which runs once more
-on another worker; the runner killed with SIGKILL and resumed loses and duplicates nothing; an
-unreachable scheduler is one error line (exit 2); a LocalCluster listens on 127.0.0.1 only."""
+on another worker; the runner killed with SIGKILL and resumed loses and duplicates nothing; Ctrl-C
+records the running tasks as interrupted and resume finishes the run; an unreachable scheduler is
+one error line (exit 2); a LocalCluster listens on 127.0.0.1 only."""
 
 from __future__ import annotations
 
@@ -189,6 +190,52 @@ def test_dask_runner_sigkill_then_resume_is_complete(tmp_path, cluster):
     got = keys(out)
     assert sorted(got) == sorted((GEN, "nap", s) for s in range(10))
     assert len(got) == len(set(got))
+
+
+def test_ctrl_c_of_a_dask_run_records_the_running_tasks_and_resume_finishes(tmp_path, cluster):
+    """A first Ctrl-C (the stop request it makes) while two tasks run on the cluster's two workers
+    and two wait: the running ones return their incumbents, recorded as interrupted; the waiting
+    ones never start and get no line. The workers forget the stop: a resume on the same cluster
+    runs exactly the four tasks without a final line, once each."""
+    from solverhub.core.interrupt import request_stop
+
+    address, notes, _ = cluster
+    seeds = [200, 201, 202, 203]
+    cfg = parse_config({"name": "nap", "instances": [GEN], "seeds": seeds, "time_limit": 120,
+                        "solvers": {"nap": {"kind": "nap", "options": {"sleep": 60.5}}},
+                        "executor": {"kind": "dask", "address": address}})
+
+    def running() -> list:
+        return sorted(notes.glob("20[0-3]-60.5"))
+
+    def stop_when_two_run() -> None:
+        end = time.monotonic() + 60
+        while len(running()) < 2 and time.monotonic() < end:
+            time.sleep(0.02)
+        request_stop()  # what the runner's first SIGINT does (the CLI tests send the signal)
+
+    stopper = threading.Thread(target=stop_when_two_run, daemon=True)
+    stopper.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_config(cfg, tmp_path / "run", plots=False)
+    stopper.join(timeout=5)
+    assert time.monotonic() - t0 < 50  # stopped, not waited out
+    ran = sorted(int(p.name.split("-")[0]) for p in running())
+    assert len(ran) == 2
+    recs = read_results(tmp_path / "run" / RESULTS)
+    assert sorted((r["seed"], r["status"], r["objective"]) for r in recs) == [
+        (seed, "interrupted", 10.0 + seed) for seed in ran]
+
+    quick = cfg.model_copy(update={"solvers": {"nap": cfg.solvers["nap"].model_copy(
+        update={"options": {"sleep": 0.05}})}})
+    summary = run_config(quick, tmp_path / "run", resume=True, plots=False)
+    assert summary.finished == 4 and summary.skipped == 0
+    last = {r["seed"]: r["status"] for r in read_results(tmp_path / "run" / RESULTS)}
+    assert last == {seed: "feasible" for seed in seeds}
+    assert len(read_results(tmp_path / "run" / RESULTS)) == 6
+    for seed in ran:  # the stopped ones ran once; none of them was run twice by the stopped run
+        assert len((notes / f"{seed}-60.5").read_text().split()) == 1
 
 
 def _free_port() -> int:

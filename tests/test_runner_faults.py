@@ -1,7 +1,7 @@
 """The runner's faults, as a user meets them: a run killed with SIGKILL and resumed, a solver that
 crashes its process, a task that hangs in a pool, two runs of one config at once, resuming a folder
-that does not exist, ``[output] dir`` relative to the config, and Ctrl-C in pool and sequential
-mode. Test solvers come from a third-party plugin (an entry point on sys.path / PYTHONPATH), so that
+that does not exist, ``[output] dir`` relative to the config, and Ctrl-C in pool, sequential and
+dask mode. Test solvers come from a third-party plugin (an entry point on sys.path / PYTHONPATH), so that
 spawned pool workers and CLI subprocesses find them too."""
 
 from __future__ import annotations
@@ -327,6 +327,85 @@ def test_ctrl_c_in_pool_mode_keeps_results_and_exits_130(tmp_path, plug):
     assert len(recs) == 6 and [x["solver"] for x in recs].count("highs") == 2
     last = {(x["solver"], x["seed"]): x["status"] for x in recs}
     assert set(last.values()) == {"optimal", "feasible"}
+
+
+def test_ctrl_c_reads_a_workers_pipe_before_choosing_sigint_or_kill(monkeypatch):
+    """The race behind a once-flaky Ctrl-C test: a worker has started its task (its "ready" is in
+    the pipe) but the runner has not read it yet. It must get SIGINT (and return its incumbent),
+    not be killed as if its task had not started; a worker whose task has not started is killed."""
+    from solverhub.core import runner
+    from solverhub.core.runner import Task, _ask_to_stop, _Worker
+
+    class Pipe:
+        def __init__(self, msgs):
+            self.msgs = list(msgs)
+
+        def poll(self):
+            return bool(self.msgs)
+
+        def recv(self):
+            return self.msgs.pop(0)
+
+        def send(self, obj):
+            pass
+
+    class Proc:
+        pid = -999  # never a real process: os.kill is replaced below
+        killed = False
+
+        def kill(self):
+            self.killed = True
+
+    class Progress:
+        def task_started(self, task):
+            pass
+
+    signals: list[tuple[int, int]] = []
+    monkeypatch.setattr(runner.os, "kill", lambda pid, sig: signals.append((pid, sig)))
+    task = Task(GEN, "fault-sleepy", "fault-sleepy", 0, 60.0)
+    started = _Worker(proc=Proc(), conn=Pipe([("ready",)]), spawned=0.0)
+    started.assign(task, 1)
+    _ask_to_stop(started, Progress())
+    assert signals == [(-999, signal.SIGINT)] and not started.proc.killed
+    not_started = _Worker(proc=Proc(), conn=Pipe([]), spawned=0.0)
+    not_started.assign(task, 1)
+    _ask_to_stop(not_started, Progress())
+    assert not_started.proc.killed and len(signals) == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_dask_mode_records_the_running_tasks_and_resume_finishes(tmp_path, plug):
+    """Ctrl-C in a dask run (a LocalCluster, whose workers share the terminal's process group):
+    the running tasks return their incumbents, recorded as interrupted; the queued ones get no line
+    and do not run; resume runs exactly the ones without a final line."""
+    pytest.importorskip("distributed")
+    cfg = write_cfg(tmp_path / "c.toml", ["fault-sleepy"], seeds=(0, 1, 2, 3), workers=2,
+                    extra='kind = "dask"\n')
+    out = tmp_path / "run"
+    proc = popen("run", str(cfg), "--out", str(out), env={"FAULT_SLEEP": "120"})
+    try:
+        wait_for(lambda: len(list(plug.iterdir())) >= 2, "two tasks to start")
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    stdout, stderr = _interrupt(proc)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stdout + stderr
+    assert sum("--resume" in s for s in stderr.splitlines()) == 1
+    ran = sorted(int(p.name.split("-")[1]) for p in plug.iterdir())
+    assert len(ran) == 2  # two workers: the other two tasks never started
+    recs = lines(out)
+    assert sorted((r["seed"], r["status"], r["objective"]) for r in recs) == [
+        (seed, "interrupted", 42.0) for seed in ran]
+    assert all(len(attempts(plug, f"sleepy-{seed}")) == 1 for seed in ran)
+
+    r = cli("run", "--out", str(out), "--resume", env={"FAULT_SLEEP": "0.1"})
+    assert r.returncode == 0, r.stderr
+    last = {x["seed"]: x["status"] for x in lines(out)}
+    assert last == {0: "feasible", 1: "feasible", 2: "feasible", 3: "feasible"}
+    assert len(lines(out)) == 6  # two interrupted lines, then one final line per task
+    assert all(len(attempts(plug, f"sleepy-{seed}")) == (2 if seed in ran else 1)
+               for seed in range(4))
 
 
 @pytest.mark.slow

@@ -236,6 +236,88 @@ def test_pool_workers_are_reused_then_replaced(tmp_path, nap):
     assert os.getpid() not in per_pid
 
 
+FORK_CHECK = r'''
+import json, os, sys, threading, time
+from solverhub.core.config import parse_config
+from solverhub.core.errors import BadInputError
+from solverhub.core.runfolder import RESULTS, ResultWriter, read_results
+import solverhub.core.runner as runner
+
+out = {}
+methods = []
+start_worker = runner._start_worker
+runner._start_worker = lambda pool: methods.append(runner._pool_start_method()) or start_worker(pool)
+cfg = parse_config({"name": "t", "instances": [sys.argv[2]], "time_limit": 10, "seeds": 6,
+                    "solvers": {"nap": {"kind": "nap", "options": {"sleep": 0.01}}},
+                    "executor": {"workers": 2}})
+runner.run_config(cfg, sys.argv[1], plots=False)
+out["methods"] = methods
+out["records"] = [(r["seed"], r["status"], r["pid"]) for r in read_results(os.path.join(sys.argv[1], RESULTS))]
+out["runner"] = os.getpid()
+
+# a forked child drops its copy of the results file: the runner's close releases the lock
+path = os.path.join(sys.argv[1], "lock.jsonl")
+w = ResultWriter(path, exclusive=True)
+assert w.lock()
+ready_r, ready_w = os.pipe()
+child = os.fork()
+if child == 0:  # past the at-fork handlers here
+    os.write(ready_w, b"x")
+    time.sleep(30)
+    os._exit(0)
+os.read(ready_r, 1)
+w.close()
+again = ResultWriter(path)
+out["lock_after_close"] = again.lock()
+again.close()
+os.kill(child, 9)
+os.waitpid(child, 0)
+
+os.environ["SOLVERHUB_POOL_START"] = "spawn"
+out["forced"] = runner._pool_start_method()
+os.environ["SOLVERHUB_POOL_START"] = "forkk"
+try:
+    runner._pool_start_method()
+except BadInputError as exc:
+    out["bad"] = str(exc)
+del os.environ["SOLVERHUB_POOL_START"]
+stop = threading.Event()
+t = threading.Thread(target=stop.wait)
+t.start()
+out["with_thread"] = runner._pool_start_method()
+stop.set()
+t.join()
+out["after_thread"] = runner._pool_start_method()
+import highspy  # noqa: F401  (a solver library with a process-global thread pool)
+out["with_highspy"] = runner._pool_start_method()
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers are forked on Linux only")
+def test_pool_workers_are_forked_only_where_that_is_safe(tmp_path, nap):
+    """In a fresh runner process (no solver library loaded, no other thread) the pool's workers are
+    forked: complete results, solved in the workers; a forked child does not keep the run folder
+    locked. A thread, a solver library with native threads (highspy) or SOLVERHUB_POOL_START=spawn
+    make them spawned; a bad value of that variable is named."""
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    env.pop("SOLVERHUB_POOL_START", None)
+    r = subprocess.run([sys.executable, "-c", FORK_CHECK, str(tmp_path / "run"), GEN],
+                       check=False, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["methods"] == ["fork", "fork"]
+    assert sorted(seed for seed, _, _ in out["records"]) == list(range(6))
+    assert {status for _, status, _ in out["records"]} == {"feasible"}
+    pids = {pid for _, _, pid in out["records"]}
+    assert len(pids) == 2 and out["runner"] not in pids
+    assert out["lock_after_close"] is True
+    assert out["forced"] == "spawn" and "SOLVERHUB_POOL_START" in out["bad"]
+    assert "forkk" in out["bad"]
+    assert (out["with_thread"], out["after_thread"], out["with_highspy"]) == \
+        ("spawn", "fork", "spawn")
+
+
 @pytest.mark.parametrize("key, bad, msg", [("max_tasks_per_worker", 0, "greater than or equal to 1"),
                                            ("connect_timeout", "5", "number of seconds"),
                                            ("connect_timeout", 0, "greater than 0"),

@@ -20,7 +20,7 @@ import socket
 import threading
 from typing import Any, Iterator
 
-__all__ = ["stop_requested", "request_stop", "clear_stop", "handle_sigint"]
+__all__ = ["stop_requested", "request_stop", "clear_stop", "handle_sigint", "reset_after_fork"]
 
 _STOP = threading.Event()
 _LOCK = threading.Lock()
@@ -39,6 +39,16 @@ def request_stop() -> None:
 
 def clear_stop() -> None:
     """Forget a stop request (the outermost :func:`handle_sigint` does this on exit)."""
+    _STOP.clear()
+
+
+def reset_after_fork() -> None:
+    """In a process forked from one inside :func:`handle_sigint`: drop the inherited Ctrl-C state
+    (nesting depth, stop flag, the parent's signal wakeup fd) so this process starts clean."""
+    global _depth
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+    _depth = 0
     _STOP.clear()
 
 

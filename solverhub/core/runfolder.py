@@ -11,9 +11,11 @@ them; both import this module, and neither imports the other at module level.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +80,19 @@ def read_results(path: str | Path, *, repair: bool = False) -> list[dict[str, An
 
 
 class ResultWriter:
-    """Appends one JSON line per finished task: written, flushed and fsync'd at once."""
+    """Appends one JSON line per finished task: written and fsync'd at once.
+
+    Unbuffered (one ``os.write`` per line on an ``O_APPEND`` descriptor): nothing waits in a
+    buffer, so a process forked from the runner (a pool worker) can never write a line twice, and
+    a forked process closes its copy of the descriptor at once (see :func:`_forget_in_child`), so
+    that only the runner holds the folder's lock."""
 
     def __init__(self, path: Path, *, exclusive: bool = False) -> None:
         self.path = path
         # exclusive: FileExistsError when the file exists (the folder holds a run already)
-        self._fh = open(path, "x" if exclusive else "a", encoding="utf-8")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (os.O_EXCL if exclusive else 0)
+        self._fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0), 0o666)
+        _OPEN_WRITERS.add(self)
 
     def lock(self) -> bool:
         """Take an exclusive lock on the file for as long as it is open (released by the OS even
@@ -93,19 +102,31 @@ class ResultWriter:
         except ImportError:  # pragma: no cover - Windows: no lock
             return True
         try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         return True
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, default=str, allow_nan=False)
-        self._fh.write(line + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        if self._fd < 0:
+            raise ValueError(f"{self.path}: the result writer is closed")
+        data = memoryview((json.dumps(record, default=str, allow_nan=False) + "\n").encode("utf-8"))
+        while data:  # a regular file takes it in one write; loop in case it does not
+            data = data[os.write(self._fd, data):]
+        os.fsync(self._fd)
 
     def close(self) -> None:
-        self._fh.close()
+        fd, self._fd = self._fd, -1
+        _OPEN_WRITERS.discard(self)
+        if fd >= 0:
+            os.close(fd)
+
+    def _forget_in_child(self) -> None:
+        # the child's copy only: the runner's descriptor and lock stay as they are
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def __enter__(self) -> "ResultWriter":
         return self
@@ -113,6 +134,23 @@ class ResultWriter:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def __del__(self) -> None:  # as a file object would: no descriptor outlives its writer
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+#: the writers open in this process; a forked child drops its copies of their descriptors
+_OPEN_WRITERS: weakref.WeakSet[ResultWriter] = weakref.WeakSet()
+
+
+def _forget_writers_in_child() -> None:
+    for writer in list(_OPEN_WRITERS):
+        writer._forget_in_child()
+    _OPEN_WRITERS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_writers_in_child)
 
 
 def load_run(run_dir: str | Path) -> list[dict[str, Any]]:

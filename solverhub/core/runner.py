@@ -3,10 +3,11 @@
 Executors (DESIGN.md section 8):
 
 * ``local``, 1 worker: tasks run one after another in this process (live incumbent display);
-* ``local``, n > 1 workers: n worker processes (``spawn``) managed here, so that one hung worker
-  can be killed; each solves one task at a time with the next one waiting in its pipe, and is
-  replaced after ``max_tasks_per_worker`` tasks (HiGHS's ``threads`` is process-global and HiGHS
-  leaks memory over many models);
+* ``local``, n > 1 workers: n worker processes managed here, so that one hung worker can be
+  killed; forked from this process where that is safe (Linux, no other thread, no solver library
+  with native threads loaded: see :func:`_fork_is_safe`), else spawned; each solves one task at a
+  time with the next one waiting in its pipe, and is replaced after ``max_tasks_per_worker``
+  tasks (HiGHS's ``threads`` is process-global and HiGHS leaks memory over many models);
 * ``dask``: ``distributed.Client(address)`` (a cluster started separately), or a ``LocalCluster``
   of ``workers`` single-threaded worker processes bound to 127.0.0.1 when no address is given.
   Every task is submitted at once with ``pure=False``; a worker process runs one solve at a time.
@@ -28,6 +29,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -305,16 +307,28 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="solverhub-parent-watch").start()
 
 
-def _worker_main(conn: Any) -> None:
-    """A pool worker process (spawned): takes task dicts from ``conn`` one at a time until it gets
-    ``None`` or the runner is gone. For each task it sends ``("ready",)``, then ``("incumbent", t,
-    obj, bound)`` messages and one ``("result", record)``. Plugins are loaded once, before the
-    first task's clock starts, so a reused worker costs little per task; HiGHS's process-global
-    ``threads`` is then fixed by the first task of this process."""
+def _worker_main(conn: Any, inherited: tuple[Any, ...] = (), forked: bool = False) -> None:
+    """A pool worker process (forked or spawned, see :func:`_pool_start_method`): takes task dicts
+    from ``conn`` one at a time until it gets ``None`` or the runner is gone. For each task it
+    sends ``("ready",)``, then ``("incumbent", t, obj, bound)`` messages and one ``("result",
+    record)``. Plugins are loaded once, before the first task's clock starts (a forked worker has
+    the runner's already), so a reused worker costs little per task; HiGHS's process-global
+    ``threads`` is then fixed by the first task of this process. ``inherited``: a forked worker's
+    copies of the runner's ends of the pipes, closed at once (the runner must see EOF when a
+    worker dies, which a sibling holding that end would prevent)."""
     import signal
     import sys
     import threading
 
+    for other in inherited:
+        with contextlib.suppress(OSError):
+            other.close()
+    if forked:
+        # the runner's Ctrl-C state is not this process's: start clean (fork happens only with
+        # no other thread running, so no wakeup listener is lost here)
+        from solverhub.core.interrupt import reset_after_fork
+
+        reset_after_fork()
     try:
         # out of the terminal's process group: a Ctrl-C reaches the runner only, which relays one
         # SIGINT to each worker (a second one would abort the solve without its incumbent)
@@ -391,6 +405,7 @@ class _Worker:
     idle_since: float = 0.0          # when the previous task ended (its successor's start-up)
     eof: bool = False
     sent: int = 0                    # tasks sent to this process in all
+    start_method: str = "spawn"      # how the process was started (fork or spawn)
     results: list[tuple[Task, dict[str, Any]]] = field(default_factory=list)  # not yet recorded
 
     @property
@@ -442,6 +457,125 @@ class _Worker:
         self.conn.close()
 
 
+#: modules that own native thread pools or process-global solver state (a solve in this process may
+#: have started them): a child forked from a process that loaded one could inherit a half-made copy
+#: (a HiGHS scheduler without its threads hangs), so pool workers are then spawned instead
+FORK_UNSAFE_MODULES = ("highspy", "ortools", "pyscipopt", "cvxpy", "gurobipy", "mosek", "torch",
+                       "cupy", "jax", "numba", "distributed", "cyipopt", "casadi")
+#: environment variable: ``spawn`` makes every pool worker a fresh interpreter; ``auto`` (default)
+#: forks from the runner where that is safe
+POOL_START_ENV = "SOLVERHUB_POOL_START"
+
+
+def _blas_thread_allowance() -> int:
+    """How many idle threads OpenBLAS may hold in this process (numpy and scipy each load their
+    own copy, which starts ``threads - 1`` helpers at import). OpenBLAS shuts them down itself
+    around fork (a pthread_atfork handler), so they do not make a fork unsafe."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+            libs = {line.split()[-1] for line in fh
+                    if "openblas" in line.rsplit("/", 1)[-1].lower() and ".so" in line}
+    except OSError:
+        return 0
+    per_lib = None
+    for var in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        try:
+            per_lib = int(os.environ[var].split(",")[0])
+            break
+        except (KeyError, ValueError):
+            continue
+    if per_lib is None:
+        per_lib = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+    return len(libs) * max(per_lib - 1, 0)
+
+
+def _fork_is_safe() -> bool:
+    """True when a forked child gets a consistent copy of this process: Linux; no thread but this
+    one (a thread holding a lock at fork time would leave it held forever in the child), counted
+    by the OS so that native threads count too, OpenBLAS's idle helpers excepted; no solver library
+    with native thread pools loaded (:data:`FORK_UNSAFE_MODULES`)."""
+    import sys
+
+    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+        return False
+    if any(name in sys.modules for name in FORK_UNSAFE_MODULES):
+        return False
+    allowance = _blas_thread_allowance()
+    for _ in range(5):
+        try:
+            threads = len(os.listdir("/proc/self/task"))
+        except OSError:
+            return False
+        if threads - 1 <= allowance:
+            return True
+        # a thread that was just joined (environment.json's writer of a previous run) is listed
+        # until the OS has reaped it: give it a moment; a solver's thread pool stays and counts
+        time.sleep(0.02)
+    return False
+
+
+def _pool_start_method() -> str:
+    """``fork`` where :func:`_fork_is_safe` (a worker then starts in milliseconds with the runner's
+    imports and plugin registries), else ``spawn`` (a fresh interpreter: about 0.7 s of imports and
+    plugin loading per worker here); ``SOLVERHUB_POOL_START=spawn`` forces spawn."""
+    choice = os.environ.get(POOL_START_ENV, "auto").strip().lower() or "auto"
+    if choice not in ("auto", "spawn"):
+        raise BadInputError(f"{POOL_START_ENV} must be 'auto' or 'spawn', got {choice!r}")
+    return "fork" if choice == "auto" and _fork_is_safe() else "spawn"
+
+
+def _start_worker(pool: list[_Worker]) -> _Worker:
+    """Start one pool worker (forked or spawned) and append it to ``pool``."""
+    import multiprocessing as mp
+    import sys
+    import warnings
+
+    method = _pool_start_method()
+    ctx = mp.get_context(method)
+    here, there = ctx.Pipe(duplex=True)
+    forked = method == "fork"
+    # a spawned worker inherits no descriptors; a forked one closes its copies of the runner's ends
+    inherited = tuple(w.conn for w in pool) + (here,) if forked else ()
+    proc = ctx.Process(target=_worker_main, args=(there, inherited, forked), daemon=True,
+                       name="solverhub-worker")
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns of fork in a process with threads: the only ones allowed here are
+        # OpenBLAS's idle helpers, which OpenBLAS itself parks around fork
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered here may be written twice
+            with contextlib.suppress(Exception):
+                stream.flush()
+        proc.start()
+    there.close()  # the worker holds the only other end: EOF here when it dies
+    log.debug("pool worker %s started (%s)", proc.pid, method)
+    w = _Worker(proc, here, time.monotonic(), start_method=method)
+    pool.append(w)
+    return w
+
+
+def _start_pool(workers: int) -> list[_Worker]:
+    """Start ``workers`` pool workers now: called before the run starts any thread of its own (the
+    live display, environment.json's writer), so that they can be forked."""
+    pool: list[_Worker] = []
+    try:
+        for _ in range(workers):
+            _start_worker(pool)
+    except BaseException:
+        _discard_workers(pool)
+        raise
+    return pool
+
+
+def _discard_workers(pool: list[_Worker]) -> None:
+    for w in pool:
+        w.kill()
+    for w in pool:
+        with contextlib.suppress(Exception):
+            w.close()
+    pool.clear()
+
+
 def _pool_deadline(w: _Worker, time_limit: float | None, grace: float) -> float | None:
     if w.ready_at is None:
         # counted from when its task was sent (or the previous one ended): a first task also
@@ -454,11 +588,12 @@ def _pool_deadline(w: _Worker, time_limit: float | None, grace: float) -> float 
 
 
 def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None],
-              progress: _Progress, grace: float, max_tasks: int = 200) -> None:
-    """At most ``workers`` worker processes (spawned), each solving one task at a time with the
-    next one waiting in its pipe, and replaced after ``max_tasks`` tasks (HiGHS leaks memory over
-    many models); managed here rather than by concurrent.futures, so that a single worker can be
-    killed:
+              progress: _Progress, grace: float, max_tasks: int = 200,
+              prestarted: list[_Worker] | None = None) -> None:
+    """At most ``workers`` worker processes (``prestarted`` ones first: taken over, the list
+    emptied), each solving one task at a time with the next one waiting in its pipe, and replaced
+    after ``max_tasks`` tasks (HiGHS leaks memory over many models); managed here rather than by
+    concurrent.futures, so that a single worker can be killed:
 
     * a worker that dies without a result (a native crash, out of memory) is replaced and the task
       it was solving tried once more, then recorded as an error with the reason (the task waiting
@@ -469,26 +604,18 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
       ``STOP_WAIT`` seconds to return its incumbent (recorded as ``interrupted``), the others are
       killed and get no line (not done); then KeyboardInterrupt. A second Ctrl-C kills them at once.
     """
-    import multiprocessing as mp
-    import signal
     from collections import deque
     from multiprocessing.connection import wait as mp_wait
 
     from solverhub.core.interrupt import handle_sigint, stop_requested
 
-    ctx = mp.get_context("spawn")
     queue: deque[tuple[Task, int]] = deque((t, 1) for t in tasks)
-    pool: list[_Worker] = []
+    pool: list[_Worker] = list(prestarted or ())
+    if prestarted is not None:
+        prestarted.clear()  # ours now: killed or retired below
+    for w in pool:
+        w.idle_since = time.monotonic()  # its start-up limit counts from now
     stopping_at: float | None = None
-
-    def spawn() -> _Worker:
-        here, there = ctx.Pipe(duplex=True)
-        proc = ctx.Process(target=_worker_main, args=(there,), daemon=True, name="solverhub-worker")
-        proc.start()
-        there.close()  # the worker holds the only other end: EOF here when it dies
-        w = _Worker(proc, here, time.monotonic())
-        pool.append(w)
-        return w
 
     def give(w: _Worker) -> None:
         task, attempt = queue.popleft()
@@ -572,21 +699,16 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
                     stopping_at = now
                     queue.clear()
                     for w in pool:
+                        w.drain(progress)  # first: a task sent ahead may have started meanwhile
                         requeue(w)  # the tasks waiting in pipes will not run: no line
-                        if not w.assigned:
-                            continue
-                        if w.ready_at is not None:  # it can return an incumbent
-                            with contextlib.suppress(OSError):
-                                os.kill(w.proc.pid, signal.SIGINT)
-                        else:
-                            w.kill()
+                        _ask_to_stop(w, progress)
                 if stopping_at is None:
                     # `workers` processes that can take tasks: a retiring worker's successor is
                     # spawned as soon as the old one has its last task, so that its start-up
                     # overlaps that task; it gets a task only when the old one is gone
                     fresh = [w for w in pool if not w.eof and w.sent < max_tasks]
                     while queue and len(fresh) < workers:
-                        fresh.append(spawn())
+                        fresh.append(_start_worker(pool))
                     # breadth first: every worker one task, then one waiting in each pipe
                     for depth in range(PREFETCH):
                         for w in fresh:
@@ -613,32 +735,75 @@ def _run_pool(tasks: list[Task], workers: int, emit: Callable[[Task, dict], None
         raise KeyboardInterrupt
 
 
+def _ask_to_stop(w: _Worker, progress: _Progress) -> None:
+    """Ctrl-C in a pool: a worker solving a task gets one SIGINT (it returns its incumbent); one
+    that has not started its task is killed (no line: not done). Its pipe is read first, so that a
+    task that has started is known as started even when the runner has not yet read its "ready"."""
+    import signal
+
+    w.drain(progress)
+    if not w.assigned:
+        return
+    if w.ready_at is not None:
+        with contextlib.suppress(OSError):
+            os.kill(w.proc.pid, signal.SIGINT)
+    else:
+        w.kill()
+
+
 def _task_name(task: Task) -> str:
     return f"{instance_label(task.instance)} / {task.solver} / seed {task.seed}"
 
 
 #: the dask event topic on which a task announces that it started (for the watchdog's clock)
 DASK_START_TOPIC = "solverhub-task-start"
-_DASK_TASK_LOCK: Any = None
+#: one solve per dask worker process at a time
+_DASK_TASK_LOCK = threading.Lock()
+#: guards the two below, shared by the task thread and the worker's event loop (client.run)
+_DASK_STATE_LOCK = threading.Lock()
+#: runs stopped by their runner's Ctrl-C: their tasks that have not started do not start
+_DASK_STOPPED_RUNS: set[str] = set()
+_DASK_CURRENT_RUN: str | None = None
 
 
-def _dask_task(task: dict[str, Any], token: str) -> dict[str, Any]:
+def _dask_task(task: dict[str, Any], token: str, run_id: str = "") -> dict[str, Any] | None:
     """The task function on a dask worker: one solve per worker process at a time (a worker with
     several threads would otherwise run two solves that share HiGHS's process-global ``threads``),
-    and a start event so that the runner's watchdog counts from the real start."""
-    import threading
+    and a start event so that the runner's watchdog counts from the real start. None: the run was
+    stopped (Ctrl-C) before this task started; the runner records nothing for it."""
+    global _DASK_CURRENT_RUN
+    from solverhub.core.interrupt import clear_stop
 
-    global _DASK_TASK_LOCK
-    if _DASK_TASK_LOCK is None:
-        _DASK_TASK_LOCK = threading.Lock()
     with _DASK_TASK_LOCK:
+        with _DASK_STATE_LOCK:
+            if run_id and run_id in _DASK_STOPPED_RUNS:
+                return None
+            _DASK_CURRENT_RUN = run_id
+            clear_stop()  # a stop of an earlier run on this worker is not this task's
         try:
-            from distributed import get_worker
+            try:
+                from distributed import get_worker
 
-            get_worker().log_event(DASK_START_TOPIC, {"token": token})
-        except Exception:  # the runner then counts from submission
-            pass
-        return run_task(task)
+                get_worker().log_event(DASK_START_TOPIC, {"token": token})
+            except Exception:  # the runner then counts from submission
+                pass
+            return run_task(task)
+        finally:
+            with _DASK_STATE_LOCK:
+                _DASK_CURRENT_RUN = None
+                clear_stop()
+
+
+def _dask_stop_run(run_id: str) -> None:
+    """On each dask worker (through ``client.run``), when the runner of ``run_id`` got Ctrl-C: its
+    tasks that have not started will not start, and the running one's solver is asked to stop (it
+    returns its incumbent, as a pool worker does on SIGINT)."""
+    from solverhub.core.interrupt import request_stop
+
+    with _DASK_STATE_LOCK:
+        _DASK_STOPPED_RUNS.add(run_id)
+        if _DASK_CURRENT_RUN == run_id:
+            request_stop()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -670,11 +835,30 @@ def _dask_client(address: str | None, workers: int, *, connect_timeout: float = 
                                 f"{connect_timeout:g} s ({_one_line(exc)}); is `dask scheduler` "
                                 f"running there?") from None
     # a task whose worker dies is run once more elsewhere, then recorded (KilledWorker)
-    with dask.config.set({"distributed.scheduler.allowed-failures": MAX_ATTEMPTS - 1}):
+    with dask.config.set({"distributed.scheduler.allowed-failures": MAX_ATTEMPTS - 1}), \
+            _terminal_sigint_ignored():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                host=host, scheduler_port=0, dashboard_address=f"{host}:0",
                                silence_logs=logging.ERROR)
     return Client(cluster), cluster
+
+
+@contextlib.contextmanager
+def _terminal_sigint_ignored() -> Any:
+    """While LocalCluster starts its worker processes: they share the terminal's process group, so
+    a Ctrl-C would kill them with their tasks; an ignored SIGINT is inherited (across exec too),
+    and the runner then stops them as a pool's workers are stopped (see :func:`_run_dask`)."""
+    import signal
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is None):  # None: set outside Python, left alone
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _run_dask(tasks: list[Task], address: str | None, workers: int,
@@ -688,11 +872,18 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
     (``allowed-failures``) before it fails with KilledWorker, recorded as an error. Dask cannot
     stop a task's thread: a task without a result ``time_limit + grace`` seconds after it started
     is recorded as an error, its future cancelled, and its worker restarted (best effort: a worker
-    without a nanny cannot be restarted, and its thread then stays busy)."""
+    without a nanny cannot be restarted, and its thread then stays busy).
+
+    Ctrl-C, as in the pool: no new task starts (the ones not known to have started are cancelled,
+    and the workers drop any of this run's tasks that come to them), the running tasks' solvers
+    are asked to stop and get ``STOP_WAIT`` seconds to return their incumbents (recorded as
+    ``interrupted`` unless final); tasks still running then get no line (not done: ``--resume``
+    runs them); then KeyboardInterrupt. A second Ctrl-C stops at once."""
     import queue as queue_mod
-    import threading
 
     from distributed import as_completed
+
+    from solverhub.core.interrupt import handle_sigint, stop_requested
 
     client, cluster = _dask_client(address, workers, connect_timeout=connect_timeout, host=host)
     started: dict[str, float] = {}
@@ -708,13 +899,17 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
         except Exception:
             pass
 
+    stopping_at: float | None = None
+    sigint: Any = None
     try:
+        sigint = handle_sigint()  # from here on, a first Ctrl-C stops the run as described above
+        sigint.__enter__()
         client.subscribe_topic(DASK_START_TOPIC, on_start)
         inflight: dict[Any, tuple[Task, str]] = {}
         run_id = f"{os.getpid()}-{time.time_ns()}"
         for n, task in enumerate(tasks):
             token = f"solverhub-{run_id}-{n}"
-            fut = client.submit(_dask_task, task.to_dict(), token, pure=False, key=token)
+            fut = client.submit(_dask_task, task.to_dict(), token, run_id, pure=False, key=token)
             inflight[fut] = (task, token)
         by_token = {token: task for task, token in inflight.values()}
         announced: set[str] = set()
@@ -733,6 +928,14 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
         collector.start()
         last_check = time.monotonic()
         while inflight:
+            if stopping_at is None and stop_requested():
+                stopping_at = time.monotonic()
+                with lock:
+                    known = announced | set(started)
+                _stop_dask_run(client, run_id, inflight, known)
+            if stopping_at is not None and (not inflight
+                                            or time.monotonic() - stopping_at >= STOP_WAIT):
+                break
             batch: list[Any] = []
             try:  # wake at a result, or every 0.2 s for the watchdog
                 batch.append(done_q.get(timeout=0.2))
@@ -754,8 +957,14 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
                 by_token.pop(token, None)  # a start event arriving after the result is ignored
                 with lock:
                     started.pop(token, None)
+                if res is None:  # not started: the run was stopped first (no line: not done)
+                    fut.release()
+                    continue
                 if isinstance(res, dict):
                     rec = res
+                    if stopping_at is not None and rec.get("status") not in FINAL_STATUSES:
+                        rec["status"] = "interrupted"
+                        rec["error"] = rec.get("error") or "interrupted by the user"
                 else:
                     name = type(res).__name__
                     why = (f"the dask worker died while solving this task, {MAX_ATTEMPTS} times: "
@@ -764,14 +973,14 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
                     rec = error_record(task.to_dict(), why)
                 fut.release()
                 emit(task, rec)
-            if None in batch and inflight:
+            if None in batch and inflight and stopping_at is None:
                 # the collector ended with tasks outstanding (the cluster went away)
                 for fut, (task, _) in list(inflight.items()):
                     emit(task, error_record(task.to_dict(), f"dask: the result was lost "
                                                             f"({fut.status})"))
                 inflight.clear()
             now = time.monotonic()
-            if now - last_check < 0.2:
+            if now - last_check < 0.2 or stopping_at is not None:
                 continue
             last_check = now
             for fut, (task, token) in list(inflight.items()):
@@ -790,14 +999,45 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
                     f"{grace:g} s); " + ("dask worker restarted" if killed else
                                          "dask cannot stop the task: its worker stays busy")),
                     runtime=now - t0))
+        if stopping_at is not None:  # what still runs gets no line; its result is dropped
+            with contextlib.suppress(Exception):
+                client.cancel(list(inflight))
     finally:
         try:
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(DASK_START_TOPIC)
             client.close()
         finally:
-            if cluster is not None:
-                cluster.close()
+            try:
+                if cluster is not None:
+                    cluster.close()
+            finally:
+                if sigint is not None:
+                    sigint.__exit__(None, None, None)
+    if stopping_at is not None:
+        raise KeyboardInterrupt
+
+
+def _stop_dask_run(client: Any, run_id: str, inflight: dict[Any, tuple[Task, str]],
+                   started: set[str]) -> None:
+    """Ctrl-C in a dask run: cancel the tasks not known to have started (dropped from ``inflight``:
+    no line) and ask every worker to stop this run (see :func:`_dask_stop_run`). A task that
+    started but whose start event has not arrived yet is cancelled too: its worker stops it, its
+    result is dropped, and resume runs it again."""
+    queued = [fut for fut, (_, token) in inflight.items() if token not in started]
+    for fut in queued:
+        del inflight[fut]
+
+    def tell_workers() -> None:
+        # in a thread: a slow or gone worker must not hold up this loop (STOP_WAIT bounds it)
+        try:
+            client.run(_dask_stop_run, run_id, on_error="ignore")
+        except Exception as exc:  # the running tasks then end on their own and are dropped
+            log.warning("could not ask the dask workers to stop: %s", _one_line(exc))
+
+    threading.Thread(target=tell_workers, name="solverhub-dask-stop", daemon=True).start()
+    with contextlib.suppress(Exception):
+        client.cancel(queued)
 
 
 def _restart_dask_worker(client: Any, fut: Any) -> bool:
@@ -904,7 +1144,6 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
     try:
         previous = read_results(out / RESULTS, repair=True) if resume else []
         atomic_write_text(out / CONFIG, config_to_toml(cfg))
-        env_writer = _write_environment(out / ENVIRONMENT)
     except BaseException:
         writer.close()
         raise
@@ -938,8 +1177,15 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
 
     kind = "dask" if ex.kind == "dask" else ("sequential" if ex.workers == 1 else
                                              f"process pool ({ex.workers} workers)")
-    progress.start(len(all_tasks), summary.skipped, kind)
+    runnable = sum(1 for t in todo if attempts.get(t.key, 0) < MAX_ATTEMPTS)
+    pool_size = min(ex.workers, runnable) if ex.kind == "local" and ex.workers > 1 else 0
+    env_writer = None
+    prestarted: list[_Worker] = []
     try:
+        # the pool's workers first, while this process runs no other thread (they can be forked)
+        prestarted = _start_pool(pool_size) if pool_size else []
+        env_writer = _write_environment(out / ENVIRONMENT)
+        progress.start(len(all_tasks), summary.skipped, kind)
         for task in todo:
             if attempts.get(task.key, 0) >= MAX_ATTEMPTS:
                 emit(task, error_record(task.to_dict(), (
@@ -953,11 +1199,12 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
             elif ex.workers == 1:
                 _run_sequential(todo, emit, progress, out, attempts)
             else:
-                _run_pool(todo, min(ex.workers, len(todo)), emit, progress, ex.task_grace,
-                          ex.max_tasks_per_worker)
+                _run_pool(todo, pool_size, emit, progress, ex.task_grace,
+                          ex.max_tasks_per_worker, prestarted=prestarted)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
+        _discard_workers(prestarted)  # those _run_pool did not take over (an error before it)
         writer.close()
         progress.stop()
 
