@@ -27,6 +27,17 @@ __all__ = [
 ]
 
 
+def _probe(available: Callable[[], str | None] | None) -> str | None:
+    """Run an availability probe: ``None`` (usable) or the reason it is not."""
+    if available is None:
+        return None
+    try:
+        reason = available()
+    except Exception as exc:  # a probe must never take the host down
+        return f"availability probe raised {type(exc).__name__}: {exc}"
+    return None if not reason else str(reason)
+
+
 class NoOptions(BaseModel):
     """Options model of a solver that takes none; unknown keys are rejected."""
 
@@ -111,13 +122,7 @@ class SolverSpec:
 
     def unavailable_reason(self) -> str | None:
         """``None`` when available; a probe that raises counts as unavailable, with its error."""
-        if self.available is None:
-            return None
-        try:
-            reason = self.available()
-        except Exception as exc:  # a probe must never take the host down
-            return f"availability probe raised {type(exc).__name__}: {exc}"
-        return None if not reason else str(reason)
+        return _probe(self.available)
 
 
 @dataclass(frozen=True)
@@ -175,10 +180,4 @@ class ArrayBackend:
 
     def unavailable_reason(self) -> str | None:
         """``None`` when usable; a probe that raises counts as unavailable, with its error."""
-        if self.available is None:
-            return None
-        try:
-            reason = self.available()
-        except Exception as exc:  # a probe must never take the host down
-            return f"availability probe raised {type(exc).__name__}: {exc}"
-        return None if not reason else str(reason)
+        return _probe(self.available)
