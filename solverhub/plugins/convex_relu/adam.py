@@ -16,9 +16,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from solverhub.core.errors import BadInputError
-from solverhub.core.interrupt import stop_requested
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.result import Result, Status
+from solverhub.core.timing import deadline_of, limit_status
 
 from .problem import ReLUTraining
 
@@ -49,7 +49,7 @@ def adam_train(X: np.ndarray, Y: np.ndarray, *, loss: str, beta: float, width: i
     m2 = [np.zeros_like(p) for p in params]
     b1, b2, eps = 0.9, 0.999, 1e-8
     for k in range(1, iterations + 1):
-        if time.perf_counter() >= deadline or stop_requested():
+        if limit_status(deadline) is not None:
             break
         A = np.stack([X @ W1[j] for j in range(c)])                   # (c, n, m)
         Hd = np.maximum(A, 0.0)
@@ -91,8 +91,7 @@ class ReluAdam:
             raise BadInputError(f"relu-adam takes a relu-training problem, got "
                                 f"{type(problem).__name__}")
         problem.validate()
-        deadline = math.inf if time_limit is None or not math.isfinite(time_limit) \
-            else t0 + float(time_limit)
+        deadline = deadline_of(t0, time_limit)
         traj: list[tuple[float, float]] = []
         state = {"k": 0}
 
@@ -126,7 +125,7 @@ class ReluAdam:
             traj = [(tt, vv) for tt, vv in traj if vv >= f] + [(t, f)]
         status = Status.FEASIBLE
         if state["k"] < self.iterations:
-            status = Status.INTERRUPTED if stop_requested() else Status.TIME_LIMIT
+            status = limit_status(deadline) or Status.TIME_LIMIT
         metrics = problem.scores(W1, w2)
         metrics["active_neurons"] = float(np.count_nonzero(np.linalg.norm(W1, axis=1) * np.abs(w2)
                                                            > 1e-10))

@@ -25,25 +25,40 @@ Steps 2-4 (paper): v <- group soft-threshold(u + lambda, beta / rho); s <- (G u 
 lambda += gamma (u - v), nu += gamma (G u - s). Stopping: primal and dual residuals below
 eps_abs sqrt(p) + eps_rel * scale (Boyd et al. 2011, sec. 3.3.1). Adaptive rho: residual
 balancing (Boyd et al. sec. 3.4.1, mu = 10, tau = 2) every ``adapt_every`` iterations.
+
+Polishing (squared loss, ``polish=True`` by default; polish.py, not in the paper): at
+iterations polish_start, 2 polish_start, 4 polish_start, ... and at the end, the support and
+the active cone rows of the iterate define a reduced smooth problem solved by Newton; that
+point is returned only when it is cone feasible and certified by a dual bound within
+``polish_gap`` (relative).
+
+Array namespace: the iteration is written once against ``xp = array_namespace(device)`` (NumPy
+for "cpu", CuPy for "cuda" from the CUDA plugin); only polishing runs on the host.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from solverhub.core.arrays import array_namespace, to_host
 from solverhub.core.errors import BadInputError
-from solverhub.core.interrupt import stop_requested
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.result import Result, Status
+from solverhub.core.timing import deadline_of, limit_status
 
+from .polish import PolishOutcome, polish_squared
 from .problem import ReLUTraining
 
-__all__ = ["AdmmOptions", "ConvexReluAdmm"]
+__all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
+
+#: largest n d 2P c for which the (host) polishing is attempted; breast_cancer at P = 200 is 5e6
+POLISH_MAX_WORK = 1e9
 
 
 class AdmmOptions(BaseModel):
@@ -66,12 +81,31 @@ class AdmmOptions(BaseModel):
     anderson: int = Field(0, ge=0, description="Anderson acceleration memory (0: off)")
     splitting: Literal["auto", "woodbury", "split"] = Field(
         "auto", description="auto: woodbury for the squared loss without eps, split otherwise")
+    polish: bool = Field(True, description="squared loss: active-set Newton polishing with a "
+                                           "dual certificate (polish.py); false: the paper's "
+                                           "ADMM only")
+    polish_start: int = Field(200, ge=1, description="first polishing attempt; then at 2x, 4x, ...")
+    polish_gap: float = Field(1e-7, gt=0, description="accept a polished point whose objective "
+                                                      "is within this (relative) of its dual bound")
+    device: str = Field("cpu", description="array device: cpu (NumPy) or a plugin's device, "
+                                           "e.g. cuda (CuPy)")
 
 
-def _group_shrink(A: np.ndarray, thr: float) -> np.ndarray:
-    norms = np.linalg.norm(A, axis=-1, keepdims=True)
-    scale = np.maximum(1.0 - thr / np.maximum(norms, 1e-300), 0.0)
+def _group_shrink(xp: ModuleType, A: Any, thr: float) -> Any:
+    """Group soft-threshold over the last axis (the paper's step 2)."""
+    norms = xp.sqrt(xp.sum(A * A, axis=-1, keepdims=True))
+    scale = xp.maximum(1.0 - thr / xp.maximum(norms, 1e-300), 0.0)
     return A * scale
+
+
+def _norm(xp: ModuleType, A: Any) -> float:
+    return float(xp.sqrt(xp.sum(A * A)))
+
+
+def _margin_loss(xp: ModuleType, loss: str, m: Any) -> Any:
+    if loss == "hinge":
+        return xp.maximum(1.0 - m, 0.0)
+    return xp.logaddexp(0.0, -m)
 
 
 class ConvexReluAdmm:
@@ -81,7 +115,12 @@ class ConvexReluAdmm:
                  adaptive_rho: bool = True, adapt_every: int = 10, eps_abs: float = 1e-7,
                  eps_rel: float = 1e-6, relaxation: float = 1.0, rho_rule: str = "normalized",
                  rho_step: float = 2.0, max_rho_updates: int = 50, anderson: int = 0,
-                 splitting: str = "auto") -> None:
+                 splitting: str = "auto", polish: bool = True, polish_start: int = 200,
+                 polish_gap: float = 1e-7, device: str = "cpu") -> None:
+        self.polish = bool(polish)
+        self.polish_start = int(polish_start)
+        self.polish_gap = float(polish_gap)
+        self.device = str(device)
         self.max_rho_updates = int(max_rho_updates)
         self.anderson = int(anderson)
         self.rho_step = float(rho_step)
@@ -113,49 +152,58 @@ class ConvexReluAdmm:
         if split == "woodbury" and (problem.loss != "squared" or problem.eps > 0):
             raise BadInputError("splitting='woodbury' is the paper's u-step for the squared loss "
                                 "without eps; use splitting='split' (or auto)")
-        deadline = math.inf if time_limit is None or not math.isfinite(time_limit) \
-            else t0 + float(time_limit)
-        return self._run(problem, split, t0, deadline, notifier)
+        xp = array_namespace(self.device)
+        return self._run(problem, split, t0, deadline_of(t0, time_limit), notifier, xp)
 
-    def _run(self, pb: ReLUTraining, split: str, t0: float, deadline: float, notifier: Any) -> Result:
-        X, Y, n, d, P, c = pb.X, pb.Y.T.copy(), pb.n_samples, pb.d, pb.P, pb.c  # Y: (c, n)
-        Df = pb.D.astype(np.float64)
-        Et = np.ascontiguousarray((2.0 * Df - 1.0).T)                # (P, n)
-        XT = np.ascontiguousarray(X.T)                               # (d, n)
-        DT = np.ascontiguousarray(Df.T)                              # (P, n)
+    def _run(self, pb: ReLUTraining, split: str, t0: float, deadline: float, notifier: Any,
+             xp: ModuleType) -> Result:
+        n, d, P, c = pb.n_samples, pb.d, pb.P, pb.c
+        X = xp.asarray(pb.X)
+        Y = xp.asarray(np.ascontiguousarray(pb.Y.T))                 # (c, n)
+        Df = xp.asarray(pb.D.astype(np.float64))
+        Et = xp.ascontiguousarray((2.0 * Df - 1.0).T)                # (P, n)
+        XT = xp.ascontiguousarray(X.T)                               # (d, n)
+        DT = xp.ascontiguousarray(Df.T)                              # (P, n)
         beta = pb.beta
 
-        # every operator is a plain 2-D matrix product (batched broadcasting is far slower)
-        def G(U):       # (c,2,P,d) -> (c,2,P,n)
+        # the pattern products, each one plain 2-D matrix product (batched broadcasting is slower)
+        def G(U):       # G u = (2 D_i - I) X u_i: (c,2,P,d) -> (c,2,P,n)
             return (U.reshape(-1, d) @ XT).reshape(c, 2, P, n) * Et
 
-        def Gt(S):      # (c,2,P,n) -> (c,2,P,d)
+        def Gt(S):      # G' s = X' (2 D_i - I) s_i: (c,2,P,n) -> (c,2,P,d)
             return ((Et * S).reshape(-1, n) @ X).reshape(c, 2, P, d)
 
-        def F(U):       # (c,2,P,d) -> (c,n)
-            return np.sum(((U[:, 0] - U[:, 1]).reshape(-1, d) @ XT).reshape(c, P, n) * DT, axis=1)
+        def F(U):       # F u = sum_i D_i X (v_i - w_i): (c,2,P,d) -> (c,n)
+            return xp.sum(((U[:, 0] - U[:, 1]).reshape(-1, d) @ XT).reshape(c, P, n) * DT, axis=1)
 
-        def Ft(q):      # (c,n) -> (c,2,P,d)
+        def Ft(q):      # F' q = (X' D_i q, -X' D_i q): (c,n) -> (c,2,P,d)
             T = ((DT[None] * q[:, None, :]).reshape(-1, n) @ X).reshape(c, P, d)
-            return np.stack([T, -T], axis=1)
+            return xp.stack([T, -T], axis=1)
 
         def R(U):       # u -> D (V - W): (c,2,P,d) -> (c,n,d)
             diff = U[:, 0] - U[:, 1]
-            return np.stack([Df @ diff[j] for j in range(c)])
+            return xp.stack([Df @ diff[j] for j in range(c)])
 
         def Rt(W):      # (c,n,d) -> (c,2,P,d)
-            T = np.stack([DT @ W[j] for j in range(c)])
-            return np.stack([T, -T], axis=1)
+            T = xp.stack([DT @ W[j] for j in range(c)])
+            return xp.stack([T, -T], axis=1)
 
-        info: dict[str, Any] = {"splitting": split}
+        def objective(V) -> float:
+            if split == "woodbury":
+                r = F(V) - Y
+                return 0.5 * float(xp.sum(r * r)) / n \
+                    + beta * float(xp.sum(xp.sqrt(xp.sum(V * V, axis=-1))))
+            return self._objective_split(xp, pb, V, F, R, Y)
+
+        info: dict[str, Any] = {"splitting": split, "device": self.device}
         t_setup = time.perf_counter()
         XtX = X.T @ X
-        l2, Q2 = np.linalg.eigh(XtX)
-        l2 = np.maximum(l2, 0.0)
+        l2, Q2 = xp.linalg.eigh(XtX)
+        l2 = xp.maximum(l2, 0.0)
         if split == "woodbury":
             FtY = Ft(Y) / n
             DDt = Df @ Df.T
-            cache: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+            cache: dict[float, tuple[Any, Any, Any]] = {}
 
             def factor(r: float):
                 """M = (r I + X'X)^-1 and the eigendecomposition of H = 2 (X M X') o (D D')."""
@@ -163,27 +211,27 @@ class ConvexReluAdmm:
                     if len(cache) > 4:
                         cache.clear()
                     Mr = (Q2 / (r + l2)) @ Q2.T
-                    XQ = X @ (Q2 / np.sqrt(r + l2))
+                    XQ = X @ (Q2 / xp.sqrt(r + l2))
                     H = 2.0 * (XQ @ XQ.T) * DDt
-                    lh, Qh = np.linalg.eigh(0.5 * (H + H.T))
-                    cache[r] = (Mr, np.maximum(lh, 0.0), Qh)
+                    lh, Qh = xp.linalg.eigh(0.5 * (H + H.T))
+                    cache[r] = (Mr, xp.maximum(lh, 0.0), Qh)
                 return cache[r]
         else:
-            l1, Q1 = np.linalg.eigh(Df.T @ Df)
-            l1 = np.maximum(l1, 0.0)
-            xnorm2 = np.sum(X * X, axis=1)                          # (n,)
+            l1, Q1 = xp.linalg.eigh(Df.T @ Df)
+            l1 = xp.maximum(l1, 0.0)
+            xnorm2 = xp.sum(X * X, axis=1)                          # (n,)
             nb = pb.nonbias
         info["setup_time"] = time.perf_counter() - t_setup
 
-        U = np.zeros((c, 2, P, d))
-        V = np.zeros_like(U)
-        Lam = np.zeros_like(U)
-        S = np.zeros((c, 2, P, n))
-        Nu = np.zeros_like(S)
+        U = xp.zeros((c, 2, P, d))
+        V = xp.zeros_like(U)
+        Lam = xp.zeros_like(U)
+        S = xp.zeros((c, 2, P, n))
+        Nu = xp.zeros_like(S)
         Z = Xi = None
         if split == "split":
-            Z = np.zeros((c, n, d))
-            Xi = np.zeros_like(Z)
+            Z = xp.zeros((c, n, d))
+            Xi = xp.zeros_like(Z)
         # one penalty per constraint block: u = v, G u = s, (split) R u = Z
         rv = rs = rz = self.rho
         p_dim = U.size + S.size + (Z.size if split == "split" else 0)
@@ -199,14 +247,21 @@ class ConvexReluAdmm:
         aa_n = 0
         aa_prev = None
         aa_best = math.inf
+        # polishing is host work of about n d 2P c flops per round: skipped on problems so large
+        # (the GPU sizes) that a round would cost more than many device iterations
+        do_polish = self.polish and split == "woodbury" and n * d * 2 * P * c <= POLISH_MAX_WORK
+        if self.polish and split == "woodbury" and not do_polish:
+            info["polish_skipped"] = f"n d 2P c = {n * d * 2 * P * c:.2g} > {POLISH_MAX_WORK:.0e}"
+        next_polish = self.polish_start
+        polished: PolishOutcome | None = None
+        polish_log: list[dict[str, Any]] = []
+        t_polish = 0.0
         while True:
             if k >= self.max_iterations:
                 break
-            if stop_requested():
-                status = Status.INTERRUPTED
-                break
-            if time.perf_counter() >= deadline:
-                status = Status.TIME_LIMIT
+            stop = limit_status(deadline)
+            if stop is not None:
+                status = stop
                 break
             k += 1
             # ---- step 1: u-update (exact linear solve with the factors made once)
@@ -222,62 +277,61 @@ class ConvexReluAdmm:
                 Sig = ((Rh[:, 0] + Rh[:, 1]) @ Q2 / (rv + rs * l2)) @ Q2.T
                 Dl = Q1 @ ((Q1.T @ (Rh[:, 0] - Rh[:, 1]) @ Q2)
                            / (2.0 * rz * l1[:, None] + rv + rs * l2[None, :])) @ Q2.T
-                U = np.stack([0.5 * (Sig + Dl), 0.5 * (Sig - Dl)], axis=1)
+                U = xp.stack([0.5 * (Sig + Dl), 0.5 * (Sig - Dl)], axis=1)
             # over-relaxation (Boyd et al. 2011, sec. 3.4.3): alpha = 1 is the paper's ADMM
             GU = G(U)
             Uh = U if a == 1.0 else a * U + (1.0 - a) * V
             GUh = GU if a == 1.0 else a * GU + (1.0 - a) * S
             # ---- step 2: v-update (group soft-threshold)
             V_old = V
-            V = _group_shrink(Uh + Lam, beta / rv)
+            V = _group_shrink(xp, Uh + Lam, beta / rv)
             # ---- step 3: s-update (cone projection)
             S_old = S
-            S = np.maximum(GUh + Nu, 0.0)
+            S = xp.maximum(GUh + Nu, 0.0)
             if split == "split":
                 RU = R(U)
                 RUh = RU if a == 1.0 else a * RU + (1.0 - a) * Z
                 Z_old = Z
-                Z = self._loss_prox(pb, RUh + Xi, Y, X, xnorm2, nb, 1.0 / (n * rz))
+                Z = self._loss_prox(xp, pb, RUh + Xi, Y, X, xnorm2, nb, 1.0 / (n * rz))
             # ---- step 4: dual updates (scaled duals)
             Lam = Lam + self.gamma * (Uh - V)
             Nu = Nu + self.gamma * (GUh - S)
             if split == "split":
                 Xi = Xi + self.gamma * (RUh - Z)
             # ---- residuals, per block and stacked
-            pv = float(np.linalg.norm(U - V))
-            ps = float(np.linalg.norm(GU - S))
-            dv = rv * float(np.linalg.norm(V - V_old))
+            pv = _norm(xp, U - V)
+            ps = _norm(xp, GU - S)
+            dv = rv * _norm(xp, V - V_old)
             GtdS = Gt(S - S_old)
-            ds = rs * float(np.linalg.norm(GtdS))
+            ds = rs * _norm(xp, GtdS)
             dual = rv * (V - V_old) + rs * GtdS
             yv, ys = rv * Lam, rs * Gt(Nu)
-            sc_p = [max(float(np.linalg.norm(U)), float(np.linalg.norm(V))),
-                    max(float(np.linalg.norm(GU)), float(np.linalg.norm(S)))]
-            sc_d = [float(np.linalg.norm(yv)), float(np.linalg.norm(ys))]
+            sc_p = [max(_norm(xp, U), _norm(xp, V)), max(_norm(xp, GU), _norm(xp, S))]
+            sc_d = [_norm(xp, yv), _norm(xp, ys)]
             prim = [pv, ps]
             duals = [dv, ds]
             ydual = yv + ys
             if split == "split":
-                pz = float(np.linalg.norm(RU - Z))
+                pz = _norm(xp, RU - Z)
                 RtdZ = Rt(Z - Z_old)
-                dz = rz * float(np.linalg.norm(RtdZ))
+                dz = rz * _norm(xp, RtdZ)
                 dual = dual + rz * RtdZ
                 yz = rz * Rt(Xi)
                 ydual = ydual + yz
                 prim.append(pz)
                 duals.append(dz)
-                sc_p.append(max(float(np.linalg.norm(RU)), float(np.linalg.norm(Z))))
-                sc_d.append(float(np.linalg.norm(yz)))
+                sc_p.append(max(_norm(xp, RU), _norm(xp, Z)))
+                sc_d.append(_norm(xp, yz))
             r_norm = math.sqrt(sum(v * v for v in prim))
-            s_norm = float(np.linalg.norm(dual))
+            s_norm = _norm(xp, dual)
             if not (math.isfinite(r_norm) and math.isfinite(s_norm)):
                 return Result(Status.ERROR, runtime=time.perf_counter() - t0, iterations=k,
                               error=f"convex-relu-admm: non-finite residuals at iteration {k} "
                                     f"(rho {rv:g})", info=info)
             eps_pri = math.sqrt(p_dim) * self.eps_abs + self.eps_rel * math.sqrt(
                 sum(v * v for v in sc_p))
-            eps_dual = sq_u * self.eps_abs + self.eps_rel * float(np.linalg.norm(ydual))
-            obj = self._objective(pb, V, F, Y) if split == "woodbury" else pb.objective(V)
+            eps_dual = sq_u * self.eps_abs + self.eps_rel * _norm(xp, ydual)
+            obj = objective(V)
             notifier.iteration(k, {"objective": obj, "primal_residual": r_norm,
                                    "dual_residual": s_norm, "rho": rv})
             if obj < best - 1e-12 * max(1.0, abs(obj)) and (k < 50 or k % 10 == 0):
@@ -288,6 +342,19 @@ class ConvexReluAdmm:
             if r_norm <= eps_pri and s_norm <= eps_dual:
                 status = Status.OPTIMAL
                 break
+            # ---- polishing on a geometric schedule (host path; see polish.py)
+            if do_polish and k == next_polish:
+                next_polish *= 2
+                tp = time.perf_counter()
+                polished = self._try_polish(pb, V, S, deadline)
+                t_polish += time.perf_counter() - tp
+                polish_log.append({"iteration": k, "accepted": polished.accepted,
+                                   "relative_gap": polished.relative_gap,
+                                   "reason": polished.reason})
+                if polished.accepted:
+                    status = Status.OPTIMAL
+                    break
+                polished = None
             # ---- adaptive rho, one penalty per block; scaled duals rescale with 1/tau
             # (rho is frozen after max_rho_updates changes: ADMM with a penalty that changes
             # forever need not converge; a fixed one does)
@@ -320,22 +387,22 @@ class ConvexReluAdmm:
             # whenever rho changes or the fixed-point residual doubles its best value
             if self.anderson > 0:
                 parts = [V, S, Lam, Nu] + ([Z, Xi] if split == "split" else [])
-                g = np.concatenate([a_.ravel() for a_ in parts])
+                g = xp.concatenate([a_.ravel() for a_ in parts])
                 if aa_prev is None:
                     m_ = self.anderson
-                    aa_dF, aa_dG = np.empty((m_, g.size)), np.empty((m_, g.size))
+                    aa_dF, aa_dG = xp.empty((m_, g.size)), xp.empty((m_, g.size))
                     aa_n = 0
                     aa_prev = (g, None, None)
                 else:
                     f = g - aa_prev[0]
-                    fn_ = float(np.linalg.norm(f))
+                    fn_ = _norm(xp, f)
                     if aa_prev[1] is not None:
                         if fn_ > 2.0 * aa_best:
                             aa_n = 0
                         else:
                             j_ = aa_n % self.anderson
-                            np.subtract(f, aa_prev[1], out=aa_dF[j_])
-                            np.subtract(g, aa_prev[2], out=aa_dG[j_])
+                            aa_dF[j_] = f - aa_prev[1]
+                            aa_dG[j_] = g - aa_prev[2]
                             aa_n += 1
                     aa_best = min(aa_best, fn_)
                     f_keep, g_keep = f, g
@@ -343,8 +410,8 @@ class ConvexReluAdmm:
                     if mm:
                         Fm = aa_dF[:mm]
                         gram = Fm @ Fm.T
-                        gram[np.diag_indices(mm)] += 1e-12 * float(np.trace(gram)) + 1e-300
-                        gam = np.linalg.solve(gram, Fm @ f)
+                        gram = gram + (1e-12 * float(xp.trace(gram)) + 1e-300) * xp.eye(mm)
+                        gam = xp.linalg.solve(gram, Fm @ f)
                         g = g - gam @ aa_dG[:mm]
                     aa_prev = (g, f_keep, g_keep)
                 off = 0
@@ -356,8 +423,26 @@ class ConvexReluAdmm:
                     V, S, Lam, Nu, Z, Xi = new
                 else:
                     V, S, Lam, Nu = new
-        x = V
-        obj = pb.objective(x)
+        # a last polishing attempt when ADMM stopped on its own (not on a time limit or Ctrl-C)
+        # after at least polish_start iterations (an earlier iterate is a poor guess, and an
+        # attempt from it can cost far more than the iterations did)
+        if do_polish and polished is None and k >= self.polish_start \
+                and status in (Status.OPTIMAL, Status.ITERATION_LIMIT):
+            tp = time.perf_counter()
+            cand = self._try_polish(pb, V, S, deadline)
+            t_polish += time.perf_counter() - tp
+            polish_log.append({"iteration": k, "accepted": cand.accepted,
+                               "relative_gap": cand.relative_gap, "reason": cand.reason})
+            if cand.accepted:
+                polished, status = cand, Status.OPTIMAL
+        if polished is not None:
+            x = polished.x
+            obj = polished.objective
+            notifier.iteration(k, {"objective": obj, "primal_residual": 0.0,
+                                   "dual_residual": 0.0, "rho": rv})
+        else:
+            x = to_host(V).ravel()
+            obj = pb.objective(x)
         t = time.perf_counter() - t0
         if not math.isfinite(obj):
             return Result(Status.ERROR, runtime=t, iterations=k, info=info,
@@ -371,28 +456,40 @@ class ConvexReluAdmm:
             traj = [(tt, vv) for tt, vv in traj if vv >= obj] + [(t, obj)]
         info.update({"primal_residual": r_norm, "dual_residual": s_norm, "rho_final": rv,
                      "rho_cone_final": rs, "rho_loss_final": rz if split == "split" else None,
-                     "rho_updates": n_adapt, "patterns": pb.P})
-        return Result(status, objective=obj, x=x.ravel(), runtime=t, iterations=k,
+                     "rho_updates": n_adapt, "patterns": pb.P,
+                     "polished": polished is not None, "polish_time": t_polish,
+                     "polish_attempts": polish_log})
+        if polished is not None:
+            info.update({"polish_dual_bound": polished.dual_bound,
+                         "polish_relative_gap": polished.relative_gap})
+        return Result(status, objective=obj, x=x, runtime=t, iterations=k,
                       trajectory=traj, info=info)
 
-    @staticmethod
-    def _objective(pb: ReLUTraining, V: np.ndarray, F: Any, Y: np.ndarray) -> float:
-        r = F(V) - Y
-        return 0.5 * float(np.sum(r * r)) / pb.n_samples \
-            + pb.beta * float(np.sqrt(np.sum(V * V, axis=-1)).sum())
+    def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
+        """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
+        return polish_squared(pb, to_host(V), to_host(S) <= 0.0, gap_tol=self.polish_gap,
+                              deadline=deadline)
 
     @staticmethod
-    def _Rt(Df: np.ndarray, W: np.ndarray) -> np.ndarray:
-        """Adjoint of u -> D (V - W): (c,n,d) -> (c,2,P,d)."""
-        T = np.stack([Df.T @ W[j] for j in range(W.shape[0])])
-        return np.stack([T, -T], axis=1)
+    def _objective_split(xp: ModuleType, pb: ReLUTraining, V: Any, F: Any, R: Any, Y: Any) -> float:
+        """The kind's objective (problem.py) on device arrays: loss over n plus beta sum ||u||."""
+        Z = F(V)                                                        # (c, n)
+        if pb.loss == "squared":
+            vals = 0.5 * (Z - Y) ** 2
+        else:
+            m = Y * Z
+            if pb.eps > 0:
+                m = m - pb.eps * xp.sum(xp.abs(R(V)[..., pb.nonbias]), axis=-1)
+            vals = _margin_loss(xp, pb.loss, m)
+        return float(xp.sum(vals)) / pb.n_samples \
+            + pb.beta * float(xp.sum(xp.sqrt(xp.sum(V * V, axis=-1))))
 
     @staticmethod
-    def _loss_prox(pb: ReLUTraining, A: np.ndarray, Y: np.ndarray, X: np.ndarray,
-                   xnorm2: np.ndarray, nb: slice, t: float) -> np.ndarray:
+    def _loss_prox(xp: ModuleType, pb: ReLUTraining, A: Any, Y: Any, X: Any, xnorm2: Any,
+                   nb: slice, t: float) -> Any:
         """Row-wise argmin_z t loss_k(z) + 1/2 ||z - a_k||^2, where loss_k depends on z through
         x_k'z (and -eps ||z_nb||_1 in the margin under eps > 0). A: (c,n,d), Y: (c,n)."""
-        xa = np.einsum("cnd,nd->cn", A, X)
+        xa = xp.einsum("cnd,nd->cn", A, X)
         if pb.loss == "squared":
             coef = t * (xa - Y) / (1.0 + t * xnorm2)
             return A - coef[:, :, None] * X[None]
@@ -400,47 +497,59 @@ class ConvexReluAdmm:
         if eps == 0:
             m0 = Y * xa                                                 # margin at a
             if pb.loss == "hinge":
-                tau = np.clip((1.0 - m0) / np.maximum(xnorm2, 1e-300), 0.0, t)
+                tau = xp.clip((1.0 - m0) / xp.maximum(xnorm2, 1e-300), 0.0, t)
             else:
                 # tau = t sigma(-(m0 + tau |x|^2)), f increasing in tau: safeguarded Newton
-                tau = np.full_like(m0, 0.5 * t)
-                lo, hi = np.zeros_like(m0), np.full_like(m0, t)
+                tau = xp.full_like(m0, 0.5 * t)
+                lo, hi = xp.zeros_like(m0), xp.full_like(m0, t)
                 for _ in range(30):
                     m = m0 + tau * xnorm2
-                    sg = 0.5 * (1.0 - np.tanh(0.5 * m))                 # sigma(-m)
+                    sg = 0.5 * (1.0 - xp.tanh(0.5 * m))                 # sigma(-m)
                     f = tau - t * sg
-                    lo = np.where(f < 0, tau, lo)
-                    hi = np.where(f > 0, tau, hi)
+                    lo = xp.where(f < 0, tau, lo)
+                    hi = xp.where(f > 0, tau, hi)
                     fp = 1.0 + t * xnorm2 * sg * (1.0 - sg)
                     nt = tau - f / fp
-                    tau = np.where((nt > lo) & (nt < hi), nt, 0.5 * (lo + hi))
-                    if float(np.max(np.abs(f))) <= 1e-15 * t:
+                    tau = xp.where((nt > lo) & (nt < hi), nt, 0.5 * (lo + hi))
+                    if float(xp.max(xp.abs(f))) <= 1e-15 * t:
                         break
             return A + (tau * Y)[:, :, None] * X[None]
 
         # eps > 0: z(tau) = shrink_nb(a + tau y x, tau eps); g(tau) = tau - t h(m(z(tau))) is
         # nondecreasing (h = -loss'(margin)); bisection for its root in [0, t]
         yx = Y[:, :, None] * X[None]                                    # (c,n,d)
-        mask = np.zeros(X.shape[1], dtype=bool)
+        mask = xp.zeros(X.shape[1], dtype=bool)
         mask[nb] = True
 
         def z_of(tau):
             Zt = A + tau[:, :, None] * yx
             thr = (tau * eps)[:, :, None]
-            sh = np.sign(Zt) * np.maximum(np.abs(Zt) - thr, 0.0)
-            return np.where(mask, sh, Zt)
+            sh = xp.sign(Zt) * xp.maximum(xp.abs(Zt) - thr, 0.0)
+            return xp.where(mask, sh, Zt)
 
         def h_of(Zt):
-            m = np.einsum("cnd,cnd->cn", Zt, yx) - eps * np.abs(Zt[:, :, mask]).sum(-1)
+            m = xp.einsum("cnd,cnd->cn", Zt, yx) - eps * xp.sum(xp.abs(Zt[:, :, nb]), axis=-1)
             if pb.loss == "hinge":
-                return (m < 1.0).astype(np.float64)
-            return 0.5 * (1.0 - np.tanh(0.5 * m))
+                return (m < 1.0).astype(xp.float64)
+            return 0.5 * (1.0 - xp.tanh(0.5 * m))
 
-        lo = np.zeros(A.shape[:2])
-        hi = np.full(A.shape[:2], t)
+        lo = xp.zeros(A.shape[:2])
+        hi = xp.full(A.shape[:2], t)
         for _ in range(48):
             mid = 0.5 * (lo + hi)
             g = mid - t * h_of(z_of(mid))
-            lo = np.where(g < 0, mid, lo)
-            hi = np.where(g >= 0, mid, hi)
+            lo = xp.where(g < 0, mid, lo)
+            hi = xp.where(g >= 0, mid, hi)
         return z_of(0.5 * (lo + hi))
+
+
+def run_admm(problem: ReLUTraining, options: dict[str, Any] | None = None, *,
+             device: str = "cpu", time_limit: float | None = None,
+             notifier: Any = NULL_NOTIFIER) -> Result:
+    """``convex-relu-admm`` on ``problem`` with ``options`` (AdmmOptions fields, validated) on
+    ``device`` ("cpu", or "cuda" with the CUDA plugin). The arrays stay on the device during
+    the iteration; the Result holds host arrays. Same as ``solverhub.solve(problem,
+    solver="convex-relu-admm", device=device, **options)`` without the host's verification."""
+    opts = AdmmOptions(**{**(options or {}), "device": device})
+    return ConvexReluAdmm(**opts.model_dump()).solve(problem, time_limit=time_limit,
+                                                     notifier=notifier)

@@ -32,9 +32,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from solverhub.core.errors import BadInputError
-from solverhub.core.interrupt import stop_requested
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.result import Result, Status
+from solverhub.core.timing import deadline_of, limit_status
 
 from .problem import ReLUTraining
 
@@ -75,8 +75,7 @@ class ConvexReluGated:
         if self.decompose and pb.gates is None:
             raise BadInputError(f"{pb.name}: the cone decomposition needs the gates of the "
                                 f"patterns (give gates=, or decompose=false)")
-        deadline = math.inf if time_limit is None or not math.isfinite(time_limit) \
-            else t0 + float(time_limit)
+        deadline = deadline_of(t0, time_limit)
         X, n, d, P, c = pb.X, pb.n_samples, pb.d, pb.P, pb.c
         Yt = pb.Y.T
         XT = np.ascontiguousarray(X.T)
@@ -128,11 +127,9 @@ class ConvexReluGated:
         k = restarts = 0
         pg = math.inf
         while k < self.max_iterations:
-            if stop_requested():
-                status = Status.INTERRUPTED
-                break
-            if time.perf_counter() >= deadline:
-                status = Status.TIME_LIMIT
+            stop = limit_status(deadline)
+            if stop is not None:
+                status = stop
                 break
             k += 1
             fy, gy = smooth(Yk)

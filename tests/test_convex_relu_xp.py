@@ -1,0 +1,149 @@
+"""convex_relu ADMM on an array namespace (issue 14) and its polishing (issue 9).
+
+The device path is exercised here with NumPy behind a test-only ArrayBackend: the module handed
+to the ADMM is a proxy that records every attribute the iteration asks of it, so that a call
+CuPy does not have (or a stray SciPy/NumPy-only idiom routed through xp) shows up here."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+import solverhub as sh
+from solverhub.plugins.convex_relu import ConvexReluAdmm
+from solverhub.plugins.convex_relu.admm import run_admm
+from solverhub.plugins.convex_relu.kind import make_synthetic
+from solverhub.plugins.convex_relu.polish import polish_squared
+
+#: the names of the CuPy top-level API (and cupy.linalg) the ADMM may use
+CUPY_NAMES = {"asarray", "ascontiguousarray", "zeros", "zeros_like", "empty", "eye", "full",
+              "full_like", "stack", "concatenate", "sum", "sqrt", "maximum", "abs", "sign",
+              "where", "clip", "tanh", "logaddexp", "einsum", "trace", "float64", "linalg", "max"}
+CUPY_LINALG = {"eigh", "solve", "cholesky", "norm"}
+
+
+class _Recording(types.ModuleType):
+    """NumPy under another name, recording the names asked of it."""
+
+    def __init__(self, name: str, target, used: set[str]) -> None:
+        super().__init__(name)
+        self._target, self._used = target, used
+
+    def __getattr__(self, attr):
+        self._used.add(f"{self.__name__}.{attr}")
+        value = getattr(self._target, attr)
+        if attr == "linalg":
+            return _Recording("linalg", value, self._used)
+        return value
+
+
+class _NumpyXpPlugin:
+    def __init__(self, module) -> None:
+        self.module = module
+
+    @sh.hookimpl
+    def solverhub_array_backends(self):
+        return [sh.ArrayBackend("numpy-xp", lambda: self.module,
+                                description="NumPy through the device path (tests only)")]
+
+
+@pytest.fixture
+def numpy_xp():
+    used: set[str] = set()
+    pm = sh.get_plugin_manager()
+    name = pm.register_plugin(_NumpyXpPlugin(_Recording("xp", np, used)), name="test-numpy-xp")
+    try:
+        yield used
+    finally:
+        pm.unregister_plugin(name)
+
+
+class _Trace:
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, float, float]] = []
+
+    def iteration(self, k, info):
+        self.rows.append((info["objective"], info["primal_residual"], info["dual_residual"]))
+
+    def incumbent(self, *a):
+        pass
+
+
+@pytest.mark.parametrize("loss,eps,c,extra", [
+    ("squared", 0.0, 2, {}),                                   # woodbury u-step
+    ("squared", 0.0, 1, {"splitting": "split", "anderson": 3}),
+    ("hinge", 0.1, 1, {"relaxation": 1.5, "max_iterations": 60}),  # robust loss prox
+    ("logistic", 0.0, 1, {}),
+])
+def test_device_path_equals_cpu_path(numpy_xp, loss, eps, c, extra):
+    p = make_synthetic(n=40, d=4, P=8, loss=loss, seed=1, eps=eps, c=c)
+    runs = []
+    for device in ("cpu", "numpy-xp"):
+        tr = _Trace()
+        res = run_admm(p, {"max_iterations": 300, **extra}, device=device, notifier=tr)
+        assert isinstance(res.x, np.ndarray) and res.info["device"] == device
+        runs.append((res, np.array(tr.rows)))
+    (a, ha), (b, hb) = runs
+    assert a.iterations == b.iterations and a.status == b.status
+    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(hb, ha, rtol=1e-10, atol=1e-12)
+    asked = {u.split(".", 1)[1] for u in numpy_xp if u.startswith("xp.")}
+    asked_linalg = {u.split(".", 1)[1] for u in numpy_xp if u.startswith("linalg.")}
+    assert asked, "the device path did not go through the namespace"
+    assert asked <= CUPY_NAMES, asked - CUPY_NAMES
+    assert asked_linalg <= CUPY_LINALG, asked_linalg - CUPY_LINALG
+
+
+def test_device_through_solve(numpy_xp):
+    p = make_synthetic(n=30, d=3, P=6, loss="squared", seed=2)
+    a = sh.solve(p, solver="convex-relu-admm", max_iterations=200)
+    b = sh.solve(p, solver="convex-relu-admm", device="numpy-xp", max_iterations=200)
+    np.testing.assert_allclose(b.x, a.x, rtol=0, atol=1e-10)
+    assert b.metrics["cone_violation"] == pytest.approx(a.metrics["cone_violation"], abs=1e-12)
+
+
+def test_unknown_device_is_one_clear_error():
+    p = make_synthetic(n=20, d=3, P=4, seed=3)
+    with pytest.raises(sh.UnavailableError, match="unknown device 'tpu9'"):
+        ConvexReluAdmm(device="tpu9").solve(p)
+
+
+# ------------------------------------------------------------------ polishing
+cvxpy = pytest.importorskip("cvxpy")
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_polish_is_certified_against_cvxpy(seed):
+    from solverhub.plugins.convex_relu import ConvexReluCvxpy
+
+    p = make_synthetic(n=60, d=5, P=12, loss="squared", seed=seed)
+    ref = ConvexReluCvxpy().solve(p)
+    res = ConvexReluAdmm(polish=True, polish_start=50).solve(p)
+    assert res.status == sh.Status.OPTIMAL and res.info["polished"]
+    assert p.cone_violation(res.x) <= 1e-9
+    bound = res.info["polish_dual_bound"]
+    # the certificate is a valid lower bound on the optimum, and the point is within it
+    assert bound <= ref.objective + 1e-9 * ref.objective
+    assert res.objective - bound <= 1e-7 * res.objective
+    assert abs(res.objective - ref.objective) <= 1e-6 * ref.objective
+    assert res.iterations < ConvexReluAdmm(polish=False).solve(p).iterations
+
+
+@pytest.mark.parametrize("iterations", [5, 20])
+def test_polish_from_an_early_iterate(iterations):
+    """From an iterate far from converged (5 or 20 ADMM iterations) the active-set loop of the
+    polish finds the same optimum as polishing at iteration 50, and its dual bound is below it;
+    a spent deadline gives up cleanly."""
+    p = make_synthetic(n=40, d=4, P=8, loss="squared", seed=1)
+    opt = ConvexReluAdmm(polish=True, polish_start=50).solve(p)
+    assert opt.info["polished"]
+    early = ConvexReluAdmm(max_iterations=iterations, polish=False).solve(p)
+    assert early.objective - opt.objective > 1e-6 * opt.objective      # really not converged
+    out = polish_squared(p, p.blocks(early.x))
+    assert out.accepted and out.cone_violation <= 1e-9
+    assert abs(out.objective - opt.objective) <= 1e-12 * opt.objective
+    assert out.dual_bound <= out.objective and out.relative_gap <= 1e-7
+    late = polish_squared(p, p.blocks(early.x), deadline=0.0)
+    assert not late.accepted and late.reason == "time limit"
