@@ -184,14 +184,26 @@ def _kernels() -> dict[str, Any]:
         return {"compiled": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
+def _devices(pm: Any) -> list[dict[str, Any]]:
+    """Array devices for solvers' ``device`` option: the host's ``cpu`` and each plugin's."""
+    out: list[dict[str, Any]] = [{"name": "cpu", "provider": "solverhub", "description": "NumPy on the host",
+                                  "available": True, "unavailable_reason": None}]
+    for name, spec in sorted(pm.array_backends().items()):
+        reason = spec.unavailable_reason()
+        out.append({"name": name, "provider": spec.provider, "description": spec.description,
+                    "available": reason is None, "unavailable_reason": reason})
+    return out
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from solverhub.core.manager import get_plugin_manager
 
     pm = get_plugin_manager()
     infos = [i.to_dict() for i in pm.plugin_infos()]
     kernels = _kernels()
+    devices = _devices(pm)
     if args.json:
-        print(json.dumps({"plugins": infos, "kernels": kernels}, default=str))
+        print(json.dumps({"plugins": infos, "kernels": kernels, "devices": devices}, default=str))
         return EXIT_OK
     from rich.table import Table
 
@@ -214,6 +226,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         con.print(f"kernels: [green]compiled[/green] (Cython extensions: {mods})")
     else:
         con.print(f"kernels: [yellow]NumPy reference fallback[/yellow] ({kernels['error']})")
+    from rich.markup import escape
+
+    for d in devices:  # escape: "solverhub[cuda]" is no markup tag
+        state = ("[green]available[/green]" if d["available"] else
+                 f"[yellow]unavailable[/yellow]: {escape(str(d['unavailable_reason']))}")
+        con.print(f"device {d['name']} ({escape(d['description'])}; from {d['provider']}): {state}")
     return EXIT_OK
 
 

@@ -47,6 +47,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "bilevel": "solverhub.plugins.bilevel",
     "exact_al": "solverhub.plugins.exact_al",
     "convex_relu": "solverhub.plugins.convex_relu",
+    "cuda": "solverhub.plugins.cuda",
 }
 
 _REGISTRY_HOOKS = {
