@@ -40,15 +40,7 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
         optional=True,
-    ),
-    Extension(
-        "solverhub.cython_ext._relu",
-        ["solverhub/cython_ext/_relu.pyx"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3"],
-        optional=True,
-    ),
+    )
 ]
 
 # solvers_cfg/ sits at the repository root (DESIGN.md) and ships inside the package as

@@ -29,9 +29,8 @@ __all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "extension_statu
 
 KERNELS = ("row_activities", "max_row_violation", "score_candidates")
 #: every compiled extension module of the package (setup.py builds each one, optionally); the
-#: plugins import their own (``_exact_al``, ``_bilevel``, ``_relu``) with a NumPy fallback of
-#: their own
-EXTENSIONS = ("_kernels", "_exact_al", "_bilevel", "_relu")
+#: plugins import their own (``_exact_al``, ``_bilevel``) with a NumPy fallback of their own
+EXTENSIONS = ("_kernels", "_exact_al", "_bilevel")
 
 IMPORT_ERROR: str | None = None
 if os.environ.get("SOLVERHUB_PURE_PYTHON"):
