@@ -234,3 +234,141 @@ def test_cpu_share_is_a_fraction_and_scales_the_guard():
         assert "predicted" in b.solve(time_limit=2e-3 * nnz).info["feasibility_jump"]
     finally:
         b.close()
+
+
+class _StretchBackend:
+    """A backend double: records the limits it is given and reports a fixed unresponsive stretch."""
+
+    name = "fake"
+    capabilities = frozenset({"interrupt"})
+
+    def __init__(self, gap: float | None) -> None:
+        self.problem = None
+        self.gap = gap
+        self.limits: list[float] = []
+
+    def solve(self, time_limit=None, **kwargs):
+        from solverhub.core.backend import BackendResult
+        from solverhub.core.result import Status
+
+        self.limits.append(time_limit)
+        info = {} if self.gap is None else {"max_poll_gap": self.gap}
+        return BackendResult(Status.TIME_LIMIT, info=info)
+
+    def interrupt(self) -> None:
+        pass
+
+
+def test_deadline_proxy_keeps_the_longest_stretch_and_never_gives_more_than_time_left():
+    import time
+
+    from solverhub.plugins.balans.guard import DeadlineBackend
+
+    b = DeadlineBackend(_StretchBackend(gap=2.5), deadline=time.perf_counter() + 1000.0)
+    b.solve(time_limit=5.0)
+    b.solve(time_limit=1e9)
+    assert b.limits[0] == 5.0 and b.limits[1] <= 1000.0  # capped by the time left
+    assert b.take_stretch() == 2.5 and b.take_stretch() == 0.0  # reset after reading
+    silent = DeadlineBackend(_StretchBackend(gap=None), deadline=time.perf_counter() + 1000.0)
+    silent.solve(time_limit=5.0)
+    assert silent.take_stretch() == 0.0  # no poll reports, not past its limit
+
+
+def test_sub_mip_limit_keeps_the_predicted_stretch_back_and_learns_it():
+    """The limit handed to a sub-MIP never exceeds the time left less its predicted unresponsive
+    stretch (stretch per share x the neighbourhood's free share), and a longer stretch raises the
+    prediction (the 80k set cover: a RINS sub-MIP's presolve ran 7 s past the deadline)."""
+    from solverhub.core.observers import NULL_NOTIFIER
+    from solverhub.plugins.balans.options import BalansOptions
+    from solverhub.plugins.balans.solver import _Run
+
+    p = knapsack(n=30)
+    run = _Run(BalansOptions(), p, 30.0, 0, NULL_NOTIFIER)
+    run.stretch_per_share = 4.0
+    assert run._predicted_stretch(0.5) == 2.0
+    run._learn_stretch(0.3, 1.0)  # below the noise floor: ignored
+    assert run.stretch_per_share == 4.0
+    run._learn_stretch(6.0, 0.75)  # 8 s per share
+    assert run.stretch_per_share == pytest.approx(8.0)
+    run._learn_stretch(3.0, 0.01)  # a tiny sub-MIP's share is floored at 0.25: 12 s per share
+    assert run.stretch_per_share == pytest.approx(12.0)
+
+
+def test_highs_reports_poll_gaps_and_presolve_guard():
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p = knapsack(n=40).as_minimization()
+    b = HighsBackend(p, presolve_guard=True)
+    try:
+        res = b.solve(time_limit=5.0)
+        assert 0.0 <= res.info["max_poll_gap"] <= res.runtime + 0.05
+        x = res.x
+        assert "presolve" not in b.solve(time_limit=5.0, warm_start=x).info
+        # once a restricted warm-started solve's presolve outlasted its limit, later ones run
+        # without presolve (and still solve); whole-problem solves keep it
+        b.presolve_outlasted = True
+        b.fix(np.arange(5), x[:5])
+        r = b.solve(time_limit=5.0, warm_start=x)
+        assert r.info["presolve"].startswith("off") and r.x is not None
+        b.restore()
+        assert "presolve" not in b.solve(time_limit=5.0, warm_start=x).info
+        assert b._h.getOptionValue("presolve")[1] == "choose"  # restored after the solve
+    finally:
+        b.close()
+
+
+def test_continue_pull_limit_keeps_the_predicted_stretch_back(monkeypatch):
+    """A "continue" pull's backend limit is the time left *less* the predicted stretch (an interrupt
+    at the limit is answered only at the backend's next poll), not the time left."""
+    from solverhub.plugins.balans import solver as balans_solver
+
+    seen: list[tuple[float, float]] = []
+    call = SubMIP.__call__
+
+    def recording(self, state, nb, time_limit, rng):
+        seen.append((time_limit, state.backend.usable()))
+        return call(self, state, nb, time_limit, rng)
+
+    monkeypatch.setattr(SubMIP, "__call__", recording)
+    monkeypatch.setattr(balans_solver._Run, "_predicted_stretch", lambda self, share: 2.0)
+    sh.solve(knapsack(n=150, m=10, seed=4), solver="balans", time_limit=20.0, seed=1,
+             destroy=["continue"], max_iterations=2, continue_slice=0.05,
+             initial_time_limit=0.02, gap_tolerance=0.0)
+    assert seen, "no continue pull ran"
+    for limit, usable in seen:
+        assert limit <= usable - 2.0 + 0.05  # measured just after the limit was computed
+
+
+def test_watchdog_spares_a_search_still_at_the_root():
+    class Nodes:
+        count: int | None = None
+
+        def nodes(self):
+            return self.count
+
+    run = _FakeRun(best=10.0, dual=0.0, left=20.0)
+    b = Nodes()
+    wd = _GapWatchdog(run, backend=b, not_before=math.inf, stall=None, cap=math.inf, window=1.0,
+                      spare_root=True)
+    wd.stop()
+    assert not wd.at_root()  # no poll yet: nothing reported, the usual rules apply
+    b.count = 0
+    assert wd.at_root()
+    b.count = 3
+    assert not wd.at_root()
+    b.count = 0
+    plain = _GapWatchdog(run, backend=b, not_before=math.inf, stall=None, cap=math.inf, window=1.0)
+    plain.stop()
+    assert not plain.at_root()  # only the first solve is spared
+
+
+def test_highs_reports_its_node_count():
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    b = HighsBackend(knapsack(n=120, m=8, seed=5).as_minimization())
+    try:
+        assert b.nodes() is None
+        b.solve(time_limit=30.0, node_limit=30)
+        assert b.nodes() is not None and b.nodes() >= 0
+    finally:
+        b.close()

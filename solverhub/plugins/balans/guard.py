@@ -10,7 +10,10 @@ Some work cannot be interrupted at all (HiGHS's feasibility jump at the root, wh
 the time limit nor the callbacks: Balans builds HiGHS with a guard that switches it off where its
 predicted worst case does not fit, see docs/balans.md "Deadlines"; presolve of a large sub-MIP): the
 proxy keeps the largest overrun seen in this run (seconds past a solve's limit) and holds that much
-back from every later limit, and starts no solve when less than that is left.
+back from every later limit, and starts no solve when less than that is left. It also keeps the
+longest *unresponsive stretch* of the solves since ``take_stretch()`` was last called (the backend's
+``info["max_poll_gap"]`` where it reports one, else the seconds past its limit), from which the solver
+predicts the stretch of its next solve.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class DeadlineBackend:
         self.interrupts = 0
         self.overrun = 0.0   # largest seconds a solve ran past its limit so far
         self.skipped = 0     # solves not started for lack of time
+        self.stretch = 0.0   # longest unresponsive stretch since take_stretch()
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._backend, item)
@@ -51,12 +55,22 @@ class DeadlineBackend:
         left = max(self.usable(), 1e-3)
         return left if time_limit is None else max(min(float(time_limit), left), 1e-3)
 
+    def take_stretch(self) -> float:
+        """The longest unresponsive stretch (seconds) of the solves since the last call; resets it."""
+        out, self.stretch = self.stretch, 0.0
+        return out
+
     def _timed(self, limit: float, call) -> BackendResult:
         t = time.perf_counter()
+        res = None
         try:
-            return call()
+            res = call()
+            return res
         finally:
-            self.overrun = max(self.overrun, time.perf_counter() - t - limit)
+            ran = time.perf_counter() - t
+            self.overrun = max(self.overrun, ran - limit)
+            gap = res.info.get("max_poll_gap") if res is not None else None
+            self.stretch = max(self.stretch, float(gap) if gap is not None else max(ran - limit, 0.0))
 
     def _fire(self) -> None:
         self.interrupts += 1

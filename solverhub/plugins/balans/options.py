@@ -67,6 +67,10 @@ class BalansOptions(BaseModel):
     initial_stall: float | None = Field(
         0.2, gt=0, description="cut the first solve (after initial_min_share) when its incumbent has "
                                "not improved for this share of the budget; None: never")
+    initial_spare_root: bool = Field(
+        False, description="never cut the first solve while the backend reports it still at the "
+                           "root node (HiGHS: no branch-and-bound node yet); off: measured to lose "
+                           "on mkc, qiu and the 80k set cover (docs/balans.md)")
     initial_emphasis: Literal["default", "feasibility"] = Field(
         "default", description="backend emphasis of the first full-problem solve")
     lp_time_limit: float | None = Field(

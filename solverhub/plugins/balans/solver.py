@@ -82,10 +82,13 @@ class _GapWatchdog:
     POLL = 0.05
 
     def __init__(self, run: "_Run", backend, not_before: float, stall: float | None,
-                 cap: float, window: float) -> None:
+                 cap: float, window: float, spare_root: bool = False) -> None:
         import threading
 
         self.run, self.backend = run, backend
+        # spare_root: not cut while the backend reports its search still at the root node (a
+        # restart throws the root LP and cuts away, and no tree search has been seen to judge)
+        self._nodes = getattr(backend, "nodes", None) if spare_root else None
         self.not_before, self.stall, self.cap = not_before, stall, cap
         self.window = max(float(window), 0.5)
         self.started = time.perf_counter()
@@ -129,6 +132,13 @@ class _GapWatchdog:
         rate = (old[1] - gap) / span
         return gap / rate <= self.run.time_left()
 
+    def at_root(self) -> bool:
+        """True while a spared search reports that it has not left the root node."""
+        if self._nodes is None:
+            return False
+        nodes = self._nodes()
+        return nodes is not None and nodes == 0
+
     def _watch(self) -> None:
         cut_at = None
         while not self._stop.wait(self.POLL):
@@ -143,7 +153,7 @@ class _GapWatchdog:
             stalled = self.stall is not None and now - max(last, self.started) >= self.stall
             if not (stalled or now >= self.cap):
                 continue
-            if self.closing(now):
+            if self.closing(now) or self.at_root():
                 cut_at = cut_at or now
                 continue
             self.extended = now - cut_at if cut_at is not None else 0.0
@@ -243,7 +253,10 @@ class _Run:
         self.bound_trajectory: list[tuple[float, float]] = []  # (t, dual bound) at each improvement
         self.pool: list[np.ndarray] = []
         self.info: dict[str, Any] = {}
-        self.full_setup = 0.0  # seconds the first whole-problem solve ran before it could be stopped
+        # seconds per unit of free share (share of the non-zeros in unfixed columns) that a solve
+        # may run without answering an interrupt (presolve, root LP): starts at the first solve's
+        # set-up, raised by every longer stretch seen in the loop (_predicted_stretch)
+        self.stretch_per_share = 0.0
         self._col_nnz: np.ndarray | None = None
         self._nnz = 1.0
 
@@ -374,6 +387,7 @@ class _Run:
 
             kwargs.setdefault("fj_seconds_per_nnz", FJ_SECONDS_PER_NNZ)
             kwargs.setdefault("fj_share", 0.8)
+            kwargs.setdefault("presolve_guard", True)
         try:
             return spec.factory(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
@@ -438,13 +452,17 @@ class _Run:
                 watchdog = _GapWatchdog(
                     self, backend, self.t0 + o.initial_min_share * self.budget,
                     None if o.initial_stall is None else o.initial_stall * self.budget,
-                    self.t0 + o.initial_share * self.budget, o.progress_window * self.budget)
+                    self.t0 + o.initial_share * self.budget, o.progress_window * self.budget,
+                    spare_root=o.initial_spare_root)
                 solve_limit = self.time_left()
             try:
                 res = backend.solve(time_limit=max(min(solve_limit, self.time_left()), 1e-3),
                                     emphasis=emphasis,
                                     on_incumbent=on_incumbent if "incumbent_callback" in caps else None,
-                                    seed=int(self.rng.integers(0, 2**31 - 1)),
+                                    # the run's own seed: the first solve is the backend's run
+                                    # alone with this seed, until it is cut
+                                    seed=self.seed if attempts == 1
+                                    else int(self.rng.integers(0, 2**31 - 1)),
                                     relative_gap=o.gap_tolerance)
             finally:
                 if watchdog is not None:
@@ -458,9 +476,13 @@ class _Run:
                 self.info["time_initial"] = time.perf_counter() - t
                 return Status.UNBOUNDED
             self.offer(res.x)
-            # what a whole-problem solve spends before it can be stopped: "continue" pulls are not
-            # started with less time left than that
-            self.full_setup = float(res.info.get("setup_seconds", 0.0))
+            # what a whole-problem solve runs before it can be stopped: the first prediction of
+            # every later solve's unresponsive stretch (scaled by its free share)
+            self.stretch_per_share = float(res.info.get("setup_seconds", 0.0))
+            if "feasibility_jump" in res.info:  # switched off: no heuristic in its longest stretch
+                self.stretch_per_share = max(self.stretch_per_share,
+                                             float(res.info.get("max_poll_gap", 0.0)))
+            backend.take_stretch()
             if "dual_bound" in caps or res.status == Status.OPTIMAL:
                 self.update_bound(res.bound)
             if res.status == Status.OPTIMAL and self.best_x is not None:
@@ -487,6 +509,16 @@ class _Run:
             return 1.0
         fixed = nb.bound_idx[np.asarray(nb.lower) >= np.asarray(nb.upper)]
         return 1.0 - float(self._col_nnz[np.unique(fixed)].sum()) / self._nnz
+
+    def _predicted_stretch(self, share: float) -> float:
+        """Seconds a solve of a neighbourhood with free share ``share`` may run unresponsive."""
+        return self.stretch_per_share * share
+
+    def _learn_stretch(self, stretch: float, share: float) -> None:
+        """Raise the prediction by an observed stretch (below 0.5 s: within the timer's reach of
+        noise; the share is floored at 0.25 so that a tiny sub-MIP's fixed costs are not scaled up)."""
+        if stretch > 0.5:
+            self.stretch_per_share = max(self.stretch_per_share, stretch / max(share, 0.25))
 
     def _sub_time_limit(self) -> float:
         if self.opts.sub_time_limit is not None:
@@ -575,13 +607,18 @@ class _Run:
             is_continue = bool(nb.info.get("continue"))
             dual_before = self.dual_bound
             watchdog = None
+            share = self._free_share(nb)
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
-            elif left < 1.5 * self.full_setup * self._free_share(nb):
+            elif left < 1.5 * self._predicted_stretch(share):
                 # presolve and set-up run before the backend polls its interrupt: a solve started
-                # now would end past the deadline (fast0507: 2.2 s late from a proximity sub-MIP)
+                # now would end past the deadline (fast0507: 2.2 s late from a proximity sub-MIP;
+                # the 80k set cover: 7 s late from a RINS sub-MIP's presolve)
                 status = "not_applicable: less time left than its predicted set-up"
             elif left > 0:
+                # an interrupt at the limit is answered within the predicted stretch: the limit
+                # keeps that much back from the time left
+                left = max(left - self._predicted_stretch(share), 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset())
                 if is_continue and "interrupt" in caps:
@@ -591,11 +628,13 @@ class _Run:
                     watchdog = _GapWatchdog(self, sub, started + limit, None, started + limit,
                                             o.progress_window * self.budget)
                     limit = left
+                sub.take_stretch()
                 try:
                     cand = repair(state, nb, limit, self.rng)
                 finally:
                     if watchdog is not None:
                         watchdog.stop()
+                    self._learn_stretch(sub.take_stretch(), share)
                 t_sub += cand.runtime
                 status = cand.status
                 if cand.bound is not None and nb.is_empty:

@@ -13,6 +13,13 @@ Measured traps handled here (see docs/backends.md):
   a solve whose unfixed columns' non-zeros predict a longer worst case than ``fj_share`` of its time
   limit (scaled by the share of a core the process gets, measured once), or that is warm-started,
   runs without it (``info["feasibility_jump"]``).
+* MIP presolve does not always honour the time limit either (it polls no callback): on the same set
+  cover a warm-started sub-MIP with 25 % of its columns fixed and a 4 s limit spent 14 s in presolve
+  ("Time limit reached in probing", then more presolve work; with presolve off the limit held). With
+  ``presolve_guard``, once a warm-started solve with fixed columns spent longer than its limit before
+  its first poll, later such solves of this backend run without presolve (``info["presolve"]``).
+* ``info["max_poll_gap"]``: the longest stretch (seconds) between two interrupt polls of a solve,
+  the end of the run included: how late an interrupt can be answered.
 * The ``objective_bound`` option is not a usable cutoff (it is compared in HiGHS's internal,
   presolved objective space: ignored on a minimisation, everything pruned on a maximisation), so
   ``cutoff`` adds an objective row for the duration of the solve.
@@ -155,7 +162,8 @@ class HighsBackend(MIPBackend):
     def __init__(self, problem: MIPProblem, *, threads: int = 1, seed: int = 0,
                  verbose: bool = False, mip_rel_gap: float = 1e-4, presolve: str = "choose",
                  highs_options: dict[str, Any] | None = None,
-                 fj_seconds_per_nnz: float | None = None, fj_share: float = 0.5) -> None:
+                 fj_seconds_per_nnz: float | None = None, fj_share: float = 0.5,
+                 presolve_guard: bool = False) -> None:
         super().__init__(problem, threads=threads, seed=seed, verbose=verbose)
         from solverhub.plugins.mipfiles._highs import new_highs
         from solverhub.plugins.mipfiles.io import to_highs_lp
@@ -169,6 +177,9 @@ class HighsBackend(MIPBackend):
             h.setOptionValue("output_flag", True)
         h.setOptionValue("threads", process_threads(threads))
         _set_option(h, "presolve", presolve, "highs presolve")
+        self._presolve = str(h.getOptionValue("presolve")[1])
+        self.presolve_guard = bool(presolve_guard)
+        self.presolve_outlasted = False  # a restricted warm-started solve's set-up outlasted its limit
         for k, v in opts.items():
             if k in _MANAGED:
                 raise BadInputError(f"highs_options: HiGHS option {k!r} is set by solverhub itself; "
@@ -203,7 +214,10 @@ class HighsBackend(MIPBackend):
         self._n_improving = 0
         self._cb_error: BaseException | None = None
         self._progress: tuple[float, float, float] | None = None  # (perf_counter, primal, dual)
+        self._nodes: int | None = None  # branch-and-bound nodes of the running solve at its last poll
         self._first_poll: float | None = None  # first MIP poll of the running solve (after presolve)
+        self._last_poll: float | None = None   # any interrupt poll (MIP, simplex, IPM) of the solve
+        self._max_poll_gap = 0.0
         # the LP solvers poll their own interrupt callbacks: without them a stop request waits for
         # the end of a long (root) LP, e.g. seconds on fast0507
         h.cbMipInterrupt.subscribe(self._cb_mip_interrupt)
@@ -216,6 +230,10 @@ class HighsBackend(MIPBackend):
         # write the flag every time: a True left in data_in would stop every later run; a user's
         # stop request (Ctrl-C, solverhub.core.interrupt) stops every solve
         try:
+            now = time.perf_counter()
+            if self._last_poll is not None:
+                self._max_poll_gap = max(self._max_poll_gap, now - self._last_poll)
+            self._last_poll = now
             stop = self._interrupt or stop_requested()
         except BaseException as exc:  # a second Ctrl-C lands here: stop, never unwind through C++
             self._cb_error = exc
@@ -228,6 +246,7 @@ class HighsBackend(MIPBackend):
             out = e.data_out
             self._progress = (time.perf_counter(), float(out.mip_primal_bound),
                               float(out.mip_dual_bound))
+            self._nodes = int(out.mip_node_count)
             if self._first_poll is None:
                 self._first_poll = self._progress[0]
         except BaseException:  # never unwind through C++
@@ -258,6 +277,11 @@ class HighsBackend(MIPBackend):
         (current objective, problem sense), or None before the first poll of a solve."""
         return self._progress
 
+    def nodes(self) -> int | None:
+        """Branch-and-bound nodes of the running (or last) solve at its last MIP poll; 0 while it is
+        still at the root node, None before its first poll."""
+        return self._nodes
+
     def free_nonzeros(self) -> int:
         """Non-zeros of the columns not fixed by the current bounds."""
         return int(self._col_nnz[self._cur_lower < self._cur_upper].sum())
@@ -277,6 +301,13 @@ class HighsBackend(MIPBackend):
             return True
         predicted = self.fj_seconds_per_nnz * self.free_nonzeros() / self.cpu_share
         return predicted <= self.fj_share * float(time_limit)
+
+    def _presolve_allowed(self, warm_started: bool) -> bool:
+        """With ``presolve_guard``: no presolve in a warm-started solve with fixed columns (a
+        sub-MIP) once such a solve's presolve outlasted its time limit in this backend."""
+        if not (self.presolve_guard and self.presolve_outlasted and warm_started):
+            return True
+        return not bool(self._bounds_dirty.any())  # bounds changed: a restricted sub-MIP
 
     # ------------------------------------------------------------------ modifying
     def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -351,6 +382,9 @@ class HighsBackend(MIPBackend):
                          else max(0.3, self.default_heuristic_effort))
         fj = self._feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
+        presolve_on = self._presolve_allowed(warm_start is not None)
+        if not presolve_on:
+            h.setOptionValue("presolve", "off")
         cut_handle = None
         if cutoff is not None and math.isfinite(cutoff):
             c, off = self._current_objective()
@@ -362,8 +396,10 @@ class HighsBackend(MIPBackend):
         self._interrupt = False
         self._cb_error = None
         self._n_improving = 0
-        self._progress = self._first_poll = None
+        self._progress = self._first_poll = self._nodes = None
+        self._max_poll_gap = 0.0
         self._t0 = t0 = time.perf_counter()
+        self._last_poll = t0
         try:
             run_status = h.run()
             runtime = time.perf_counter() - t0
@@ -373,6 +409,20 @@ class HighsBackend(MIPBackend):
             self._on_incumbent = None
             if cut_handle is not None:
                 self.remove_rows([cut_handle])
+            if not presolve_on:
+                h.setOptionValue("presolve", self._presolve)
+        end = time.perf_counter()
+        # the longest stretch without a poll, from the start (set-up) to the end: how late this
+        # solve could have answered an interrupt
+        res.info["max_poll_gap"] = max(self._max_poll_gap, end - (self._last_poll or t0))
+        first = self._first_poll if self._first_poll is not None else end
+        if (presolve_on and warm_start is not None and self._bounds_dirty.any()
+                and time_limit is not None and first - t0 > max(2.0 * float(time_limit),
+                                                                float(time_limit) + 1.0)):
+            # its set-up ran far past its whole limit (no search at all): not a short limit's noise
+            self.presolve_outlasted = True
+        if not presolve_on:
+            res.info["presolve"] = "off: an earlier sub-MIP's presolve outlasted its time limit"
         if cutoff is not None:
             res.info["cutoff"] = float(cutoff)
         if self._first_poll is not None:
