@@ -103,7 +103,73 @@ class SketchOutcome:
         self.steps, self.residual, self.converged, self.flops = steps, residual, converged, flops
 
 
-class SketchSolver:
+class _SketchLoop:
+    """The sketch-and-project outer loop shared by the CPU and the array-namespace solvers: chunks
+    of steps between stop checks, the exact residual at every chunk boundary, flop counts. A
+    subclass supplies the steps (``_gaussian_chunk``, ``_kaczmarz_chunk``, ``_block_steps``) and
+    ``_all_finite``; each draws its sketches from ``rng`` in the same order, so both paths follow
+    the same iterates."""
+
+    K: Any
+    b: Any
+    z: Any
+    r: Any
+    N: int
+    q: int
+    method: str
+    steps: int
+    flops: float
+    stop_status: Any
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_status is not None
+
+    def run(self, tol: float, max_steps: int, deadline: float = math.inf) -> SketchOutcome:
+        """Steps until ``||K z - b|| <= tol`` or ``max_steps`` steps in all (over every call);
+        stops early (``self.stopped``) at ``deadline`` (a ``time.perf_counter()`` reading) or
+        when a stop is requested (Ctrl-C), checked between chunks of steps."""
+        N = self.N
+        self.r = self.K @ self.z - self.b
+        self.stop_status = None
+        while self.steps < max_steps and float(self.r @ self.r) > tol * tol:
+            self.stop_status = limit_status(deadline)
+            if self.stop_status is not None:
+                break
+            todo = min(CHUNK, max_steps - self.steps)
+            if self.method == "gaussian" and self.q == 1:
+                done = self._gaussian_chunk(todo, tol)
+                self.flops += done * (4.0 * N * N + 6.0 * N)
+            elif self.method == "kaczmarz" and self.q == 1:
+                done = self._kaczmarz_chunk(todo, tol)
+                self.flops += done * 6.0 * N
+            else:
+                done = self._block_steps(todo, tol)
+            self.steps += done
+            self.r = self.K @ self.z - self.b  # exact residual at every chunk boundary
+            self.flops += 2.0 * N * N
+            if not self._all_finite():
+                break
+        res = self.residual_norm()
+        return SketchOutcome(self.steps, res, res <= tol, self.flops)
+
+    def residual_norm(self) -> float:
+        raise NotImplementedError
+
+    def _gaussian_chunk(self, todo: int, tol: float) -> int:
+        raise NotImplementedError
+
+    def _kaczmarz_chunk(self, todo: int, tol: float) -> int:
+        raise NotImplementedError
+
+    def _block_steps(self, todo: int, tol: float) -> int:
+        raise NotImplementedError
+
+    def _all_finite(self) -> bool:
+        raise NotImplementedError
+
+
+class SketchSolver(_SketchLoop):
     """One sketch run on a fixed ``K``; :meth:`run` may be called again with a smaller tolerance
     and continues from the current ``z`` (the paper's descent-test loop)."""
 
@@ -125,10 +191,6 @@ class SketchSolver:
         #: the status a run stopped early with (time limit, Ctrl-C), else None
         self.stop_status: Any = None
 
-    @property
-    def stopped(self) -> bool:
-        return self.stop_status is not None
-
     def solution(self) -> np.ndarray:
         """A host copy of the current ``z``."""
         return self.z.copy()
@@ -146,44 +208,21 @@ class SketchSolver:
     def residual_norm(self) -> float:
         return float(np.linalg.norm(self.r))
 
-    def run(self, tol: float, max_steps: int, deadline: float = math.inf) -> SketchOutcome:
-        """Steps until ``||K z - b|| <= tol`` or ``max_steps`` steps in all (over every call);
-        stops early (``self.stopped``) at ``deadline`` (a ``time.perf_counter()`` reading) or
-        when a stop is requested (Ctrl-C), checked between chunks of steps."""
-        N, K = self.N, self.K
-        self.r = K @ self.z - self.b
-        self.stop_status = None
-        while self.steps < max_steps and float(self.r @ self.r) > tol * tol:
-            self.stop_status = limit_status(deadline)
-            if self.stop_status is not None:
-                break
-            todo = min(CHUNK, max_steps - self.steps)
-            m = self.method
-            if m == "gaussian" and self.q == 1:
-                S = self.rng.standard_normal((todo, N))
-                if self.use_kernel:
-                    done = _kernel.gaussian_steps(K, self.z, self.r, S, tol)
-                else:
-                    done = gaussian_steps_ref(K, self.z, self.r, S, tol)
-                self.flops += done * (4.0 * N * N + 6.0 * N)
-            elif m == "kaczmarz" and self.q == 1:
-                self._kaczmarz_setup()
-                rows = self.rng.integers(0, N, size=todo)
-                if self.use_kernel:
-                    done = _kernel.kaczmarz_steps(K, self._K2, self._rn2, self.z, self.r,
-                                                  rows.astype(np.int64), tol)
-                else:
-                    done = kaczmarz_steps_ref(K, self._K2, self._rn2, self.z, self.r, rows, tol)
-                self.flops += done * 6.0 * N
-            else:
-                done = self._block_steps(todo, tol)
-            self.steps += done
-            self.r = K @ self.z - self.b  # exact residual at every chunk boundary
-            self.flops += 2.0 * N * N
-            if not np.all(np.isfinite(self.z)):
-                break
-        res = self.residual_norm()
-        return SketchOutcome(self.steps, res, res <= tol, self.flops)
+    def _gaussian_chunk(self, todo: int, tol: float) -> int:
+        S = self.rng.standard_normal((todo, self.N))
+        steps = _kernel.gaussian_steps if self.use_kernel else gaussian_steps_ref
+        return steps(self.K, self.z, self.r, S, tol)
+
+    def _kaczmarz_chunk(self, todo: int, tol: float) -> int:
+        self._kaczmarz_setup()
+        rows = self.rng.integers(0, self.N, size=todo)
+        if self.use_kernel:
+            return _kernel.kaczmarz_steps(self.K, self._K2, self._rn2, self.z, self.r,
+                                          rows.astype(np.int64), tol)
+        return kaczmarz_steps_ref(self.K, self._K2, self._rn2, self.z, self.r, rows, tol)
+
+    def _all_finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.z)))
 
     def _block_steps(self, todo: int, tol: float) -> int:
         K, N, q = self.K, self.N, self.q
@@ -231,7 +270,7 @@ def psd_pinv_solve(xp: ModuleType, M: Any, rhs: Any) -> Any:
     return V @ (inv_w * (V.T @ rhs))
 
 
-class XpSketchSolver:
+class XpSketchSolver(_SketchLoop):
     """:class:`SketchSolver`'s steps against the array namespace ``xp``: ``K``, ``z``, ``r`` live
     on the device; sketches are drawn on the host from ``rng`` exactly as the CPU path draws them
     (same calls, same order) and moved over, so both paths follow the same iterates. Per-step
@@ -255,10 +294,6 @@ class XpSketchSolver:
         self._rn2: Any = None
         self.stop_status: Any = None
 
-    @property
-    def stopped(self) -> bool:
-        return self.stop_status is not None
-
     def solution(self) -> np.ndarray:
         """``z`` as a host NumPy array (a copy)."""
         return np.array(to_host(self.z), dtype=np.float64, copy=True)
@@ -275,34 +310,15 @@ class XpSketchSolver:
             self._rn2 = self.xp.sum(self.K * self.K, axis=1)
             self.flops += 2.0 * self.N ** 3
 
-    def run(self, tol: float, max_steps: int, deadline: float = math.inf) -> SketchOutcome:
-        """As :meth:`SketchSolver.run`."""
-        xp, N, K = self.xp, self.N, self.K
-        self.r = K @ self.z - self.b
-        self.stop_status = None
-        while self.steps < max_steps and float(self.r @ self.r) > tol * tol:
-            self.stop_status = limit_status(deadline)
-            if self.stop_status is not None:
-                break
-            todo = min(CHUNK, max_steps - self.steps)
-            if self.method == "gaussian" and self.q == 1:
-                S = asarray_on(xp, self.rng.standard_normal((todo, N)))
-                done = self._gaussian_vector_steps(S, tol)
-                self.flops += done * (4.0 * N * N + 6.0 * N)
-            elif self.method == "kaczmarz" and self.q == 1:
-                self._kaczmarz_setup()
-                rows = self.rng.integers(0, N, size=todo)
-                done = self._kaczmarz_vector_steps(rows, tol)
-                self.flops += done * 6.0 * N
-            else:
-                done = self._block_steps(todo, tol)
-            self.steps += done
-            self.r = K @ self.z - self.b  # exact residual at every chunk boundary
-            self.flops += 2.0 * N * N
-            if not bool(xp.all(xp.isfinite(self.z))):
-                break
-        res = self.residual_norm()
-        return SketchOutcome(self.steps, res, res <= tol, self.flops)
+    def _gaussian_chunk(self, todo: int, tol: float) -> int:
+        return self._gaussian_vector_steps(asarray_on(self.xp, self.rng.standard_normal((todo, self.N))), tol)
+
+    def _kaczmarz_chunk(self, todo: int, tol: float) -> int:
+        self._kaczmarz_setup()
+        return self._kaczmarz_vector_steps(self.rng.integers(0, self.N, size=todo), tol)
+
+    def _all_finite(self) -> bool:
+        return bool(self.xp.all(self.xp.isfinite(self.z)))
 
     def _gaussian_vector_steps(self, S: Any, tol: float) -> int:
         K, tol2 = self.K, tol * tol
