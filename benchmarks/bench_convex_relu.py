@@ -1,6 +1,7 @@
 """Benchmark of the convex_relu plugin against the targets of issue 9 (docs/benchmarks.md).
 
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_convex_relu.py [--quick] [--out FILE]
+        [--sets ADDRESS ...]     (only these problems, main table only)
 
 One process, one thread, CPU seconds (time.process_time). For each data set: CVXPY + CLARABEL (the
 reference optimum f*), the paper's ADMM (time until its objective stays within 1e-5 relative of
@@ -129,18 +130,56 @@ def pol_ratio(r):
     return r["t_clarabel"] / r["t_pol"] if r["t_pol"] else None
 
 
+def main_table(rows):
+    """The markdown table of bench_dataset rows (docs/benchmarks.md)."""
+    lines = ["| data | n x d | P | CLARABEL f* (cone viol.) | CLARABEL s | ADMM s to 1e-5 (iters) "
+             "| ratio | cone viol. there | ADMM gap at t*/5 | ADMM final gap (iters, cone viol.) "
+             "| ADMM + polish s (iters; gap to f*, cone viol., certified gap) | ratio "
+             "| Adam f | Adam s | test acc CLARABEL / ADMM / Adam |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ratio = f"{r['t_clarabel'] / r['t_hit']:.1f}x" if r["t_hit"] else "not reached"
+        hit = f"{r['t_hit']:.2f} ({r['k_hit']})" if r["t_hit"] else "-"
+        cone_hit = f"{r['cone_hit']:.0e}" if r["cone_hit"] is not None else "-"
+        lines.append(
+            f"| {r['data'].split(':', 1)[1]} (c={r['c']}) | {r['n']} x {r['d']} | {r['P']} | "
+            f"{r['f_clarabel']:.7f} ({r['cone_clarabel']:.0e}) | {r['t_clarabel']:.1f} | {hit} | "
+            f"{ratio} | {cone_hit} | "
+            f"{r['gap_at5']:.1e} | {r['gap_admm']:.1e} ({r['it_admm']}, {r['cone_admm']:.0e}) | "
+            f"{pol_cell(r)} | "
+            f"{f'{r_pol:.1f}x' if (r_pol := pol_ratio(r)) else 'not reached'} | "
+            f"{r['f_adam']:.5f} | {r['t_adam']:.1f} | {r['acc_clarabel']:.3f} / "
+            f"{r['acc_admm']:.3f} / {r['acc_adam']:.3f} |")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="P = 50 data sets only")
     ap.add_argument("--out", default=None, help="write the markdown table here")
+    ap.add_argument("--sets", nargs="+", default=None, metavar="ADDRESS",
+                    help="run only these problem addresses (main table only; no warm-start or "
+                         "adversarial part), e.g. 'dataset:digits?classes=1,7&P=50'")
     args = ap.parse_args()
     rows = []
     sets = ["dataset:breast_cancer?P=50", "dataset:digits?classes=3,8&P=50",
             "dataset:wine?P=50", "dataset:iris?classes=1,2&P=50"]
     if not args.quick:
         sets.insert(1, "dataset:breast_cancer?P=200")
+    if args.sets:
+        sets = args.sets
     for s in sets:
         bench_dataset(s, 200000, rows)
+    if args.sets:
+        text = "\n".join(main_table(rows))
+        print(text)
+        for r in rows:
+            print(f"{r['data']}: CLARABEL {r['t_clarabel']:.2f} s, ADMM+polish {pol_cell(r)}, "
+                  f"ratio {f'{x:.1f}x' if (x := pol_ratio(r)) else 'not reached'}")
+        if args.out:
+            with open(args.out, "w") as fh:
+                fh.write(text + "\n")
+        return
 
     # warm start: the Adam net's own patterns in the pool -> the convex optimum certifies <= Adam
     pbw = sh.load_problem("dataset:breast_cancer?P=50&warm_start=adam&warm_width=50"
@@ -164,24 +203,7 @@ def main():
                         acc={a: pgd_accuracy(pb, W1, w2, a) for a in (0.0, 0.1, 0.2, 0.4)})
         print("adv", eps, adv[eps], flush=True)
 
-    lines = ["| data | n x d | P | CLARABEL f* (cone viol.) | CLARABEL s | ADMM s to 1e-5 (iters) "
-             "| ratio | cone viol. there | ADMM gap at t*/5 | ADMM final gap (iters, cone viol.) "
-             "| ADMM + polish s (iters; gap to f*, cone viol., certified gap) | ratio "
-             "| Adam f | Adam s | test acc CLARABEL / ADMM / Adam |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        ratio = f"{r['t_clarabel'] / r['t_hit']:.1f}x" if r["t_hit"] else "not reached"
-        hit = f"{r['t_hit']:.2f} ({r['k_hit']})" if r["t_hit"] else "-"
-        cone_hit = f"{r['cone_hit']:.0e}" if r["cone_hit"] is not None else "-"
-        lines.append(
-            f"| {r['data'].split(':', 1)[1]} (c={r['c']}) | {r['n']} x {r['d']} | {r['P']} | "
-            f"{r['f_clarabel']:.7f} ({r['cone_clarabel']:.0e}) | {r['t_clarabel']:.1f} | {hit} | "
-            f"{ratio} | {cone_hit} | "
-            f"{r['gap_at5']:.1e} | {r['gap_admm']:.1e} ({r['it_admm']}, {r['cone_admm']:.0e}) | "
-            f"{pol_cell(r)} | "
-            f"{f'{r_pol:.1f}x' if (r_pol := pol_ratio(r)) else 'not reached'} | "
-            f"{r['f_adam']:.5f} | {r['t_adam']:.1f} | {r['acc_clarabel']:.3f} / "
-            f"{r['acc_admm']:.3f} / {r['acc_adam']:.3f} |")
+    lines = main_table(rows)
     lines.append("")
     lines.append(f"Warm start (breast_cancer, P = 50 random + Adam's 50 units -> {warm_row['P']} "
                  f"patterns): convex optimum {warm_row['f_convex']:.6f} vs Adam net "
