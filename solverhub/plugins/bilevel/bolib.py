@@ -222,6 +222,24 @@ def _split_bounds(fn: Any, n1: int, n2: int, x0: np.ndarray, y0: np.ndarray, var
 
 
 # ---------------------------------------------------------------------------- toys
+def _toy_lower_level(n: int) -> dict[str, Any]:
+    """The lower level both toys share: f = 1/2 ||y1||^2 - x'y1 + 1'y2 for y = (y1, y2), with the
+    coupled constraint 1'x + 1'y1 + 1'y2 = 0, started at zero."""
+
+    def f(x: Any, y: Any) -> Any:
+        y1, y2 = y[:n], y[n:]
+        return 0.5 * np.sum(y1 * y1) - np.sum(x * y1) + np.sum(y2)
+
+    def gf(x: Any, y: Any) -> Any:
+        y1 = y[:n]
+        return -y1, np.concatenate([y1 - x, np.ones(n)])
+
+    ones = np.ones(n)
+    return dict(f=f, grad_f=gf, g=lambda x, y: np.atleast_1d(np.sum(x) + np.sum(y)),
+                jac_g=lambda x, y: (ones[None, :], np.ones((1, 2 * n))), lower_eq=[True],
+                x0=np.zeros(n), y0=np.zeros(2 * n))
+
+
 def lvhba_toy(n: int = 100) -> BilevelProblem:
     """Toy of the LV-HBA paper: x in R^n, y = (y1, y2) in R^2n,
     F = 1/2 ||x - y2||^2 + 1/2 ||y1 - 1||^2, f = 1/2 ||y1||^2 - x'y1 + 1'y2,
@@ -237,19 +255,8 @@ def lvhba_toy(n: int = 100) -> BilevelProblem:
         y1, y2 = y[:n], y[n:]
         return x - y2, np.concatenate([y1 - 1, y2 - x])
 
-    def f(x: Any, y: Any) -> Any:
-        y1, y2 = y[:n], y[n:]
-        return 0.5 * np.sum(y1 * y1) - np.sum(x * y1) + np.sum(y2)
-
-    def gf(x: Any, y: Any) -> Any:
-        y1 = y[:n]
-        return -y1, np.concatenate([y1 - x, np.ones(n)])
-
-    ones = np.ones(n)
     P = BilevelProblem(
-        n, 2 * n, F, f, g=lambda x, y: np.atleast_1d(np.sum(x) + np.sum(y)),
-        jac_g=lambda x, y: (ones[None, :], np.ones((1, 2 * n))), grad_F=gF, grad_f=gf,
-        lower_eq=[True], x0=np.zeros(n), y0=np.zeros(2 * n), reference_objective=0.05 * n,
+        n, 2 * n, F, grad_F=gF, **_toy_lower_level(n), reference_objective=0.05 * n,
         reference_x=np.full(n, -0.3), reference_y=np.concatenate([np.full(n, 0.7), np.full(n, -0.4)]),
         multiplier_bound=1.0, name=f"LVHBAToy(n={n})", source=f"bolib:LVHBAToy?n={n}")
     #: lv-hba runs these updates in a compiled loop (kernel="auto")
@@ -270,19 +277,8 @@ def bicgaffa_toy(n: int = 10) -> BilevelProblem:
         y1, y2 = y[:n], y[n:]
         return y1 - 2, np.concatenate([x - 1, 2 * (y2 + 3)])
 
-    def f(x: Any, y: Any) -> Any:
-        y1, y2 = y[:n], y[n:]
-        return 0.5 * np.sum(y1 * y1) - np.sum(x * y1) + np.sum(y2)
-
-    def gf(x: Any, y: Any) -> Any:
-        y1 = y[:n]
-        return -y1, np.concatenate([y1 - x, np.ones(n)])
-
-    ones = np.ones(n)
     P = BilevelProblem(
-        n, 2 * n, F, f, g=lambda x, y: np.atleast_1d(np.sum(x) + np.sum(y)),
-        jac_g=lambda x, y: (ones[None, :], np.ones((1, 2 * n))), grad_F=gF, grad_f=gf,
-        lower_eq=[True], x0=np.zeros(n), y0=np.zeros(2 * n), reference_objective=0.0,
+        n, 2 * n, F, grad_F=gF, **_toy_lower_level(n), reference_objective=0.0,
         reference_x=np.ones(n), reference_y=np.concatenate([np.full(n, 2.0), np.full(n, -3.0)]),
         multiplier_bound=1.0, name=f"BiCGAFFAToy(n={n})", source=f"bolib:BiCGAFFAToy?n={n}")
     P.structure = ("bicgaffa_toy", n)
