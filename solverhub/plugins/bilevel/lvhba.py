@@ -81,29 +81,18 @@ class LVHBA:
         theta = np.ascontiguousarray(theta, dtype=np.float64).copy()
         state = np.array([float(lam[0]), float(z[0]), math.inf])
         params = np.array([o.alpha, o.beta, o.eta, o.gamma1, o.gamma2, o.c0, o.p, r], dtype=np.float64)
-        status = sh.Status.ITERATION_LIMIT
-        k = 0
-        while k < o.max_iterations:
-            stopped = limit_status(deadline)
-            if stopped is not None:
-                status = stopped
-                break
-            done, converged = kern.lvhba_toy_run(which, x, y, theta, state, k,
-                                                 min(o.log_every, o.max_iterations - k), params,
-                                                 o.tolerance)
-            k += done
-            bad = diverged((x, y, theta, state[:2]), limit)
-            if bad is not None:
-                return breakdown(t0, k, info, "lv-hba", bad)
-            if converged:
-                status = sh.Status.OPTIMAL
-                break
-            if k % o.log_every == 0:
-                notifier.iteration(k, {"step": float(state[2]),
-                                       "theta_gap": float(np.linalg.norm(y - theta)),
-                                       "multiplier_norm": abs(float(state[0])),
-                                       "z_norm": abs(float(state[1])), "upper": P.F(x, y),
-                                       "c_k": o.c0 * k ** o.p})
+        status, k, bad = _compiled_chunks(
+            o, deadline,
+            lambda k, todo: kern.lvhba_toy_run(which, x, y, theta, state, k, todo, params,
+                                               o.tolerance),
+            lambda: diverged((x, y, theta, state[:2]), limit),
+            lambda k: notifier.iteration(k, {"step": float(state[2]),
+                                             "theta_gap": float(np.linalg.norm(y - theta)),
+                                             "multiplier_norm": abs(float(state[0])),
+                                             "z_norm": abs(float(state[1])), "upper": P.F(x, y),
+                                             "c_k": o.c0 * k ** o.p}))
+        if bad is not None:
+            return breakdown(t0, k, info, "lv-hba", bad)
         info.update({"final_step": float(state[2]), "theta_gap": float(np.linalg.norm(y - theta)),
                      "multiplier": [float(state[0])], "c_k": o.c0 * (k + 1) ** o.p})
         return finish(P, status, x, y, t0, k, info, notifier)
@@ -131,28 +120,18 @@ class LVHBA:
                 c(eqC, dtype=np.uint8), c(loC, dtype=np.float64), c(upC, dtype=np.float64), params,
                 o.tolerance, 20000, 1e-13)
         nx = P.nx
-        status = sh.Status.ITERATION_LIMIT
-        k = 0
-        while k < o.max_iterations:
-            stopped = limit_status(deadline)
-            if stopped is not None:
-                status = stopped
-                break
-            done, converged = kern.lvhba_qp_run(xy, theta, lam, z, state, k,
-                                                min(o.log_every, o.max_iterations - k), *args)
-            k += done
-            bad = diverged((xy, theta, lam), limit)
-            if bad is not None:
-                return breakdown(t0, k, info, "lv-hba", bad)
-            if converged:
-                status = sh.Status.OPTIMAL
-                break
-            if k % o.log_every == 0:
-                notifier.iteration(k, {"step": float(state[0]),
-                                       "theta_gap": float(np.linalg.norm(xy[nx:] - theta)),
-                                       "multiplier_norm": float(np.linalg.norm(lam)),
-                                       "z_norm": float(np.linalg.norm(z)),
-                                       "upper": P.F(xy[:nx], xy[nx:]), "c_k": o.c0 * k ** o.p})
+        status, k, bad = _compiled_chunks(
+            o, deadline,
+            lambda k, todo: kern.lvhba_qp_run(xy, theta, lam, z, state, k, todo, *args),
+            lambda: diverged((xy, theta, lam), limit),
+            lambda k: notifier.iteration(k, {"step": float(state[0]),
+                                             "theta_gap": float(np.linalg.norm(xy[nx:] - theta)),
+                                             "multiplier_norm": float(np.linalg.norm(lam)),
+                                             "z_norm": float(np.linalg.norm(z)),
+                                             "upper": P.F(xy[:nx], xy[nx:]),
+                                             "c_k": o.c0 * k ** o.p}))
+        if bad is not None:
+            return breakdown(t0, k, info, "lv-hba", bad)
         x, y = xy[:nx].copy(), xy[nx:].copy()
         info.update({"final_step": float(state[0]), "theta_gap": float(np.linalg.norm(y - theta)),
                      "multiplier": lam.tolist() if lam.size <= 20 else None,
@@ -219,6 +198,29 @@ class LVHBA:
                      "multiplier": lam.tolist() if lam.size <= 20 else None,
                      "c_k": o.c0 * (k + 1) ** o.p})
         return finish(P, status, x, y, t0, k, info, notifier)
+
+
+def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
+                     log: Any) -> tuple[Any, int, str | None]:
+    """Drive a compiled LV-HBA loop in chunks of ``o.log_every`` iterations: ``run(k, todo)``
+    returns ``(done, converged)``; between chunks the stop check (time, Ctrl-C), the divergence
+    check ``check()`` (a reason or None) and the history line ``log(k)``. Returns (status,
+    iterations, divergence reason)."""
+    k = 0
+    while k < o.max_iterations:
+        stopped = limit_status(deadline)
+        if stopped is not None:
+            return stopped, k, None
+        done, converged = run(k, min(o.log_every, o.max_iterations - k))
+        k += done
+        bad = check()
+        if bad is not None:
+            return sh.Status.ERROR, k, bad
+        if converged:
+            return sh.Status.OPTIMAL, k, None
+        if k % o.log_every == 0:
+            log(k)
+    return sh.Status.ITERATION_LIMIT, k, None
 
 
 def _toy_kernel(P: Any) -> Any:
