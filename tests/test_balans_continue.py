@@ -326,7 +326,7 @@ def test_continue_pull_limit_keeps_the_predicted_stretch_back(monkeypatch):
     call = SubMIP.__call__
 
     def recording(self, state, nb, time_limit, rng):
-        seen.append((time_limit, state.backend.usable()))
+        seen.append((time_limit, state.backend.time_left(), state.backend.usable()))
         return call(self, state, nb, time_limit, rng)
 
     monkeypatch.setattr(SubMIP, "__call__", recording)
@@ -335,8 +335,10 @@ def test_continue_pull_limit_keeps_the_predicted_stretch_back(monkeypatch):
              destroy=["continue"], max_iterations=2, continue_slice=0.05,
              initial_time_limit=0.02, gap_tolerance=0.0)
     assert seen, "no continue pull ran"
-    for limit, usable in seen:
-        assert limit <= usable - 2.0 + 0.05  # measured just after the limit was computed
+    for limit, left, usable in seen:
+        assert limit <= left - 2.0 + 0.05  # measured just after the limit was computed
+        # the proxy keeps the same prediction back from every solve of the pull
+        assert usable == pytest.approx(left - 2.0, abs=0.01)
 
 
 def test_watchdog_spares_a_search_still_at_the_root():
@@ -372,3 +374,51 @@ def test_highs_reports_its_node_count():
         assert b.nodes() is not None and b.nodes() >= 0
     finally:
         b.close()
+
+
+def _statuses(monkeypatch):
+    from solverhub.plugins.balans import solver as balans_solver
+
+    class Rows:
+        def __init__(self):
+            self.rows = []
+
+        def incumbent(self, *a):
+            pass
+
+        def iteration(self, it, info):
+            self.rows.append((info["arm"], info["status"]))
+
+    # a whole-problem neighbourhood is predicted to stay unresponsive for 1000 s: it never fits,
+    # a mutation_75 neighbourhood (a quarter of the model free) always does
+    monkeypatch.setattr(balans_solver._Run, "_predicted_stretch",
+                        lambda self, share: 1000.0 if share > 0.9 else 0.0)
+    return Rows()
+
+
+def test_near_the_deadline_only_arms_that_fit_are_played(monkeypatch):
+    """An arm whose last neighbourhood's set-up no longer fits is replaced by one whose does (the
+    loop once ended after 10 such picks, seconds before the deadline)."""
+    from solverhub.plugins.balans.solver import BalansSolver
+
+    rows = _statuses(monkeypatch)
+    res = BalansSolver(destroy=["proximity_0.005", "mutation_75"], max_iterations=12,
+                       initial_time_limit=0.05, gap_tolerance=0.0).solve(
+        knapsack(n=60, m=5, seed=2), time_limit=20.0, seed=0, notifier=rows)
+    late = [arm for arm, status in rows.rows if status.startswith("not_applicable: less time")]
+    assert late == ["proximity_0.005"]  # tried once; its later picks went to mutation_75
+    assert [arm for arm, _ in rows.rows].count("mutation_75") == 11
+    assert res.iterations == 12 and not res.info.get("stopped_for_setup")
+    assert res.info["fallback_picks"] >= 1
+
+
+def test_the_loop_ends_when_no_arm_fits(monkeypatch):
+    from solverhub.plugins.balans.solver import BalansSolver
+
+    rows = _statuses(monkeypatch)
+    res = BalansSolver(destroy=["proximity_0.005", "local_branching_10"], initial_time_limit=0.05,
+                       gap_tolerance=0.0).solve(knapsack(n=60, m=5, seed=2), time_limit=20.0,
+                                                 seed=0, notifier=rows)
+    assert res.info["stopped_for_setup"]
+    # each arm tried once, then none fits: no busy loop to the deadline
+    assert sorted(arm for arm, _ in rows.rows) == ["local_branching_10", "proximity_0.005"]

@@ -10,7 +10,8 @@ Some work cannot be interrupted at all (HiGHS's feasibility jump at the root, wh
 the time limit nor the callbacks: Balans builds HiGHS with a guard that switches it off where its
 predicted worst case does not fit, see docs/balans.md "Deadlines"; presolve of a large sub-MIP): the
 proxy keeps the largest overrun seen in this run (seconds past a solve's limit) and holds that much
-back from every later limit, and starts no solve when less than that is left. It also keeps the
+back from every later limit (or, inside ``reserving(s)``, the caller's own prediction ``s``), and
+starts no solve when less than that is left. It also keeps the
 longest *unresponsive stretch* of the solves since ``take_stretch()`` was last called (the backend's
 ``info["max_poll_gap"]`` where it reports one, else the seconds past its limit), from which the solver
 predicts the stretch of its next solve.
@@ -41,6 +42,7 @@ class DeadlineBackend:
         self.overrun = 0.0   # largest seconds a solve ran past its limit so far
         self.skipped = 0     # solves not started for lack of time
         self.stretch = 0.0   # longest unresponsive stretch since take_stretch()
+        self._reserve: float | None = None  # the caller's own hold-back (reserving()), else overrun
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._backend, item)
@@ -49,7 +51,19 @@ class DeadlineBackend:
         return self._deadline - time.perf_counter()
 
     def usable(self) -> float:
-        return self.time_left() - self.overrun
+        held = self.overrun if self._reserve is None else self._reserve
+        return self.time_left() - held
+
+    @contextlib.contextmanager
+    def reserving(self, seconds: float) -> Iterator["DeadlineBackend"]:
+        """Inside, hold back ``seconds`` (the caller's prediction of these solves' unresponsive
+        stretch) instead of the largest overrun of the run: a small sub-MIP need not keep back what a
+        whole-problem solve once overran."""
+        prev, self._reserve = self._reserve, max(float(seconds), 0.0)
+        try:
+            yield self
+        finally:
+            self._reserve = prev
 
     def _cap(self, time_limit: float | None) -> float:
         left = max(self.usable(), 1e-3)

@@ -514,6 +514,11 @@ class _Run:
         """Seconds a solve of a neighbourhood with free share ``share`` may run unresponsive."""
         return self.stretch_per_share * share
 
+    def _fits(self, left: float, share: float) -> bool:
+        """True when a solve of free share ``share`` started with ``left`` seconds usable is
+        predicted to answer its limit before the deadline (with half its stretch to spare)."""
+        return left >= 1.5 * self._predicted_stretch(share)
+
     def _learn_stretch(self, stretch: float, share: float) -> None:
         """Raise the prediction by an observed stretch (below 0.5 s: within the timer's reach of
         noise; the share is floored at 0.25 so that a tiny sub-MIP's fixed costs are not scaled up)."""
@@ -566,12 +571,18 @@ class _Run:
         t_sub = t_destroy = 0.0
         no_improve = 0
         late_skips = 0  # consecutive iterations skipped for lack of time for their set-up
+        # free share of each arm's last neighbourhood: near the deadline only the arms whose
+        # predicted set-up still fits are played (small neighbourhoods), instead of none
+        arm_share: dict[int, float] = {}
+        fallbacks = 0
         it = 0
         step = getattr(acceptance, "step", None)
         while True:
             state.iteration = it
             state.elapsed = self.now()
-            state.time_left = backend.usable()  # less what the backend has overrun before
+            # the time to the deadline: what each solve must keep back is predicted per solve
+            # (_fits, reserving) and enforced by the proxy
+            state.time_left = backend.time_left()
             state.best, state.best_objective = self.best_x, self.best_obj
             state.incumbent, state.incumbent_objective = current_x, current_obj
             state.dual_bound = self.dual_bound
@@ -587,12 +598,18 @@ class _Run:
                 break
             if state.time_left <= 0.01 or any(rule(state) for rule in rules):
                 break
-            if late_skips >= 10:  # nothing fits in the time left: no busy loop to the deadline
-                self.info["stopped_for_setup"] = True
-                break
-            state.time_left = sub.usable()
-            t_start = self.now()
+            state.time_left = sub.time_left()
             a = policy.select(self.rng)
+            if a in arm_share and not self._fits(state.time_left, arm_share[a]):
+                fit = [i for i in range(len(arms))
+                       if i not in arm_share or self._fits(state.time_left, arm_share[i])]
+                if not fit or late_skips >= 2 * len(arms):
+                    # nothing fits in the time left: no busy loop to the deadline
+                    self.info["stopped_for_setup"] = True
+                    break
+                a = fit[int(self.rng.integers(len(fit)))]
+                fallbacks += 1
+            t_start = self.now()
             (dname, destroy), (rname, repair) = arms[a]
             best_before = self.best_obj
             state.info.pop("side_solutions", None)
@@ -603,22 +620,25 @@ class _Run:
                 self.offer(x)
             cand: Candidate | None = None
             status = "skipped"
-            left = sub.usable()
+            left = sub.time_left()
             is_continue = bool(nb.info.get("continue"))
             dual_before = self.dual_bound
             watchdog = None
             share = self._free_share(nb)
+            arm_share[a] = share
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
-            elif left < 1.5 * self._predicted_stretch(share):
+            elif not self._fits(left, share):
                 # presolve and set-up run before the backend polls its interrupt: a solve started
                 # now would end past the deadline (fast0507: 2.2 s late from a proximity sub-MIP;
                 # the 80k set cover: 7 s late from a RINS sub-MIP's presolve)
                 status = "not_applicable: less time left than its predicted set-up"
             elif left > 0:
                 # an interrupt at the limit is answered within the predicted stretch: the limit
-                # keeps that much back from the time left
-                left = max(left - self._predicted_stretch(share), 1e-3)
+                # keeps that much back from the time left (and so does the proxy, for every solve
+                # of this iteration, instead of the run's largest overrun)
+                reserve = self._predicted_stretch(share)
+                left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset())
                 if is_continue and "interrupt" in caps:
@@ -630,7 +650,8 @@ class _Run:
                     limit = left
                 sub.take_stretch()
                 try:
-                    cand = repair(state, nb, limit, self.rng)
+                    with sub.reserving(reserve):
+                        cand = repair(state, nb, limit, self.rng)
                 finally:
                     if watchdog is not None:
                         watchdog.stop()
@@ -718,6 +739,7 @@ class _Run:
                     Outcome.NAMES[outcome], iinfo["objective"], iinfo["best"], t_end)
         self.info["time_sub_mip"] = t_sub
         self.info["time_destroy"] = t_destroy
+        self.info["fallback_picks"] = fallbacks
         self.info["sub_time_limit"] = sub_limit
         return it
 
