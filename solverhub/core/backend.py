@@ -34,6 +34,9 @@ CAPABILITIES = frozenset({
     "interrupt",        # interrupt() stops a running solve from another thread or a callback
     "incumbent_callback",  # solve(on_incumbent=...) reports improving solutions as they are found
     "cutoff",           # solve(cutoff=v) prunes solutions not better than v
+    "pause",            # pause()/resume() hold a running solve at its next poll and let it go on
+                        # (its tree kept), is_paused() tells when it holds; offer_solution(x)
+                        # hands the running or paused search a solution (needs "interrupt")
 })
 
 #: called with (seconds since the solve started, objective, x) at each improving solution; return
@@ -99,6 +102,24 @@ class MIPBackend(abc.ABC):
         """(time.perf_counter(), primal bound, dual bound) of the running solve as last seen, or
         None (no report yet, or a backend that does not report). Thread-safe to read."""
         return None
+
+    def pause(self) -> None:
+        """("pause") Hold the running solve at its next poll, until :meth:`resume` (thread-safe).
+        A solve started while paused holds at its first poll."""
+        raise NotImplementedError(f"backend {self.name} cannot pause a solve")
+
+    def resume(self) -> None:
+        """("pause") Let a paused solve go on where it stopped (thread-safe)."""
+        raise NotImplementedError(f"backend {self.name} cannot pause a solve")
+
+    def is_paused(self) -> bool:
+        """("pause") True while a solve is held by :meth:`pause`."""
+        return False
+
+    def offer_solution(self, x: np.ndarray) -> None:
+        """("pause") Hand the running (or paused) search a full-length solution found elsewhere;
+        it takes it at its next chance if feasible and better than its own (thread-safe)."""
+        raise NotImplementedError(f"backend {self.name} cannot take solutions while it runs")
 
     # ------------------------------------------------------------------ modifying
     @abc.abstractmethod

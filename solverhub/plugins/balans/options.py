@@ -71,6 +71,11 @@ class BalansOptions(BaseModel):
         False, description="never cut the first solve while the backend reports it still at the "
                            "root node (HiGHS: no branch-and-bound node yet); off: measured to lose "
                            "on mkc, qiu and the 80k set cover (docs/balans.md)")
+    resume_search: bool = Field(
+        True, description="where the first solve is cut, pause it instead and let 'continue' pulls "
+                          "resume the same search (its tree kept; neighbourhoods are solved on a "
+                          "second instance of the backend); needs a backend with the 'pause' "
+                          "capability (HiGHS), others restart the backend on each pull")
     initial_emphasis: Literal["default", "feasibility"] = Field(
         "default", description="backend emphasis of the first full-problem solve")
     lp_time_limit: float | None = Field(

@@ -26,6 +26,7 @@ from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchS
 from solverhub.core.mip import MIPProblem, integral_objective
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.result import Result, Status
+from solverhub.plugins.balans.background import BackgroundSearch, can_pause
 from solverhub.plugins.balans.guard import DeadlineBackend
 from solverhub.plugins.balans.options import BalansOptions
 from solverhub.plugins.balans.stop.rules import MaxIterations, NoImprovement, Optimality, TimeLimit, gap_closed
@@ -93,6 +94,7 @@ class _GapWatchdog:
         self.window = max(float(window), 0.5)
         self.started = time.perf_counter()
         self.fired = False
+        self.fired_at: float | None = None
         self.extended = 0.0  # seconds it ran past the cut because it was closing the gap
         self._samples: list[tuple[float, float]] = []  # (time, gap)
         self._progress = getattr(backend, "progress", None)  # None or returning None: no reports
@@ -158,6 +160,7 @@ class _GapWatchdog:
                 continue
             self.extended = now - cut_at if cut_at is not None else 0.0
             self.fired = True
+            self.fired_at = time.perf_counter()
             self.backend.interrupt()
             return
 
@@ -259,6 +262,7 @@ class _Run:
         self.stretch_per_share = 0.0
         self._col_nnz: np.ndarray | None = None
         self._nnz = 1.0
+        self.search: BackgroundSearch | None = None  # the paused first solve (resume_search)
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> float:
@@ -360,12 +364,28 @@ class _Run:
             for name in names:  # built before the clock matters: a model build is part of the run
                 backends[name] = DeadlineBackend(self._make_backend(name), self.deadline)
             backend = backends[self.opts.backend]
-            subs = [backends[b] for b in (self.opts.sub_backends or [self.opts.backend])]
-            status = self._start(backend)
+            status = self._initial_solution(backend)
             iterations = 0
-            if status is None:
-                iterations = self._loop(backend, arms, policy, acceptance, rules, subs)
+            if status is None and not stop_requested():  # Ctrl-C: no root LP, no loop
+                if self.search is not None:
+                    # the paused search holds the backend's instance: the root LP and the
+                    # neighbourhoods get a second one
+                    twin = DeadlineBackend(self._make_backend(self.opts.backend), self.deadline)
+                    backends[self.opts.backend + " (neighbourhoods)"] = twin
+                else:
+                    twin = backend
+                subs = [twin if b == self.opts.backend else backends[b]
+                        for b in (self.opts.sub_backends or [self.opts.backend])]
+                status = self._root_lp(twin)
+                if status is None:
+                    iterations = self._loop(twin, arms, policy, acceptance, rules, subs)
+            status = self._finish_search(status)
         finally:
+            if self.search is not None and not self.search.finished:
+                try:  # an error above: the search thread must not outlive the run
+                    self.search.finish()
+                except Exception:  # pragma: no cover
+                    log.debug("balans: ending the background search failed", exc_info=True)
             self.info["deadline_interrupts"] = sum(b.interrupts for b in backends.values())
             self.info["max_overrun"] = max((b.overrun for b in backends.values()), default=0.0)
             self.info["solves_skipped"] = sum(b.skipped for b in backends.values())
@@ -393,17 +413,68 @@ class _Run:
         except TypeError as exc:
             raise BadInputError(f"solver 'balans': backend_options[{name!r}]: {exc}") from exc
 
-    def _start(self, backend) -> Status | None:
-        """First solution, then the root LP. Returns a final status (infeasible, unbounded, optimal)
-        or None to go on with the search.
+    # The full-problem solve comes first so that the trajectory starts as early as the backend's
+    # alone would (its own root LP is part of it); the root LP that RINS/RENS/DINS need is solved
+    # afterwards, only when the search goes on.
 
-        The full-problem solve comes first so that the trajectory starts as early as the backend's
-        alone would (its own root LP is part of it); the root LP that RINS/RENS/DINS need is solved
-        afterwards, only when the search goes on."""
-        status = self._initial_solution(backend)
-        if status is not None or stop_requested():  # Ctrl-C: no root LP, the loop stops at once
+    def _search_paused(self, backend) -> None:
+        """The first solve holds at a pause: learn its set-up and bound as from a finished one."""
+        stats = getattr(backend, "poll_stats", lambda: {})()
+        self.stretch_per_share = float(stats.get("setup_seconds") or 0.0)
+        if not stats.get("feasibility_jump", True):
+            self.stretch_per_share = max(self.stretch_per_share, float(stats.get("max_poll_gap", 0.0)))
+        self._bound_from_search()
+        self.info["search_pauses"] = 1
+
+    def _bound_from_search(self) -> None:
+        caps = getattr(self.search.backend, "capabilities", frozenset())
+        pr = self.search.progress()
+        if pr is not None and "dual_bound" in caps:
+            self.update_bound(pr[2])
+
+    def _resume_search(self, slice_: float) -> Candidate:
+        """A "continue" pull with a paused search: hand it the best solution, let it run for
+        ``slice_`` seconds (longer while it closes the gap), pause it again."""
+        search, o = self.search, self.opts
+        t = time.perf_counter()
+        handed = search.offer(self.best_x, self.best_obj, self.tol(self.best_obj))
+        self.info["solutions_handed"] = self.info.get("solutions_handed", 0) + int(handed)
+        watchdog = _GapWatchdog(self, search, t + slice_, None, t + slice_,
+                                o.progress_window * self.budget)
+        try:
+            search.resume()
+            paused = search.run_until_paused()
+        finally:
+            watchdog.stop()
+        if paused:
+            self.info["search_pauses"] = self.info.get("search_pauses", 0) + 1
+            if watchdog.fired_at is not None:  # how late it answered the pause
+                self._learn_stretch(time.perf_counter() - watchdog.fired_at, 1.0)
+            self._bound_from_search()
+            status = "paused"
+        else:
+            status = str(self._finish_search(None) or "ended")
+        return Candidate(None, math.inf, status, runtime=time.perf_counter() - t,
+                         info={"extended": watchdog.extended})
+
+    def _finish_search(self, status: Status | None) -> Status | None:
+        """End the paused (or ended) first solve and take its last solution and bound."""
+        search = self.search
+        if search is None or getattr(search, "_taken", False):
             return status
-        return self._root_lp(backend)
+        res = search.finish()
+        search._taken = True
+        if res is None:
+            return status
+        self.offer(res.x)
+        caps = getattr(search.backend, "capabilities", frozenset())
+        if "dual_bound" in caps or res.status == Status.OPTIMAL:
+            self.update_bound(res.bound)
+        if res.status == Status.OPTIMAL and self.best_x is not None:
+            self.proved = True
+        if res.status in (Status.INFEASIBLE, Status.UNBOUNDED) and self.best_x is None:
+            return res.status
+        return status
 
     def _root_lp(self, backend) -> Status | None:
         o = self.opts
@@ -443,32 +514,49 @@ class _Run:
 
         while backend.usable() > 0.01 and not stop_requested():
             attempts += 1
-            watchdog = None
+            watchdog = search = None
             solve_limit = limit
             if attempts == 1 and o.initial_time_limit is None and "interrupt" in caps \
                     and "incumbent_callback" in caps:
                 # the watchdog ends this solve at initial_share (or on a stall) once it has an
-                # incumbent; until then it may run to the deadline
+                # incumbent; until then it may run to the deadline. With resume_search it pauses
+                # the solve instead, and "continue" pulls resume it (background.py)
+                solve_limit = self.time_left()
+                if o.resume_search and can_pause(backend):
+                    search = BackgroundSearch(
+                        backend, time_limit=max(solve_limit, 1e-3), emphasis=emphasis,
+                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.gap_tolerance)
                 watchdog = _GapWatchdog(
-                    self, backend, self.t0 + o.initial_min_share * self.budget,
+                    self, search or backend, self.t0 + o.initial_min_share * self.budget,
                     None if o.initial_stall is None else o.initial_stall * self.budget,
                     self.t0 + o.initial_share * self.budget, o.progress_window * self.budget,
                     spare_root=o.initial_spare_root)
-                solve_limit = self.time_left()
             try:
-                res = backend.solve(time_limit=max(min(solve_limit, self.time_left()), 1e-3),
-                                    emphasis=emphasis,
-                                    on_incumbent=on_incumbent if "incumbent_callback" in caps else None,
-                                    # the run's own seed: the first solve is the backend's run
-                                    # alone with this seed, until it is cut
-                                    seed=self.seed if attempts == 1
-                                    else int(self.rng.integers(0, 2**31 - 1)),
-                                    relative_gap=o.gap_tolerance)
+                if search is not None:
+                    search.start()
+                    if search.run_until_paused():
+                        self.search = search
+                        res = None
+                    else:
+                        res = search.finish()
+                else:
+                    res = backend.solve(time_limit=max(min(solve_limit, self.time_left()), 1e-3),
+                                        emphasis=emphasis,
+                                        on_incumbent=on_incumbent if "incumbent_callback" in caps
+                                        else None,
+                                        # the run's own seed: the first solve is the backend's run
+                                        # alone with this seed, until it is cut
+                                        seed=self.seed if attempts == 1
+                                        else int(self.rng.integers(0, 2**31 - 1)),
+                                        relative_gap=o.gap_tolerance)
             finally:
                 if watchdog is not None:
                     watchdog.stop()
                     self.info["initial_stalled"] = watchdog.fired
                     self.info["initial_extended"] = watchdog.extended
+            if res is None:  # paused with an incumbent: the search goes on in "continue" pulls
+                self._search_paused(backend)
+                break
             if res.status == Status.INFEASIBLE:
                 self.info["time_initial"] = time.perf_counter() - t
                 return Status.INFEASIBLE
@@ -641,21 +729,27 @@ class _Run:
                 left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset())
-                if is_continue and "interrupt" in caps:
+                resumable = is_continue and self.search is not None and not self.search.finished
+                if resumable:
+                    pass  # the paused first solve goes on (below), no restart
+                elif is_continue and "interrupt" in caps:
                     # its own slice, but never cut while it closes the gap: the backend gets the
                     # time left as its limit and the watchdog ends it after the slice otherwise
                     started = time.perf_counter()
                     watchdog = _GapWatchdog(self, sub, started + limit, None, started + limit,
                                             o.progress_window * self.budget)
                     limit = left
-                sub.take_stretch()
-                try:
-                    with sub.reserving(reserve):
-                        cand = repair(state, nb, limit, self.rng)
-                finally:
-                    if watchdog is not None:
-                        watchdog.stop()
-                    self._learn_stretch(sub.take_stretch(), share)
+                if resumable:
+                    cand = self._resume_search(limit)
+                else:
+                    sub.take_stretch()
+                    try:
+                        with sub.reserving(reserve):
+                            cand = repair(state, nb, limit, self.rng)
+                    finally:
+                        if watchdog is not None:
+                            watchdog.stop()
+                        self._learn_stretch(sub.take_stretch(), share)
                 t_sub += cand.runtime
                 status = cand.status
                 if cand.bound is not None and nb.is_empty:
@@ -703,7 +797,9 @@ class _Run:
             if is_continue:
                 continue_log.append([round(t_start, 4), round(continue_slice, 4),
                                      round(cand.runtime if cand is not None else 0.0, 4),
-                                     round(watchdog.extended if watchdog is not None else 0.0, 4),
+                                     round(watchdog.extended if watchdog is not None
+                                           else cand.info.get("extended", 0.0) if cand is not None
+                                           else 0.0, 4),
                                      Outcome.NAMES[outcome]])
                 if outcome in (Outcome.BEST, Outcome.BETTER):
                     continue_slice *= 2.0  # it is paying: give the next pull more time

@@ -15,7 +15,8 @@ from .solver import HighsOptions
 __all__ = ["HIGHS_CAPABILITIES"]
 
 HIGHS_CAPABILITIES = frozenset({"warm_start", "bounds", "rows", "objective", "relaxation",
-                                "dual_bound", "interrupt", "incumbent_callback", "cutoff"})
+                                "dual_bound", "interrupt", "incumbent_callback", "cutoff",
+                                "pause"})
 
 
 def _backend_factory(problem: Any, *, threads: int = 1, seed: int = 0, **kw: Any):

@@ -20,6 +20,12 @@ Measured traps handled here (see docs/backends.md):
   its first poll, later such solves of this backend run without presolve (``info["presolve"]``).
 * ``info["max_poll_gap"]``: the longest stretch (seconds) between two interrupt polls of a solve,
   the end of the run included: how late an interrupt can be answered.
+* ``pause()`` holds a running solve inside its next interrupt poll (the thread that runs it waits
+  there, its presolved model, cut pool and tree kept) until ``resume()``; meanwhile *another*
+  ``Highs`` object of the process may solve (measured: air04 held 4 s at 8 s while a second object
+  solved, then it went on to the same optimum). A solve paused that way still counts the held time
+  against its own ``time_limit`` (HiGHS's limits are wall clock). ``offer_solution(x)`` is handed to
+  the search through HiGHS's user-solution callback.
 * The ``objective_bound`` option is not a usable cutoff (it is compared in HiGHS's internal,
   presolved objective space: ignored on a minimisation, everything pruned on a maximisation), so
   ``cutoff`` adds an objective row for the duration of the solve.
@@ -218,12 +224,19 @@ class HighsBackend(MIPBackend):
         self._first_poll: float | None = None  # first MIP poll of the running solve (after presolve)
         self._last_poll: float | None = None   # any interrupt poll (MIP, simplex, IPM) of the solve
         self._max_poll_gap = 0.0
+        self._fj_on = self._fj_user
         # the LP solvers poll their own interrupt callbacks: without them a stop request waits for
         # the end of a long (root) LP, e.g. seconds on fast0507
         h.cbMipInterrupt.subscribe(self._cb_mip_interrupt)
         for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
             cb.subscribe(self._cb_interrupt)
         h.cbMipImprovingSolution.subscribe(self._cb_improving)
+        # pause(): the poll callbacks wait on this gate (set: running)
+        self._gate = threading.Event()
+        self._gate.set()
+        self._held = threading.Event()  # set while a poll waits at the gate
+        self._user_solution: np.ndarray | None = None
+        h.cbMipUserSolution.subscribe(self._cb_user_solution)
 
     # ------------------------------------------------------------------ callbacks
     def _cb_interrupt(self, e: Any) -> None:
@@ -235,10 +248,34 @@ class HighsBackend(MIPBackend):
                 self._max_poll_gap = max(self._max_poll_gap, now - self._last_poll)
             self._last_poll = now
             stop = self._interrupt or stop_requested()
+            if not stop and not self._gate.is_set():
+                stop = self._hold()
         except BaseException as exc:  # a second Ctrl-C lands here: stop, never unwind through C++
             self._cb_error = exc
             self._interrupt = stop = True
         e.interrupt(bool(stop))
+
+    def _hold(self) -> bool:
+        """Wait at the pause gate (inside a poll); True when a stop was asked meanwhile."""
+        self._held.set()
+        try:
+            while not self._gate.wait(0.02):
+                if self._interrupt or stop_requested():
+                    break
+        finally:
+            self._held.clear()
+            # the held time is no unresponsive stretch: measure from here
+            self._last_poll = time.perf_counter()
+        return self._interrupt or stop_requested()
+
+    def _cb_user_solution(self, e: Any) -> None:
+        x, self._user_solution = self._user_solution, None
+        if x is None:
+            return
+        try:
+            e.data_in.setSolution(x)
+        except BaseException as exc:  # never unwind through C++
+            self._cb_error = exc
 
     def _cb_mip_interrupt(self, e: Any) -> None:
         self._cb_interrupt(e)
@@ -272,10 +309,33 @@ class HighsBackend(MIPBackend):
     def interrupt(self) -> None:
         self._interrupt = True
 
+    def pause(self) -> None:
+        self._gate.clear()
+
+    def resume(self) -> None:
+        self._held.clear()  # not paused from now on, even before the held poll wakes up
+        self._gate.set()
+
+    def is_paused(self) -> bool:
+        return self._held.is_set()
+
+    def offer_solution(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if x.size != self._n:
+            raise BadInputError(f"offer_solution: {x.size} entries, expected {self._n}")
+        self._user_solution = x.copy()
+
     def progress(self) -> tuple[float, float, float] | None:
         """(perf_counter time, primal bound, dual bound) at the running solve's last interrupt poll
         (current objective, problem sense), or None before the first poll of a solve."""
         return self._progress
+
+    def poll_stats(self) -> dict[str, Any]:
+        """Of the running (or last) solve: seconds to its first MIP poll (None before it), the longest
+        stretch between polls so far, and whether feasibility jump is on in it."""
+        first = self._first_poll
+        return {"setup_seconds": None if first is None else first - self._t0,
+                "max_poll_gap": self._max_poll_gap, "feasibility_jump": self._fj_on}
 
     def nodes(self) -> int | None:
         """Branch-and-bound nodes of the running (or last) solve at its last MIP poll; 0 while it is
@@ -380,7 +440,7 @@ class HighsBackend(MIPBackend):
         h.setOptionValue("mip_rel_gap", self.default_gap if relative_gap is None else float(relative_gap))
         h.setOptionValue("mip_heuristic_effort", self.default_heuristic_effort if emphasis == "default"
                          else max(0.3, self.default_heuristic_effort))
-        fj = self._feasibility_jump_allowed(time_limit, warm_start is not None)
+        fj = self._fj_on = self._feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
         presolve_on = self._presolve_allowed(warm_start is not None)
         if not presolve_on:
