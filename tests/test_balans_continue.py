@@ -318,8 +318,8 @@ def test_highs_reports_poll_gaps_and_presolve_guard():
 
 
 def test_continue_pull_limit_keeps_the_predicted_stretch_back(monkeypatch):
-    """A "continue" pull's backend limit is the time left *less* the predicted stretch (an interrupt
-    at the limit is answered only at the backend's next poll), not the time left."""
+    """A "continue" pull's backend limit is the time left *less* 1.5x the predicted stretch (an
+    interrupt at the limit is answered only at the backend's next poll), not the time left."""
     from solverhub.plugins.balans import solver as balans_solver
 
     seen: list[tuple[float, float]] = []
@@ -336,9 +336,10 @@ def test_continue_pull_limit_keeps_the_predicted_stretch_back(monkeypatch):
              initial_time_limit=0.02, gap_tolerance=0.0)
     assert seen, "no continue pull ran"
     for limit, left, usable in seen:
-        assert limit <= left - 2.0 + 0.05  # measured just after the limit was computed
-        # the proxy keeps the same prediction back from every solve of the pull
-        assert usable == pytest.approx(left - 2.0, abs=0.01)
+        # 1.5x the prediction kept back (the fit's margin); measured just after the limit was set
+        assert limit <= left - 3.0 + 0.05
+        # the proxy keeps the same back from every solve of the pull
+        assert usable == pytest.approx(left - 3.0, abs=0.01)
 
 
 def test_watchdog_spares_a_search_still_at_the_root():

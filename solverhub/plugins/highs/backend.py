@@ -332,10 +332,12 @@ class HighsBackend(MIPBackend):
 
     def poll_stats(self) -> dict[str, Any]:
         """Of the running (or last) solve: seconds to its first MIP poll (None before it), the longest
-        stretch between polls so far, and whether feasibility jump is on in it."""
+        stretch between polls so far, whether feasibility jump is on in it and its predicted worst
+        case (one of those stretches may be the heuristic's)."""
         first = self._first_poll
         return {"setup_seconds": None if first is None else first - self._t0,
-                "max_poll_gap": self._max_poll_gap, "feasibility_jump": self._fj_on}
+                "max_poll_gap": self._max_poll_gap, "feasibility_jump": self._fj_on,
+                "feasibility_jump_worst_case": self._fj_worst_case() if self._fj_on else 0.0}
 
     def nodes(self) -> int | None:
         """Branch-and-bound nodes of the running (or last) solve at its last MIP poll; 0 while it is
@@ -359,8 +361,12 @@ class HighsBackend(MIPBackend):
             return False
         if time_limit is None or not math.isfinite(time_limit):
             return True
-        predicted = self.fj_seconds_per_nnz * self.free_nonzeros() / self.cpu_share
-        return predicted <= self.fj_share * float(time_limit)
+        return self._fj_worst_case() <= self.fj_share * float(time_limit)
+
+    def _fj_worst_case(self) -> float:
+        """Predicted worst-case seconds of feasibility jump on the current (unfixed) model."""
+        rate = self.fj_seconds_per_nnz if self.fj_seconds_per_nnz is not None else FJ_SECONDS_PER_NNZ
+        return rate * self.free_nonzeros() / self.cpu_share
 
     def _presolve_allowed(self, warm_started: bool) -> bool:
         """With ``presolve_guard``: no presolve in a warm-started solve with fixed columns (a
