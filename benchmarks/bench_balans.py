@@ -28,7 +28,8 @@ solver (pyscipopt included) reads the same file.
 
 Easy mode (--easy): the easy set, balans vs highs, total wall time ratio (target <= 1.5x).
 
-    python benchmarks/bench_balans.py                     # full hard benchmark (about 45 min, 2 cores)
+    python benchmarks/bench_balans.py                     # full hard benchmark (2 runs at a time)
+    python benchmarks/bench_balans.py --workers 1         # one at a time: the issue-12 tables (63 min)
     python benchmarks/bench_balans.py --split validation  # the validation half only (about 22 min)
     python benchmarks/bench_balans.py --instances pk1,qiu --seeds 0 --budget 10 --no-docs
     python benchmarks/bench_balans.py --easy --budget 60
