@@ -52,6 +52,7 @@ class BackgroundSearch:
         self.error: BaseException | None = None
         self.started = 0.0
         self.pauses = 0
+        self.taken = False  # the caller has taken the result (finish() was read)
         self._thread = threading.Thread(target=self._run, daemon=True, name="balans-background-search")
         progress = getattr(backend, "progress", None)
         self.progress = progress if progress is not None else (lambda: None)

@@ -476,10 +476,10 @@ class _Run:
     def _finish_search(self, status: Status | None) -> Status | None:
         """End the paused (or ended) first solve and take its last solution and bound."""
         search = self.search
-        if search is None or getattr(search, "_taken", False):
+        if search is None or search.taken:
             return status
         res = search.finish()
-        search._taken = True
+        search.taken = True
         if res is None:
             return status
         self.offer(res.x)
