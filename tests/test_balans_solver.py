@@ -155,7 +155,11 @@ def test_unknown_component_is_bad_input():
 
 def test_every_operator_and_acceptance_runs():
     pm = get_plugin_manager()
-    names = sorted(n for n, c in pm.meta("destroy").items() if c.provider == "balans")
+    # "continue" is left out: with it, a first level chooses it against the neighbourhoods by reward
+    # per *second*, which depends on timing (test_balans_continue covers its pulls); without it UCB1
+    # plays every arm once before any twice
+    names = sorted(n for n, c in pm.meta("destroy").items()
+                   if c.provider == "balans" and n != "continue")
     for acc in ("simulated_annealing", "late_acceptance_hill_climbing", "record_to_record_travel",
                 "great_deluge", "always_accept"):
         r = sh.solve(knapsack(seed=6), solver="balans", time_limit=20, seed=1,
