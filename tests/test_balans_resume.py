@@ -97,14 +97,15 @@ def test_balans_pauses_the_first_solve_and_continue_pulls_resume_it():
     search is paused (not ended), "continue" pulls resume it, and it ends with the run."""
     # HiGHS alone does not finish it in 40 s (the quickstart's instance)
     p = sh.load_problem("generate:independent_set?n_nodes=1500&seed=1")
-    opts = dict(destroy=["continue", "mutation_50"], initial_min_share=0.0, initial_share=0.01,
+    # "continue" alone: with other arms it is chosen by reward per second (timing-dependent)
+    opts = dict(destroy=["continue"], initial_min_share=0.0, initial_share=0.01,
                 initial_stall=None, sub_time_limit=0.2, continue_slice=0.2, max_iterations=6,
                 gap_tolerance=0.0)
     res = sh.solve(p, solver="balans", time_limit=60.0, seed=0, **opts)
     info = res.info
     assert info["initial_stalled"] and info["search_pauses"] >= 2
     pulls = info["continue_pulls"]
-    assert pulls, "no continue pull ran"
+    assert len(pulls) == 6 and info["search_pauses"] >= 2  # the cut, then a pause per pull
     assert not _search_threads()  # the search thread ended with the run
     # a resumed search reports its own bound: never above the best (a minimisation internally)
     assert res.status in (sh.Status.FEASIBLE, sh.Status.OPTIMAL)
