@@ -103,7 +103,7 @@ def test_balans_pauses_the_first_solve_and_continue_pulls_resume_it():
                 gap_tolerance=0.0)
     res = sh.solve(p, solver="balans", time_limit=60.0, seed=0, **opts)
     info = res.info
-    assert info["initial_stalled"] and info["search_pauses"] >= 2
+    assert info["initial_stalled"]
     pulls = info["continue_pulls"]
     assert len(pulls) == 6 and info["search_pauses"] >= 2  # the cut, then a pause per pull
     assert not _search_threads()  # the search thread ended with the run
