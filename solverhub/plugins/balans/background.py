@@ -51,7 +51,7 @@ class BackgroundSearch:
         self.result: BackendResult | None = None
         self.error: BaseException | None = None
         self.started = 0.0
-        self.pauses = 0
+        self.pauses = 0  # pause requests (the watchdog's cuts)
         self.taken = False  # the caller has taken the result (finish() was read)
         self._thread = threading.Thread(target=self._run, daemon=True, name="balans-background-search")
         progress = getattr(backend, "progress", None)

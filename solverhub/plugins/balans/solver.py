@@ -382,11 +382,13 @@ class _Run:
                     iterations = self._loop(twin, arms, policy, acceptance, rules, subs)
             status = self._finish_search(status)
         finally:
-            if self.search is not None and not self.search.finished:
-                try:  # an error above: the search thread must not outlive the run
-                    self.search.finish()
-                except Exception:  # pragma: no cover
-                    log.debug("balans: ending the background search failed", exc_info=True)
+            if self.search is not None:
+                self.info["search_pauses"] = self.search.pauses
+                if not self.search.finished:
+                    try:  # an error above: the search thread must not outlive the run
+                        self.search.finish()
+                    except Exception:  # pragma: no cover
+                        log.debug("balans: ending the background search failed", exc_info=True)
             self.info["deadline_interrupts"] = sum(b.interrupts for b in backends.values())
             self.info["max_overrun"] = max((b.overrun for b in backends.values()), default=0.0)
             self.info["solves_skipped"] = sum(b.skipped for b in backends.values())
@@ -440,7 +442,6 @@ class _Run:
         """The first solve holds at a pause: learn its set-up and bound as from a finished one."""
         self.stretch_per_share = self._first_stretch(backend, None)
         self._bound_from_search()
-        self.info["search_pauses"] = 1
 
     def _bound_from_search(self) -> None:
         caps = getattr(self.search.backend, "capabilities", frozenset())
@@ -463,7 +464,6 @@ class _Run:
         finally:
             watchdog.stop()
         if paused:
-            self.info["search_pauses"] = self.info.get("search_pauses", 0) + 1
             if watchdog.fired_at is not None:  # how late it answered the pause
                 self._learn_stretch(time.perf_counter() - watchdog.fired_at, 1.0)
             self._bound_from_search()
