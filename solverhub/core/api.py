@@ -132,20 +132,31 @@ def _checked(problem: Any, source: Any, loader: str) -> Any:
     return problem
 
 
-def validate_options(spec: SolverSpec, options: dict[str, Any]) -> BaseModel:
-    """Validate ``options`` with the solver's options model; errors name the solver and the key."""
+def validate_options(spec: SolverSpec, options: dict[str, Any] | BaseModel) -> BaseModel:
+    """Validate ``options`` with the solver's options model; errors name the solver and the key.
+    An instance of the model is taken as it is (validated already)."""
+    model = spec.options_model
+    if isinstance(options, model):
+        return options
+    if isinstance(options, BaseModel):  # another model: its fields are the options
+        options = options.model_dump()
+    return validate_options_model(model, options, who=f"solver {spec.name!r}")
+
+
+def validate_options_model(model: type[BaseModel], options: dict[str, Any], *, who: str) -> BaseModel:
+    """``model(**options)``, a :class:`BadInputError` starting with ``who`` naming each bad key."""
     try:
-        return spec.options(**options)
+        return model(**options)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "options"
             if err["type"] == "extra_forbidden":
-                known = ", ".join(spec.options.model_fields) or "none"
+                known = ", ".join(model.model_fields) or "none"
                 parts.append(f"unknown option {loc!r} (known: {known})")
             else:
                 parts.append(f"option {loc!r}: {err['msg']}")
-        raise BadInputError(f"solver {spec.name!r}: " + "; ".join(parts)) from None
+        raise BadInputError(f"{who}: " + "; ".join(parts)) from None
 
 
 def _convert(problem: Any, target_kind: str, solver: str | None) -> Any:
@@ -161,12 +172,14 @@ def _convert(problem: Any, target_kind: str, solver: str | None) -> Any:
 
 
 def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = None, seed: int = 0,
-          options: dict[str, Any] | None = None, observers: Iterable[Any] = (),
+          options: dict[str, Any] | BaseModel | None = None, observers: Iterable[Any] = (),
           reference: float | None = None, started_at: float | None = None,
           **extra_options: Any) -> Result:
     """Solve ``problem`` (path, address, problem object or Pyomo model) with solver ``solver``.
 
-    Options go in ``options`` or as keywords. Bad input raises :class:`BadInputError`; a crashing
+    Options go in ``options`` (a dict, or an instance of the solver's options model, taken as
+    validated) or as keywords; they are validated once, here, and the solver's factory gets the
+    validated object (see :mod:`solverhub.core.solver`). Bad input raises :class:`BadInputError`; a crashing
     solver gives ``status == "error"`` with the message in ``Result.error``. MIP solutions are
     re-checked against the original model. ``reference`` (or the problem's known optimum) fills
     ``Result.primal_integral``.
@@ -180,25 +193,31 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     if isinstance(problem, str):
         _import_py_address(problem)  # a py: module may register the solver it is solved with
     spec = pm.get_available_solver(solver)
-    opts = {**(options or {}), **extra_options}
-    validated = validate_options(spec, opts)
+    if isinstance(options, BaseModel):
+        validated = validate_options(spec, options) if not extra_options else \
+            validate_options(spec, {**options.model_dump(exclude_unset=True), **extra_options})
+    else:
+        validated = validate_options(spec, {**(options or {}), **extra_options})
+    options_dict = validated.model_dump()  # dumped once: observers and the result share it
     time_limit = check_time_limit(time_limit)
     source = problem
     loaded = load_problem(problem)
     target = _convert(loaded, spec.problem_kind, solver)
-    validate = getattr(target, "validate", None)
-    if callable(validate):  # problem objects may have been edited after construction
-        validate()
+    if target is problem:  # the caller's own object may have been edited after construction;
+        _check_problem(target, spec)  # a loaded or converted one was validated when built
+    else:
+        _check_type(target, spec)
     instance_name = describe_source(source if isinstance(source, (str, Path)) else loaded)
     try:
-        solver_obj = spec.factory(**validated.model_dump())
+        solver_obj = spec.build(validated)
     except BadInputError:
         raise
     except Exception as exc:
-        raise BadInputError(f"solver {solver!r} could not be built with options {opts}: {exc}") from exc
+        raise BadInputError(f"solver {solver!r} could not be built with options {options_dict}: "
+                            f"{exc}") from exc
 
     notifier = Notifier(solver, observers, pm)
-    notifier.run_start(target, validated.model_dump())
+    notifier.run_start(target, options_dict)
     t0 = time.perf_counter()
     solver_limit = None
     if time_limit is not None:
@@ -224,7 +243,7 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
         result.runtime = time.perf_counter() - t0
     result.solver = solver
     result.instance = instance_name
-    result.options = validated.model_dump()
+    result.options = options_dict
     result.kind = spec.problem_kind
     result.info.setdefault("setup_time", t0 - start)
     _to_host(result)
@@ -254,6 +273,23 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
         accept(result)
     notifier.run_end(result)
     return result
+
+
+def _check_type(problem: Any, spec: SolverSpec) -> None:
+    """The problem is of the type its kind registered (a solver need not check it again)."""
+    rec = get_plugin_manager().problem_kinds().get(spec.problem_kind)
+    ptype = getattr(rec, "type", None)
+    if isinstance(ptype, type) and not isinstance(problem, ptype):
+        raise BadInputError(f"solver {spec.name!r} takes a {ptype.__name__} (kind "
+                            f"{spec.problem_kind!r}), got {type(problem).__name__}")
+
+
+def _check_problem(problem: Any, spec: SolverSpec) -> None:
+    """Type check, then the problem's own ``validate()``: once, here, for every solver."""
+    _check_type(problem, spec)
+    validate = getattr(problem, "validate", None)
+    if callable(validate):
+        validate()
 
 
 def kind_protocol(kind: str) -> KindProtocol:

@@ -238,7 +238,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- solvers
 def _options_of(spec: Any) -> dict[str, Any]:
     out = {}
-    for name, f in spec.options.model_fields.items():
+    for name, f in spec.options_model.model_fields.items():
         try:
             default = f.get_default(call_default_factory=True)
         except Exception:  # pragma: no cover - a factory needing validated data
@@ -307,19 +307,25 @@ def _write_solution(path: Path, problem: Any, result: Any) -> None:
     _atomic_write(path, text)
 
 
+class _RunStartCapture:
+    """Keeps the problem the solver is given (the one load, made inside ``solve``) and prints
+    its summary as the solve starts."""
+
+    def __init__(self, console: Any, solver: str) -> None:
+        self.console, self.solver, self.problem = console, solver, None
+
+    def on_run_start(self, solver: str, problem: Any, options: dict) -> None:
+        self.problem = problem
+        if self.console is not None:
+            summary = problem.summary() if hasattr(problem, "summary") else repr(problem)
+            self.console.print(f"[bold]{self.solver}[/bold] on {summary}")
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
-    from solverhub.core.api import load_problem, solve, validate_options
+    from solverhub.core.api import solve
     from solverhub.core.timing import process_started_at
-    from solverhub.core.manager import get_plugin_manager
 
-    pm = get_plugin_manager()
-    if parse_address(args.path).scheme == "py":  # its module may register the solver
-        from solverhub.plugins.pyaddress import import_module_of
-
-        import_module_of(args.path)
-    spec = pm.get_available_solver(args.solver)
     options = parse_set_values(args.set)
-    validate_options(spec, options)
     if args.solution is not None:
         sol = Path(args.solution)
         if sol.is_dir():
@@ -328,16 +334,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
             raise BadInputError(f"--solution {sol}: folder {sol.parent} does not exist")
     con = None if args.json else _console()
     with _stdout_to_stderr(args.json):
-        problem = load_problem(args.path)
-        observers = []
-        if con is not None:
-            summary = problem.summary() if hasattr(problem, "summary") else repr(problem)
-            con.print(f"[bold]{args.solver}[/bold] on {summary}")
-            if con.is_terminal:
-                observers.append(_IncumbentPrinter(con))
+        # solve() validates the options (before loading), loads and checks the problem: once each
+        capture = _RunStartCapture(con, args.solver)
+        observers: list[Any] = [capture]
+        if con is not None and con.is_terminal:
+            observers.append(_IncumbentPrinter(con))
         # the time limit covers the whole command, interpreter start-up included
-        result = solve(problem, args.solver, time_limit=args.time_limit, seed=args.seed,
+        result = solve(args.path, args.solver, time_limit=args.time_limit, seed=args.seed,
                        options=options, observers=observers, started_at=process_started_at())
+        problem = capture.problem
     result.instance = args.path
     d = result.to_dict()
     tb = (d.get("info") or {}).pop("traceback", None)
@@ -557,6 +562,10 @@ def _setup_diagnostics() -> None:
         warnings.showwarning = _warn_line
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    from solverhub.core.options import OptionRenamedWarning
+
+    # an option given by its old name: the user should see the new one
+    warnings.filterwarnings("default", category=OptionRenamedWarning)
     root = logging.getLogger()
     if not root.handlers:
         h = logging.StreamHandler(sys.stderr)

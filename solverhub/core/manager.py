@@ -8,10 +8,12 @@ or whose registration hook raises is listed as broken with the reason, never fat
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata as md
 import os
 import threading
+import traceback
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -21,6 +23,7 @@ import pluggy
 from solverhub.core import hookspecs
 from solverhub.core.errors import DuplicateNameError, UnavailableError, UnknownNameError
 from solverhub.core.records import (
+    REGISTRIES,
     ArrayBackend,
     BackendSpec,
     Converter,
@@ -50,20 +53,40 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "cuda": "solverhub.plugins.cuda",
 }
 
-_REGISTRY_HOOKS = {
-    # registry name -> (hook name, record type, category check)
-    "problem_kinds": ("solverhub_problem_kinds", ProblemKind, None),
-    "converters": ("solverhub_converters", Converter, None),
-    "loaders": ("solverhub_loaders", LoaderSpec, None),
-    "solvers": ("solverhub_solvers", SolverSpec, None),
-    "backends": ("solverhub_mip_backends", BackendSpec, None),
-    "array_backends": ("solverhub_array_backends", ArrayBackend, None),
-    "destroy": ("solverhub_destroy_operators", MetaComponent, "destroy"),
-    "repair": ("solverhub_repair_operators", MetaComponent, "repair"),
-    "policy": ("solverhub_bandit_policies", MetaComponent, "policy"),
-    "acceptance": ("solverhub_acceptance_criteria", MetaComponent, "acceptance"),
-    "stopping": ("solverhub_stopping_rules", MetaComponent, "stopping"),
-}
+#: every hook name a plugin may implement (the specs in core/hookspecs.py)
+HOOK_NAMES: frozenset[str] = frozenset(n for n in dir(hookspecs) if n.startswith(f"{hookspecs.PROJECT}_"))
+
+
+def unknown_hooks(names: Iterable[str]) -> list[str]:
+    """``solverhub_*`` names among ``names`` that are no hook, each with the closest valid name:
+    ``"solverhub_solver (did you mean solverhub_solvers?)"``."""
+    out = []
+    for name in sorted(set(names)):
+        if name.startswith(f"{hookspecs.PROJECT}_") and name not in HOOK_NAMES:
+            close = difflib.get_close_matches(name, sorted(HOOK_NAMES), n=1, cutoff=0.6)
+            out.append(f"{name}" + (f" (did you mean {close[0]}?)" if close else ""))
+    return out
+
+
+def _debug() -> bool:
+    return os.environ.get("SOLVERHUB_DEBUG", "") not in ("", "0")
+
+
+def describe_import_error(exc: BaseException) -> str:
+    """``Type: message (at file:line)``: the innermost frame of the plugin's own code (or the
+    file a SyntaxError points at), so a broken plugin names where it broke."""
+    where = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{exc.filename}:{exc.lineno}"
+    else:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if not f.filename.startswith("<") and "importlib" not in f.filename
+                  and os.path.basename(os.path.dirname(f.filename)) != "pluggy"
+                  and not f.filename.endswith(os.path.join("solverhub", "core", "manager.py"))]
+        if frames:
+            where = f"{frames[-1].filename}:{frames[-1].lineno}"
+    text = f"{type(exc).__name__}: {exc}"
+    return text if where is None else f"{text} (at {where})"
 
 
 @dataclass
@@ -76,6 +99,8 @@ class PluginInfo:
     error: str | None = None
     disabled: bool = False
     hooks: list[str] = field(default_factory=list)
+    #: the full traceback of the failure, kept when SOLVERHUB_DEBUG is set
+    traceback: str | None = None
     registers: dict[str, list[str]] = field(default_factory=dict)
     #: records of this plugin refused because another plugin registered the name first
     conflicts: list["NameConflict"] = field(default_factory=list)
@@ -85,6 +110,7 @@ class PluginInfo:
             "name": self.name, "module": self.module, "version": self.version,
             "builtin": self.builtin, "broken": self.broken, "error": self.error,
             "disabled": self.disabled, "hooks": self.hooks, "registers": self.registers,
+            "traceback": self.traceback,
             "conflicts": [c.to_dict() for c in self.conflicts],
         }
 
@@ -160,22 +186,40 @@ class SolverhubPluginManager(pluggy.PluginManager):
             plugin = load()
             self.register(plugin, name=name)
         except Exception as exc:  # a broken plugin must never take the host down
-            info.broken, info.error = True, f"{type(exc).__name__}: {exc}"
+            info.broken, info.error = True, describe_import_error(exc)
+            if _debug():
+                info.traceback = traceback.format_exc()
             warnings.warn(f"solverhub: plugin {name!r} ({module}) is broken and was skipped: "
-                          f"{info.error}", stacklevel=3)
+                          f"{info.error}" + (f"\n{info.traceback}" if info.traceback else ""),
+                          stacklevel=3)
             if self.get_plugin(name) is not None:
                 self.unregister(name=name)
             return
         info.hooks = sorted(h.name for h in (self.get_hookcallers(plugin) or []))
+        self._refuse_unknown_hooks(name, info)
+
+    def _refuse_unknown_hooks(self, name: str, info: PluginInfo) -> bool:
+        """A plugin implementing a ``solverhub_*`` hook that does not exist (a misspelling) is
+        unregistered and listed as broken, naming the closest valid hook. True if refused."""
+        bad = unknown_hooks(info.hooks)
+        if not bad:
+            return False
+        info.broken = True
+        info.error = "unknown hook implementation: " + "; ".join(bad)
+        warnings.warn(f"solverhub: plugin {name!r} ({info.module}) is broken and was skipped: "
+                      f"{info.error}", stacklevel=4)
+        self.unregister(name=name)
+        return True
 
     def register_plugin(self, plugin: Any, name: str | None = None) -> str | None:
         """Register a plugin object at run time (tests, notebooks); registries are rebuilt."""
         self.load_all()
         pname = self.register(plugin, name=name)
         if pname is not None:
-            self._info[pname] = PluginInfo(pname, getattr(plugin, "__name__", type(plugin).__name__),
-                                           "?", False,
-                                           hooks=sorted(h.name for h in self.get_hookcallers(plugin) or []))
+            info = PluginInfo(pname, getattr(plugin, "__name__", type(plugin).__name__), "?", False,
+                              hooks=sorted(h.name for h in self.get_hookcallers(plugin) or []))
+            self._info[pname] = info
+            self._refuse_unknown_hooks(pname, info)
         self._registries = None
         return pname
 
@@ -189,7 +233,8 @@ class SolverhubPluginManager(pluggy.PluginManager):
         self.load_all()
         regs: dict[str, dict[str, Any]] = {}
         self.conflicts = []
-        for reg, (hook_name, rtype, category) in _REGISTRY_HOOKS.items():
+        for entry in REGISTRIES:
+            reg, hook_name, rtype, category = entry.registry, entry.hook, entry.record, entry.category
             table: dict[str, Any] = {}
             caller = getattr(self.hook, hook_name)
             for impl in caller.get_hookimpls():  # registration order (pluggy calls them LIFO)
@@ -197,7 +242,7 @@ class SolverhubPluginManager(pluggy.PluginManager):
                 try:
                     records = impl.function() or []
                 except Exception as exc:
-                    self._mark_broken(provider, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                    self._mark_broken(provider, f"{hook_name} raised {describe_import_error(exc)}")
                     continue
                 for rec in records:
                     if not isinstance(rec, rtype):
@@ -218,19 +263,22 @@ class SolverhubPluginManager(pluggy.PluginManager):
                     self._info.get(provider, PluginInfo(provider, "?", "?", False)).registers \
                         .setdefault(reg, []).append(rec.name)
             regs[reg] = table
-        regs["schemes"] = self._scheme_table(regs["loaders"])
+        for entry in REGISTRIES:  # e.g. each address scheme belongs to one loader
+            for fld in entry.also_unique:
+                regs[fld] = self._unique_table(fld, regs[entry.registry])
         return regs
 
-    def _scheme_table(self, loaders: dict[str, LoaderSpec]) -> dict[str, LoaderSpec]:
-        """Address scheme -> its one loader; a second claim is refused like a duplicate name."""
-        table: dict[str, LoaderSpec] = {}
-        for loader in loaders.values():
-            for scheme in loader.schemes:
-                key = scheme.lower()
+    def _unique_table(self, fld: str, records: dict[str, Any]) -> dict[str, Any]:
+        """Value of ``fld`` (each item of a tuple, lower-cased) -> its one record; a second
+        claim is refused like a duplicate name."""
+        table: dict[str, Any] = {}
+        for rec in records.values():
+            for value in getattr(rec, fld):
+                key = value.lower()
                 if key in table:
-                    self._refuse(NameConflict("schemes", key, table[key].provider, loader.provider))
+                    self._refuse(NameConflict(fld, key, table[key].provider, rec.provider))
                     continue
-                table[key] = loader
+                table[key] = rec
         return table
 
     def _refuse(self, conflict: NameConflict) -> None:

@@ -1,20 +1,31 @@
-"""Typed registration records that plugins return from their hooks (conda style).
+"""Typed registration records that plugins return from their hooks (conda style), and the one
+table of registries (:data:`REGISTRIES`: hook name -> record type, uniqueness rule) that the plugin
+manager and the conformance kit both read.
 
-Every record has a ``name`` unique within its registry; the plugin manager fills ``provider`` with
-the name of the plugin that returned it, so duplicates are reported naming both providers.
+Every record derives from :class:`Record`: a ``name`` unique within its registry and the
+``provider`` the plugin manager fills with the name of the plugin that returned it, so duplicates
+are reported naming both providers. Callables in a record (a solver's factory, a loader's ``load``
+...) may be given as a dotted path ``"package.module:attr"``: the module is imported on first use,
+so registering a plugin imports nothing heavy.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from solverhub.core.kinds import KindProtocol
 
 __all__ = [
+    "Record",
+    "LazyRef",
+    "RegistryEntry",
+    "REGISTRIES",
+    "REGISTRY_BY_HOOK",
     "NoOptions",
     "ProblemKind",
     "LoaderSpec",
@@ -25,6 +36,73 @@ __all__ = [
     "META_CATEGORIES",
     "ArrayBackend",
 ]
+
+
+class LazyRef:
+    """A callable (or class) named by its dotted path ``"package.module:attr"``, imported on first
+    use; calling it calls the target. Records hold these in place of the strings they were given."""
+
+    __slots__ = ("path", "_target")
+
+    def __init__(self, path: str) -> None:
+        module, sep, attr = path.partition(":")
+        if not sep or not module or not attr:
+            raise ValueError(f"dotted path {path!r} must read 'package.module:attr'")
+        self.path = path
+        self._target: Any = None
+
+    def resolve(self) -> Any:
+        """The named object (imported once). An import failure names the path."""
+        if self._target is None:
+            module, _, attr = self.path.partition(":")
+            obj: Any = importlib.import_module(module)
+            try:
+                for part in attr.split("."):
+                    obj = getattr(obj, part)
+            except AttributeError:
+                raise ImportError(f"{self.path}: module {module!r} has no attribute {attr!r}") from None
+            self._target = obj
+        return self._target
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazyRef({self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyRef) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles by path (process pools, dask)
+        return (LazyRef, (self.path,))
+
+
+def resolve(obj: Any) -> Any:
+    """``obj`` itself, or the object a :class:`LazyRef` names."""
+    return obj.resolve() if isinstance(obj, LazyRef) else obj
+
+
+@dataclass(frozen=True)
+class Record:
+    """Base of every registration record: ``name``, unique within its registry, and ``provider``,
+    the plugin that registered it (filled by the plugin manager). Subclasses list in
+    ``_lazy_fields`` the fields that may be given as a dotted path (see :class:`LazyRef`)."""
+
+    _lazy_fields: ClassVar[tuple[str, ...]] = ()
+
+    name: str
+    provider: str = field(default="", kw_only=True)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {self.name!r}")
+        for fname in self._lazy_fields:
+            value = getattr(self, fname)
+            if isinstance(value, str):
+                object.__setattr__(self, fname, LazyRef(value))
 
 
 def _probe(available: Callable[[], str | None] | None) -> str | None:
@@ -45,7 +123,7 @@ class NoOptions(BaseModel):
 
 
 @dataclass(frozen=True)
-class ProblemKind:
+class ProblemKind(Record):
     """A kind of problem (``mip``, ``knapsack``, ``nlp-eq`` ...), the Python type that carries it,
     and its :class:`~solverhub.core.kinds.KindProtocol` (checking, metrics, reference, conformance
     instances)::
@@ -54,15 +132,13 @@ class ProblemKind:
                     protocol=LeastSquaresKind())
     """
 
-    name: str
     type: type
     description: str = ""
-    provider: str = ""
     protocol: KindProtocol = field(default_factory=KindProtocol)
 
 
 @dataclass(frozen=True)
-class LoaderSpec:
+class LoaderSpec(Record):
     """Reads problems from addresses (``scheme:rest?k=v``), files (by suffix) or Python objects.
 
     ``load(source, params)`` returns a problem object (of kind ``kind`` when given) and raises
@@ -74,51 +150,74 @@ class LoaderSpec:
         LoaderSpec("mps", read_mip, suffixes=(".mps", ".mps.gz"), kind="mip")
     """
 
-    name: str
+    _lazy_fields = ("load", "accepts")
+
     load: Callable[[Any, dict[str, Any]], Any]
     schemes: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
     accepts: Callable[[Any], bool] | None = None
     kind: str | None = None
     description: str = ""
-    provider: str = ""
 
 
 @dataclass(frozen=True)
-class Converter:
+class Converter(Record):
     """Turns a problem of ``source_kind`` into ``target_kind`` (e.g. Pyomo model -> mip)."""
 
-    name: str
+    _lazy_fields = ("convert",)
+
     source_kind: str
     target_kind: str
     convert: Callable[[Any], Any]
-    provider: str = ""
 
 
 @dataclass(frozen=True)
-class SolverSpec:
-    """A solver: ``factory(**options)`` returns an object with
-    ``solve(problem, *, time_limit=None, seed=0, notifier=NULL_NOTIFIER) -> Result``.
+class SolverSpec(Record):
+    """A solver: ``factory(options)`` receives the validated options object (an instance of the
+    ``options`` model) and returns a :class:`~solverhub.core.solver.Solver`, an object with
+    ``solve(problem, *, time_limit=None, seed=0, notifier=NULL_NOTIFIER) -> Result``. A subclass
+    of :class:`~solverhub.core.solver.SolverBase` is such a factory. The host validates the
+    options and the problem once, before the factory is called: a solver repeats neither.
 
-    ``options`` is a pydantic model (``extra="forbid"``) that validates the keyword options; its
-    defaults are what ``solverhub solvers`` lists. ``available()`` returns ``None`` when the
-    solver can run here, else the reason it cannot (a missing optional package, no GPU): the
-    solver is then listed as unavailable with that reason, and asking for it is one clear error.
-    ``deterministic``: the same seed gives the same answer (the conformance suite checks it)::
+    ``options`` is a pydantic model (``extra="forbid"``; derive it from
+    :class:`~solverhub.core.options.SolverOptions` to get the common knobs under their one name);
+    its defaults are what ``solverhub solvers`` lists. ``factory``, ``options`` and ``available``
+    may be dotted paths (``"mypkg.solver:MySolver"``), imported when first used. ``available()``
+    returns ``None`` when the solver can run here, else the reason it cannot (a missing optional
+    package, no GPU): the solver is then listed as unavailable with that reason, and asking for it
+    is one clear error. ``deterministic``: the same seed gives the same answer (the conformance
+    suite checks it)::
 
-        SolverSpec("convex-relu-cvxpy", "relu-training", CvxpySolver, CvxpyOptions,
-                   available=lambda: None if find_spec("cvxpy") else "cvxpy is not installed "
-                                                                     "(pip install solverhub[cvxpy])")
+        SolverSpec("convex-relu-cvxpy", "relu-training", "mypkg.cvx:CvxpySolver",
+                   "mypkg.cvx:CvxpyOptions", available="mypkg.cvx:cvxpy_unavailable")
+
+    A factory written for the older contract, ``factory(**options)`` (keyword options), still
+    works: a factory is given the options object when it is a ``SolverBase`` subclass or its one
+    required parameter is named ``options``, and the options as keywords otherwise.
     """
 
-    name: str
+    _lazy_fields = ("factory", "options", "available")
+
     problem_kind: str
     factory: Callable[..., Any]
     options: type[BaseModel] = NoOptions
     description: str = ""
-    provider: str = ""
     available: Callable[[], str | None] | None = None
     deterministic: bool = True
+
+    @property
+    def options_model(self) -> type[BaseModel]:
+        """The options model class (imported now when it was given as a dotted path)."""
+        return resolve(self.options)
+
+    def build(self, options: BaseModel) -> Any:
+        """The solver object for already-validated ``options`` (see the class docstring)."""
+        from solverhub.core.solver import takes_options_object
+
+        factory = resolve(self.factory)
+        if takes_options_object(factory):
+            return factory(options)
+        return factory(**options.model_dump())
 
     def unavailable_reason(self) -> str | None:
         """``None`` when available; a probe that raises counts as unavailable, with its error."""
@@ -126,41 +225,42 @@ class SolverSpec:
 
 
 @dataclass(frozen=True)
-class BackendSpec:
+class BackendSpec(Record):
     """A MIP backend for large-neighbourhood search: ``factory(problem, *, threads=1, seed=0)``
     returns a :class:`solverhub.core.backend.MIPBackend`."""
 
-    name: str
+    _lazy_fields = ("factory",)
+
     factory: Callable[..., Any]
     capabilities: frozenset[str] = field(default_factory=frozenset)
     description: str = ""
-    provider: str = ""
 
 
 META_CATEGORIES = ("destroy", "repair", "policy", "acceptance", "stopping")
 
 
 @dataclass(frozen=True)
-class MetaComponent:
+class MetaComponent(Record):
     """A meta-search building block: a destroy or repair operator, a bandit policy, an acceptance
     criterion or a stopping rule. ``factory(**params)`` builds a fresh (stateful) instance per run;
     ``params`` documents the paper's parameters with their defaults."""
 
-    name: str
+    _lazy_fields = ("factory",)
+
     category: str
     factory: Callable[..., Any]
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
-    provider: str = ""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.category not in META_CATEGORIES:
             raise ValueError(f"meta component {self.name!r}: category must be one of "
                              f"{META_CATEGORIES}, got {self.category!r}")
 
 
 @dataclass(frozen=True)
-class ArrayBackend:
+class ArrayBackend(Record):
     """An array library that solvers can compute on, chosen by a solver's ``device`` option.
 
     ``module()`` imports and returns the array namespace (``cupy``); it is only called once
@@ -172,12 +272,45 @@ class ArrayBackend:
                      description="CuPy on the first CUDA device")
     """
 
-    name: str
+    _lazy_fields = ("module", "available")
+
     module: Callable[[], ModuleType]
     available: Callable[[], str | None] | None = None
     description: str = ""
-    provider: str = ""
 
     def unavailable_reason(self) -> str | None:
         """``None`` when usable; a probe that raises counts as unavailable, with its error."""
         return _probe(self.available)
+
+
+# ====================================================================================== registries
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One registry: the hook that fills it, the record type its hook returns, the category a
+    :class:`MetaComponent` must have, and the record fields that must be unique across plugins
+    besides ``name`` (each value of a tuple field counts: a loader's ``schemes``)."""
+
+    registry: str
+    hook: str
+    record: type[Record]
+    category: str | None = None
+    also_unique: tuple[str, ...] = ()
+
+
+#: The one table of registries, read by the plugin manager and by the conformance kit.
+REGISTRIES: tuple[RegistryEntry, ...] = (
+    RegistryEntry("problem_kinds", "solverhub_problem_kinds", ProblemKind),
+    RegistryEntry("converters", "solverhub_converters", Converter),
+    RegistryEntry("loaders", "solverhub_loaders", LoaderSpec, also_unique=("schemes",)),
+    RegistryEntry("solvers", "solverhub_solvers", SolverSpec),
+    RegistryEntry("backends", "solverhub_mip_backends", BackendSpec),
+    RegistryEntry("array_backends", "solverhub_array_backends", ArrayBackend),
+    RegistryEntry("destroy", "solverhub_destroy_operators", MetaComponent, "destroy"),
+    RegistryEntry("repair", "solverhub_repair_operators", MetaComponent, "repair"),
+    RegistryEntry("policy", "solverhub_bandit_policies", MetaComponent, "policy"),
+    RegistryEntry("acceptance", "solverhub_acceptance_criteria", MetaComponent, "acceptance"),
+    RegistryEntry("stopping", "solverhub_stopping_rules", MetaComponent, "stopping"),
+)
+
+#: hook name -> its registry entry
+REGISTRY_BY_HOOK: dict[str, RegistryEntry] = {r.hook: r for r in REGISTRIES}

@@ -20,8 +20,7 @@ from solverhub.core.errors import BadInputError, UnknownNameError
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.observers import Notifier
 from solverhub.core.kinds import KindProtocol
-from solverhub.core.records import (BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
-                                    SolverSpec)
+from solverhub.core.records import REGISTRY_BY_HOOK, LazyRef, SolverSpec
 from solverhub.core.result import Result, Status
 
 __all__ = ["Check", "CheckSkipped", "solver_checks", "plugin_checks", "check_solver", "check_plugin",
@@ -112,7 +111,7 @@ def check_options_model(spec: SolverSpec) -> None:
     :class:`BadInputError` naming it (through :func:`solverhub.core.api.validate_options`)."""
     from solverhub.core.api import validate_options
 
-    model = spec.options
+    model = spec.options_model
     who = f"solver {spec.name!r}"
     assert isinstance(model, type) and issubclass(model, BaseModel), \
         f"{who}: options must be a pydantic BaseModel subclass, got {model!r}"
@@ -527,20 +526,6 @@ def solver_checks(name: str, *, options: dict | None = None, instances: Iterable
 
 
 # ====================================================================================== plugin
-_RECORD_HOOKS = {
-    "solverhub_problem_kinds": (ProblemKind, None),
-    "solverhub_loaders": (LoaderSpec, None),
-    "solverhub_converters": (Converter, None),
-    "solverhub_solvers": (SolverSpec, None),
-    "solverhub_mip_backends": (BackendSpec, None),
-    "solverhub_destroy_operators": (MetaComponent, "destroy"),
-    "solverhub_repair_operators": (MetaComponent, "repair"),
-    "solverhub_bandit_policies": (MetaComponent, "policy"),
-    "solverhub_acceptance_criteria": (MetaComponent, "acceptance"),
-    "solverhub_stopping_rules": (MetaComponent, "stopping"),
-}
-
-
 def _resolve_plugin(plugin: Any) -> Any:
     if isinstance(plugin, str):
         return importlib.import_module(plugin)
@@ -571,7 +556,8 @@ def _own_impls(pm: Any, plugin: Any, hook: str) -> list:
 def _records(plugin: Any, name: str) -> dict[str, list]:
     pm = _isolated_pm(plugin, name)
     out: dict[str, list] = {}
-    for hook, (rtype, category) in _RECORD_HOOKS.items():
+    for hook, entry in REGISTRY_BY_HOOK.items():  # the manager's own table
+        rtype, category = entry.record, entry.category
         for impl in _own_impls(pm, plugin, hook):
             try:
                 recs = impl.function()
@@ -593,10 +579,14 @@ def _records(plugin: Any, name: str) -> dict[str, list]:
 
 
 def _p_hooks(plugin: Any, name: str) -> None:
+    from solverhub.core.manager import unknown_hooks
+
     try:
         pm = _isolated_pm(plugin, name)
     except Exception as exc:
         raise AssertionError(f"plugin {name!r} does not register: {type(exc).__name__}: {exc}") from None
+    bad = unknown_hooks(h.name for h in pm.get_hookcallers(plugin) or [])
+    assert not bad, f"plugin {name!r} implements unknown hooks: {'; '.join(bad)}"
     try:
         pm.check_pending()
     except Exception as exc:
@@ -605,8 +595,24 @@ def _p_hooks(plugin: Any, name: str) -> None:
     assert hooks, f"plugin {name!r} implements no solverhub_* hook"
 
 
+def _resolve_lazy(rec: Any, plugin: str) -> None:
+    """Every dotted path a record holds imports and names an object."""
+    for fname in type(rec)._lazy_fields:
+        value = getattr(rec, fname)
+        if isinstance(value, LazyRef):
+            try:
+                value.resolve()
+            except Exception as exc:
+                raise AssertionError(f"plugin {plugin!r}: {type(rec).__name__} {rec.name!r} field "
+                                     f"{fname} = {value.path!r} does not import: "
+                                     f"{type(exc).__name__}: {exc}") from None
+
+
 def _p_records(plugin: Any, name: str) -> None:
     recs = _records(plugin, name)
+    for items in recs.values():
+        for rec in items:
+            _resolve_lazy(rec, name)
     for hook, items in recs.items():
         names = [r.name for r in items]
         dup = sorted({n for n in names if names.count(n) > 1})

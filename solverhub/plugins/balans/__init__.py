@@ -13,17 +13,10 @@ from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import SolverSpec
 
 
-def _make_solver(**options):
-    from solverhub.plugins.balans.solver import BalansSolver
-
-    return BalansSolver(**options)
-
-
 @hookimpl
 def solverhub_solvers():
-    from solverhub.plugins.balans.options import BalansOptions
-
-    return [SolverSpec("balans", "mip", _make_solver, BalansOptions,
+    return [SolverSpec("balans", "mip", "solverhub.plugins.balans.solver:BalansSolver",
+                       "solverhub.plugins.balans.options:BalansOptions",
                        "Balans: multi-armed-bandit adaptive large-neighbourhood search over a MIP "
                        "backend (IJCAI 2025)")]
 

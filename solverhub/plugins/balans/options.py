@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from solverhub.core.options import IterationLimitOptions, RelGapOptions
 
 from solverhub.plugins.balans.destroy import DEFAULT_ARMS
 
@@ -14,14 +16,13 @@ __all__ = ["BalansOptions", "DEFAULT_SCORES"]
 DEFAULT_SCORES = [8.0, 4.0, 2.0, 1.0]
 
 
-class BalansOptions(BaseModel):
+class BalansOptions(IterationLimitOptions, RelGapOptions):
     """Balans: bandit-based adaptive large-neighbourhood search over a MIP backend.
 
     Names of destroy/repair operators, the policy, the acceptance criterion and extra stopping rules
     are looked up in the plugin registries, so components from third-party plugins work by name.
+    ``rel_gap`` was ``gap_tolerance`` (the old name is accepted, deprecated).
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     backend: str = Field("highs", description="MIP backend (registry name): first solve, root LP, and "
                                               "the sub-MIPs unless sub_backends is set")
@@ -85,7 +86,7 @@ class BalansOptions(BaseModel):
                                        description="stop after this many iterations without a new best")
     stopping: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="extra stopping rules by registry name, with their parameters")
-    gap_tolerance: float = Field(1e-4, ge=0, description="relative gap at which the best is optimal")
+    rel_gap: float = Field(1e-4, ge=0, description="relative gap at which the best is optimal")
     improvement_tolerance: float = Field(
         1e-6, ge=0, description="relative change below which an objective is not an improvement "
                                 "(plus 1e-9 absolute)")

@@ -29,6 +29,7 @@ from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.result import Result, Status
 from solverhub.plugins.balans.background import BackgroundSearch, can_pause
 from solverhub.plugins.balans.guard import DeadlineBackend
+from solverhub.core.solver import SolverBase
 from solverhub.plugins.balans.options import BalansOptions
 from solverhub.plugins.balans.stop.rules import MaxIterations, NoImprovement, Optimality, TimeLimit, gap_closed
 
@@ -220,12 +221,11 @@ class _TwoLevelPolicy:
             self.inner.update(self._pos[arm], reward)
 
 
-class BalansSolver:
-    """``BalansSolver(**options).solve(problem, time_limit=30, seed=0)``. Stores only its options:
+class BalansSolver(SolverBase[BalansOptions]):
+    """``BalansSolver(options).solve(problem, time_limit=30, seed=0)``. Stores only its options:
     every solve builds fresh components (policy, acceptance, stopping rules) and a fresh backend."""
 
-    def __init__(self, **options: Any) -> None:
-        self.options = BalansOptions(**options)
+    Options = BalansOptions
 
     def solve(self, problem: MIPProblem, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> Result:
@@ -287,7 +287,7 @@ class _Run:
             self.bound_trajectory.append((self.now(), self.own(b)))
 
     def gap_closed(self) -> bool:
-        return self.proved or gap_closed(self.best_obj, self.dual_bound, self.opts.gap_tolerance, ABS_TOL)
+        return self.proved or gap_closed(self.best_obj, self.dual_bound, self.opts.rel_gap, ABS_TOL)
 
     def offer(self, x: np.ndarray | None) -> bool:
         """Check ``x`` on the original model; make it the best when it improves. Returns True for a
@@ -346,7 +346,7 @@ class _Run:
             acceptance = pm.get_meta("acceptance", o.acceptance).factory(**o.acceptance_params)
         except (TypeError, ValueError) as exc:
             raise BadInputError(f"solver 'balans': bad policy or acceptance parameters: {exc}") from exc
-        rules = [TimeLimit(), Optimality(o.gap_tolerance, ABS_TOL)]
+        rules = [TimeLimit(), Optimality(o.rel_gap, ABS_TOL)]
         if o.max_iterations is not None:
             rules.append(MaxIterations(o.max_iterations))
         if o.no_improvement is not None:
@@ -541,7 +541,7 @@ class _Run:
                 if o.resume_search and can_pause(backend):
                     search = BackgroundSearch(
                         backend, time_limit=max(solve_limit, 1e-3), emphasis=emphasis,
-                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.gap_tolerance)
+                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.rel_gap)
                 watchdog = _GapWatchdog(
                     self, search or backend, self.t0 + o.initial_min_share * self.budget,
                     None if o.initial_stall is None else o.initial_stall * self.budget,
@@ -564,7 +564,7 @@ class _Run:
                                         # alone with this seed, until it is cut
                                         seed=self.seed if attempts == 1
                                         else int(self.rng.integers(0, 2**31 - 1)),
-                                        relative_gap=o.gap_tolerance)
+                                        relative_gap=o.rel_gap)
             finally:
                 if watchdog is not None:
                     watchdog.stop()

@@ -8,8 +8,6 @@ is imported when a solution is checked.
 
 from __future__ import annotations
 
-from typing import Any
-
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
 
@@ -21,24 +19,6 @@ __all__ = ["KIND", "Ball", "BilevelKind", "BilevelProblem", "Box", "CoupledBound
            "Simplex"]
 
 
-def _load(source: Any, params: dict[str, Any]) -> Any:
-    from .bolib import load_bolib
-
-    return load_bolib(source, params)
-
-
-def _lvhba(**opts: Any) -> Any:
-    from .lvhba import LVHBA
-
-    return LVHBA(**opts)
-
-
-def _penalty(**opts: Any) -> Any:
-    from .penalty import BilevelPenalty
-
-    return BilevelPenalty(**opts)
-
-
 @hookimpl
 def solverhub_problem_kinds() -> list[ProblemKind]:
     return [ProblemKind(KIND, BilevelProblem, "bilevel program: min F(x, y) over x in X, y in "
@@ -48,18 +28,18 @@ def solverhub_problem_kinds() -> list[ProblemKind]:
 
 @hookimpl
 def solverhub_loaders() -> list[LoaderSpec]:
-    return [LoaderSpec("bolib", _load, schemes=("bolib",), kind=KIND,
+    return [LoaderSpec("bolib", "solverhub.plugins.bilevel.bolib:load_bolib", schemes=("bolib",), kind=KIND,
                        description="bolib:<NAME>, bilevel test problems with published optima "
                                    "(BOLIB set and the LV-HBA / BiC-GAFFA toys)")]
 
 
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
-    from .options import LVHBAOptions, PenaltyOptions
-
-    return [SolverSpec("lv-hba", KIND, _lvhba, LVHBAOptions,
+    return [SolverSpec("lv-hba", KIND, "solverhub.plugins.bilevel.lvhba:LVHBA",
+                       "solverhub.plugins.bilevel.options:LVHBAOptions",
                        "LV-HBA: proximal Lagrangian value function, single loop, Hessian-free "
                        "(Yao et al., ICLR 2024); coupled lower-level constraints"),
-            SolverSpec("bilevel-penalty", KIND, _penalty, PenaltyOptions,
+            SolverSpec("bilevel-penalty", KIND, "solverhub.plugins.bilevel.penalty:BilevelPenalty",
+                       "solverhub.plugins.bilevel.options:PenaltyOptions",
                        "penalty method of Kwon et al. (ICLR 2024): double loop or single-loop "
                        "momentum; lower-level constraints independent of x")]

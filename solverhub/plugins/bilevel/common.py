@@ -18,10 +18,10 @@ DIVERGENCE_FACTOR = 1e8
 
 
 def require_problem(problem: Any, solver: str) -> BilevelProblem:
+    """The type check for a direct call (the host has checked and validated the problem)."""
     if not isinstance(problem, BilevelProblem):
         raise BadInputError(f"{solver} takes a bilevel problem (kind 'bilevel'), got "
                             f"{type(problem).__name__}")
-    problem.validate()
     return problem
 
 

@@ -23,21 +23,22 @@ from .common import (
     finish,
     require_problem,
 )
+from solverhub.core.solver import SolverBase
+
 from .options import LVHBAOptions
 
 __all__ = ["LVHBA", "LVHBAOptions"]
 
 
-class LVHBA:
+class LVHBA(SolverBase[LVHBAOptions]):
     """Algorithm 1 of Yao et al. (single loop, first order, no Hessians)."""
 
-    def __init__(self, **opts: Any) -> None:
-        self.o = LVHBAOptions(**opts)
+    Options = LVHBAOptions
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> sh.Result:
         t0 = time.perf_counter()
-        o = self.o
+        o = self.options
         P = require_problem(problem, "lv-hba")
         proj_C = P.projector_C()          # BadInputError when C has no projection
         deadline = deadline_of(t0, time_limit)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from solverhub.core.options import IterationLimitOptions
 
 __all__ = ["LVHBAOptions", "PenaltyOptions"]
 
 
-class LVHBAOptions(BaseModel):
+class LVHBAOptions(IterationLimitOptions):
     """Options of ``lv-hba`` (the paper's symbols)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     alpha: float = Field(5e-3, gt=0, description="step size of (x, y) (paper: alpha)")
     beta: float = Field(1e-2, gt=0, description="step size of z (paper: beta)")
@@ -34,11 +34,9 @@ class LVHBAOptions(BaseModel):
                                              "numpy: always the general NumPy path")
 
 
-class PenaltyOptions(BaseModel):
+class PenaltyOptions(IterationLimitOptions):
     """Options of ``bilevel-penalty`` (Kwon, Kwon, Wright, Nowak, ICLR 2024; the paper has no
     experiments: the defaults are ours, see docs/bilevel.md)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     variant: Literal["double-loop", "single-loop"] = Field(
         "double-loop", description="double-loop: inner projected gradient to tolerance, then an "

@@ -34,6 +34,8 @@ from .common import (
     finish,
     require_problem,
 )
+from solverhub.core.solver import SolverBase
+
 from .options import PenaltyOptions
 from .problem import BilevelProblem
 from .sets import Box, dykstra, is_convex_set
@@ -83,14 +85,13 @@ def projectors(P: BilevelProblem) -> tuple[Any, Any]:
     return make(P.X, Gx, P.upper_eq, "X"), make(P.Y, gx, P.lower_eq, "Y")
 
 
-class BilevelPenalty:
-    def __init__(self, **opts: Any) -> None:
-        self.o = PenaltyOptions(**opts)
+class BilevelPenalty(SolverBase[PenaltyOptions]):
+    Options = PenaltyOptions
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> sh.Result:
         t0 = time.perf_counter()
-        o = self.o
+        o = self.options
         P = require_problem(problem, "bilevel-penalty")
         projX, projY = projectors(P)
         deadline = deadline_of(t0, time_limit)

@@ -6,8 +6,9 @@ Pilanci 2022). See docs/convex_relu.md.
 
 Registers the kind ``relu-training``, the loader of ``dataset:`` addresses and the solvers
 ``convex-relu-admm``, ``convex-relu-cvxpy``, ``convex-relu-gated`` and ``relu-adam`` (the
-nonconvex baseline). Cheap to import: NumPy and pydantic only; cvxpy and scikit-learn are
-imported when used.
+nonconvex baseline). Cheap to import: NumPy and pydantic only. The solvers (and with them
+SciPy's optimize and linalg, cvxpy, scikit-learn) are registered by dotted path and imported
+when first used; ``from solverhub.plugins.convex_relu import ConvexReluAdmm`` still works.
 """
 
 from __future__ import annotations
@@ -15,16 +16,29 @@ from __future__ import annotations
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
 
-from .admm import AdmmOptions, ConvexReluAdmm
-from .cvx import ConvexReluCvxpy, CvxpyOptions, cvxpy_unavailable
-from .adam import AdamOptions, ReluAdam
 from .data import SCHEME, load_dataset, make_problem
-from .gated import ConvexReluGated, GatedOptions
 from .kind import ReLUTrainingKind, make_synthetic
 from .problem import KIND, ReLUTraining
 
 __all__ = ["KIND", "ReLUTraining", "ReLUTrainingKind", "make_problem", "make_synthetic",
            "ConvexReluAdmm", "ConvexReluCvxpy", "ConvexReluGated", "ReluAdam"]
+
+_HERE = __name__
+#: solver classes, imported on first use (attribute access or a solve)
+_LAZY = {"ConvexReluAdmm": "admm", "AdmmOptions": "admm", "ConvexReluCvxpy": "cvx",
+         "CvxpyOptions": "cvx", "ConvexReluGated": "gated", "GatedOptions": "gated",
+         "ReluAdam": "adam", "AdamOptions": "adam"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{_HERE}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 @hookimpl
@@ -44,16 +58,17 @@ def solverhub_loaders() -> list[LoaderSpec]:
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
     specs = [
-        SolverSpec("convex-relu-admm", KIND, ConvexReluAdmm, AdmmOptions,
+        SolverSpec("convex-relu-admm", KIND, f"{_HERE}.admm:ConvexReluAdmm", f"{_HERE}.admm:AdmmOptions",
                    "ADMM for the sampled convex program (Bai et al. 2023) with a factor-once "
                    "Woodbury u-step, adaptive rho, residual stopping"),
-        SolverSpec("convex-relu-cvxpy", KIND, ConvexReluCvxpy, CvxpyOptions,
+        SolverSpec("convex-relu-cvxpy", KIND, f"{_HERE}.cvx:ConvexReluCvxpy", f"{_HERE}.cvx:CvxpyOptions",
                    "the sampled convex program through CVXPY (CLARABEL, SCS fallback): reference",
-                   available=cvxpy_unavailable),
-        SolverSpec("convex-relu-gated", KIND, ConvexReluGated, GatedOptions,
+                   available=f"{_HERE}.cvx:cvxpy_unavailable"),
+        SolverSpec("convex-relu-gated", KIND, f"{_HERE}.gated:ConvexReluGated",
+                   f"{_HERE}.gated:GatedOptions",
                    "gated-ReLU relaxation by FISTA with restarts, cone decomposition back to a "
                    "ReLU network (squared and logistic losses)"),
-        SolverSpec("relu-adam", KIND, ReluAdam, AdamOptions,
+        SolverSpec("relu-adam", KIND, f"{_HERE}.adam:ReluAdam", f"{_HERE}.adam:AdamOptions",
                    "full-batch Adam on the nonconvex two-layer ReLU network (baseline; local)"),
     ]
     return specs

@@ -13,11 +13,13 @@ import time
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import IterationLimitOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
 from .problem import ReLUTraining
@@ -68,29 +70,23 @@ def adam_train(X: np.ndarray, Y: np.ndarray, *, loss: str, beta: float, width: i
     return W1, w2
 
 
-class AdamOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AdamOptions(IterationLimitOptions):
 
     width: int = Field(50, ge=1, description="hidden units per output")
-    iterations: int = Field(2000, ge=1, description="full-batch Adam steps")
+    max_iterations: int = Field(2000, ge=1, description="full-batch Adam steps (was iterations)")
     lr: float = Field(1e-2, gt=0, description="Adam step size")
 
 
-class ReluAdam:
+class ReluAdam(SolverBase[AdamOptions]):
     """The nonconvex baseline: a local solution, ``info['local'] = True``; status ``feasible``
     (no certificate). ``x`` is None (a network is not a point of the convex program); the
     network's accuracies are reported as metrics and its weights in ``info``."""
 
-    def __init__(self, width: int = 50, iterations: int = 2000, lr: float = 1e-2) -> None:
-        self.width, self.iterations, self.lr = int(width), int(iterations), float(lr)
+    Options = AdamOptions
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
-        if not isinstance(problem, ReLUTraining):
-            raise BadInputError(f"relu-adam takes a relu-training problem, got "
-                                f"{type(problem).__name__}")
-        problem.validate()
         deadline = deadline_of(t0, time_limit)
         traj: list[tuple[float, float]] = []
         state = {"k": 0}
@@ -110,7 +106,7 @@ class ReluAdam:
             return False
 
         W1, w2 = adam_train(problem.X, problem.Y, loss=problem.loss, beta=problem.beta,
-                            width=self.width, iterations=self.iterations, lr=self.lr, seed=seed,
+                            width=self.width, iterations=self.max_iterations, lr=self.lr, seed=seed,
                             deadline=deadline, callback=cb)
         t = time.perf_counter() - t0
         if "bad" in state:
@@ -124,7 +120,7 @@ class ReluAdam:
         elif f > traj[-1][1]:
             traj = [(tt, vv) for tt, vv in traj if vv >= f] + [(t, f)]
         status = Status.FEASIBLE
-        if state["k"] < self.iterations:
+        if state["k"] < self.max_iterations:
             status = limit_status(deadline) or Status.TIME_LIMIT
         metrics = problem.scores(W1, w2)
         metrics["active_neurons"] = float(np.count_nonzero(np.linalg.norm(W1, axis=1) * np.abs(w2)

@@ -44,12 +44,14 @@ from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.arrays import array_namespace, to_host
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import DeviceOptions, IterationLimitOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
 from .polish import PolishOutcome, polish_squared
@@ -61,8 +63,7 @@ __all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
 POLISH_MAX_WORK = 1e9
 
 
-class AdmmOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AdmmOptions(IterationLimitOptions, DeviceOptions):
 
     max_iterations: int = Field(20000, ge=1, description="iteration limit")
     rho: float = Field(0.1, gt=0, description="initial penalty rho (adapted when adaptive_rho)")
@@ -108,41 +109,15 @@ def _margin_loss(xp: ModuleType, loss: str, m: Any) -> Any:
     return xp.logaddexp(0.0, -m)
 
 
-class ConvexReluAdmm:
+class ConvexReluAdmm(SolverBase[AdmmOptions]):
     """ADMM with a factor-once (Woodbury / eigen) u-step; see the module docstring."""
 
-    def __init__(self, max_iterations: int = 20000, rho: float = 0.1, gamma: float = 1.0,
-                 adaptive_rho: bool = True, adapt_every: int = 10, eps_abs: float = 1e-7,
-                 eps_rel: float = 1e-6, relaxation: float = 1.0, rho_rule: str = "normalized",
-                 rho_step: float = 2.0, max_rho_updates: int = 50, anderson: int = 0,
-                 splitting: str = "auto", polish: bool = True, polish_start: int = 200,
-                 polish_gap: float = 1e-7, device: str = "cpu") -> None:
-        self.polish = bool(polish)
-        self.polish_start = int(polish_start)
-        self.polish_gap = float(polish_gap)
-        self.device = str(device)
-        self.max_rho_updates = int(max_rho_updates)
-        self.anderson = int(anderson)
-        self.rho_step = float(rho_step)
-        self.relaxation = float(relaxation)
-        self.rho_rule = rho_rule
-        self.max_iterations = int(max_iterations)
-        self.rho = float(rho)
-        self.gamma = float(gamma)
-        self.adaptive_rho = bool(adaptive_rho)
-        self.adapt_every = int(adapt_every)
-        self.eps_abs = float(eps_abs)
-        self.eps_rel = float(eps_rel)
-        self.splitting = splitting
+    Options = AdmmOptions
 
     # ------------------------------------------------------------------ solve
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
-        if not isinstance(problem, ReLUTraining):
-            raise BadInputError(f"convex-relu-admm takes a relu-training problem, got "
-                                f"{type(problem).__name__}")
-        problem.validate()
         if problem.robust_cones and problem.eps > 0:
             raise BadInputError(f"{problem.name}: robust cones are not linear constraints; use "
                                 f"convex-relu-cvxpy (or robust_cones=false: robust loss only)")
@@ -551,5 +526,4 @@ def run_admm(problem: ReLUTraining, options: dict[str, Any] | None = None, *,
     the iteration; the Result holds host arrays. Same as ``solverhub.solve(problem,
     solver="convex-relu-admm", device=device, **options)`` without the host's verification."""
     opts = AdmmOptions(**{**(options or {}), "device": device})
-    return ConvexReluAdmm(**opts.model_dump()).solve(problem, time_limit=time_limit,
-                                                     notifier=notifier)
+    return ConvexReluAdmm(opts).solve(problem, time_limit=time_limit, notifier=notifier)

@@ -14,11 +14,13 @@ from importlib.util import find_spec
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import SolverOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 
 from .problem import ReLUTraining
 
@@ -31,8 +33,7 @@ def cvxpy_unavailable() -> str | None:
     return None
 
 
-class CvxpyOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CvxpyOptions(SolverOptions):
 
     solver: Literal["auto", "CLARABEL", "SCS", "ECOS"] = Field(
         "auto", description="conic solver; auto: CLARABEL, SCS as fallback")
@@ -40,11 +41,8 @@ class CvxpyOptions(BaseModel):
     verbose: bool = Field(False, description="solver log (on stderr)")
 
 
-class ConvexReluCvxpy:
-    def __init__(self, solver: str = "auto", tolerance: float = 1e-8, verbose: bool = False) -> None:
-        self.solver = solver
-        self.tolerance = float(tolerance)
-        self.verbose = bool(verbose)
+class ConvexReluCvxpy(SolverBase[CvxpyOptions]):
+    Options = CvxpyOptions
 
     @staticmethod
     def build(pb: ReLUTraining):
@@ -98,10 +96,6 @@ class ConvexReluCvxpy:
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
-        if not isinstance(problem, ReLUTraining):
-            raise BadInputError(f"convex-relu-cvxpy takes a relu-training problem, got "
-                                f"{type(problem).__name__}")
-        problem.validate()
         import cvxpy as cp
 
         prob, blocks = self.build(problem)

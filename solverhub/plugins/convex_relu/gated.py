@@ -29,11 +29,13 @@ import time
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import IterationLimitOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
 from .problem import ReLUTraining
@@ -41,8 +43,7 @@ from .problem import ReLUTraining
 __all__ = ["GatedOptions", "ConvexReluGated"]
 
 
-class GatedOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class GatedOptions(IterationLimitOptions):
 
     max_iterations: int = Field(10000, ge=1, description="FISTA iteration limit")
     tolerance: float = Field(1e-8, gt=0, description="relative proximal-gradient tolerance")
@@ -50,21 +51,12 @@ class GatedOptions(BaseModel):
     decompose: bool = Field(True, description="cone decomposition back to the ReLU program")
 
 
-class ConvexReluGated:
-    def __init__(self, max_iterations: int = 10000, tolerance: float = 1e-8, restart: bool = True,
-                 decompose: bool = True) -> None:
-        self.max_iterations = int(max_iterations)
-        self.tolerance = float(tolerance)
-        self.restart = bool(restart)
-        self.decompose = bool(decompose)
+class ConvexReluGated(SolverBase[GatedOptions]):
+    Options = GatedOptions
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
-        if not isinstance(problem, ReLUTraining):
-            raise BadInputError(f"convex-relu-gated takes a relu-training problem, got "
-                                f"{type(problem).__name__}")
-        problem.validate()
         pb = problem
         if pb.loss == "hinge":
             raise BadInputError(f"{pb.name}: convex-relu-gated needs a smooth loss (squared or "

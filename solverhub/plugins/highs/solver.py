@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import RelGapOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 
 __all__ = ["HighsOptions", "HighsSolver", "backend_result_to_result"]
 
 
-class HighsOptions(BaseModel):
-    """Options of the ``highs`` solver (HiGHS's own defaults)."""
-
-    model_config = ConfigDict(extra="forbid")
+class HighsOptions(RelGapOptions):
+    """Options of the ``highs`` solver (HiGHS's own defaults); ``rel_gap`` was ``mip_rel_gap``."""
 
     presolve: Literal["choose", "on", "off"] = "choose"
-    mip_rel_gap: float = Field(1e-4, ge=0.0, description="relative gap at which HiGHS stops")
+    rel_gap: float = Field(1e-4, ge=0.0, description="relative gap at which HiGHS stops "
+                                                     "(HiGHS's mip_rel_gap)")
     threads: int = Field(1, ge=1, description="HiGHS threads; process-global, fixed by the first "
                                               "HiGHS solve of the process")
     node_limit: int | None = Field(None, ge=0, description="branch-and-bound node limit")
@@ -43,16 +44,10 @@ def backend_result_to_result(br: Any, trajectory: list, problem: Any) -> Result:
     return res
 
 
-class HighsSolver:
-    """``HighsSolver(**options).solve(problem, time_limit=..., seed=...) -> Result``."""
+class HighsSolver(SolverBase[HighsOptions]):
+    """``HighsSolver(options).solve(problem, time_limit=..., seed=...) -> Result``."""
 
-    def __init__(self, presolve: str = "choose", mip_rel_gap: float = 1e-4, threads: int = 1,
-                 node_limit: int | None = None, highs_options: dict[str, Any] | None = None) -> None:
-        self.presolve = presolve
-        self.mip_rel_gap = mip_rel_gap
-        self.threads = threads
-        self.node_limit = node_limit
-        self.highs_options = highs_options
+    Options = HighsOptions
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
@@ -69,7 +64,7 @@ class HighsSolver:
 
         try:
             backend = HighsBackend(problem, threads=self.threads, seed=seed,
-                                   mip_rel_gap=self.mip_rel_gap, presolve=self.presolve,
+                                   mip_rel_gap=self.rel_gap, presolve=self.presolve,
                                    highs_options=self.highs_options)
         except BadInputError:
             raise

@@ -4,38 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import RelGapOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 
-__all__ = ["OrtoolsOptions", "OrtoolsSolver"]
+__all__ = ["OrtoolsOptions", "OrtoolsSolver", "ScipSolver", "SatSolver"]
 
 
-class OrtoolsOptions(BaseModel):
-    """Options of ``ortools-scip`` / ``ortools-sat``."""
+class OrtoolsOptions(RelGapOptions):
+    """Options of ``ortools-scip`` / ``ortools-sat``; ``rel_gap`` was ``relative_gap``."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    relative_gap: float | None = Field(None, ge=0.0, description="relative gap limit "
-                                       "(None: the solver's default, 0 for SCIP and CP-SAT)")
+    rel_gap: float | None = Field(None, ge=0.0, description="relative gap limit "
+                                  "(None: the solver's default, 0 for SCIP and CP-SAT)")
     solver_parameters: str = Field("", description="passed to the solver as is: SCIP 'name = value' "
                                    "lines, CP-SAT 'name:value' comma list")
 
 
-class OrtoolsSolver:
-    def __init__(self, which: str, relative_gap: float | None = None,
-                 solver_parameters: str = "") -> None:
-        self.which = which
-        self.relative_gap = relative_gap
-        self.solver_parameters = solver_parameters
+class OrtoolsSolver(SolverBase[OrtoolsOptions]):
+    """One OR-Tools backend solve of the whole model; ``which`` is ``scip`` or ``sat``."""
+
+    Options = OrtoolsOptions
+    which = "scip"
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         from .backend import SatBackend, ScipBackend
 
         cls = ScipBackend if self.which == "scip" else SatBackend
-        backend = cls(problem, threads=1, seed=seed, relative_gap=self.relative_gap,
+        backend = cls(problem, threads=1, seed=seed, relative_gap=self.rel_gap,
                       solver_parameters=self.solver_parameters)
         br = backend.solve(time_limit, seed=seed)
         trajectory: list[tuple[float, float]] = []
@@ -47,3 +46,15 @@ class OrtoolsSolver:
         if br.status == Status.ERROR:
             res.error = str(br.info.get("error", br.info.get("solver_status")))
         return res
+
+
+class ScipSolver(OrtoolsSolver):
+    """``ortools-scip``."""
+
+    which = "scip"
+
+
+class SatSolver(OrtoolsSolver):
+    """``ortools-sat``."""
+
+    which = "sat"

@@ -365,7 +365,7 @@ def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solve
 
 def _solver_options(config: Any, spec: Any) -> dict:
     options = dict(config.solver_options.value())
-    fields = getattr(spec.options, "model_fields", {})
+    fields = getattr(spec.options_model, "model_fields", {})
 
     def maybe(value: Any, names: tuple[str, ...], what: str) -> None:
         if value is None:
