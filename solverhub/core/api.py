@@ -19,16 +19,11 @@ from solverhub.core.observers import Notifier
 from solverhub.core.records import SolverSpec
 from solverhub.core.arrays import to_host, to_host_scalar
 from solverhub.core.kinds import KindProtocol, Reference
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Correction, Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
 __all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem",
            "kind_protocol", "source_kind", "can_take"]
-
-#: statuses a solver may have proved before a stop request reached it: kept as they are
-_PROVED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR,
-                     Status.INTERRUPTED})
-
 
 def is_problem(obj: Any) -> bool:
     """True for an object of a registered problem kind (it has a ``kind`` naming one)."""
@@ -217,8 +212,9 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
                                                 f"{exc}", info={"traceback": traceback.format_exc()})
         if stop_requested():
             result.info.setdefault("interrupted", "stop requested (Ctrl-C)")
-            if result.status not in _PROVED:
-                # stopped by the user with an incumbent: not "feasible" (no limit was reached)
+            if not (result.status.is_final or result.status is Status.ERROR):
+                # stopped by the user: "interrupted" (with the incumbent, if any), not the limit
+                # or "feasible" a solver made of the stop; a conclusion it reached stands
                 result.status = Status.INTERRUPTED
     if not result.runtime:
         result.runtime = time.perf_counter() - t0
@@ -315,12 +311,33 @@ def _verify(problem: Any, result: Result, protocol: KindProtocol | None = None) 
         return
     if v.x is not None:
         result.x = v.x
-    # the model's own evaluation (of the checked x) is the truth
+    # the model's own evaluation (of the checked x) is the truth; a reported value it replaces
+    # is kept as a correction
     if v.objective is not None and math.isfinite(v.objective):
-        result.objective = float(v.objective)
+        recomputed = float(v.objective)
+        reported = result.objective
+        if reported is not None and not _same_value(reported, recomputed):
+            result.corrections.append(Correction(
+                "objective", float(reported), recomputed,
+                f"the {result.kind or 'problem'} kind's evaluation of the reported solution "
+                f"differs from the objective {result.solver!r} reported"))
+        result.objective = recomputed
     if result.status == Status.OPTIMAL and result.bound is not None and result.objective is not None \
             and abs(result.bound - result.objective) <= 1e-9 * max(1.0, abs(result.objective)):
         result.bound = result.objective
     if result.status == Status.OPTIMAL and not v.optimal_ok:
         result.status = Status.FEASIBLE
         result.info["optimality_not_verified"] = v.message
+        result.corrections.append(Correction(
+            "status", Status.OPTIMAL.value, Status.FEASIBLE.value,
+            f"the {result.kind or 'problem'} kind's check does not support the optimality claim "
+            f"({v.message})"))
+
+
+def _same_value(reported: Any, recomputed: float) -> bool:
+    """A reported objective equal to the kind's evaluation up to floating-point rounding."""
+    try:
+        r = float(reported)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(r) and abs(r - recomputed) <= 1e-9 * max(1.0, abs(recomputed))

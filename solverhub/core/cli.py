@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import sys
+import time
 import tomllib
 import traceback
 import warnings
@@ -309,7 +310,6 @@ def _write_solution(path: Path, problem: Any, result: Any) -> None:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from solverhub.core.api import load_problem, solve, validate_options
-    from solverhub.core.timing import process_started_at
     from solverhub.core.manager import get_plugin_manager
 
     pm = get_plugin_manager()
@@ -335,9 +335,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
             con.print(f"[bold]{args.solver}[/bold] on {summary}")
             if con.is_terminal:
                 observers.append(_IncumbentPrinter(con))
-        # the time limit covers the whole command, interpreter start-up included
+        # the time limit covers the command from its call: reading the problem and verifying the
+        # solution included
         result = solve(problem, args.solver, time_limit=args.time_limit, seed=args.seed,
-                       options=options, observers=observers, started_at=process_started_at())
+                       options=options, observers=observers,
+                       started_at=getattr(args, "started_at", None))
     result.instance = args.path
     d = result.to_dict()
     tb = (d.get("info") or {}).pop("traceback", None)
@@ -566,12 +568,14 @@ def _setup_diagnostics() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``solverhub`` script; returns the exit code."""
+    """Entry point of the ``solverhub`` script; returns the exit code. A ``--time-limit`` counts
+    from this call (not from the process's start: a long-running process may call it late)."""
+    started_at = time.perf_counter()
     with warnings.catch_warnings():
-        return _main(argv)
+        return _main(argv, started_at)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, started_at: float | None = None) -> int:
     try:
         _setup_diagnostics()
         parser = build_parser()
@@ -582,6 +586,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help()
             return EXIT_BAD_INPUT
+        args.started_at = time.perf_counter() if started_at is None else started_at
         try:
             return args.func(args)
         except BadInputError as exc:
