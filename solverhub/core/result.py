@@ -121,8 +121,8 @@ class Status(str, enum.Enum):
 
 _DEFAULT_TERMINATION = {
     Status.OPTIMAL: TerminationCondition.CONVERGENCE_CRITERIA_SATISFIED,
-    # a plain "feasible" says nothing of why the solver stopped
-    Status.FEASIBLE: TerminationCondition.UNKNOWN,
+    # every limit has its own status: "feasible" is a normal end short of an optimality claim
+    Status.FEASIBLE: TerminationCondition.CONVERGENCE_CRITERIA_SATISFIED,
     Status.INFEASIBLE: TerminationCondition.PROVEN_INFEASIBLE,
     Status.UNBOUNDED: TerminationCondition.UNBOUNDED,
     Status.TIME_LIMIT: TerminationCondition.MAX_TIME_LIMIT,
