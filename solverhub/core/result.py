@@ -11,7 +11,7 @@ import numpy as np
 
 from solverhub.core.serialize import jsonable
 
-__all__ = ["Status", "TerminationCondition", "SolutionStatus", "Correction", "Result",
+__all__ = ["Status", "TerminationCondition", "SolutionStatus", "Correction", "Conversion", "Result",
            "summarize", "primal_gap", "primal_integral"]
 
 
@@ -262,6 +262,8 @@ class Result:
     solution_status: SolutionStatus = None  # type: ignore[assignment]
     #: values the host replaced with its own evaluation, each with the reported value and why
     corrections: list[Correction] = field(default_factory=list)
+    #: set when the problem was solved through a converter and the result mapped back
+    conversion: Conversion | None = None
 
     def __post_init__(self) -> None:
         status = None if self.status is None else Status(self.status)
@@ -362,6 +364,8 @@ class Result:
         }
         if self.corrections:
             d["corrections"] = [c.to_dict() for c in self.corrections]
+        if self.conversion is not None:
+            d["conversion"] = self.conversion.to_dict()
         if self.error is not None:
             d["error"] = self.error
         if include_x and self.x is not None and not failed:
@@ -373,6 +377,22 @@ class Result:
         from solverhub.core.plotting import plot_trajectory
 
         return plot_trajectory(self, ax=ax, reference=reference)
+
+
+@dataclass
+class Conversion:
+    """How a result was obtained through a converter: the problem was converted from
+    ``source_kind`` to ``target_kind`` by ``converter``, solved, checked in the target's form
+    (its metrics: ``target_metrics``) and mapped back to the source's form."""
+
+    converter: str
+    source_kind: str
+    target_kind: str
+    target_metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"converter": self.converter, "source_kind": self.source_kind,
+                "target_kind": self.target_kind, "target_metrics": _jsonable(self.target_metrics)}
 
 
 def finite_or_none(v: Any) -> float | None:
