@@ -151,8 +151,9 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     sense = getattr(problem, "sense", None)
     rec["sense"] = sense if isinstance(sense, int) else None
     rec["error"] = d.get("error")
-    if d.get("corrections"):
-        rec["corrections"] = d["corrections"]
+    for k in ("corrections", "conversion"):
+        if d.get(k):
+            rec[k] = d[k]
     info = d.get("info") or {}
     rec["info"] = info
     rec["problem_kind"] = d.get("kind") or getattr(problem, "kind", "")
