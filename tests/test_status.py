@@ -271,3 +271,19 @@ def test_api_solve_budget_counts_from_its_call(status_plugin):
     (handed, at), = _BudgetRecorder.handed
     assert handed >= 30.0 - (at - called) - RESERVE_SECONDS - 1e-6
     assert math.isfinite(handed)
+
+
+def test_a_run_record_carries_both_facts_and_the_corrections(status_plugin, tmp_path):
+    from solverhub.core.runner import run_task
+
+    path = _write_lp(tmp_path)
+    task = {"instance": str(path), "solver": "mis", "kind": "test-misreport", "seed": 0,
+            "time_limit": 10.0, "options": {}}
+    rec = run_task(task)
+    assert (rec["status"], rec["termination"], rec["solution_status"]) == \
+        ("optimal", "convergence_criteria_satisfied", "optimal")
+    assert rec["corrections"][0]["field"] == "objective" and rec["objective"] == 2.0
+    json.dumps(rec, allow_nan=False)
+    bad = run_task({**task, "instance": str(tmp_path / "missing.lp")})
+    assert (bad["status"], bad["termination"], bad["solution_status"]) == \
+        ("error", "error", "no_solution")
