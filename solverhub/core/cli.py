@@ -374,7 +374,8 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("status", f"[{colour}]{d['status']}[/{colour}]")
+    t.add_row("status", f"[{colour}]{d['status']}[/{colour}]  "
+                        f"[dim](termination {d['termination']}, solution {d['solution_status']})[/dim]")
 
     def num(v: Any) -> str:
         return "-" if v is None else f"{v:.10g}"
@@ -391,6 +392,13 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     t.add_row("incumbents", str(len(d["trajectory"])))
     t.add_row("solver", d["solver"])
     t.add_row("instance", d["instance"])
+    if d.get("conversion"):
+        conv = d["conversion"]
+        t.add_row("solved as", f"{conv['target_kind']} (converter {conv['converter']}, result "
+                               f"mapped back to {conv['source_kind']})")
+    for c in d.get("corrections") or []:
+        t.add_row("corrected", f"{c['field']}: reported {c['reported']}, recomputed "
+                               f"{c['recomputed']} ({c['reason']})")
     if d.get("error"):
         t.add_row("error", f"[red]{d['error']}[/red]")
     con.print(t)
