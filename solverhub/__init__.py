@@ -17,11 +17,13 @@ from solverhub.core.mip import MAX, MIN, MIPProblem
 from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
 from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
                                     SolverSpec)
-from solverhub.core.result import Result, Status
+from solverhub.core.result import (Correction, Result, SolutionStatus, Status,
+                                   TerminationCondition)
 
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
-    "Result", "Status", "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
+    "Result", "Status", "TerminationCondition", "SolutionStatus", "Correction",
+    "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
     "ArrayBackend", "KindProtocol", "MetricSpec", "Reference", "Verification",

@@ -109,6 +109,31 @@ def test_api_dp_and_highs_agree(plugin_env):
     mip = sh.solve(addr, solver="highs", time_limit=30)      # through the knapsack -> mip converter
     assert mip.status == "optimal" and np.isclose(mip.objective, SAMPLE_OPTIMUM)
     assert mip.info["items"] == dp.info["items"]
+    # the MIP result came back as a knapsack result, measured by the knapsack kind
+    assert dp.kind == mip.kind == "knapsack" and dp.conversion is None
+    assert mip.conversion.converter == "knapsack-to-mip" and mip.conversion.target_kind == "mip"
+    for r in (dp, mip):
+        assert set(r.metrics) >= {"dantzig_gap", "capacity_used", "overweight"}
+        assert 0 <= r.metrics["dantzig_gap"] < 0.05 and r.metrics["overweight"] == 0
+        assert "primal_gap" not in r.metrics          # no MIP metrics on a knapsack result
+    assert np.isclose(dp.metrics["dantzig_gap"], mip.metrics["dantzig_gap"])
+
+
+@pytest.mark.parametrize("solver, options", [("highs", {}), ("balans", {"max_iterations": 3})])
+def test_mip_solvers_results_are_inverted_to_the_knapsack(plugin_env, solver, options):
+    """Worthless and too-heavy items are not MIP columns: the inverse puts every item back."""
+    from solverhub_knapsack import KnapsackProblem, to_mip
+
+    if solver not in sh.get_plugin_manager().solvers():
+        pytest.skip(f"solver {solver!r} is not registered")
+    p = KnapsackProblem(values=[6, 5, 9, 0, 4], weights=[4, 3, 20, 1, 5], capacity=8, name="odd")
+    assert to_mip(p).n == 3                               # items 0, 1 and 4
+    res = sh.solve(p, solver=solver, time_limit=20, **options)
+    assert res.status == "optimal" and res.objective == 11.0 and res.solution_status == "optimal"
+    assert res.x.shape == (5,) and list(res.x) == [1, 1, 0, 0, 0] and res.info["items"] == [0, 1]
+    assert res.kind == "knapsack" and res.conversion.converter == "knapsack-to-mip"
+    assert res.metrics["dantzig_gap"] == pytest.approx((11.8 - 11) / 11.8)   # LP: 6 + 5 + 0.2*4
+    assert res.info["verified"] is True and not res.corrections
 
 
 def test_api_problem_object_and_check(plugin_env):
@@ -204,7 +229,12 @@ def test_cli_dp_and_highs_give_the_same_optimum(plugin_site):
         assert proc.returncode == 0, proc.stderr
         out[solver] = json.loads(proc.stdout)
         assert out[solver]["status"] == "optimal", out[solver]
+        assert out[solver]["termination"] == "convergence_criteria_satisfied"
+        assert out[solver]["solution_status"] == "optimal"
+        assert out[solver]["kind"] == "knapsack" and "dantzig_gap" in out[solver]["metrics"]
     assert out["knapsack-dp"]["objective"] == out["highs"]["objective"] == SAMPLE_OPTIMUM
+    assert out["highs"]["conversion"]["converter"] == "knapsack-to-mip"
+    assert "conversion" not in out["knapsack-dp"]
 
 
 @needs_cli

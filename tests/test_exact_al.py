@@ -316,7 +316,11 @@ def test_pyomo_model_converts_and_solves():
     np.testing.assert_allclose(p.lagrangian_hessian(x, lam).toarray(),
                                ref.lagrangian_hessian(x, lam), atol=1e-12)
     res = sh.solve(m, solver="exact-al")
-    assert res.status == sh.Status.OPTIMAL and abs(res.objective + 0.25) < 1e-4
+    # solved as nlp-eq (min of the negated objective), reported in the model's sense (max 0.25)
+    assert res.status == sh.Status.OPTIMAL and abs(res.objective - 0.25) < 1e-4
+    assert res.kind == "pyomo" and res.conversion.converter == "pyomo-to-nlp-eq"
+    assert "kkt_residual" in res.metrics and not res.corrections
+    assert abs(pe.value(m.o) - res.objective) < 1e-9   # the model holds the solution
 
 
 def test_pyomo_inequality_or_bounds_refused():

@@ -408,11 +408,12 @@ class _ScipyMilp:
 
 
 class _ZeroHeuristic:
-    """A "heuristic" that returns x = 0 as a feasible, unproven solution after its whole budget."""
+    """A "heuristic" that returns x = 0 as a feasible, unproven solution after its whole budget
+    (status time_limit: stopped by the limit, holding a feasible solution)."""
 
     def solve(self, problem, *, time_limit=None, seed=0, notifier=None):
         x = np.zeros(problem.n)
-        return sh.Result("feasible", objective=problem.evaluate(x), x=x, runtime=time_limit or 0.5,
+        return sh.Result("time_limit", objective=problem.evaluate(x), x=x, runtime=time_limit or 0.5,
                          info={"budget": time_limit or 60.0})
 
 
@@ -655,22 +656,36 @@ def test_time_limited_heuristic_result_is_usable(third_party_solver):
     assert not pyo.check_optimal_termination(legacy)
 
 
-def test_termination_of_feasible_results():
-    from solverhub.plugins.pyomo.interface import termination_of
+def test_termination_is_the_results_own_reason_not_a_guess_from_the_runtime():
+    from solverhub.plugins.pyomo.interface import results_from, termination_of
 
-    def r(status, runtime=1.0, **info):
-        return sh.Result(status, runtime=runtime, info=info)
+    TCs = sh.TerminationCondition
+
+    def r(status, runtime=1.0, **kw):
+        return sh.Result(status, runtime=runtime, **kw)
 
     assert termination_of(r("optimal")) == TC.convergenceCriteriaSatisfied
-    assert termination_of(r("feasible", 9.9), time_limit=10) == TC.maxTimeLimit
-    assert termination_of(r("feasible", 60.0, budget=60.0)) == TC.maxTimeLimit
-    assert termination_of(r("feasible", 1.0, model_status="kTimeLimit")) == TC.maxTimeLimit
-    assert termination_of(r("feasible", 1.0, interrupted=True), time_limit=10) == TC.interrupted
-    assert termination_of(r("feasible", 1.0), time_limit=10) == TC.iterationLimit
-    assert termination_of(r("time_limit")) == TC.maxTimeLimit
+    # a run that used its whole budget but ended by its own rule is not a time limit
+    assert termination_of(r("feasible", 60.0, info={"budget": 60.0})) == TC.convergenceCriteriaSatisfied
+    # a limit reached early (a node limit, a no-time-left guard) is that limit
+    assert termination_of(r("time_limit", 0.1, x=np.zeros(2))) == TC.maxTimeLimit
+    assert termination_of(r("iteration_limit", 59.9, x=np.zeros(2))) == TC.iterationLimit
     assert termination_of(r("infeasible")) == TC.provenInfeasible
     assert termination_of(r("unbounded")) == TC.unbounded
     assert termination_of(r("error")) == TC.error
+    for given, pyomo in [(TCs.INFEASIBLE_OR_UNBOUNDED, TC.infeasibleOrUnbounded),
+                         (TCs.LOCALLY_INFEASIBLE, TC.locallyInfeasible),
+                         (TCs.UNKNOWN, TC.unknown)]:
+        assert termination_of(sh.Result(termination=given)) == pyomo
+    # the solution status is the result's: a limit with an incumbent is maxTimeLimit + feasible
+    opt = NewSolverFactory("solverhub_highs")
+    m = knapsack()
+    prob = pyomo_to_mip(m)
+    out = results_from(sh.Result("time_limit", objective=0.0, x=np.zeros(prob.n)), prob, m, opt,
+                       opt.config(dict(raise_exception_on_nonoptimal_result=False)))
+    assert out.termination_condition == TC.maxTimeLimit
+    assert out.solution_status == SolutionStatus.feasible
+    assert out.extra_info.solverhub_termination == "max_time_limit"
 
 
 # ====================================================================== Pyomo's conventions

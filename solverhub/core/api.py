@@ -16,19 +16,14 @@ from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import handle_sigint, stop_requested
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
-from solverhub.core.records import SolverSpec
+from solverhub.core.records import Converter, SolverSpec
 from solverhub.core.arrays import to_host, to_host_scalar
 from solverhub.core.kinds import KindProtocol, Reference
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Conversion, Correction, Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
 __all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem",
            "kind_protocol", "source_kind", "can_take"]
-
-#: statuses a solver may have proved before a stop request reached it: kept as they are
-_PROVED = frozenset({Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED, Status.ERROR,
-                     Status.INTERRUPTED})
-
 
 def is_problem(obj: Any) -> bool:
     """True for an object of a registered problem kind (it has a ``kind`` naming one)."""
@@ -160,12 +155,17 @@ def validate_options_model(model: type[BaseModel], options: dict[str, Any], *, w
 
 
 def _convert(problem: Any, target_kind: str, solver: str | None) -> Any:
+    return _convert_with(problem, target_kind, solver)[0]
+
+
+def _convert_with(problem: Any, target_kind: str, solver: str | None) -> tuple[Any, Converter | None]:
+    """``problem`` as a problem of ``target_kind``, and the converter used (None: same kind)."""
     kind = getattr(problem, "kind", None)
     if kind == target_kind:
-        return problem
+        return problem, None
     for conv in get_plugin_manager().converters().values():
         if conv.source_kind == kind and conv.target_kind == target_kind:
-            return conv.convert(problem)
+            return conv.convert(problem), conv
     who = f"solver {solver!r} takes" if solver else "asked for"
     raise BadInputError(f"{who} problems of kind {target_kind!r}, but "
                         f"{describe_source(problem)} is of kind {kind!r} and no converter exists")
@@ -202,7 +202,7 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     time_limit = check_time_limit(time_limit)
     source = problem
     loaded = load_problem(problem)
-    target = _convert(loaded, spec.problem_kind, solver)
+    target, converter = _convert_with(loaded, spec.problem_kind, solver)
     if target is problem:  # the caller's own object may have been edited after construction;
         _check_problem(target, spec)  # a loaded or converted one was validated when built
     else:
@@ -236,8 +236,9 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
                                                 f"{exc}", info={"traceback": traceback.format_exc()})
         if stop_requested():
             result.info.setdefault("interrupted", "stop requested (Ctrl-C)")
-            if result.status not in _PROVED:
-                # stopped by the user with an incumbent: not "feasible" (no limit was reached)
+            if not (result.status.is_final or result.status is Status.ERROR):
+                # stopped by the user: "interrupted" (with the incumbent, if any), not the limit
+                # or "feasible" a solver made of the stop; a conclusion it reached stands
                 result.status = Status.INTERRUPTED
     if not result.runtime:
         result.runtime = time.perf_counter() - t0
@@ -249,16 +250,22 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     _to_host(result)
     protocol = kind_protocol(spec.problem_kind)
     _verify(target, result, protocol)
+    checked = target  # the problem the result is in the form of
+    if converter is not None and converter.invert is not None and result.status != Status.ERROR:
+        result = _invert(converter, loaded, target, result)
+        if result.status != Status.ERROR:
+            checked, protocol = loaded, kind_protocol(converter.source_kind)
+            _verify(loaded, result, protocol)
     if not result.history and len(notifier.history):
         result.history = notifier.history.to_dict()
-    ref = protocol.reference(target)
+    ref = protocol.reference(checked)
     if reference is not None:  # the caller's value wins; a known solution stays
         ref = Reference(float(reference), None if ref is None else ref.solution,
                         "given" if ref is None else ref.label)
     if result.status != Status.ERROR:
         horizon = time_limit if time_limit is not None and math.isfinite(time_limit) \
             else max(result.runtime, 1e-9)
-        metrics = protocol.compute_metrics(target, result, ref, horizon)
+        metrics = protocol.compute_metrics(checked, result, ref, horizon)
         result.metrics.update({k: float(v) for k, v in metrics.items() if v is not None})
         if result.primal_integral is None and "primal_integral" in metrics:
             result.primal_integral = float(metrics["primal_integral"])
@@ -296,6 +303,36 @@ def kind_protocol(kind: str) -> KindProtocol:
     """The protocol of problem kind ``kind`` (the permissive base for an unregistered kind)."""
     rec = get_plugin_manager().problem_kinds().get(kind)
     return getattr(rec, "protocol", None) or KindProtocol()
+
+
+def _invert(converter: Converter, source: Any, target: Any, result: Result) -> Result:
+    """``result`` (checked in the target's form) mapped back to the source's form by the
+    converter; a converter that fails to map it turns it into an error naming the converter."""
+    trace = Conversion(converter.name, converter.source_kind, converter.target_kind,
+                       dict(result.metrics))
+    result.metrics = {}
+    result.kind = converter.source_kind
+    result.conversion = trace
+    assert converter.invert is not None
+    try:
+        out = converter.invert(source, target, result)
+    except Exception as exc:
+        if isinstance(exc, BadInputError):
+            raise
+        result.info["traceback"] = traceback.format_exc()
+        _reject(result, f"converter {converter.name!r} (plugin {converter.provider!r}) could not map "
+                        f"the solution back to kind {converter.source_kind!r}: "
+                        f"{type(exc).__name__}: {exc}")
+        return result
+    if out is None:
+        out = result
+    if not isinstance(out, Result):
+        raise TypeError(f"converter {converter.name!r}: invert returned "
+                        f"{type(out).__name__}, not a Result")
+    out.kind, out.conversion = converter.source_kind, trace
+    if out.x is not None:
+        _to_host(out)
+    return out
 
 
 def _to_host(result: Result) -> None:
@@ -351,12 +388,33 @@ def _verify(problem: Any, result: Result, protocol: KindProtocol | None = None) 
         return
     if v.x is not None:
         result.x = v.x
-    # the model's own evaluation (of the checked x) is the truth
+    # the model's own evaluation (of the checked x) is the truth; a reported value it replaces
+    # is kept as a correction
     if v.objective is not None and math.isfinite(v.objective):
-        result.objective = float(v.objective)
+        recomputed = float(v.objective)
+        reported = result.objective
+        if reported is not None and not _same_value(reported, recomputed):
+            result.corrections.append(Correction(
+                "objective", float(reported), recomputed,
+                f"the {result.kind or 'problem'} kind's evaluation of the reported solution "
+                f"differs from the objective {result.solver!r} reported"))
+        result.objective = recomputed
     if result.status == Status.OPTIMAL and result.bound is not None and result.objective is not None \
             and abs(result.bound - result.objective) <= 1e-9 * max(1.0, abs(result.objective)):
         result.bound = result.objective
     if result.status == Status.OPTIMAL and not v.optimal_ok:
         result.status = Status.FEASIBLE
         result.info["optimality_not_verified"] = v.message
+        result.corrections.append(Correction(
+            "status", Status.OPTIMAL.value, Status.FEASIBLE.value,
+            f"the {result.kind or 'problem'} kind's check does not support the optimality claim "
+            f"({v.message})"))
+
+
+def _same_value(reported: Any, recomputed: float) -> bool:
+    """A reported objective equal to the kind's evaluation up to floating-point rounding."""
+    try:
+        r = float(reported)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(r) and abs(r - recomputed) <= 1e-9 * max(1.0, abs(recomputed))

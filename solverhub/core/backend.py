@@ -46,9 +46,10 @@ IncumbentCallback = Callable[[float, float, np.ndarray], bool | None]
 
 @dataclass
 class BackendResult:
-    """Outcome of one backend solve. ``status`` is OPTIMAL (proved), FEASIBLE (solution, not proved:
-    limit reached), TIME_LIMIT (no solution within the limit), INFEASIBLE, UNBOUNDED, INTERRUPTED
-    (no solution) or ERROR. ``x`` is set whenever a solution exists."""
+    """Outcome of one backend solve. ``status`` is OPTIMAL (proved), TIME_LIMIT or ITERATION_LIMIT
+    (a time, node or iteration limit reached, with or without a solution), FEASIBLE (a solution,
+    not proved, the solve ended otherwise: the caller's own stop or cutoff), INFEASIBLE,
+    UNBOUNDED, INTERRUPTED (a stop request) or ERROR. ``x`` is set whenever a solution exists."""
 
     status: Status
     objective: float | None = None

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import sys
+import time
 import tomllib
 import traceback
 import warnings
@@ -323,7 +324,6 @@ class _RunStartCapture:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from solverhub.core.api import solve
-    from solverhub.core.timing import process_started_at
 
     options = parse_set_values(args.set)
     if args.solution is not None:
@@ -339,9 +339,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
         observers: list[Any] = [capture]
         if con is not None and con.is_terminal:
             observers.append(_IncumbentPrinter(con))
-        # the time limit covers the whole command, interpreter start-up included
+        # the time limit covers the command from its call: reading the problem and verifying the
+        # solution included
         result = solve(args.path, args.solver, time_limit=args.time_limit, seed=args.seed,
-                       options=options, observers=observers, started_at=process_started_at())
+                       options=options, observers=observers,
+                       started_at=getattr(args, "started_at", None))
         problem = capture.problem
     result.instance = args.path
     d = result.to_dict()
@@ -377,7 +379,8 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("status", f"[{colour}]{d['status']}[/{colour}]")
+    t.add_row("status", f"[{colour}]{d['status']}[/{colour}]  "
+                        f"[dim](termination {d['termination']}, solution {d['solution_status']})[/dim]")
 
     def num(v: Any) -> str:
         return "-" if v is None else f"{v:.10g}"
@@ -394,6 +397,13 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     t.add_row("incumbents", str(len(d["trajectory"])))
     t.add_row("solver", d["solver"])
     t.add_row("instance", d["instance"])
+    if d.get("conversion"):
+        conv = d["conversion"]
+        t.add_row("solved as", f"{conv['target_kind']} (converter {conv['converter']}, result "
+                               f"mapped back to {conv['source_kind']})")
+    for c in d.get("corrections") or []:
+        t.add_row("corrected", f"{c['field']}: reported {c['reported']}, recomputed "
+                               f"{c['recomputed']} ({c['reason']})")
     if d.get("error"):
         t.add_row("error", f"[red]{d['error']}[/red]")
     con.print(t)
@@ -575,12 +585,14 @@ def _setup_diagnostics() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``solverhub`` script; returns the exit code."""
+    """Entry point of the ``solverhub`` script; returns the exit code. A ``--time-limit`` counts
+    from this call (not from the process's start: a long-running process may call it late)."""
+    started_at = time.perf_counter()
     with warnings.catch_warnings():
-        return _main(argv)
+        return _main(argv, started_at)
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, started_at: float | None = None) -> int:
     try:
         _setup_diagnostics()
         parser = build_parser()
@@ -591,6 +603,7 @@ def _main(argv: Sequence[str] | None) -> int:
         if getattr(args, "func", None) is None:
             parser.print_help()
             return EXIT_BAD_INPUT
+        args.started_at = time.perf_counter() if started_at is None else started_at
         try:
             return args.func(args)
         except BadInputError as exc:

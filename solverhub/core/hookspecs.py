@@ -78,13 +78,16 @@ def solverhub_load_problem(source: Any, params: dict[str, Any]) -> Any | None:
 
 @hookspec
 def solverhub_converters() -> list[Converter]:
-    """Converters between problem kinds; the host uses one to give a solver the kind it takes.
+    """Converters between problem kinds; the host uses one to give a solver the kind it takes,
+    and its ``invert`` to map the result back to the source problem's form (checked and measured
+    by the source kind).
 
     Example::
 
         @sh.hookimpl
         def solverhub_converters():
-            return [sh.Converter("knapsack-to-mip", "knapsack", "mip", knapsack_to_mip)]
+            return [sh.Converter("knapsack-to-mip", "knapsack", "mip", knapsack_to_mip,
+                                 invert=mip_result_to_knapsack)]
     """
 
 

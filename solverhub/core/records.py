@@ -162,13 +162,27 @@ class LoaderSpec(Record):
 
 @dataclass(frozen=True)
 class Converter(Record):
-    """Turns a problem of ``source_kind`` into ``target_kind`` (e.g. Pyomo model -> mip)."""
+    """Turns a problem of ``source_kind`` into ``target_kind`` (e.g. Pyomo model -> mip), and
+    maps a result back (as CVXPY's reductions ``invert`` their solutions).
 
-    _lazy_fields = ("convert",)
+    ``convert(source) -> target``. ``invert(source, target, result) -> result``: given the result
+    of solving ``target`` (already checked by the target kind), returns it in the source's form:
+    ``x`` as a solution of ``source``, and ``objective``, ``bound`` and the trajectory's values in
+    the source's sense and scale (it may edit ``result`` and return it). The host then checks the
+    solution and computes the metrics by the SOURCE kind's protocol, and the result's ``kind`` is
+    the source kind; the target kind's metrics stay in ``result.conversion``. It is called for
+    every status but ``error``, also without a solution (``x`` None). Without ``invert`` the
+    result stays in the target's form and kind::
+
+        Converter("knapsack-to-mip", "knapsack", "mip", to_mip, invert=from_mip)
+    """
+
+    _lazy_fields = ("convert", "invert")
 
     source_kind: str
     target_kind: str
     convert: Callable[[Any], Any]
+    invert: Callable[[Any, Any, Any], Any] | None = None
 
 
 @dataclass(frozen=True)

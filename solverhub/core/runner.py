@@ -41,6 +41,7 @@ from solverhub.core.config import RunConfig, config_to_toml, instance_label
 from solverhub.core.errors import BadInputError, SolverhubError
 from solverhub.core.runfolder import (CONFIG, ENVIRONMENT, INFLIGHT, RESULTS, SUMMARY,
                                       ResultWriter, read_results)
+from solverhub.core.result import SolutionStatus, Status, TerminationCondition
 from solverhub.core.serialize import atomic_write_text, jsonable
 
 __all__ = ["Task", "RunSummary", "run_config", "run_task", "make_tasks", "read_results",
@@ -48,10 +49,6 @@ __all__ = ["Task", "RunSummary", "run_config", "run_task", "make_tasks", "read_r
            "RunInterrupted"]
 
 log = logging.getLogger(__name__)
-
-
-#: statuses that a resumed run solves again
-RERUN_STATUSES = frozenset({"interrupted"})
 
 
 @dataclass(frozen=True)
@@ -115,7 +112,8 @@ def _with_provenance(rec: dict[str, Any]) -> dict[str, Any]:
 def error_record(task: dict[str, Any], message: str, *, tb: str | None = None,
                  runtime: float = 0.0) -> dict[str, Any]:
     rec = _base_record(task)
-    rec.update({"status": "error", "objective": None, "bound": None, "runtime": runtime,
+    rec.update({"status": Status.ERROR.value, "termination": TerminationCondition.ERROR.value,
+                "solution_status": SolutionStatus.NO_SOLUTION.value, "objective": None, "bound": None, "runtime": runtime,
                 "iterations": 0, "primal_integral": None, "trajectory": [], "reference":
                 task.get("reference"), "sense": None, "error": message,
                 "info": {"traceback": tb} if tb else {}})
@@ -146,13 +144,16 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     d = res.to_dict()
     if d.get("options"):
         rec["options"] = d["options"]  # resolved: the options model's defaults filled in
-    for k in ("status", "objective", "bound", "runtime", "iterations", "primal_integral",
-              "trajectory"):
+    for k in ("status", "termination", "solution_status", "objective", "bound", "runtime",
+              "iterations", "primal_integral", "trajectory"):
         rec[k] = d[k]
     rec["reference"] = None if ref is None or not math.isfinite(float(ref)) else float(ref)
     sense = getattr(problem, "sense", None)
     rec["sense"] = sense if isinstance(sense, int) else None
     rec["error"] = d.get("error")
+    for k in ("corrections", "conversion"):
+        if d.get(k):
+            rec[k] = d[k]
     info = d.get("info") or {}
     rec["info"] = info
     rec["problem_kind"] = d.get("kind") or getattr(problem, "kind", "")
@@ -213,13 +214,32 @@ MAX_ATTEMPTS = 2
 STOP_WAIT = 5.0
 #: a pool worker that has not started its task this long after being spawned is killed
 STARTUP_LIMIT = 120.0
-#: statuses that stand even when Ctrl-C came while the task was ending
-FINAL_STATUSES = frozenset({"optimal", "infeasible", "unbounded"})
+def _status_of(rec: dict[str, Any]) -> Status | None:
+    value = rec.get("status")
+    return Status(value) if value in _STATUS_VALUES else None
+
+
+_STATUS_VALUES = frozenset(s.value for s in Status)
+
+
+def _is_final(rec: dict[str, Any]) -> bool:
+    """The record's status stands even when Ctrl-C came while the task was ending."""
+    status = _status_of(rec)
+    return status is not None and status.is_final
+
+
+def _mark_interrupted(rec: dict[str, Any]) -> None:
+    """Ctrl-C reached the task: ``interrupted``, with the incumbent it holds (if any)."""
+    rec["status"] = Status.INTERRUPTED.value
+    rec["termination"] = TerminationCondition.INTERRUPTED.value
+    held = rec.get("objective") is not None
+    rec["solution_status"] = (SolutionStatus.FEASIBLE if held else SolutionStatus.NO_SOLUTION).value
+    rec["error"] = rec.get("error") or "interrupted by the user"
 
 
 def interrupted_record(task: dict[str, Any]) -> dict[str, Any]:
     rec = error_record(task, "interrupted by the user")
-    rec["status"] = "interrupted"
+    _mark_interrupted(rec)
     return rec
 
 
@@ -266,9 +286,8 @@ def _run_sequential(tasks: list[Task], emit: Callable[[Task, dict], None], progr
             except KeyboardInterrupt:  # a second Ctrl-C outside the solve itself: no line
                 marker.unlink(missing_ok=True)
                 raise
-            if stop_requested() and rec.get("status") not in FINAL_STATUSES:
-                rec["status"] = "interrupted"
-                rec["error"] = rec.get("error") or "interrupted by the user"
+            if stop_requested() and not _is_final(rec):
+                _mark_interrupted(rec)
             emit(task, rec)
             marker.unlink(missing_ok=True)
             if stop_requested() or rec.get("status") == "interrupted":
@@ -962,9 +981,8 @@ def _run_dask(tasks: list[Task], address: str | None, workers: int,
                     continue
                 if isinstance(res, dict):
                     rec = res
-                    if stopping_at is not None and rec.get("status") not in FINAL_STATUSES:
-                        rec["status"] = "interrupted"
-                        rec["error"] = rec.get("error") or "interrupted by the user"
+                    if stopping_at is not None and not _is_final(rec):
+                        _mark_interrupted(rec)
                 else:
                     name = type(res).__name__
                     why = (f"the dask worker died while solving this task, {MAX_ATTEMPTS} times: "
@@ -1152,7 +1170,8 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
     done_keys: set[tuple[Any, Any, Any]] = set()
     for r in previous:
         key = (r.get("instance"), r.get("solver"), r.get("seed"))
-        if r.get("status") in RERUN_STATUSES:
+        status = _status_of(r)
+        if status is not None and status.rerun_on_resume:
             done_keys.discard(key)
         else:
             done_keys.add(key)

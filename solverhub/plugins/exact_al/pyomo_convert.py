@@ -10,8 +10,8 @@ functions (one ``exec`` per function; no per-evaluation tree walking)::
     m.o = pe.Objective(expr=(1 - m.x[1]) ** 2); m.c = pe.Constraint(expr=10 * (m.x[2] - m.x[1] ** 2) == 0)
     res = sh.solve(m, solver="exact-al")
 
-A maximisation objective is negated (the reported objective is then ``-max``: the nlp-eq kind
-minimises). Fixed variables are constants. Values are written back to the model's variables when
+A maximisation objective is negated (the nlp-eq kind minimises); ``sh.solve(model, ...)``
+reports the result in the model's own sense (the converter's ``invert``). Fixed variables are constants. Values are written back to the model's variables when
 the result is accepted (``accept_result``).
 """
 
@@ -175,4 +175,6 @@ def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
             for v, val in zip(xs, np.asarray(result.x, dtype=float)):
                 v.set_value(float(val), skip_validation=True)
     prob.accept_result = accept_result  # type: ignore[attr-defined]
+    # -1: the objective is the model's negated (a maximisation); converters map results back
+    prob.objective_sign = float(sign)  # type: ignore[attr-defined]
     return prob

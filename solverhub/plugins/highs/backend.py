@@ -551,8 +551,11 @@ class HighsBackend(MIPBackend):
             stats["resolved_from"] = name
             x = obj = bound = None
         elif name == "kTimeLimit":
-            st = Status.FEASIBLE if x is not None else Status.TIME_LIMIT
-        elif name in ("kIterationLimit", "kSolutionLimit", "kObjectiveBound", "kObjectiveTarget"):
+            st = Status.TIME_LIMIT  # with the incumbent, if there is one (it is then feasible)
+        elif name in ("kIterationLimit", "kSolutionLimit"):
+            st = Status.ITERATION_LIMIT  # node and iteration limits, likewise
+        elif name in ("kObjectiveBound", "kObjectiveTarget"):
+            # the caller's cutoff or target was reached: a normal end when it left a solution
             st = Status.FEASIBLE if x is not None else Status.ITERATION_LIMIT
         elif name in ("kInterrupt", "kHighsInterrupt"):
             st = Status.FEASIBLE if x is not None else Status.INTERRUPTED

@@ -195,6 +195,7 @@ class OrtoolsBackend(MIPBackend):
         self._check_model(problem)
         self.default_gap = relative_gap
         self.extra_parameters = solver_parameters
+        self._node_limit: int | None = None  # of the solve in progress
         h = self._model = mbh.ModelBuilderHelper()
         h.fill_model_from_sparse_data(problem.col_lower, problem.col_upper, problem.c,
                                       problem.row_lower, problem.row_upper, problem.A)
@@ -346,6 +347,7 @@ class OrtoolsBackend(MIPBackend):
                                   self.default_gap if relative_gap is None else relative_gap,
                                   node_limit)
         s.set_solver_specific_parameters(params)
+        self._node_limit = node_limit
         t0 = time.perf_counter()
         watcher = _StopWatcher(lambda: self._user_stop(s))
         try:
@@ -355,8 +357,7 @@ class OrtoolsBackend(MIPBackend):
                 watcher.stop()
             runtime = time.perf_counter() - t0
             res = self._collect(s, runtime, time_limit)
-            if watcher.fired and res.status in (Status.FEASIBLE, Status.INTERRUPTED,
-                                                Status.TIME_LIMIT):
+            if watcher.fired and (res.status is Status.FEASIBLE or res.status.is_limit):
                 # stopped by the user (Ctrl-C): interrupted, with the incumbent if there is one
                 res.status = Status.INTERRUPTED
                 res.info["interrupted"] = res.info["stopped_by_user"] = True
@@ -376,6 +377,13 @@ class OrtoolsBackend(MIPBackend):
             info["cutoff"] = float(cutoff)
         return res
 
+    def _limit_status(self, runtime: float, time_limit: float | None) -> Status:
+        """The limit that stopped a solve OR-Tools reports only as "not proved": the node limit
+        when one was set and the time limit was not reached, else the time limit."""
+        if self._node_limit is not None and (time_limit is None or runtime < 0.95 * time_limit):
+            return Status.ITERATION_LIMIT
+        return Status.TIME_LIMIT
+
     def _collect(self, s, runtime: float, time_limit: float | None) -> BackendResult:
         st = s.status()
         name = getattr(st, "name", str(st))
@@ -394,9 +402,13 @@ class OrtoolsBackend(MIPBackend):
         if name == "OPTIMAL":
             status = Status.OPTIMAL
         elif name == "FEASIBLE":
-            status = Status.FEASIBLE
+            # MPSolver's FEASIBLE: a solution, stopped before the proof (a gap limit reached is
+            # OPTIMAL). Stopped by the caller's own interrupt: a normal end, else a limit
             if self._interrupted:
+                status = Status.FEASIBLE
                 info["interrupted"] = True
+            else:
+                status = self._limit_status(runtime, time_limit)
         elif name == "INFEASIBLE":
             status, x, obj, bound = Status.INFEASIBLE, None, None, None
         elif name == "UNBOUNDED":
@@ -406,7 +418,7 @@ class OrtoolsBackend(MIPBackend):
             info["interrupted"] = True
         elif name == "NOT_SOLVED" or (name == "UNKNOWN_STATUS" and x is None
                                       and time_limit is not None and runtime >= 0.95 * time_limit):
-            status = Status.FEASIBLE if x is not None else Status.TIME_LIMIT
+            status = Status.TIME_LIMIT  # with the incumbent, if there is one
         elif name == "UNKNOWN_STATUS":
             status = self._resolve_unknown(time_limit, runtime)
             info["resolved_from"] = name

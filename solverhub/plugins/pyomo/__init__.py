@@ -41,13 +41,24 @@ def _pyomo_to_mip(problem: Any) -> Any:
 @hookimpl
 def solverhub_problem_kinds() -> list:
     from solverhub.plugins.pyomo.convert import PyomoModel
+    from solverhub.plugins.pyomo.kind import PyomoKind
 
-    return [ProblemKind("pyomo", PyomoModel, "a Pyomo ConcreteModel (linear, one active objective)")]
+    return [ProblemKind("pyomo", PyomoModel, "a Pyomo ConcreteModel (checked and measured as the "
+                                            "problem a converter compiles it into)",
+                        protocol=PyomoKind())]
+
+
+def _invert(source: Any, target: Any, result: Any) -> Any:
+    from solverhub.plugins.pyomo.kind import invert_same_columns
+
+    return invert_same_columns(source, target, result)
 
 
 @hookimpl
 def solverhub_converters() -> list:
-    return [Converter("pyomo-to-mip", "pyomo", "mip", _pyomo_to_mip)]
+    # column j of the MIP is the model's j-th variable and the sense is the model's: the result
+    # comes back as is, checked and measured through the model's compiled form
+    return [Converter("pyomo-to-mip", "pyomo", "mip", _pyomo_to_mip, invert=_invert)]
 
 
 def _accepts(source: Any) -> bool:

@@ -47,9 +47,11 @@ class InfeasibleModelError(BadInputError):
 class PyomoModel:
     """A Pyomo model as a problem of kind ``"pyomo"`` (for the converter registry).
 
-    ``sh.solve(model)`` takes a bare Pyomo model directly; this wrapper only exists so that the
-    ``pyomo -> mip`` converter has a typed source kind. Solutions are loaded into the wrapped model
-    through the problem the converter last produced.
+    ``sh.solve(model)`` takes a bare Pyomo model directly; this wrapper gives the converters
+    (``pyomo -> mip``, ``pyomo -> nlp-eq``) a typed source kind. ``compiled`` is the problem a
+    converter last compiled the model into: a solution of the model is a vector over that
+    problem's columns (the model's variables in its order), checked by that problem's kind
+    (:class:`solverhub.plugins.pyomo.kind.PyomoKind`) and loaded into the model's variables.
     """
 
     kind = "pyomo"
@@ -60,15 +62,17 @@ class PyomoModel:
         self.model = model
         self.names = bool(names)
         self.name = getattr(model, "name", "pyomo")
-        self._converted: PyomoMIPProblem | None = None
+        #: the problem a converter last compiled the model into (None before any)
+        self.compiled: Any = None
 
     def to_mip(self) -> "PyomoMIPProblem":
-        self._converted = pyomo_to_mip(self.model, names=self.names)
-        return self._converted
+        self.compiled = pyomo_to_mip(self.model, names=self.names)
+        return self.compiled
 
     def accept_result(self, result: Any) -> None:
-        if self._converted is not None:
-            self._converted.accept_result(result)
+        accept = getattr(self.compiled, "accept_result", None)
+        if callable(accept):
+            accept(result)
 
     def __repr__(self) -> str:
         return f"PyomoModel({self.name!r})"
@@ -153,7 +157,7 @@ class PyomoMIPProblem(MIPProblem):
         """Load ``result.x`` into the Pyomo model when the result carries a verified solution."""
         if not self.load_on_accept or result.x is None or result.error is not None:
             return
-        if not result.status.has_solution_possible:
+        if not result.has_solution:
             return
         self.load_solution(result.x)
         result.info["pyomo_solution_loaded"] = True

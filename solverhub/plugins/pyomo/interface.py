@@ -3,27 +3,23 @@
 ``SolverFactory("solverhub_<name>")`` (new interface, or ``pyomo.environ.SolverFactory`` for the
 legacy wrapper) gives an instance of a subclass of :class:`SolverhubSolver`, one class per
 solverhub solver. ``solve(model, **config)`` compiles the model (:mod:`.convert`), runs
-:func:`solverhub.solve` and reports in Pyomo's terms:
+:func:`solverhub.solve` and reports in Pyomo's terms. Every solverhub :class:`~solverhub.core.result.Result` carries why the solver stopped
+(``termination``) and what it holds (``solution_status``), with the same meanings as Pyomo's;
+they are mapped name for name (``max_time_limit`` -> ``maxTimeLimit``, ``proven_infeasible`` ->
+``provenInfeasible`` ...), ``noSolution`` when no solution vector came back:
 
-=============================  ===============================  ==========================
-solverhub status               ``termination_condition``        ``solution_status``
-=============================  ===============================  ==========================
-optimal                        convergenceCriteriaSatisfied     optimal
-feasible (stopped by a limit)  maxTimeLimit / iterationLimit /  feasible
-                               interrupted (see below)
-time_limit (no solution)       maxTimeLimit                     noSolution
-iteration_limit (no solution)  iterationLimit                   noSolution
-interrupted (no solution)      interrupted                      noSolution
-infeasible                     provenInfeasible                 noSolution
-unbounded                      unbounded                        noSolution
-error                          error                            noSolution
-=============================  ===============================  ==========================
-
-solverhub's ``feasible`` means "a solution, no optimality proof, stopped by a limit". The limit is
-read from the run: ``maxTimeLimit`` when the run used up (95 % of) its time budget (the
-``time_limit`` given, or the budget the solver reports in ``info["budget"]``, e.g. Balans's
-default), ``interrupted`` when the solver reports an interruption, ``iterationLimit`` otherwise
-(node, iteration, no-improvement and similar limits of the solver).
+==============================  ==============================  ===========================
+solverhub status                ``termination_condition``       ``solution_status``
+==============================  ==============================  ===========================
+optimal                         convergenceCriteriaSatisfied    optimal
+feasible (a rule ended it)      convergenceCriteriaSatisfied    feasible
+time_limit                      maxTimeLimit                    feasible, or noSolution
+iteration_limit                 iterationLimit                  feasible, or noSolution
+interrupted (Ctrl-C)            interrupted                     feasible, or noSolution
+infeasible                      provenInfeasible                noSolution
+unbounded                       unbounded                       noSolution
+error                           error                           noSolution
+==============================  ==============================  ===========================
 
 Pyomo's conventions (those of its own ``highs`` interface, checked by running Pyomo's solver
 suite: tests/test_pyomo_suite.py):
@@ -73,6 +69,8 @@ from pyomo.contrib.solver.common.util import (
 from pyomo.core.staleflag import StaleFlagManager
 
 from solverhub.core.result import Result, Status
+from solverhub.core.result import SolutionStatus as ShSolutionStatus
+from solverhub.core.result import TerminationCondition as ShTermination
 from solverhub.plugins.pyomo.convert import (
     InfeasibleModelError,
     PyomoMIPProblem,
@@ -85,16 +83,26 @@ __all__ = ["SolverhubSolver", "SolverhubConfig", "SolverhubSolutionLoader", "mak
 
 logger = logging.getLogger(__name__)
 
-#: solverhub status -> Pyomo termination condition (``feasible``: see :func:`termination_of`)
-TERMINATION: dict[Status, TerminationCondition] = {
-    Status.OPTIMAL: TerminationCondition.convergenceCriteriaSatisfied,
-    Status.FEASIBLE: TerminationCondition.iterationLimit,
-    Status.TIME_LIMIT: TerminationCondition.maxTimeLimit,
-    Status.ITERATION_LIMIT: TerminationCondition.iterationLimit,
-    Status.INTERRUPTED: TerminationCondition.interrupted,
-    Status.INFEASIBLE: TerminationCondition.provenInfeasible,
-    Status.UNBOUNDED: TerminationCondition.unbounded,
-    Status.ERROR: TerminationCondition.error,
+#: solverhub termination condition -> Pyomo's (the same names, snake_case on our side)
+TERMINATION: dict[ShTermination, TerminationCondition] = {
+    ShTermination.CONVERGENCE_CRITERIA_SATISFIED: TerminationCondition.convergenceCriteriaSatisfied,
+    ShTermination.MAX_TIME_LIMIT: TerminationCondition.maxTimeLimit,
+    ShTermination.ITERATION_LIMIT: TerminationCondition.iterationLimit,
+    ShTermination.INTERRUPTED: TerminationCondition.interrupted,
+    ShTermination.PROVEN_INFEASIBLE: TerminationCondition.provenInfeasible,
+    ShTermination.LOCALLY_INFEASIBLE: TerminationCondition.locallyInfeasible,
+    ShTermination.UNBOUNDED: TerminationCondition.unbounded,
+    ShTermination.INFEASIBLE_OR_UNBOUNDED: TerminationCondition.infeasibleOrUnbounded,
+    ShTermination.ERROR: TerminationCondition.error,
+    ShTermination.UNKNOWN: TerminationCondition.unknown,
+}
+
+#: solverhub solution status -> Pyomo's
+SOLUTION: dict[ShSolutionStatus, SolutionStatus] = {
+    ShSolutionStatus.NO_SOLUTION: SolutionStatus.noSolution,
+    ShSolutionStatus.INFEASIBLE: SolutionStatus.infeasible,
+    ShSolutionStatus.FEASIBLE: SolutionStatus.feasible,
+    ShSolutionStatus.OPTIMAL: SolutionStatus.optimal,
 }
 
 
@@ -248,7 +256,8 @@ class SolverhubSolver(SolverBase):
             if (results.termination_condition != TerminationCondition.convergenceCriteriaSatisfied
                     and config.raise_exception_on_nonoptimal_result):
                 raise _standard(NoOptimalSolutionError, f"{self.name}: solver status "
-                                f"{res.status.value}" + (f", {res.error}" if res.error else ""))
+                                f"{res.status.value}, solution {res.solution_status.value}"
+                                + (f", {res.error}" if res.error else ""))
             if config.load_solutions:
                 if results.solution_loader.get_number_of_solutions():
                     results.solution_loader.load_solution()
@@ -302,36 +311,21 @@ class SolverhubSolver(SolverBase):
         return problem, res
 
 
-def termination_of(res: Result, time_limit: float | None = None) -> TerminationCondition:
-    """Pyomo termination condition of a solverhub result (which limit stopped a ``feasible`` run)."""
-    if res.status != Status.FEASIBLE:
-        return TERMINATION.get(res.status, TerminationCondition.unknown)
-    info = res.info or {}
-    budgets = [b for b in (time_limit, info.get("budget"), info.get("deadline"))
-               if isinstance(b, (int, float)) and b > 0]
-    if any(res.runtime >= 0.95 * b for b in budgets) or info.get("model_status") == "kTimeLimit":
-        return TerminationCondition.maxTimeLimit
-    if info.get("interrupted"):
-        return TerminationCondition.interrupted
-    return TerminationCondition.iterationLimit
+def termination_of(res: Result) -> TerminationCondition:
+    """Pyomo termination condition of a solverhub result: its own termination reason, mapped."""
+    return TERMINATION[res.termination]
 
 
 def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solver: SolverhubSolver,
                  config: Any) -> Results:
     """Pyomo :class:`Results` of the solverhub :class:`Result` ``res``."""
-    has_x = res.x is not None and problem is not None and res.status != Status.ERROR \
-        and res.status.has_solution_possible
+    has_x = res.x is not None and problem is not None and res.has_solution
     results = Results()
     results.solver_name = solver.name
     results.solver_version = solver.version()
     results.solver_config = config
-    results.termination_condition = termination_of(res, config.time_limit)
-    if not has_x:
-        results.solution_status = SolutionStatus.noSolution
-    elif res.status == Status.OPTIMAL:
-        results.solution_status = SolutionStatus.optimal
-    else:
-        results.solution_status = SolutionStatus.feasible
+    results.termination_condition = termination_of(res)
+    results.solution_status = SOLUTION[res.solution_status] if has_x else SolutionStatus.noSolution
     # a feasibility problem (no objective) has neither, as in Pyomo's interfaces
     has_objective = problem is not None and problem.has_objective
     if has_objective and has_x and res.objective is not None and math.isfinite(res.objective):
@@ -352,6 +346,7 @@ def results_from(res: Result, problem: PyomoMIPProblem | None, model: Any, solve
     results.timing_info.solver_time = float(res.runtime)
     extra = results.extra_info
     extra.solverhub_status = res.status.value
+    extra.solverhub_termination = res.termination.value
     extra.iterations = int(res.iterations)
     extra.trajectory = list(res.trajectory)
     if res.error:
