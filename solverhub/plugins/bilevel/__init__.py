@@ -33,6 +33,12 @@ def _lvhba(**opts: Any) -> Any:
     return LVHBA(**opts)
 
 
+def _kkt(**opts: Any) -> Any:
+    from .kktsolve import BilevelKKT
+
+    return BilevelKKT(**opts)
+
+
 def _penalty(**opts: Any) -> Any:
     from .penalty import BilevelPenalty
 
@@ -55,11 +61,15 @@ def solverhub_loaders() -> list[LoaderSpec]:
 
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
-    from .options import LVHBAOptions, PenaltyOptions
+    from .options import KKTOptions, LVHBAOptions, PenaltyOptions
 
     return [SolverSpec("lv-hba", KIND, _lvhba, LVHBAOptions,
                        "LV-HBA: proximal Lagrangian value function, single loop, Hessian-free "
                        "(Yao et al., ICLR 2024); coupled lower-level constraints"),
             SolverSpec("bilevel-penalty", KIND, _penalty, PenaltyOptions,
                        "penalty method of Kwon et al. (ICLR 2024): double loop or single-loop "
-                       "momentum; lower-level constraints independent of x")]
+                       "momentum; lower-level constraints independent of x"),
+            SolverSpec("bilevel-kkt", KIND, _kkt, KKTOptions,
+                       "exact route: the lower level's KKT conditions (convex quadratic lower "
+                       "level, affine constraints) with complementarity as SOS1 (SCIP) or big-M "
+                       "rows (any MIP solver); global optimum")]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["LVHBAOptions", "PenaltyOptions"]
+__all__ = ["KKTOptions", "LVHBAOptions", "PenaltyOptions"]
 
 
 class LVHBAOptions(BaseModel):
@@ -57,3 +57,20 @@ class PenaltyOptions(BaseModel):
     tolerance: float = Field(1e-8, gt=0, description="stop (optimal, local) when ||x+ - x|| / "
                              "alpha is below this")
     log_every: int = Field(10, ge=1, description="outer iterations between history rows")
+
+
+class KKTOptions(BaseModel):
+    """Options of ``bilevel-kkt`` (the exact route: the lower level's KKT conditions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: str = Field("auto", min_length=1, description="auto: SCIP with SOS1 complementarity "
+                         "when PySCIPOpt is installed (exact, quadratic F allowed), else HiGHS on "
+                         "the big-M MIP; 'scip'; or the name of any MIP solver (highs, balans, "
+                         "ortools-scip, ...), which gets the big-M MIP (linear F only)")
+    multiplier_bound: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                           description="big-M bound on the lower-level multipliers "
+                                           "(big-M route only); None: max(1e4, the problem's "
+                                           "multiplier_bound). A multiplier ending at it is reported")
+    rel_gap: float = Field(1e-9, ge=0, le=1, allow_inf_nan=False,
+                           description="relative optimality gap at which SCIP stops")
