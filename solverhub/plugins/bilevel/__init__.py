@@ -39,6 +39,12 @@ def _kkt(**opts: Any) -> Any:
     return BilevelKKT(**opts)
 
 
+def _auto(**opts: Any) -> Any:
+    from .auto import BilevelAuto
+
+    return BilevelAuto(**opts)
+
+
 def _penalty(**opts: Any) -> Any:
     from .penalty import BilevelPenalty
 
@@ -61,7 +67,7 @@ def solverhub_loaders() -> list[LoaderSpec]:
 
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
-    from .options import KKTOptions, LVHBAOptions, PenaltyOptions
+    from .options import AutoOptions, KKTOptions, LVHBAOptions, PenaltyOptions
 
     return [SolverSpec("lv-hba", KIND, _lvhba, LVHBAOptions,
                        "LV-HBA: proximal Lagrangian value function, single loop, Hessian-free "
@@ -72,4 +78,7 @@ def solverhub_solvers() -> list[SolverSpec]:
             SolverSpec("bilevel-kkt", KIND, _kkt, KKTOptions,
                        "exact route: the lower level's KKT conditions (convex quadratic lower "
                        "level, affine constraints) with complementarity as SOS1 (SCIP) or big-M "
-                       "rows (any MIP solver); global optimum")]
+                       "rows (any MIP solver); global optimum"),
+            SolverSpec("bilevel-auto", KIND, _auto, AutoOptions,
+                       "the default route per problem class, named in the result: the exact KKT "
+                       "route where it applies, else lv-hba")]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["KKTOptions", "LVHBAOptions", "PenaltyOptions"]
+__all__ = ["AutoOptions", "KKTOptions", "LVHBAOptions", "PenaltyOptions"]
 
 
 class LVHBAOptions(BaseModel):
@@ -74,3 +74,13 @@ class KKTOptions(BaseModel):
                                            "multiplier_bound). A multiplier ending at it is reported")
     rel_gap: float = Field(1e-9, ge=0, le=1, allow_inf_nan=False,
                            description="relative optimality gap at which SCIP stops")
+
+
+class AutoOptions(BaseModel):
+    """Options of ``bilevel-auto`` (the default route per problem class)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kkt_backend: str = Field("auto", min_length=1, description="backend of the KKT route (see "
+                             "bilevel-kkt's backend)")
+    max_iterations: int = Field(20_000, ge=1, description="iteration limit of the lv-hba route")

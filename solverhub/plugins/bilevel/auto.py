@@ -1,0 +1,64 @@
+"""``bilevel-auto``: one default route per problem class, chosen from the problem's structure and
+named in the result (``info["route"]``, and the solver's own name in ``info["route_solver"]``).
+
+1. ``kkt`` (``bilevel-kkt``): the lower level is convex quadratic in y with affine constraints, X
+   and Y boxes, F quadratic: the KKT reformulation solved by SCIP is exact (global optimum), or by
+   HiGHS on the big-M MIP when F is linear and PySCIPOpt is missing.
+2. ``lv-hba``: otherwise, when C = {x in X, y in Y, g <= 0, G <= 0} has a projection (a stationary
+   point of the value-function reformulation: a local solution).
+3. else a bad-input error naming why no route applies.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib.util import find_spec
+from typing import Any
+
+import solverhub as sh
+from solverhub.core.observers import NULL_NOTIFIER
+
+from .common import require_problem
+from .kkt import kkt_form
+from .options import AutoOptions
+
+__all__ = ["BilevelAuto", "choose_route"]
+
+
+def choose_route(P: Any) -> tuple[str, str]:
+    """(route, why): ``kkt`` or ``lv-hba``; BadInputError when neither applies."""
+    form = kkt_form(P)
+    if not isinstance(form, str):
+        if find_spec("pyscipopt") is not None or form.HF is None:
+            return "kkt", "convex quadratic lower level with affine constraints: exact"
+        form = "F is quadratic and PySCIPOpt (the MIQP backend) is not installed"
+    why_not = P.why_no_projection_C()
+    if why_not is None:
+        return "lv-hba", f"the KKT route does not apply ({form})"
+    raise sh.BadInputError(f"{P.source or P.name}: no bilevel route applies: the KKT route: {form}; "
+                           f"lv-hba: {why_not}")
+
+
+class BilevelAuto:
+    def __init__(self, **opts: Any) -> None:
+        self.o = AutoOptions(**opts)
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Any = NULL_NOTIFIER) -> sh.Result:
+        t0 = time.perf_counter()
+        P = require_problem(problem, "bilevel-auto")
+        route, why = choose_route(P)
+        if route == "kkt":
+            from .kktsolve import BilevelKKT
+
+            inner: Any = BilevelKKT(backend=self.o.kkt_backend)
+        else:
+            from .lvhba import LVHBA
+
+            inner = LVHBA(max_iterations=self.o.max_iterations)
+        left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
+        res = inner.solve(P, time_limit=left, seed=seed, notifier=notifier)
+        res.info["route"] = route
+        res.info["route_reason"] = why
+        res.runtime = time.perf_counter() - t0
+        return res
