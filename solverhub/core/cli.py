@@ -339,7 +339,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         result = solve(problem, args.solver, time_limit=args.time_limit, seed=args.seed,
                        options=options, observers=observers, started_at=process_started_at())
     result.instance = args.path
-    d = result.to_dict()
+    d = result.to_dict(include_x=True)  # the solution travels with the JSON (x in the kind's order)
     tb = (d.get("info") or {}).pop("traceback", None)
     if tb and _debug():
         print(tb, file=sys.stderr)
@@ -389,6 +389,13 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     t.add_row("incumbents", str(len(d["trajectory"])))
     t.add_row("solver", d["solver"])
     t.add_row("instance", d["instance"])
+    # the kind's residuals and errors: what says whether the answer can be trusted
+    for name, value in sorted((d.get("metrics") or {}).items()):
+        if isinstance(value, (int, float)):
+            t.add_row(name.replace("_", " "), f"{value:.4g}")
+    warning = (d.get("info") or {}).get("warning")
+    if warning:
+        t.add_row("warning", f"[yellow]{warning}[/yellow]")
     if d.get("error"):
         t.add_row("error", f"[red]{d['error']}[/red]")
     con.print(t)

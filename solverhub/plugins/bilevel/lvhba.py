@@ -21,6 +21,8 @@ from .common import (
     breakdown,
     diverged,
     finish,
+    multiplier_at_bound,
+    nonfinite,
     require_problem,
 )
 from .options import LVHBAOptions
@@ -94,7 +96,8 @@ class LVHBA:
         if bad is not None:
             return breakdown(t0, k, info, "lv-hba", bad)
         info.update({"final_step": float(state[2]), "theta_gap": float(np.linalg.norm(y - theta)),
-                     "multiplier": [float(state[0])], "c_k": o.c0 * (k + 1) ** o.p})
+                     "multiplier": [float(state[0])], "c_k": o.c0 * (k + 1) ** o.p,
+                     "multiplier_at_bound": multiplier_at_bound(state[:1], r)})
         return finish(P, status, x, y, t0, k, info, notifier)
 
     def _qp_loop(self, kern: Any, P: Any, o: LVHBAOptions, x: Any, y: Any, theta: Any, lam: Any,
@@ -135,7 +138,8 @@ class LVHBA:
         x, y = xy[:nx].copy(), xy[nx:].copy()
         info.update({"final_step": float(state[0]), "theta_gap": float(np.linalg.norm(y - theta)),
                      "multiplier": lam.tolist() if lam.size <= 20 else None,
-                     "c_k": o.c0 * (k + 1) ** o.p})
+                     "c_k": o.c0 * (k + 1) ** o.p,
+                     "multiplier_at_bound": multiplier_at_bound(lam, float(np.max(zhi, initial=1.0)))})
         return finish(P, status, x, y, t0, k, info, notifier)
 
     def _loop(self, P: Any, o: LVHBAOptions, proj_C: Any, projY: Any, x: Any, y: Any, theta: Any,
@@ -172,8 +176,13 @@ class LVHBA:
                 dz = (z - lam_n) / g2
                 z = np.minimum(np.maximum(z - beta * dz, zlo), zhi)
             dy = gFy / ck + gfy - (y - theta_n) / g1
+            if not (np.all(np.isfinite(dx)) and np.all(np.isfinite(dy))):
+                return nonfinite(P, t0, k, info, "lv-hba", x, y, theta)
             # Algorithm 1, step 3: projected step of (x, y) onto C, of z onto Z
             x_n, y_n = proj_C(x - alpha * dx, y - alpha * dy)
+            if not (np.all(np.isfinite(x_n)) and np.all(np.isfinite(y_n))):
+                return breakdown(t0, k + 1, info, "lv-hba", "the projection onto C returned NaN or "
+                                 "infinite values for a finite point", cause="projection")
             if k % 50 == 0 or k + 1 == o.max_iterations:
                 bad = diverged((x_n, y_n, theta_n, lam_n), limit)
                 if bad is not None:
@@ -196,22 +205,30 @@ class LVHBA:
             return breakdown(t0, k, info, "lv-hba", bad)
         info.update({"final_step": step, "theta_gap": float(np.linalg.norm(y - theta)),
                      "multiplier": lam.tolist() if lam.size <= 20 else None,
-                     "c_k": o.c0 * (k + 1) ** o.p})
+                     "c_k": o.c0 * (k + 1) ** o.p,
+                     "multiplier_at_bound": multiplier_at_bound(lam, float(np.max(zhi, initial=1.0)))})
         return finish(P, status, x, y, t0, k, info, notifier)
 
 
 def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
                      log: Any) -> tuple[Any, int, str | None]:
-    """Drive a compiled LV-HBA loop in chunks of ``o.log_every`` iterations: ``run(k, todo)``
-    returns ``(done, converged)``; between chunks the stop check (time, Ctrl-C), the divergence
-    check ``check()`` (a reason or None) and the history line ``log(k)``. Returns (status,
-    iterations, divergence reason)."""
+    """Drive a compiled LV-HBA loop in chunks: ``run(k, todo)`` returns ``(done, converged)``;
+    between chunks the stop check (time, Ctrl-C), the divergence check ``check()`` (a reason or
+    None) and, every ``o.log_every`` iterations, the history line ``log(k)``. A chunk is sized by
+    the measured time per iteration to last about 20 ms (and never past the next history line),
+    so a limit or Ctrl-C is seen within a fraction of a second whatever the problem size or
+    ``log_every``. Returns (status, iterations, divergence reason)."""
     k = 0
+    chunk = 1
     while k < o.max_iterations:
         stopped = limit_status(deadline)
         if stopped is not None:
             return stopped, k, None
-        done, converged = run(k, min(o.log_every, o.max_iterations - k))
+        to_log = o.log_every - k % o.log_every
+        todo = min(chunk, to_log, o.max_iterations - k)
+        t = time.perf_counter()
+        done, converged = run(k, todo)
+        spent = time.perf_counter() - t
         k += done
         bad = check()
         if bad is not None:
@@ -220,7 +237,15 @@ def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
             return sh.Status.OPTIMAL, k, None
         if k % o.log_every == 0:
             log(k)
+        # next chunk: ~20 ms of work at the measured rate (within a factor 2 of this one)
+        per = spent / max(done, 1)
+        target = int(_CHUNK_SECONDS / per) if per > 0 else 2 * chunk
+        chunk = max(1, min(2 * chunk, target))
     return sh.Status.ITERATION_LIMIT, k, None
+
+
+#: wall time of one compiled chunk between stop checks
+_CHUNK_SECONDS = 0.02
 
 
 def _toy_kernel(P: Any) -> Any:
