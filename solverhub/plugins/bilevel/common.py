@@ -84,6 +84,8 @@ def nonfinite(P: BilevelProblem, t0: float, k: int, info: dict[str, Any], solver
     returned NaN/inf (the problem's functions, not the step sizes, are at fault), or divergence."""
     x, y = points[0], points[1]
     extra = points[2:]
+    if not all(np.all(np.isfinite(v)) for v in points):
+        return breakdown(t0, k + 1, info, solver, "non-finite iterate")
     with np.errstate(all="ignore"):
         for what, fn, args in (("grad_F", P.grad_F, [(x, y)]),
                                ("grad_f", P.grad_f, [(x, y)] + [(x, t) for t in extra])):

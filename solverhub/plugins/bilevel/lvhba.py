@@ -47,6 +47,9 @@ class LVHBA:
         zlo = np.where(P.lower_eq, -r, 0.0)
         zhi = np.full(P.l, r)
         x, y = proj_C(P.x0.copy(), P.y0.copy())
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            return breakdown(t0, 0, {}, "lv-hba", "the projection onto C returned NaN or infinite "
+                             "values for the (finite) starting point", cause="projection")
         if P.constraint_violation(x, y) > 1e-6 * max(1.0, float(np.max(np.abs(np.concatenate([x, y]))))) \
                 and P.C_is_empty():
             return sh.Result(sh.Status.INFEASIBLE, runtime=time.perf_counter() - t0,
