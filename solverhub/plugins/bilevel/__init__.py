@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from solverhub.core.hookspecs import hookimpl
-from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
+from solverhub.core.records import Converter, LoaderSpec, ProblemKind, SolverSpec
 
 from .kind import BilevelKind
 from .problem import KIND, BilevelProblem
@@ -63,6 +63,19 @@ def solverhub_loaders() -> list[LoaderSpec]:
     return [LoaderSpec("bolib", _load, schemes=("bolib",), kind=KIND,
                        description="bolib:<NAME>, bilevel test problems with published optima "
                                    "(BOLIB set and the LV-HBA / BiC-GAFFA toys)")]
+
+
+def _to_mip(problem: Any) -> Any:
+    from .kktsolve import to_mip
+
+    return to_mip(problem)[0]
+
+
+@hookimpl
+def solverhub_converters() -> list[Converter]:
+    # the big-M KKT reformulation: any MIP solver (highs, balans, ...) solves a bilevel program
+    # whose lower level is convex quadratic with affine constraints and whose F is linear
+    return [Converter("bilevel-kkt-big-m", KIND, "mip", _to_mip)]
 
 
 @hookimpl
