@@ -182,3 +182,31 @@ def test_big_m_without_provable_slack_bounds_is_not_called_global():
     res = sh.solve("bolib:Bard1991Ex1", solver="bilevel-kkt", backend="highs")
     assert res.status == sh.Status.FEASIBLE and res.info["global"] is False
     assert res.objective == pytest.approx(2.0, abs=1e-7)
+
+
+# ------------------------------------------------------------------ implicit gradient
+@pytest.mark.parametrize("n", [5, 60])
+def test_implicit_gradient_reaches_the_closed_form_solution(n):
+    P = load_bolib(f"bolib:QuadraticClosedForm?n={n}", {})
+    res = sh.solve(P, solver="bilevel-implicit")
+    assert res.status == sh.Status.OPTIMAL
+    err = np.linalg.norm(res.x - P.reference_solution) / max(1, np.linalg.norm(P.reference_solution))
+    assert err <= 1e-6
+
+
+def test_implicit_gradient_with_a_nonquadratic_lower_level_and_a_box():
+    # f = sum cosh(y - x) + 1/2 ||y||^2 is strongly convex in y but not quadratic: Hessian products
+    # by differences of grad f; F pulls y to 1, X = [0, 0.5] binds
+    P = BilevelProblem(2, 2, lambda x, y: 0.5 * np.sum((y - 1.0) ** 2) + 0.05 * np.sum(x ** 2),
+                       lambda x, y: np.sum(np.cosh(y - x)) + 0.5 * np.sum(y ** 2), X=(0.0, 0.5))
+    res = sh.solve(P, solver="bilevel-implicit")
+    assert res.status == sh.Status.OPTIMAL
+    assert np.allclose(res.x[:2], 0.5, atol=1e-6)     # the box binds
+    assert res.metrics["lower_residual"] <= 1e-8
+
+
+def test_implicit_gradient_refuses_lower_constraints_and_the_auto_route_uses_it_when_large():
+    with pytest.raises(sh.BadInputError, match="does not apply"):
+        sh.solve("bolib:Bard1988Ex1", solver="bilevel-implicit")
+    res = sh.solve("bolib:QuadraticClosedForm?n=60", solver="bilevel-auto")
+    assert res.info["route"] == "implicit" and res.status == sh.Status.OPTIMAL

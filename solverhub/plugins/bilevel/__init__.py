@@ -45,6 +45,12 @@ def _auto(**opts: Any) -> Any:
     return BilevelAuto(**opts)
 
 
+def _implicit(**opts: Any) -> Any:
+    from .implicit import BilevelImplicit
+
+    return BilevelImplicit(**opts)
+
+
 def _penalty(**opts: Any) -> Any:
     from .penalty import BilevelPenalty
 
@@ -80,7 +86,7 @@ def solverhub_converters() -> list[Converter]:
 
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
-    from .options import AutoOptions, KKTOptions, LVHBAOptions, PenaltyOptions
+    from .options import AutoOptions, ImplicitOptions, KKTOptions, LVHBAOptions, PenaltyOptions
 
     return [SolverSpec("lv-hba", KIND, _lvhba, LVHBAOptions,
                        "LV-HBA: proximal Lagrangian value function, single loop, Hessian-free "
@@ -92,6 +98,9 @@ def solverhub_solvers() -> list[SolverSpec]:
                        "exact route: the lower level's KKT conditions (convex quadratic lower "
                        "level, affine constraints) with complementarity as SOS1 (SCIP) or big-M "
                        "rows (any MIP solver); global optimum"),
+            SolverSpec("bilevel-implicit", KIND, _implicit, ImplicitOptions,
+                       "approximate implicit differentiation: hypergradient steps for lower "
+                       "levels strongly convex in y without constraints (local solution)"),
             SolverSpec("bilevel-auto", KIND, _auto, AutoOptions,
                        "the default route per problem class, named in the result: the exact KKT "
                        "route where it applies, else lv-hba")]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AutoOptions", "KKTOptions", "LVHBAOptions", "PenaltyOptions"]
+__all__ = ["AutoOptions", "ImplicitOptions", "KKTOptions", "LVHBAOptions", "PenaltyOptions"]
 
 
 class LVHBAOptions(BaseModel):
@@ -98,3 +98,24 @@ class AutoOptions(BaseModel):
     kkt_backend: str = Field("auto", min_length=1, description="backend of the KKT route (see "
                              "bilevel-kkt's backend)")
     max_iterations: int = Field(20_000, ge=1, description="iteration limit of the lv-hba route")
+
+
+class ImplicitOptions(BaseModel):
+    """Options of ``bilevel-implicit`` (approximate implicit differentiation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: float = Field(1.0, gt=0, allow_inf_nan=False,
+                        description="first trial step of the projected hypergradient step on x")
+    max_step: float = Field(1e4, gt=0, allow_inf_nan=False,
+                            description="largest step (the step doubles after an accepted one)")
+    tolerance: float = Field(1e-8, gt=0, allow_inf_nan=False,
+                             description="stop (optimal, local) when ||x - P_X(x - grad phi)|| <= "
+                             "tolerance max(1, ||x||)")
+    inner_iterations: int = Field(50, ge=1, description="Newton steps per lower-level solve")
+    inner_tolerance: float = Field(1e-10, gt=0, allow_inf_nan=False,
+                                   description="lower-level stop: ||grad_y f|| <= this max(1, ||y||)")
+    adjoint_tolerance: float = Field(1e-10, gt=0, allow_inf_nan=False,
+                                     description="relative residual of the CG solve H_yy w = grad_y F")
+    max_iterations: int = Field(1000, ge=1, description="outer iteration limit")
+    log_every: int = Field(1, ge=1, description="outer iterations between history rows")
