@@ -247,6 +247,11 @@ def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
     return sh.Status.ITERATION_LIMIT, k, None
 
 
+#: up to this many variables the compiled QP loop is taken whatever the Hessians' sparsity
+_QP_DENSE_ALWAYS = 30
+#: above it, only when the two Hessians together are at least this dense
+_QP_MIN_DENSITY = 0.1
+
 #: wall time of one compiled chunk between stop checks
 _CHUNK_SECONDS = 0.02
 
@@ -268,6 +273,13 @@ def _qp_kernel(P: Any) -> Any:
     if P._quad.get("F") is None or P._quad.get("f") is None or P.g_affine is None:
         return None
     if not isinstance(P.Y, Box) or P.polyhedral_C() is None:
+        return None
+    # the compiled loop multiplies by the dense n x n Hessians every iteration; where they are
+    # mostly zeros (a diagonal problem: 3.3x slower than the NumPy path at n = 100, 8.2x at 200)
+    # the problem's own gradients are cheaper
+    n = P.n
+    nnz = sum(int(np.count_nonzero(P._quad[k][0])) for k in ("F", "f"))
+    if n > _QP_DENSE_ALWAYS and nnz < _QP_MIN_DENSITY * 2 * n * n:
         return None
     kern = _kernel()
     return kern if kern is not None and hasattr(kern, "lvhba_qp_run") else None
