@@ -227,9 +227,9 @@ def slack_bounds(K: KKTForm) -> np.ndarray:
 
 
 def require_form(P: Any, solver: str) -> KKTForm:
-    if not isinstance(P, BilevelProblem):
-        raise BadInputError(f"{solver} takes a bilevel problem (kind 'bilevel'), got "
-                            f"{type(P).__name__}")
+    from .common import require_problem
+
+    P = require_problem(P, solver)      # validates: a start edited after construction included
     form = kkt_form(P)
     if isinstance(form, str):
         raise BadInputError(f"{P.source or P.name}: the KKT route does not apply: {form}")
