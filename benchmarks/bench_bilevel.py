@@ -106,38 +106,50 @@ def speed(repeats: int) -> None:
 # ---------------------------------------------------------------------- the BOLIB table
 def classify(res, problem) -> str:
     """solved: F within 1e-2 (relative to max(1, |F*|)) of the published optimum with the lower
-    level solved to 1e-2 (relative to max(1, |f|)); local: lower level solved, F above the
-    optimum (a local solution or a stationary point); inexact: the lower level not solved to that
-    tolerance at the iteration limit, or F below the optimum by more than 1e-2 (only possible
-    when the point is not bilevel feasible); diverged: status error."""
+    level solved to 1e-2 (relative to max(1, |f|)); below published: a point the host verified
+    bilevel feasible (constraints to 1e-6, lower level to 1e-6 relative) with F below the
+    published optimum by more than 1e-2 (the published value is not the optimum); local: lower
+    level solved, F above the optimum (a local solution or a stationary point); inexact: the lower
+    level not solved to that tolerance at the iteration limit, or F below the optimum off the
+    bilevel-feasible set; diverged: status error."""
     if res.status.value == "error":
         return "diverged"
     m = res.metrics
     lr = m.get("lower_residual", math.inf)
     f = m.get("lower_objective", 0.0)
-    if not (lr <= 1e-2 * max(1.0, abs(f))) or m.get("constraint_violation", 0.0) > 1e-6:
+    viol = m.get("constraint_violation", 0.0)
+    if not (lr <= 1e-2 * max(1.0, abs(f))) or viol > 1e-6:
         return "inexact"
     ref = res.info.get("reference_objective")
+    if ref is None and problem is not None:
+        ref = getattr(problem, "reference_objective", None)
     if ref is not None and res.objective < ref - 1e-2 * max(1.0, abs(ref)):
-        return "inexact"
+        return "below published" if lr <= 1e-6 * max(1.0, abs(f)) else "inexact"
     return "solved" if m.get("F_error", math.inf) <= 1e-2 else "local"
 
 
-def table() -> None:
+#: what counts towards "solved to the documented tolerance" in the issue-23 target
+SOLVED = ("solved", "below published")
+
+
+def table(solvers: tuple[str, ...] = ("bilevel-auto", "lv-hba", "bilevel-penalty")) -> None:
     import solverhub as sh
     from solverhub.plugins.bilevel.bolib import PROBLEMS
 
-    print("| problem | F* (published) | lv-hba: F | lv-hba | bilevel-penalty: F | bilevel-penalty |")
-    print("|---|---|---|---|---|---|")
-    counts = {"lv-hba": {}, "bilevel-penalty": {}}
+    head = " | ".join(f"{s}: F | {s}" for s in solvers)
+    print(f"| problem | F* (published) | {head} |")
+    print("|---|---|" + "---|---|" * len(solvers))
+    counts: dict[str, dict[str, int]] = {s: {} for s in solvers}
     for name in sorted(PROBLEMS):
         cells = []
-        for solver in ("lv-hba", "bilevel-penalty"):
+        problem = sh.load_problem(f"bolib:{name}")
+        for solver in solvers:
             try:
                 res = sh.solve(f"bolib:{name}", solver=solver)
-                problem = sh.load_problem(f"bolib:{name}")
                 c = classify(res, problem)
-                obj = "-" if res.objective is None else f"{res.objective:.4g}"
+                obj = "-" if res.objective is None else f"{res.objective:.6g}"
+                if solver == "bilevel-auto":
+                    c = f"{c} ({res.info.get('route')})"
             except sh.BadInputError:
                 c, obj = "not applicable", "-"
             counts[solver][c] = counts[solver].get(c, 0) + 1
@@ -145,7 +157,9 @@ def table() -> None:
         Fs = PROBLEMS[name][7][0]
         print(f"| {name} | {Fs:g} | " + " | ".join(cells) + " |", flush=True)
     for s, c in counts.items():
-        print(f"\n{s}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+        solved = sum(v for k, v in c.items() if k.split(" (")[0] in SOLVED)
+        print(f"\n{s}: solved (incl. below published) {solved} of {len(PROBLEMS)}; "
+              + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
 
 
 def svm_table(seeds: int, flip: float, dataset: str) -> None:
@@ -185,6 +199,8 @@ def svm_table(seeds: int, flip: float, dataset: str) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", action="store_true", help="the BOLIB table instead of the speed runs")
+    ap.add_argument("--solvers", default="bilevel-auto,lv-hba,bilevel-penalty",
+                    help="--table: comma-separated solvers (columns)")
     ap.add_argument("--svm", action="store_true", help="the SVM per-sample weights table")
     ap.add_argument("--seeds", type=int, default=5, help="--svm: seeds 0 .. seeds-1")
     ap.add_argument("--flip", type=float, default=0.2, help="--svm: fraction of flipped labels")
@@ -194,7 +210,7 @@ def main(argv=None) -> int:
     if a.svm:
         svm_table(a.seeds, a.flip, a.dataset)
     elif a.table:
-        table()
+        table(tuple(a.solvers.split(",")))
     else:
         speed(a.repeats)
     return 0

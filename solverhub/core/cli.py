@@ -346,7 +346,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
                        started_at=getattr(args, "started_at", None))
         problem = capture.problem
     result.instance = args.path
-    d = result.to_dict()
+    d = result.to_dict(include_x=True)  # the solution travels with the JSON (x in the kind's order)
     tb = (d.get("info") or {}).pop("traceback", None)
     if tb and _debug():
         print(tb, file=sys.stderr)
@@ -404,6 +404,13 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     for c in d.get("corrections") or []:
         t.add_row("corrected", f"{c['field']}: reported {c['reported']}, recomputed "
                                f"{c['recomputed']} ({c['reason']})")
+    # the kind's residuals and errors: what says whether the answer can be trusted
+    for name, value in sorted((d.get("metrics") or {}).items()):
+        if isinstance(value, (int, float)):
+            t.add_row(name.replace("_", " "), f"{value:.4g}")
+    warning = (d.get("info") or {}).get("warning")
+    if warning:
+        t.add_row("warning", f"[yellow]{warning}[/yellow]")
     if d.get("error"):
         t.add_row("error", f"[red]{d['error']}[/red]")
     con.print(t)

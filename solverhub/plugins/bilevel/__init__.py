@@ -9,7 +9,7 @@ is imported when a solution is checked.
 from __future__ import annotations
 
 from solverhub.core.hookspecs import hookimpl
-from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
+from solverhub.core.records import Converter, LoaderSpec, ProblemKind, SolverSpec
 
 from .kind import BilevelKind
 from .problem import KIND, BilevelProblem
@@ -34,6 +34,14 @@ def solverhub_loaders() -> list[LoaderSpec]:
 
 
 @hookimpl
+def solverhub_converters() -> list[Converter]:
+    # the big-M KKT reformulation: any MIP solver (highs, balans, ...) solves a bilevel program
+    # whose lower level is convex quadratic with affine constraints and whose F is linear
+    return [Converter("bilevel-kkt-big-m", KIND, "mip", "solverhub.plugins.bilevel.kktsolve:big_m_mip",
+                      invert="solverhub.plugins.bilevel.kktsolve:invert_big_m")]
+
+
+@hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
     return [SolverSpec("lv-hba", KIND, "solverhub.plugins.bilevel.lvhba:LVHBA",
                        "solverhub.plugins.bilevel.options:LVHBAOptions",
@@ -42,4 +50,17 @@ def solverhub_solvers() -> list[SolverSpec]:
             SolverSpec("bilevel-penalty", KIND, "solverhub.plugins.bilevel.penalty:BilevelPenalty",
                        "solverhub.plugins.bilevel.options:PenaltyOptions",
                        "penalty method of Kwon et al. (ICLR 2024): double loop or single-loop "
-                       "momentum; lower-level constraints independent of x")]
+                       "momentum; lower-level constraints independent of x"),
+            SolverSpec("bilevel-kkt", KIND, "solverhub.plugins.bilevel.kktsolve:BilevelKKT",
+                       "solverhub.plugins.bilevel.options:KKTOptions",
+                       "exact route: the lower level's KKT conditions (convex quadratic lower "
+                       "level, affine constraints) with complementarity as SOS1 (SCIP) or big-M "
+                       "rows (any MIP solver); global optimum"),
+            SolverSpec("bilevel-implicit", KIND, "solverhub.plugins.bilevel.implicit:BilevelImplicit",
+                       "solverhub.plugins.bilevel.options:ImplicitOptions",
+                       "approximate implicit differentiation: hypergradient steps for lower "
+                       "levels strongly convex in y without constraints (local solution)"),
+            SolverSpec("bilevel-auto", KIND, "solverhub.plugins.bilevel.auto:BilevelAuto",
+                       "solverhub.plugins.bilevel.options:AutoOptions",
+                       "the default route per problem class, named in the result: the exact KKT "
+                       "route where it applies, else lv-hba")]

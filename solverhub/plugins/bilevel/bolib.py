@@ -154,10 +154,22 @@ def _bolib(name: str, params: dict[str, Any]) -> BilevelProblem:
     n1, n2, F, G, f, g, start, (Fs, fs), flag, sol, note = PROBLEMS[name]
     z0 = np.array([float(v) for v in start.split(";")])
     x0, y0 = z0[:n1], z0[n1:]
-    if "x0" in params:
-        x0 = np.array([float(v) for v in str(params["x0"]).split(",")])
-    if "y0" in params:
-        y0 = np.array([float(v) for v in str(params["y0"]).split(",")])
+    for key, size in (("x0", n1), ("y0", n2)):
+        if key in params:
+            text = str(params[key])
+            try:
+                v = np.array([float(t) for t in text.split(",")])
+            except ValueError:
+                raise BadInputError(f"bolib:{name}: {key}={text!r}: expected {size} comma-separated "
+                                    f"numbers") from None
+            if v.size != size:
+                raise BadInputError(f"bolib:{name}: {key}={text!r} has {v.size} entries, the "
+                                    f"problem has {size} {'upper' if key == 'x0' else 'lower'}-level "
+                                    f"variable{'s' if size > 1 else ''}")
+            if key == "x0":
+                x0 = v
+            else:
+                y0 = v
     Gf, gf = _compile(G, True), _compile(g, True)
     def neg(h: Any) -> Any:
         return lambda x, y: -h(x, y)

@@ -38,12 +38,24 @@ def diverged(vecs: tuple[np.ndarray, ...], limit: float) -> str | None:
     return None
 
 
+def multiplier_at_bound(lam: np.ndarray, r: float) -> bool:
+    """True when a multiplier of the box Z = [0, r] (equality rows [-r, r]) sits at +-r."""
+    return bool(lam.size) and bool(np.max(np.abs(lam)) >= (1.0 - 1e-6) * r)
+
+
 def finish(problem: BilevelProblem, status: sh.Status, x: np.ndarray, y: np.ndarray, t0: float,
            k: int, info: dict[str, Any], notifier: Any) -> sh.Result:
     """A result carrying (x, y) with F as the objective; the trajectory is the final point only
     (the iterates are not bilevel-feasible before the end, so a best-so-far F would mislead)."""
     obj = problem.F(x, y)
     runtime = time.perf_counter() - t0
+    if info.get("multiplier_at_bound"):
+        # the box Z cut the true multiplier off: the point solves a different (tighter-penalised)
+        # problem, often the worst bilevel-feasible one; never call it optimal
+        info["warning"] = (f"a lower-level multiplier ended at its bound r = {info.get('z_bound')}: "
+                           f"the box Z must contain the true multiplier; raise z_bound")
+        if status == sh.Status.OPTIMAL:
+            status = sh.Status.FEASIBLE
     if not math.isfinite(obj):
         return sh.Result(sh.Status.ERROR, runtime=runtime, iterations=k, info=info,
                          error=f"non-finite upper objective F = {obj} at the final iterate")
@@ -54,7 +66,32 @@ def finish(problem: BilevelProblem, status: sh.Status, x: np.ndarray, y: np.ndar
                      iterations=k, trajectory=[(runtime, obj)], info=info)
 
 
-def breakdown(t0: float, k: int, info: dict[str, Any], solver: str, why: str) -> sh.Result:
-    info["diverged"] = True
+def breakdown(t0: float, k: int, info: dict[str, Any], solver: str, why: str,
+              cause: str = "divergence") -> sh.Result:
+    """An error result. ``cause`` "divergence": the iterates blew up (the remedy: smaller steps);
+    otherwise ``why`` names the function that returned NaN/inf and no remedy is guessed."""
+    info["diverged"] = cause == "divergence"
+    info["breakdown"] = cause
+    msg = (f"{solver}: diverged at iteration {k} ({why}); reduce the step sizes"
+           if cause == "divergence" else f"{solver}: iteration {k}: {why}")
     return sh.Result(sh.Status.ERROR, runtime=time.perf_counter() - t0, iterations=k, info=info,
-                     error=f"{solver}: diverged at iteration {k} ({why}); reduce the step sizes")
+                     error=msg)
+
+
+def nonfinite(P: BilevelProblem, t0: float, k: int, info: dict[str, Any], solver: str,
+              *points: np.ndarray) -> sh.Result:
+    """The error for a non-finite search direction at finite iterates: names the derivative that
+    returned NaN/inf (the problem's functions, not the step sizes, are at fault), or divergence."""
+    x, y = points[0], points[1]
+    extra = points[2:]
+    if not all(np.all(np.isfinite(v)) for v in points):
+        return breakdown(t0, k + 1, info, solver, "non-finite iterate")
+    with np.errstate(all="ignore"):
+        for what, fn, args in (("grad_F", P.grad_F, [(x, y)]),
+                               ("grad_f", P.grad_f, [(x, y)] + [(x, t) for t in extra])):
+            for a in args:
+                parts = fn(*a)
+                if not all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in parts):
+                    return breakdown(t0, k + 1, info, solver, f"{what} returned NaN or infinite "
+                                     f"values at a finite point", cause=what)
+    return breakdown(t0, k + 1, info, solver, "non-finite search direction")

@@ -32,6 +32,7 @@ from .common import (
     breakdown,
     diverged,
     finish,
+    nonfinite,
     require_problem,
 )
 from solverhub.core.solver import SolverBase
@@ -112,15 +113,14 @@ class BilevelPenalty(SolverBase[PenaltyOptions]):
         k = 0
         single = o.variant == "single-loop"
         for k in range(o.max_iterations):
-            if True:
-                stopped = limit_status(deadline)
-                if stopped is not None:
-                    status = stopped
-                    break
+            stopped = limit_status(deadline)
+            if stopped is not None:
+                status = stopped
+                break
             # inner problems: projected gradient on h_sigma(x, .) and f(x, .) (warm started)
             n_inner = 1 if single else o.inner_iterations
             for i_in in range(n_inner):
-                if i_in and i_in % 10 == 0 and time.perf_counter() >= deadline:
+                if i_in and i_in % 10 == 0 and limit_status(deadline) is not None:
                     break
                 gFy = P.grad_F(x, y)[1]
                 gfy = P.grad_f(x, y)[1]
@@ -138,6 +138,8 @@ class BilevelPenalty(SolverBase[PenaltyOptions]):
             if single:
                 m = o.momentum * m + (1.0 - o.momentum) * d
                 d = m
+            if not np.all(np.isfinite(d)):
+                return nonfinite(P, t0, k, info, "bilevel-penalty", x, y, z)
             x_n = projX(x - a * d)
             bad = diverged((x_n, y, z), limit)
             if bad is not None:

@@ -38,6 +38,11 @@ _QUAD_DETECT_MAX = 60
 _QUAD_DETECT_MAX_SUPPLIED = 400
 
 
+def _pt(v: np.ndarray) -> str:
+    """A short rendering of a point for messages."""
+    return np.array2string(np.asarray(v, dtype=float), precision=4, threshold=6)
+
+
 def _vec(v: Any, size: int, what: str) -> np.ndarray:
     a = np.asarray(v, dtype=np.float64).ravel()
     if a.shape != (size,):
@@ -110,6 +115,10 @@ class BilevelProblem:
         if self.reference_x is None or self.reference_y is None:
             return None
         return np.concatenate([self.reference_x, self.reference_y])
+
+    def column_name(self, j: int) -> str:
+        """The name of entry ``j`` of a solution vector (x, y): ``x1..x{nx}``, ``y1..y{ny}``."""
+        return f"x{j + 1}" if j < self.nx else f"y{j - self.nx + 1}"
 
     def split(self, z: Any) -> tuple[np.ndarray, np.ndarray]:
         v = np.asarray(z, dtype=np.float64).ravel()
@@ -263,6 +272,10 @@ class BilevelProblem:
                 dx, dy = rng.standard_normal(self.nx), rng.standard_normal(self.ny)
                 num = self._directional(fn, x, y, dx, dy, cplx)
                 ana = (a @ dx + b @ dy) if vector else np.atleast_1d(a.ravel() @ dx + b.ravel() @ dy)
+                if not (np.all(np.isfinite(ana)) and np.all(np.isfinite(num))):
+                    bad = what if not np.all(np.isfinite(ana)) else what.split("_")[1]
+                    raise BadInputError(f"{self._who()}: derivative checker: {bad} returned NaN or "
+                                        f"infinite values at ({_pt(x)}, {_pt(y)})")
                 err = float(np.max(np.abs(num - ana) / np.maximum(1.0, np.abs(num)), initial=0.0))
                 worst = max(worst, err)
             out[what] = worst
@@ -520,8 +533,9 @@ class BilevelProblem:
         # bounds crossing by rounding (x on the boundary of the lower level's domain) meet in
         # the middle, within the 1e-6 feasibility tolerance of :meth:`lower_value`
         tiny = (lo > up) & (lo - up <= 1e-6 * np.maximum(1.0, np.abs(up)))
-        mid = 0.5 * (lo + up)
-        lo, up = np.where(tiny, mid, lo), np.where(tiny, mid, up)
+        if np.any(tiny):
+            mid = 0.5 * (lo[tiny] + up[tiny])
+            lo[tiny], up[tiny] = mid, mid
         return rows, lo, up
 
     def lower_value(self, x: np.ndarray, y_start: np.ndarray | None = None) -> float | None:
