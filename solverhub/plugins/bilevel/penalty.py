@@ -44,46 +44,84 @@ from .sets import Box, dykstra, is_convex_set
 __all__ = ["BilevelPenalty", "projectors"]
 
 
+def _projector(P: BilevelProblem, S: Any, rows: tuple | None, eq: np.ndarray, what: str) -> Any:
+    """The projection onto {v in S : A v <= b (rows ``eq``: ==)} (Dykstra's method for a box S)."""
+    if rows is None or rows[0].shape[0] == 0:
+        return S.project
+    if not isinstance(S, Box):
+        raise BadInputError(f"{P.source or P.name}: {what} is not a box while constraint rows are "
+                            f"present")
+    A, b = rows
+    lo, up = S.lower, S.upper
+
+    def proj(p: np.ndarray) -> np.ndarray:
+        r = A @ p - b
+        if np.all(np.where(eq, r == 0.0, r <= 0.0)) and np.all(p >= lo) and np.all(p <= up):
+            return p
+        return dykstra(p, A, b, eq, lo, up)[0]
+    return proj
+
+
 def projectors(P: BilevelProblem) -> tuple[Any, Any]:
     """``(P_X', P_Y')``: X' = X with G <= 0 (G affine in x only), Y' = Y with g <= 0 (g affine
-    in y only). BadInputError says why the penalty method does not apply otherwise."""
+    in y only); ``P_Y'`` is None when g couples x and y (the Lagrangian variant,
+    :func:`_coupled_step`). BadInputError says why the penalty method does not apply otherwise."""
     who = P.source or P.name
     for what, s in (("X", P.X), ("Y", P.Y)):
         if not is_convex_set(s):
             raise BadInputError(f"{who}: {what} is not declared convex: bilevel-penalty needs its "
                                 f"projection")
-    if P.l:
-        if P.g_affine is None:
-            raise BadInputError(f"{who}: bilevel-penalty needs affine lower-level constraints "
-                                f"independent of x (g is nonlinear); use lv-hba with a projection")
-        A, b = P.g_affine
-        if np.any(A[:, :P.nx] != 0):
-            raise BadInputError(f"{who}: the lower-level constraints g couple x and y: not "
-                                f"applicable to bilevel-penalty (its lower-level set is independent "
-                                f"of x); use lv-hba")
-    if P.L:
-        if P.G_affine is None or np.any(P.G_affine[0][:, P.nx:] != 0):
-            raise BadInputError(f"{who}: bilevel-penalty handles upper-level constraints on x only "
-                                f"(affine); G depends on y or is nonlinear: use lv-hba")
-
-    def make(S: Any, rows: tuple | None, eq: np.ndarray, what: str) -> Any:
-        if rows is None or rows[0].shape[0] == 0:
-            return S.project
-        if not isinstance(S, Box):
-            raise BadInputError(f"{who}: {what} is not a box while constraint rows are present")
-        A, b = rows
-        lo, up = S.lower, S.upper
-
-        def proj(p: np.ndarray) -> np.ndarray:
-            r = A @ p - b
-            if np.all(np.where(eq, r == 0.0, r <= 0.0)) and np.all(p >= lo) and np.all(p <= up):
-                return p
-            return dykstra(p, A, b, eq, lo, up)[0]
-        return proj
-
-    gx = None if not P.l else (P.g_affine[0][:, P.nx:], P.g_affine[1])
+    if P.l and P.g_affine is None:
+        raise BadInputError(f"{who}: bilevel-penalty needs affine lower-level constraints "
+                            f"(g is nonlinear); use lv-hba with a projection")
+    if P.L and (P.G_affine is None or np.any(P.G_affine[0][:, P.nx:] != 0)):
+        raise BadInputError(f"{who}: bilevel-penalty handles upper-level constraints on x only "
+                            f"(affine); G depends on y or is nonlinear: use lv-hba")
     Gx = None if not P.L else (P.G_affine[0][:, :P.nx], P.G_affine[1])
-    return make(P.X, Gx, P.upper_eq, "X"), make(P.Y, gx, P.lower_eq, "Y")
+    projX = _projector(P, P.X, Gx, P.upper_eq, "X")
+    if P.l and np.any(P.g_affine[0][:, :P.nx] != 0):
+        return projX, None
+    gx = None if not P.l else (P.g_affine[0][:, P.nx:], P.g_affine[1])
+    return projX, _projector(P, P.Y, gx, P.lower_eq, "Y")
+
+
+def _inner_with_multipliers(P: BilevelProblem, x: np.ndarray, start: np.ndarray,
+                            sigma: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """min_y sigma F(x, y) + f(x, y) s.t. g(x, y) <= 0, y in Y (sigma = 0: the lower level) by
+    SciPy's SLSQP from ``start``: (y, multipliers of g in the sign of L = obj + lam'g, iterations).
+    The coupled variant needs the multipliers: with g depending on x, the value function's
+    x-gradient is that of the Lagrangian (Danskin), grad_x f + J_x g' lam."""
+    from scipy.optimize import minimize
+
+    eq = P.lower_eq
+
+    def obj(t: np.ndarray) -> tuple[float, np.ndarray]:
+        v = P.f(x, t)
+        g = P.grad_f(x, t)[1]
+        if sigma:
+            v += sigma * P.F(x, t)
+            g = g + sigma * P.grad_F(x, t)[1]
+        return v, g
+
+    cons = []
+    if np.any(eq):
+        cons.append({"type": "eq", "fun": lambda t: P.g(x, t)[eq], "jac": lambda t: P.jac_g(x, t)[1][eq]})
+    if np.any(~eq):
+        cons.append({"type": "ineq", "fun": lambda t: -P.g(x, t)[~eq],
+                     "jac": lambda t: -P.jac_g(x, t)[1][~eq]})
+    bounds = None
+    if isinstance(P.Y, Box):
+        bounds = [(None if not math.isfinite(lo) else lo, None if not math.isfinite(up) else up)
+                  for lo, up in zip(P.Y.lower, P.Y.upper)]
+    res = minimize(obj, P.Y.project(np.asarray(start, dtype=float)), jac=True, method="SLSQP",
+                   bounds=bounds, constraints=cons, options={"maxiter": 500, "ftol": 1e-14})
+    mult = np.asarray(getattr(res, "multipliers", np.zeros(P.l)), dtype=float)
+    lam = np.zeros(P.l)
+    n_eq = int(np.sum(eq))
+    # SciPy orders the equality rows first, with the sign of L = obj - mu'c (c = g there)
+    lam[eq] = -mult[:n_eq]
+    lam[~eq] = mult[n_eq:n_eq + int(np.sum(~eq))]
+    return np.asarray(res.x, dtype=float), lam, int(res.nit)
 
 
 class BilevelPenalty(SolverBase[PenaltyOptions]):
@@ -97,7 +135,8 @@ class BilevelPenalty(SolverBase[PenaltyOptions]):
         projX, projY = projectors(P)
         deadline = deadline_of(t0, time_limit)
         x = projX(P.x0.copy())
-        y = projY(P.y0.copy())      # y_sigma: argmin sigma F + f
+        coupled = projY is None     # g couples x and y: inner problems with their multipliers
+        y = P.Y.project(P.y0.copy()) if coupled else projY(P.y0.copy())   # y_sigma: argmin sigma F + f
         z = y.copy()                # z*: argmin f
         if P.constraint_violation(x, y) > 1e-6 * max(1.0, float(np.max(np.abs(np.concatenate([x, y]))))):
             if P.C_is_empty():
@@ -117,8 +156,13 @@ class BilevelPenalty(SolverBase[PenaltyOptions]):
             if stopped is not None:
                 status = stopped
                 break
+            if coupled:
+                y, lam_y, it_y = _inner_with_multipliers(P, x, y, sig)
+                z, lam_z, it_z = _inner_with_multipliers(P, x, z, 0.0)
+                inner_total += it_y + it_z
+                moved = 0.0
             # inner problems: projected gradient on h_sigma(x, .) and f(x, .) (warm started)
-            n_inner = 1 if single else o.inner_iterations
+            n_inner = 0 if coupled else 1 if single else o.inner_iterations
             for i_in in range(n_inner):
                 if i_in and i_in % 10 == 0 and limit_status(deadline) is not None:
                     break
@@ -135,6 +179,8 @@ class BilevelPenalty(SolverBase[PenaltyOptions]):
             # outer step: grad psi_sigma(x) by the formula in the module docstring
             gFx = P.grad_F(x, y)[0]
             d = gFx + (P.grad_f(x, y)[0] - P.grad_f(x, z)[0]) / sig
+            if coupled:   # the Lagrangians' x-gradients: + J_x g' lambda at each inner solution
+                d = d + (P.jac_g(x, y)[0].T @ lam_y - P.jac_g(x, z)[0].T @ lam_z) / sig
             if single:
                 m = o.momentum * m + (1.0 - o.momentum) * d
                 d = m
