@@ -287,3 +287,15 @@ def test_a_run_record_carries_both_facts_and_the_corrections(status_plugin, tmp_
     bad = run_task({**task, "instance": str(tmp_path / "missing.lp")})
     assert (bad["status"], bad["termination"], bad["solution_status"]) == \
         ("error", "error", "no_solution")
+
+
+@pytest.mark.parametrize("rule, status, termination", [
+    ({"no_improvement": 1}, "feasible", "convergence_criteria_satisfied"),
+    ({"max_iterations": 1}, "iteration_limit", "iteration_limit"),
+])
+def test_balans_reports_the_rule_that_ended_its_search(rule, status, termination):
+    res = sh.solve("generate:multiple_knapsack?n_items=60&n_knapsacks=5&seed=1", solver="balans",
+                   time_limit=60, seed=0, rel_gap=0.0, sub_time_limit=0.5, **rule)
+    if res.status == "optimal":   # proved before the rule fired: nothing to check here
+        pytest.skip("balans proved optimality first")
+    assert (res.status, res.termination, res.solution_status) == (status, termination, "feasible")
