@@ -78,7 +78,8 @@ def test_solve_with_set_and_solution(tmp_path, capsys):
                  "presolve=off", "--time-limit", "20", "--seed", "3", "--json", "--solution", str(sol)])
     assert code == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["options"]["mip_rel_gap"] == 0.5 and d["options"]["presolve"] == "off"
+    # mip_rel_gap is the deprecated alias of rel_gap: the resolved options use the one name
+    assert d["options"]["rel_gap"] == 0.5 and d["options"]["presolve"] == "off"
     lines = [ln for ln in sol.read_text().splitlines() if not ln.startswith("#")]
     assert len(lines) == 80
     name, value = lines[0].split()
