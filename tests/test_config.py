@@ -200,3 +200,30 @@ def test_allow_code_key_and_a_copy_that_cannot_grant(tmp_path, monkeypatch):
         parse_config("allow_code = true\n" + body, grant_code=False)
     with pytest.raises(BadInputError, match="allow_code"):
         parse_config('allow_code = "yes"\n' + body)
+
+
+def test_path_parameters_of_a_loader_resolve_against_the_config_folder(tmp_path, monkeypatch):
+    import solverhub as sh
+
+    class Params(sh.LoaderParams):
+        weights: Path | None = None
+        scale: float = 1.0
+
+    class Plugin:
+        @sh.hookimpl
+        def solverhub_loaders(self):
+            return [sh.LoaderSpec("weighted", lambda target, params: None, schemes=("weighted",),
+                                  params=Params)]
+
+    pm = sh.get_plugin_manager()
+    pm.register_plugin(Plugin(), name="weighted-test")
+    try:
+        (tmp_path / "w.txt").write_text("1\n")
+        monkeypatch.chdir("/")
+        cfg = parse_config({"instances": ["weighted:x?weights=w.txt&scale=2", "weighted:y?scale=3"],
+                            "solvers": {"h": {"kind": "highs"}}}, base_dir=tmp_path,
+                           check_solvers=False)
+        assert cfg.instances == [f"weighted:x?weights={(tmp_path / 'w.txt').resolve()}&scale=2",
+                                 "weighted:y?scale=3"]
+    finally:
+        pm.unregister_plugin("weighted-test")
