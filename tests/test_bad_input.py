@@ -199,7 +199,7 @@ RUN_CASES = [
     (["s2mpj:HS6?foo=1"], 'kind = "exact-al"', ["unknown parameter 'foo'", "loader 's2mpj'"]),
     (["s2mpj:LUKVLE1?N=abc"], 'kind = "exact-al"', ["parameter 'N'='abc'", "valid integer"]),
     (["bolib:nope"], 'kind = "lv-hba"', ["instances[0]", "unknown bilevel test problem 'nope'"]),
-    (["bolib:Bard1988Ex1?x0=1,2"], 'kind = "lv-hba"', ["x0=1,2 has 2 entries, the problem has 1"]),
+    (["bolib:Bard1988Ex1?x0=1,2"], 'kind = "lv-hba"', ["x0='1,2' has 2 entries, the problem has 1"]),
     (["foo:bar"], 'kind = "highs"', ["instances[0]", "scheme 'foo'", "known schemes"]),
     (["generate:set_cover?rows=-5"], 'kind = "highs"', ["parameter 'rows'='-5'", "loader 'generators'"]),
     (["generate:nope"], 'kind = "highs"', ["unknown instance family 'nope'"]),

@@ -366,7 +366,8 @@ class _BolibParams(LoaderParams):
             v = getattr(self, key)
             if v is not None and len(v) != size:
                 level = "upper" if key == "x0" else "lower"
-                raise ValueError(f"{key}={','.join(f'{t:g}' for t in v)} has {len(v)} entries, the "
+                text = ",".join(f"{t:g}" for t in v)
+                raise ValueError(f"{key}={text!r} has {len(v)} entries, the "
                                  f"problem has {size} {level}-level variable{'s' if size > 1 else ''}")
         return self
 
