@@ -3,6 +3,7 @@ solver kinds and options checked against the registered solvers, TOML round trip
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -190,6 +191,7 @@ def test_allow_code_key_and_a_copy_that_cannot_grant(tmp_path, monkeypatch):
     body = 'instances = ["py:gen_here:make?seed=2"]\n[solvers.h]\nkind = "highs"\n'
     with pytest.raises(BadInputError, match=r"instances\[0\]: .*module 'gen_here'.*allow_code"):
         parse_config(body)
+    assert "gen_here" not in sys.modules  # validation imported nothing before consent
     for value in ('true', '["gen_here"]'):
         cfg = parse_config(f"allow_code = {value}\n" + body)
         assert cfg.allow_code in (True, ["gen_here"])

@@ -243,6 +243,8 @@ def test_py_address_builds_a_problem_from_a_callable(tmp_path, monkeypatch):
     with pytest.raises(sh.BadInputError, match=r"runs Python code \(module 'my_problems'\).*--allow-code"):
         sh.load_problem("py:my_problems:knap?n=8&seed=2")
     assert "my_problems" not in sys.modules
+    # modules of installed plugins (solverhub's own here) are trusted: no consent needed
+    assert sh.load_problem("py:solverhub.plugins.exact_al.testproblems:hs6").kind == "nlp-eq"
     with sh.code_allowed(["my_problems"]):
         p = sh.load_problem("py:my_problems:knap?n=8&seed=2")
         assert p.kind == "mip" and p.n == 8
