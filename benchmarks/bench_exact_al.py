@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import solverhub as sh
-from solverhub.plugins.exact_al.s2mpj import _canonical, available, list_problems, load_s2mpj
+from solverhub.plugins.exact_al.s2mpj import _canonical, available, list_problems
 
 PUBLISHED = Path(sh.__file__).parent / "plugins" / "exact_al" / "published_cutest.json"
 KKT_TOL = 1e-4
@@ -208,7 +208,7 @@ def peers(args) -> dict:
         addr = f"s2mpj:{name}"
         row = {"problem": name}
         try:
-            prob = load_s2mpj(addr, {})
+            prob = sh.load_problem(addr)
             prob.validate()
         except sh.BadInputError as exc:
             row["skip"] = str(exc)

@@ -19,6 +19,8 @@ from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, Loader
                                     SolverSpec)
 from solverhub.core.result import (Correction, Result, SolutionStatus, Status,
                                    TerminationCondition)
+from solverhub.core.loading import LoaderParams, NoParams
+from solverhub.core.trust import allow_code, code_allowed
 
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
@@ -26,6 +28,7 @@ __all__ = [
     "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
+    "LoaderParams", "NoParams", "allow_code", "code_allowed",
     "ArrayBackend", "KindProtocol", "MetricSpec", "Reference", "Verification",
     "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError", "UnavailableError",
 ]

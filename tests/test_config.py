@@ -3,6 +3,7 @@ solver kinds and options checked against the registered solvers, TOML round trip
 
 from __future__ import annotations
 
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -159,3 +160,72 @@ def test_quickstart_validates_against_registered_solvers():
     from solverhub.core.config import quickstart_config
 
     quickstart_config()
+
+
+def test_paths_inside_addresses_resolve_against_the_config_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "bench"
+    (folder / "data").mkdir(parents=True)
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(30))
+    (folder / "data" / "d.csv").write_text("a,b,y\n" + rows + "\n")
+    (folder / "c.toml").write_text(
+        'instances = ["dataset:data/d.csv?P=4&bias=false", "generate:set_cover?rows=20&cols=30"]\n'
+        '[solvers.relu]\nkind = "convex-relu-admm"\n[solvers.h]\nkind = "highs"\n')
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    cfg = load_config(folder / "c.toml")
+    csv = (folder / "data" / "d.csv").resolve()
+    # the file part is made absolute; the parameters and other addresses stay as written
+    assert cfg.instances == [f"dataset:{csv}?P=4&bias=false", "generate:set_cover?rows=20&cols=30"]
+    # a missing file inside an address is reported like a missing instance file
+    (folder / "c.toml").write_text('instances = ["dataset:data/nope.csv"]\n'
+                                   '[solvers.relu]\nkind = "convex-relu-admm"\n')
+    with pytest.raises(BadInputError, match=r"instances\[0\]: dataset:.*nope.csv: file not found"):
+        load_config(folder / "c.toml")
+
+
+def test_allow_code_key_and_a_copy_that_cannot_grant(tmp_path, monkeypatch):
+    (tmp_path / "gen_here.py").write_text(
+        "import solverhub as sh\n"
+        "def make(seed: int = 0):\n"
+        "    return sh.load_problem(f'generate:set_cover?rows=20&cols=30&seed={seed}')\n")
+    monkeypatch.chdir(tmp_path)
+    body = 'instances = ["py:gen_here:make?seed=2"]\n[solvers.h]\nkind = "highs"\n'
+    with pytest.raises(BadInputError, match=r"instances\[0\]: .*module 'gen_here'.*allow_code"):
+        parse_config(body)
+    assert "gen_here" not in sys.modules  # validation imported nothing before consent
+    for value in ('true', '["gen_here"]'):
+        cfg = parse_config(f"allow_code = {value}\n" + body)
+        assert cfg.allow_code in (True, ["gen_here"])
+    with pytest.raises(BadInputError, match="module 'gen_here'"):
+        parse_config('allow_code = ["other"]\n' + body)
+    # a run folder's copy of a config (--resume) does not grant consent by itself
+    with pytest.raises(BadInputError, match="module 'gen_here'"):
+        parse_config("allow_code = true\n" + body, grant_code=False)
+    with pytest.raises(BadInputError, match="allow_code"):
+        parse_config('allow_code = "yes"\n' + body)
+
+
+def test_path_parameters_of_a_loader_resolve_against_the_config_folder(tmp_path, monkeypatch):
+    import solverhub as sh
+
+    class Params(sh.LoaderParams):
+        weights: Path | None = None
+        scale: float = 1.0
+
+    class Plugin:
+        @sh.hookimpl
+        def solverhub_loaders(self):
+            return [sh.LoaderSpec("weighted", lambda target, params: None, schemes=("weighted",),
+                                  params=Params)]
+
+    pm = sh.get_plugin_manager()
+    pm.register_plugin(Plugin(), name="weighted-test")
+    try:
+        (tmp_path / "w.txt").write_text("1\n")
+        monkeypatch.chdir("/")
+        cfg = parse_config({"instances": ["weighted:x?weights=w.txt&scale=2", "weighted:y?scale=3"],
+                            "solvers": {"h": {"kind": "highs"}}}, base_dir=tmp_path,
+                           check_solvers=False)
+        assert cfg.instances == [f"weighted:x?weights={(tmp_path / 'w.txt').resolve()}&scale=2",
+                                 "weighted:y?scale=3"]
+    finally:
+        pm.unregister_plugin("weighted-test")

@@ -135,8 +135,8 @@ def test_csv_and_npz(tmp_path):
 @pytest.mark.parametrize("content,address,needle", [
     ("a,b,y\n1,2,0\n3,nan,1\n", "dataset:bad.csv", "missing value in data row 2"),
     ("a,b,y\n1,2,1\n3,4,1\n5,6,1\n", "dataset:bad.csv?test_size=0", "single class"),
-    (None, "dataset:breast_cancer?P=0", "P = 0"),
-    (None, "dataset:wine?loss=cubic", "unknown loss"),
+    (None, "dataset:breast_cancer?P=0", "parameter 'P'='0': Input should be greater than or equal to 1"),
+    (None, "dataset:wine?loss=cubic", "parameter 'loss'='cubic'"),
     (None, "dataset:no_such_set", "unknown data set"),
     (None, "dataset:iris?classes=0", "at least two labels"),
     ("npz", "dataset:bad.npz", "2 labels"),

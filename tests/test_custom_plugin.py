@@ -85,10 +85,13 @@ def test_entry_point_discovery_registers_all_three_hook_families(plugin_env):
     info = {i.name: i for i in pm.plugin_infos()}["knapsack"]
     assert not info.broken, info.error
     assert not info.builtin and info.version == "0.1.0" and info.module == "solverhub_knapsack"
-    assert {"solverhub_problem_kinds", "solverhub_load_problem", "solverhub_converters",
+    assert {"solverhub_problem_kinds", "solverhub_loaders", "solverhub_converters",
             "solverhub_solvers", "solverhub_destroy_operators"} <= set(info.hooks)
-    assert info.registers == {"problem_kinds": ["knapsack"], "converters": ["knapsack-to-mip"],
-                              "solvers": ["knapsack-dp"], "destroy": [OP]}
+    assert "solverhub_load_problem" not in info.hooks  # the fallback hook is retired
+    assert info.registers == {"problem_kinds": ["knapsack"], "loaders": ["knapsack-files"],
+                              "converters": ["knapsack-to-mip"], "solvers": ["knapsack-dp"],
+                              "destroy": [OP]}
+    assert pm.loader_for_scheme("knapsack").provider == "knapsack"
     assert pm.get_solver("knapsack-dp").problem_kind == "knapsack"
     assert pm.get_meta("destroy", OP).provider == "knapsack"
 
@@ -194,8 +197,24 @@ def test_malformed_files_name_file_and_line(plugin_env, tmp_path, text, words):
 def test_missing_file_and_parameters(plugin_env, tmp_path):
     with pytest.raises(sh.BadInputError, match="not found"):
         sh.load_problem(f"knapsack:{tmp_path / 'nope.txt'}")
-    with pytest.raises(sh.BadInputError, match="no parameters"):
+    # the host validates parameters with the loader's model (sh.NoParams: none)
+    with pytest.raises(sh.BadInputError, match=r"unknown parameter 'scale' \(known: none\) "
+                                               r"\[loader 'knapsack-files' \(plugin 'knapsack'\)\]"):
         sh.load_problem(f"knapsack:{SAMPLE}?scale=2")
+
+
+def test_path_in_address_resolves_against_the_config(plugin_env, tmp_path, monkeypatch):
+    from solverhub.core.config import load_config
+
+    folder = tmp_path / "bench"
+    (folder / "data").mkdir(parents=True)
+    shutil.copy(SAMPLE, folder / "data" / "sample.txt")
+    cfg_path = _write(folder / "k.toml", 'instances = ["knapsack:data/sample.txt"]\n'
+                                         '[solvers.dp]\nkind = "knapsack-dp"\n')
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    cfg = load_config(cfg_path)
+    assert cfg.instances == [f"knapsack:{(folder / 'data' / 'sample.txt').resolve()}"]
+    assert sh.solve(cfg.instances[0], solver="knapsack-dp").objective == SAMPLE_OPTIMUM
 
 
 def test_destroy_operator_protocol(plugin_env):
@@ -253,7 +272,7 @@ def test_cli_lists_plugin_and_solver(plugin_site):
     plugins = data["plugins"] if isinstance(data, dict) else data
     mine = [p for p in plugins if p["name"] == "knapsack"]
     assert len(mine) == 1 and not mine[0]["broken"]
-    assert {"solverhub_load_problem", "solverhub_solvers", "solverhub_destroy_operators"} <= set(mine[0]["hooks"])
+    assert {"solverhub_loaders", "solverhub_solvers", "solverhub_destroy_operators"} <= set(mine[0]["hooks"])
     assert mine[0]["registers"]["solvers"] == ["knapsack-dp"]
     proc = _cli(plugin_site, "solvers")
     assert proc.returncode == 0 and "knapsack-dp" in proc.stdout and "max_cells" in proc.stdout
@@ -291,6 +310,9 @@ def test_conformance_checks(plugin_env):
     from solverhub_knapsack import KnapsackProblem
 
     report = testing.check_plugin(solverhub_knapsack, "knapsack")     # raises listing any failure
+    assert report["knapsack:loaders_contract"] == "passed", report
+    # no fallback solverhub_load_problem hook: that check does not apply
+    assert report.pop("knapsack:loader_declines_foreign").startswith("skipped"), report
     assert all(v == "passed" for v in report.values()), report
 
     rng = np.random.default_rng(0)

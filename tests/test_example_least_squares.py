@@ -42,9 +42,10 @@ def registered():
     """The example registered as a ``py:`` address registers it (hooks at module level)."""
     pm = sh.get_plugin_manager()
     was = pm.is_registered(ls)
-    import_module_of(ADDRESS)
-    assert pm.is_registered(ls)
-    yield
+    with sh.code_allowed(["examples.least_squares"]):  # py: addresses run code: consent
+        import_module_of(ADDRESS)
+        assert pm.is_registered(ls)
+        yield
     if not was and pm.is_registered(ls):
         pm.unregister_plugin(pm.get_name(ls))
 
@@ -445,6 +446,8 @@ def _cli(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
 
 def test_cli_solves_a_py_address_from_the_repo_root():
     r = _cli("solve", ADDRESS, "--solver", "projected-gradient", "--json")
+    assert r.returncode == 2 and "--allow-code" in r.stderr and r.stdout == ""  # no consent
+    r = _cli("solve", ADDRESS, "--solver", "projected-gradient", "--json", "--allow-code")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert d["status"] == "optimal" and d["solver"] == "projected-gradient"
@@ -457,7 +460,7 @@ def test_cli_solves_a_py_address_from_the_repo_root():
 
 def test_cli_bad_py_parameters_are_one_line_bad_input():
     r = _cli("solve", "py:examples.least_squares:make_problem?m=0", "--solver",
-             "projected-gradient", "--json")
+             "projected-gradient", "--json", "--allow-code")
     assert r.returncode == 2 and r.stdout == ""
     assert "m and n must be positive" in r.stderr and "Traceback" not in r.stderr
 

@@ -239,18 +239,31 @@ def test_py_address_builds_a_problem_from_a_callable(tmp_path, monkeypatch):
         "    return sh.load_problem(f'generate:multiple_knapsack?n_items={n}&n_knapsacks=1&seed={seed}')\n"
         "FIXED = None\n")
     monkeypatch.chdir(tmp_path)
-    p = sh.load_problem("py:my_problems:knap?n=8&seed=2")
-    assert p.kind == "mip" and p.n == 8
-    res = sh.solve("py:my_problems:knap?n=8&seed=2", solver="highs")
-    assert res.status == "optimal"
-    with pytest.raises(sh.BadInputError, match="has no attribute 'nope'"):
-        sh.load_problem("py:my_problems:nope")
-    with pytest.raises(sh.BadInputError, match="no module named 'not_here'"):
-        sh.load_problem("py:not_here:f")
-    with pytest.raises(sh.BadInputError, match=r"expected py:<module>:<callable>"):
-        sh.load_problem("py:my_problems")
-    with pytest.raises(sh.BadInputError, match=r"knap\(bogus\) failed"):
-        sh.load_problem("py:my_problems:knap?bogus=1")
+    # code runs only with the user's consent, asked before the module is imported
+    with pytest.raises(sh.BadInputError, match=r"runs Python code \(module 'my_problems'\).*--allow-code"):
+        sh.load_problem("py:my_problems:knap?n=8&seed=2")
+    assert "my_problems" not in sys.modules
+    # modules of installed plugins (solverhub's own here) are trusted: no consent needed
+    assert sh.load_problem("py:solverhub.plugins.exact_al.testproblems:hs6").kind == "nlp-eq"
+    with sh.code_allowed(["my_problems"]):
+        p = sh.load_problem("py:my_problems:knap?n=8&seed=2")
+        assert p.kind == "mip" and p.n == 8
+        res = sh.solve("py:my_problems:knap?n=8&seed=2", solver="highs")
+        assert res.status == "optimal"
+        with pytest.raises(sh.BadInputError, match="has no attribute 'nope'"):
+            sh.load_problem("py:my_problems:nope")
+        with pytest.raises(sh.BadInputError, match=r"expected py:<module>:<callable>"):
+            sh.load_problem("py:my_problems")
+        # the callable's signature is the parameter model
+        with pytest.raises(sh.BadInputError, match=r"unknown parameter 'bogus' \(known: n, seed\)"):
+            sh.load_problem("py:my_problems:knap?bogus=1")
+        with pytest.raises(sh.BadInputError, match="not_here"):
+            sh.load_problem("py:not_here:f")  # not allowed: only my_problems is
+    assert "." not in sys.path and str(tmp_path) not in sys.path  # the cwd is never put there
+    sys.modules.pop("my_problems", None)
+    with sh.code_allowed():
+        with pytest.raises(sh.BadInputError, match="no module named 'not_here'"):
+            sh.load_problem("py:not_here:f")
 
 
 # ------------------------------------------------------------------ the array boundary

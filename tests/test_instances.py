@@ -223,8 +223,13 @@ def test_loader_record_owns_the_generate_scheme_only():
     loader = pm.loader_for_scheme("generate")
     assert loader is not None and loader.provider == "generators" and loader.kind == "mip"
     assert loader.suffixes == () and loader.accepts is None      # files and objects are not its
-    p = loader.load("generate:set_cover?rows=20&cols=30&density=0.2", {"seed": "9"})
+    # the host parses the address and validates the parameters; the loader gets the target and
+    # the family's validated model
+    model = loader.params_model("set_cover")
+    p = loader.load("set_cover", model(rows="20", cols=30, density=0.2, seed="9"))
     assert p.name == "set_cover-r20-c30-d0.2-s9"
+    with pytest.raises(sh.BadInputError, match="unknown instance family 'nope'"):
+        loader.params_model("nope")
 
 
 def test_plugin_is_registered():
@@ -286,3 +291,17 @@ def test_sparse_matrix_types():
         p = generate(family, **TINY[family])
         assert sp.isspmatrix_csr(p.A) or isinstance(p.A, sp.csr_matrix)
         assert p.c.dtype == np.float64
+
+
+def test_one_spelling_of_booleans_across_loaders():
+    # the host reads every loader's query strings the same way: true / false only
+    p = sh.load_problem("generate:facility_location?n_customers=5&n_facilities=3&strong=false")
+    assert "strong0" in p.name
+    for spelling in ("yes", "0", "True", "off"):
+        with pytest.raises(sh.BadInputError, match=f"'strong': expected true or false, got '{spelling}'"):
+            sh.load_problem(f"generate:facility_location?strong={spelling}")
+    # a number is never a boolean, in the address or as a keyword
+    with pytest.raises(sh.BadInputError, match="'rows' must be a number"):
+        sh.load_problem("generate:set_cover", rows=True)
+    p = sh.load_problem("generate:set_cover", rows=20, cols=30, seed=4)
+    assert p.name == "set_cover-r20-c30-d0.05-s4"

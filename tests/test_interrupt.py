@@ -265,3 +265,31 @@ def test_cli_sigint_table_output(tmp_path):
     assert rc == 130, err
     assert "interrupted" in out and "objective" in out
     assert "error" not in err and "Traceback" not in err
+
+
+def test_cli_sigint_while_loading_still_prints_the_json_object(tmp_path):
+    # a problem whose loading takes long: a py: callable that sleeps (consent: --allow-code)
+    (tmp_path / "slow_problem.py").write_text(
+        "import pathlib, time\n"
+        "def make():\n"
+        "    pathlib.Path('loading').write_text('')\n"
+        "    time.sleep(120)\n")
+    proc = subprocess.Popen([sys.executable, "-m", "solverhub.core.cli", "solve", "py:slow_problem:make",
+                             "--solver", "highs", "--json", "--allow-code"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "loading").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proc.poll() is None and (tmp_path / "loading").exists(), proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    d = json.loads(out)
+    assert d["status"] == "interrupted" and d["objective"] is None
+    assert d["instance"] == "py:slow_problem:make" and d["solver"] == "highs"
+    assert "while loading" in err and "Traceback" not in err

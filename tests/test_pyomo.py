@@ -364,7 +364,8 @@ def test_load_problem_hook_and_converter():
     assert (conv.source_kind, conv.target_kind) == ("pyomo", "mip")
     q = conv.convert(PyomoModel(m))
     assert q.n == p.n and (q.A != p.A).nnz == 0
-    with pytest.raises(BadInputError, match="unknown load parameter"):
+    with pytest.raises(BadInputError, match=r"ConcreteModel 'knapsack': unknown parameter 'bogus' "
+                                            r"\(known: names\) \[loader 'pyomo-models'"):
         sh.load_problem(m, bogus=1)
     assert sh.load_problem(m, kind="mip", names="false").col_names is None
 

@@ -40,47 +40,21 @@ def describe_source(source: Any) -> str:
 def load_problem(source: Any, kind: str | None = None, **params: Any) -> Any:
     """Load a problem from a path, an address (``scheme:...?k=v``) or a Python object (e.g. a Pyomo
     model). An address goes to the one loader registered for its scheme, a file to the loaders of
-    its suffix, an object to the loaders that accept it; the ``solverhub_load_problem`` hook is the
-    fallback for plugins that register no loader record. With ``kind`` the problem is converted
-    to that kind (``load_problem(pyomo_model, kind="mip")``); without, it comes in the loader's
-    own form (a Pyomo model loads as kind ``pyomo``)."""
+    its suffix, an object to the loaders that accept it; keyword ``params`` join the address's own
+    and are validated by the loader's parameter model (see :mod:`solverhub.core.loading`). A
+    ``py:`` address runs code, so it needs the user's consent (:mod:`solverhub.core.trust`). With
+    ``kind`` the problem is converted to that kind (``load_problem(pyomo_model, kind="mip")``);
+    without, it comes in the loader's own form (a Pyomo model loads as kind ``pyomo``)."""
     problem = _load(source, **params)
     return problem if kind is None else _convert(problem, kind, None)
 
 
 def _load(source: Any, **params: Any) -> Any:
-    pm = get_plugin_manager()
+    from solverhub.core.loading import load_source
+
     if is_problem(source):
         return source
-    if isinstance(source, (str, Path)):
-        addr = parse_address(source)
-        merged = {**addr.params, **{k: str(v) for k, v in params.items()}}
-        if addr.scheme is not None:
-            loader = pm.loader_for_scheme(addr.scheme)
-            if loader is not None:
-                return _checked(loader.load(str(source), merged), source, loader.name)
-        else:
-            for loader in pm.loaders_for_file(str(source)):
-                return _checked(loader.load(source, merged), source, loader.name)
-        problem = pm.hook.solverhub_load_problem(source=str(source) if not isinstance(source, Path)
-                                                 else source, params=merged)
-        if problem is not None:
-            return problem
-        if addr.scheme is not None and not Path(str(source)).exists():
-            known = ", ".join(sorted(pm.registry("schemes"))) or "none"
-            raise BadInputError(f"{source}: no loader plugin understands the scheme "
-                                f"{addr.scheme!r} (known schemes: {known})")
-        if not Path(str(source)).exists():
-            raise BadInputError(f"{source}: file not found")
-        suffixes = sorted({s for ld in pm.loaders().values() for s in ld.suffixes})
-        raise BadInputError(f"{source}: no loader plugin understands this file type "
-                            f"(known: {', '.join(suffixes) or 'none'})")
-    for loader in pm.loaders_for_object(source):
-        return _checked(loader.load(source, dict(params)), source, loader.name)
-    problem = pm.hook.solverhub_load_problem(source=source, params=dict(params))
-    if problem is None:
-        raise BadInputError(f"no loader plugin understands an object of type {type(source).__name__}")
-    return problem
+    return load_source(source, params)
 
 
 def source_kind(source: Any) -> str | None:
@@ -121,12 +95,6 @@ def _import_py_address(source: str) -> None:
         import_module_of(source)
 
 
-def _checked(problem: Any, source: Any, loader: str) -> Any:
-    if problem is None:
-        raise BadInputError(f"{source}: loader {loader!r} returned nothing")
-    return problem
-
-
 def validate_options(spec: SolverSpec, options: dict[str, Any] | BaseModel) -> BaseModel:
     """Validate ``options`` with the solver's options model; errors name the solver and the key.
     An instance of the model is taken as it is (validated already)."""
@@ -149,6 +117,8 @@ def validate_options_model(model: type[BaseModel], options: dict[str, Any], *, w
             if err["type"] == "extra_forbidden":
                 known = ", ".join(model.model_fields) or "none"
                 parts.append(f"unknown option {loc!r} (known: {known})")
+            elif not err["loc"]:  # a check across options: its message names them
+                parts.append(err["msg"].removeprefix("Value error, "))
             else:
                 parts.append(f"option {loc!r}: {err['msg']}")
         raise BadInputError(f"{who}: " + "; ".join(parts)) from None

@@ -3,13 +3,15 @@
     solverhub plugins [--json]
     solverhub solvers [--json]
     solverhub solve PATH --solver NAME [--time-limit S] [--seed N] [--set KEY=VALUE ...] [--json]
-                    [--solution FILE]
+                    [--solution FILE] [--allow-code]
     solverhub run [CONFIG.toml] [--out DIR] [--executor local|dask] [--address ADDR] [--workers N]
-                  [--resume]
+                  [--resume] [--check] [--allow-code]
     solverhub report DIR
 
 Exit codes: 0 when a result was produced (any status but ``error``), 2 for bad input (one line
-``solverhub: error: ...`` on stderr), 1 otherwise, 130 when interrupted. Tracebacks only with
+``solverhub: error: ...`` on stderr; a run config's problems one line each), 1 otherwise, 130
+when interrupted. ``--allow-code`` is the user's consent to run code that ``py:`` addresses name
+(:mod:`solverhub.core.trust`). Tracebacks only with
 ``SOLVERHUB_DEBUG=1``. With ``--json`` stdout carries exactly one JSON object: anything a native
 library prints on stdout during the solve is sent to stderr.
 """
@@ -30,7 +32,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from solverhub.core.address import parse_address
 from solverhub.core.errors import BadInputError, SolverhubError
 
 __all__ = ["main", "build_parser", "parse_set_values"]
@@ -325,6 +326,8 @@ class _RunStartCapture:
 def cmd_solve(args: argparse.Namespace) -> int:
     from solverhub.core.api import solve
 
+    if args.allow_code:
+        _allow_code()
     options = parse_set_values(args.set)
     if args.solution is not None:
         sol = Path(args.solution)
@@ -341,10 +344,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
             observers.append(_IncumbentPrinter(con))
         # the time limit covers the command from its call: reading the problem and verifying the
         # solution included
-        result = solve(args.path, args.solver, time_limit=args.time_limit, seed=args.seed,
-                       options=options, observers=observers,
-                       started_at=getattr(args, "started_at", None))
+        try:
+            result = solve(args.path, args.solver, time_limit=args.time_limit, seed=args.seed,
+                           options=options, observers=observers,
+                           started_at=getattr(args, "started_at", None))
+        except KeyboardInterrupt:
+            if capture.problem is not None:  # pragma: no cover - solve() handles Ctrl-C itself
+                raise
+            result = None  # Ctrl-C while loading: under --json still one JSON object
         problem = capture.problem
+    if result is None:
+        return _interrupted_while_loading(args)
     result.instance = args.path
     d = result.to_dict(include_x=True)  # the solution travels with the JSON (x in the kind's order)
     tb = (d.get("info") or {}).pop("traceback", None)
@@ -368,6 +378,18 @@ def cmd_solve(args: argparse.Namespace) -> int:
                                           else "no solution was found"), file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _interrupted_while_loading(args: argparse.Namespace) -> int:
+    from solverhub.core.result import Result, Status
+
+    result = Result(Status.INTERRUPTED, info={"interrupted": "Ctrl-C while loading the problem"})
+    result.solver, result.instance = args.solver, args.path
+    if args.json:
+        print(json.dumps(result.to_dict(), default=str, allow_nan=False), flush=True)
+    print(f"{PROG}: interrupted while loading {args.path}: no solution", file=sys.stderr,
+          flush=True)
+    return EXIT_INTERRUPTED
 
 
 def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
@@ -424,6 +446,14 @@ def _RichProgress(console: Any) -> Any:
     return RunProgress(console)
 
 
+def _allow_code() -> None:
+    """--allow-code: the user consents to code named by addresses, here and in worker processes."""
+    from solverhub.core.trust import ENV_ALLOW, allow_code
+
+    allow_code(True)
+    os.environ[ENV_ALLOW] = "1"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import shlex
 
@@ -436,8 +466,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.address and args.executor not in (None, "dask"):
         raise BadInputError("--address needs --executor dask")
     executor = "dask" if args.address and args.executor is None else args.executor
+    if args.allow_code:
+        _allow_code()
+    check = {"load_instances": bool(args.check)}
     if args.config is not None:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, **check)
         cfg_name: str | None = args.config
     elif args.resume:
         # resuming a folder: its own config.toml, never the quickstart
@@ -448,13 +481,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise BadInputError(f"{folder}: nothing to resume (no such folder)")
         if not (folder / CONFIG).is_file():
             raise BadInputError(f"{folder}: nothing to resume (no {CONFIG} in it)")
-        cfg = load_config(folder / CONFIG)
+        # a run folder someone hands over cannot grant consent to run code: only the user can
+        cfg = load_config(folder / CONFIG, grant_code=False, **check)
         cfg_name = None
     else:
-        cfg = quickstart_config()
+        cfg = quickstart_config(**check)
         cfg_name = None
+    if args.allow_code:
+        cfg = cfg.model_copy(update={"allow_code": True})
     if args.resume and args.out is None and not cfg.output.dir:
         raise BadInputError("--resume needs --out DIR (the run folder to continue)")
+    if args.check:
+        return _print_task_table(cfg)
     con = _console()
     con.print(f"[bold]{cfg.name}[/bold]: {len(cfg.instances)} instance(s) x {len(cfg.solvers)} "
               f"solver(s) x {len(cfg.seeds)} seed(s), time limit "
@@ -480,6 +518,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         _err(f"{summary.errors} of {summary.finished} task(s) ended with an error; see "
              f"{summary.out_dir / 'results.jsonl'}")
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _print_task_table(cfg: Any) -> int:
+    """``run --check``: the config is valid and every instance loaded; print the tasks."""
+    from rich.table import Table
+
+    from solverhub.core.runner import make_tasks
+    from solverhub.core.trust import code_allowed
+
+    with code_allowed(cfg.allow_code):
+        tasks = make_tasks(cfg)
+    t = Table(title=f"{cfg.name}: {len(tasks)} task(s); every instance loaded", show_lines=False)
+    for col in ("instance", "solver", "kind", "seed", "time limit", "options"):
+        t.add_column(col)
+    for task in tasks:
+        t.add_row(task.instance, task.solver, task.kind, str(task.seed),
+                  "none" if task.time_limit is None else f"{task.time_limit:g} s",
+                  json.dumps(task.options, default=str) if task.options else "")
+    _console().print(t)
     return EXIT_OK
 
 
@@ -553,6 +611,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sp.add_argument("--solution", metavar="FILE", default=None,
                     help="write the solution (name value lines, or JSON for *.json)")
+    sp.add_argument("--allow-code", action="store_true",
+                    help="consent to run the Python code a py: address names")
     sp.set_defaults(func=cmd_solve)
 
     sp = sub.add_parser("run", help="run a TOML config (default: the packaged quickstart)")
@@ -564,6 +624,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--workers", type=int, metavar="N", default=None)
     sp.add_argument("--resume", action="store_true",
                     help="skip the tasks already in DIR/results.jsonl")
+    sp.add_argument("--check", action="store_true",
+                    help="dry run: check the config, load every instance once, print the tasks")
+    sp.add_argument("--allow-code", action="store_true",
+                    help="consent to run the Python code that py: instances name")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("report", help="tables, report.md, CSV and plots from run folders")
@@ -614,7 +678,8 @@ def _main(argv: Sequence[str] | None, started_at: float | None = None) -> int:
         try:
             return args.func(args)
         except BadInputError as exc:
-            _err(str(exc))
+            for line in getattr(exc, "problems", None) or [str(exc)]:  # one line per problem
+                _err(line)
             return EXIT_BAD_INPUT
         except KeyboardInterrupt:
             _err("interrupted")

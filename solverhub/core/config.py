@@ -24,7 +24,9 @@ values) is a sweep: see :func:`expand_grids`.
 
 Every model forbids unknown keys; errors are :class:`BadInputError` naming the file and the key
 (``quickstart.toml: solvers.balans.optoins: unknown key``). Relative instance paths resolve against
-the config file's folder; addresses with a scheme (``generate:...``) are kept as they are.
+the config file's folder, paths inside addresses too (``dataset:data.csv``); other addresses
+(``generate:...``) are kept as they are. ``allow_code`` (true, or a list of modules) is the user's
+consent to run the code ``py:`` instances name (see :mod:`solverhub.core.trust`).
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from solverhub.core.address import parse_address
-from solverhub.core.errors import BadInputError, UnknownNameError
+from solverhub.core.errors import BadInputError
 from solverhub.core.timing import check_time_limit
 
 __all__ = [
@@ -117,6 +119,9 @@ class RunConfig(_Strict):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     reference: dict[str, float] = Field(default_factory=dict)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    allow_code: StrictBool | list[str] = Field(
+        default=False, description="consent to run code named by the instances (py: addresses): "
+                                   "true for any module, or a list of modules")
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -182,12 +187,12 @@ def instance_label(instance: str) -> str:
 
 
 def _resolve_instance(raw: str, base: Path | None) -> str:
-    if is_address(raw):
-        return raw
-    p = Path(raw).expanduser()
-    if not p.is_absolute() and base is not None:
-        p = base / p
-    return str(p.resolve()) if base is not None else str(p)
+    if base is None:
+        return raw if is_address(raw) else str(Path(raw).expanduser())
+    from solverhub.core.loading import resolve_source_paths
+
+    # paths inside addresses (dataset:data.csv, a loader's Path parameters) resolve the same way
+    return resolve_source_paths(raw, base)
 
 
 def _format_loc(loc: tuple) -> str:
@@ -218,13 +223,17 @@ def _pydantic_message(where: str, exc: ValidationError) -> str:
 
 def parse_config(data: dict[str, Any] | str, *, source: str = "config.toml",
                  base_dir: str | Path | None = None, check_solvers: bool = True,
-                 check_files: bool = True) -> RunConfig:
+                 check_files: bool = True, grant_code: bool = True,
+                 load_instances: bool = False) -> RunConfig:
     """Validate a config given as TOML text or a parsed dict.
 
-    ``source`` names the file in error messages; ``base_dir`` is the folder relative instance paths
-    resolve against (``None`` keeps them as they are). With ``check_solvers`` each solver ``kind``
-    must be registered and its ``options`` valid for that solver; with ``check_files`` instance files
-    must exist.
+    ``source`` names the file in error messages; ``base_dir`` is the folder relative paths (plain
+    or inside addresses) resolve against (``None`` keeps them as they are). With ``check_solvers``
+    every instance, solver, option (grids expanded) and solver x instance pair is checked, and all
+    distinct problems are reported at once (:class:`~solverhub.core.preflight.InputProblems`);
+    ``load_instances`` also loads every instance once. With ``check_files`` instance files must
+    exist. ``grant_code=False`` (a run folder's copy of a config, on ``--resume``) makes its
+    ``allow_code`` key count for nothing: consent must then come from the user.
     """
     if isinstance(data, str):
         try:
@@ -235,14 +244,27 @@ def parse_config(data: dict[str, Any] | str, *, source: str = "config.toml",
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
         raise BadInputError(_pydantic_message(source, exc)) from None
+    if not grant_code:
+        cfg = cfg.model_copy(update={"allow_code": False})
 
+    from solverhub.core.trust import code_allowed
+
+    with code_allowed(cfg.allow_code):
+        return _check_config(cfg, source, base_dir, check_solvers, check_files, load_instances)
+
+
+def _check_config(cfg: RunConfig, source: str, base_dir: str | Path | None, check_solvers: bool,
+                  check_files: bool, load_instances: bool) -> RunConfig:
     base = Path(base_dir).resolve() if base_dir is not None else None
     resolved = [_resolve_instance(s, base) for s in cfg.instances]
+    missing: dict[int, str] = {}
     if check_files:
         for i, (raw, path) in enumerate(zip(cfg.instances, resolved)):
             if not is_address(raw) and not Path(path).exists():
-                raise BadInputError(f"{source}: instances[{i}]: file not found: {raw}"
-                                    + (f" (resolved to {path})" if path != raw else ""))
+                missing[i] = (f"{source}: instances[{i}]: file not found: {raw}"
+                              + (f" (resolved to {path})" if path != raw else ""))
+        if missing and not check_solvers:
+            raise BadInputError(next(iter(missing.values())))
     if len(set(resolved)) != len(resolved):
         raise BadInputError(f"{source}: instances: two entries resolve to the same instance")
 
@@ -260,14 +282,20 @@ def parse_config(data: dict[str, Any] | str, *, source: str = "config.toml",
             refs[r] = float(value)
 
     solvers = expand_grids(cfg.solvers, source)
-    cfg = cfg.model_copy(update={"solvers": solvers})
-    if check_solvers:
-        _check_solvers(cfg, source)
     output = cfg.output
     if output.dir and base is not None:
         # like instance paths: relative to the config file's folder, not the working directory
         output = output.model_copy(update={"dir": str((base / Path(output.dir).expanduser()).resolve())})
-    return cfg.model_copy(update={"instances": resolved, "reference": refs, "output": output})
+    cfg = cfg.model_copy(update={"instances": resolved, "reference": refs, "output": output,
+                                 "solvers": solvers})
+    if check_solvers:
+        from solverhub.core.preflight import check_config
+
+        if not check_files:  # missing files are not checked: neither reported nor loaded
+            missing = {i: "" for i, (raw, path) in enumerate(zip(cfg.instances, resolved))
+                       if not is_address(raw) and not Path(path).exists()}
+        check_config(cfg, source, load=load_instances, known=missing)
+    return cfg
 
 
 def _grid_value_text(v: Any) -> str:
@@ -302,35 +330,6 @@ def _quote_key(key: str) -> str:
     import re
 
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else '"' + key.replace('"', '\\"') + '"'
-
-
-def _check_solvers(cfg: RunConfig, source: str) -> None:
-    from solverhub.core.api import validate_options
-    from solverhub.core.manager import get_plugin_manager
-
-    pm = get_plugin_manager()
-    for instance in cfg.instances:
-        if parse_address(instance).scheme == "py":
-            # a py: module may register the solver its problems are solved with
-            from solverhub.plugins.pyaddress import import_module_of
-
-            try:
-                import_module_of(instance)
-            except BadInputError as exc:
-                raise BadInputError(f"{source}: instances: {exc}") from None
-    for label, entry in cfg.solvers.items():
-        where = f"{source}: solvers.{_quote_key(label)}"
-        try:
-            spec = pm.get_solver(entry.kind)
-        except UnknownNameError as exc:
-            raise BadInputError(f"{where}.kind: {exc}") from None
-        if entry.group is not None and entry.group not in cfg.solvers:
-            # expanded from a grid: name the section the user wrote
-            where = f"{source}: solvers.{_quote_key(entry.group)}.grid ({label})"
-        try:
-            validate_options(spec, entry.options)
-        except BadInputError as exc:
-            raise BadInputError(f"{where}{'' if entry.group else '.options'}: {exc}") from None
 
 
 def load_config(path: str | Path, **kw: Any) -> RunConfig:

@@ -54,7 +54,10 @@ def solverhub_loaders() -> list[LoaderSpec]:
         @sh.hookimpl
         def solverhub_loaders():
             return [sh.LoaderSpec("knapsack-files", read_knapsack, suffixes=(".kp",),
-                                  kind="knapsack")]
+                                  kind="knapsack", params=sh.NoParams)]
+
+    The host parses an address once and validates its parameters with the record's ``params``
+    model, then calls ``load(target, params)`` (see :mod:`solverhub.core.loading`).
     """
 
 
@@ -64,7 +67,8 @@ def solverhub_load_problem(source: Any, params: dict[str, Any]) -> Any | None:
     it (a path, an address ``scheme:rest?k=v``, or a Python object) into a problem object, or
     return ``None`` when this plugin does not understand it. ``params`` holds query parameters
     already parsed from an address. Raise ``BadInputError`` for a source this plugin owns but
-    cannot read (missing file, malformed content). Prefer ``solverhub_loaders`` in new plugins.
+    cannot read (missing file, malformed content). Deprecated: new plugins register
+    :class:`LoaderSpec` records (``solverhub_loaders``), whose parameters the host validates.
 
     Example::
 

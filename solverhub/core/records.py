@@ -139,25 +139,61 @@ class ProblemKind(Record):
 
 @dataclass(frozen=True)
 class LoaderSpec(Record):
-    """Reads problems from addresses (``scheme:rest?k=v``), files (by suffix) or Python objects.
+    """Reads problems from addresses (``scheme:target?k=v``), files (by suffix) or Python objects.
 
-    ``load(source, params)`` returns a problem object (of kind ``kind`` when given) and raises
-    ``BadInputError`` for a source it owns but cannot read. Each address scheme belongs to exactly
-    one loader (a second claim is refused, naming both plugins). ``accepts(obj)`` claims Python
-    objects (e.g. Pyomo models) and must be cheap and never raise::
+    The host parses the address once and validates its parameters with ``params``, a pydantic
+    model (best a :class:`~solverhub.core.loading.LoaderParams`: unknown keys refused, booleans
+    spelt ``true``/``false``, lists comma-separated), or a function ``params(target) -> model``
+    when the parameters depend on the target (a generator family, a named test problem); it may
+    raise ``BadInputError`` for an unknown target. The host then calls
+    ``load(target, params)`` with the target (the text after ``scheme:`` without the query; a
+    file's path; the object) and the validated model instance. ``load`` returns a problem object
+    (of kind ``kind`` when given) and raises ``BadInputError`` for a source it owns but cannot
+    read; any other exception is reported naming the loader and its plugin.
 
-        LoaderSpec("bolib", load_bolib, schemes=("bolib",), kind="bilevel")
+    ``target_is_path`` (a bool, or a predicate on the target) says the target names a file, and
+    parameters annotated ``pathlib.Path`` name files too: both resolve like every other path (in a
+    run config, against the config's folder). ``runs_code``: loading imports or calls code named
+    by the address, so it runs only with the user's consent (see :mod:`solverhub.core.trust`).
+    ``examples``: sources it reads, which the conformance kit loads (check ``loaders_contract``).
+
+    Each address scheme belongs to exactly one loader (a second claim is refused, naming both
+    plugins). ``accepts(obj)`` claims Python objects (e.g. Pyomo models) and must be cheap and
+    never raise::
+
+        LoaderSpec("bolib", load_bolib, schemes=("bolib",), kind="bilevel", params=bolib_params)
         LoaderSpec("mps", read_mip, suffixes=(".mps", ".mps.gz"), kind="mip")
+
+    A loader without ``params`` (``None``, the old form) is called ``load(source, params)`` with
+    the whole source and the raw parameter dict; new loaders declare a model (``NoParams`` when
+    they take none).
     """
 
-    _lazy_fields = ("load", "accepts")
+    _lazy_fields = ("load", "accepts", "params")
 
-    load: Callable[[Any, dict[str, Any]], Any]
+    load: Callable[[Any, Any], Any]
     schemes: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
     accepts: Callable[[Any], bool] | None = None
     kind: str | None = None
     description: str = ""
+    params: type[BaseModel] | Callable[[str], type[BaseModel]] | None = None
+    target_is_path: bool | Callable[[str], bool] = False
+    runs_code: bool = False
+    #: addresses (or paths) this loader reads, for the conformance kit to load and check
+    examples: tuple[str, ...] = ()
+
+    def params_model(self, target: Any) -> type[BaseModel] | None:
+        """The parameter model for ``target`` (None for an old-style loader)."""
+        p = resolve(self.params)
+        if p is None or (isinstance(p, type) and issubclass(p, BaseModel)):
+            return p
+        return p(target)
+
+    def names_file(self, target: str) -> bool:
+        """True when ``target`` (of an address of this loader's scheme) names a file."""
+        t = self.target_is_path
+        return bool(t(target)) if callable(t) else bool(t)
 
 
 @dataclass(frozen=True)

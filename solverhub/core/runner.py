@@ -61,6 +61,8 @@ class Task:
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     reference: float | None = None
     group: str | None = None  # the solver section a grid (sweep) label was expanded from
+    #: the user's consent to run code named by the instance (core/trust.py), for the worker
+    allow_code: bool | list[str] = field(default=False, hash=False, compare=False)
 
 
     @property
@@ -70,7 +72,7 @@ class Task:
     def to_dict(self) -> dict[str, Any]:
         return {"instance": self.instance, "solver": self.solver, "kind": self.kind, "seed": self.seed,
                 "time_limit": self.time_limit, "options": dict(self.options),
-                "reference": self.reference, "group": self.group}
+                "reference": self.reference, "group": self.group, "allow_code": self.allow_code}
 
 
 def make_tasks(cfg: RunConfig) -> list[Task]:
@@ -79,12 +81,15 @@ def make_tasks(cfg: RunConfig) -> list[Task]:
     from solverhub.core.api import can_take, source_kind
     from solverhub.core.manager import get_plugin_manager
 
+    from solverhub.core.trust import code_allowed
+
     pm = get_plugin_manager()
-    kinds = {inst: source_kind(inst) for inst in cfg.instances}
+    with code_allowed(cfg.allow_code):
+        kinds = {inst: source_kind(inst) for inst in cfg.instances}
     takes = {label: pm.get_solver(entry.kind).problem_kind for label, entry in cfg.solvers.items()}
     return [Task(inst, label, cfg.solvers[label].kind, seed, cfg.time_limit,
                  dict(cfg.solvers[label].options), cfg.reference_for(inst),
-                 cfg.solvers[label].group)
+                 cfg.solvers[label].group, cfg.allow_code)
             for inst, label, seed in cfg.tasks() if can_take(takes[label], kinds[inst])]
 
 
@@ -124,10 +129,12 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     """Solve one task (a :meth:`Task.to_dict`); always returns a result record, never raises
     (except KeyboardInterrupt outside the solve). Runs in a worker process or in this one."""
     from solverhub.core.api import load_problem, solve
+    from solverhub.core.trust import code_allowed
 
     t0 = time.perf_counter()
     try:
-        problem = load_problem(task["instance"])
+        with code_allowed(task.get("allow_code") or False):
+            problem = load_problem(task["instance"])
         ref = task.get("reference")
         if ref is None:
             ref = getattr(problem, "reference_objective", None)
@@ -1149,6 +1156,11 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
     if ex.workers < 1:
         raise BadInputError(f"workers must be at least 1, got {ex.workers}")
     cfg = cfg.model_copy(update={"executor": ex})
+    # every task is known before a folder is made: a run that cannot start leaves nothing behind
+    all_tasks = make_tasks(cfg)
+    if not all_tasks:
+        raise BadInputError(f"{cfg.name}: no tasks: no solver of this config takes any of its "
+                            f"instances")
     chosen = out_dir if out_dir is not None else cfg.output.dir
     if chosen is not None:
         out = Path(chosen)
@@ -1175,7 +1187,6 @@ def run_config(cfg: RunConfig, out_dir: str | Path | None = None, *, resume: boo
             done_keys.discard(key)
         else:
             done_keys.add(key)
-    all_tasks = make_tasks(cfg)
     todo = [t for t in all_tasks if t.key not in done_keys]
     summary = RunSummary(out, len(all_tasks), len(all_tasks) - len(todo), 0, 0)
     new_records: list[dict[str, Any]] = []

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from solverhub.core.errors import BadInputError
+from solverhub.core.loading import LoaderParams
 
 __all__ = ["GeneratorParams", "validate_params", "instance_name", "instance_address", "SeedField"]
 
@@ -19,29 +20,17 @@ __all__ = ["GeneratorParams", "validate_params", "instance_name", "instance_addr
 SeedField = Field(0, ge=0, description="seed of numpy.random.default_rng; same seed, same instance")
 
 
-class GeneratorParams(BaseModel):
-    """Base of the per-family parameter models.
+class GeneratorParams(LoaderParams):
+    """Base of the per-family parameter models (a loader parameter model: unknown keys refused,
+    booleans spelt true/false, a number never a boolean).
 
     Subclasses set ``family`` and ``name_codes`` (field -> short code used in ``problem.name``);
     fields in ``primary`` always appear in the name, the others only when not at their default.
     """
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
-
     family: ClassVar[str] = ""
     name_codes: ClassVar[dict[str, str]] = {}
     primary: ClassVar[tuple[str, ...]] = ()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, data: Any) -> Any:
-        # pydantic's lax mode turns True into 1; for a size or a seed that is almost surely a mistake
-        if isinstance(data, dict):
-            for key, value in data.items():
-                field = cls.model_fields.get(key)
-                if field is not None and isinstance(value, bool) and field.annotation in (int, float):
-                    raise ValueError(f"parameter {key!r} must be a number, got {value!r}")
-        return data
 
 
 def _describe(exc: ValidationError, model: type[GeneratorParams], values: dict[str, Any]) -> str:

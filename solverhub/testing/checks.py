@@ -669,11 +669,87 @@ def _p_unique(plugin: Any, name: str) -> None:
                            + "; ".join(c.message() for c in pm.conflicts))
 
 
+def _refuses_unknown(model: Any, who: str) -> None:
+    from pydantic import BaseModel, ValidationError
+
+    assert isinstance(model, type) and issubclass(model, BaseModel), \
+        f"{who}: the parameter model must be a pydantic model class, got {model!r}"
+    if model.model_config.get("extra") == "allow":  # e.g. a callable taking **kwargs
+        return
+    try:
+        model(no_such_parameter_xyz="1")
+    except ValidationError as exc:
+        assert any(e["type"] == "extra_forbidden" for e in exc.errors()), \
+            f"{who}: an unknown parameter must be refused (extra='forbid'), got {exc.errors()}"
+        return
+    raise AssertionError(f"{who}: its parameter model accepts an unknown parameter; derive it "
+                         f"from solverhub.LoaderParams (extra='forbid')")
+
+
+def _p_loaders(plugin: Any, name: str) -> None:
+    """The LoaderSpec contract: a parameter model the host validates addresses with (unknown
+    parameters refused, an unknown target a BadInputError), a cheap claim predicate that never
+    raises, and each declared example loads into a problem of the loader's kind."""
+    from solverhub.core.loading import call_loader, validate_loader_params
+    from solverhub.core.records import resolve
+
+    loaders = _records(plugin, name).get("solverhub_loaders", [])
+    if not loaders:
+        raise CheckSkipped(f"plugin {name!r} registers no LoaderSpec")
+    for ld in loaders:
+        who = f"plugin {name!r}: loader {ld.name!r}"
+        assert ld.params is not None, \
+            f"{who} declares no parameter model (params=...): the host parses an address once " \
+            f"and validates its parameters with it (solverhub.NoParams when it takes none)"
+        params = resolve(ld.params)
+        if isinstance(params, type):
+            _refuses_unknown(params, who)
+        else:
+            try:
+                model = params("no-such-target-xyz")
+            except BadInputError:
+                model = None
+            except Exception as exc:
+                raise AssertionError(f"{who}: params('no-such-target-xyz') raised "
+                                     f"{type(exc).__name__}: {exc}; an unknown target must be a "
+                                     f"BadInputError naming it") from None
+            if model is not None:
+                _refuses_unknown(model, who)
+        if ld.accepts is not None:
+            for obj in (object(), "no-such-scheme-xyz:thing", 3):
+                try:
+                    out = ld.accepts(obj)
+                except Exception as exc:
+                    raise AssertionError(f"{who}: accepts({obj!r}) raised {type(exc).__name__}: "
+                                         f"{exc}; it must return False") from None
+                assert out is False, f"{who}: accepts({obj!r}) returned {out!r}"
+        for example in ld.examples:
+            scheme, sep, rest = example.partition(":")
+            if sep and scheme in ld.schemes:
+                from solverhub.core.address import parse_address
+
+                addr = parse_address(example)
+                target, values = addr.target, addr.params
+            else:
+                target, values = example, {}
+            try:
+                params = validate_loader_params(ld, target, values, example)
+                problem = call_loader(ld, target, params, example)
+            except Exception as exc:
+                raise AssertionError(f"{who}: its example {example!r} did not load: "
+                                     f"{type(exc).__name__}: {exc}") from None
+            if ld.kind is not None:
+                assert getattr(problem, "kind", None) == ld.kind, \
+                    f"{who}: {example!r} loaded a problem of kind " \
+                    f"{getattr(problem, 'kind', None)!r}, but the loader declares {ld.kind!r}"
+
+
 def _p_loader(plugin: Any, name: str) -> None:
     pm = _isolated_pm(plugin, name)
     impls = _own_impls(pm, plugin, "solverhub_load_problem")
     if not impls:
-        raise CheckSkipped(f"plugin {name!r} has no loader")
+        raise CheckSkipped(f"plugin {name!r} has no fallback solverhub_load_problem (its loaders, "
+                           f"if any, are LoaderSpecs: see loaders_contract)")
     foreign = [object(), "no-such-scheme-xyz:thing?a=1", "/no/such/dir/model.unknown-extension-xyz"]
     for impl in impls:
         for src in foreign:
@@ -711,7 +787,10 @@ PLUGIN_CHECKS: dict[str, tuple[Callable[[Any, str], None], str]] = {
     "hooks_valid": (_p_hooks, "registers into a fresh manager; check_pending() passes"),
     "records_valid": (_p_records, "hooks return typed records; solver options models conform"),
     "names_unique": (_p_unique, "record names do not clash with the environment's other plugins"),
-    "loader_declines_foreign": (_p_loader, "the loader returns None for sources it does not own"),
+    "loaders_contract": (_p_loaders, "LoaderSpecs declare a parameter model that refuses unknown "
+                                     "parameters and targets; examples load into their kind"),
+    "loader_declines_foreign": (_p_loader, "the fallback solverhub_load_problem hook (deprecated) "
+                                           "returns None for sources it does not own"),
     "cheap_import": (_p_cheap_import, "importing the plugin module imports no heavy library"),
 }
 

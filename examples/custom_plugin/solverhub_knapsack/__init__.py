@@ -4,7 +4,7 @@ The module itself is the plugin object (entry point ``knapsack = "solverhub_knap
 ``solverhub``); it implements one or more hooks of each of the three families:
 
 * modeling:    problem kind ``knapsack`` (with its protocol: exact check, metrics ``dantzig_gap``
-               and ``capacity_used``), loader for ``knapsack:PATH``, converter knapsack -> mip
+               and ``capacity_used``), a ``LoaderSpec`` for ``knapsack:PATH``, converter knapsack -> mip
                with its inverse (MIP results come back as knapsack results);
 * solving:     solver ``knapsack-dp`` (exact dynamic programming);
 * meta-search: destroy operator ``knapsack_ratio_destroy`` that Balans (or any LNS) can pick.
@@ -37,18 +37,24 @@ def solverhub_problem_kinds() -> list:
                            protocol=KnapsackKind())]
 
 
+def _load(path: str, params: sh.NoParams) -> KnapsackProblem:
+    """``knapsack:PATH``: the host has parsed the address, refused parameters (there are none)
+    and made PATH absolute where it came from a run config."""
+    if not path:
+        raise sh.BadInputError("knapsack:: expected knapsack:PATH")
+    return read_knapsack(Path(path))
+
+
+_SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample.txt"
+
+
 @sh.hookimpl
-def solverhub_load_problem(source: Any, params: dict) -> Any:
-    """Claim ``knapsack:PATH`` addresses; anything else is left to other loaders (return None)."""
-    if not isinstance(source, str) or not source.lower().startswith(SCHEME + ":"):
-        return None
-    target = source[len(SCHEME) + 1:].partition("?")[0]
-    if params:
-        raise sh.BadInputError(f"{source}: knapsack addresses take no parameters "
-                               f"(got {', '.join(sorted(params))})")
-    if not target:
-        raise sh.BadInputError(f"{source}: expected knapsack:PATH")
-    return read_knapsack(Path(target))
+def solverhub_loaders() -> list:
+    return [sh.LoaderSpec("knapsack-files", _load, schemes=(SCHEME,), kind="knapsack",
+                          params=sh.NoParams, target_is_path=True,
+                          examples=(f"{SCHEME}:{_SAMPLE}",) if _SAMPLE.exists() else (),
+                          description="knapsack:PATH, a text file (n capacity, then value weight "
+                                      "lines)")]
 
 
 @sh.hookimpl

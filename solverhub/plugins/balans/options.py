@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from solverhub.core.options import IterationLimitOptions, RelGapOptions
 
@@ -109,3 +109,22 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
         if len(set(v)) != len(v):
             raise ValueError(f"operator names repeat: {v}")
         return v
+
+    @model_validator(mode="after")
+    def _registered_names(self) -> "BalansOptions":
+        # names are looked up in the plugin registries; an unknown one is bad input now, before
+        # a run starts its workers, not when the search builds its components
+        from solverhub.core.manager import get_plugin_manager
+
+        pm = get_plugin_manager()
+        for name in self.destroy:
+            pm.get_meta("destroy", name)
+        for name in self.repair:
+            pm.get_meta("repair", name)
+        pm.get_meta("policy", self.policy)
+        pm.get_meta("acceptance", self.acceptance)
+        for name in self.stopping:
+            pm.get_meta("stopping", name)
+        for name in [self.backend, *(self.sub_backends or [])]:
+            pm.get_backend(name)
+        return self

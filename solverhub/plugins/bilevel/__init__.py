@@ -28,7 +28,9 @@ def solverhub_problem_kinds() -> list[ProblemKind]:
 
 @hookimpl
 def solverhub_loaders() -> list[LoaderSpec]:
-    return [LoaderSpec("bolib", "solverhub.plugins.bilevel.bolib:load_bolib", schemes=("bolib",), kind=KIND,
+    return [LoaderSpec("bolib", "solverhub.plugins.bilevel.bolib:load_bolib_target", schemes=("bolib",),
+                       kind=KIND, params="solverhub.plugins.bilevel.bolib:bolib_params",
+                       examples=("bolib:Bard1988Ex1", "bolib:QuadraticClosedForm?n=3"),
                        description="bolib:<NAME>, bilevel test problems with published optima "
                                    "(BOLIB set and the LV-HBA / BiC-GAFFA toys)")]
 

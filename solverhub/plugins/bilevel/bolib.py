@@ -14,15 +14,18 @@ same feasible set; the projection is then exact instead of a multiplier's job).
 from __future__ import annotations
 
 import math
-from typing import Any
+from functools import lru_cache
+from typing import Any, ClassVar
 
 import numpy as np
+from pydantic import Field, model_validator
 
 from solverhub.core.errors import BadInputError
+from solverhub.core.loading import LoaderParams
 
 from .problem import BilevelProblem
 
-__all__ = ["PROBLEMS", "TOYS", "bolib_names", "load_bolib"]
+__all__ = ["PROBLEMS", "TOYS", "bolib_names", "bolib_params", "load_bolib", "load_bolib_target"]
 
 # ---------------------------------------------------------------------------- BOLIB set
 # name: (n1, n2, F, G (>= 0), f, g (>= 0), start (x; y), (F*, f*), flag, solution or None, note)
@@ -154,22 +157,10 @@ def _bolib(name: str, params: dict[str, Any]) -> BilevelProblem:
     n1, n2, F, G, f, g, start, (Fs, fs), flag, sol, note = PROBLEMS[name]
     z0 = np.array([float(v) for v in start.split(";")])
     x0, y0 = z0[:n1], z0[n1:]
-    for key, size in (("x0", n1), ("y0", n2)):
-        if key in params:
-            text = str(params[key])
-            try:
-                v = np.array([float(t) for t in text.split(",")])
-            except ValueError:
-                raise BadInputError(f"bolib:{name}: {key}={text!r}: expected {size} comma-separated "
-                                    f"numbers") from None
-            if v.size != size:
-                raise BadInputError(f"bolib:{name}: {key}={text!r} has {v.size} entries, the "
-                                    f"problem has {size} {'upper' if key == 'x0' else 'lower'}-level "
-                                    f"variable{'s' if size > 1 else ''}")
-            if key == "x0":
-                x0 = v
-            else:
-                y0 = v
+    if params.get("x0") is not None:
+        x0 = np.array(params["x0"], dtype=float)
+    if params.get("y0") is not None:
+        y0 = np.array(params["y0"], dtype=float)
     Gf, gf = _compile(G, True), _compile(g, True)
     def neg(h: Any) -> Any:
         return lambda x, y: -h(x, y)
@@ -327,33 +318,74 @@ def bolib_names() -> list[str]:
     return sorted(PROBLEMS)
 
 
-def load_bolib(source: Any, params: dict[str, Any]) -> BilevelProblem:
-    from solverhub.core.address import parse_address
+class _ToyParams(LoaderParams):
+    n: int = Field(100, ge=1)
 
-    addr = parse_address(str(source))
-    name = addr.target.strip()
-    merged = {**addr.params, **params}
+
+class _ToyParams10(LoaderParams):
+    n: int = Field(10, ge=1)
+
+
+class _QuadraticParams(LoaderParams):
+    n: int = Field(5, ge=1)
+    m: int | None = Field(None, ge=1)
+    rho: float = Field(0.1, gt=0)
+    seed: int = Field(0, ge=0)
+
+
+_TOY_PARAMS = {"LVHBAToy": _ToyParams, "BiCGAFFAToy": _ToyParams10,
+               "QuadraticClosedForm": _QuadraticParams}
+
+
+@lru_cache(maxsize=None)
+def bolib_params(target: str) -> type[LoaderParams]:
+    """The parameter model of ``bolib:<target>``: a toy's own parameters; for a BOLIB problem
+    the starting point (``x0``, ``y0``: comma lists of its n1 / n2 numbers) and
+    ``multiplier_bound``. An unknown name is bad input."""
+    name = target.strip()
     if name in TOYS:
-        fn, allowed = TOYS[name]
-        bad = sorted(set(merged) - set(allowed))
-        if bad:
-            raise BadInputError(f"{source}: unknown parameter(s) {bad} (known: {list(allowed)})")
-        kw = {}
-        for k, v in merged.items():
-            try:
-                kw[k] = float(v) if k == "rho" else int(v)
-            except ValueError:
-                raise BadInputError(f"{source}: parameter {k}={v!r} is not a number") from None
-        if "n" in kw and kw["n"] < 1:
-            raise BadInputError(f"{source}: n must be >= 1")
-        return fn(**kw)
+        return _TOY_PARAMS[name]
     if name not in PROBLEMS:
         known = ", ".join(sorted(TOYS) + bolib_names())
-        raise BadInputError(f"{source}: unknown bilevel test problem {name!r} (known: {known})")
-    bad = sorted(set(merged) - {"x0", "y0", "multiplier_bound"})
-    if bad:
-        raise BadInputError(f"{source}: unknown parameter(s) {bad} (known: x0, y0, multiplier_bound)")
+        raise BadInputError(f"unknown bilevel test problem {name!r} (known: {known})")
+    n1, n2 = PROBLEMS[name][:2]
+    return type(f"Bolib_{name}", (_BolibParams,), {"sizes": (n1, n2), "__module__": __name__})
+
+
+class _BolibParams(LoaderParams):
+    """Parameters of a BOLIB problem: its start and the multiplier box; ``sizes`` = (n1, n2)."""
+
+    sizes: ClassVar[tuple[int, int]] = (0, 0)
+    x0: list[float] | None = Field(None, description="starting x: n1 comma-separated numbers")
+    y0: list[float] | None = Field(None, description="starting y: n2 comma-separated numbers")
+    multiplier_bound: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _start_sizes(self) -> "_BolibParams":
+        for key, size in zip(("x0", "y0"), self.sizes):
+            v = getattr(self, key)
+            if v is not None and len(v) != size:
+                level = "upper" if key == "x0" else "lower"
+                text = ",".join(f"{t:g}" for t in v)
+                raise ValueError(f"{key}={text!r} has {len(v)} entries, the "
+                                 f"problem has {size} {level}-level variable{'s' if size > 1 else ''}")
+        return self
+
+
+def load_bolib_target(target: str, params: LoaderParams) -> BilevelProblem:
+    """The ``bolib:`` loader (the host has parsed and validated the parameters)."""
+    name = target.strip()
+    given = params.model_dump()
+    if name in TOYS:
+        return TOYS[name][0](**given)
     try:
-        return _bolib(name, merged)
+        return _bolib(name, {k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
-        raise BadInputError(f"{source}: {exc}") from None
+        raise BadInputError(f"bolib:{name}: {exc}") from None
+
+
+def load_bolib(source: Any, params: dict[str, Any] | None = None) -> BilevelProblem:
+    """``bolib:<NAME>?k=v`` as a problem (the same as ``solverhub.load_problem(source, **params)``)."""
+    from solverhub.core.api import load_problem
+
+    return load_problem(str(source), **(params or {}))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import LoaderSpec, ProblemKind, SolverSpec
 
-from .data import SCHEME, load_dataset, make_problem
+from .data import SCHEME, dataset_params, load_dataset, make_problem, names_file
 from .kind import ReLUTrainingKind, make_synthetic
 from .problem import KIND, ReLUTraining
 
@@ -51,6 +51,8 @@ def solverhub_problem_kinds() -> list[ProblemKind]:
 @hookimpl
 def solverhub_loaders() -> list[LoaderSpec]:
     return [LoaderSpec("datasets", load_dataset, schemes=(SCHEME,), kind=KIND,
+                       params=dataset_params, target_is_path=names_file,
+                       examples=("dataset:iris?P=5&classes=0,1",),
                        description="dataset:<name or .csv/.npz>?P=..&loss=..&beta=..&seed=..&"
                                    "test_size=.. (scikit-learn bundled data sets)")]
 

