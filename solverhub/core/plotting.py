@@ -35,7 +35,7 @@ __all__ = ["plot_trajectory", "gap_curve", "with_final", "plot_primal_gap", "plo
            "plot_history", "save_figure", "performance_profile", "plot_performance_profiles",
            "primal_gap_figure", "objectives_figure", "history_figure", "profiles_figure",
            "wants_log", "gap_axis", "GapAxis", "pick_panels", "snap_gaps", "gap_time_range", "history_points",
-           "profile_ratios", "log_ticks", "MAX_PANELS", "LOG_DECADES"]
+           "profile_ratios", "log_ticks", "value_shift", "MAX_PANELS", "LOG_DECADES"]
 
 #: a figure's axis is logarithmic when its values are positive and one panel's span more decades
 LOG_DECADES = 2.0
@@ -286,8 +286,30 @@ def _ticks(ax: Any, *, xlog: tuple[float, float] | None = None,
         else:
             axis.set_major_locator(MaxNLocator(5))
             fmt = ScalarFormatter(useOffset=False)
-            fmt.set_powerlimits((-3, 5))
+            fmt.set_powerlimits((-5, 9))  # plain digits: 1234567.9 and 0.0005, no "x 1e6" to decode
             axis.set_major_formatter(fmt)
+
+
+def value_shift(values: Iterable[float]) -> float:
+    """What a linear panel subtracts from its values so that its tick labels stay short: 0, or,
+    when the values differ only past the 4th significant digit (a continuous solver's objectives
+    near one optimum), a round number just below them, named in the axis label."""
+    vals = _finite(values)
+    if not vals:
+        return 0.0
+    lo, hi = min(vals), max(vals)
+    big = max(abs(lo), abs(hi))
+    if hi == lo or big == 0 or (hi - lo) / big > 1e-4:
+        return 0.0
+    k = math.floor(math.log10(hi - lo))
+    return round(math.floor(lo / 10.0 ** k) * 10.0 ** k, max(0, -k))
+
+
+def _shift_label(label: str, shift: float) -> str:
+    if not shift:
+        return label
+    text = repr(abs(shift)).removesuffix(".0")  # the shortest exact digits
+    return f"{label} \u2212 {text}" if shift > 0 else f"{label} + {text}"
 
 
 def _log_range(values: Iterable[float]) -> tuple[float, float]:
@@ -442,18 +464,21 @@ def objectives_figure(groups: Mapping[str, Mapping[str, list]],
     refs = references or {}
     lay = _Layout(len(insts), len(labels) + 1)
     for ax, (inst, mine) in zip(lay.axes, lines):
+        ref = refs.get(inst)
+        shift = 0.0 if ylog else value_shift([v for _, _, vs in mine for v in vs]
+                                             + ([ref] if ref is not None else []))
         for lab, ts, vs in mine:
+            vs = [v - shift for v in vs]
             ax.step(ts, vs + [vs[-1]], where="post", color=colors[lab], alpha=0.85, linewidth=1.2)
             _end_marker(ax, ts[-2], vs[-1], colors[lab])
-        ref = refs.get(inst)
         if ref is not None and (ref > 0 or not ylog):
-            ax.axhline(ref, color="grey", linestyle="--", linewidth=1)
+            ax.axhline(ref - shift, color="grey", linestyle="--", linewidth=1)
         if not mine:
             ax.text(0.5, 0.5, "no objective (every task failed)", transform=ax.transAxes,
                     ha="center", va="center", fontsize=8, color="grey")
         _title(ax, _short(inst))
         ax.set_xlabel("time (s)")
-        ax.set_ylabel("objective (log)" if ylog else "objective", fontsize=8)
+        ax.set_ylabel("objective (log)" if ylog else _shift_label("objective", shift), fontsize=8)
         if ylog:
             ax.set_yscale("log")
         _ticks(ax, ylog=_log_range([v for _, _, vs in mine for v in vs]
@@ -507,15 +532,18 @@ def history_figure(groups: Mapping[str, Mapping[str, list]], column: str) -> Any
     ylog = wants_log([v for _, _, vs in mine for v in vs] for _, mine in lines)
     lay = _Layout(len(insts), len(labels))
     for ax, (inst, mine) in zip(lay.axes, lines):
+        shift = 0.0 if ylog else value_shift([v for _, _, vs in mine for v in vs])
         for lab, ks, vs in mine:
             if ks:
+                vs = [v - shift for v in vs]
                 ax.plot(ks, vs, color=colors[lab], alpha=0.85, linewidth=1.2)
                 _end_marker(ax, ks[-1], vs[-1], colors[lab])
         if ylog:
             ax.set_yscale("log")
         _title(ax, _short(inst))
         ax.set_xlabel("iteration")
-        ax.set_ylabel(column.replace("_", " ") + (" (log)" if ylog else ""), fontsize=8)
+        ax.set_ylabel(column.replace("_", " ") + " (log)" if ylog
+                      else _shift_label(column.replace("_", " "), shift), fontsize=8)
         _ticks(ax, ylog=_log_range([v for _, _, vs in mine for v in vs]) if ylog else None)
         ax.grid(alpha=0.3)
     lay.legend(_handles(colors, labels))

@@ -216,6 +216,29 @@ def _history(groups: Mapping[str, Mapping[str, list]], insts: list[str],
             "ylabel": column.replace("_", " ") + (" (log)" if ylog else ""), "instances": out}
 
 
+def _history_columns(recs: list[Any], kind: str, first: list[str]) -> list[str]:
+    """The history columns shown for a kind: those of its PNGs (the objective and the kind's
+    declared metrics), then the other numeric columns every solver of the kind logged."""
+    from solverhub.core.report import kind_of
+
+    by_inst: dict[str, list[Any]] = {}
+    for r in recs:
+        by_inst.setdefault(str(_field(r, "instance")), []).append(r)
+    per_solver: dict[str, set[str]] = {}
+    for rs in by_inst.values():
+        if kind_of(rs) != kind:
+            continue
+        for r in rs:
+            hist = _field(r, "history") or {}
+            cols = {c for c, v in hist.items() if c not in ("iteration", "time")
+                    and isinstance(v, list) and any(isinstance(x, (int, float))
+                                                    and not isinstance(x, bool) for x in v)}
+            if cols:
+                per_solver.setdefault(str(_field(r, "solver")), set()).update(cols)
+    shared = set.intersection(*per_solver.values()) if per_solver else set()
+    return list(first) + sorted(shared - set(first))
+
+
 def _name(by_solver: Mapping[str, list]) -> str:
     r = next(r for rs in by_solver.values() for r in rs)
     return str(_field(r, "instance_name") or instance_label(str(_field(r, "instance"))))
@@ -269,7 +292,7 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
     rows = summarize(recs)
     csv_rows = _csv_rows(summary_csv(rows))  # the very strings of summary.csv
     solvers = list(dict.fromkeys(str(_field(r, "solver")) for r in recs))
-    colors = {s: to_hex(c) for s, c in _colors(solvers).items()}
+    colors = {s: to_hex(c) for s, c in _colors(sorted(solvers)).items()}  # the PNGs' colours
     kinds = list(dict.fromkeys(inst_kind.values()))
     gap_kinds = [k for k in kinds if uses_primal_gap(k)]
     other_kinds = [k for k in kinds if not uses_primal_gap(k)]
@@ -338,7 +361,7 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
                                      "values": _jsonable_measures(values)}))
             parts.append("</div>")
         insts = [i for i in groups if inst_kind[i] == pk]
-        for column in history_columns(recs).get(pk, []):
+        for column in _history_columns(recs, pk, history_columns(recs).get(pk, [])):
             hist = _history(groups, insts, column)
             if hist:
                 parts += [f"<h3>Convergence: {_esc(column.replace('_', ' '))} over iterations</h3>",
