@@ -40,7 +40,7 @@ __all__ = ["plot_trajectory", "gap_curve", "with_final", "plot_primal_gap", "plo
 #: a figure's axis is logarithmic when its values are positive and one panel's span more decades
 LOG_DECADES = 2.0
 #: instances drawn per figure at most (in run order, problem kinds taking turns); report.html has all
-MAX_PANELS = 12
+MAX_PANELS = 9
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -345,6 +345,32 @@ def _title(ax: Any, text: str) -> None:
     ax.set_title(text, fontsize=9, y=1.0, pad=5)
 
 
+def _draw_lines(ax: Any, lines: Mapping[str, list[tuple[Any, Any, Any]]],
+                colors: Mapping[str, Any], *, step: bool) -> None:
+    """Many lines as one collection per solver and their markers as one set per solver (an
+    artist per task would be most of the figure's drawing time). ``lines[label]`` = (xs, ys,
+    marker point or None for the line's last point); a step line holds each value until the next
+    x (``where="post"``); a line of one point is its marker alone."""
+    from matplotlib.collections import LineCollection
+
+    for lab, items in lines.items():
+        segs, marks = [], []
+        for xs, ys, mark in items:
+            xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+            if xs.size == 0:
+                continue
+            marks.append(mark if mark is not None else (xs[-1], ys[-1]))
+            if step and xs.size > 1:  # x0 x1 x1 x2 x2 ...; y0 y0 y1 y1 ...
+                xs, ys = np.repeat(xs, 2)[1:], np.repeat(ys, 2)[:-1]
+            segs.append(np.column_stack([xs, ys]))
+        if segs:
+            ax.add_collection(LineCollection(segs, colors=[colors[lab]], linewidths=1.2,
+                                             alpha=0.85))
+            ax.plot([m[0] for m in marks], [m[1] for m in marks], marker="o", markersize=4.5,
+                    color=colors[lab], linestyle="none", clip_on=False, zorder=3)
+    ax.autoscale_view()
+
+
 def _end_marker(ax: Any, t: float, v: float, color: Any) -> None:
     # the marker shows a line's end, and alone a solver that reported only its final answer
     ax.plot([t], [v], marker="o", markersize=4.5, color=color, linestyle="none", clip_on=False,
@@ -467,10 +493,12 @@ def objectives_figure(groups: Mapping[str, Mapping[str, list]],
         ref = refs.get(inst)
         shift = 0.0 if ylog else value_shift([v for _, _, vs in mine for v in vs]
                                              + ([ref] if ref is not None else []))
+        by_label: dict[str, list] = {}
         for lab, ts, vs in mine:
+            # the line runs on to the task's end; the marker sits at its final answer
             vs = [v - shift for v in vs]
-            ax.step(ts, vs + [vs[-1]], where="post", color=colors[lab], alpha=0.85, linewidth=1.2)
-            _end_marker(ax, ts[-2], vs[-1], colors[lab])
+            by_label.setdefault(lab, []).append((ts, vs + [vs[-1]], (ts[-2], vs[-1])))
+        _draw_lines(ax, by_label, colors, step=True)
         if ref is not None and (ref > 0 or not ylog):
             ax.axhline(ref - shift, color="grey", linestyle="--", linewidth=1)
         if not mine:
@@ -533,11 +561,10 @@ def history_figure(groups: Mapping[str, Mapping[str, list]], column: str) -> Any
     lay = _Layout(len(insts), len(labels))
     for ax, (inst, mine) in zip(lay.axes, lines):
         shift = 0.0 if ylog else value_shift([v for _, _, vs in mine for v in vs])
+        by_label = {}
         for lab, ks, vs in mine:
-            if ks:
-                vs = [v - shift for v in vs]
-                ax.plot(ks, vs, color=colors[lab], alpha=0.85, linewidth=1.2)
-                _end_marker(ax, ks[-1], vs[-1], colors[lab])
+            by_label.setdefault(lab, []).append((ks, [v - shift for v in vs], None))
+        _draw_lines(ax, by_label, colors, step=False)
         if ylog:
             ax.set_yscale("log")
         _title(ax, _short(inst))
@@ -564,7 +591,7 @@ def plot_history(groups: Mapping[str, Mapping[str, list[dict]]], column: str,
     return Path(path)
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> None:
+def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> None:
     """Save as PNG atomically (temporary file + os.replace)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
