@@ -245,15 +245,16 @@ class _Layout:
             ax.set_visible(False)
         self.axes = list(axes[:n_panels])
         self._h = h
+        self._x = (self.LEFT / w + 1 - self.RIGHT / w) / 2  # the middle of the panels
 
     def title(self, text: str) -> None:
-        self.fig.suptitle(text, fontsize=10, y=1 - 0.12 / self._h, va="top")
+        self.fig.suptitle(text, fontsize=10, x=self._x, y=1 - 0.12 / self._h, va="top")
 
     def legend(self, handles: list[Any]) -> None:
         """One legend for the figure, below the panels: it never covers a curve."""
         if handles:
             self.fig.legend(handles=handles, loc="lower center", ncols=self.legend_cols,
-                            bbox_to_anchor=(0.5, 0.06 / self._h), fontsize=8, frameon=False)
+                            bbox_to_anchor=(self._x, 0.06 / self._h), fontsize=8, frameon=False)
 
 
 def log_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
@@ -448,9 +449,11 @@ def primal_gap_figure(groups: Mapping[str, Mapping[str, list]], references: Mapp
         _ticks(ax, xlog=(t0, horizon) if time_log else None,
                ylog=gaxis.limits() if gaxis.log else None)
         ax.grid(alpha=0.3)
-    lay.legend(_handles(colors, labels, band=True))
-    lay.title(_truncated("Primal gap over time (mean over seeds"
-                         + (", geometric" if gaxis.log else "") + "; marker: last improvement)",
+    several = any(len(gaps) > 1 for _, _, _, cs in panels for _, gaps in cs.values())
+    lay.legend(_handles(colors, labels, band=several))
+    lay.title(_truncated("Primal gap over time ("
+                         + (("geometric " if gaxis.log else "") + "mean over seeds; " if several
+                            else "") + "marker: last improvement)",
                          len(insts), len(all_insts)))
     return lay.fig
 
@@ -655,7 +658,7 @@ def profiles_figure(measures: Mapping[str, Mapping[str, Sequence[float]]]) -> An
         ax.set_xlabel("tau (ratio to the best solver, log)")
         ax.set_ylabel("fraction of problems within tau", fontsize=8)
         n = len(next(iter(values.values())))
-        _title(ax, f"{title} ({n} problems)")
+        _title(ax, f"{title} ({n} problem{'s' if n != 1 else ''})")
         ax.grid(alpha=0.3)
     lay.legend(_handles(colors, labels))
     lay.title("Performance profiles (Dolan-More): higher and further left is better")

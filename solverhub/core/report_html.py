@@ -541,7 +541,7 @@ _SCRIPT = r"""
                    meta: {solver: s}, hovertemplate: s + ": %{y:.0%} within tau = %{x:.3g}<extra></extra>"});
     });
     Plotly.react(fig.id, traces, legendBelow({
-      title: {text: fig.title + " (" + n + " problems)", font: {size: 14}},
+      title: {text: fig.title + " (" + n + (n === 1 ? " problem)" : " problems)"), font: {size: 14}},
       xaxis: {title: {text: "tau (ratio to the best solver, log)"}, type: "log", range: [0, Math.log10(top)]},
       yaxis: {title: {text: "fraction of problems within tau"}, range: [-0.02, 1.02]}}), CONFIG);
   }
