@@ -13,9 +13,17 @@ import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-from solverhub.core.plotting import (gap_axis, history_figure, log_ticks, objectives_figure,
-                                     pick_panels, primal_gap_figure, profiles_figure, wants_log,
-                                     MAX_PANELS)
+from solverhub.core.plotting import (
+    MAX_PANELS,
+    gap_axis,
+    history_figure,
+    log_ticks,
+    objectives_figure,
+    pick_panels,
+    primal_gap_figure,
+    profiles_figure,
+    wants_log,
+)
 from solverhub.core.result import Result, Status, bound_gap, primal_gap
 
 

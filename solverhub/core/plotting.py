@@ -183,7 +183,7 @@ def gap_axis(gaps: Iterable[float]) -> GapAxis:
     return GapAxis(False, 0.0, hi)
 
 
-def snap_gaps(gaps: np.ndarray) -> np.ndarray:
+def snap_gaps(gaps: Any) -> np.ndarray:
     """Gaps with those below ``OPTIMAL_GAP`` (the optimal value, up to rounding) set to 0."""
     from solverhub.core.report import OPTIMAL_GAP
 
@@ -275,8 +275,7 @@ def _ticks(ax: Any, *, xlog: tuple[float, float] | None = None,
            ylog: tuple[float, float] | None = None) -> None:
     """Few ticks and no minor ones (Tick objects are most of matplotlib's drawing time), plain
     numbers, no offset notation. ``xlog``/``ylog``: the (low, high) limits of a log axis."""
-    from matplotlib.ticker import (FixedLocator, FuncFormatter, MaxNLocator, NullLocator,
-                                   ScalarFormatter)
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator, ScalarFormatter
 
     for axis, log, set_lim in ((ax.xaxis, xlog, ax.set_xlim), (ax.yaxis, ylog, ax.set_ylim)):
         axis.set_minor_locator(NullLocator())
@@ -564,7 +563,7 @@ def history_figure(groups: Mapping[str, Mapping[str, list]], column: str) -> Any
     lay = _Layout(len(insts), len(labels))
     for ax, (inst, mine) in zip(lay.axes, lines):
         shift = 0.0 if ylog else value_shift([v for _, _, vs in mine for v in vs])
-        by_label = {}
+        by_label: dict[str, list] = {}
         for lab, ks, vs in mine:
             by_label.setdefault(lab, []).append((ks, [v - shift for v in vs], None))
         _draw_lines(ax, by_label, colors, step=False)

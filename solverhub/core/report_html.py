@@ -31,8 +31,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from solverhub.core.config import instance_label
-from solverhub.core.plotting import (gap_axis, gap_time_range, history_points, snap_gaps,
-                                     wants_log, with_final)
+from solverhub.core.plotting import gap_axis, gap_time_range, history_points, snap_gaps, wants_log, with_final
 from solverhub.core.result import finite_or_none, primal_gap
 from solverhub.core.serialize import atomic_write_text
 
@@ -87,12 +86,12 @@ def metric_profile_measures(records: Iterable[Any]) -> dict[str, dict[str, list[
             continue
         values: dict[str, list[float]] = {}
         for s in solvers:
-            vals = []
+            vals: list[float] = []
             for p in problems:
                 r = mine[(s, *p)]
                 v = finite_or_none((_field(r, "metrics") or {}).get(metric))
-                failed = _field(r, "status") == "error" or v is None
-                vals.append(math.inf if failed else max(v, METRIC_FLOOR))
+                failed = _field(r, "status") == "error"
+                vals.append(math.inf if failed or v is None else max(v, METRIC_FLOOR))
             values[s] = vals
         out[f"{kind}: {metric}"] = values
     return out
@@ -164,7 +163,7 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
 def _gap_convergence(groups: Mapping[str, Mapping[str, list]], refs: Mapping[str, float],
                      ref_kinds: Mapping[str, str], insts: list[str]) -> dict[str, Any] | None:
     """Primal gap over time per instance and task, with the figure's one scale rule."""
-    out = []
+    out: list[dict[str, Any]] = []
     for inst in insts:
         if inst not in refs:
             continue
@@ -198,7 +197,7 @@ def _gap_convergence(groups: Mapping[str, Mapping[str, list]], refs: Mapping[str
 
 def _history(groups: Mapping[str, Mapping[str, list]], insts: list[str],
              column: str) -> dict[str, Any] | None:
-    out = []
+    out: list[dict[str, Any]] = []
     for inst in insts:
         tasks = []
         for lab, rs in groups[inst].items():
@@ -279,11 +278,22 @@ def _metric_columns(fields: Iterable[str]) -> list[tuple[str, str, str]]:
 def report_html(records: list[Any], *, sources: list[str] | None = None,
                 environments: dict[str, dict] | None = None, title: str | None = None) -> str:
     """The page (a string) for ``records`` (the lines of one or more run folders)."""
-    from solverhub.core.plotting import _colors  # one colour per solver, as in the PNGs
-    from solverhub.core.report import (group, history_columns, kind_of, kind_solver_summary,
-                                       latest, profile_measures, references, solver_summary,
-                                       summarize, summary_csv, uses_primal_gap)
     from matplotlib.colors import to_hex
+
+    from solverhub.core.plotting import _colors  # one colour per solver, as in the PNGs
+    from solverhub.core.report import (
+        group,
+        history_columns,
+        kind_of,
+        kind_solver_summary,
+        latest,
+        profile_measures,
+        references,
+        solver_summary,
+        summarize,
+        summary_csv,
+        uses_primal_gap,
+    )
 
     recs = latest(records)
     groups = group(recs)
@@ -356,9 +366,9 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
         prof = {k: v for k, v in metric_profile_measures(recs).items() if k.startswith(f"{pk}: ")}
         if prof:
             parts.append("<h3>Performance profile</h3><div class=row>")
-            for name, values in prof.items():
+            for name, kvalues in prof.items():
                 parts.append(figure({"type": "profile", "title": name,
-                                     "values": _jsonable_measures(values)}))
+                                     "values": _jsonable_measures(kvalues)}))
             parts.append("</div>")
         insts = [i for i in groups if inst_kind[i] == pk]
         for column in _history_columns(recs, pk, history_columns(recs).get(pk, [])):
@@ -564,13 +574,15 @@ _SCRIPT = r"""
                    showlegend: !shown[task.solver], mode: "lines",
                    line: {shape: fig.type === "gap" ? "hv" : "linear", color: DATA.colors[task.solver], width: 1.5},
                    meta: {solver: task.solver, seed: task.seed},
-                   hovertemplate: task.solver + " seed " + task.seed + ": %{customdata:.6g} at %{x:.4g}<extra></extra>"});
+                   hovertemplate: task.solver + " seed " + task.seed +
+                     ": %{customdata:.6g} at %{x:.4g}<extra></extra>"});
       if (end) {
         var ey = fig.type === "gap" && fig.ylog ? Math.max(end[1], fig.floor) : end[1];
         traces.push({x: [end[0]], y: [ey], customdata: [end[1]], legendgroup: task.solver, showlegend: false,
                      mode: "markers", marker: {color: DATA.colors[task.solver], size: 7},
                      name: task.solver, meta: {solver: task.solver, seed: task.seed, end: true},
-                     hovertemplate: task.solver + " seed " + task.seed + " ends: %{customdata:.6g} at %{x:.4g}<extra></extra>"});
+                     hovertemplate: task.solver + " seed " + task.seed +
+                       " ends: %{customdata:.6g} at %{x:.4g}<extra></extra>"});
       }
       shown[task.solver] = true;
     });
@@ -580,14 +592,17 @@ _SCRIPT = r"""
              type: fig.xlog ? "log" : "linear"};
     if (fig.type === "gap") x.range = fig.xlog ? [Math.log10(inst.t0), Math.log10(inst.horizon)] : [0, inst.horizon];
     var y = {title: {text: fig.ylabel}, type: fig.ylog ? "log" : "linear"};
-    if (fig.type === "gap") y.range = fig.ylog ? [Math.log10(fig.floor / 1.6), Math.log10(fig.top * 1.6)] : [-0.02 * fig.top, 1.04 * fig.top];
+    if (fig.type === "gap") {
+      y.range = fig.ylog ? [Math.log10(fig.floor / 1.6), Math.log10(fig.top * 1.6)]
+                         : [-0.02 * fig.top, 1.04 * fig.top];
+    }
     Plotly.react(fig.id, traces, legendBelow({title: {text: title, font: {size: 14}}, xaxis: x, yaxis: y}), CONFIG);
   }
   function draw(fig, keep) { if (fig.type === "profile") drawProfile(fig, keep); else drawConvergence(fig, keep); }
   function apply() {
     var kinds = checked("f-kind"), solvers = checked("f-solver");
     document.querySelectorAll("section.kind").forEach(function (s) {
-      var on = s.dataset.kind.split(" ").some(function (k) { return kinds[k]; }) || (s.dataset.kind === "" && kinds[""]);
+      var on = s.dataset.kind.split(" ").some(function (k) { return kinds[k]; });
       s.classList.toggle("hidden", !on);
     });
     document.querySelectorAll("tr[data-solver], li[data-solver]").forEach(function (r) {
@@ -597,7 +612,8 @@ _SCRIPT = r"""
   }
   DATA.figures.forEach(function (fig) {
     if (fig.type === "profile" || fig.instances.length < 2) return;
-    var div = document.getElementById(fig.id), box = document.createElement("div"), sel = document.createElement("select");
+    var div = document.getElementById(fig.id), box = document.createElement("div");
+    var sel = document.createElement("select");
     box.className = "controls"; box.textContent = "instance: "; sel.id = fig.id + "-instance";
     fig.instances.forEach(function (inst, k) {
       var o = document.createElement("option"); o.value = k; o.textContent = inst.name; sel.appendChild(o);
@@ -612,7 +628,8 @@ _SCRIPT = r"""
     document.querySelectorAll("input.f-solver").forEach(function (b) { b.checked = false; }); apply(); });
   document.querySelectorAll("table.data th").forEach(function (th, col) {
     th.addEventListener("click", function () {
-      var table = th.closest("table"), body = table.tBodies[0], idx = Array.prototype.indexOf.call(th.parentNode.children, th);
+      var body = th.closest("table").tBodies[0];
+      var idx = Array.prototype.indexOf.call(th.parentNode.children, th);
       var asc = th.dataset.sort !== "asc"; th.dataset.sort = asc ? "asc" : "desc";
       var rows = Array.prototype.slice.call(body.rows);
       rows.sort(function (a, b) {
