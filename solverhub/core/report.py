@@ -268,7 +268,8 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
     written = [d / SUMMARY, d / SOLVERS]
     figures: list[Path] = []
     if plots and records:
-        from solverhub.core.plotting import plot_history, plot_objectives, plot_performance_profiles, plot_primal_gap
+        from solverhub.core.plotting import (plot_history, plot_objectives,
+                                             plot_performance_profiles, plot_primal_gap)
 
         groups = group(records)
         refs, kinds = references(groups)
