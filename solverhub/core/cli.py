@@ -630,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="consent to run the Python code that py: instances name")
     sp.set_defaults(func=cmd_run)
 
-    sp = sub.add_parser("report", help="tables, report.md, CSV and plots from run folders")
+    sp = sub.add_parser("report", help="tables, report.md, report.html, CSV and plots from run folders")
     sp.add_argument("dirs", metavar="DIR", nargs="+", help="run folder(s); several are combined")
     sp.add_argument("--out", metavar="OUT", default=None,
                     help="where the report goes (default: DIR itself; required for several DIRs)")

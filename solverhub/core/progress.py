@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from solverhub.core.config import instance_label
-from solverhub.core.result import finite_or_none, primal_gap
+from solverhub.core.result import bound_gap, finite_or_none, primal_gap
 
 __all__ = ["RunProgress", "bound_gap", "format_duration"]
 
@@ -33,16 +33,6 @@ def format_duration(seconds: float | None) -> str:
     h, rem = divmod(s, 3600)
     m, sec = divmod(rem, 60)
     return f"{h}:{m:02d}:{sec:02d}"
-
-
-def bound_gap(objective: float | None, bound: float | None) -> float | None:
-    """|objective - bound| / max(|objective|, |bound|), in [0, 1]; None without both."""
-    if objective is None or bound is None:
-        return None
-    denom = max(abs(objective), abs(bound))
-    if denom == 0:
-        return 0.0
-    return min(1.0, abs(objective - bound) / denom)
 
 
 class RunProgress:

@@ -258,7 +258,8 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
                   sources: list[str] | None = None,
                   environments: dict[str, dict] | None = None) -> list[Path]:
     """(Re)write a folder's summary.csv (per instance x solver), solvers.csv (per solver, ranked),
-    the plots and report.md; returns the files written."""
+    the plots (``plots``: the PNG figures), report.md and report.html; returns the files
+    written."""
 
     d = Path(run_dir)
     rows = summarize(records)
@@ -280,7 +281,11 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
                             reference_kind=kinds)
         if p:
             figures.append(p)
-        p = plot_performance_profiles(profile_measures(records), d / "performance_profile.png")
+        from solverhub.core.report_html import metric_profile_measures
+
+        p = plot_performance_profiles({**profile_measures(records),
+                                       **metric_profile_measures(records)},
+                                      d / "performance_profile.png")
         if p:
             figures.append(p)
         p = plot_objectives(groups, d / "objective.png", references=known)
@@ -295,7 +300,10 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
                     figures.append(p)
     atomic_write_text(d / REPORT_MD, report_markdown(records, sources=sources, plots=figures,
                                                      environments=environments))
-    return written + figures + [d / REPORT_MD]
+    from solverhub.core.report_html import write_report_html
+
+    page = write_report_html(d, records, sources=sources, environments=environments)
+    return written + figures + [d / REPORT_MD, page]
 
 
 def load_runs(dirs: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[str, dict]]:

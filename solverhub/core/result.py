@@ -12,7 +12,7 @@ import numpy as np
 from solverhub.core.serialize import jsonable
 
 __all__ = ["Status", "TerminationCondition", "SolutionStatus", "Correction", "Conversion", "Result",
-           "summarize", "primal_gap", "primal_integral"]
+           "summarize", "primal_gap", "bound_gap", "primal_integral"]
 
 
 class TerminationCondition(str, enum.Enum):
@@ -202,6 +202,14 @@ def primal_gap(value: float | None, reference: float) -> float:
     return min(1.0, abs(reference - value) / denom) if denom > 0 else 0.0
 
 
+def bound_gap(objective: float | None, bound: float | None) -> float | None:
+    """The gap between an incumbent and a dual bound, by the one gap formula of the project
+    (:func:`primal_gap`, the bound in place of the reference): in [0, 1]; None without both."""
+    if objective is None or bound is None or not (math.isfinite(objective) and math.isfinite(bound)):
+        return None
+    return primal_gap(objective, bound)
+
+
 def primal_integral(trajectory: list[tuple[float, float]], reference: float, horizon: float,
                     *, normalize: bool = True, sense: int = 1) -> float:
     """Primal integral (Berthold 2013) of a (time, incumbent) trajectory over [0, horizon].
@@ -327,11 +335,8 @@ class Result:
 
     @property
     def gap(self) -> float | None:
-        """Relative gap between objective and bound, or None when either is missing."""
-        if self.objective is None or self.bound is None:
-            return None
-        denom = max(abs(self.objective), 1e-10)
-        return abs(self.objective - self.bound) / denom
+        """Gap between objective and bound, or None when either is missing: :func:`bound_gap`."""
+        return bound_gap(self.objective, self.bound)
 
     def with_reference(self, reference: float, horizon: float | None = None) -> "Result":
         """Fill ``primal_integral`` (normalised by ``horizon``, default the runtime) from a known

@@ -15,7 +15,7 @@ Executors (DESIGN.md section 8):
 The run folder holds ``config.toml`` (the resolved config), ``environment.json`` (written once),
 ``results.jsonl`` (one JSON line per finished task, appended, flushed and fsync'd by this process
 as each task ends, with the resolved options and where the task was solved: versions, Python,
-host, CPU), ``summary.csv``, ``solvers.csv``, ``report.md`` and the plots. A task whose solver
+host, CPU), ``summary.csv``, ``solvers.csv``, ``report.md``, ``report.html`` and the plots. A task whose solver
 raises, whose worker dies twice, or whose worker hangs past its time limit plus ``[executor]
 task_grace`` gets a line with ``status = "error"`` and the reason. A task without a line is not
 done: ``--resume`` runs it (and the tasks last recorded as ``interrupted``); a truncated last line,

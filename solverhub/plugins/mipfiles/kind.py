@@ -10,7 +10,7 @@ import numpy as np
 
 from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
 from solverhub.core.mip import MIPProblem
-from solverhub.core.result import primal_gap, primal_integral
+from solverhub.core.result import bound_gap, finite_or_none, primal_gap, primal_integral
 
 __all__ = ["MIPKind", "SNAP_TOL"]
 
@@ -58,8 +58,9 @@ class MIPKind(KindProtocol):
     def compute_metrics(self, problem: Any, result: Any, reference: Reference | None,
                         horizon: float) -> dict[str, float]:
         out: dict[str, float] = {}
-        if result.objective is not None and result.bound is not None:
-            out["gap"] = abs(result.objective - result.bound) / max(abs(result.objective), 1e-10)
+        gap = bound_gap(finite_or_none(result.objective), finite_or_none(result.bound))
+        if gap is not None:  # the progress line shows the same number (one gap formula)
+            out["gap"] = gap
         if reference is not None and reference.objective is not None:
             out["primal_gap"] = primal_gap(result.objective, reference.objective)
             out["primal_integral"] = primal_integral(result.trajectory, reference.objective, horizon)
