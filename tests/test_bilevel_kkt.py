@@ -231,3 +231,11 @@ def test_kkt_conformance(check):
 @pytest.mark.parametrize("check", solver_checks("bilevel-auto") if HAS_SCIP else [], ids=str)
 def test_auto_conformance(check):
     check()
+
+
+def test_report_geomean_of_an_error_metric_with_zeros_is_not_zero():
+    from solverhub.core.report import GEOMEAN_FLOOR, _aggregate
+
+    got = _aggregate([0.0, 1e-2, 1e-4], "geomean")
+    assert got == pytest.approx((GEOMEAN_FLOOR * 1e-2 * 1e-4) ** (1 / 3))
+    assert got > 0

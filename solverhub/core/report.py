@@ -84,6 +84,10 @@ def uses_primal_gap(kind: str | None) -> bool:
     return not kind or any(m.name == GAP_METRIC for m in metric_specs(kind))
 
 
+#: the floor of a geometric mean of an error metric: smaller values (zeros included) count as it
+GEOMEAN_FLOOR = 1e-12
+
+
 def _aggregate(values: list[float], how: str) -> float | None:
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if not vals:
@@ -91,9 +95,9 @@ def _aggregate(values: list[float], how: str) -> float | None:
     if how == "geomean":
         if min(vals) < 0:  # not defined: fall back on the mean
             return statistics.fmean(vals)
-        if min(vals) == 0.0:  # a zero factor makes the geometric mean zero
-            return 0.0
-        return math.exp(statistics.fmean(math.log(v) for v in vals))
+        # a zero (an exact answer) would make the mean 0 whatever the other values are: errors
+        # below GEOMEAN_FLOOR count as rounding, at the floor (docs/cli.md)
+        return math.exp(statistics.fmean(math.log(max(v, GEOMEAN_FLOOR)) for v in vals))
     if how == "median":
         return statistics.median(vals)
     return statistics.fmean(vals)
