@@ -64,7 +64,7 @@ __all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
 #: largest n d 2P c for which the (host) polishing is attempted; breast_cancer at P = 200 is 5e6
 POLISH_MAX_WORK = 1e9
 #: seconds the final certificate (projection and dual bound) may run past a time limit or Ctrl-C
-CERTIFY_GRACE = 0.5
+CERTIFY_GRACE = 0.8
 
 
 class AdmmOptions(IterationLimitOptions, DeviceOptions):
