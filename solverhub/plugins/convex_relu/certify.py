@@ -43,6 +43,11 @@ __all__ = ["project_to_cones", "dual_bound", "Certificate", "certify_point"]
 _NEAR = 1e-3
 #: relative move into the interior along the gate after the projection
 _INTERIOR = 1e-10
+#: a block whose repair along its gate would change it by more than this (relative) is zeroed
+_MAX_GATE_MOVE = 0.1
+#: the dual bound's NNLS uses at most this many rows per block (times d) on large problems: the
+#: rows most aligned with the block's dual residual; any subset gives a valid (looser) bound
+_BOUND_ROWS_PER_DIM = 8
 
 
 def _gates(pb: ReLUTraining) -> np.ndarray | None:
@@ -84,7 +89,13 @@ def project_to_cones(pb: ReLUTraining, x: Any, *, deadline: float = math.inf) ->
                             continue
                         t = float(np.max(-slack[need] / gs[need]))
                     gn = float(np.linalg.norm(G[:, i]))
-                    t = 2.0 * t + _INTERIOR * float(np.linalg.norm(u)) / max(gn, 1e-300)
+                    un = float(np.linalg.norm(u))
+                    if 2.0 * t * gn > _MAX_GATE_MOVE * un:
+                        # the gate is nearly parallel to a violated row: the move would dwarf
+                        # the block; zero (always feasible) costs less
+                        U[j, s, i] = 0.0
+                        continue
+                    t = 2.0 * t + _INTERIOR * un / max(gn, 1e-300)
                     u = u + t * G[:, i]
                 elif float(slack.min()) < -1e-13 * scale:
                     u = np.zeros_like(u)
@@ -96,15 +107,20 @@ def _project_block(X: np.ndarray, e: np.ndarray, u: np.ndarray, slack: np.ndarra
                    scale: float) -> np.ndarray:
     """Euclidean projection of u onto {u : e * (X u) >= 0} (Moreau: u + A' mu, mu = argmin_{mu >=
     0} ||u + A' mu||, A = diag(e) X), on the rows near the boundary first, all rows if needed."""
+    n, d = X.shape
     rows = np.flatnonzero(slack <= _NEAR * scale)
+    if rows.size > _BOUND_ROWS_PER_DIM * d:        # the most violated rows (NNLS cost)
+        rows = rows[np.argsort(slack[rows])[:_BOUND_ROWS_PER_DIM * d]]
     for attempt in range(2):
         A = e[rows, None] * X[rows]
         mu, _ = nnls(A.T, -u, maxiter=50 * max(A.shape))
         p = u + A.T @ mu
         sl = e * (X @ p)
-        if float(sl.min()) >= -1e-12 * scale or attempt:
+        # leftovers are repaired along the gate (or the block zeroed) by the caller; all rows
+        # only where that NNLS is cheap
+        if float(sl.min()) >= -1e-12 * scale or attempt or n > 2000:
             return p
-        rows = np.arange(X.shape[0])
+        rows = np.arange(n)
     return p
 
 
@@ -188,8 +204,13 @@ def dual_bound(pb: ReLUTraining, x: Any, *, loss_dual: np.ndarray | None = None,
             A = X.T * E[:, i]                                         # d x n
             for sgn in (1.0, -1.0):
                 c = sgn * C[:, i]
-                mu, _ = nnls(A, c, maxiter=50 * max(A.shape))
-                worst = max(worst, float(np.linalg.norm(c - A @ mu)))
+                Ab = A
+                if n > _BOUND_ROWS_PER_DIM * d:
+                    align = (c @ A) / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
+                    Ab = A[:, np.argpartition(-align, _BOUND_ROWS_PER_DIM * d)[
+                        :_BOUND_ROWS_PER_DIM * d]]
+                mu, _ = nnls(Ab, c, maxiter=50 * max(Ab.shape))
+                worst = max(worst, float(np.linalg.norm(c - Ab @ mu)))
         t_max = min(1.0, beta / worst) * (1.0 - 1e-12) if worst > 0 else 1.0
         total += _maximise(value, t_max)
     return total
