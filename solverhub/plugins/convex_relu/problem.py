@@ -290,7 +290,9 @@ class ReLUTraining:
         if self.robust_cones and self.eps > 0:
             slack = slack - self.eps * np.abs(U[..., self.nonbias]).sum(-1)[..., None]
         viol = float(np.max(-slack, initial=0.0))
-        return max(viol, 0.0) / max(1.0, float(np.max(np.abs(XU), initial=0.0)))
+        if viol <= 0.0:                 # also -0.0, which would print as "-0"
+            return 0.0
+        return viol / max(1.0, float(np.max(np.abs(XU), initial=0.0)))
 
     # ------------------------------------------------------------------ the network
     def recover(self, x: Any, tol: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
