@@ -238,13 +238,13 @@ def _maximise(value: Any, t_max: float) -> float:
 
 
 class Certificate:
-    """A feasible point, its objective, cone violation and a dual lower bound (or None)."""
+    """A feasible point, its objective and a dual lower bound (or None). The point's cone
+    violation is the kind's to check (the host does it after every solve)."""
 
-    __slots__ = ("x", "objective", "cone_violation", "bound")
+    __slots__ = ("x", "objective", "bound")
 
-    def __init__(self, x: np.ndarray, objective: float, cone_violation: float,
-                 bound: float | None) -> None:
-        self.x, self.objective, self.cone_violation, self.bound = x, objective, cone_violation, bound
+    def __init__(self, x: np.ndarray, objective: float, bound: float | None) -> None:
+        self.x, self.objective, self.bound = x, objective, bound
 
     def relative_gap(self) -> float:
         if self.bound is None or not math.isfinite(self.bound):
@@ -263,4 +263,4 @@ def certify_point(pb: ReLUTraining, x: Any, *, loss_dual: np.ndarray | None = No
     f = pb.objective(xf)
     if bound is not None:
         bound = min(bound, f)
-    return Certificate(xf, f, pb.cone_violation(xf), bound)
+    return Certificate(xf, f, bound)

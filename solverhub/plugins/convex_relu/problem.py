@@ -285,7 +285,8 @@ class ReLUTraining:
         over all blocks, relative to ``max(1, max |X u_i|)``."""
         U = self.blocks(x)
         S = 2.0 * self.D - 1.0
-        XU = np.einsum("nd,cspd->cspn", self.X, U)
+        # one BLAS product (einsum would not use BLAS here: seconds at n = 1e5)
+        XU = (U.reshape(-1, self.d) @ self.X.T).reshape(self.c, 2, self.P, self.n_samples)
         slack = XU * S.T[None, None]
         if self.robust_cones and self.eps > 0:
             slack = slack - self.eps * np.abs(U[..., self.nonbias]).sum(-1)[..., None]
