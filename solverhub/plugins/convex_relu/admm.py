@@ -525,7 +525,7 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             coef = t * (xa - Y) / (1.0 + t * xnorm2)
             return A - coef[:, :, None] * X[None]
         eps = pb.eps
-        t = t * xp.ones(xa.shape)                  # per-sample prox steps (sample weights)
+        t = xp.zeros_like(xa) + t                  # per-sample prox steps (sample weights)
         if eps == 0:
             m0 = Y * xa                                                 # margin at a
             if pb.loss == "hinge":

@@ -45,9 +45,12 @@ _NEAR = 1e-3
 _INTERIOR = 1e-10
 #: a block whose repair along its gate would change it by more than this (relative) is zeroed
 _MAX_GATE_MOVE = 0.1
-#: the dual bound's NNLS uses at most this many rows per block (times d) on large problems: the
-#: rows most aligned with the block's dual residual; any subset gives a valid (looser) bound
-_BOUND_ROWS_PER_DIM = 8
+#: the dual bound's NNLS uses at most max(this times d, _BOUND_ROWS_MIN) rows per block: the rows
+#: most aligned with the block's dual residual; any subset gives a valid (looser) bound
+_BOUND_ROWS_PER_DIM = 50
+_BOUND_ROWS_MIN = 2000
+#: the projection's NNLS takes at most this many (times d) of the most violated rows
+_PROJECT_ROWS_PER_DIM = 8
 
 
 def _gates(pb: ReLUTraining) -> np.ndarray | None:
@@ -109,8 +112,8 @@ def _project_block(X: np.ndarray, e: np.ndarray, u: np.ndarray, slack: np.ndarra
     0} ||u + A' mu||, A = diag(e) X), on the rows near the boundary first, all rows if needed."""
     n, d = X.shape
     rows = np.flatnonzero(slack <= _NEAR * scale)
-    if rows.size > _BOUND_ROWS_PER_DIM * d:        # the most violated rows (NNLS cost)
-        rows = rows[np.argsort(slack[rows])[:_BOUND_ROWS_PER_DIM * d]]
+    if rows.size > _PROJECT_ROWS_PER_DIM * d:      # the most violated rows (NNLS cost)
+        rows = rows[np.argsort(slack[rows])[:_PROJECT_ROWS_PER_DIM * d]]
     for attempt in range(2):
         A = e[rows, None] * X[rows]
         mu, _ = nnls(A.T, -u, maxiter=50 * max(A.shape))
@@ -205,10 +208,10 @@ def dual_bound(pb: ReLUTraining, x: Any, *, loss_dual: np.ndarray | None = None,
             for sgn in (1.0, -1.0):
                 c = sgn * C[:, i]
                 Ab = A
-                if n > _BOUND_ROWS_PER_DIM * d:
+                keep = max(_BOUND_ROWS_PER_DIM * d, _BOUND_ROWS_MIN)
+                if n > keep:
                     align = (c @ A) / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
-                    Ab = A[:, np.argpartition(-align, _BOUND_ROWS_PER_DIM * d)[
-                        :_BOUND_ROWS_PER_DIM * d]]
+                    Ab = A[:, np.argpartition(-align, keep)[:keep]]
                 mu, _ = nnls(Ab, c, maxiter=50 * max(Ab.shape))
                 worst = max(worst, float(np.linalg.norm(c - Ab @ mu)))
         t_max = min(1.0, beta / worst) * (1.0 - 1e-12) if worst > 0 else 1.0
