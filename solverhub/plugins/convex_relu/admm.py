@@ -457,9 +457,9 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             info["iterate_objective"] = objective(V)
             if cert is None:
                 now = time.perf_counter()
-                limit = now + CERTIFY_GRACE if status in (Status.TIME_LIMIT, Status.INTERRUPTED) \
-                    else deadline + CERTIFY_GRACE
-                cert = self._certify(pb, V, split, rz, Xi, limit)
+                stopped = status in (Status.TIME_LIMIT, Status.INTERRUPTED)
+                limit = now + CERTIFY_GRACE if stopped else deadline + CERTIFY_GRACE
+                cert = self._certify(pb, V, split, rz, Xi, limit, fast=stopped)
             x, obj, bound = cert.x, cert.objective, cert.bound
             if status not in (Status.TIME_LIMIT, Status.INTERRUPTED):
                 info["iterate_cone_violation"] = pb.cone_violation(to_host(V).ravel())
@@ -488,13 +488,14 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                       trajectory=traj, info=info)
 
     def _certify(self, pb: ReLUTraining, V: Any, split: str, rz: float, Xi: Any,
-                 deadline: float) -> Certificate:
+                 deadline: float, fast: bool = False) -> Certificate:
         """Feasible point and dual bound from the v iterate; the split form passes its loss
         multiplier (rho_z xi = the loss gradient / n at the prox point) for the margin losses."""
         loss_dual = None
         if split == "split" and pb.loss != "squared":
             loss_dual = rz * to_host(Xi)
-        return certify_point(pb, to_host(V).ravel(), loss_dual=loss_dual, deadline=deadline)
+        return certify_point(pb, to_host(V).ravel(), loss_dual=loss_dual, deadline=deadline,
+                             fast=fast)
 
     def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""

@@ -136,11 +136,12 @@ def _margins(pb: ReLUTraining, U: np.ndarray, j: int) -> tuple[np.ndarray, np.nd
 
 
 def dual_bound(pb: ReLUTraining, x: Any, *, loss_dual: np.ndarray | None = None,
-               deadline: float = math.inf) -> float | None:
+               deadline: float = math.inf, fast: bool = False) -> float | None:
     """A lower bound on the sampled program's optimum from the point ``x`` (see the module
     docstring). ``loss_dual`` (c, n, d): the method's multiplier of the loss (Lam, e.g. ADMM's
     rho_z * xi); without it the loss gradient at ``x`` is used (for the hinge loss with
-    a = 1 where the margin is below 1). None when ``deadline`` passes first."""
+    a = 1 where the margin is below 1). None when ``deadline`` passes first. ``fast``: at most
+    _PROJECT_ROWS_PER_DIM d rows per NNLS (a looser bound, for the grace after a limit)."""
     U = pb.blocks(x)
     X, n, d, beta = pb.X, pb.n_samples, pb.d, pb.beta
     Df = pb.D.astype(np.float64)
@@ -208,7 +209,8 @@ def dual_bound(pb: ReLUTraining, x: Any, *, loss_dual: np.ndarray | None = None,
             for sgn in (1.0, -1.0):
                 c = sgn * C[:, i]
                 Ab = A
-                keep = max(_BOUND_ROWS_PER_DIM * d, _BOUND_ROWS_MIN)
+                keep = _PROJECT_ROWS_PER_DIM * d if fast else max(_BOUND_ROWS_PER_DIM * d,
+                                                                  _BOUND_ROWS_MIN)
                 if n > keep:
                     align = (c @ A) / np.maximum(np.linalg.norm(A, axis=0), 1e-300)
                     Ab = A[:, np.argpartition(-align, keep)[:keep]]
@@ -256,13 +258,13 @@ class Certificate:
 
 
 def certify_point(pb: ReLUTraining, x: Any, *, loss_dual: np.ndarray | None = None,
-                  deadline: float = math.inf) -> Certificate:
+                  deadline: float = math.inf, fast: bool = False) -> Certificate:
     """Project ``x`` onto the cones, evaluate it, and bound the optimum from it."""
     x = np.asarray(x, dtype=np.float64).ravel()
     xf = project_to_cones(pb, x, deadline=deadline)
     # the dual point is read off the iterate itself (any point gives a valid bound; the
     # iterate's loss gradient is the method's own estimate of the multiplier)
-    bound = dual_bound(pb, x, loss_dual=loss_dual, deadline=deadline)
+    bound = dual_bound(pb, x, loss_dual=loss_dual, deadline=deadline, fast=fast)
     f = pb.objective(xf)
     if bound is not None:
         bound = min(bound, f)
