@@ -23,7 +23,10 @@ docs/convex_relu.md).
 
 Steps 2-4 (paper): v <- group soft-threshold(u + lambda, beta / rho); s <- (G u + nu)_+;
 lambda += gamma (u - v), nu += gamma (G u - s). Stopping: primal and dual residuals below
-eps_abs sqrt(p) + eps_rel * scale (Boyd et al. 2011, sec. 3.3.1). Adaptive rho: residual
+eps_abs sqrt(p) + eps_rel * scale (Boyd et al. 2011, sec. 3.3.1), then a certificate (certify.py:
+the iterate projected onto the cones and a Lagrange-dual bound); ``optimal`` only within rel_gap of
+the bound, else the tolerances tighten and ADMM goes on. The reported point is always the feasible
+one, never the raw iterate (issue 25). Adaptive rho: residual
 balancing (Boyd et al. sec. 3.4.1, mu = 10, tau = 2) every ``adapt_every`` iterations.
 
 Polishing (squared loss, ``polish=True`` by default; polish.py, not in the paper): at
