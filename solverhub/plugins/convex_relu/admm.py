@@ -131,6 +131,9 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
+        # the host validates before calling; a direct call (run_admm, the conformance checks)
+        # must not reach LAPACK with NaN data (LinAlgError instead of a named bad input)
+        problem.validate()
         if problem.robust_cones and problem.eps > 0:
             raise BadInputError(f"{problem.name}: robust cones are not linear constraints; use "
                                 f"convex-relu-cvxpy (or robust_cones=false: robust loss only)")
