@@ -3,6 +3,12 @@
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_convex_relu.py [--quick] [--out FILE]
         [--sets ADDRESS ...]     (only these problems, main table only)
 
+Scale table (issue 25): ``--scale [--sizes 1000 10000 100000] [--time-limit 60]``: synthetic
+regression (planted ReLU net, d = 10, P = 20, squared loss, beta by the data-scaled rule), each
+solver in its own child process (wall seconds, the child's peak resident memory, killed at twice
+the limit when a solver does not stop): convex-relu-admm with defaults and CLARABEL
+(convex-relu-cvxpy); scnn when installed.
+
 One process, one thread, CPU seconds (time.process_time). For each data set: CVXPY + CLARABEL (the
 reference optimum f*), the paper's ADMM (time until its objective stays within 1e-5 relative of
 f*, the cone violation of that point, and its state when CLARABEL's time is spent), ADMM with
@@ -153,14 +159,99 @@ def main_table(rows):
     return lines
 
 
+def _scale_problem(n, d=10, P=20, seed=0):
+    from solverhub.plugins.convex_relu import ReLUTraining
+    from solverhub.plugins.convex_relu.data import beta_rule
+    from solverhub.plugins.convex_relu.problem import sample_patterns
+
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.standard_normal((n, d - 1)), np.ones((n, 1))])
+    W = rng.standard_normal((d, 3))
+    y = np.maximum(X @ W, 0.0) @ np.array([1.0, -1.0, 0.5]) + 0.1 * rng.standard_normal(n)
+    y -= y.mean()
+    gates, D = sample_patterns(X, P, seed)
+    return ReLUTraining(X, y, loss="squared", beta=beta_rule(X, y, D), gates=gates, patterns=D,
+                        name=f"scale-n{n}")
+
+
+def _scale_child(n, solver, time_limit, conn):
+    import resource
+
+    try:
+        pb = _scale_problem(n)
+        t = time.perf_counter()
+        if solver == "scnn":
+            from peer_scnn import solve_problem
+
+            f = solve_problem(pb)
+            out = dict(status="done", objective=float(f), bound=None)
+        else:
+            r = sh.solve(pb, solver=solver, time_limit=time_limit)
+            out = dict(status=r.status.value, objective=r.objective, bound=r.bound,
+                       viol=r.metrics.get("cone_violation"))
+        out["wall"] = time.perf_counter() - t
+    except Exception as exc:                                # reported in the table
+        out = dict(status=f"error: {str(exc)[:80]}", wall=None)
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    conn.send(out)
+
+
+def scale_table(sizes, time_limit):
+    import importlib.util
+    import multiprocessing as mp
+
+    solvers = ["convex-relu-admm", "convex-relu-cvxpy"]
+    if importlib.util.find_spec("scnn") is not None:
+        solvers.append("scnn")
+    lines = [f"| n | solver | status | wall s | peak MB | objective | gap to bound | "
+             f"cone violation |", "|---|---|---|---|---|---|---|---|"]
+    ctx = mp.get_context("fork")
+    for n in sizes:
+        for solver in solvers:
+            a, b = ctx.Pipe(False)
+            t = time.perf_counter()
+            p = ctx.Process(target=_scale_child, args=(n, solver, time_limit, b))
+            p.start()
+            out = None
+            if a.poll(2 * time_limit + 30):
+                out = a.recv()
+            p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join()
+            if out is None:
+                out = dict(status=f"killed after {time.perf_counter() - t:.0f} s", wall=None,
+                           peak_mb=None)
+            f, bd = out.get("objective"), out.get("bound")
+            gap = (f - bd) / max(abs(f), 1e-300) if f is not None and bd is not None else None
+            def fmt(v, spec):
+                return "-" if v is None else format(v, spec)
+
+            lines.append(f"| {n} | {solver} | {out['status']} | {fmt(out.get('wall'), '.1f')} | "
+                         f"{fmt(out.get('peak_mb'), '.0f')} | {fmt(f, '.8g')} | "
+                         f"{fmt(gap, '.1e')} | {fmt(out.get('viol'), '.0e')} |")
+            print(lines[-1], flush=True)
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", action="store_true", help="the scale table (issue 25) only")
+    ap.add_argument("--sizes", nargs="+", type=int, default=[1000, 3000, 10000, 30000, 100000])
+    ap.add_argument("--time-limit", type=float, default=60.0, help="per solver, scale table")
     ap.add_argument("--quick", action="store_true", help="P = 50 data sets only")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     ap.add_argument("--sets", nargs="+", default=None, metavar="ADDRESS",
                     help="run only these problem addresses (main table only; no warm-start or "
                          "adversarial part), e.g. 'dataset:digits?classes=1,7&P=50'")
     args = ap.parse_args()
+    if args.scale:
+        text = "\n".join(scale_table(args.sizes, args.time_limit))
+        print(text)
+        if args.out:
+            with open(args.out, "w") as fh:
+                fh.write(text + "\n")
+        return
     rows = []
     sets = ["dataset:breast_cancer?P=50", "dataset:digits?classes=3,8&P=50",
             "dataset:wine?P=50", "dataset:iris?classes=1,2&P=50"]

@@ -209,8 +209,13 @@ def test_import_stays_cheap():
 
 
 # ------------------------------------------------------------------ scikit-learn estimators
-#: checks skipped, with the reason (none at present; see docs/convex_relu.md)
-SKIPPED_CHECKS: dict[str, str] = {}
+#: checks skipped, with the reason (see docs/convex_relu.md)
+SKIPPED_CHECKS: dict[str, str] = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "compares decision functions to rtol 1e-7 after 400 ADMM iterations, far from that "
+        "accuracy; weights against repeated samples are tested with CLARABEL in "
+        "tests/test_convex_relu_trust.py",
+}
 
 
 @pytest.mark.parametrize("name", ["ConvexReLUClassifier", "ConvexReLURegressor"])

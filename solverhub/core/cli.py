@@ -412,6 +412,10 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
     gap = result.gap
     if gap is not None and math.isfinite(gap):
         t.add_row("gap", f"{100 * gap:.4g}%")
+    if d.get("info", {}).get("verification"):
+        # the kind's own check of the reported point (e.g. a continuous kind's constraint
+        # violation): an objective is only meaningful beside its feasibility
+        t.add_row("check", str(d["info"]["verification"]))
     t.add_row("runtime", f"{d['runtime']:.3f} s")
     t.add_row("iterations", str(d["iterations"]))
     if d.get("primal_integral") is not None:

@@ -87,6 +87,8 @@ class ReluAdam(SolverBase[AdamOptions]):
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
+        if problem.sample_weight is not None:
+            raise BadInputError(f"{problem.name}: relu-adam does not take sample weights")
         deadline = deadline_of(t0, time_limit)
         traj: list[tuple[float, float]] = []
         state = {"k": 0}

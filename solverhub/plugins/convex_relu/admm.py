@@ -23,7 +23,10 @@ docs/convex_relu.md).
 
 Steps 2-4 (paper): v <- group soft-threshold(u + lambda, beta / rho); s <- (G u + nu)_+;
 lambda += gamma (u - v), nu += gamma (G u - s). Stopping: primal and dual residuals below
-eps_abs sqrt(p) + eps_rel * scale (Boyd et al. 2011, sec. 3.3.1). Adaptive rho: residual
+eps_abs sqrt(p) + eps_rel * scale (Boyd et al. 2011, sec. 3.3.1), then a certificate (certify.py:
+the iterate projected onto the cones and a Lagrange-dual bound); ``optimal`` only within rel_gap of
+the bound, else the tolerances tighten and ADMM goes on. The reported point is always the feasible
+one, never the raw iterate (issue 25). Adaptive rho: residual
 balancing (Boyd et al. sec. 3.4.1, mu = 10, tau = 2) every ``adapt_every`` iterations.
 
 Polishing (squared loss, ``polish=True`` by default; polish.py, not in the paper): at
@@ -39,6 +42,7 @@ for "cpu", CuPy for "cuda" from the CUDA plugin); only polishing runs on the hos
 from __future__ import annotations
 
 import math
+import os
 import time
 from types import ModuleType
 from typing import Any, Literal
@@ -54,6 +58,7 @@ from solverhub.core.result import Result, Status
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
+from .certify import Certificate, certify_point
 from .polish import PolishOutcome, polish_squared
 from .problem import ReLUTraining
 
@@ -61,6 +66,8 @@ __all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
 
 #: largest n d 2P c for which the (host) polishing is attempted; breast_cancer at P = 200 is 5e6
 POLISH_MAX_WORK = 1e9
+#: seconds the final certificate (projection and dual bound) may run past a time limit or Ctrl-C
+CERTIFY_GRACE = 0.8
 
 
 class AdmmOptions(IterationLimitOptions, DeviceOptions):
@@ -90,6 +97,12 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
                                                       "is within this (relative) of its dual bound")
     device: str = Field("cpu", description="array device: cpu (NumPy) or a plugin's device, "
                                            "e.g. cuda (CuPy)")
+    rel_gap: float = Field(1e-5, gt=0, description="optimal only when the feasible point's "
+                                                   "objective is within this (relative) of the "
+                                                   "Lagrange-dual bound")
+    woodbury_max_n: int = Field(1500, ge=1, description="auto splitting: the woodbury u-step "
+                                                        "(an n x n eigendecomposition) only up "
+                                                        "to this many samples, split above")
 
 
 def _group_shrink(xp: ModuleType, A: Any, thr: float) -> Any:
@@ -118,15 +131,24 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
+        # the host validates before calling; a direct call (run_admm, the conformance checks)
+        # must not reach LAPACK with NaN data (LinAlgError instead of a named bad input)
+        problem.validate()
         if problem.robust_cones and problem.eps > 0:
             raise BadInputError(f"{problem.name}: robust cones are not linear constraints; use "
                                 f"convex-relu-cvxpy (or robust_cones=false: robust loss only)")
         split = self.splitting
+        plain_squared = problem.loss == "squared" and problem.eps == 0 \
+            and problem.sample_weight is None
         if split == "auto":
-            split = "woodbury" if problem.loss == "squared" and problem.eps == 0 else "split"
-        if split == "woodbury" and (problem.loss != "squared" or problem.eps > 0):
+            # the woodbury u-step needs an n x n eigendecomposition (O(n^3), n^2 memory): past
+            # woodbury_max_n samples the split u-step (P x P and d x d factors) is the cheaper one
+            split = "woodbury" if plain_squared and problem.n_samples <= self.woodbury_max_n \
+                else "split"
+        if split == "woodbury" and not plain_squared:
             raise BadInputError("splitting='woodbury' is the paper's u-step for the squared loss "
-                                "without eps; use splitting='split' (or auto)")
+                                "without eps or sample weights; use splitting='split' (or auto)")
+        check_memory(problem, split)
         xp = array_namespace(self.device)
         return self._run(problem, split, t0, deadline_of(t0, time_limit), notifier, xp)
 
@@ -197,6 +219,8 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             xnorm2 = xp.sum(X * X, axis=1)                          # (n,)
             nb = pb.nonbias
         info["setup_time"] = time.perf_counter() - t_setup
+        rel_tol = 1.0          # the residual tolerances' factor: cut when the gap is not certified
+        cert: Certificate | None = None
 
         U = xp.zeros((c, 2, P, d))
         V = xp.zeros_like(U)
@@ -212,8 +236,6 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         p_dim = U.size + S.size + (Z.size if split == "split" else 0)
         sq_u = math.sqrt(U.size)
         a = self.relaxation
-        best = math.inf
-        traj: list[tuple[float, float]] = []
         status = Status.ITERATION_LIMIT
         k = 0
         r_norm = s_norm = math.inf
@@ -242,6 +264,12 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             # ---- step 1: u-update (exact linear solve with the factors made once)
             if split == "woodbury":
                 Mr, lh, Qh = factor(rv / rs)
+                # the factorization of a new penalty ratio is the set-up's big step: check again
+                stop = limit_status(deadline)
+                if stop is not None:
+                    k -= 1
+                    status = stop
+                    break
                 Rh = (FtY + rv * (V - Lam) + rs * Gt(S - Nu)) / rs
                 Zm = Rh @ Mr
                 q = F(Zm)
@@ -253,6 +281,13 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                 Dl = Q1 @ ((Q1.T @ (Rh[:, 0] - Rh[:, 1]) @ Q2)
                            / (2.0 * rz * l1[:, None] + rv + rs * l2[None, :])) @ Q2.T
                 U = xp.stack([0.5 * (Sig + Dl), 0.5 * (Sig - Dl)], axis=1)
+            # an iteration is O(n d P c) (about a second at n = 1e5 on a loaded core): check the
+            # limit between its halves too, so it holds within a fraction of an iteration
+            stop = limit_status(deadline)
+            if stop is not None:
+                k -= 1
+                status = stop
+                break
             # over-relaxation (Boyd et al. 2011, sec. 3.4.3): alpha = 1 is the paper's ADMM
             GU = G(U)
             Uh = U if a == 1.0 else a * U + (1.0 - a) * V
@@ -273,6 +308,10 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             Nu = Nu + self.gamma * (GUh - S)
             if split == "split":
                 Xi = Xi + self.gamma * (RUh - Z)
+            stop = limit_status(deadline)
+            if stop is not None:
+                status = stop
+                break
             # ---- residuals, per block and stacked
             pv = _norm(xp, U - V)
             ps = _norm(xp, GU - S)
@@ -303,20 +342,23 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                 return Result(Status.ERROR, runtime=time.perf_counter() - t0, iterations=k,
                               error=f"convex-relu-admm: non-finite residuals at iteration {k} "
                                     f"(rho {rv:g})", info=info)
-            eps_pri = math.sqrt(p_dim) * self.eps_abs + self.eps_rel * math.sqrt(
-                sum(v * v for v in sc_p))
-            eps_dual = sq_u * self.eps_abs + self.eps_rel * _norm(xp, ydual)
+            eps_pri = rel_tol * (math.sqrt(p_dim) * self.eps_abs + self.eps_rel * math.sqrt(
+                sum(v * v for v in sc_p)))
+            eps_dual = rel_tol * (sq_u * self.eps_abs + self.eps_rel * _norm(xp, ydual))
+            # the iterate's objective (not an incumbent: the iterate is not cone feasible)
             obj = objective(V)
             notifier.iteration(k, {"objective": obj, "primal_residual": r_norm,
                                    "dual_residual": s_norm, "rho": rv})
-            if obj < best - 1e-12 * max(1.0, abs(obj)) and (k < 50 or k % 10 == 0):
-                best = obj
-                t = time.perf_counter() - t0
-                traj.append((t, obj))
-                notifier.incumbent(t, obj, None)
             if r_norm <= eps_pri and s_norm <= eps_dual:
-                status = Status.OPTIMAL
-                break
+                # residuals small: a feasible point and a dual bound decide, not the residuals
+                cert = self._certify(pb, V, split, rz, Xi, deadline + CERTIFY_GRACE)
+                if cert.relative_gap() <= self.rel_gap:
+                    status = Status.OPTIMAL
+                    break
+                cert = None
+                rel_tol *= 0.1
+                if rel_tol < 1e-6:          # tolerances 1e6 tighter and still no certificate
+                    break
             # ---- polishing on a geometric schedule (host path; see polish.py)
             if do_polish and k == next_polish:
                 next_polish *= 2
@@ -401,7 +443,7 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         # a last polishing attempt when ADMM stopped on its own (not on a time limit or Ctrl-C)
         # after at least polish_start iterations (an earlier iterate is a poor guess, and an
         # attempt from it can cost far more than the iterations did)
-        if do_polish and polished is None and k >= self.polish_start \
+        if do_polish and polished is None and cert is None and k >= self.polish_start \
                 and status in (Status.OPTIMAL, Status.ITERATION_LIMIT):
             tp = time.perf_counter()
             cand = self._try_polish(pb, V, S, deadline)
@@ -410,25 +452,36 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                                "relative_gap": cand.relative_gap, "reason": cand.reason})
             if cand.accepted:
                 polished, status = cand, Status.OPTIMAL
+        bound: float | None = None
         if polished is not None:
-            x = polished.x
-            obj = polished.objective
+            x, obj, bound = polished.x, polished.objective, polished.dual_bound
             notifier.iteration(k, {"objective": obj, "primal_residual": 0.0,
                                    "dual_residual": 0.0, "rho": rv})
         else:
-            x = to_host(V).ravel()
-            obj = pb.objective(x)
+            # never the bare iterate: it violates the cones and its objective can lie below the
+            # optimum. Project it onto the cones and bound the optimum from it (certify.py)
+            info["iterate_objective"] = objective(V)
+            if cert is None:
+                now = time.perf_counter()
+                stopped = status in (Status.TIME_LIMIT, Status.INTERRUPTED)
+                limit = now + CERTIFY_GRACE if stopped else deadline + CERTIFY_GRACE
+                cert = self._certify(pb, V, split, rz, Xi, limit, fast=stopped)
+            x, obj, bound = cert.x, cert.objective, cert.bound
+            if status not in (Status.TIME_LIMIT, Status.INTERRUPTED):
+                info["iterate_cone_violation"] = pb.cone_violation(to_host(V).ravel())
+            gap_ok = cert.relative_gap() <= self.rel_gap
+            if gap_ok and status != Status.INTERRUPTED:
+                status = Status.OPTIMAL
+            elif status == Status.OPTIMAL:
+                status = Status.FEASIBLE
+            elif status not in (Status.TIME_LIMIT, Status.INTERRUPTED, Status.ITERATION_LIMIT):
+                status = Status.FEASIBLE
         t = time.perf_counter() - t0
         if not math.isfinite(obj):
             return Result(Status.ERROR, runtime=t, iterations=k, info=info,
                           error="convex-relu-admm: non-finite objective at the final iterate")
-        if not traj or obj < traj[-1][1]:
-            traj.append((t, obj))
-            notifier.incumbent(t, obj, None)
-        elif obj > traj[-1][1]:
-            # the iterates are not monotone: the trajectory is best-so-far, the answer the last
-            # (converged) point; keep the trajectory ending on the reported objective
-            traj = [(tt, vv) for tt, vv in traj if vv >= obj] + [(t, obj)]
+        traj = [(t, obj)]
+        notifier.incumbent(t, obj, bound)
         info.update({"primal_residual": r_norm, "dual_residual": s_norm, "rho_final": rv,
                      "rho_cone_final": rs, "rho_loss_final": rz if split == "split" else None,
                      "rho_updates": n_adapt, "patterns": pb.P,
@@ -437,13 +490,23 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         if polished is not None:
             info.update({"polish_dual_bound": polished.dual_bound,
                          "polish_relative_gap": polished.relative_gap})
-        return Result(status, objective=obj, x=x, runtime=t, iterations=k,
+        return Result(status, objective=obj, bound=bound, x=x, runtime=t, iterations=k,
                       trajectory=traj, info=info)
+
+    def _certify(self, pb: ReLUTraining, V: Any, split: str, rz: float, Xi: Any,
+                 deadline: float, fast: bool = False) -> Certificate:
+        """Feasible point and dual bound from the v iterate; the split form passes its loss
+        multiplier (rho_z xi = the loss gradient / n at the prox point) for the margin losses."""
+        loss_dual = None
+        if split == "split" and pb.loss != "squared":
+            loss_dual = rz * to_host(Xi)
+        return certify_point(pb, to_host(V).ravel(), loss_dual=loss_dual, deadline=deadline,
+                             fast=fast)
 
     def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
-        return polish_squared(pb, to_host(V), to_host(S) <= 0.0, gap_tol=self.polish_gap,
-                              deadline=deadline)
+        return polish_squared(pb, to_host(V), to_host(S) <= 0.0,
+                              gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline)
 
     @staticmethod
     def _objective_split(xp: ModuleType, pb: ReLUTraining, V: Any, F: Any, R: Any, Y: Any) -> float:
@@ -469,14 +532,15 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             coef = t * (xa - Y) / (1.0 + t * xnorm2)
             return A - coef[:, :, None] * X[None]
         eps = pb.eps
+        t = xp.zeros_like(xa) + t                  # per-sample prox steps (sample weights)
         if eps == 0:
             m0 = Y * xa                                                 # margin at a
             if pb.loss == "hinge":
                 tau = xp.clip((1.0 - m0) / xp.maximum(xnorm2, 1e-300), 0.0, t)
             else:
                 # tau = t sigma(-(m0 + tau |x|^2)), f increasing in tau: safeguarded Newton
-                tau = xp.full_like(m0, 0.5 * t)
-                lo, hi = xp.zeros_like(m0), xp.full_like(m0, t)
+                tau = 0.5 * t
+                lo, hi = xp.zeros_like(m0), t
                 for _ in range(30):
                     m = m0 + tau * xnorm2
                     sg = 0.5 * (1.0 - xp.tanh(0.5 * m))                 # sigma(-m)
@@ -486,7 +550,7 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                     fp = 1.0 + t * xnorm2 * sg * (1.0 - sg)
                     nt = tau - f / fp
                     tau = xp.where((nt > lo) & (nt < hi), nt, 0.5 * (lo + hi))
-                    if float(xp.max(xp.abs(f))) <= 1e-15 * t:
+                    if float(xp.max(xp.abs(f) / t)) <= 1e-15:
                         break
             return A + (tau * Y)[:, :, None] * X[None]
 
@@ -509,13 +573,30 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             return 0.5 * (1.0 - xp.tanh(0.5 * m))
 
         lo = xp.zeros(A.shape[:2])
-        hi = xp.full(A.shape[:2], t)
+        hi = t
         for _ in range(48):
             mid = 0.5 * (lo + hi)
             g = mid - t * h_of(z_of(mid))
             lo = xp.where(g < 0, mid, lo)
             hi = xp.where(g >= 0, mid, hi)
         return z_of(0.5 * (lo + hi))
+
+
+def check_memory(pb: ReLUTraining, split: str) -> None:
+    """Refuse, before allocating, a problem whose ADMM state cannot fit in the free memory:
+    about 12 arrays of c 2 P n (slacks, duals, products), plus 4 n x n (woodbury) or 4 c n d
+    (split) ones."""
+    n, d, P, c = pb.n_samples, pb.d, pb.P, pb.c
+    need = 8.0 * (12 * c * 2 * P * max(n, d) + (4 * n * n if split == "woodbury" else 4 * c * n * d))
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > free:
+        raise BadInputError(f"{pb.source or pb.name}: convex-relu-admm needs about "
+                            f"{need / 2**30:.1f} GiB for n = {n}, P = {P}, d = {d}, c = {c} "
+                            f"({split} u-step) but {free / 2**30:.1f} GiB are free: lower P "
+                            f"or use fewer samples")
 
 
 def run_admm(problem: ReLUTraining, options: dict[str, Any] | None = None, *,

@@ -52,6 +52,7 @@ class ConvexReluCvxpy(SolverBase[CvxpyOptions]):
         X, D, n = pb.X, pb.D.astype(np.float64), pb.n_samples
         E = 2.0 * D - 1.0
         nb = list(range(pb.d))[pb.nonbias]
+        wts = pb.weights
         terms, cons, blocks = [], [], []
         for j in range(pb.c):
             V = cp.Variable((pb.P, pb.d))
@@ -60,15 +61,15 @@ class ConvexReluCvxpy(SolverBase[CvxpyOptions]):
             yhat = cp.sum(cp.multiply(D, X @ (V - W).T), axis=1)
             y = pb.Y[:, j]
             if pb.loss == "squared":
-                terms.append(cp.sum_squares(yhat - y) / (2.0 * n))
+                terms.append(cp.sum_squares(cp.multiply(np.sqrt(wts), yhat - y)) / (2.0 * n))
             else:
                 margin = cp.multiply(y, yhat)
                 if pb.eps > 0:
                     margin = margin - pb.eps * cp.norm(D @ (V - W)[:, nb], 1, axis=1)
                 if pb.loss == "hinge":
-                    terms.append(cp.sum(cp.pos(1.0 - margin)) / n)
+                    terms.append(wts @ cp.pos(1.0 - margin) / n)
                 else:
-                    terms.append(cp.sum(cp.logistic(-margin)) / n)
+                    terms.append(wts @ cp.logistic(-margin) / n)
             terms.append(pb.beta * (cp.sum(cp.norm(V, 2, axis=1)) + cp.sum(cp.norm(W, 2, axis=1))))
             for B in (V, W):
                 lhs = cp.multiply(E, X @ B.T)

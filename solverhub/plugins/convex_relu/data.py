@@ -26,19 +26,27 @@ from solverhub.core.loading import LoaderParams, address_of
 
 from .problem import LOSSES, ReLUTraining, sample_patterns
 
-__all__ = ["SCHEME", "DATASETS", "DatasetParams", "dataset_params", "load_dataset", "make_problem",
-           "names_file"]
+__all__ = ["SCHEME", "DATASETS", "MAX_P", "BETA_FACTOR", "DatasetParams", "dataset_params",
+           "load_dataset", "make_problem", "names_file", "beta_rule"]
 
 SCHEME = "dataset"
+#: the largest P accepted: the patterns alone take n P bytes and the ADMM state 12 x 16 n P
+MAX_P = 100_000
+#: beta = BETA_FACTOR * beta_max for regression (beta_rule); chosen on validation splits of six
+#: synthetic sets (friedman1-3 low and high noise, a noisy linear one; docs/convex_relu.md),
+#: never on diabetes
+BETA_FACTOR = 0.01
 DATASETS = ("breast_cancer", "iris", "wine", "digits", "diabetes")
 
 
 class DatasetParams(LoaderParams):
     """Parameters of a ``dataset:`` address (see the module docstring)."""
 
-    P: int = Field(50, ge=1, description="number of sampled activation patterns")
+    P: int = Field(50, ge=1, le=MAX_P, description="number of sampled activation patterns")
     loss: Literal[LOSSES] = "squared"  # type: ignore[valid-type]
-    beta: float = Field(1e-3, ge=0)
+    beta: float | None = Field(None, gt=0, description="weight decay; default 1e-3 for "
+                                                        "classification, the data-scaled rule "
+                                                        "(beta_rule) for regression")
     seed: int = Field(0, ge=0)
     test_size: float = Field(0.3, ge=0, lt=1)
     split_seed: int = Field(0, ge=0)
@@ -108,7 +116,20 @@ def _read_table(name: str, target: int, source: str) -> tuple[np.ndarray, np.nda
     return np.delete(raw, j, axis=1), raw[:, j], None
 
 
-def make_problem(name: str, *, P: int = 50, loss: str = "squared", beta: float = 1e-3,
+def beta_rule(X: np.ndarray, Y: np.ndarray, D: np.ndarray, factor: float = BETA_FACTOR) -> float:
+    """The data-scaled weight decay: ``factor * beta_max`` with beta_max = max_{i, j}
+    ||X' D_i y_j|| / n, the smallest beta at which the zero network satisfies the optimality
+    condition of every block when the cone multipliers are ignored (an upper bound on the
+    exact threshold). Scales with y and X as the loss does, so a change of units in y changes
+    beta, not the fit."""
+    Y = np.asarray(Y, dtype=np.float64).reshape(X.shape[0], -1)
+    Df = np.asarray(D, dtype=np.float64)
+    bmax = max(float(np.max(np.linalg.norm(X.T @ (Df * Y[:, j:j + 1]), axis=0)))
+               for j in range(Y.shape[1])) / X.shape[0]
+    return factor * bmax if bmax > 0 else 1e-3
+
+
+def make_problem(name: str, *, P: int = 50, loss: str = "squared", beta: float | None = None,
                  seed: int = 0, test_size: float = 0.3, split_seed: int = 0,
                  classes: str | None = None, bias: bool = True, eps: float = 0.0,
                  robust_cones: bool = False, warm_start: str = "none", warm_width: int = 50,
@@ -118,8 +139,11 @@ def make_problem(name: str, *, P: int = 50, loss: str = "squared", beta: float =
     src = source or f"dataset:{name}"
     if loss not in LOSSES:
         raise BadInputError(f"{src!r}: unknown loss {loss!r} (known: {', '.join(LOSSES)})")
-    if P < 1:
-        raise BadInputError(f"{src!r}: P = {P}: the number of sampled patterns must be >= 1")
+    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or not 1 <= P <= MAX_P:
+        raise BadInputError(f"{src!r}: P = {P!r}: the number of sampled patterns must be an "
+                            f"integer from 1 to {MAX_P}")
+    if beta is not None and not (isinstance(beta, (int, float)) and 0 < beta < float("inf")):
+        raise BadInputError(f"{src!r}: beta = {beta!r} must be a finite number > 0")
     if not 0 <= test_size < 1:
         raise BadInputError(f"{src!r}: test_size must be in [0, 1), got {test_size}")
     if warm_start not in ("none", "adam"):
@@ -184,8 +208,18 @@ def make_problem(name: str, *, P: int = 50, loss: str = "squared", beta: float =
         Xtr = np.hstack([Xtr, np.ones((Xtr.shape[0], 1))])
         Xte = None if Xte is None else np.hstack([Xte, np.ones((Xte.shape[0], 1))])
     Ytr, Yte = encode_targets(ytr, label_set), None if yte is None else encode_targets(yte, label_set)
+    y_offset = 0.0
+    if regression:
+        # centre the targets with the training mean (the network has no unpenalised output
+        # bias, and weight decay would otherwise shrink the mean away); not scaled: the
+        # objective stays in the units of y^2, and beta_rule scales beta with y instead
+        y_offset = float(Ytr.mean())
+        Ytr = Ytr - y_offset
+        Yte = None if Yte is None else Yte - y_offset
     if not regression and np.unique(ytr).size < 2:
         raise BadInputError(f"{src!r}: the training split has a single class")
+    if beta is None:        # the rule reads the random patterns only (warm-start units excluded)
+        beta = beta_rule(Xtr, Ytr, sample_patterns(Xtr, P, seed)[1]) if regression else 1e-3
     extra_gates = None
     if warm_start == "adam":
         from .adam import adam_train
@@ -197,11 +231,13 @@ def make_problem(name: str, *, P: int = 50, loss: str = "squared", beta: float =
     if D.shape[1] == 0:
         raise BadInputError(f"{src!r}: every sampled pattern is all-zero (P = 0 after removal)")
     label = name if name in DATASETS else Path(name).name
-    return ReLUTraining(Xtr, Ytr, loss=loss, beta=beta, gates=gates, patterns=D, X_test=Xte,
+    pb = ReLUTraining(Xtr, Ytr, loss=loss, beta=beta, gates=gates, patterns=D, X_test=Xte,
                         y_test=Yte, bias=bias, eps=eps, robust_cones=robust_cones,
                         task="regression" if regression else "classification",
                         classes=label_set, name=f"{label}-P{P}-{loss}", source=src,
                         reference_objective=reference)
+    pb.y_offset = y_offset
+    return pb
 
 
 def encode_targets(y: np.ndarray, label_set: np.ndarray | None) -> np.ndarray:

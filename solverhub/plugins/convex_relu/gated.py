@@ -58,6 +58,9 @@ class ConvexReluGated(SolverBase[GatedOptions]):
               notifier: Any = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
         pb = problem
+        if pb.sample_weight is not None:
+            raise BadInputError(f"{pb.name}: convex-relu-gated does not take sample weights; use "
+                                f"convex-relu-admm or convex-relu-cvxpy")
         if pb.loss == "hinge":
             raise BadInputError(f"{pb.name}: convex-relu-gated needs a smooth loss (squared or "
                                 f"logistic); use convex-relu-admm for the hinge loss")

@@ -35,13 +35,14 @@ Nothing here is from Bai et al.; their ADMM (admm.py) is unchanged and runs firs
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.blas import dsyrk
 from scipy.optimize import nnls
+
+from solverhub.core.timing import limit_status
 
 from .problem import ReLUTraining
 
@@ -140,8 +141,8 @@ def _woodbury_step(A: np.ndarray, offs: np.ndarray, zz: np.ndarray, g: np.ndarra
 
 
 def _newton(A_blocks: list[np.ndarray], z: list[np.ndarray], y: np.ndarray, beta: float,
-            n: int, max_steps: int = 50, dec_tol: float = _NEWTON_DEC_TOL
-            ) -> tuple[list[np.ndarray], int, list[int]]:
+            n: int, max_steps: int = 50, dec_tol: float = _NEWTON_DEC_TOL,
+            deadline: float = math.inf) -> tuple[list[np.ndarray], int, list[int]]:
     """Damped Newton on (1/2n)||sum A_b z_b - y||^2 + beta sum ||z_b||. Returns z, the step
     count and the groups that collapsed to (numerically) zero (the problem is not smooth there).
     The Newton system is solved through Woodbury over n (_woodbury_step) when the reduced
@@ -163,6 +164,8 @@ def _newton(A_blocks: list[np.ndarray], z: list[np.ndarray], y: np.ndarray, beta
     size_arr = np.asarray(sizes, dtype=np.intp)
     steps = 0
     for steps in range(1, max_steps + 1):
+        if limit_status(deadline) is not None:      # a step costs O(n^2 m): check each one
+            break
         g = A.T @ (A @ zz - y) / n
         norms = _group_norms(zz, offs)
         if len(sizes) and float(np.min(norms)) <= 0.0:
@@ -264,7 +267,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
         loose = _NEWTON_DEC_TOL_LOOSE > _NEWTON_DEC_TOL
         for rnd in range(1, max_rounds + 1):
             rounds_used = max(rounds_used, rnd)
-            if time.perf_counter() >= deadline:
+            if limit_status(deadline) is not None:
                 return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf,
                                      steps_total, rounds_used, "time limit")
             if sum(zk.size for zk in z) > max_dim:
@@ -275,7 +278,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                 dec_tol = (_NEWTON_DEC_TOL_TIGHT if tight else
                            _NEWTON_DEC_TOL_LOOSE if loose else _NEWTON_DEC_TOL)
                 z, steps, dead = _newton([block_matrix(g) for g in groups], z, y, beta, n,
-                                         dec_tol=dec_tol)
+                                         dec_tol=dec_tol, deadline=deadline)
                 steps_total += steps
                 if not dead:
                     break
@@ -326,6 +329,9 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
             XtDl = X.T @ (Df * lam[:, None])                               # d x P
             entering = []
             for s in (0, 1):
+                if limit_status(deadline) is not None:      # P NNLS problems of size d x n
+                    return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf,
+                                         steps_total, rounds_used, "time limit")
                 for i in range(P):
                     if (s, i) in in_support:
                         continue
