@@ -208,10 +208,11 @@ class _Broken(ScipyMilpSolver):
     mode = ""
 
     def solve(self, problem, *, time_limit=None, seed=0, notifier=None):
-        if self.mode == "crash":
-            return np.asarray(problem.row_lower).reshape(problem.m)  # ValueError on malformed input
+        if self.mode == "crash" and problem.name == "crash-me":
+            # input the host's problem check lets through (malformed input it rejects itself)
+            return np.asarray(problem.row_lower).reshape(problem.m + 1)  # ValueError
         if self.mode == "slow":
-            time.sleep(1.0)
+            time.sleep(3.0)  # beyond the slack even when widened for a loaded machine
         res = super().solve(problem, time_limit=time_limit, seed=seed, notifier=notifier)
         if self.mode == "wrong" and res.objective is not None:
             res.objective += 1.0
@@ -240,8 +241,13 @@ def _broken_checks(mode, **kw):
     ("random", "seed_reproducible", "iterations"),
 ])
 def test_solver_checks_catch_broken_solvers(mode, check, needle):
+    import copy
+
+    crash_me = copy.deepcopy(tiny_mip_instances()[0][0])
+    crash_me.name = "crash-me"
     checks, cleanup = _broken_checks(mode, time_limit=0.05, time_limit_factor=2.0,
-                                     time_limit_slack=0.3, deterministic=True)
+                                     time_limit_slack=0.3, deterministic=True,
+                                     bad_instances=[("valid, but the solver crashes", crash_me)])
     try:
         assert needle in _failing(checks, check)
     finally:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 import solverhub as sh
 
@@ -23,8 +23,8 @@ from solverhub_knapsack.problem import KnapsackProblem
 __all__ = ["KnapsackDPOptions", "KnapsackDP", "greedy", "dantzig_bound"]
 
 
-class KnapsackDPOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KnapsackDPOptions(sh.SolverOptions):
+    """Options of ``knapsack-dp`` (unknown keys are errors; the defaults live here only)."""
 
     max_cells: int = Field(100_000_000, ge=1,
                            description="largest DP table (items x (capacity + 1)) allowed; one byte per cell")
@@ -61,11 +61,11 @@ def dantzig_bound(problem: KnapsackProblem) -> float:
     return bound
 
 
-class KnapsackDP:
-    """Estimator-style: parameters are stored in ``__init__``, ``solve`` may be called repeatedly."""
+class KnapsackDP(sh.SolverBase[KnapsackDPOptions]):
+    """The host builds it as ``KnapsackDP(options)`` with validated options (``KnapsackDP(max_cells=
+    ...)`` works too); options read as attributes, ``solve`` may be called repeatedly."""
 
-    def __init__(self, max_cells: int = 100_000_000) -> None:
-        self.max_cells = max_cells
+    Options = KnapsackDPOptions
 
     def solve(self, problem: KnapsackProblem, *, time_limit: float | None = None, seed: int = 0,
               notifier=None) -> sh.Result:
