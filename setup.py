@@ -1,5 +1,7 @@
 """Build the Cython kernels. They are optional at build time: without a compiler the NumPy
 reference kernels run instead, and `solverhub plugins` says so (CI fails on it)."""
+from pathlib import Path
+
 import numpy as np
 from setuptools import Extension, find_packages, setup
 
@@ -16,31 +18,20 @@ directives = {
     "language_level": 3,
 }
 
+# One extension module per solverhub/cython_ext/<name>.pyx (the package lists the same names in
+# solverhub.cython_ext.EXTENSIONS; tests/test_kernels.py keeps the two in step). Optional: without
+# a compiler the NumPy references run, and `solverhub plugins` says which extension is missing
+# and why; CI (.ci/run, tests/test_kernels.py) insists on compiled kernels.
 extensions = [
     Extension(
-        "solverhub.cython_ext._kernels",
-        ["solverhub/cython_ext/_kernels.pyx"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3"],
-        optional=True,
-    ),
-    Extension(
-        "solverhub.cython_ext._exact_al",
-        ["solverhub/cython_ext/_exact_al.pyx"],
-        include_dirs=[np.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3"],
-        optional=True,
-    ),
-    Extension(
-        "solverhub.cython_ext._bilevel",
-        ["solverhub/cython_ext/_bilevel.pyx"],
+        f"solverhub.cython_ext.{pyx.stem}",
+        [pyx.as_posix()],
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
         optional=True,
     )
+    for pyx in sorted(Path("solverhub/cython_ext").glob("*.pyx"))
 ]
 
 # solvers_cfg/ sits at the repository root (DESIGN.md) and ships inside the package as
