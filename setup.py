@@ -1,5 +1,6 @@
 """Build the Cython kernels. They are optional at build time: without a compiler the NumPy
 reference kernels run instead, and `solverhub plugins` says so (CI fails on it)."""
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +8,13 @@ from setuptools import Extension, find_packages, setup
 
 try:
     from Cython.Build import cythonize
-except ImportError:  # pragma: no cover - Cython is a build requirement
+except ImportError:  # pragma: no cover - Cython is a build requirement (pyproject.toml)
     cythonize = None
+    # pip's isolated build always has it; a direct `python setup.py build_ext` may not: say so
+    # instead of building nothing silently
+    print("solverhub setup.py: Cython is not installed, so no kernel is compiled (the NumPy "
+          "references run; `solverhub plugins` shows it). pip install 'Cython>=3.0' to build them.",
+          file=sys.stderr)
 
 directives = {
     "boundscheck": False,
