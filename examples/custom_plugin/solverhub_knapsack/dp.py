@@ -5,7 +5,8 @@ updates it in one vectorised step and records, in a bit table, where taking it h
 items are recovered by walking the table backwards. Time and memory are ``O(n * capacity)``.
 
 A greedy solution (items by value/weight) is the first incumbent; when ``time_limit`` runs out
-before the table is complete the solver returns that incumbent with status ``time_limit`` and the
+before the table is complete (or Ctrl-C asks it to stop) the solver returns that incumbent with
+status ``time_limit`` (``interrupted``) and the
 Dantzig (LP relaxation) bound.
 """
 
@@ -17,6 +18,7 @@ import numpy as np
 from pydantic import Field
 
 import solverhub as sh
+from solverhub.core.timing import deadline_of, limit_status
 
 from solverhub_knapsack.problem import KnapsackProblem
 
@@ -87,6 +89,8 @@ class KnapsackDP(sh.SolverBase[KnapsackDPOptions]):
         def elapsed() -> float:
             return time.perf_counter() - t0
 
+        deadline = deadline_of(t0, time_limit)
+
         x0 = greedy(problem)
         obj0 = problem.evaluate(x0)
         trajectory = [(elapsed(), obj0)]
@@ -101,8 +105,10 @@ class KnapsackDP(sh.SolverBase[KnapsackDPOptions]):
             better = gain > best[wj:]
             took[k, wj:] = better
             best[wj:] = np.where(better, gain, best[wj:])
-            if time_limit is not None and elapsed() > time_limit:
-                return sh.Result(sh.Status.TIME_LIMIT, objective=obj0, bound=dantzig_bound(problem),
+            # one stop check per item (O(capacity) work): the time limit and Ctrl-C both hold
+            stop = limit_status(deadline)
+            if stop is not None:
+                return sh.Result(stop, objective=obj0, bound=dantzig_bound(problem),
                                  x=x0, runtime=elapsed(), iterations=k + 1, trajectory=trajectory,
                                  info={"greedy_objective": obj0, "items_processed": k + 1,
                                        "table_cells": int(cells)})
