@@ -223,7 +223,7 @@ class _Broken(ScipyMilpSolver):
             # input the host's problem check lets through (malformed input it rejects itself)
             return np.asarray(problem.row_lower).reshape(problem.m + 1)  # ValueError
         if self.mode == "slow":
-            time.sleep(3.0)  # beyond the slack even when widened for a loaded machine
+            time.sleep(6.0)  # beyond the slack even when widened for a loaded machine (x8 at most)
         res = super().solve(problem, time_limit=time_limit, seed=seed, notifier=notifier)
         if self.mode == "wrong" and res.objective is not None:
             res.objective += 1.0

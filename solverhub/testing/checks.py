@@ -367,7 +367,7 @@ def _c_infeasible(ctx: _SolverContext) -> None:
 _FINISHED = (Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED)
 
 
-def machine_slowdown(cap: float = 4.0) -> float:
+def machine_slowdown(cap: float = 8.0) -> float:
     """How much slower than an idle machine this one runs now: the 1-minute load average per
     core, at least 1 and at most ``cap``. The time checks widen their slack by it, so that a
     loaded CI machine does not fail a solver that honours its limits (a solver that ignores
