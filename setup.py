@@ -45,4 +45,5 @@ extensions = [
 packages = find_packages(include=["solverhub", "solverhub.*"]) + ["solverhub.solvers_cfg"]
 package_dir = {"solverhub.solvers_cfg": "solvers_cfg"}
 
-setup(packages=packages, package_dir=package_dir, ext_modules=cythonize(extensions, compiler_directives=directives) if cythonize else [])
+setup(packages=packages, package_dir=package_dir,
+      ext_modules=cythonize(extensions, compiler_directives=directives) if cythonize else [])

@@ -12,18 +12,18 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from solverhub.core.address import parse_address
+from solverhub.core.arrays import to_host, to_host_scalar
 from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import handle_sigint, stop_requested
+from solverhub.core.kinds import KindProtocol, Reference
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
 from solverhub.core.records import Converter, SolverSpec
-from solverhub.core.arrays import to_host, to_host_scalar
-from solverhub.core.kinds import KindProtocol, Reference
 from solverhub.core.result import Conversion, Correction, Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
-__all__ = ["load_problem", "solve", "validate_options", "validate_options_model", "check_problem", "describe_source", "is_problem",
-           "kind_protocol", "source_kind", "can_take"]
+__all__ = ["load_problem", "solve", "validate_options", "validate_options_model", "check_problem",
+           "describe_source", "is_problem", "kind_protocol", "source_kind", "can_take"]
 
 def is_problem(obj: Any) -> bool:
     """True for an object of a registered problem kind (it has a ``kind`` naming one)."""

@@ -372,7 +372,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if result.x is not None and result.status.value != "error":
             _write_solution(Path(args.solution), problem, result)
         else:
-            warnings.warn(f"no solution to write to {args.solution} (status {result.status.value})")
+            warnings.warn(f"no solution to write to {args.solution} (status {result.status.value})", stacklevel=2)
     if args.json:
         print(json.dumps(d, default=str, allow_nan=False))
     else:
@@ -551,8 +551,7 @@ def _print_task_table(cfg: Any) -> int:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
-    from solverhub.core.report import (load_runs, solver_summary, solver_table, summarize,
-                                       summary_tables, write_outputs)
+    from solverhub.core.report import load_runs, solver_summary, solver_table, summarize, summary_tables, write_outputs
 
     dirs = list(args.dirs)
     if len(set(dirs)) != len(dirs):

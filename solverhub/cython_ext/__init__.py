@@ -32,8 +32,8 @@ import numpy as np
 
 from . import reference
 
-__all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "load_extension", "extension_status", "row_activities", "max_row_violation",
-           "score_candidates", "score_problem", "reference", "info"]
+__all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "load_extension", "extension_status",
+           "row_activities", "max_row_violation", "score_candidates", "score_problem", "reference", "info"]
 
 KERNELS = ("row_activities", "max_row_violation", "score_candidates")
 #: every compiled extension module of the package, one per ``solverhub/cython_ext/<name>.pyx``

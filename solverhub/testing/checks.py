@@ -18,9 +18,9 @@ import numpy as np
 from pydantic import BaseModel
 
 from solverhub.core.errors import BadInputError, UnknownNameError
+from solverhub.core.kinds import KindProtocol
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.observers import Notifier
-from solverhub.core.kinds import KindProtocol
 from solverhub.core.records import REGISTRY_BY_HOOK, LazyRef, SolverSpec
 from solverhub.core.result import Result, Status
 
@@ -599,8 +599,9 @@ def solver_checks(name: str, *, options: dict | None = None, hard_options: dict 
     ``hard_instance`` (for the time-limit check), ``infeasible`` and ``bad_instances``
     (``(label, object)`` pairs) replace them; ``hard_options`` are added to ``options`` for the
     ``time_limit`` and ``interrupt`` checks (e.g. a larger ``max_iterations``, so that the hard
-    instance stays hard for a solver whose own iteration limit would end it first); checks without instances are skipped, saying so. ``time_limit`` is the short limit used on the hard instance, which may take at most
-    ``time_limit_factor * time_limit + time_limit_slack`` seconds, the slack widened by
+    instance stays hard for a solver whose own iteration limit would end it first); checks
+    without instances are skipped, saying so. ``time_limit`` is the short limit used on the hard
+    instance, which may take at most ``time_limit_factor * time_limit + time_limit_slack`` seconds, the slack widened by
     :func:`machine_slowdown` on a loaded machine; a stop request must be honoured within the
     slack. The hard instance must be hard for the solver: finishing it within the limit fails
     the check (it would prove nothing). ``skip_missing`` skips (rather

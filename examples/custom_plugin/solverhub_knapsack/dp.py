@@ -19,7 +19,6 @@ from pydantic import Field
 
 import solverhub as sh
 from solverhub.core.timing import deadline_of, limit_status
-
 from solverhub_knapsack.problem import KnapsackProblem
 
 __all__ = ["KnapsackDPOptions", "KnapsackDP", "greedy", "dantzig_bound"]
