@@ -185,16 +185,9 @@ def _big_quadratic():
     return quadratic_closed_form(n=800, m=800)
 
 
-# found by the kit's interrupt check (issue 19), reported to the plugin's owners; non-strict
-_PENALTY_KNOWN = {"bilevel-penalty:interrupt": "returns about 10 s after a stop request on the "
-                                               "800 x 800 quadratic (no stop check in the inner loop)"}
-
-
-@pytest.mark.parametrize("check", [
-    pytest.param(c, id=str(c), marks=[pytest.mark.xfail(reason=_PENALTY_KNOWN[str(c)], strict=False)]
-                 if str(c) in _PENALTY_KNOWN else [])
-    for c in solver_checks("bilevel-penalty", options={"max_iterations": 2000},
-                           hard_options={"max_iterations": 10**8}, hard_instance=_big_quadratic())])
+@pytest.mark.parametrize("check", solver_checks("bilevel-penalty", options={"max_iterations": 2000},
+                                                hard_options={"max_iterations": 10**8},
+                                                hard_instance=_big_quadratic()), ids=str)
 def test_penalty_conformance(check):
     check()
 
