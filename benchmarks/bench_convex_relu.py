@@ -107,7 +107,7 @@ def bench_dataset(address, admm_iters, out):
     def at(frac):
         rows = [f for t, f, _ in rec.rows if t <= t_ref / frac]
         return abs(rows[-1] - fstar) / fstar if rows else math.inf
-    adam, t_adam = cpu(lambda: ReluAdam(width=50, iterations=2000).solve(pb))
+    adam, t_adam = cpu(lambda: ReluAdam(width=50, max_iterations=2000).solve(pb))
     sh_ref = pb.scores(*pb.recover(ref.x))
     sh_admm = pb.scores(*pb.recover(res.x))
     key = "test_accuracy" if "test_accuracy" in sh_ref else "test_r2"

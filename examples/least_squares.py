@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 import solverhub as sh
 from solverhub.core.timing import deadline_of, limit_status
@@ -367,10 +367,9 @@ def make_problem(m: int = 200, n: int = 50, seed: int = 0, condition: float = 10
 
 
 # ============================================================================ the solver
-class ProjectedGradientOptions(BaseModel):
-    """Options of ``projected-gradient``."""
-
-    model_config = ConfigDict(extra="forbid")
+class ProjectedGradientOptions(sh.IterationLimitOptions):
+    """Options of ``projected-gradient`` (the common knob ``max_iterations`` keeps its shared
+    name; unknown keys are errors)."""
 
     max_iterations: int = Field(100_000, ge=1, description="iteration limit")
     tolerance: float = Field(1e-9, gt=0, description="stop when ||x - P(x - grad)|| <= "
@@ -383,7 +382,7 @@ class ProjectedGradientOptions(BaseModel):
                                                         "L = ||A||_2^2")
 
 
-class ProjectedGradient:
+class ProjectedGradient(sh.SolverBase[ProjectedGradientOptions]):
     """Projected gradient for :class:`BoxLeastSquares`.
 
     ``step="bb"`` is the spectral projected gradient method (Birgin, Martinez and Raydan 2000):
@@ -406,13 +405,9 @@ class ProjectedGradient:
     #: iterations between recomputations of the residual A x - b
     _REFRESH = 100
 
-    def __init__(self, max_iterations: int = 100_000, tolerance: float = 1e-9,
-                 step: str = "bb", memory: int = 30, power_iterations: int = 50) -> None:
-        self.max_iterations = int(max_iterations)
-        self.tolerance = float(tolerance)
-        self.step = step
-        self.memory = int(memory)
-        self.power_iterations = int(power_iterations)
+    #: the host builds ``ProjectedGradient(options)`` with validated options; the options read as
+    #: attributes (``self.max_iterations``), their defaults live in the model only
+    Options = ProjectedGradientOptions
 
     @staticmethod
     def lipschitz(problem: BoxLeastSquares, iterations: int, seed: int,
@@ -434,11 +429,7 @@ class ProjectedGradient:
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> sh.Result:
-        t0 = time.perf_counter()
-        if not isinstance(problem, BoxLeastSquares):
-            raise sh.BadInputError(f"projected-gradient takes a BoxLeastSquares problem, got "
-                                   f"{type(problem).__name__}")
-        problem.validate()
+        t0 = time.perf_counter()  # the host has checked and validated the problem
         deadline = deadline_of(t0, time_limit)
         A, b, lo, up = problem.A, problem.b, problem.lower, problem.upper
         scale = problem.optimality_scale()

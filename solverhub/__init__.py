@@ -21,12 +21,15 @@ from solverhub.core.result import (Correction, Result, SolutionStatus, Status,
                                    TerminationCondition)
 from solverhub.core.loading import LoaderParams, NoParams
 from solverhub.core.trust import allow_code, code_allowed
+from solverhub.core.options import DeviceOptions, IterationLimitOptions, RelGapOptions, SolverOptions
+from solverhub.core.solver import Solver, SolverBase
 
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
     "Result", "Status", "TerminationCondition", "SolutionStatus", "Correction",
     "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
+    "Solver", "SolverBase", "SolverOptions", "IterationLimitOptions", "RelGapOptions", "DeviceOptions",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
     "LoaderParams", "NoParams", "allow_code", "code_allowed",
     "ArrayBackend", "KindProtocol", "MetricSpec", "Reference", "Verification",

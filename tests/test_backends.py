@@ -252,7 +252,7 @@ def test_highs_solver_p0201():
 
 @pytest.mark.parametrize("solver", ["ortools-scip", "ortools-sat"])
 def test_ortools_solvers(solver):
-    r = sh.solve(miplib("p0033"), solver=solver, time_limit=60, relative_gap=0.0)
+    r = sh.solve(miplib("p0033"), solver=solver, time_limit=60, rel_gap=0.0)
     assert r.status == Status.OPTIMAL and r.objective == pytest.approx(OPT)
     assert r.info["verified"] is True
 

@@ -89,7 +89,7 @@ def test_watchdog_closing_rule():
 def test_continue_only_runs_pulls_and_logs_them():
     res = sh.solve(knapsack(n=150, m=10, seed=4), solver="balans", time_limit=20.0, seed=1,
                    destroy=["continue"], max_iterations=3, continue_slice=0.05,
-                   initial_time_limit=0.02, gap_tolerance=0.0)
+                   initial_time_limit=0.02, rel_gap=0.0)
     # max_iterations ends the search: iteration_limit with the incumbent (or optimal)
     assert res.status in ("iteration_limit", "optimal") and res.has_solution
     pulls = res.info["continue_pulls"]
@@ -334,7 +334,7 @@ def test_continue_pull_limit_keeps_the_predicted_stretch_back(monkeypatch):
     monkeypatch.setattr(balans_solver._Run, "_predicted_stretch", lambda self, share: 2.0)
     sh.solve(knapsack(n=150, m=10, seed=4), solver="balans", time_limit=20.0, seed=1,
              destroy=["continue"], max_iterations=2, continue_slice=0.05,
-             initial_time_limit=0.02, gap_tolerance=0.0)
+             initial_time_limit=0.02, rel_gap=0.0)
     assert seen, "no continue pull ran"
     for limit, left, usable in seen:
         # 1.5x the prediction kept back (the fit's margin); measured just after the limit was set
@@ -405,7 +405,7 @@ def test_near_the_deadline_only_arms_that_fit_are_played(monkeypatch):
 
     rows = _statuses(monkeypatch)
     res = BalansSolver(destroy=["proximity_0.005", "mutation_75"], max_iterations=12,
-                       initial_time_limit=0.05, gap_tolerance=0.0).solve(
+                       initial_time_limit=0.05, rel_gap=0.0).solve(
         knapsack(n=60, m=5, seed=2), time_limit=20.0, seed=0, notifier=rows)
     late = [arm for arm, status in rows.rows if status.startswith("not_applicable: less time")]
     assert late == ["proximity_0.005"]  # tried once; its later picks went to mutation_75
@@ -419,7 +419,7 @@ def test_the_loop_ends_when_no_arm_fits(monkeypatch):
 
     rows = _statuses(monkeypatch)
     res = BalansSolver(destroy=["proximity_0.005", "local_branching_10"], initial_time_limit=0.05,
-                       gap_tolerance=0.0).solve(knapsack(n=60, m=5, seed=2), time_limit=20.0,
+                       rel_gap=0.0).solve(knapsack(n=60, m=5, seed=2), time_limit=20.0,
                                                  seed=0, notifier=rows)
     assert res.info["stopped_for_setup"]
     # each arm tried once, then none fits: no busy loop to the deadline

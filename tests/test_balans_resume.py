@@ -100,7 +100,7 @@ def test_balans_pauses_the_first_solve_and_continue_pulls_resume_it():
     # "continue" alone: with other arms it is chosen by reward per second (timing-dependent)
     opts = dict(destroy=["continue"], initial_min_share=0.0, initial_share=0.01,
                 initial_stall=None, sub_time_limit=0.2, continue_slice=0.2, max_iterations=6,
-                gap_tolerance=0.0)
+                rel_gap=0.0)
     res = sh.solve(p, solver="balans", time_limit=60.0, seed=0, **opts)
     info = res.info
     assert info["initial_stalled"]
@@ -122,7 +122,7 @@ def test_balans_resumed_search_proves_optimality_and_ends_the_run():
     best = _optimum(p.as_minimization())
     res = sh.solve(p, solver="balans", time_limit=60.0, seed=0, destroy=["continue"],
                    initial_min_share=0.0, initial_share=0.001, initial_stall=None,
-                   continue_slice=0.05, gap_tolerance=0.0)
+                   continue_slice=0.05, rel_gap=0.0)
     assert res.status == sh.Status.OPTIMAL
     assert res.objective == pytest.approx(-best.objective)  # the problem is a maximisation
     assert not _search_threads()

@@ -45,7 +45,7 @@ def knapsack(n: int = 60, m: int = 5, seed: int = 0, sense: int = sh.MAX) -> MIP
                       np.array([True] * n + [False, False]), sense=sense, name="knap")
 
 
-SEARCH = dict(initial_time_limit=0.02, sub_time_limit=0.2, gap_tolerance=0.0)
+SEARCH = dict(initial_time_limit=0.02, sub_time_limit=0.2, rel_gap=0.0)
 
 
 def test_loop_runs_and_respects_deadline():

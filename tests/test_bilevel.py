@@ -186,6 +186,7 @@ def _big_quadratic():
 
 
 @pytest.mark.parametrize("check", solver_checks("bilevel-penalty", options={"max_iterations": 2000},
+                                                hard_options={"max_iterations": 10**8},
                                                 hard_instance=_big_quadratic()), ids=str)
 def test_penalty_conformance(check):
     check()

@@ -74,7 +74,7 @@ def test_solve_p0201_json_subprocess():
 
 def test_solve_with_set_and_solution(tmp_path, capsys):
     sol = tmp_path / "x.sol"
-    code = main(["solve", GEN, "--solver", "highs", "--set", "mip_rel_gap=0.5", "--set",
+    code = main(["solve", GEN, "--solver", "highs", "--set", "rel_gap=0.5", "--set",
                  "presolve=off", "--time-limit", "20", "--seed", "3", "--json", "--solution", str(sol)])
     assert code == 0
     d = json.loads(capsys.readouterr().out)

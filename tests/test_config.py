@@ -42,7 +42,7 @@ time_limit = 60
 [solvers.h2]
 kind = "highs"
 [solvers.h2.options]
-mip_rel_gap = 0.01
+rel_gap = 0.01
 [solvers.highs]
 kind = "highs"
 [executor]
@@ -55,7 +55,7 @@ workers = 2
     assert cfg.instances[0] == str((tmp_path / "m.mps").resolve())
     assert cfg.instances[1] == GEN
     assert len(cfg.tasks()) == 2 * 2 * 3
-    assert cfg.solvers["h2"].options == {"mip_rel_gap": 0.01}
+    assert cfg.solvers["h2"].options == {"rel_gap": 0.01}
 
 
 @pytest.mark.parametrize("mutate, where", [
@@ -92,7 +92,7 @@ def test_unknown_solver_option_names_section_and_option():
 
 
 def test_bad_option_value():
-    d = base(solvers={"h": {"kind": "highs", "options": {"mip_rel_gap": "lots"}}})
+    d = base(solvers={"h": {"kind": "highs", "options": {"rel_gap": "lots"}}})
     with pytest.raises(BadInputError, match=r"solvers\.h\.options"):
         parse_config(d)
 
@@ -125,10 +125,10 @@ def test_seeds_shorthand_and_reference(tmp_path):
 
 
 def test_round_trip_through_toml(tmp_path):
-    cfg = parse_config(base(solvers={"h": {"kind": "highs", "options": {"mip_rel_gap": 0.5}}}))
+    cfg = parse_config(base(solvers={"h": {"kind": "highs", "options": {"rel_gap": 0.5}}}))
     text = config_to_toml(cfg)
     data = tomllib.loads(text)
-    assert data["solvers"]["h"]["options"]["mip_rel_gap"] == 0.5
+    assert data["solvers"]["h"]["options"]["rel_gap"] == 0.5
     assert "threads" in data["solvers"]["h"]["options"]  # defaults filled in
     again = parse_config(text, base_dir=tmp_path)
     assert again.instances == cfg.instances and again.seeds == cfg.seeds

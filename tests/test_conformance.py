@@ -17,6 +17,7 @@ from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.records import MetaComponent, SolverSpec
 from solverhub.core.result import Result, Status
 from solverhub.testing import (
+    CheckSkipped,
     PLUGIN_CHECKS,
     SOLVER_CHECKS,
     brute_force_optimum,
@@ -135,11 +136,21 @@ def test_suite_passes_a_conforming_plugin():
     plugin = GoodPlugin()
     pm.register_plugin(plugin, name="good-test-plugin")
     try:
-        report = check_plugin(plugin, "good-test-plugin", solvers=True)
+        report = {}
+        for check in plugin_checks(plugin, "good-test-plugin", solvers=True):
+            try:
+                check.func()
+                report[str(check)] = "passed"
+            except CheckSkipped as exc:
+                report[str(check)] = f"skipped: {exc}"
+            except AssertionError as exc:
+                report[str(check)] = f"FAILED: {exc}"
     finally:
         pm.unregister_plugin("good-test-plugin")
     failed = {k: v for k, v in report.items() if not (v == "passed" or v.startswith("skipped"))}
-    assert not failed
+    # scipy.optimize.milp (HiGHS inside, no callback) cannot see a stop request: the kit says so
+    assert set(failed) <= {"scipy-milp-test:interrupt"}, failed
+    assert "after the stop request" in failed.get("scipy-milp-test:interrupt", "after the stop request")
     assert report["scipy-milp-test:seed_reproducible"] == "passed"
     assert report["scipy-milp-test:time_limit"] == "passed"
     assert report["good-test-plugin:loader_declines_foreign"].startswith("skipped")
@@ -208,10 +219,11 @@ class _Broken(ScipyMilpSolver):
     mode = ""
 
     def solve(self, problem, *, time_limit=None, seed=0, notifier=None):
-        if self.mode == "crash":
-            return np.asarray(problem.row_lower).reshape(problem.m)  # ValueError on malformed input
+        if self.mode == "crash" and problem.name == "crash-me":
+            # input the host's problem check lets through (malformed input it rejects itself)
+            return np.asarray(problem.row_lower).reshape(problem.m + 1)  # ValueError
         if self.mode == "slow":
-            time.sleep(1.0)
+            time.sleep(6.0)  # beyond the slack even when widened for a loaded machine (x8 at most)
         res = super().solve(problem, time_limit=time_limit, seed=seed, notifier=notifier)
         if self.mode == "wrong" and res.objective is not None:
             res.objective += 1.0
@@ -240,8 +252,13 @@ def _broken_checks(mode, **kw):
     ("random", "seed_reproducible", "iterations"),
 ])
 def test_solver_checks_catch_broken_solvers(mode, check, needle):
+    import copy
+
+    crash_me = copy.deepcopy(tiny_mip_instances()[0][0])
+    crash_me.name = "crash-me"
     checks, cleanup = _broken_checks(mode, time_limit=0.05, time_limit_factor=2.0,
-                                     time_limit_slack=0.3, deterministic=True)
+                                     time_limit_slack=0.3, deterministic=True,
+                                     bad_instances=[("valid, but the solver crashes", crash_me)])
     try:
         assert needle in _failing(checks, check)
     finally:

@@ -169,22 +169,40 @@ def test_plugin_conformance():
     check_plugin(sh.plugins.convex_relu)
 
 
-@pytest.mark.parametrize("check", solver_checks("convex-relu-admm"), ids=str)
+# Found by the kit's limit checks (issue 19), reported to the plugin's owners; non-strict, so
+# that a fix shows up as XPASS instead of breaking the run.
+KNOWN_FAILURES = {
+    "convex-relu-cvxpy:time_limit": "CVXPY's problem build and the CLARABEL/SCS call overrun a 1 s "
+                                    "limit by seconds on the hard instance",
+    "convex-relu-cvxpy:interrupt": "no stop check during CVXPY's build and solve",
+    "convex-relu-gated:interrupt": "returns tens of seconds after a stop request on the hard instance",
+}
+
+
+def _known(checks):
+    return [pytest.param(c, id=str(c), marks=pytest.mark.xfail(reason=KNOWN_FAILURES[str(c)],
+                                                                strict=False))
+            if str(c) in KNOWN_FAILURES else pytest.param(c, id=str(c)) for c in checks]
+
+
+@pytest.mark.parametrize("check", _known(solver_checks("convex-relu-admm")))
 def test_admm_conformance(check):
     check()
 
 
-@pytest.mark.parametrize("check", solver_checks("convex-relu-cvxpy"), ids=str)
+@pytest.mark.parametrize("check", _known(solver_checks("convex-relu-cvxpy")))
 def test_cvxpy_conformance(check):
     check()
 
 
-@pytest.mark.parametrize("check", solver_checks("convex-relu-gated"), ids=str)
+@pytest.mark.parametrize("check", _known(solver_checks("convex-relu-gated")))
 def test_gated_conformance(check):
     check()
 
 
-@pytest.mark.parametrize("check", solver_checks("relu-adam", options={"iterations": 300}), ids=str)
+# the hard instance is hard for Adam only without its iteration limit
+@pytest.mark.parametrize("check", _known(solver_checks("relu-adam", options={"max_iterations": 300},
+                                                       hard_options={"max_iterations": 10**8})))
 def test_adam_conformance(check):
     check()
 

@@ -19,7 +19,7 @@ from conftest import MIPLIB_DIR, miplib, miplib_set, miplib_solu
 pytestmark = pytest.mark.slow
 
 TIME_LIMIT = float(os.environ.get("SOLVERHUB_EASY_TIME_LIMIT", "60"))
-OPTIONS = {"highs": {"mip_rel_gap": 1e-7}, "ortools-scip": {"relative_gap": 1e-7}}
+OPTIONS = {"highs": {"rel_gap": 1e-7}, "ortools-scip": {"rel_gap": 1e-7}}
 
 
 def _easy() -> list[str]:

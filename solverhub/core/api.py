@@ -12,18 +12,18 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from solverhub.core.address import parse_address
+from solverhub.core.arrays import to_host, to_host_scalar
 from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import handle_sigint, stop_requested
+from solverhub.core.kinds import KindProtocol, Reference
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
 from solverhub.core.records import Converter, SolverSpec
-from solverhub.core.arrays import to_host, to_host_scalar
-from solverhub.core.kinds import KindProtocol, Reference
 from solverhub.core.result import Conversion, Correction, Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
-__all__ = ["load_problem", "solve", "validate_options", "describe_source", "is_problem",
-           "kind_protocol", "source_kind", "can_take"]
+__all__ = ["load_problem", "solve", "validate_options", "validate_options_model", "check_problem",
+           "describe_source", "is_problem", "kind_protocol", "source_kind", "can_take"]
 
 def is_problem(obj: Any) -> bool:
     """True for an object of a registered problem kind (it has a ``kind`` naming one)."""
@@ -174,7 +174,7 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     loaded = load_problem(problem)
     target, converter = _convert_with(loaded, spec.problem_kind, solver)
     if target is problem:  # the caller's own object may have been edited after construction;
-        _check_problem(target, spec)  # a loaded or converted one was validated when built
+        check_problem(target, spec)  # a loaded or converted one was validated when built
     else:
         _check_type(target, spec)
     instance_name = describe_source(source if isinstance(source, (str, Path)) else loaded)
@@ -252,18 +252,20 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     return result
 
 
-def _check_type(problem: Any, spec: SolverSpec) -> None:
+def _check_type(problem: Any, spec: SolverSpec, pm: Any = None) -> None:
     """The problem is of the type its kind registered (a solver need not check it again)."""
-    rec = get_plugin_manager().problem_kinds().get(spec.problem_kind)
+    rec = (pm or get_plugin_manager()).problem_kinds().get(spec.problem_kind)
     ptype = getattr(rec, "type", None)
     if isinstance(ptype, type) and not isinstance(problem, ptype):
         raise BadInputError(f"solver {spec.name!r} takes a {ptype.__name__} (kind "
                             f"{spec.problem_kind!r}), got {type(problem).__name__}")
 
 
-def _check_problem(problem: Any, spec: SolverSpec) -> None:
-    """Type check, then the problem's own ``validate()``: once, here, for every solver."""
-    _check_type(problem, spec)
+def check_problem(problem: Any, spec: SolverSpec, pm: Any = None) -> None:
+    """What the host checks of a problem before solver ``spec`` sees it, so that no solver
+    repeats it: the problem is of its kind's registered type, and its own ``validate()`` passes
+    (a :class:`BadInputError` naming the field otherwise)."""
+    _check_type(problem, spec, pm)
     validate = getattr(problem, "validate", None)
     if callable(validate):
         validate()

@@ -180,8 +180,11 @@ def _kernels() -> dict[str, Any]:
     try:
         import solverhub.cython_ext as k
 
+        status = k.extension_status()
         return {"compiled": bool(k.COMPILED), "error": k.IMPORT_ERROR,
-                "extensions": {name: err is None for name, err in k.extension_status().items()}}
+                "extensions": {name: err is None for name, err in status.items()},
+                # why each extension that is not in use is not (the NumPy reference runs instead)
+                "extension_errors": {name: err for name, err in status.items() if err is not None}}
     except Exception as exc:  # pragma: no cover - the package itself is damaged
         return {"compiled": False, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -223,12 +226,17 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                   str(len(i["hooks"])), regs or "-")
     con = _console()
     con.print(t)
-    if kernels["compiled"]:
-        mods = ", ".join(f"{n}{'' if ok else ' (not built)'}" for n, ok in kernels["extensions"].items())
+    from rich.markup import escape
+
+    missing = kernels.get("extension_errors") or {}
+    if kernels["compiled"] and not missing:
+        mods = ", ".join(kernels["extensions"])
         con.print(f"kernels: [green]compiled[/green] (Cython extensions: {mods})")
     else:
-        con.print(f"kernels: [yellow]NumPy reference fallback[/yellow] ({kernels['error']})")
-    from rich.markup import escape
+        built = [n for n, ok in (kernels.get("extensions") or {}).items() if ok]
+        con.print("kernels: [yellow]NumPy reference fallback[/yellow] for "
+                  + "; ".join(f"{n} ({escape(str(why))})" for n, why in missing.items())
+                  + (f"; compiled: {', '.join(built)}" if built else ""))
 
     for d in devices:  # escape: "solverhub[cuda]" is no markup tag
         state = ("[green]available[/green]" if d["available"] else
@@ -364,7 +372,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if result.x is not None and result.status.value != "error":
             _write_solution(Path(args.solution), problem, result)
         else:
-            warnings.warn(f"no solution to write to {args.solution} (status {result.status.value})")
+            warnings.warn(f"no solution to write to {args.solution} (status {result.status.value})", stacklevel=2)
     if args.json:
         print(json.dumps(d, default=str, allow_nan=False))
     else:
@@ -547,8 +555,7 @@ def _print_task_table(cfg: Any) -> int:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
-    from solverhub.core.report import (load_runs, solver_summary, solver_table, summarize,
-                                       summary_tables, write_outputs)
+    from solverhub.core.report import load_runs, solver_summary, solver_table, summarize, summary_tables, write_outputs
 
     dirs = list(args.dirs)
     if len(set(dirs)) != len(dirs):

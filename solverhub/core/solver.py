@@ -19,7 +19,7 @@ So a solver's ``solve`` starts with the work itself.
 from __future__ import annotations
 
 import inspect
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -71,7 +71,8 @@ class SolverBase(Generic[OptionsT]):
         if options is None:
             from solverhub.core.api import validate_options_model
 
-            options = validate_options_model(self.Options, kwargs, who=type(self).__name__)
+            options = cast(OptionsT, validate_options_model(self.Options, kwargs,
+                                                             who=type(self).__name__))
         elif kwargs:
             raise TypeError(f"{type(self).__name__}: give an options object or keywords, not both")
         elif not isinstance(options, self.Options):

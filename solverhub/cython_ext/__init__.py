@@ -1,8 +1,14 @@
 """Compiled kernels for hot loops, each with a NumPy reference in :mod:`.reference`.
 
-``COMPILED`` tells whether the Cython extension is in use; ``solverhub plugins`` reports it and CI
-fails when it is False (``tests/test_kernels.py``). Set ``SOLVERHUB_PURE_PYTHON=1`` to force the
-reference kernels. ``IMPORT_ERROR`` holds why the extension is not in use (or None).
+This package is the home of every compiled kernel: one ``.pyx`` per extension module, listed in
+:data:`EXTENSIONS` (``setup.py`` builds each ``solverhub/cython_ext/*.pyx``, and a test keeps the
+two in step). :func:`load_extension` is the one way to pick the compiled module or learn why it
+is not in use; callers fall back to their NumPy reference (the oracle of the kernel tests) when it
+returns None. Set ``SOLVERHUB_PURE_PYTHON=1`` to force the references everywhere.
+
+``COMPILED`` tells whether the ``_kernels`` extension is in use; ``solverhub plugins`` reports it
+for every extension, and CI fails when one is not compiled (``tests/test_kernels.py``).
+``IMPORT_ERROR`` holds why ``_kernels`` is not in use (or None).
 
 Kernels (same signature and results in both implementations; ``X`` holds k candidates as rows):
 
@@ -17,35 +23,46 @@ Measured speed-ups are in ``docs/benchmarks.md`` (``python benchmarks/bench_kern
 
 from __future__ import annotations
 
+import importlib
 import os
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from . import reference
 
-__all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "extension_status", "row_activities", "max_row_violation",
-           "score_candidates", "score_problem", "reference", "info"]
+__all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "load_extension", "extension_status",
+           "row_activities", "max_row_violation", "score_candidates", "score_problem", "reference", "info"]
 
 KERNELS = ("row_activities", "max_row_violation", "score_candidates")
-#: every compiled extension module of the package (setup.py builds each one, optionally); the
-#: plugins import their own (``_exact_al``, ``_bilevel``) with a NumPy fallback of their own
+#: every compiled extension module of the package, one per ``solverhub/cython_ext/<name>.pyx``
+#: (setup.py builds each); the plugins take theirs (``_exact_al``, ``_bilevel``) through
+#: :func:`load_extension`, with their own NumPy references as fallback
 EXTENSIONS = ("_kernels", "_exact_al", "_bilevel")
 
-IMPORT_ERROR: str | None = None
-if os.environ.get("SOLVERHUB_PURE_PYTHON"):
-    COMPILED = False
-    IMPORT_ERROR = "disabled by SOLVERHUB_PURE_PYTHON"
-    _impl: Any = reference
-else:
-    try:
-        from . import _kernels as _impl  # type: ignore[no-redef]
+_LOADED: dict[str, tuple[ModuleType | None, str | None]] = {}
 
-        COMPILED = True
-    except ImportError as exc:  # extension not built: fall back, visibly
-        COMPILED = False
-        IMPORT_ERROR = str(exc)
-        _impl = reference
+
+def load_extension(name: str) -> tuple[ModuleType | None, str | None]:
+    """``(module, None)`` for the compiled extension ``name`` (one of :data:`EXTENSIONS`), or
+    ``(None, why not)``: not built, or ``SOLVERHUB_PURE_PYTHON`` set. Imported once."""
+    if name not in EXTENSIONS:
+        raise ValueError(f"unknown kernel extension {name!r}; known: {', '.join(EXTENSIONS)}")
+    if name not in _LOADED:
+        if os.environ.get("SOLVERHUB_PURE_PYTHON"):
+            _LOADED[name] = (None, "disabled by SOLVERHUB_PURE_PYTHON")
+        else:
+            try:
+                _LOADED[name] = (importlib.import_module(f"{__name__}.{name}"), None)
+            except ImportError as exc:  # not built: the caller falls back, visibly
+                _LOADED[name] = (None, f"{type(exc).__name__}: {exc}")
+    return _LOADED[name]
+
+
+_compiled, IMPORT_ERROR = load_extension("_kernels")
+COMPILED = _compiled is not None
+_impl: Any = _compiled if _compiled is not None else reference
 
 row_activities = _impl.row_activities
 max_row_violation = _impl.max_row_violation
@@ -68,17 +85,8 @@ def score_problem(problem: Any, X: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def extension_status() -> dict[str, str | None]:
-    """Each compiled extension module: None when it imports, else why not."""
-    import importlib
-
-    out: dict[str, str | None] = {}
-    for name in EXTENSIONS:
-        try:
-            importlib.import_module(f"{__name__}.{name}")
-            out[name] = None
-        except ImportError as exc:
-            out[name] = str(exc)
-    return out
+    """Each compiled extension module: None when it is in use, else why not."""
+    return {name: load_extension(name)[1] for name in EXTENSIONS}
 
 
 def info() -> dict[str, Any]:

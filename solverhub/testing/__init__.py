@@ -25,6 +25,7 @@ from solverhub.testing.checks import (
     check_plugin,
     check_result,
     check_solver,
+    machine_slowdown,
     plugin_checks,
     solver_checks,
 )
@@ -33,5 +34,5 @@ from solverhub.testing.instances import brute_force_optimum, hard_mip, infeasibl
 __all__ = [
     "Check", "CheckSkipped", "RecordingNotifier", "SOLVER_CHECKS", "PLUGIN_CHECKS",
     "solver_checks", "plugin_checks", "check_solver", "check_plugin", "check_options_model",
-    "check_result", "tiny_mip_instances", "infeasible_mip", "hard_mip", "brute_force_optimum",
+    "check_result", "machine_slowdown", "tiny_mip_instances", "infeasible_mip", "hard_mip", "brute_force_optimum",
 ]

@@ -6,6 +6,7 @@ import importlib
 import inspect
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -17,14 +18,14 @@ import numpy as np
 from pydantic import BaseModel
 
 from solverhub.core.errors import BadInputError, UnknownNameError
+from solverhub.core.kinds import KindProtocol
 from solverhub.core.mip import MAX, MIPProblem
 from solverhub.core.observers import Notifier
-from solverhub.core.kinds import KindProtocol
 from solverhub.core.records import REGISTRY_BY_HOOK, LazyRef, SolverSpec
 from solverhub.core.result import Result, Status
 
 __all__ = ["Check", "CheckSkipped", "solver_checks", "plugin_checks", "check_solver", "check_plugin",
-           "check_options_model", "check_result", "RecordingNotifier"]
+           "check_options_model", "check_result", "RecordingNotifier", "machine_slowdown"]
 
 REL_TOL = 1e-6
 SOLUTION_STATUSES = (Status.OPTIMAL, Status.FEASIBLE)
@@ -202,6 +203,7 @@ class _SolverContext:
     name: str
     pm: Any
     options: dict
+    hard_options: dict
     instances: list[tuple[Any, float | None]] | None
     infeasible: list[Any] | None
     hard_instance: Any
@@ -226,12 +228,13 @@ class _SolverContext:
                 raise CheckSkipped(f"solver {self.name!r} is not registered ({exc})") from None
             raise AssertionError(f"solver {self.name!r} is not registered: {exc}") from None
 
-    def build(self, spec: SolverSpec | None = None) -> Any:
+    def build(self, spec: SolverSpec | None = None, *, hard: bool = False) -> Any:
+        """The solver with the caller's options (and ``hard_options`` for the limit checks)."""
         from solverhub.core.api import validate_options
 
         spec = spec or self.spec()
-        opts = validate_options(spec, dict(self.options))
-        return spec.factory(**opts.model_dump())
+        options = {**self.options, **self.hard_options} if hard else dict(self.options)
+        return spec.build(validate_options(spec, options))
 
     def kind(self) -> str:
         return self.spec().problem_kind
@@ -360,11 +363,38 @@ def _c_infeasible(ctx: _SolverContext) -> None:
                                            f"(or a limit status without a solution)"
 
 
+#: statuses by which a solver says it finished the problem (not stopped by a limit or a request)
+_FINISHED = (Status.OPTIMAL, Status.INFEASIBLE, Status.UNBOUNDED)
+
+
+def machine_slowdown(cap: float = 8.0) -> float:
+    """How much slower than an idle machine this one runs now: the 1-minute load average per
+    core, at least 1 and at most ``cap``. The time checks widen their slack by it, so that a
+    loaded CI machine does not fail a solver that honours its limits (a solver that ignores
+    them still overruns by far more)."""
+    try:
+        load = os.getloadavg()[0] / max(1, os.cpu_count() or 1)
+    except (OSError, AttributeError):  # pragma: no cover - no load average on this platform
+        return 1.0
+    return float(min(max(load, 1.0), cap))
+
+
+def _hard_or_skip(ctx: _SolverContext) -> Any:
+    return ctx.hard()
+
+
+def _not_hard(who: str, res: Result, wall: float) -> str:
+    return (f"{who}: finished the hard instance (status {res.status.value}) in {wall:.2f} s, so "
+            f"this check proves nothing: the kind's protocol (hard_instance()) or the caller "
+            f"(hard_instance=) must supply an instance this solver cannot finish that quickly, "
+            f"or hard_options= lift the solver's own limits (e.g. max_iterations)")
+
+
 def _c_time_limit(ctx: _SolverContext) -> None:
-    problem = ctx.hard()
-    solver = ctx.build()
+    problem = _hard_or_skip(ctx)
+    solver = ctx.build(hard=True)
     limit = ctx.time_limit
-    allowed = ctx.time_limit_factor * limit + ctx.time_limit_slack
+    allowed = ctx.time_limit_factor * limit + ctx.time_limit_slack * machine_slowdown()
     t0 = time.perf_counter()
     try:
         res = _solve(ctx, solver, problem, time_limit=limit)
@@ -377,13 +407,64 @@ def _c_time_limit(ctx: _SolverContext) -> None:
     assert res.status != Status.ERROR, f"{who}: status error ({res.error})"
     assert wall <= allowed, f"{who}: ran {wall:.2f} s wall clock (allowed {allowed:.1f} s)"
     assert res.runtime <= allowed, f"{who}: reports runtime {res.runtime:.2f} s (allowed {allowed:.1f} s)"
+    # a limit is only tested by an instance the solver does not finish within it
+    assert res.status == Status.TIME_LIMIT or (wall >= 0.5 * limit and res.status not in _FINISHED), \
+        _not_hard(who, res, wall)
+
+
+def _c_interrupt(ctx: _SolverContext) -> None:
+    """A stop request (the first Ctrl-C) during a solve of the hard instance is honoured within
+    about a second: the solver polls :func:`~solverhub.core.interrupt.stop_requested` often
+    enough for its work per step."""
+    import threading
+
+    from solverhub.core.interrupt import clear_stop, request_stop
+
+    problem = _hard_or_skip(ctx)
+    solver = ctx.build(hard=True)
+    delay = max(0.5, ctx.time_limit / 2)
+    allowed = ctx.time_limit_slack * machine_slowdown()
+    cap = delay + allowed + 10.0  # a solver that ignores the request ends here, not never
+    stopped_at: list[float] = []
+
+    def stop() -> None:
+        stopped_at.append(time.perf_counter())
+        request_stop()
+
+    timer = threading.Timer(delay, stop)
+    clear_stop()
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        res = _solve(ctx, solver, problem, time_limit=cap)
+    except BadInputError as exc:
+        raise CheckSkipped(f"the solver rejects the hard instance {_label(problem)}: {exc}; pass "
+                           f"hard_instance=") from None
+    finally:
+        end = time.perf_counter()
+        timer.cancel()
+        clear_stop()
+    who = f"solver {ctx.name!r} on {_label(problem)}, stop requested after {delay:.1f} s"
+    assert stopped_at, _not_hard(who, res, end - t0)
+    late = end - stopped_at[0]
+    check_result(res, problem, who=who)
+    assert res.status != Status.ERROR, f"{who}: status error ({res.error})"
+    assert late <= allowed, f"{who}: returned {late:.2f} s after the stop request (allowed " \
+                            f"{allowed:.1f} s): poll stop_requested() (or core.timing.limit_status) " \
+                            f"at least once per second of work"
 
 
 def _c_bad_input(ctx: _SolverContext) -> None:
-    solver = ctx.build()
+    """As the host runs it: the host's problem check (type, ``validate()``), then the solver;
+    one of them must turn the malformed input into a clear error."""
+    from solverhub.core.api import check_problem
+
+    spec = ctx.spec()
+    solver = ctx.build(spec)
     for label, bad in ctx.bad():
         who = f"solver {ctx.name!r} on malformed input {label!r}"
         try:
+            check_problem(bad, spec, ctx.pm)
             res = _solve(ctx, solver, bad)
         except BadInputError as exc:
             assert str(exc).strip(), f"{who}: BadInputError without a message"
@@ -424,8 +505,10 @@ def _c_seed(ctx: _SolverContext) -> None:
     if not det:
         raise CheckSkipped(f"solver {ctx.name!r} is not deterministic (SolverSpec(..., "
                            f"deterministic=False)); pass deterministic=True to check it anyway")
-    for problem, _, a in _supported(ctx, ctx.build(spec), ctx.tiny(), seed=3):
-        b = _solve(ctx, ctx.build(spec), problem, seed=3)
+    # no time limit: a deterministic solver's answer must not depend on the clock, and a limit
+    # reached on a loaded machine in one run and not in the other would (tiny instances finish)
+    for problem, _, a in _supported(ctx, ctx.build(spec), ctx.tiny(), seed=3, time_limit=None):
+        b = _solve(ctx, ctx.build(spec), problem, seed=3, time_limit=None)
         who = f"solver {ctx.name!r} with seed 3 on {_label(problem)}"
         assert a.status == b.status, f"{who}: status {a.status} then {b.status}"
         assert a.objective == b.objective or (a.objective is not None and b.objective is not None
@@ -487,7 +570,10 @@ SOLVER_CHECKS: dict[str, tuple[Callable[[_SolverContext], None], str]] = {
     "result_well_formed": (_c_result, "well-formed Result on each tiny instance"),
     "solves_tiny": (_c_optimal, "finds a solution of each tiny instance; optimal ones are right"),
     "infeasible": (_c_infeasible, "no solution claimed on an infeasible instance"),
-    "time_limit": (_c_time_limit, "a short time limit on a hard instance is honoured"),
+    "time_limit": (_c_time_limit, "a short time limit on an instance hard for the solver is "
+                                  "honoured within about a second"),
+    "interrupt": (_c_interrupt, "a stop request (Ctrl-C) during a hard solve is honoured within "
+                                "about a second"),
     "bad_input": (_c_bad_input, "malformed problem -> BadInputError or status error"),
     "repeated_solve": (_c_repeated, "the same solver object solves again, consistently"),
     "seed_reproducible": (_c_seed, "same seed, same result (when the solver is deterministic)"),
@@ -496,11 +582,12 @@ SOLVER_CHECKS: dict[str, tuple[Callable[[_SolverContext], None], str]] = {
 }
 
 
-def solver_checks(name: str, *, options: dict | None = None, instances: Iterable[Any] | None = None,
+def solver_checks(name: str, *, options: dict | None = None, hard_options: dict | None = None,
+                  instances: Iterable[Any] | None = None,
                   infeasible: Iterable[Any] | None = None, hard_instance: Any = None,
                   bad_instances: Iterable[tuple[str, Any]] | None = None,
                   deterministic: bool | None = None, time_limit: float = 1.0,
-                  time_limit_factor: float = 3.0, time_limit_slack: float = 5.0,
+                  time_limit_factor: float = 1.0, time_limit_slack: float = 1.0,
                   tiny_time_limit: float | None = 10.0, pm: Any = None,
                   skip_missing: bool = False, select: Iterable[str] | None = None) -> list[Check]:
     """The conformance checks of solver ``name`` as a list of :class:`Check` (call each one).
@@ -510,12 +597,18 @@ def solver_checks(name: str, *, options: dict | None = None, instances: Iterable
     (``conformance_instances()``, ``infeasible_instances()``, ``hard_instance()``,
     ``malformed_instances()``); ``instances`` (problems or ``(problem, optimum)`` pairs),
     ``hard_instance`` (for the time-limit check), ``infeasible`` and ``bad_instances``
-    (``(label, object)`` pairs) replace them; checks without instances are skipped, saying so. ``time_limit`` is the short limit used on the hard instance, which may take at most
-    ``time_limit_factor * time_limit + time_limit_slack`` seconds. ``skip_missing`` skips (rather
+    (``(label, object)`` pairs) replace them; ``hard_options`` are added to ``options`` for the
+    ``time_limit`` and ``interrupt`` checks (e.g. a larger ``max_iterations``, so that the hard
+    instance stays hard for a solver whose own iteration limit would end it first); checks
+    without instances are skipped, saying so. ``time_limit`` is the short limit used on the hard
+    instance, which may take at most ``time_limit_factor * time_limit + time_limit_slack`` seconds, the slack widened by
+    :func:`machine_slowdown` on a loaded machine; a stop request must be honoured within the
+    slack. The hard instance must be hard for the solver: finishing it within the limit fails
+    the check (it would prove nothing). ``skip_missing`` skips (rather
     than fails) every check when the solver is not registered. ``select`` keeps only the named
     checks (see ``SOLVER_CHECKS``).
     """
-    ctx = _SolverContext(name, pm, dict(options or {}),
+    ctx = _SolverContext(name, pm, dict(options or {}), dict(hard_options or {}),
                          None if instances is None else _pairs(instances),
                          None if infeasible is None else list(infeasible), hard_instance,
                          None if bad_instances is None else list(bad_instances), deterministic,

@@ -9,7 +9,8 @@ The module itself is the plugin object (entry point ``knapsack = "solverhub_knap
 * solving:     solver ``knapsack-dp`` (exact dynamic programming);
 * meta-search: destroy operator ``knapsack_ratio_destroy`` that Balans (or any LNS) can pick.
 
-Heavy work is imported lazily inside the hooks' factories so that loading the plugin stays cheap.
+Solvers and operators are registered by dotted path (``"package.module:attr"``): their modules
+are imported when first used, so loading the plugin stays cheap.
 """
 
 from __future__ import annotations
@@ -65,34 +66,19 @@ def solverhub_converters() -> list:
 
 
 # ---------------------------------------------------------------- solving
-def _make_dp(**options: Any):
-    from solverhub_knapsack.dp import KnapsackDP
-
-    return KnapsackDP(**options)
-
-
-def _dp_options():
-    from solverhub_knapsack.dp import KnapsackDPOptions
-
-    return KnapsackDPOptions
-
-
 @sh.hookimpl
 def solverhub_solvers() -> list:
-    return [sh.SolverSpec("knapsack-dp", "knapsack", _make_dp, _dp_options(),
+    # by dotted path: the solver module is imported when the solver is first used
+    return [sh.SolverSpec("knapsack-dp", "knapsack", "solverhub_knapsack.dp:KnapsackDP",
+                          "solverhub_knapsack.dp:KnapsackDPOptions",
                           "exact dynamic programming over the capacity (integer weights)")]
 
 
 # ---------------------------------------------------------------- meta-search
-def _make_ratio_destroy(**params: Any):
-    from solverhub_knapsack.destroy import RatioDestroy
-
-    return RatioDestroy(**params)
-
-
 @sh.hookimpl
 def solverhub_destroy_operators() -> list:
-    return [sh.MetaComponent("knapsack_ratio_destroy", "destroy", _make_ratio_destroy,
+    return [sh.MetaComponent("knapsack_ratio_destroy", "destroy",
+                             "solverhub_knapsack.destroy:RatioDestroy",
                              {"rate": 0.2, "random_share": 0.5},
                              "free the integer columns whose value disagrees most with their "
                              "objective-per-row-usage ratio, plus random ones")]

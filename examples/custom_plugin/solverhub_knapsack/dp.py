@@ -5,7 +5,8 @@ updates it in one vectorised step and records, in a bit table, where taking it h
 items are recovered by walking the table backwards. Time and memory are ``O(n * capacity)``.
 
 A greedy solution (items by value/weight) is the first incumbent; when ``time_limit`` runs out
-before the table is complete the solver returns that incumbent with status ``time_limit`` and the
+before the table is complete (or Ctrl-C asks it to stop) the solver returns that incumbent with
+status ``time_limit`` (``interrupted``) and the
 Dantzig (LP relaxation) bound.
 """
 
@@ -14,17 +15,17 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 import solverhub as sh
-
+from solverhub.core.timing import deadline_of, limit_status
 from solverhub_knapsack.problem import KnapsackProblem
 
 __all__ = ["KnapsackDPOptions", "KnapsackDP", "greedy", "dantzig_bound"]
 
 
-class KnapsackDPOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class KnapsackDPOptions(sh.SolverOptions):
+    """Options of ``knapsack-dp`` (unknown keys are errors; the defaults live here only)."""
 
     max_cells: int = Field(100_000_000, ge=1,
                            description="largest DP table (items x (capacity + 1)) allowed; one byte per cell")
@@ -61,11 +62,11 @@ def dantzig_bound(problem: KnapsackProblem) -> float:
     return bound
 
 
-class KnapsackDP:
-    """Estimator-style: parameters are stored in ``__init__``, ``solve`` may be called repeatedly."""
+class KnapsackDP(sh.SolverBase[KnapsackDPOptions]):
+    """The host builds it as ``KnapsackDP(options)`` with validated options (``KnapsackDP(max_cells=
+    ...)`` works too); options read as attributes, ``solve`` may be called repeatedly."""
 
-    def __init__(self, max_cells: int = 100_000_000) -> None:
-        self.max_cells = max_cells
+    Options = KnapsackDPOptions
 
     def solve(self, problem: KnapsackProblem, *, time_limit: float | None = None, seed: int = 0,
               notifier=None) -> sh.Result:
@@ -87,6 +88,8 @@ class KnapsackDP:
         def elapsed() -> float:
             return time.perf_counter() - t0
 
+        deadline = deadline_of(t0, time_limit)
+
         x0 = greedy(problem)
         obj0 = problem.evaluate(x0)
         trajectory = [(elapsed(), obj0)]
@@ -101,8 +104,10 @@ class KnapsackDP:
             better = gain > best[wj:]
             took[k, wj:] = better
             best[wj:] = np.where(better, gain, best[wj:])
-            if time_limit is not None and elapsed() > time_limit:
-                return sh.Result(sh.Status.TIME_LIMIT, objective=obj0, bound=dantzig_bound(problem),
+            # one stop check per item (O(capacity) work): the time limit and Ctrl-C both hold
+            stop = limit_status(deadline)
+            if stop is not None:
+                return sh.Result(stop, objective=obj0, bound=dantzig_bound(problem),
                                  x=x0, runtime=elapsed(), iterations=k + 1, trajectory=trajectory,
                                  info={"greedy_objective": obj0, "items_processed": k + 1,
                                        "table_cells": int(cells)})

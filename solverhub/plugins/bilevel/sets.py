@@ -206,24 +206,11 @@ def dykstra(p: np.ndarray, A: np.ndarray, b: np.ndarray, eq: np.ndarray, lower: 
     return dykstra_polyhedron(p, A, b, eq, lower, upper, max_sweeps=max_sweeps, tol=tol)
 
 
-_KERNEL: Any = False
-
-
 def _kernel() -> Any:
     """The compiled Dykstra kernel, or None (not built, or SOLVERHUB_PURE_PYTHON set)."""
-    global _KERNEL
-    if _KERNEL is False:
-        import os
+    from solverhub.cython_ext import load_extension
 
-        _KERNEL = None
-        if not os.environ.get("SOLVERHUB_PURE_PYTHON"):
-            try:
-                from solverhub.cython_ext import _bilevel as mod  # type: ignore[attr-defined]
-
-                _KERNEL = mod
-            except ImportError:
-                _KERNEL = None
-    return _KERNEL
+    return load_extension("_bilevel")[0]
 
 
 def _nearest_on_segment(px: np.ndarray, py: np.ndarray, ax: np.ndarray, ay: np.ndarray,

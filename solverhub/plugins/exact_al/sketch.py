@@ -23,7 +23,6 @@ symmetric system on any device.
 from __future__ import annotations
 
 import math
-import os
 from types import ModuleType
 from typing import Any
 
@@ -32,6 +31,7 @@ import numpy as np
 from solverhub.core.arrays import array_namespace, asarray_on, to_host
 from solverhub.core.errors import BadInputError
 from solverhub.core.timing import limit_status
+from solverhub.cython_ext import load_extension
 
 __all__ = [
     "KERNEL_COMPILED",
@@ -45,16 +45,8 @@ __all__ = [
     "sketch_solve",
 ]
 
-KERNEL_ERROR: str | None = None
-if os.environ.get("SOLVERHUB_PURE_PYTHON"):
-    _kernel: Any = None
-    KERNEL_ERROR = "disabled by SOLVERHUB_PURE_PYTHON"
-else:
-    try:
-        from solverhub.cython_ext import _exact_al as _kernel  # type: ignore[attr-defined]
-    except ImportError as exc:
-        _kernel = None
-        KERNEL_ERROR = str(exc)
+_kernel: Any
+_kernel, KERNEL_ERROR = load_extension("_exact_al")  # None: the NumPy reference below
 KERNEL_COMPILED = _kernel is not None
 
 #: random numbers are drawn for this many steps at a time (bounded by memory: chunk x N floats)
