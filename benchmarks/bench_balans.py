@@ -8,6 +8,8 @@ solvers. Solvers:
     balans         solverhub balans, default options
     balans_miplib  solverhub balans, the paper's MIPLIB config (thompson, scores [1, 1, 0, 0])
     balans_scip    solverhub balans, sub-MIPs by HiGHS or SCIP (OR-Tools), chosen by a bandit
+    balans_portfolio  solverhub balans with the backend portfolio HiGHS + SCIP (PySCIPOpt): the
+                   first phase raced on one thread, sub-MIPs and "continue" on either (issue 21)
     highs          solverhub "highs" (HiGHS alone), with the same seeds as Balans
     scip           pyscipopt, 1 thread; incumbent trajectory from a BESTSOLFOUND event handler
     balans_ref     the reference PyPI balans==2.2.0 (SCIP backend, default config)
@@ -70,8 +72,9 @@ GENERATED = {
 SPLIT_SALT = "balans-split-2026:"
 #: run with every seed: Balans and HiGHS (its random_seed; Balans's first solve is HiGHS with the
 #: run's seed, and HiGHS's own seed-to-seed spread is large, air04: first incumbent at 12-24 s)
-RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_ref", "highs"}
-ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "highs", "scip", "balans_ref"]
+RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_portfolio", "balans_ref", "highs"}
+ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "balans_portfolio", "highs", "scip",
+               "balans_ref"]
 DEFAULT_SOLVERS = ["balans", "highs", "scip"]
 INSTANCES = RESULTS / "instances"
 
@@ -83,6 +86,7 @@ SOLVERHUB_OPTIONS = {
     "balans_miplib": {"destroy": PAPER_ARMS, "policy": "thompson", "scores": [1, 1, 0, 0],
                       "acceptance": "hill_climbing"},
     "balans_scip": {"sub_backends": ["highs", "ortools-scip"]},
+    "balans_portfolio": {"portfolio": ["highs", "scip"]},
     "highs": {},
 }
 #: extra option sets for tuning runs on the tuning half: --solvers balans+NAME (see --variants)
@@ -169,6 +173,10 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         out["runtime"] = res.runtime
         out["max_overrun"] = res.info.get("max_overrun")
         out["time_lp"] = res.info.get("time_lp")
+        pf = res.info.get("portfolio")
+        if pf:  # what the portfolio chose: the race's winner, its turns, the sub-MIP backends
+            out["portfolio"] = {"first": pf.get("first"), "race_seconds": pf.get("race_seconds"),
+                                "first_found": pf.get("first_found"), "turns": pf.get("turns")}
     return out
 
 

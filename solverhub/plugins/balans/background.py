@@ -98,6 +98,10 @@ class BackgroundSearch:
             return True
         return False
 
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the search to end."""
+        self._thread.join(timeout)
+
     def run_until_paused(self) -> bool:
         """Wait until the search holds at a pause or has ended (or the user stopped the run); True
         when it holds."""

@@ -29,6 +29,15 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
     sub_backends: list[str] | None = Field(
         None, description="backends for the sub-MIPs (registry names); with more than one, a "
                           "Thompson-sampling bandit picks one per iteration from the same rewards")
+    portfolio: list[str] | None = Field(
+        None, description="backends raced for the first solution (with `backend` first), each "
+                          "paused, never restarted, while another runs; the winner goes on as the "
+                          "first solve, the others are resumed by 'continue' pulls on their "
+                          "backend; also the sub-MIP backends unless sub_backends is set. Needs "
+                          "backends with the 'pause' capability (highs, scip)")
+    race_share: float = Field(
+        0.1, gt=0, le=1, description="share of the budget the portfolio's race lasts at least "
+                                     "(its first round gives each backend an equal part of it)")
     backend_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="keyword arguments of each backend's factory, by backend "
                                           "name (e.g. {'highs': {'presolve': 'off'}, 'ortools-scip': "
