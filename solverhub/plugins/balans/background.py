@@ -33,9 +33,13 @@ __all__ = ["BackgroundSearch", "can_pause"]
 _WAIT = 0.02
 
 
+#: capabilities a backend needs for its search to run here, held and resumed
+PAUSE_NEEDS = frozenset({"pause", "interrupt", "incumbent_callback"})
+
+
 def can_pause(backend: Any) -> bool:
     caps = getattr(backend, "capabilities", frozenset())
-    return {"pause", "interrupt", "incumbent_callback"} <= set(caps)
+    return PAUSE_NEEDS <= set(caps)
 
 
 class BackgroundSearch:

@@ -344,11 +344,18 @@ class _Run:
         for name in o.repair:
             comp = pm.get_meta("repair", name)
             repair.append((name, comp.factory(**o.repair_params.get(name, {}))))
-        named = {o.backend, *(o.sub_backends or [])}
+        named = {o.backend, *(o.sub_backends or []), *(o.portfolio or [])}
         stray = set(o.backend_options) - named
         if stray:
             raise BadInputError(f"solver 'balans': backend_options names backends not in use "
                                 f"(backend / sub_backends): {sorted(stray)}")
+        for name in self.portfolio:  # raced by pausing: each search must hold and go on
+            from solverhub.plugins.balans.background import PAUSE_NEEDS
+
+            missing = PAUSE_NEEDS - set(pm.get_backend(name).capabilities)
+            if missing:
+                raise BadInputError(f"solver 'balans': portfolio backend {name!r} cannot pause a "
+                                    f"solve (lacks {sorted(missing)}); use 'highs' or 'scip'")
         unknown = set(o.destroy_params) - set(o.destroy)
         if unknown:
             raise BadInputError(f"solver 'balans': destroy_params names operators not in destroy: "
