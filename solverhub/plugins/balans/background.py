@@ -106,6 +106,16 @@ class BackgroundSearch:
         """Wait up to ``timeout`` seconds for the search to end."""
         self._thread.join(timeout)
 
+    def wait_paused(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a requested pause to hold; True when it holds."""
+        end = time.perf_counter() + timeout
+        while not self.finished and not self.backend.is_paused():
+            left = end - time.perf_counter()
+            if left <= 0 or stop_requested():
+                return False
+            self._thread.join(min(_WAIT, left))
+        return self.backend.is_paused()
+
     def run_until_paused(self) -> bool:
         """Wait until the search holds at a pause or has ended (or the user stopped the run); True
         when it holds."""

@@ -587,8 +587,11 @@ class _Run:
                     search.wait(0.02)
                 t_hold = time.perf_counter()
                 if not search.finished:
-                    search.interrupt()  # pause; the search holds at its next poll
-                    search.run_until_paused()
+                    # pause: the search holds at its next poll. A backend that polls late (SCIP
+                    # inside a long LP: 20 s at danoint's root) is not waited for beyond a tenth
+                    # of its slice: the next turn starts and the two overlap until it holds
+                    search.interrupt()
+                    search.wait_paused(0.1 * slice_)
                 now = time.perf_counter()
                 turns.append([name, round(t - self.t0, 3), round(now - t, 3),
                               round(now - t_hold, 3), math.isfinite(best[name])])
