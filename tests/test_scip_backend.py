@@ -222,3 +222,17 @@ def test_portfolio_needs_pausable_backends():
     p = knapsack(n=30, m=3, seed=1)
     with pytest.raises(sh.BadInputError, match="pause"):
         sh.solve(p, solver="balans", time_limit=2.0, portfolio=["highs", "ortools-scip"])
+
+
+def test_report_shows_unknown_primal_integral_for_incumbents_unknown():
+    from solverhub.core.report import summarize
+
+    base = {"instance": "i", "kind": "mip", "status": "feasible", "objective": 10.0,
+            "reference": 10.0, "sense": 1, "time_limit": 30.0, "runtime": 30.0,
+            "trajectory": [[30.0, 10.0]]}
+    rows = summarize([{**base, "solver": "ortools-scip", "incumbents_unknown": True},
+                      {**base, "solver": "scip", "trajectory": [[1.0, 10.0]]}])
+    by = {r["solver"]: r for r in rows}
+    assert by["ortools-scip"]["primal_integral_mean"] is None
+    assert by["ortools-scip"]["primal_integral_unknown"] is True
+    assert by["scip"]["primal_integral_mean"] == pytest.approx(1.0 / 30.0)
