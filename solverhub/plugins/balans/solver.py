@@ -277,6 +277,8 @@ class _Run:
         self._col_nnz: np.ndarray | None = None
         self._nnz = 1.0
         self.search: BackgroundSearch | None = None  # the paused first solve (resume_search)
+        self._backends: dict[str, DeadlineBackend] = {}
+        self._cpu_share: float | None = None
         # every paused whole-problem search by backend name: the first solve's, and with a
         # portfolio the race's others ("continue" pulls on a backend resume its own)
         self.searches: dict[str, BackgroundSearch] = {}
@@ -387,10 +389,11 @@ class _Run:
                                        or [self.opts.backend]))
         names = list(dict.fromkeys([self.opts.backend, *self.portfolio, *sub_names]))
         backends: dict[str, DeadlineBackend] = {}
+        self._backends = backends
         try:
-            for name in names:  # built before the clock matters: a model build is part of the run
-                backends[name] = DeadlineBackend(self._make_backend(name), self.deadline)
-            backend = backends[self.opts.backend]
+            # the run's backend is built first (a model build is part of the run); the others when
+            # first used, and only where their predicted build fits (_build)
+            backend = self._build(self.opts.backend, force=True)
             status = self._initial_solution(backend, backends)
             iterations = 0
             if status is None and not stop_requested():  # Ctrl-C: no root LP, no loop
@@ -398,13 +401,13 @@ class _Run:
                 # neighbourhoods get a second one
                 nbs: dict[str, DeadlineBackend] = {}
                 for name in dict.fromkeys([self.opts.backend, *sub_names]):
-                    if name in self.searches and not self.searches[name].finished:
-                        nbs[name] = DeadlineBackend(self._make_backend(name), self.deadline)
-                        backends[name + " (neighbourhoods)"] = nbs[name]
-                    else:
-                        nbs[name] = backends[name]
+                    held = name in self.searches and not self.searches[name].finished
+                    b = self._build(name, key=name + " (neighbourhoods)" if held else name,
+                                    force=name == self.opts.backend)
+                    if b is not None:
+                        nbs[name] = b
                 twin = nbs[self.opts.backend]
-                subs = [nbs[b] for b in sub_names]
+                subs = [nbs[b] for b in sub_names if b in nbs]
                 status = self._root_lp(twin)
                 if status is None:
                     iterations = self._loop(twin, arms, policy, acceptance, rules, subs)
@@ -428,6 +431,32 @@ class _Run:
                 except Exception:  # pragma: no cover - closing must not lose the result
                     log.debug("balans: backend close failed", exc_info=True)
         return self._result(status, iterations, arms)
+
+    #: CPU seconds per non-zero to build a backend where that is not negligible: SCIP's model goes
+    #: through an MPS file (write, SCIP's reader, columns by name): 1.2 s of CPU for the 80k set
+    #: cover's 800,000 non-zeros, rounded up (20 s of wall time on a machine loaded 8x over)
+    BUILD_SECONDS_PER_NNZ = {"scip": 2e-6}
+
+    def _build(self, name: str, key: str | None = None, force: bool = False):
+        """The backend ``name`` (cached under ``key``), or None when its predicted build (non-zeros
+        x rate / the share of a core this process gets) does not fit in a quarter of the time
+        left: the build cannot be interrupted, and a portfolio member is not worth a late run."""
+        backends = self._backends
+        key = key or name
+        if key in backends:
+            return backends[key]
+        rate = self.BUILD_SECONDS_PER_NNZ.get(name, 0.0)
+        if rate and not force:
+            if self._cpu_share is None:
+                from solverhub.plugins.highs.backend import cpu_share
+
+                self._cpu_share = cpu_share()
+            predicted = rate * max(self.minp.A.nnz, 1) / self._cpu_share
+            if predicted > 0.25 * self.time_left():
+                self.info.setdefault("backends_skipped", {})[key] = round(predicted, 3)
+                return None
+        backends[key] = DeadlineBackend(self._make_backend(name), self.deadline)
+        return backends[key]
 
     def _make_backend(self, name: str):
         """The backend ``name`` over the minimised problem, with ``backend_options[name]``. HiGHS gets
@@ -575,8 +604,11 @@ class _Run:
                 search = self.searches.get(name)
                 t = time.perf_counter()
                 if search is None:
+                    b = self._build(name, force=name == names[0])
+                    if b is None:  # its build does not fit: out of the race
+                        continue
                     search = self.searches[name] = BackgroundSearch(
-                        backends[name], time_limit=max(self.time_left(), 1e-3), emphasis=emphasis,
+                        b, time_limit=max(self.time_left(), 1e-3), emphasis=emphasis,
                         on_incumbent=reporter(name), seed=self.seed, relative_gap=o.gap_tolerance)
                     search.start()
                 else:
