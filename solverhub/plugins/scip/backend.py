@@ -293,7 +293,7 @@ class ScipBackend(MIPBackend):
                 "max_poll_gap": self._max_poll_gap}
 
     # ------------------------------------------------------------------ event handler side
-    def _poll(self, event_type: int, best_found: bool) -> None:
+    def _poll(self, event_type: int, best_found: bool, node_solved: bool = False) -> None:
         m = self._m
         now = time.perf_counter()
         if self._last_poll is not None:
@@ -308,8 +308,11 @@ class ScipBackend(MIPBackend):
             pass
         if best_found:
             self._report_best(now)
-        x, self._user_solution = self._user_solution, None
-        if x is not None:
+        if node_solved and self._user_solution is not None:
+            # handed over only between nodes: a trySol from an LPSOLVED event, inside SCIP's own
+            # heuristics' bookkeeping, made a later heuristic fail with "invalid increase in
+            # upper bound" (noswot)
+            x, self._user_solution = self._user_solution, None
             self._try_solution(x)
         stop = self._interrupt or stop_requested()
         if not stop and not self._gate.is_set():
@@ -326,9 +329,6 @@ class ScipBackend(MIPBackend):
         finally:
             self._held.clear()
             self._last_poll = time.perf_counter()
-        x, self._user_solution = self._user_solution, None
-        if x is not None:
-            self._try_solution(x)
         return self._interrupt or stop_requested()
 
     def _values(self, sol: Any) -> np.ndarray:
@@ -418,13 +418,27 @@ class ScipBackend(MIPBackend):
         watcher = _StopWatcher(self.interrupt)
         try:
             self._solving = True
+            error = None
             try:
                 self._m.optimizeNogil()
+            except Exception as exc:  # SCIP's own error (e.g. "invalid increase in upper bound")
+                error = f"SCIP failed: {exc}"
             finally:
                 self._solving = False
                 watcher.stop()
             runtime = time.perf_counter() - t0
-            res = self._collect(runtime, limit)
+            try:
+                res = self._collect(runtime, limit)
+            except Exception as exc:
+                if error is None:
+                    raise
+                res = BackendResult(Status.ERROR, runtime=runtime,
+                                    info={"solver_status": f"unreadable after the error: {exc}"})
+            if error is not None:
+                # what SCIP found before it failed is still a solution (checked by the caller)
+                res.status = Status.FEASIBLE if res.x is not None else Status.ERROR
+                res.info["error"] = error
+                log.warning("scip backend: %s", error)
         finally:
             self._on_incumbent = None
             if cut_handle is not None:
@@ -564,6 +578,7 @@ def _make_handler(backend: ScipBackend) -> Any:
     from pyscipopt import SCIP_EVENTTYPE, Eventhdlr
 
     best = SCIP_EVENTTYPE.BESTSOLFOUND
+    node = SCIP_EVENTTYPE.NODESOLVED
     polls = (best | SCIP_EVENTTYPE.NODESOLVED | SCIP_EVENTTYPE.LPSOLVED
              | SCIP_EVENTTYPE.PRESOLVEROUND)
 
@@ -576,7 +591,8 @@ def _make_handler(backend: ScipBackend) -> Any:
 
         def eventexec(self, event: Any) -> dict:
             try:
-                backend._poll(int(event.getType()), bool(int(event.getType()) & int(best)))
+                kind = int(event.getType())
+                backend._poll(kind, bool(kind & int(best)), bool(kind & int(node)))
             except BaseException as exc:  # never unwind through SCIP
                 backend._cb_error = exc
                 backend._interrupt = True
