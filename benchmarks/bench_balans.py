@@ -10,6 +10,8 @@ solvers. Solvers:
     balans_scip    solverhub balans, sub-MIPs by HiGHS or SCIP (OR-Tools), chosen by a bandit
     balans_portfolio  solverhub balans with the backend portfolio HiGHS + SCIP (PySCIPOpt): the
                    first phase raced on one thread, sub-MIPs and "continue" on either (issue 21)
+    balans_portfolio0  the same with race_share=0: the race ends at the first turn that finds an
+                   incumbent (HiGHS's, when it finds one within its first slice)
     highs          solverhub "highs" (HiGHS alone), with the same seeds as Balans
     scip           pyscipopt, 1 thread; incumbent trajectory from a BESTSOLFOUND event handler
     balans_ref     the reference PyPI balans==2.2.0 (SCIP backend, default config)
@@ -72,9 +74,10 @@ GENERATED = {
 SPLIT_SALT = "balans-split-2026:"
 #: run with every seed: Balans and HiGHS (its random_seed; Balans's first solve is HiGHS with the
 #: run's seed, and HiGHS's own seed-to-seed spread is large, air04: first incumbent at 12-24 s)
-RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_portfolio", "balans_ref", "highs"}
-ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "balans_portfolio", "highs", "scip",
-               "balans_ref"]
+RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_portfolio", "balans_portfolio0",
+              "balans_ref", "highs"}
+ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "balans_portfolio", "balans_portfolio0",
+               "highs", "scip", "balans_ref"]
 DEFAULT_SOLVERS = ["balans", "highs", "scip"]
 INSTANCES = RESULTS / "instances"
 
@@ -87,6 +90,7 @@ SOLVERHUB_OPTIONS = {
                       "acceptance": "hill_climbing"},
     "balans_scip": {"sub_backends": ["highs", "ortools-scip"]},
     "balans_portfolio": {"portfolio": ["highs", "scip"]},
+    "balans_portfolio0": {"portfolio": ["highs", "scip"], "race_share": 0.0},
     "highs": {},
 }
 #: extra option sets for tuning runs on the tuning half: --solvers balans+NAME (see --variants)

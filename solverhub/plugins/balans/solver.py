@@ -577,8 +577,9 @@ class _Run:
     def _race(self, backends: dict[str, Any], emphasis: str) -> BackgroundSearch:
         """The portfolio's first phase on one thread: the backends' whole-problem searches take
         turns (each paused, never restarted, while another runs) in slices that start at
-        ``race_share`` of the budget divided among them and double each round until one has an
-        incumbent, and at least ``race_share`` of the budget has been spent. The winner is the
+        ``race_slice`` of the budget and double each round until one has an incumbent and at least
+        ``race_share`` of the budget has been spent (``race_share=0``: the first turn that finds
+        an incumbent ends the race). The winner is the
         search with the best incumbent (ties: the earlier in the order); it goes on as the first
         solve, the others stay paused for "continue" pulls on their backends."""
         o = self.opts
@@ -593,7 +594,7 @@ class _Run:
             return on_incumbent
 
         race_end = self.t0 + o.race_share * self.budget
-        slice_ = max(o.race_share * self.budget / len(names), 0.05)
+        slice_ = max(o.race_slice * self.budget, 0.05)
         turns: list[list] = []  # [backend, start, seconds, seconds to hold, incumbent so far]
         self.info["portfolio"] = {"order": names, "turns": turns}
         winner = None
@@ -629,6 +630,9 @@ class _Run:
                               round(now - t_hold, 3), math.isfinite(best[name])])
                 if search.finished or self.gap_closed():
                     winner = name  # it ended (proved, infeasible) or the gap is closed
+                    break
+                if o.race_share == 0 and math.isfinite(best[name]):
+                    winner = name  # no minimum race: the first turn with an incumbent wins
                     break
             if winner is None and any(math.isfinite(b) for b in best.values()) \
                     and time.perf_counter() >= race_end:
