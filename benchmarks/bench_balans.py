@@ -177,6 +177,8 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         out["runtime"] = res.runtime
         out["max_overrun"] = res.info.get("max_overrun")
         out["time_lp"] = res.info.get("time_lp")
+        out["solver_budget"] = res.info.get("budget")  # what the host left after reading
+        out["backends_skipped"] = res.info.get("backends_skipped")
         pf = res.info.get("portfolio")
         if pf:  # what the portfolio chose: the race's winner, its turns, the sub-MIP backends
             out["portfolio"] = {"first": pf.get("first"), "race_seconds": pf.get("race_seconds"),
