@@ -188,12 +188,12 @@ def test_ortools_scip_reports_incumbents_unknown(knap):
 
 
 # ------------------------------------------------------------------ the portfolio inside Balans
-PORTFOLIO = dict(portfolio=["highs", "scip"], sub_time_limit=0.3, gap_tolerance=0.0)
+PORTFOLIO = dict(portfolio=["highs", "scip"], sub_time_limit=0.3)
 
 
 def test_portfolio_races_both_backends_and_uses_both_for_sub_mips():
     p = knapsack(n=120, m=8, seed=7)
-    res = sh.solve(p, solver="balans", time_limit=4.0, seed=0, max_iterations=30, **PORTFOLIO)
+    res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=10, **PORTFOLIO)
     pf = res.info["portfolio"]
     assert pf["order"] == ["highs", "scip"] and pf["first"] in ("highs", "scip")
     raced = {t[0] for t in pf["turns"]}
@@ -208,7 +208,7 @@ def test_portfolio_never_ends_worse_than_its_first_solutions():
     as good as every backend's own first-phase incumbent, and the race's winner is the best of
     them (ties to the first in the order)."""
     p = knapsack(n=150, m=10, seed=11)
-    res = sh.solve(p, solver="balans", time_limit=5.0, seed=1, **PORTFOLIO)
+    res = sh.solve(p, solver="balans", time_limit=30.0, seed=1, max_iterations=10, **PORTFOLIO)
     pf = res.info["portfolio"]
     found = {k: v for k, v in pf["first_found"].items() if v is not None}
     assert found
@@ -236,3 +236,12 @@ def test_report_shows_unknown_primal_integral_for_incumbents_unknown():
     assert by["ortools-scip"]["primal_integral_mean"] is None
     assert by["ortools-scip"]["primal_integral_unknown"] is True
     assert by["scip"]["primal_integral_mean"] == pytest.approx(1.0 / 30.0)
+
+
+def test_portfolio_race_share_zero_ends_at_the_first_turn_with_an_incumbent():
+    p = knapsack(n=60, m=5, seed=4)
+    res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=5,
+                   **{**PORTFOLIO, "race_share": 0.0})
+    turns = res.info["portfolio"]["turns"]
+    first_with = next(i for i, t in enumerate(turns) if t[4])  # the first turn that found one
+    assert len(turns) == first_with + 1 and res.info["portfolio"]["first"] == turns[first_with][0]
