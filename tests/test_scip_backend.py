@@ -245,3 +245,12 @@ def test_portfolio_race_share_zero_ends_at_the_first_turn_with_an_incumbent():
     turns = res.info["portfolio"]["turns"]
     first_with = next(i for i, t in enumerate(turns) if t[4])  # the first turn that found one
     assert len(turns) == first_with + 1 and res.info["portfolio"]["first"] == turns[first_with][0]
+
+
+def test_balans_builds_nothing_when_the_budget_is_already_spent():
+    from solverhub.plugins.balans.solver import BalansSolver
+
+    p = knapsack(n=30, m=3, seed=1)
+    res = BalansSolver(portfolio=["highs", "scip"]).solve(p, time_limit=1e-6, seed=0)
+    assert res.status == sh.Status.TIME_LIMIT and res.info["stopped_before_start"]
+    assert res.iterations == 0 and res.x is None

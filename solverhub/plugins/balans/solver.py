@@ -390,6 +390,11 @@ class _Run:
         names = list(dict.fromkeys([self.opts.backend, *self.portfolio, *sub_names]))
         backends: dict[str, DeadlineBackend] = {}
         self._backends = backends
+        if self.time_left() <= 0.01:
+            # the host's reading took the whole budget (the 80k set cover under load): building a
+            # backend (seconds for 800,000 non-zeros) would only make the run late
+            self.info["stopped_before_start"] = True
+            return self._result(Status.TIME_LIMIT, 0, arms)
         try:
             # the run's backend is built first (a model build is part of the run); the others when
             # first used, and only where their predicted build fits (_build)
