@@ -376,6 +376,24 @@ def seed_table(records: list[dict[str, Any]], instances: list[str], solvers: lis
     return "\n".join(lines)
 
 
+def portfolio_table(records: list[dict[str, Any]], instances: list[str]) -> str:
+    """What the portfolio chose per run: the race's winner (first solve), the race's turns, the
+    sub-MIP pulls (new bests) per backend and the backends skipped for their predicted build."""
+    rows = ["| instance | solver | seed | first solve | race turns (backend:seconds, * = had an "
+            "incumbent) | sub-MIP pulls (new bests) | skipped (predicted build s) |",
+            "|---|---|---|---|---|---|---|"]
+    for inst in instances:
+        for r in sorted((r for r in records if r["instance"] == inst and r.get("portfolio")),
+                        key=lambda r: (r["solver"], r["seed"])):
+            pf = r["portfolio"]
+            turns = " ".join(f"{t[0]}:{t[2]:.1f}{'*' if t[4] else ''}" for t in pf.get("turns") or [])
+            subs = ", ".join(f"{b} {v[0]} ({v[1]})" for b, v in (r.get("sub_backends") or {}).items())
+            skipped = ", ".join(f"{b} {v:.1f}" for b, v in (r.get("backends_skipped") or {}).items())
+            rows.append(f"| {inst} | {r['solver']} | {r['seed']} | {pf.get('first')} | {turns} | "
+                        f"{subs or '-'} | {skipped or '-'} |")
+    return "\n".join(rows)
+
+
 def target_checks(records: list[dict[str, Any]], halves: dict[str, list[str]], budget: float,
                   overhead: float = 0.0) -> list[str]:
     """The issue's targets, one line each: met / NOT met with the numbers."""
@@ -540,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         body += ["", table(records, insts, solvers, budget)]
         if not args.easy and any(s in RANDOMISED or s.startswith("balans+") for s in solvers):
             body += ["", "Every seed:", "", seed_table(records, insts, solvers, budget)]
+        if any(r.get("portfolio") for r in records if r["instance"] in insts):
+            body += ["", "What the portfolio chose:", "", portfolio_table(records, insts)]
     if args.easy and {"balans", "highs"} <= set(solvers):
         wb = sum(r["wall"] for r in records if r["solver"] == "balans") / max(len(seeds), 1)
         wh = sum(r["wall"] for r in records if r["solver"] == "highs") / max(len(seeds), 1)

@@ -603,15 +603,19 @@ class _Run:
         turns: list[list] = []  # [backend, start, seconds, seconds to hold, incumbent so far]
         self.info["portfolio"] = {"order": names, "turns": turns}
         winner = None
+        out: set[str] = set()  # backends whose build does not fit (_build)
         while self.time_left() > 0.01 and not stop_requested() and winner is None:
             for name in names:
                 if self.time_left() <= 0.01 or stop_requested():
                     break
                 search = self.searches.get(name)
                 t = time.perf_counter()
+                if name in out:
+                    continue
                 if search is None:
                     b = self._build(name, force=name == names[0])
                     if b is None:  # its build does not fit: out of the race
+                        out.add(name)
                         continue
                     search = self.searches[name] = BackgroundSearch(
                         b, time_limit=max(self.time_left(), 1e-3), emphasis=emphasis,
@@ -619,6 +623,9 @@ class _Run:
                     search.start()
                 else:
                     search.resume()
+                if all(n in out for n in names if n != name):
+                    winner = name  # alone in the race: no turns, it goes on as the first solve
+                    break
                 end = min(t + slice_, self.deadline)
                 while time.perf_counter() < end and not search.finished and not stop_requested() \
                         and not self.gap_closed():
