@@ -32,10 +32,12 @@ def _solver_factory(**options: Any):
 
 
 def _available() -> str | None:
-    try:
-        import pyscipopt  # noqa: F401
-    except ImportError as exc:  # pragma: no cover - a regular dependency
-        return f"pyscipopt is not installed ({exc}); pip install pyscipopt"
+    from importlib.util import find_spec
+
+    # find_spec, not import: loading SCIP's libraries takes a second on a loaded machine, and the
+    # probe runs whenever solvers are listed or checked
+    if find_spec("pyscipopt") is None:  # pragma: no cover - a regular dependency
+        return "pyscipopt is not installed; pip install pyscipopt"
     return None
 
 
