@@ -254,3 +254,22 @@ def test_balans_builds_nothing_when_the_budget_is_already_spent():
     res = BalansSolver(portfolio=["highs", "scip"]).solve(p, time_limit=1e-6, seed=0)
     assert res.status == sh.Status.TIME_LIMIT and res.info["stopped_before_start"]
     assert res.iterations == 0 and res.x is None
+
+
+def test_highs_presolve_guard_switches_presolve_off_where_it_would_outlast_the_limit(knap):
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p, best = knap
+    b = HighsBackend(p, presolve_seconds_per_nnz=1.0)  # every presolve predicted far too long
+    try:
+        res = b.solve(10.0)
+        assert res.info["presolve"] == "off: predicted to outlast the time limit"
+        assert res.objective == pytest.approx(best.objective)
+        assert "presolve" not in b.solve(None).info  # no limit: nothing to outlast
+    finally:
+        b.close()
+    b = HighsBackend(p, presolve_seconds_per_nnz=1e-12)
+    try:
+        assert "presolve" not in b.solve(10.0).info
+    finally:
+        b.close()

@@ -470,11 +470,12 @@ class _Run:
         spec = pm.get_backend(name)
         kwargs = dict(self.opts.backend_options.get(name, {}))
         if name == "highs":
-            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ
+            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ, PRESOLVE_SECONDS_PER_NNZ
 
             kwargs.setdefault("fj_seconds_per_nnz", FJ_SECONDS_PER_NNZ)
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
+            kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
         try:
             return spec.factory(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
