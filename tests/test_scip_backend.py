@@ -194,7 +194,7 @@ PORTFOLIO = dict(portfolio=["highs", "scip"], sub_time_limit=0.3)
 def test_portfolio_races_both_backends_and_uses_both_for_sub_mips():
     p = knapsack(n=200, m=15, seed=7)  # not proved within the race: the loop runs
     res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=10,
-                   **{**PORTFOLIO, "gap_tolerance": 0.0})
+                   **{**PORTFOLIO, "rel_gap": 0.0})
     pf = res.info["portfolio"]
     assert pf["order"] == ["highs", "scip"] and pf["first"] in ("highs", "scip")
     raced = {t[0] for t in pf["turns"]}

@@ -620,7 +620,7 @@ class _Run:
                         continue
                     search = self.searches[name] = BackgroundSearch(
                         b, time_limit=max(self.time_left(), 1e-3), emphasis=emphasis,
-                        on_incumbent=reporter(name), seed=self.seed, relative_gap=o.gap_tolerance)
+                        on_incumbent=reporter(name), seed=self.seed, relative_gap=o.rel_gap)
                     search.start()
                 else:
                     search.resume()

@@ -6,29 +6,13 @@ or solver is built.
 
 from __future__ import annotations
 
-from typing import Any
-
 from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import BackendSpec, SolverSpec
-
-from .solver import ScipOptions
 
 __all__ = ["SCIP_CAPABILITIES"]
 
 SCIP_CAPABILITIES = frozenset({"warm_start", "bounds", "rows", "objective", "relaxation",
                                "dual_bound", "interrupt", "incumbent_callback", "cutoff", "pause"})
-
-
-def _backend_factory(problem: Any, *, threads: int = 1, seed: int = 0, **kw: Any):
-    from .backend import ScipBackend
-
-    return ScipBackend(problem, threads=threads, seed=seed, **kw)
-
-
-def _solver_factory(**options: Any):
-    from .solver import ScipSolver
-
-    return ScipSolver(**options)
 
 
 def _available() -> str | None:
@@ -43,12 +27,13 @@ def _available() -> str | None:
 
 @hookimpl
 def solverhub_mip_backends() -> list:
-    return [BackendSpec("scip", _backend_factory, SCIP_CAPABILITIES,
+    return [BackendSpec("scip", "solverhub.plugins.scip.backend:ScipBackend", SCIP_CAPABILITIES,
                         "SCIP branch-and-cut through PySCIPOpt: incumbent events, interrupt, pause")]
 
 
 @hookimpl
 def solverhub_solvers() -> list:
-    return [SolverSpec("scip", "mip", _solver_factory, ScipOptions,
+    return [SolverSpec("scip", "mip", "solverhub.plugins.scip.solver:ScipSolver",
+                       "solverhub.plugins.scip.solver:ScipOptions",
                        "SCIP MIP solver (branch-and-cut) through PySCIPOpt, single run",
                        available=_available)]

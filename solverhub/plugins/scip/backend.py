@@ -506,7 +506,11 @@ class ScipBackend(MIPBackend):
                 info["interrupted"] = True
             if base == Status.ERROR:
                 info["error"] = f"SCIP status {name}"
-            st = Status.FEASIBLE if x is not None else base
+            if base in (Status.TIME_LIMIT, Status.ITERATION_LIMIT) and name not in (
+                    "gaplimit", "sollimit", "bestsollimit", "restartlimit"):
+                st = base  # the limit that stopped it, with the incumbent if any (as HiGHS)
+            else:
+                st = Status.FEASIBLE if x is not None else base
         else:
             st = Status.FEASIBLE if x is not None else Status.ERROR
             info["error"] = f"SCIP status {name}"
@@ -560,7 +564,8 @@ class ScipBackend(MIPBackend):
         res.info["lp_solver"] = "scip"
         if res.status == Status.OPTIMAL and res.objective is not None:
             res.bound = res.objective
-        if res.status == Status.FEASIBLE:  # an LP stopped early has no usable point
+        if res.status in (Status.FEASIBLE, Status.TIME_LIMIT, Status.ITERATION_LIMIT):
+            # an LP stopped early has no usable point
             return BackendResult(Status.TIME_LIMIT, runtime=res.runtime, info=res.info)
         return res
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import RelGapOptions
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 
 __all__ = ["ScipOptions", "ScipSolver"]
 
 
-class ScipOptions(BaseModel):
+class ScipOptions(RelGapOptions):
     """Options of the ``scip`` solver (SCIP's own defaults)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     rel_gap: float = Field(0.0, ge=0.0, description="relative gap at which SCIP stops (limits/gap)")
     node_limit: int | None = Field(None, ge=0, description="branch-and-bound node limit")
@@ -32,19 +32,10 @@ class ScipOptions(BaseModel):
                                         description="further SCIP parameters passed through as is")
 
 
-class ScipSolver:
-    """``ScipSolver(**options).solve(problem, time_limit=..., seed=...) -> Result``."""
+class ScipSolver(SolverBase[ScipOptions]):
+    """``ScipSolver(options).solve(problem, time_limit=..., seed=...) -> Result``."""
 
-    def __init__(self, rel_gap: float = 0.0, node_limit: int | None = None,
-                 emphasis: str = "default", heuristics: str = "default",
-                 lns_frequency: dict[str, int] | None = None,
-                 scip_params: dict[str, Any] | None = None) -> None:
-        self.rel_gap = rel_gap
-        self.node_limit = node_limit
-        self.emphasis = emphasis
-        self.heuristics = heuristics
-        self.lns_frequency = dict(lns_frequency or {})
-        self.scip_params = dict(scip_params or {})
+    Options = ScipOptions
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Any = NULL_NOTIFIER) -> Result:
