@@ -11,8 +11,9 @@ How the interface maps onto SCIP (measured with PySCIPOpt 6.3 / SCIP 10, docs/ba
 * One event handler (``_Poll``) catches BESTSOLFOUND (improving solutions, reported with their time
   to ``on_incumbent``), NODESOLVED, LPSOLVED and PRESOLVEROUND (polls). At each poll it answers an
   interrupt request (``interruptSolve`` from inside the solve), holds the solve while it is paused
-  (the solving thread waits in the callback, tree and LP kept: capability ``pause``), hands an
-  offered solution to SCIP (``trySol``) and records progress (primal, dual bound, nodes).
+  (the solving thread waits in the callback, tree and LP kept: capability ``pause``) and records
+  progress (primal, dual bound, nodes). ``offer_solution`` is accepted but not handed over: a
+  ``trySol`` from the handler corrupted SCIP's state (see the method).
 * SCIP polls no event during a long LP (air04's root LP: 6.6 s without an event): ``interrupt()``
   also calls ``interruptSolve`` from the caller's thread, which SCIP reads when the LP returns, and
   SCIP's own time limit (``limits/time``, also handed to the LP solver) is always set. The longest
@@ -167,8 +168,9 @@ class ScipBackend(MIPBackend):
         self._gate = threading.Event()
         self._gate.set()
         self._held = threading.Event()
-        self._user_solution: np.ndarray | None = None
+        self._user_solution: np.ndarray | None = None  # never set: see offer_solution
         self._handed = 0
+        self._not_taken = 0
         self._handler = _make_handler(self)
         m.includeEventhdlr(self._handler, "solverhub_poll", "solverhub incumbents, stops, pauses")
 
@@ -276,10 +278,14 @@ class ScipBackend(MIPBackend):
         return self._held.is_set()
 
     def offer_solution(self, x: np.ndarray) -> None:
+        """Not taken: handing SCIP a solution from inside its event handler (``trySol``) corrupted
+        its state -- "invalid increase in upper bound" in a later heuristic on noswot, and a
+        segmentation fault in a resumed search on a knapsack -- so a running SCIP search keeps its
+        own incumbents (counted in ``info["solutions_not_taken"]``)."""
         x = np.asarray(x, dtype=np.float64).ravel()
         if x.size != self._n:
             raise BadInputError(f"offer_solution: {x.size} entries, expected {self._n}")
-        self._user_solution = x.copy()
+        self._not_taken += 1
 
     def progress(self) -> tuple[float, float, float] | None:
         return self._progress
@@ -411,6 +417,7 @@ class ScipBackend(MIPBackend):
         self._cb_error = None
         self._n_improving = 0
         self._handed = 0
+        self._not_taken = 0
         self._progress = self._first_poll = self._nodes = None
         self._max_poll_gap = 0.0
         self._t0 = t0 = time.perf_counter()
@@ -450,6 +457,8 @@ class ScipBackend(MIPBackend):
             res.info["setup_seconds"] = self._first_poll - t0
         if self._handed:
             res.info["solutions_taken"] = self._handed
+        if self._not_taken:
+            res.info["solutions_not_taken"] = self._not_taken
         if cutoff is not None:
             res.info["cutoff"] = float(cutoff)
         if res.status == Status.FEASIBLE and res.info.get("interrupted") and stop_requested():
