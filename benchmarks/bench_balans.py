@@ -8,6 +8,10 @@ solvers. Solvers:
     balans         solverhub balans, default options
     balans_miplib  solverhub balans, the paper's MIPLIB config (thompson, scores [1, 1, 0, 0])
     balans_scip    solverhub balans, sub-MIPs by HiGHS or SCIP (OR-Tools), chosen by a bandit
+    balans_portfolio  solverhub balans with the backend portfolio HiGHS + SCIP (PySCIPOpt): the
+                   first phase raced on one thread, sub-MIPs and "continue" on either (issue 21)
+    balans_portfolio0  the same with race_share=0: the race ends at the first turn that finds an
+                   incumbent (HiGHS's, when it finds one within its first slice)
     highs          solverhub "highs" (HiGHS alone), with the same seeds as Balans
     scip           pyscipopt, 1 thread; incumbent trajectory from a BESTSOLFOUND event handler
     balans_ref     the reference PyPI balans==2.2.0 (SCIP backend, default config)
@@ -70,8 +74,10 @@ GENERATED = {
 SPLIT_SALT = "balans-split-2026:"
 #: run with every seed: Balans and HiGHS (its random_seed; Balans's first solve is HiGHS with the
 #: run's seed, and HiGHS's own seed-to-seed spread is large, air04: first incumbent at 12-24 s)
-RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_ref", "highs"}
-ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "highs", "scip", "balans_ref"]
+RANDOMISED = {"balans", "balans_miplib", "balans_scip", "balans_portfolio", "balans_portfolio0",
+              "balans_ref", "highs"}
+ALL_SOLVERS = ["balans", "balans_miplib", "balans_scip", "balans_portfolio", "balans_portfolio0",
+               "highs", "scip", "balans_ref"]
 DEFAULT_SOLVERS = ["balans", "highs", "scip"]
 INSTANCES = RESULTS / "instances"
 
@@ -83,6 +89,8 @@ SOLVERHUB_OPTIONS = {
     "balans_miplib": {"destroy": PAPER_ARMS, "policy": "thompson", "scores": [1, 1, 0, 0],
                       "acceptance": "hill_climbing"},
     "balans_scip": {"sub_backends": ["highs", "ortools-scip"]},
+    "balans_portfolio": {"portfolio": ["highs", "scip"]},
+    "balans_portfolio0": {"portfolio": ["highs", "scip"], "race_share": 0.0},
     "highs": {},
 }
 #: extra option sets for tuning runs on the tuning half: --solvers balans+NAME (see --variants)
@@ -169,6 +177,12 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         out["runtime"] = res.runtime
         out["max_overrun"] = res.info.get("max_overrun")
         out["time_lp"] = res.info.get("time_lp")
+        out["solver_budget"] = res.info.get("budget")  # what the host left after reading
+        out["backends_skipped"] = res.info.get("backends_skipped")
+        pf = res.info.get("portfolio")
+        if pf:  # what the portfolio chose: the race's winner, its turns, the sub-MIP backends
+            out["portfolio"] = {"first": pf.get("first"), "race_seconds": pf.get("race_seconds"),
+                                "first_found": pf.get("first_found"), "turns": pf.get("turns")}
     return out
 
 
@@ -362,6 +376,24 @@ def seed_table(records: list[dict[str, Any]], instances: list[str], solvers: lis
     return "\n".join(lines)
 
 
+def portfolio_table(records: list[dict[str, Any]], instances: list[str]) -> str:
+    """What the portfolio chose per run: the race's winner (first solve), the race's turns, the
+    sub-MIP pulls (new bests) per backend and the backends skipped for their predicted build."""
+    rows = ["| instance | solver | seed | first solve | race turns (backend:seconds, * = had an "
+            "incumbent) | sub-MIP pulls (new bests) | skipped (predicted build s) |",
+            "|---|---|---|---|---|---|---|"]
+    for inst in instances:
+        for r in sorted((r for r in records if r["instance"] == inst and r.get("portfolio")),
+                        key=lambda r: (r["solver"], r["seed"])):
+            pf = r["portfolio"]
+            turns = " ".join(f"{t[0]}:{t[2]:.1f}{'*' if t[4] else ''}" for t in pf.get("turns") or [])
+            subs = ", ".join(f"{b} {v[0]} ({v[1]})" for b, v in (r.get("sub_backends") or {}).items())
+            skipped = ", ".join(f"{b} {v:.1f}" for b, v in (r.get("backends_skipped") or {}).items())
+            rows.append(f"| {inst} | {r['solver']} | {r['seed']} | {pf.get('first')} | {turns} | "
+                        f"{subs or '-'} | {skipped or '-'} |")
+    return "\n".join(rows)
+
+
 def target_checks(records: list[dict[str, Any]], halves: dict[str, list[str]], budget: float,
                   overhead: float = 0.0) -> list[str]:
     """The issue's targets, one line each: met / NOT met with the numbers."""
@@ -526,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
         body += ["", table(records, insts, solvers, budget)]
         if not args.easy and any(s in RANDOMISED or s.startswith("balans+") for s in solvers):
             body += ["", "Every seed:", "", seed_table(records, insts, solvers, budget)]
+        if any(r.get("portfolio") for r in records if r["instance"] in insts):
+            body += ["", "What the portfolio chose:", "", portfolio_table(records, insts)]
     if args.easy and {"balans", "highs"} <= set(solvers):
         wb = sum(r["wall"] for r in records if r["solver"] == "balans") / max(len(seeds), 1)
         wh = sum(r["wall"] for r in records if r["solver"] == "highs") / max(len(seeds), 1)

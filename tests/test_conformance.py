@@ -29,7 +29,7 @@ from solverhub.testing import (
     tiny_mip_instances,
 )
 
-BUILTIN_SOLVERS = ["highs", "ortools-scip", "ortools-sat", "balans"]
+BUILTIN_SOLVERS = ["highs", "scip", "ortools-scip", "ortools-sat", "balans"]
 
 # Known failures of other plugins, reported to their owners; non-strict so that a fix shows up
 # as XPASS instead of breaking the run.

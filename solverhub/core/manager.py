@@ -44,6 +44,7 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "generators": "solverhub.plugins.generators",
     "highs": "solverhub.plugins.highs",
     "ortools": "solverhub.plugins.ortools",
+    "scip": "solverhub.plugins.scip",
     "balans": "solverhub.plugins.balans",
     "pyomo": "solverhub.plugins.pyomo",
     "pyaddress": "solverhub.plugins.pyaddress",

@@ -166,9 +166,13 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             best = (min(objs) if sense == 1 else max(objs)) if objs else None
             worst = (max(objs) if sense == 1 else min(objs)) if objs else None
             pis = []
+            pi_unknown = False
             for r in ok:
                 horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime")) or 0.0
                 if ref is None or horizon <= 0:
+                    continue
+                if r.get("incumbents_unknown"):  # no incumbent times: unknown, not a 100 % gap
+                    pi_unknown = True
                     continue
                 from solverhub.core.plotting import with_final  # the answer counts from the end
 
@@ -199,6 +203,7 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "gap_best": primal_gap(best, ref) if ref is not None and best is not None
                 and uses_primal_gap(problem_kind) else None,
                 "primal_integral_mean": statistics.fmean(pis) if pis else None,
+                "primal_integral_unknown": pi_unknown and not pis,
                 "runtime_mean": statistics.fmean(runtimes) if runtimes else None,
                 "iterations_mean": statistics.fmean(iters) if iters else None,
                 "first_error": (errors[0].get("error") or "") if errors else "",
@@ -415,7 +420,8 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None):
             _fmt(r["objective_mean"]), _fmt(r["objective_best"]),
             _fmt(r["reference"]) + star,
             "-" if r["gap_best"] is None else f"{100 * r['gap_best']:.2f}%",
-            "-" if r["primal_integral_mean"] is None else f"{r['primal_integral_mean']:.4f}",
+            ("unknown" if r.get("primal_integral_unknown") else "-")
+            if r["primal_integral_mean"] is None else f"{r['primal_integral_mean']:.4f}",
             _fmt(r["runtime_mean"], 3),
         )
     if marked:
@@ -483,7 +489,9 @@ def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 if ref is not None and not failed:
                     m["gap"] = primal_gap(finite_or_none(r.get("objective")), ref)
                     horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime"))
-                    if horizon:
+                    if horizon and r.get("incumbents_unknown"):
+                        pass  # no incumbent times at all: the integral is unknown (None)
+                    elif horizon:
                         # a solver that reports no incumbent times: its answer counts from the end
                         from solverhub.core.plotting import with_final
 

@@ -272,6 +272,10 @@ class Result:
     corrections: list[Correction] = field(default_factory=list)
     #: set when the problem was solved through a converter and the result mapped back
     conversion: Conversion | None = None
+    #: True when the solver reports no incumbents while it runs (``ortools-scip``): only the final
+    #: one is known, so a primal integral from ``trajectory`` would pretend there was none until
+    #: the end; ``primal_integral`` stays None (unknown)
+    incumbents_unknown: bool = False
 
     def __post_init__(self) -> None:
         status = None if self.status is None else Status(self.status)
@@ -342,7 +346,8 @@ class Result:
         """Fill ``primal_integral`` (normalised by ``horizon``, default the runtime) from a known
         optimal or best-known value."""
         h = horizon if horizon is not None else self.runtime
-        self.primal_integral = primal_integral(self.trajectory, reference, h)
+        self.primal_integral = (None if self.incumbents_unknown
+                                else primal_integral(self.trajectory, reference, h))
         return self
 
     def to_dict(self, *, include_x: bool = False) -> dict[str, Any]:
@@ -366,6 +371,7 @@ class Result:
             "kind": self.kind,
             "metrics": _jsonable(self.metrics),
             "history": _jsonable(self.history),
+            "incumbents_unknown": bool(self.incumbents_unknown),
         }
         if self.corrections:
             d["corrections"] = [c.to_dict() for c in self.corrections]

@@ -154,6 +154,8 @@ def run_task(task: dict[str, Any], observers: Iterable[Any] = ()) -> dict[str, A
     for k in ("status", "termination", "solution_status", "objective", "bound", "runtime",
               "iterations", "primal_integral", "trajectory"):
         rec[k] = d[k]
+    if d.get("incumbents_unknown"):
+        rec["incumbents_unknown"] = True  # no primal integral: the solver reports no incumbent times
     rec["reference"] = None if ref is None or not math.isfinite(float(ref)) else float(ref)
     sense = getattr(problem, "sense", None)
     rec["sense"] = sense if isinstance(sense, int) else None

@@ -33,9 +33,13 @@ __all__ = ["BackgroundSearch", "can_pause"]
 _WAIT = 0.02
 
 
+#: capabilities a backend needs for its search to run here, held and resumed
+PAUSE_NEEDS = frozenset({"pause", "interrupt", "incumbent_callback"})
+
+
 def can_pause(backend: Any) -> bool:
     caps = getattr(backend, "capabilities", frozenset())
-    return {"pause", "interrupt", "incumbent_callback"} <= set(caps)
+    return PAUSE_NEEDS <= set(caps)
 
 
 class BackgroundSearch:
@@ -97,6 +101,20 @@ class BackgroundSearch:
             self.backend.offer_solution(x)
             return True
         return False
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the search to end."""
+        self._thread.join(timeout)
+
+    def wait_paused(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for a requested pause to hold; True when it holds."""
+        end = time.perf_counter() + timeout
+        while not self.finished and not self.backend.is_paused():
+            left = end - time.perf_counter()
+            if left <= 0 or stop_requested():
+                return False
+            self._thread.join(min(_WAIT, left))
+        return self.backend.is_paused()
 
     def run_until_paused(self) -> bool:
         """Wait until the search holds at a pause or has ended (or the user stopped the run); True

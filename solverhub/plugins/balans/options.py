@@ -29,6 +29,19 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
     sub_backends: list[str] | None = Field(
         None, description="backends for the sub-MIPs (registry names); with more than one, a "
                           "Thompson-sampling bandit picks one per iteration from the same rewards")
+    portfolio: list[str] | None = Field(
+        None, description="backends raced for the first solution (with `backend` first), each "
+                          "paused, never restarted, while another runs; the winner goes on as the "
+                          "first solve, the others are resumed by 'continue' pulls on their "
+                          "backend; also the sub-MIP backends unless sub_backends is set. Needs "
+                          "backends with the 'pause' capability (highs, scip)")
+    race_share: float = Field(
+        0.1, ge=0, le=1, description="share of the budget the portfolio's race lasts at least; 0: "
+                                     "it ends with the first turn that finds an incumbent (then a "
+                                     "backend whose first turn finds one races alone)")
+    race_slice: float = Field(
+        0.05, gt=0, le=1, description="share of the budget of each backend's first turn in the "
+                                      "race (later rounds double it)")
     backend_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="keyword arguments of each backend's factory, by backend "
                                           "name (e.g. {'highs': {'presolve': 'off'}, 'ortools-scip': "

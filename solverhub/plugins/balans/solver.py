@@ -277,6 +277,13 @@ class _Run:
         self._col_nnz: np.ndarray | None = None
         self._nnz = 1.0
         self.search: BackgroundSearch | None = None  # the paused first solve (resume_search)
+        self._backends: dict[str, DeadlineBackend] = {}
+        self._cpu_share: float | None = None
+        # every paused whole-problem search by backend name: the first solve's, and with a
+        # portfolio the race's others ("continue" pulls on a backend resume its own)
+        self.searches: dict[str, BackgroundSearch] = {}
+        names = [opts.backend] + [b for b in (opts.portfolio or []) if b != opts.backend]
+        self.portfolio = names if len(names) > 1 else []
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> float:
@@ -339,11 +346,18 @@ class _Run:
         for name in o.repair:
             comp = pm.get_meta("repair", name)
             repair.append((name, comp.factory(**o.repair_params.get(name, {}))))
-        named = {o.backend, *(o.sub_backends or [])}
+        named = {o.backend, *(o.sub_backends or []), *(o.portfolio or [])}
         stray = set(o.backend_options) - named
         if stray:
             raise BadInputError(f"solver 'balans': backend_options names backends not in use "
                                 f"(backend / sub_backends): {sorted(stray)}")
+        for name in self.portfolio:  # raced by pausing: each search must hold and go on
+            from solverhub.plugins.balans.background import PAUSE_NEEDS
+
+            missing = PAUSE_NEEDS - set(pm.get_backend(name).capabilities)
+            if missing:
+                raise BadInputError(f"solver 'balans': portfolio backend {name!r} cannot pause a "
+                                    f"solve (lacks {sorted(missing)}); use 'highs' or 'scip'")
         unknown = set(o.destroy_params) - set(o.destroy)
         if unknown:
             raise BadInputError(f"solver 'balans': destroy_params names operators not in destroy: "
@@ -371,37 +385,48 @@ class _Run:
     # ------------------------------------------------------------------ the run
     def run(self) -> Result:
         arms, policy, acceptance, rules = self._components()
-        names = [self.opts.backend] + [b for b in dict.fromkeys(self.opts.sub_backends or [])
-                                       if b != self.opts.backend]
+        sub_names = list(dict.fromkeys(self.opts.sub_backends or self.portfolio
+                                       or [self.opts.backend]))
+        names = list(dict.fromkeys([self.opts.backend, *self.portfolio, *sub_names]))
         backends: dict[str, DeadlineBackend] = {}
+        self._backends = backends
+        if self.time_left() <= 0.01:
+            # the host's reading took the whole budget (the 80k set cover under load): building a
+            # backend (seconds for 800,000 non-zeros) would only make the run late
+            self.info["stopped_before_start"] = True
+            return self._result(Status.TIME_LIMIT, 0, arms)
         try:
-            for name in names:  # built before the clock matters: a model build is part of the run
-                backends[name] = DeadlineBackend(self._make_backend(name), self.deadline)
-            backend = backends[self.opts.backend]
-            status = self._initial_solution(backend)
+            # the run's backend is built first (a model build is part of the run); the others when
+            # first used, and only where their predicted build fits (_build)
+            backend = self._build(self.opts.backend, force=True)
+            status = self._initial_solution(backend, backends)
             iterations = 0
             if status is None and not stop_requested():  # Ctrl-C: no root LP, no loop
-                if self.search is not None:
-                    # the paused search holds the backend's instance: the root LP and the
-                    # neighbourhoods get a second one
-                    twin = DeadlineBackend(self._make_backend(self.opts.backend), self.deadline)
-                    backends[self.opts.backend + " (neighbourhoods)"] = twin
-                else:
-                    twin = backend
-                subs = [twin if b == self.opts.backend else backends[b]
-                        for b in (self.opts.sub_backends or [self.opts.backend])]
+                # a paused search holds its backend's instance: the root LP and the
+                # neighbourhoods get a second one
+                nbs: dict[str, DeadlineBackend] = {}
+                for name in dict.fromkeys([self.opts.backend, *sub_names]):
+                    held = name in self.searches and not self.searches[name].finished
+                    b = self._build(name, key=name + " (neighbourhoods)" if held else name,
+                                    force=name == self.opts.backend)
+                    if b is not None:
+                        nbs[name] = b
+                twin = nbs[self.opts.backend]
+                subs = [nbs[b] for b in sub_names if b in nbs]
                 status = self._root_lp(twin)
                 if status is None:
                     iterations = self._loop(twin, arms, policy, acceptance, rules, subs)
-            status = self._finish_search(status)
+            for search in self.searches.values():
+                status = self._finish_search(status, search)
         finally:
             if self.search is not None:
                 self.info["search_pauses"] = self.search.pauses
-                if not self.search.finished:
+            for search in self.searches.values():
+                if not search.finished:
                     try:  # an error above: the search thread must not outlive the run
-                        self.search.finish()
+                        search.finish()
                     except Exception:  # pragma: no cover
-                        log.debug("balans: ending the background search failed", exc_info=True)
+                        log.debug("balans: ending a background search failed", exc_info=True)
             self.info["deadline_interrupts"] = sum(b.interrupts for b in backends.values())
             self.info["max_overrun"] = max((b.overrun for b in backends.values()), default=0.0)
             self.info["solves_skipped"] = sum(b.skipped for b in backends.values())
@@ -412,6 +437,32 @@ class _Run:
                     log.debug("balans: backend close failed", exc_info=True)
         return self._result(status, iterations, arms)
 
+    #: CPU seconds per non-zero to build a backend where that is not negligible: SCIP's model goes
+    #: through an MPS file (write, SCIP's reader, columns by name): 1.2 s of CPU for the 80k set
+    #: cover's 800,000 non-zeros, rounded up (20 s of wall time on a machine loaded 8x over)
+    BUILD_SECONDS_PER_NNZ = {"scip": 2e-6}
+
+    def _build(self, name: str, key: str | None = None, force: bool = False):
+        """The backend ``name`` (cached under ``key``), or None when its predicted build (non-zeros
+        x rate / the share of a core this process gets) does not fit in a quarter of the time
+        left: the build cannot be interrupted, and a portfolio member is not worth a late run."""
+        backends = self._backends
+        key = key or name
+        if key in backends:
+            return backends[key]
+        rate = self.BUILD_SECONDS_PER_NNZ.get(name, 0.0)
+        if rate and not force:
+            if self._cpu_share is None:
+                from solverhub.plugins.highs.backend import cpu_share
+
+                self._cpu_share = cpu_share()
+            predicted = rate * max(self.minp.A.nnz, 1) / self._cpu_share
+            if predicted > 0.25 * self.time_left():
+                self.info.setdefault("backends_skipped", {})[key] = round(predicted, 3)
+                return None
+        backends[key] = DeadlineBackend(self._make_backend(name), self.deadline)
+        return backends[key]
+
     def _make_backend(self, name: str):
         """The backend ``name`` over the minimised problem, with ``backend_options[name]``. HiGHS gets
         the feasibility-jump guard by default (its feasibility jump ignores time limits)."""
@@ -419,11 +470,12 @@ class _Run:
         spec = pm.get_backend(name)
         kwargs = dict(self.opts.backend_options.get(name, {}))
         if name == "highs":
-            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ
+            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ, PRESOLVE_SECONDS_PER_NNZ
 
             kwargs.setdefault("fj_seconds_per_nnz", FJ_SECONDS_PER_NNZ)
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
+            kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
         try:
             return spec.factory(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
@@ -454,18 +506,18 @@ class _Run:
     def _search_paused(self, backend) -> None:
         """The first solve holds at a pause: learn its set-up and bound as from a finished one."""
         self.stretch_per_share = self._first_stretch(backend, None)
-        self._bound_from_search()
+        self._bound_from_search(self.search)
 
-    def _bound_from_search(self) -> None:
-        caps = getattr(self.search.backend, "capabilities", frozenset())
-        pr = self.search.progress()
+    def _bound_from_search(self, search: BackgroundSearch) -> None:
+        caps = getattr(search.backend, "capabilities", frozenset())
+        pr = search.progress()
         if pr is not None and "dual_bound" in caps:
             self.update_bound(pr[2])
 
-    def _resume_search(self, slice_: float) -> Candidate:
+    def _resume_search(self, slice_: float, search: BackgroundSearch) -> Candidate:
         """A "continue" pull with a paused search: hand it the best solution, let it run for
         ``slice_`` seconds (longer while it closes the gap), pause it again."""
-        search, o = self.search, self.opts
+        o = self.opts
         t = time.perf_counter()
         handed = search.offer(self.best_x, self.best_obj, self.tol(self.best_obj))
         self.info["solutions_handed"] = self.info.get("solutions_handed", 0) + int(handed)
@@ -479,16 +531,16 @@ class _Run:
         if paused:
             if watchdog.fired_at is not None:  # how late it answered the pause
                 self._learn_stretch(time.perf_counter() - watchdog.fired_at, 1.0)
-            self._bound_from_search()
+            self._bound_from_search(search)
             status = "paused"
         else:
-            status = str(self._finish_search(None) or "ended")
+            status = str(self._finish_search(None, search) or "ended")
         return Candidate(None, math.inf, status, runtime=time.perf_counter() - t,
                          info={"extended": watchdog.extended})
 
-    def _finish_search(self, status: Status | None) -> Status | None:
-        """End the paused (or ended) first solve and take its last solution and bound."""
-        search = self.search
+    def _finish_search(self, status: Status | None,
+                       search: BackgroundSearch | None) -> Status | None:
+        """End a paused (or ended) whole-problem search and take its last solution and bound."""
         if search is None or search.taken:
             return status
         res = search.finish()
@@ -528,7 +580,85 @@ class _Run:
             return Status.OPTIMAL
         return None
 
-    def _initial_solution(self, backend) -> Status | None:
+    def _race(self, backends: dict[str, Any], emphasis: str) -> BackgroundSearch:
+        """The portfolio's first phase on one thread: the backends' whole-problem searches take
+        turns (each paused, never restarted, while another runs) in slices that start at
+        ``race_slice`` of the budget and double each round until one has an incumbent and at least
+        ``race_share`` of the budget has been spent (``race_share=0``: the first turn that finds
+        an incumbent ends the race). The winner is the
+        search with the best incumbent (ties: the earlier in the order); it goes on as the first
+        solve, the others stay paused for "continue" pulls on their backends."""
+        o = self.opts
+        names = self.portfolio
+        best = {n: math.inf for n in names}
+
+        def reporter(name: str):
+            def on_incumbent(_t: float, obj: float, x: np.ndarray) -> bool:
+                best[name] = min(best[name], float(obj))
+                self.offer(x)
+                return self.gap_closed()
+            return on_incumbent
+
+        race_end = self.t0 + o.race_share * self.budget
+        slice_ = max(o.race_slice * self.budget, 0.05)
+        turns: list[list] = []  # [backend, start, seconds, seconds to hold, incumbent so far]
+        self.info["portfolio"] = {"order": names, "turns": turns}
+        winner = None
+        out: set[str] = set()  # backends whose build does not fit (_build)
+        while self.time_left() > 0.01 and not stop_requested() and winner is None:
+            for name in names:
+                if self.time_left() <= 0.01 or stop_requested():
+                    break
+                search = self.searches.get(name)
+                t = time.perf_counter()
+                if name in out:
+                    continue
+                if search is None:
+                    b = self._build(name, force=name == names[0])
+                    if b is None:  # its build does not fit: out of the race
+                        out.add(name)
+                        continue
+                    search = self.searches[name] = BackgroundSearch(
+                        b, time_limit=max(self.time_left(), 1e-3), emphasis=emphasis,
+                        on_incumbent=reporter(name), seed=self.seed, relative_gap=o.rel_gap)
+                    search.start()
+                else:
+                    search.resume()
+                if all(n in out for n in names if n != name):
+                    winner = name  # alone in the race: no turns, it goes on as the first solve
+                    break
+                end = min(t + slice_, self.deadline)
+                while time.perf_counter() < end and not search.finished and not stop_requested() \
+                        and not self.gap_closed():
+                    search.wait(0.02)
+                t_hold = time.perf_counter()
+                if not search.finished:
+                    # pause: the search holds at its next poll. A backend that polls late (SCIP
+                    # inside a long LP: 20 s at danoint's root) is not waited for beyond a tenth
+                    # of its slice: the next turn starts and the two overlap until it holds
+                    search.interrupt()
+                    search.wait_paused(0.1 * slice_)
+                now = time.perf_counter()
+                turns.append([name, round(t - self.t0, 3), round(now - t, 3),
+                              round(now - t_hold, 3), math.isfinite(best[name])])
+                if search.finished or self.gap_closed():
+                    winner = name  # it ended (proved, infeasible) or the gap is closed
+                    break
+                if o.race_share == 0 and math.isfinite(best[name]):
+                    winner = name  # no minimum race: the first turn with an incumbent wins
+                    break
+            if winner is None and any(math.isfinite(b) for b in best.values()) \
+                    and time.perf_counter() >= race_end:
+                top = min(best.values())  # ties within the tolerance: the earlier in the order
+                winner = next(n for n in names if best[n] <= top + self.tol(top))
+            slice_ *= 2.0
+        winner = winner or names[0]
+        self.info["portfolio"].update({"first": winner, "race_seconds": self.now(),
+                                       "first_found": {n: self.own(b) if math.isfinite(b) else None
+                                                       for n, b in best.items()}})
+        return self.searches[winner]
+
+    def _initial_solution(self, backend, backends: dict[str, Any] | None = None) -> Status | None:
         o = self.opts
         self.lp_x, self.lp_obj = None, None
         t = time.perf_counter()
@@ -551,7 +681,10 @@ class _Run:
                 # incumbent; until then it may run to the deadline. With resume_search it pauses
                 # the solve instead, and "continue" pulls resume it (background.py)
                 solve_limit = self.time_left()
-                if o.resume_search and can_pause(backend):
+                if self.portfolio:
+                    search = self._race(backends, emphasis)
+                    backend = search.backend
+                elif o.resume_search and can_pause(backend):
                     search = BackgroundSearch(
                         backend, time_limit=max(solve_limit, 1e-3), emphasis=emphasis,
                         on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.rel_gap)
@@ -562,12 +695,17 @@ class _Run:
                     spare_root=o.initial_spare_root)
             try:
                 if search is not None:
-                    search.start()
+                    if search.started:  # the race's winner, paused or ended
+                        search.resume()
+                    else:
+                        search.start()
                     if search.run_until_paused():
                         self.search = search
+                        self.searches[search.backend.name] = search
                         res = None
                     else:
                         res = search.finish()
+                        search.taken = True
                 else:
                     res = backend.solve(time_limit=max(min(solve_limit, self.time_left()), 1e-3),
                                         emphasis=emphasis,
@@ -761,7 +899,8 @@ class _Run:
                 left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset())
-                resumable = is_continue and self.search is not None and not self.search.finished
+                search = self.searches.get(sub.name) if is_continue else None
+                resumable = search is not None and not search.finished
                 if resumable:
                     pass  # the paused first solve goes on (below), no restart
                 elif is_continue and "interrupt" in caps:
@@ -772,7 +911,7 @@ class _Run:
                                             o.progress_window * self.budget)
                     limit = left
                 if resumable:
-                    cand = self._resume_search(limit)
+                    cand = self._resume_search(limit, search)
                 else:
                     sub.take_stretch()
                     try:
@@ -868,6 +1007,7 @@ class _Run:
         self.info["time_sub_mip"] = t_sub
         self.info["time_destroy"] = t_destroy
         self.info["fallback_picks"] = fallbacks
+        self.info["stretch_per_share"] = self.stretch_per_share
         self.info["sub_time_limit"] = sub_limit
         return it
 

@@ -66,6 +66,11 @@ _MANAGED = {"time_limit", "random_seed", "mip_max_nodes", "mip_rel_gap", "thread
 #: 16.2 s for 800,000 non-zeros measured on a loaded 2-core machine, rounded up
 FJ_SECONDS_PER_NNZ = 2.5e-5
 
+#: CPU seconds of HiGHS's MIP presolve per non-zero of the unfixed columns: fast0507 (409,349
+#: non-zeros) spent 2.3 s of CPU in a presolve that polls no callback and overran a 5 s limit to
+#: 10.8 s at a fifth of a core; rounded up (issue 21)
+PRESOLVE_SECONDS_PER_NNZ = 6e-6
+
 
 def process_threads(requested: int) -> int:
     """The HiGHS thread count of this process: fixed by the first call, returned afterwards."""
@@ -169,7 +174,9 @@ class HighsBackend(MIPBackend):
                  verbose: bool = False, mip_rel_gap: float = 1e-4, presolve: str = "choose",
                  highs_options: dict[str, Any] | None = None,
                  fj_seconds_per_nnz: float | None = None, fj_share: float = 0.5,
-                 presolve_guard: bool = False) -> None:
+                 presolve_guard: bool = False,
+                 presolve_seconds_per_nnz: float | None = None,
+                 presolve_share: float = 0.5) -> None:
         super().__init__(problem, threads=threads, seed=seed, verbose=verbose)
         from solverhub.plugins.mipfiles._highs import new_highs
         from solverhub.plugins.mipfiles.io import to_highs_lp
@@ -209,7 +216,13 @@ class HighsBackend(MIPBackend):
         self.fj_seconds_per_nnz = fj_seconds_per_nnz
         self.fj_share = float(fj_share)
         # the guard's prediction is for a quiet machine: divided by the share of a core we get
-        self.cpu_share = cpu_share() if fj_seconds_per_nnz is not None else 1.0
+        self.cpu_share = (cpu_share() if fj_seconds_per_nnz is not None
+                          or presolve_seconds_per_nnz is not None else 1.0)
+        # presolve polls no callback and not always the limit: with a rate set, a solve whose
+        # predicted presolve (free non-zeros x rate / core share) exceeds presolve_share of its
+        # limit runs without it (info["presolve"])
+        self.presolve_seconds_per_nnz = presolve_seconds_per_nnz
+        self.presolve_share = float(presolve_share)
         self._fj_user = bool(h.getOptionValue("mip_heuristic_run_feasibility_jump")[1])
         self._rows: list[int] = []        # handles of added rows, in HiGHS row order after m0
         self._next_handle = 0
@@ -368,6 +381,16 @@ class HighsBackend(MIPBackend):
         rate = self.fj_seconds_per_nnz if self.fj_seconds_per_nnz is not None else FJ_SECONDS_PER_NNZ
         return rate * self.free_nonzeros() / self.cpu_share
 
+    def _presolve_fits(self, time_limit: float | None) -> bool:
+        """True unless a presolve rate is set and the predicted presolve of the unfixed model does
+        not fit in ``presolve_share`` of the limit (only where presolve is on at all)."""
+        if self.presolve_seconds_per_nnz is None or self._presolve == "off":
+            return True
+        if time_limit is None or not math.isfinite(time_limit):
+            return True
+        predicted = self.presolve_seconds_per_nnz * self.free_nonzeros() / self.cpu_share
+        return predicted <= self.presolve_share * float(time_limit)
+
     def _presolve_allowed(self, warm_started: bool) -> bool:
         """With ``presolve_guard``: no presolve in a warm-started solve with fixed columns (a
         sub-MIP) once such a solve's presolve outlasted its time limit in this backend."""
@@ -449,8 +472,10 @@ class HighsBackend(MIPBackend):
         fj = self._fj_on = self._feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
         presolve_on = self._presolve_allowed(warm_start is not None)
-        if not presolve_on:
+        presolve_fits = presolve_on and self._presolve_fits(time_limit)
+        if not presolve_on or not presolve_fits:
             h.setOptionValue("presolve", "off")
+            presolve_on = False
         cut_handle = None
         if cutoff is not None and math.isfinite(cutoff):
             c, off = self._current_objective()
@@ -488,7 +513,9 @@ class HighsBackend(MIPBackend):
             # its set-up ran far past its whole limit (no search at all): not a short limit's noise
             self.presolve_outlasted = True
         if not presolve_on:
-            res.info["presolve"] = "off: an earlier sub-MIP's presolve outlasted its time limit"
+            res.info["presolve"] = ("off: predicted to outlast the time limit" if not presolve_fits
+                                    else "off: an earlier sub-MIP's presolve outlasted its time "
+                                         "limit")
         if cutoff is not None:
             res.info["cutoff"] = float(cutoff)
         if self._first_poll is not None:

@@ -63,7 +63,9 @@ class MIPKind(KindProtocol):
             out["gap"] = gap
         if reference is not None and reference.objective is not None:
             out["primal_gap"] = primal_gap(result.objective, reference.objective)
-            out["primal_integral"] = primal_integral(result.trajectory, reference.objective, horizon)
+            if not getattr(result, "incumbents_unknown", False):  # unknown: not a 100 % gap
+                out["primal_integral"] = primal_integral(result.trajectory, reference.objective,
+                                                         horizon)
         return out
 
     def conformance_instances(self) -> list[tuple[Any, float | None]]:

@@ -41,8 +41,10 @@ class OrtoolsSolver(SolverBase[OrtoolsOptions]):
         if br.objective is not None:
             trajectory.append((br.runtime, br.objective))
             notifier.incumbent(br.runtime, br.objective, br.bound)
+        # OR-Tools reports no incumbent while it runs: the one point is the end, not the first find
         res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
-                     trajectory=trajectory, info=dict(br.info))
+                     trajectory=trajectory, info=dict(br.info),
+                     incumbents_unknown=br.objective is not None)
         if br.status == Status.ERROR:
             res.error = str(br.info.get("error", br.info.get("solver_status")))
         return res
