@@ -85,9 +85,17 @@ def test_penalty_quadratic_to_order_sigma(variant):
     assert errs[1] < errs[0] / 3           # O(sigma): ten times smaller sigma, clearly smaller error
 
 
-def test_penalty_refuses_coupled_lower_level():
-    with pytest.raises(sh.BadInputError, match="couple x and y"):
-        sh.solve("bolib:Bard1988Ex1", solver="bilevel-penalty")
+def test_penalty_handles_a_coupled_lower_level_with_multipliers():
+    # ClarkWesterberg1990a: y <= 2x + 1, 2y >= x + 2, 2y + x <= 14 couple x and y; the Lagrangian
+    # variant reaches the optimum (1, 3), F* = 5, and the lower level is solved there
+    res = sh.solve("bolib:ClarkWesterberg1990a", solver="bilevel-penalty")
+    assert abs(res.objective - 5.0) <= 1e-2 and res.metrics["lower_residual"] <= 1e-4
+    assert np.allclose(res.x, [1.0, 3.0], atol=1e-2)
+
+
+def test_penalty_refuses_nonlinear_lower_constraints():
+    with pytest.raises(sh.BadInputError, match="affine lower-level constraints"):
+        sh.solve("bolib:Dempe1992b", solver="bilevel-penalty")
 
 
 # ------------------------------------------------------------------ bad input
