@@ -19,7 +19,7 @@ from solverhub.core.arrays import CPU_DEVICES, array_namespace
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.options import DeviceOptions, IterationLimitOptions
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Result, SolutionStatus, Status, TerminationCondition
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 from solverhub.plugins.exact_al.dense_xp import (
@@ -508,9 +508,14 @@ class ExactAL(SolverBase[ExactALOptions]):
 
         best_pt = pt
 
-        def finish(st: Status, err: str | None = None, use_best: bool = False) -> Result:
+        def finish(st: Status, err: str | None = None, use_best: bool = False,
+                   termination: TerminationCondition | None = None) -> Result:
             out = best_pt if use_best and rank_key(best_pt) < rank_key(pt) else pt
             cn_, st_, kkt_ = raw_measures(out)
+            # what is held: the point is feasible when ||c|| <= tolerance (a limit's best point
+            # may not be: then it is reported as an infeasible point, not as a solution)
+            sol = SolutionStatus.OPTIMAL if st == Status.OPTIMAL else \
+                SolutionStatus.FEASIBLE if cn_ <= tol else SolutionStatus.INFEASIBLE
             info.update({"kkt_residual": kkt_, "constraint_violation": cn_,
                          "mu": mu, "nu": nu, "delta": delta, "sketch_steps": total_steps,
                          "flops": total_flops, "hessian_shifts": shifts,
@@ -525,7 +530,7 @@ class ExactAL(SolverBase[ExactALOptions]):
             else:
                 info["multipliers_omitted"] = f"m = {m} > 5000 (kept out of the run record)"
             fin = float(out["f"]) / sf
-            if st != Status.ERROR:
+            if st != Status.ERROR and sol != SolutionStatus.INFEASIBLE:
                 # the trajectory is best-so-far over iterates with ||c|| <= tolerance; entries
                 # below the reported point (earlier non-KKT points) go
                 trajectory[:] = [e for e in trajectory if e[1] >= fin]
@@ -536,14 +541,17 @@ class ExactAL(SolverBase[ExactALOptions]):
                     info["last_x"] = out["x"].tolist()
                 return Result(st, runtime=time.perf_counter() - t0, iterations=k, error=err,
                               trajectory=trajectory, info=info)
-            return Result(st, objective=fin, x=out["x"].copy(), runtime=time.perf_counter() - t0,
+            return Result(termination=termination or st.termination, solution_status=sol,
+                          objective=fin, x=out["x"].copy(), runtime=time.perf_counter() - t0,
                           iterations=k, trajectory=trajectory, info=info)
 
         def finish_failed(reason: str) -> Result:
             # line search failure or stagnation: the best point, `feasible` when it is feasible
+            # (termination unknown: no convergence claim)
             info["termination"] = reason
             if rank_key(best_pt)[0] == 0:
-                return finish(Status.FEASIBLE, use_best=True)
+                return finish(Status.FEASIBLE, use_best=True,
+                              termination=TerminationCondition.UNKNOWN)
             return finish(Status.ERROR, f"exact-al: {reason}", use_best=True)
 
         kkt = math.inf
@@ -569,7 +577,8 @@ class ExactAL(SolverBase[ExactALOptions]):
                         info["termination"] = (f"locally infeasible: ||G'c|| = {Jc:.3g} at "
                                                f"||c|| = {cn:.3g} (a stationary point of ||c||^2)")
                         info["local"] = True
-                        return finish(Status.INFEASIBLE)
+                        return finish(Status.INFEASIBLE,
+                                      termination=TerminationCondition.LOCALLY_INFEASIBLE)
                 else:
                     infeasible_run = 0
             candidate = kkt <= tol
@@ -616,7 +625,8 @@ class ExactAL(SolverBase[ExactALOptions]):
                                             f"and no descent along its eigenvector")
                     return finish(Status.FEASIBLE if cn <= tol else Status.ERROR,
                                   f"exact-al: stopped at a saddle point (lambda_min(Z'HZ) = "
-                                  f"{lmin:.3g})")
+                                  f"{lmin:.3g})", termination=TerminationCondition.UNKNOWN
+                                  if cn <= tol else None)
                 escapes += 1
                 info["saddle_escapes"] = escapes
                 pt = esc
