@@ -72,6 +72,7 @@ class NLPEqProblem:
         self.metadata = dict(metadata or {})
         self.derivative_check = derivative_check
         self._checked = False
+        self._validated_x0: np.ndarray | None = None
         self._m: int | None = None
 
     # ------------------------------------------------------------------ sizes
@@ -151,6 +152,8 @@ class NLPEqProblem:
             raise self._bad("x0 is empty")
         if not np.all(np.isfinite(self.x0)):
             raise self._bad(f"x0 has {int(np.sum(~np.isfinite(self.x0)))} NaN or infinite entries")
+        if self._validated_x0 is not None and np.array_equal(self._validated_x0, self.x0):
+            return  # validated at this x0 already (the host, then the solver): no re-evaluation
         x = self.x0.copy()
         try:
             fx = float(self.f(x))
@@ -195,6 +198,7 @@ class NLPEqProblem:
             if not report["ok"]:
                 raise self._bad(f"derivative check failed: {report['message']}")
             self._checked = True
+        self._validated_x0 = self.x0.copy()
 
     def check_derivatives(self, x: Any = None, *, directions: int = 3, tol: float = 1e-4,
                           seed: int = 0) -> dict[str, Any]:
