@@ -1,12 +1,19 @@
 """Benchmarks of the exact augmented Lagrangian solver ``exact-al`` (issue 10, docs/exact_al.md).
 
+    python benchmarks/bench_exact_al.py validate [--time-limit 30] [--quick] [--out FILE.json]
     python benchmarks/bench_exact_al.py repro  [--sketch gaussian|kaczmarz] [--out FILE.json]
     python benchmarks/bench_exact_al.py peers  [--max-n 100] [--time-limit 60] [--out FILE.json]
     python benchmarks/bench_exact_al.py scale  [--sizes 1000 10000] [--out FILE.json]
     python benchmarks/bench_exact_al.py kernel [--sizes 20 100 400]
     python benchmarks/bench_exact_al.py xp     [--device numpy-xp|cuda] [--sizes 500 2000] [--steps 20]
 
-repro: the paper's 47 CUTEst problems that S2MPJ has (41), paper rules, seed 2023: converged set and
+validate (issue 22): the validation set below -- S2MPJ problems at sizes no other benchmark or
+test of the project uses, objective and feasibility problems, and Pyomo models -- with exact-al's
+defaults beside SLSQP, trust-constr and IPOPT (when cyipopt is installed), one process. "Solved"
+is checked at the returned x: KKT residual (least-squares multipliers) <= 1e-4, ||c|| <= 1e-4 and
+the objective within 1e-6 (relative) of the best solved peer; an exact-al `optimal` is
+"contradicted" when a solved peer's objective is lower by more than that, or when the reduced
+Hessian at its x has an eigenvalue below -1e-6. repro: the paper's 47 CUTEst problems that S2MPJ has (41), paper rules, seed 2023: converged set and
 Newton iterations next to the authors' stored outputs (published_cutest.json). peers: every
 equality-only, bound-free S2MPJ problem with an objective and n <= max-n: exact-al (best settings)
 against SciPy trust-constr and SLSQP (and IPOPT through cyipopt when installed). scale: the
@@ -34,8 +41,10 @@ from solverhub.plugins.exact_al.s2mpj import _canonical, available, list_problem
 
 PUBLISHED = Path(sh.__file__).parent / "plugins" / "exact_al" / "published_cutest.json"
 KKT_TOL = 1e-4
-#: exact-al's settings for the peers comparison (departures; docs/exact_al.md)
-BEST = {"sketch": "exact", "shift": "inertia", "licq": "regularize", "hessian_check": "curvature"}
+#: exact-al's settings for the peers comparison: the robust defaults (docs/exact_al.md)
+BEST: dict = {}
+#: the paper's method (the reproduction)
+PAPER = {"preset": "paper"}
 
 
 def _solve(address_or_problem, options, time_limit, seed=2023):
@@ -60,7 +69,7 @@ def repro(args) -> dict:
             rows.append({"problem": name, "in_s2mpj": False, "published": p})
             continue
         t = time.perf_counter()
-        opts = {"sketch": args.sketch, "merit_hessian": args.merit_hessian}
+        opts = {**PAPER, "sketch": args.sketch, "merit_hessian": args.merit_hessian}
         res = _solve(f"s2mpj:{_canonical(name)}", opts, args.time_limit)
         res["wall"] = time.perf_counter() - t
         rows.append({"problem": name, "in_s2mpj": True, "published": p, "ours": res})
@@ -135,7 +144,7 @@ def _scipy_solve(prob, method, time_limit):
             "runtime": wall, "kkt": kkt, "objective": float(res.fun) if np.isfinite(res.fun) else None}
 
 
-def _ipopt_solve(prob, time_limit):
+def _ipopt_solve(prob, time_limit, keep_x=False):
     """IPOPT through cyipopt (optional peer): exact derivatives, the sparsity patterns taken at x0
     (Hessian with random multipliers, lower triangle), tol 1e-8; success = our KKT test."""
     try:
@@ -197,8 +206,11 @@ def _ipopt_solve(prob, time_limit):
         kkt = kkt_residuals(prob, np.asarray(x))["kkt_residual"]
     except Exception:
         kkt = math.inf
-    return {"status": "optimal" if kkt <= KKT_TOL else "failed", "iterations": iters[0],
-            "runtime": wall, "kkt": kkt}
+    out = {"status": "optimal" if kkt <= KKT_TOL else "failed", "iterations": iters[0],
+           "runtime": wall, "kkt": kkt}
+    if keep_x:
+        out["x"] = np.asarray(x, dtype=float)
+    return out
 
 
 def peers(args) -> dict:
@@ -219,7 +231,7 @@ def peers(args) -> dict:
         if "exact-al" in todo:
             row["exact-al"] = _solve(prob, BEST, args.time_limit)
         if "exact-al-paper" in todo:
-            row["exact-al-paper"] = _solve(prob, {}, args.time_limit)
+            row["exact-al-paper"] = _solve(prob, PAPER, args.time_limit)
         if "trust-constr" in todo:
             row["trust-constr"] = _scipy_solve(prob, "trust-constr", args.time_limit)
         if "SLSQP" in todo:
@@ -252,6 +264,226 @@ def _peer_table(rows, title):
               f"{summary[s]['median_wall']:.3f} | {summary[s]['total_wall']:.1f} |")
     print("\n" + json.dumps(summary, indent=1))
     return {"summary": summary, "rows": rows}
+
+
+# ------------------------------------------------------------------ validation set (issue 22)
+#: split off before tuning the robust preset: none of these problems at these sizes is used by a
+#: test or another benchmark (the development problems were HS*, LUKVLE1/7, METHANB8, GOTTFR, BT7,
+#: the hanging chain at 40 and 200 links)
+VALIDATION_OBJECTIVE = ["s2mpj:LUKVLE2?N=150", "s2mpj:LUKVLE3?N=150", "s2mpj:LUKVLE4?N=150",
+                        "s2mpj:LUKVLE6?N=149", "s2mpj:LUKVLE8?N=150", "s2mpj:LUKVLE9?N=150",
+                        "s2mpj:LUKVLE10?N=150", "s2mpj:LUKVLE11?N=149", "s2mpj:LUKVLE13?N=149",
+                        "s2mpj:LUKVLE16?N=149", "s2mpj:ORTHRGDS?NPTS=76", "s2mpj:ORTHRDS2?NPTS=76",
+                        "s2mpj:ELEC?NP=50", "s2mpj:SPINOP?N=15", "s2mpj:EIGENA2?N=10",
+                        "s2mpj:EIGENB2?N=10", "s2mpj:ORTHREGC?NPTS=60", "s2mpj:LUKVLE1?N=1500"]
+VALIDATION_FEASIBILITY = ["s2mpj:BROYDN3D?N=150", "s2mpj:INTEQNE?N=150", "s2mpj:ARGTRIG?N=120",
+                          "s2mpj:MSQRTA?P=12", "s2mpj:MSQRTB?P=12", "s2mpj:TQUARTICNE?N=150",
+                          "s2mpj:SSBRYBNDNE?N=150", "s2mpj:n10FOLDTR?N=150",
+                          "s2mpj:OSCIPANE?N=150", "s2mpj:CYCLOOCF?P=30"]
+VALIDATION_PYOMO = [("equilibrium(n=40, m=6)", "equilibrium", {"n": 40, "m": 6, "seed": 3}),
+                    ("equilibrium(n=150, m=12)", "equilibrium", {"n": 150, "m": 12, "seed": 4}),
+                    ("hanging_chain(120)", "hanging_chain", {"n_links": 120})]
+#: what ran on the shared machine this session (load average about 16 on 2 cores: a few percent
+#: of a core for a niced run); the rest of the set remains to be run
+VALIDATION_TINY = ["equilibrium(n=40, m=6)", "s2mpj:EIGENA2?N=10", "s2mpj:MSQRTA?P=12",
+                   "s2mpj:BROYDN3D?N=150", "equilibrium(n=150, m=12)", "s2mpj:LUKVLE2?N=150"]
+#: a reduced set that fits about 20 minutes on an unloaded machine
+VALIDATION_QUICK = ["s2mpj:LUKVLE2?N=150", "s2mpj:LUKVLE3?N=150", "s2mpj:LUKVLE6?N=149",
+                    "s2mpj:LUKVLE9?N=150", "s2mpj:LUKVLE11?N=149", "s2mpj:ORTHRGDS?NPTS=76",
+                    "s2mpj:ELEC?NP=50", "s2mpj:EIGENA2?N=10", "s2mpj:BROYDN3D?N=150",
+                    "s2mpj:INTEQNE?N=150", "s2mpj:MSQRTA?P=12", "s2mpj:TQUARTICNE?N=150",
+                    "equilibrium(n=40, m=6)", "equilibrium(n=150, m=12)", "hanging_chain(120)"]
+
+
+def _validation_problem(label):
+    if label.startswith("s2mpj:"):
+        return sh.load_problem(label)
+    from solverhub.plugins.exact_al import pyomo_models
+    from solverhub.plugins.exact_al.pyomo_convert import pyomo_to_nlp_eq
+
+    for name, fn, kw in VALIDATION_PYOMO:
+        if name == label:
+            return pyomo_to_nlp_eq(getattr(pyomo_models, fn)(**kw))
+    raise KeyError(label)
+
+
+def _check_point(prob, x):
+    """KKT residual (least-squares multipliers), ||c||, f and lambda_min of the reduced Hessian
+    at x (None where it cannot be computed)."""
+    from solverhub.plugins.exact_al.problem import kkt_residuals, least_squares_multipliers
+    from solverhub.plugins.exact_al.solver import reduced_hessian_lambda_min
+
+    if x is None or not np.all(np.isfinite(x)):
+        return None
+    try:
+        r = kkt_residuals(prob, x)
+        f = prob.objective(x)
+        lam = least_squares_multipliers(prob.gradient(x), prob.jacobian(x))
+        lmin = reduced_hessian_lambda_min(prob.lagrangian_hessian(x, lam), prob.jacobian(x))[0] \
+            if prob.n <= 2000 else None
+    except Exception:
+        return None
+    return {"kkt": r["kkt_residual"], "cv": r["constraint_violation"], "f": f, "lmin": lmin}
+
+
+def _scipy_timed(prob, method, time_limit):
+    """SLSQP / trust-constr with a callback that ends them at the time limit."""
+    from scipy.optimize import NonlinearConstraint, minimize
+
+    Jd = lambda x: (lambda J: J.toarray() if hasattr(J, "toarray") else J)(prob.jacobian(x))
+    t = time.perf_counter()
+    end = t + time_limit
+
+    def cb(*a, **k):
+        if time.perf_counter() > end:
+            raise StopIteration
+        return False
+    x_out = [prob.x0]
+    try:
+        if method == "SLSQP":
+            def cb_s(xk):
+                x_out[0] = np.array(xk)
+                cb()
+            res = minimize(prob.objective, prob.x0, jac=prob.gradient, method="SLSQP",
+                           constraints=[{"type": "eq", "fun": prob.constraints, "jac": Jd}] if prob.m else [],
+                           options={"maxiter": 3000, "ftol": 1e-10}, callback=cb_s)
+        else:
+            def cb_t(xk, state=None):
+                x_out[0] = np.array(xk)
+                return time.perf_counter() > end
+            cons = [NonlinearConstraint(prob.constraints, 0.0, 0.0, jac=lambda x: prob.jacobian(x),
+                                        hess=lambda x, v: prob.lagrangian_hessian(x, v)
+                                        - prob.objective_hessian(x))] if prob.m else []
+            res = minimize(prob.objective, prob.x0, jac=prob.gradient,
+                           hess=lambda x: prob.objective_hessian(x), method="trust-constr",
+                           constraints=cons, options={"maxiter": 3000, "gtol": 1e-8, "xtol": 1e-12},
+                           callback=cb_t)
+        x = np.asarray(res.x, dtype=float)
+        its = int(getattr(res, "nit", 0) or 0)
+    except StopIteration:
+        x, its = x_out[0], None
+    except Exception as exc:
+        return {"status": "error", "runtime": time.perf_counter() - t, "x": None,
+                "error": f"{type(exc).__name__}: {exc}"}
+    wall = time.perf_counter() - t
+    return {"status": "time_limit" if wall > time_limit else "returned", "runtime": wall,
+            "iterations": its, "x": x}
+
+
+def validate(args) -> dict:
+    labels = VALIDATION_TINY if args.tiny else VALIDATION_QUICK if args.quick else \
+        VALIDATION_OBJECTIVE + VALIDATION_FEASIBILITY + [p[0] for p in VALIDATION_PYOMO]
+    if args.only:
+        labels = [lab for lab in labels if any(o in lab for o in args.only)]
+    rows = []
+    have_ipopt = _ipopt_solve(__import__("solverhub.plugins.exact_al.testproblems",
+                                         fromlist=["hs40"]).hs40(), 10) is not None
+    for label in labels:
+        try:
+            prob = _validation_problem(label)
+            prob.validate()
+        except Exception as exc:
+            rows.append({"problem": label, "skip": f"{type(exc).__name__}: {exc}"})
+            print(label, "skipped:", exc, file=sys.stderr)
+            continue
+        row = {"problem": label, "n": prob.n, "m": prob.m,
+               "feasibility": label in VALIDATION_FEASIBILITY}
+        t = time.perf_counter()
+        try:
+            r = sh.solve(prob, solver="exact-al", time_limit=args.time_limit, seed=0)
+            row["exact-al"] = {"status": r.status.value, "runtime": time.perf_counter() - t,
+                               "iterations": r.iterations, "x": r.x, "error": r.error}
+        except Exception as exc:
+            row["exact-al"] = {"status": "crash", "runtime": time.perf_counter() - t, "x": None,
+                               "error": f"{type(exc).__name__}: {exc}"}
+        for peer in ("SLSQP", "trust-constr"):
+            row[peer] = _scipy_timed(prob, peer, args.time_limit)
+        if have_ipopt:
+            t = time.perf_counter()
+            ip = _ipopt_solve_x(prob, args.time_limit)
+            row["ipopt"] = ip
+        for s in SOLVERS_V:
+            if isinstance(row.get(s), dict):
+                row[s]["check"] = _check_point(prob, row[s].get("x"))
+        _judge(row)
+        print(label, {s: (row[s]["status"], row[s].get("solved"), round(row[s]["runtime"], 2))
+                      for s in SOLVERS_V if isinstance(row.get(s), dict)}, file=sys.stderr, flush=True)
+        rows.append(row)
+    return _validation_table(rows, args)
+
+
+SOLVERS_V = ("exact-al", "SLSQP", "trust-constr", "ipopt")
+OBJ_TOL = 1e-6
+
+
+def _judge(row):
+    ok = {}
+    for s in SOLVERS_V:
+        d = row.get(s)
+        if not isinstance(d, dict):
+            continue
+        c = d.get("check")
+        ok[s] = bool(c and c["kkt"] <= KKT_TOL and c["cv"] <= KKT_TOL)
+    fs = [row[s]["check"]["f"] for s in ok if ok[s] and s != "exact-al"]
+    best = min(fs) if fs else None
+    for s in ok:
+        d = row[s]
+        f = d["check"]["f"] if d.get("check") else None
+        near = best is None or (f is not None and f <= best + OBJ_TOL * max(1.0, abs(best)))
+        d["solved"] = ok[s] and near
+        d.pop("x", None)
+    e = row.get("exact-al")
+    if e and e["status"] == "optimal":
+        c = e.get("check") or {}
+        why = []
+        if best is not None and c.get("f") is not None and c["f"] > best + OBJ_TOL * max(1.0, abs(best)):
+            why.append(f"peer objective {best:.9g} < {c['f']:.9g}")
+        if c.get("lmin") is not None and c["lmin"] < -1e-6:
+            why.append(f"reduced-Hessian eigenvalue {c['lmin']:.3g}")
+        e["contradicted"] = "; ".join(why) or None
+
+
+def _validation_table(rows, args):
+    solvers = [s for s in SOLVERS_V if any(isinstance(r.get(s), dict) for r in rows)]
+    done = [r for r in rows if "skip" not in r]
+    print(f"\n### Validation set ({len(done)} problems, time limit {args.time_limit} s each)\n")
+    print("| problem | n | m | " + " | ".join(f"{s}: status, solved, s" for s in solvers) + " |")
+    print("|---|---|---|" + "---|" * len(solvers))
+    for r in rows:
+        if "skip" in r:
+            print(f"| {r['problem']} | | | skipped: {r['skip'][:80]} |")
+            continue
+        cells = []
+        for s in solvers:
+            d = r.get(s)
+            c = d.get("check") or {}
+            f = c.get("f")
+            cells.append(f"{d['status']}, {'yes' if d.get('solved') else 'no'}, {d['runtime']:.2f}"
+                         + (f", f={f:.9g}" if f is not None else "")
+                         + (f" **contradicted: {d['contradicted']}**" if d.get("contradicted") else ""))
+        print(f"| {r['problem']} | {r['n']} | {r['m']} | " + " | ".join(cells) + " |")
+    summary = {}
+    print("\n| solver | solved | median time s (all) | median time s where all solved | optimal contradicted |")
+    print("|---|---|---|---|---|")
+    all_solved = [r for r in done if all(r.get(s, {}).get("solved") for s in solvers)]
+    for s in solvers:
+        rs = [r[s] for r in done if isinstance(r.get(s), dict)]
+        solved = sum(1 for d in rs if d.get("solved"))
+        med = statistics.median(d["runtime"] for d in rs) if rs else None
+        med_common = statistics.median(r[s]["runtime"] for r in all_solved) if all_solved else None
+        contra = sum(1 for d in rs if d.get("contradicted"))
+        summary[s] = {"solved": solved, "of": len(rs), "median_runtime": med,
+                      "median_runtime_common": med_common, "contradicted": contra}
+        print(f"| {s} | {solved}/{len(rs)} | {med:.3f} | "
+              f"{'' if med_common is None else f'{med_common:.3f}'} | {contra if s == 'exact-al' else ''} |")
+    print("\n" + json.dumps(summary, indent=1))
+    return {"summary": summary, "rows": rows}
+
+
+def _ipopt_solve_x(prob, time_limit):
+    """IPOPT's run as in :func:`_ipopt_solve`, keeping the returned x for the common check."""
+    out = _ipopt_solve(prob, time_limit, keep_x=True)
+    return out
 
 
 def scale(args) -> dict:
@@ -426,13 +658,19 @@ def main(argv=None) -> int:
                    help="numpy-xp: the xp code on NumPy (stand-in backend); or a real device (cuda)")
     e.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     e.add_argument("--steps", type=int, default=20)
-    for p in (a, b, c, d, e):
+    v = sub.add_parser("validate")
+    v.add_argument("--time-limit", type=float, default=30)
+    v.add_argument("--quick", action="store_true", help="the reduced set (about 20 min, unloaded machine)")
+    v.add_argument("--tiny", action="store_true", help="the six problems run on the loaded machine")
+    v.add_argument("--only", nargs="+", default=None, help="problems whose label contains any of these")
+    for p in (a, b, c, d, e, v):
         p.add_argument("--out", default=None)
     args = ap.parse_args(argv)
-    if args.part in ("repro", "peers") and available():
+    if args.part in ("repro", "peers", "validate") and available():
         print(available(), file=sys.stderr)
         return 2
-    out = {"repro": repro, "peers": peers, "scale": scale, "kernel": kernel, "xp": xp_path}[args.part](args)
+    out = {"repro": repro, "peers": peers, "scale": scale, "kernel": kernel, "xp": xp_path,
+           "validate": validate}[args.part](args)
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=1, default=str))
     return 0

@@ -47,7 +47,7 @@ def test_hs_problems_converge(build, sketch):
 def test_hs6_paper_count_and_history():
     """The paper's HS6 count (9 Newton iterations, Gaussian sketch, seed 2023) on the hand-coded
     HS6, which is S2MPJ's HS6 exactly."""
-    res = sh.solve(tp.hs6(), solver="exact-al", seed=2023)
+    res = sh.solve(tp.hs6(), solver="exact-al", seed=2023, preset="paper")
     assert res.status == sh.Status.OPTIMAL
     assert abs(res.iterations - 9) <= 2
     assert res.info["sketch_steps"] > 0 and res.info["flops"] > 0
@@ -59,7 +59,7 @@ def test_superlinear_block_and_objective_hessian_options():
     for opts in ({"superlinear": True}, {"block_size": 0}, {"sketch": "kaczmarz", "block_size": 3,
                                                               "accuracy": "forcing"},
                  {"merit_hessian": "objective"}, {"shift": "inertia"}):
-        res = sh.solve(tp.hs40(), solver="exact-al", seed=1, options=opts)
+        res = sh.solve(tp.hs40(), solver="exact-al", seed=1, options={"preset": "paper", **opts})
         assert res.status == sh.Status.OPTIMAL, (opts, res.error)
 
 
@@ -97,7 +97,7 @@ def test_singular_jacobian_is_an_error_with_reason():
                         c=lambda x: np.array([(x[0] - 1) ** 2]),
                         jac=lambda x: np.array([[2 * (x[0] - 1), 0.0]]),
                         hess=lambda x, lam: np.diag([2 + 2 * lam[0], 2.0]), x0=[1.0, 0.0])
-    res = sh.solve(prob, solver="exact-al")
+    res = sh.solve(prob, solver="exact-al", preset="paper")
     assert res.status == sh.Status.ERROR
     assert "singular" in res.error and "LICQ" in res.error
     assert res.x is None and res.objective is None
@@ -208,7 +208,8 @@ def test_cli_bad_problem_exit_2(tmp_path):
 @needs_s2mpj
 def test_cli_s2mpj_hs6(tmp_path):
     out = subprocess.run([sys.executable, "-m", "solverhub", "solve", "s2mpj:HS6", "--solver",
-                          "exact-al", "--json", "--seed", "2023"], capture_output=True, text=True,
+                          "exact-al", "--json", "--seed", "2023", "--set", 'preset="paper"'],
+                         capture_output=True, text=True,
                          cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
@@ -275,7 +276,7 @@ def test_paper_counts(name, sketch):
     if not _in_s2mpj(name):
         pytest.skip(f"{name} is not in S2MPJ")
     p = _PUBLISHED[name][sketch]
-    opts = {"sketch": "gaussian" if sketch == "gv" else "kaczmarz"}
+    opts = {"preset": "paper", "sketch": "gaussian" if sketch == "gv" else "kaczmarz"}
     res = sh.solve(f"s2mpj:{_canonical(name)}", solver="exact-al", seed=2023, options=opts)
     if not p["converged"]:
         assert res.status == sh.Status.ERROR and "singular" in res.error
@@ -288,7 +289,7 @@ def test_paper_counts(name, sketch):
 @pytest.mark.parametrize("name", ["BT9", "BT12", "GOTTFR"])
 def test_paper_counts_quick(name):
     p = _PUBLISHED[name]["gv"]
-    res = sh.solve(f"s2mpj:{name}", solver="exact-al", seed=2023)
+    res = sh.solve(f"s2mpj:{name}", solver="exact-al", seed=2023, preset="paper")
     if not p["converged"]:
         assert res.status == sh.Status.ERROR and "singular" in res.error
     else:
@@ -354,11 +355,13 @@ def test_generators():
 
 @needs_s2mpj
 def test_licq_regularize_departure_solves_what_the_guard_stops():
-    paper = sh.solve("s2mpj:GOTTFR", solver="exact-al", seed=2023)
+    paper = sh.solve("s2mpj:GOTTFR", solver="exact-al", seed=2023, preset="paper")
     assert paper.status == sh.Status.ERROR and "singular" in paper.error
     reg = sh.solve("s2mpj:GOTTFR", solver="exact-al", seed=2023, sketch="exact", shift="inertia",
-                   licq="regularize")
+                   licq="regularize", preset="paper")
     assert reg.status == sh.Status.OPTIMAL and reg.info["regularized_iterations"] >= 1
+    reg = sh.solve("s2mpj:GOTTFR", solver="exact-al", seed=2023)  # robust defaults
+    assert reg.status == sh.Status.OPTIMAL, reg.error
 
 
 @needs_s2mpj
@@ -366,7 +369,7 @@ def test_bt7_no_ascent_direction_after_the_penalty_caps():
     # regression: with the benchmark's best settings, regularized steps (licq=regularize) on BT7
     # cannot be made descent directions of L_{mu,nu} by any mu; mu was pushed past mu_max, the
     # capped descent test let an ascent direction through and the Armijo search failed
-    best = {"sketch": "exact", "shift": "inertia", "licq": "regularize",
+    best = {"preset": "paper", "sketch": "exact", "shift": "inertia", "licq": "regularize",
             "hessian_check": "curvature"}
     r = sh.solve("s2mpj:BT7", solver="exact-al", seed=2023, time_limit=120, **best)
     assert r.status == sh.Status.OPTIMAL, r.error
@@ -375,7 +378,7 @@ def test_bt7_no_ascent_direction_after_the_penalty_caps():
 
 def test_time_limit_inside_the_sketch_loop():
     # one Newton system of size 798 with the paper's accuracy takes minutes: the limit must cut it
-    res = sh.solve(tp.lukvle1(400), solver="exact-al", time_limit=1.0)
+    res = sh.solve(tp.lukvle1(400), solver="exact-al", time_limit=1.0, preset="paper")
     assert res.status == sh.Status.TIME_LIMIT
     assert res.x is not None and res.info["sketch_steps"] < 100_000  # stopped inside the first solve
 
@@ -394,7 +397,7 @@ def test_run_and_report_over_a_problem_set(tmp_path):
     cfg = tmp_path / "set.toml"
     cfg.write_text('name = "set"\ninstances = ["s2mpj:HS6", "s2mpj:BT12", '
                    '"py:solverhub.plugins.exact_al.testproblems:hs40"]\nseeds = [2023]\n'
-                   '[solvers.paper]\nkind = "exact-al"\n[solvers.direct]\nkind = "exact-al"\n'
+                   '[solvers.paper]\nkind = "exact-al"\n[solvers.paper.options]\npreset = "paper"\n[solvers.direct]\nkind = "exact-al"\n'
                    '[solvers.direct.options]\nsketch = "exact"\n[executor]\nkind = "local"\nworkers = 1\n')
     out = subprocess.run([sys.executable, "-m", "solverhub", "run", str(cfg), "--out",
                           str(tmp_path / "run")], capture_output=True, text=True, timeout=600)

@@ -245,3 +245,21 @@ def solverhub_on_run_end(solver: str, result: Result) -> None:
         def solverhub_on_run_end(solver, result):
             print(solver, result.status, result.objective)
     """
+
+
+# ---------------------------------------------------------------- Pyomo
+@hookspec
+def solverhub_pyomo_solvers() -> list[tuple[str, Any]]:
+    """Pyomo solver classes for solvers of kinds other than ``mip`` (MIP solvers are registered
+    in Pyomo's ``SolverFactory`` without this): ``(solver name, make_class)`` pairs, where
+    ``make_class(pyomo_name)`` returns a ``pyomo.contrib.solver`` ``SolverBase`` subclass. The
+    Pyomo plugin registers each as ``solverhub_<name>`` (and with ``_`` for ``-``), when Pyomo's
+    solver factory is imported.
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_pyomo_solvers():
+            from mypkg.pyomo_nlp import make_class
+            return [("my-nlp", make_class)]
+    """

@@ -70,6 +70,17 @@ def solverhub_converters() -> list[Converter]:
                       invert=_nlp_eq_to_pyomo)]
 
 
+def _make_pyomo_class(pyomo_name: str) -> Any:
+    from solverhub.plugins.exact_al.pyomo_solver import make_pyomo_class
+
+    return make_pyomo_class(pyomo_name)
+
+
+@hookimpl
+def solverhub_pyomo_solvers() -> list[tuple[str, Any]]:
+    return [("exact-al", _make_pyomo_class)]
+
+
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
     return [SolverSpec("exact-al", KIND, "solverhub.plugins.exact_al.solver:ExactAL",

@@ -31,6 +31,12 @@ __all__ = ["KIND", "NLPEqProblem", "NLPEqKind", "kkt_residuals", "least_squares_
 KIND = "nlp-eq"
 
 
+def _all_finite(a: np.ndarray, chunk: int = 1 << 22) -> bool:
+    """``np.all(np.isfinite(a))`` in chunks: no boolean copy of a large array."""
+    flat = a.reshape(-1) if a.flags.c_contiguous else np.ravel(a)
+    return all(bool(np.isfinite(flat[i:i + chunk]).all()) for i in range(0, flat.size, chunk))
+
+
 def _vec(v: Any, size: int | None = None) -> np.ndarray:
     a = np.asarray(v.toarray() if sp.issparse(v) else v, dtype=np.float64).ravel()
     return a
@@ -66,6 +72,7 @@ class NLPEqProblem:
         self.metadata = dict(metadata or {})
         self.derivative_check = derivative_check
         self._checked = False
+        self._validated_x0: np.ndarray | None = None
         self._m: int | None = None
 
     # ------------------------------------------------------------------ sizes
@@ -93,7 +100,8 @@ class NLPEqProblem:
         """``(m, n)``: a dense array or a CSR matrix."""
         J = self.jac(x)
         if sp.issparse(J):
-            return J.tocsr().astype(np.float64)
+            # no copy of a CSR float64 matrix (n = 3e7 ran out of memory in validate())
+            return J.tocsr().astype(np.float64, copy=False)
         J = np.asarray(J, dtype=np.float64)
         if J.ndim == 1 and self.m == 1:
             J = J.reshape(1, -1)
@@ -108,7 +116,8 @@ class NLPEqProblem:
         n = self.n
         if self.hess is not None:
             H = self.hess(x, lam)
-            return H.tocsr().astype(np.float64) if sp.issparse(H) else np.asarray(H, dtype=np.float64)
+            return H.tocsr().astype(np.float64, copy=False) if sp.issparse(H) else \
+                np.asarray(H, dtype=np.float64)
         cols = np.empty((n, n))
         if self.hvp is not None:
             for j in range(n):
@@ -127,7 +136,8 @@ class NLPEqProblem:
     def objective_hessian(self, x: np.ndarray) -> Any:
         if self._obj_hess is not None:
             H = self._obj_hess(x)
-            return H.tocsr().astype(np.float64) if sp.issparse(H) else np.asarray(H, dtype=np.float64)
+            return H.tocsr().astype(np.float64, copy=False) if sp.issparse(H) else \
+                np.asarray(H, dtype=np.float64)
         return self.lagrangian_hessian(x, np.zeros(self.m))
 
     def lagrangian_gradient(self, x: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -142,6 +152,8 @@ class NLPEqProblem:
             raise self._bad("x0 is empty")
         if not np.all(np.isfinite(self.x0)):
             raise self._bad(f"x0 has {int(np.sum(~np.isfinite(self.x0)))} NaN or infinite entries")
+        if self._validated_x0 is not None and np.array_equal(self._validated_x0, self.x0):
+            return  # validated at this x0 already (the host, then the solver): no re-evaluation
         x = self.x0.copy()
         try:
             fx = float(self.f(x))
@@ -167,14 +179,16 @@ class NLPEqProblem:
         J = self.jacobian(x)
         if J.shape != (m, n):
             raise self._bad(f"jac(x0) has shape {J.shape}, expected (m, n) = ({m}, {n})")
-        if not np.all(np.isfinite(J.data if sp.issparse(J) else J)):
+        if not _all_finite(J.data if sp.issparse(J) else J):
             raise self._bad("jac(x0) has NaN or infinite entries")
+        del J
         if self.lam0 is not None and self.lam0.shape != (m,):
             raise self._bad(f"lam0 has {self.lam0.size} entries, expected m = {m}")
         if self.hess is not None:
             H = self.lagrangian_hessian(x, np.zeros(m) if self.lam0 is None else self.lam0)
             if H.shape != (n, n):
                 raise self._bad(f"hess(x0, lam) has shape {H.shape}, expected ({n}, {n})")
+            del H
         if self.reference_solution is not None and self.reference_solution.shape != (n,):
             raise self._bad(f"reference_solution has {self.reference_solution.size} entries, "
                             f"expected {n}")
@@ -184,6 +198,7 @@ class NLPEqProblem:
             if not report["ok"]:
                 raise self._bad(f"derivative check failed: {report['message']}")
             self._checked = True
+        self._validated_x0 = self.x0.copy()
 
     def check_derivatives(self, x: Any = None, *, directions: int = 3, tol: float = 1e-4,
                           seed: int = 0) -> dict[str, Any]:

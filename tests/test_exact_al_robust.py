@@ -1,0 +1,371 @@
+"""exact-al issue 22: limits (stop checks scaled to the work, the best point on a stop), right
+answers (second-order check, relative LICQ, scaling, least-squares KKT stop, stagnation), the
+crashes listed in the issue (Pyomo converter, unconstrained S2MPJ problems, validate() copies),
+and the presets. No wall-clock asserts: stops are driven by counted checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import solverhub as sh
+from solverhub.core.interrupt import clear_stop, request_stop
+from solverhub.plugins.exact_al import sketch as S
+from solverhub.plugins.exact_al import testproblems as tp
+from solverhub.plugins.exact_al.problem import NLPEqProblem, kkt_residuals
+from solverhub.plugins.exact_al.s2mpj import available as s2mpj_available
+from solverhub.plugins.exact_al.solver import (
+    ExactALOptions,
+    kkt_inertia,
+    reduced_hessian_lambda_min,
+)
+
+needs_s2mpj = pytest.mark.skipif(s2mpj_available() is not None,
+                                 reason=f"S2MPJ problems absent: {s2mpj_available()}")
+
+
+# ------------------------------------------------------------------ limits
+def test_sketch_check_interval_scales_with_the_work_per_step():
+    iv = [S.check_interval(N, "gaussian") for N in (50, 200, 500, 1000, 2000, 5000)]
+    assert iv[0] == S.CHUNK and iv[-1] == 1
+    assert all(a >= b for a, b in zip(iv, iv[1:]))
+    # work between two checks stays within WORK_PER_CHECK (or one step when a step exceeds it)
+    for N in (300, 1000, 3000):
+        assert S.check_interval(N, "gaussian") * 4.0 * N * N <= max(S.WORK_PER_CHECK, 4.0 * N * N)
+    assert S.check_interval(1000, "gaussian", q=32) < S.check_interval(1000, "gaussian")
+    assert S.check_interval(1000, "kaczmarz") == S.CHUNK  # 6 N flops a step
+
+
+def _kkt_system(N, m, seed=0):
+    rng = np.random.default_rng(seed)
+    n = N - m
+    A = rng.standard_normal((n, n))
+    G = rng.standard_normal((m, n))
+    K = np.block([[A @ A.T / n + np.eye(n), G.T], [G, np.zeros((m, m))]])
+    return K, rng.standard_normal(N)
+
+
+@pytest.mark.parametrize("N", [200, 1500])
+def test_sketch_run_stops_at_the_check_after_a_stop_request(monkeypatch, N):
+    # the stop flag is raised by the 3rd check: the run ends there, after at most 2 intervals
+    calls = {"n": 0}
+
+    def fake_limit_status(deadline):
+        calls["n"] += 1
+        return sh.Status.INTERRUPTED if calls["n"] >= 3 else None
+
+    monkeypatch.setattr(S, "limit_status", fake_limit_status)
+    K, b = _kkt_system(N, N // 4)
+    s = S.SketchSolver(K, b, "gaussian", np.random.default_rng(0))
+    s.run(1e-14, 100_000)
+    assert s.stopped and s.stop_status == sh.Status.INTERRUPTED
+    assert s.check_every == S.check_interval(N, "gaussian")
+    assert s.steps == 2 * s.check_every
+
+
+def test_kaczmarz_setup_is_interruptible(monkeypatch):
+    monkeypatch.setattr(S, "limit_status", lambda deadline: sh.Status.TIME_LIMIT)
+    K, b = _kkt_system(400, 100)
+    s = S.SketchSolver(K, b, "kaczmarz", np.random.default_rng(0))
+    s.run(1e-14, 100_000)
+    assert s.stopped and s.steps == 0
+
+
+class _StopAt:
+    """A notifier that raises the Ctrl-C flag at Newton iteration ``k``."""
+
+    def __init__(self, k):
+        self.k = k
+        self.cv = []
+        self.f = []
+
+    def iteration(self, k, values):
+        self.cv.append(values["constraint_violation"])
+        self.f.append(values["objective"])
+        if k >= self.k:
+            request_stop()
+
+    def incumbent(self, *a):
+        pass
+
+
+@pytest.mark.parametrize("preset", ["robust", "paper"])
+def test_interrupt_returns_the_best_feasible_or_least_infeasible_point(preset):
+    from solverhub.plugins.exact_al.solver import ExactAL
+
+    prob = tp.chained_rosenbrock_eq(n=40)
+    note = _StopAt(4)
+    try:
+        res = ExactAL(preset=preset, max_iterations=1000).solve(prob, notifier=note)
+    finally:
+        clear_stop()
+    assert res.status == sh.Status.INTERRUPTED and res.x is not None
+    cv = float(np.linalg.norm(prob.constraints(res.x)))
+    feas = [f for f, c in zip(note.f, note.cv) if c <= 1e-4]
+    if feas:
+        assert cv <= 1e-4 and res.objective <= min(feas) + 1e-12
+    else:
+        assert cv <= min(note.cv) + 1e-12
+    assert res.info["returned_point"] in ("best", "last")
+
+
+# ------------------------------------------------------------------ right answers
+def test_inertia_from_ldl():
+    rng = np.random.default_rng(3)
+    for N in (4, 40, 200):
+        A = rng.standard_normal((N, N))
+        A = A + A.T
+        w = np.linalg.eigvalsh(A)
+        assert kkt_inertia(A)[:2] == (int(np.sum(w > 0)), int(np.sum(w < 0)))
+    K = np.array([[1.0, 0, 1], [0, 0, 0], [1, 0, 0]])  # one zero eigenvalue
+    assert kkt_inertia(K)[2] == 1
+
+
+def _saddle_problem():
+    # f = x1^2 + x2^4/4 - x2^2/2 + x3^2 on x1 - x3 = 0: x0 = 0 is a KKT point with reduced
+    # Hessian eigenvalue -1 (a saddle); the minima are x2 = +-1, f = -1/4
+    return NLPEqProblem(
+        f=lambda x: x[0] ** 2 + x[1] ** 4 / 4 - x[1] ** 2 / 2 + x[2] ** 2,
+        grad=lambda x: np.array([2 * x[0], x[1] ** 3 - x[1], 2 * x[2]]),
+        c=lambda x: np.array([x[0] - x[2]]), jac=lambda x: np.array([[1.0, 0.0, -1.0]]),
+        hess=lambda x, lam: np.diag([2.0, 3 * x[1] ** 2 - 1, 2.0]), x0=[0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("check", ["inertia", "curvature"])
+def test_a_saddle_is_never_reported_optimal(check):
+    paper = sh.solve(_saddle_problem(), solver="exact-al", preset="paper")
+    assert paper.status == sh.Status.OPTIMAL and abs(paper.objective) < 1e-12  # the saddle
+    res = sh.solve(_saddle_problem(), solver="exact-al", hessian_check=check)
+    assert res.status == sh.Status.OPTIMAL, res.error
+    assert abs(res.objective + 0.25) < 1e-6
+    assert res.info["second_order"] == "verified" and res.info["reduced_hessian_min_eig"] > 0
+    assert res.info["saddle_escapes"] >= 1
+
+
+def test_reduced_hessian_dense_and_lanczos_agree():
+    rng = np.random.default_rng(0)
+    n, m = 60, 20
+    A = sp.random(n, n, density=0.1, random_state=1)
+    H = (A + A.T - 0.5 * sp.identity(n)).tocsr()
+    J = sp.random(m, n, density=0.2, random_state=2).tocsr() + sp.hstack(
+        [sp.identity(m), sp.csr_matrix((m, n - m))]).tocsr()
+    l_dense, v, how = reduced_hessian_lambda_min(H, J)
+    assert how == "dense"
+    import solverhub.plugins.exact_al.solver as solver_mod
+
+    old = solver_mod.NULLSPACE_DENSE_CAP
+    solver_mod.NULLSPACE_DENSE_CAP = 10
+    try:
+        l_lz, v2, how2 = reduced_hessian_lambda_min(H, J)
+    finally:
+        solver_mod.NULLSPACE_DENSE_CAP = old
+    assert how2 == "lanczos" and abs(l_lz - l_dense) < 1e-6 * max(1, abs(l_dense))
+    assert np.linalg.norm(J @ v2) < 1e-8 * np.linalg.norm(v2)
+    del rng
+
+
+@needs_s2mpj
+@pytest.mark.parametrize("address,peer", [("s2mpj:LUKVLE7", -1.578428), ("s2mpj:LUKVLE7?N=100", -25.94442)])
+def test_lukvle7_minimum_not_saddle(address, peer):
+    # issue 22: with the old best settings (curvature test) exact-al reported the saddles
+    # f = 9.085 and 56.88 as optimal; SLSQP, trust-constr and IPOPT find these minima
+    res = sh.solve(address, solver="exact-al", time_limit=300)
+    assert res.status == sh.Status.OPTIMAL, res.error
+    assert abs(res.objective - peer) < 1e-5 * max(1, abs(peer))
+    assert res.info["second_order"] == "verified" and res.info["reduced_hessian_min_eig"] > 0
+    # the curvature fallback finds a saddle on the way, leaves it and ends at a local minimum
+    cur = sh.solve(address, solver="exact-al", time_limit=300, hessian_check="curvature")
+    assert cur.status == sh.Status.OPTIMAL
+    assert cur.info["second_order"] == "verified" and cur.info["reduced_hessian_min_eig"] > 0
+    assert cur.info.get("saddle_escapes", 0) >= 1
+
+
+@needs_s2mpj
+def test_methanb8_stops_on_least_squares_multipliers():
+    # the paper's rule ran on to the time limit at a KKT residual of 1.5e-7 (own multipliers
+    # lagging); the least-squares test stops at once
+    res = sh.solve("s2mpj:METHANB8", solver="exact-al", time_limit=120)
+    assert res.status == sh.Status.OPTIMAL, res.error
+    assert res.iterations <= 10 and res.metrics["kkt_residual"] <= 1e-4
+
+
+def test_line_search_stagnation_is_reported_not_looped():
+    # a wrong gradient (derivative check off): no step decreases the merit function; the old
+    # search accepted a step below rounding after 60 halvings and repeated it to the time limit
+    prob = NLPEqProblem(f=lambda x: (x[0] - 1) ** 2 + (x[1] - 1) ** 2,
+                        grad=lambda x: -2 * (x - 1),
+                        c=lambda x: np.array([x[1] - 1]), jac=lambda x: np.array([[0.0, 1.0]]),
+                        hess=lambda x, lam: 2 * np.eye(2), x0=[3.0, 1.0], derivative_check=False)
+    for preset in ("robust", "paper"):
+        res = sh.solve(prob, solver="exact-al", preset=preset, sketch="exact")
+        assert res.status in (sh.Status.FEASIBLE, sh.Status.ERROR)
+        assert "line search" in res.info["termination"]
+        assert res.iterations < 5
+
+
+def test_relative_licq_and_scaling_on_a_scaled_problem():
+    # HS6 with its constraint multiplied by 1e-3: lambda_min(G G') is ~1e-5 at the start, below
+    # the paper's absolute threshold 1e-2 (the guard stops it); the relative test does not
+    base = tp.hs6()
+    prob = NLPEqProblem(base.f, base.grad, lambda x: 1e-3 * base.c(x),
+                        lambda x: 1e-3 * np.asarray(base.jac(x)), base.x0,
+                        hess=lambda x, lam: base.hess(x, 1e-3 * np.asarray(lam)))
+    paper = sh.solve(prob, solver="exact-al", preset="paper", sketch="exact")
+    assert paper.status == sh.Status.ERROR and "singular" in paper.error
+    res = sh.solve(prob, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL and "regularized_iterations" not in res.info
+    assert abs(res.objective - base.reference_objective) < 1e-6
+    # scaling: a gradient of 1e4 is scaled to 100
+    big = NLPEqProblem(lambda x: 1e4 * base.f(x), lambda x: 1e4 * base.grad(x), base.c, base.jac,
+                       base.x0, hess=lambda x, lam: base.hess(x, np.asarray(lam) / 1e4) * 1e4)
+    r = sh.solve(big, solver="exact-al")
+    assert r.status == sh.Status.OPTIMAL and r.info["objective_scale"] < 1
+    assert abs(r.objective - 1e4 * base.reference_objective) < 1e-6 * 1e4
+    assert kkt_residuals(big, r.x)["kkt_residual"] <= 1e-4
+
+
+def test_local_infeasibility_is_reported():
+    # c = x1^2 + 1 has no zero: the iterates go to x1 = 0, a stationary point of ||c||^2
+    prob = NLPEqProblem(f=lambda x: x[1] ** 2, grad=lambda x: np.array([0.0, 2 * x[1]]),
+                        c=lambda x: np.array([x[0] ** 2 + 1.0]),
+                        jac=lambda x: np.array([[2 * x[0], 0.0]]),
+                        hess=lambda x, lam: np.diag([2 * lam[0], 2.0]), x0=[1.0, 1.0])
+    res = sh.solve(prob, solver="exact-al", max_iterations=200)
+    assert res.status == sh.Status.INFEASIBLE
+    assert "locally infeasible" in res.info["termination"] and res.info["local"] is True
+
+
+# ------------------------------------------------------------------ Pyomo models
+pe = pytest.importorskip("pyomo.environ")
+
+
+def test_pyomo_fixed_variables_with_equal_values():
+    m = pe.ConcreteModel()
+    m.x = pe.Var(range(4), initialize=1.0)
+    m.x[2].fix(0.0)
+    m.x[3].fix(0.0)  # two fixed at the same value: 'Duplicate symbol 0.0' before
+    m.o = pe.Objective(expr=sum((m.x[i] - i) ** 2 for i in range(4)))
+    m.c = pe.Constraint(expr=m.x[0] + m.x[1] + m.x[2] * m.x[3] + m.x[2] == 1)
+    res = sh.solve(m, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    # min (x0)^2 + (x1 - 1)^2 + 4 + 9 s.t. x0 + x1 = 1 -> x = (0, 1), f = 13
+    assert abs(res.objective - 13.0) < 1e-8
+
+
+def test_pyomo_long_sum():
+    m = pe.ConcreteModel()
+    m.x = pe.Var(range(3000), initialize=0.5)
+    m.o = pe.Objective(expr=sum(m.x[i] ** 2 for i in range(3000)))
+    m.c = pe.Constraint(expr=sum(m.x[i] for i in range(3000)) == 3)
+    res = sh.solve(m, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    assert abs(res.objective - 3.0 ** 2 / 3000) < 1e-9
+
+
+def test_pyomo_expr_if_is_refused_clearly():
+    m = pe.ConcreteModel()
+    m.x = pe.Var(range(2), initialize=0.5)
+    m.o = pe.Objective(expr=pe.Expr_if(IF=m.x[0] >= 0, THEN=m.x[0] ** 2, ELSE=-m.x[0]) + m.x[1] ** 2)
+    m.c = pe.Constraint(expr=m.x[0] + m.x[1] == 1)
+    with pytest.raises(sh.BadInputError, match="Expr_if"):
+        sh.solve(m, solver="exact-al")
+
+
+# reference values: SciPy SLSQP and trust-constr on the same converted model (agree to 1e-7)
+_CHAIN_PEERS = {40: 5.0693071, 200: 5.0685134}
+
+
+@pytest.mark.parametrize("links", [40, pytest.param(200, marks=pytest.mark.slow)])
+def test_hanging_chain(links):
+    from solverhub.plugins.exact_al.pyomo_models import hanging_chain
+
+    res = sh.solve(hanging_chain(links), solver="exact-al", time_limit=600)
+    assert res.status == sh.Status.OPTIMAL, res.error
+    assert abs(res.objective - _CHAIN_PEERS[links]) < 1e-6 * _CHAIN_PEERS[links]
+    assert res.metrics["constraint_violation"] <= 1e-4
+    assert res.info["second_order"] == "verified"
+
+
+# ------------------------------------------------------------------ unconstrained, memory, presets
+@needs_s2mpj
+def test_s2mpj_unconstrained_rosenbr():
+    res = sh.solve("s2mpj:ROSENBR", solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL and res.objective < 1e-8
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-4)
+
+
+def test_unconstrained_problem_from_callables():
+    prob = NLPEqProblem(lambda x: float(np.sum((x - 2) ** 2)), lambda x: 2 * (x - 2),
+                        lambda x: np.zeros(0), lambda x: sp.csr_matrix((0, 5)), np.zeros(5),
+                        hess=lambda x, lam: 2 * sp.identity(5, format="csr"))
+    for preset in ("robust", "paper"):
+        res = sh.solve(prob, solver="exact-al", preset=preset, sketch="exact")
+        assert res.status == sh.Status.OPTIMAL and abs(res.objective) < 1e-10
+
+
+def test_validate_does_not_copy_csr_derivatives():
+    n = 200_000
+    J = sp.csr_matrix((np.ones(n), (np.zeros(n, dtype=np.int64), np.arange(n))), shape=(1, n))
+    H = sp.identity(n, format="csr", dtype=np.float64)
+    prob = NLPEqProblem(lambda x: 0.5 * float(x @ x), lambda x: x, lambda x: np.array([x.sum() - 1]),
+                        lambda x: J, np.zeros(n), hess=lambda x, lam: H)
+    prob.validate()
+    x = prob.x0
+    assert prob.jacobian(x) is J and prob.lagrangian_hessian(x, np.zeros(1)) is H
+
+
+def test_presets():
+    robust, paper = ExactALOptions(), ExactALOptions(preset="paper")
+    assert robust.preset == "robust" and robust.sketch == "exact" and robust.second_order
+    assert paper.sketch == "gaussian" and paper.shift == "paper" and paper.licq == "stop"
+    assert not paper.second_order and paper.scaling == "none"
+    assert ExactALOptions(preset="paper", sketch="exact").sketch == "exact"
+    with pytest.raises(Exception):
+        ExactALOptions(preset="fast")
+    assert math.isfinite(robust.tolerance)
+
+
+# ------------------------------------------------------------------ Pyomo SolverFactory
+def _hs40_model():
+    m = pe.ConcreteModel()
+    m.x = pe.Var(range(4), initialize=0.8)
+    m.o = pe.Objective(expr=m.x[0] * m.x[1] * m.x[2] * m.x[3], sense=pe.maximize)
+    m.c1 = pe.Constraint(expr=m.x[0] ** 3 + m.x[1] ** 2 == 1)
+    m.c2 = pe.Constraint(expr=m.x[0] ** 2 * m.x[3] - m.x[2] == 0)
+    m.c3 = pe.Constraint(expr=m.x[3] ** 2 == m.x[1])
+    return m
+
+
+def test_pyomo_solver_factory_nlp():
+    from pyomo.contrib.solver.common.factory import SolverFactory as NewFactory
+    from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
+
+    m = _hs40_model()
+    res = NewFactory("solverhub_exact-al").solve(m)
+    assert res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    assert res.solution_status == SolutionStatus.optimal
+    assert abs(res.incumbent_objective - 0.25) < 1e-6  # the model's maximum, not negated
+    assert abs(pe.value(m.o) - 0.25) < 1e-6  # values loaded back
+    # load_solutions=False: the model keeps its values until the loader is asked
+    m2 = _hs40_model()
+    res2 = NewFactory("solverhub_exact_al").solve(m2, load_solutions=False,
+                                                   solver_options={"preset": "paper"})
+    assert pe.value(m2.x[0]) == 0.8
+    vals = res2.solution_loader.get_vars()
+    assert abs(vals[m2.x[1]] - 2 ** -0.5) < 1e-5
+    res2.solution_loader.load_vars()
+    assert abs(pe.value(m2.o) - 0.25) < 1e-6
+    # time_limit=0: Pyomo's maxTimeLimit, no solution
+    res3 = NewFactory("solverhub_exact-al").solve(_hs40_model(), time_limit=0,
+                                                   raise_exception_on_nonoptimal_result=False,
+                                                   load_solutions=False)
+    assert res3.termination_condition == TerminationCondition.maxTimeLimit
+    assert res3.solution_status == SolutionStatus.noSolution
+    # the legacy factory (pyomo.environ.SolverFactory)
+    m4 = _hs40_model()
+    legacy = pe.SolverFactory("solverhub_exact-al").solve(m4)
+    assert str(legacy.solver.termination_condition) == "optimal"
+    assert abs(pe.value(m4.o) - 0.25) < 1e-6
