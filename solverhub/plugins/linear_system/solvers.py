@@ -1,0 +1,202 @@
+"""Solvers of the ``linear-system`` kind: ``sor``, ``ssor-cg`` (the paper's two methods, sweeps
+compiled in ``solverhub.cython_ext._linsys``), and the SciPy references ``scipy-direct`` (sparse
+LU) and ``scipy-cg``. Each reports its iteration count as ``Result.iterations`` (the cost the
+tuners of Khodak et al. see) and stops at the problem's relative residual tolerance."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from solverhub.core.observers import NULL_NOTIFIER, Notifier
+from solverhub.core.options import IterationLimitOptions, SolverOptions
+from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
+from solverhub.core.timing import deadline_of, limit_status
+
+from . import kernels
+
+__all__ = ["SOROptions", "SSORCGOptions", "ScipyCGOptions", "SOR", "SSORCG", "ScipyDirect",
+           "ScipyCG"]
+
+#: nonzeros touched between two limit checks (~10 ms of CSR work), so that a time limit and
+#: Ctrl-C hold within a second at any size while small systems pay no per-sweep Python overhead
+WORK_PER_CHECK = 2_000_000
+
+
+class _IterativeOptions(IterationLimitOptions):
+    omega: float = Field(1.0, gt=0, lt=2, allow_inf_nan=False,
+                         description="relaxation parameter in (0, 2); 1 is Gauss-Seidel (SSOR: "
+                                     "symmetric Gauss-Seidel)")
+    max_iterations: int = Field(10_000, ge=1, description="iteration limit")
+    tolerance: float | None = Field(None, gt=0, lt=1, description="relative residual to stop at "
+                                    "(None: the problem's own tolerance)")
+    kernel: str = Field("auto", pattern="^(auto|scipy)$",
+                        description="auto: the compiled sweep; scipy: the SciPy reference")
+
+
+class SOROptions(_IterativeOptions):
+    """Options of ``sor``."""
+
+
+class SSORCGOptions(_IterativeOptions):
+    """Options of ``ssor-cg``."""
+
+
+class ScipyCGOptions(IterationLimitOptions):
+    max_iterations: int = Field(10_000, ge=1, description="iteration limit")
+    tolerance: float | None = Field(None, gt=0, lt=1, description="relative residual to stop at "
+                                    "(None: the problem's own tolerance)")
+
+
+def _finish(status: Status, x: np.ndarray, iterations: int, t0: float, rel: float,
+            extra: dict[str, Any] | None = None) -> Result:
+    if not np.all(np.isfinite(x)) or not math.isfinite(rel):
+        return Result(Status.ERROR, runtime=time.perf_counter() - t0, iterations=iterations,
+                      error=f"the iteration diverged (relative residual {rel:g}): omega outside "
+                            "the convergent range for this matrix?")
+    return Result(status, x=x, runtime=time.perf_counter() - t0, iterations=iterations,
+                  info={"relative_residual": rel, **(extra or {})})
+
+
+class SOR(SolverBase[SOROptions]):
+    """Successive over-relaxation: x <- x + omega (D + omega L)^{-1} (b - A x), sweep by sweep."""
+
+    Options = SOROptions
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Notifier = NULL_NOTIFIER) -> Result:
+        t0 = time.perf_counter()
+        deadline = deadline_of(t0, time_limit)
+        A, b = problem.A, problem.b
+        tol = self.tolerance if self.tolerance is not None else problem.tolerance
+        nb = float(np.linalg.norm(b)) or 1.0
+        x = np.zeros(problem.n) if problem.x0 is None else problem.x0.copy()
+        diag = A.diagonal()
+        if float(np.linalg.norm(b - A @ x)) <= tol * nb:
+            return _finish(Status.OPTIMAL, x, 0, t0, float(np.linalg.norm(b - A @ x)) / nb)
+        chunk = max(1, WORK_PER_CHECK // max(1, 2 * A.nnz))
+        use_kernel = self.kernel == "auto"
+        done, rn = 0, math.inf
+        while done < self.max_iterations:
+            stop = limit_status(deadline)
+            if stop is not None:
+                return _finish(stop, x, done, t0, rn / nb)
+            k = min(chunk, self.max_iterations - done)
+            sweeps, rn = kernels.sor_solve(A, diag, b, x, self.omega, k, tol * nb,
+                                           use_kernel=use_kernel)
+            done += int(sweeps)
+            notifier.iteration(done, {"relative_residual": rn / nb})
+            if rn <= tol * nb:
+                return _finish(Status.OPTIMAL, x, done, t0, rn / nb)
+            if not math.isfinite(rn):
+                break
+        return _finish(Status.ITERATION_LIMIT, x, done, t0, rn / nb)
+
+
+class SSORCG(SolverBase[SSORCGOptions]):
+    """Conjugate gradient preconditioned by symmetric SOR (A symmetric positive definite)."""
+
+    Options = SSORCGOptions
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Notifier = NULL_NOTIFIER) -> Result:
+        t0 = time.perf_counter()
+        deadline = deadline_of(t0, time_limit)
+        if not problem.symmetric:
+            return Result(Status.ERROR, error=f"ssor-cg needs a symmetric A; {problem.name} is not "
+                                              "marked symmetric (use sor or scipy-direct)")
+        A, b = problem.A, problem.b
+        tol = self.tolerance if self.tolerance is not None else problem.tolerance
+        nb = float(np.linalg.norm(b)) or 1.0
+        x = np.zeros(problem.n) if problem.x0 is None else problem.x0.copy()
+        diag = A.diagonal()
+        use_kernel = self.kernel == "auto"
+        r = b - A @ x
+        rn = float(np.linalg.norm(r))
+        z = np.empty_like(r)
+        kernels.ssor_apply(A, diag, r, self.omega, z, use_kernel=use_kernel)
+        p = z.copy()
+        rz = float(r @ z)
+        k = 0
+        # each step costs ~3 passes over A: a limit check per step is negligible at any size
+        while rn > tol * nb and k < self.max_iterations:
+            stop = limit_status(deadline)
+            if stop is not None:
+                return _finish(stop, x, k, t0, rn / nb)
+            Ap = A @ p
+            pAp = float(p @ Ap)
+            if not pAp > 0:
+                return Result(Status.ERROR, runtime=time.perf_counter() - t0, iterations=k,
+                              error=f"p^T A p = {pAp:g} <= 0: A is not positive definite")
+            alpha = rz / pAp
+            x += alpha * p
+            r -= alpha * Ap
+            rn = float(np.linalg.norm(r))
+            k += 1
+            notifier.iteration(k, {"relative_residual": rn / nb})
+            if rn <= tol * nb:
+                break
+            kernels.ssor_apply(A, diag, r, self.omega, z, use_kernel=use_kernel)
+            rz_new = float(r @ z)
+            p *= rz_new / rz
+            p += z
+            rz = rz_new
+        # the recurrence residual drifts from the true one in long runs: report the true one
+        rel = float(np.linalg.norm(b - A @ x)) / nb
+        status = Status.OPTIMAL if rel <= tol * (1 + 1e-6) else Status.ITERATION_LIMIT
+        return _finish(status, x, k, t0, rel)
+
+
+class ScipyDirect(SolverBase):
+    """Sparse LU (SciPy's SuperLU): the reference answer."""
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Notifier = NULL_NOTIFIER) -> Result:
+        from scipy.sparse.linalg import spsolve
+
+        t0 = time.perf_counter()
+        x = spsolve(problem.A.tocsc(), problem.b)
+        return _finish(Status.OPTIMAL, np.asarray(x, dtype=np.float64), 1, t0,
+                       problem.relative_residual(x))
+
+
+class ScipyCG(SolverBase[ScipyCGOptions]):
+    """SciPy's unpreconditioned conjugate gradient (``scipy.sparse.linalg.cg``)."""
+
+    Options = ScipyCGOptions
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Notifier = NULL_NOTIFIER) -> Result:
+        from scipy.sparse.linalg import cg
+
+        t0 = time.perf_counter()
+        deadline = deadline_of(t0, time_limit)
+        tol = self.tolerance if self.tolerance is not None else problem.tolerance
+        count = [0]
+        stopped: list[Status] = []
+
+        class _Stop(Exception):
+            pass
+
+        def callback(xk: np.ndarray) -> None:
+            count[0] += 1
+            st = limit_status(deadline)
+            if st is not None:
+                stopped.append(st)
+                callback.x = xk.copy()  # type: ignore[attr-defined]
+                raise _Stop
+
+        try:
+            x, _info = cg(problem.A, problem.b, x0=problem.x0, rtol=tol, atol=0.0,
+                          maxiter=self.max_iterations, callback=callback)
+        except _Stop:
+            x = callback.x  # type: ignore[attr-defined]
+            return _finish(stopped[0], x, count[0], t0, problem.relative_residual(x))
+        rel = problem.relative_residual(x)
+        status = Status.OPTIMAL if rel <= tol * (1 + 1e-6) else Status.ITERATION_LIMIT
+        return _finish(status, x, count[0], t0, rel)
