@@ -126,7 +126,7 @@ class ChebCB(ArmTuner):
 
     def __init__(self, space: ParameterSpace, *, cost_bound: float, seed: int = 0,
                  context_low: float = 0.0, context_high: float = 1.0, degree: int = 4,
-                 reg: float = 1.0, gamma0: float = 1.0, feature: int = 0) -> None:
+                 reg: float = 1.0, gamma0: float = 10.0, feature: int = 0) -> None:
         super().__init__(space, cost_bound=cost_bound, seed=seed)
         if not context_low < context_high:
             raise ValueError(f"chebcb: context_low {context_low} must be below context_high "
