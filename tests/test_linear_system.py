@@ -97,6 +97,7 @@ def test_solvers_reach_the_tolerance(solver, address):
     assert res.status == sh.Status.OPTIMAL, res.error
     assert res.kind == "linear-system"
     assert res.metrics["relative_residual"] <= 1e-8 * (1 + 1e-6)
+    assert res.objective == pytest.approx(res.metrics["relative_residual"])
     assert res.metrics["iterations"] == res.iterations >= 1
     exact = sh.solve(address, solver="scipy-direct").x
     assert np.linalg.norm(res.x - exact) <= 1e-5 * np.linalg.norm(exact)
@@ -163,3 +164,16 @@ def test_cli_solve_json():
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["status"] == "optimal" and data["iterations"] > 0
+
+
+@pytest.mark.parametrize("check", [c for name in ("sor", "ssor-cg", "scipy-direct", "scipy-cg")
+                                   for c in __import__("solverhub.testing", fromlist=["x"])
+                                   .solver_checks(name, deterministic=True)], ids=str)
+def test_conformance(check):
+    """The plugin-author conformance suite (tiny instances, limits, bad input, the host path)."""
+    from solverhub.testing.checks import CheckSkipped
+
+    try:
+        check()
+    except CheckSkipped as exc:  # linear systems have no infeasible instances
+        pytest.skip(str(exc))
