@@ -177,3 +177,110 @@ def test_chebyshev_features_and_context_errors():
         tuner.choose(None)
     with pytest.raises(ValueError, match="cost_bound"):
         TsallisINF(OMEGA, cost_bound=0.0)
+
+
+# ------------------------------------------------------------------ solverhub tune
+TUNE_TOML = """
+name = "tiny"
+[tune]
+solver = "sor"
+options = {{ max_iterations = 500 }}
+tuner = "{tuner}"
+{extra}
+[tune.parameter]
+name = "omega"
+kind = "interval"
+low = 1.0
+high = 2.0
+points = 4
+[tune.sequence]
+address = "linsys:shifted_poisson?n=6&seed={{i}}"
+start = 0
+stop = {stop}
+"""
+
+
+def _cli(*args):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "solverhub", *args], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+
+
+def test_cli_tune_writes_every_choice_and_the_hindsight_report(tmp_path):
+    import json
+
+    cfg = tmp_path / "tune.toml"
+    cfg.write_text(TUNE_TOML.format(tuner="chebcb", stop=6, extra='context = ["shift"]'))
+    out = tmp_path / "out"
+    res = _cli("tune", str(cfg), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    steps = [json.loads(x) for x in (out / "tune.jsonl").read_text().splitlines()]
+    assert [s["step"] for s in steps] == list(range(6))
+    assert all(s["value"] in ParameterSpace(name="omega", low=1, high=2, points=4).arms()
+               for s in steps)
+    report = json.loads((out / "report.json").read_text())
+    # 4 arms + the default omega = 1.0, on 6 instances
+    assert len((out / "hindsight.jsonl").read_text().splitlines()) == 6 * 5
+    assert report["instance_optimal_total"] <= report["best_fixed_total"] <= report["default_total"]
+    assert report["tuner_total"] == sum(s["cost"] for s in steps)
+    assert (out / "regret.png").stat().st_size > 0
+    assert "best fixed in hindsight" in res.stdout
+
+
+def test_tune_resume_replays_the_recorded_steps(tmp_path):
+    import json
+
+    from solverhub.core.tuning import parse_tune_config, run_tune
+
+    text6 = TUNE_TOML.format(tuner="tsallis-inf", stop=6, extra="hindsight = false")
+    full = run_tune(parse_tune_config(text6), tmp_path / "full", config_text=text6)
+    # a run killed after 3 steps (and a line cut mid-write), then resumed
+    part = tmp_path / "part"
+    text3 = TUNE_TOML.format(tuner="tsallis-inf", stop=3, extra="hindsight = false")
+    run_tune(parse_tune_config(text3), part, config_text=text3)
+    with open(part / "tune.jsonl", "a") as f:
+        f.write('{"step": 3, "instan')
+    lines = (part / "tune.jsonl").read_text().splitlines()[:3]
+    (part / "tune.jsonl").write_text("\n".join(lines) + "\n")
+    resumed = run_tune(parse_tune_config(text6), part, resume=True)
+    assert resumed["choices"] == full["choices"]
+    assert resumed["tuner_total"] == full["tuner_total"]
+    # without --resume a non-empty folder is refused, never overwritten
+    with pytest.raises(sh.BadInputError, match="--resume"):
+        run_tune(parse_tune_config(text6), part)
+    assert len((part / "tune.jsonl").read_text().splitlines()) == 6
+    # a folder from another tuner does not replay
+    other = TUNE_TOML.format(tuner="exp3", stop=6, extra="hindsight = false")
+    with pytest.raises(sh.BadInputError, match="does not match"):
+        run_tune(parse_tune_config(other), part, resume=True)
+    assert json.loads((part / "tune.jsonl").read_text().splitlines()[0])["step"] == 0
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ('context = ["shift"]\nbogus = 1', "bogus: unknown key"),
+    ("", "contextual"),  # chebcb without context
+    ('context = ["shift"]\ntuner_params = { nope = 1 }', "nope"),
+])
+def test_cli_tune_bad_configs_exit_2(tmp_path, extra, needle):
+    cfg = tmp_path / "tune.toml"
+    cfg.write_text(TUNE_TOML.format(tuner="chebcb", stop=3, extra=extra))
+    res = _cli("tune", str(cfg), "--out", str(tmp_path / "out"))
+    assert res.returncode == 2
+    assert needle in res.stderr
+    assert not (tmp_path / "out" / "tune.jsonl").exists()
+
+
+def test_tune_config_names_a_missing_option_and_solver(tmp_path):
+    from solverhub.core.tuning import parse_tune_config
+
+    bad = TUNE_TOML.format(tuner="ucb1", stop=3, extra="").replace('name = "omega"', 'name = "omegaa"')
+    with pytest.raises(sh.BadInputError, match="no option 'omegaa'"):
+        parse_tune_config(bad)
+    with pytest.raises(sh.BadInputError, match="unknown solver 'sorr'"):
+        parse_tune_config(TUNE_TOML.format(tuner="ucb1", stop=3, extra="").replace('"sor"', '"sorr"'))
+    with pytest.raises(sh.BadInputError, match="omega"):  # arms outside (0, 2)
+        parse_tune_config(TUNE_TOML.format(tuner="ucb1", stop=3, extra="")
+                          .replace("high = 2.0", "high = 3.0"))

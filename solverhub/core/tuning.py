@@ -339,6 +339,7 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
         ctx = rec.get("context_vector")
         value = tuner.choose(ctx)
         if rec["step"] >= len(addresses) or addresses[rec["step"]] != rec["instance"] \
+                or rec.get("tuner") != t.tuner or rec.get("seed") != t.seed \
                 or not math.isclose(value, rec["value"], rel_tol=1e-12, abs_tol=1e-12):
             raise BadInputError(f"{out / TUNE_LOG}: step {rec['step']} does not match this config "
                                 "(another sequence, tuner or seed?): start a new folder")
@@ -366,7 +367,8 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
             t0 = time.perf_counter()
             tuner.observe(c)
             overhead += time.perf_counter() - t0
-            rec = {"step": step, "instance": addr, "value": value, "cost": c,
+            rec = {"step": step, "instance": addr, "tuner": t.tuner, "seed": t.seed,
+                   "value": value, "cost": c,
                    "status": str(res.status), "runtime": res.runtime, "context": context,
                    "context_vector": ctx, "tuner_seconds": overhead}
             log.write(json.dumps(rec) + "\n")
