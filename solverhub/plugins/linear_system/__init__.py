@@ -29,6 +29,8 @@ def solverhub_problem_kinds() -> list[ProblemKind]:
 def solverhub_loaders() -> list[LoaderSpec]:
     return [LoaderSpec("linsys", "solverhub.plugins.linear_system.generators:load_linsys",
                        schemes=("linsys",), kind=KIND,
+                       params="solverhub.plugins.linear_system.generators:linsys_params",
+                       examples=("linsys:heat?n=8&step=3", "linsys:shifted_poisson?n=8&seed=1"),
                        description="linsys:<family>?param=value: heat (2D heat equation, "
                                    "?n=&step=) and shifted_poisson (?n=&shift=&seed=) sequences")]
 

@@ -21,14 +21,15 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field
 
-from solverhub.core.address import parse_address
 from solverhub.core.errors import BadInputError
+from solverhub.core.loading import LoaderParams
 
 from .problem import LinearSystemProblem
 
-__all__ = ["FAMILIES", "SCHEME", "heat", "shifted_poisson", "laplacian_2d", "load_linsys"]
+__all__ = ["FAMILIES", "SCHEME", "heat", "shifted_poisson", "laplacian_2d", "linsys_params",
+           "load_linsys"]
 
 SCHEME = "linsys"
 
@@ -43,8 +44,7 @@ def laplacian_2d(n: int) -> sp.csr_matrix:
     return out
 
 
-class HeatParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class HeatParams(LoaderParams):
     n: int = Field(32, ge=2, le=2000, description="interior grid points per side (n^2 unknowns)")
     step: int = Field(0, ge=0, description="time step index k")
     dt: float = Field(1e-3, gt=0, allow_inf_nan=False, description="time step")
@@ -54,8 +54,7 @@ class HeatParams(BaseModel):
     tolerance: float = Field(1e-8, gt=0, lt=1, description="relative residual to reach")
 
 
-class ShiftedPoissonParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ShiftedPoissonParams(LoaderParams):
     n: int = Field(32, ge=2, le=2000, description="grid points per side (n^2 unknowns)")
     shift: float | None = Field(None, ge=0, allow_inf_nan=False,
                                 description="diagonal shift c (None: drawn from the seed)")
@@ -109,21 +108,20 @@ FAMILIES: dict[str, tuple[type[BaseModel], Any]] = {
 }
 
 
-def load_linsys(source: Any, params: dict[str, Any]) -> LinearSystemProblem:
-    """``linsys:<family>?param=value``; parameters are validated by the family's model."""
-    addr = parse_address(str(source))
-    family = addr.target.strip()
+def linsys_params(target: str) -> type[BaseModel]:
+    """The parameter model of ``linsys:<target>`` (an unknown family is bad input)."""
+    family = target.strip()
     if family not in FAMILIES:
-        raise BadInputError(f"{source}: unknown linear-system family {family!r}; known: "
-                            f"{', '.join(FAMILIES)}")
-    model, build = FAMILIES[family]
-    try:
-        p = model.model_validate({**addr.params, **(params or {})})
-    except ValidationError as exc:
-        errs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise BadInputError(f"{source}: bad parameter ({errs}); parameters of {family}: "
-                            f"{', '.join(model.model_fields)}") from None
-    problem = build(**p.model_dump())
-    problem.source = str(source)
+        raise BadInputError(f"unknown linear-system family {family!r}, expected "
+                            f"linsys:<family>?param=value (known: {', '.join(FAMILIES)})")
+    return FAMILIES[family][0]
+
+
+def load_linsys(target: str, params: BaseModel) -> LinearSystemProblem:
+    """``linsys:<family>?param=value``; the host validated ``params`` with the family's model."""
+    family = target.strip()
+    problem = FAMILIES[family][1](**params.model_dump())
+    query = "&".join(f"{k}={v}" for k, v in params.model_dump(exclude_unset=True).items())
+    problem.source = f"{SCHEME}:{family}" + (f"?{query}" if query else "")
     problem.validate()
     return problem
