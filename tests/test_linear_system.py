@@ -135,7 +135,7 @@ def test_bad_addresses(address, match):
 
 
 def test_malformed_problems_and_bad_options():
-    for label, prob in sh.get_plugin_manager().problem_kinds()["linear-system"].protocol \
+    for _label, prob in sh.get_plugin_manager().problem_kinds()["linear-system"].protocol \
             .malformed_instances():
         with pytest.raises(BadInputError):
             sh.solve(prob, solver="sor")

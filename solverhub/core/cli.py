@@ -558,8 +558,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     """``solverhub tune CONFIG.toml [--out DIR] [--resume]``: online tuning across a sequence."""
     import shlex
 
-    from solverhub.core.tuning import (TUNE_CONFIG, TuneInterrupted, parse_tune_config,
-                                       plot_tune_report, run_tune)
+    from solverhub.core.tuning import TUNE_CONFIG, TuneInterrupted, parse_tune_config, plot_tune_report, run_tune
 
     path = Path(args.config)
     if not path.is_file():

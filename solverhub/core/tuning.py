@@ -292,7 +292,7 @@ def cost_of(result: Any, cost: str, bound: float) -> float:
 def _read_jsonl(path: Any) -> list[dict[str, Any]]:
     import json
 
-    out = []
+    out: list[dict[str, Any]] = []
     if not path.exists():
         return out
     for line in path.read_text(encoding="utf-8").splitlines():

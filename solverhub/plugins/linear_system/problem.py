@@ -81,7 +81,8 @@ class LinearSystemProblem:
 
 class LinearSystemKind(KindProtocol):
     """Tolerance-checked: a solution with NaN/inf or of the wrong size is rejected; otherwise its
-    relative residual is the objective (minimised, 0 at the solution) and a metric, and ``optimal`` (solved) with a residual above the problem's
+    relative residual is the objective (minimised, 0 at the solution) and a metric, and
+    ``optimal`` (solved) with a residual above the problem's
     tolerance is downgraded to ``feasible``. ``iterations`` (sweeps of SOR, CG steps ...) is the
     cost the paper's tuners see."""
 

@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
-from solverhub.core.options import IterationLimitOptions, SolverOptions
+from solverhub.core.options import IterationLimitOptions
 from solverhub.core.result import Result, Status
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
