@@ -3,6 +3,7 @@ Balcan, Talwalkar, ICLR 2024), reduced sizes, and the SOR sweep against SciPy an
 
     nice -n 10 python benchmarks/bench_tune.py            # all parts (a few minutes on 2 cores)
     nice -n 10 python benchmarks/bench_tune.py --quick    # smaller sequences, 10^4..10^5 sweeps
+    nice -n 10 python benchmarks/bench_tune.py --bound 200   # losses = min(1, iterations / 200)
 
 Sequences: cost = iterations to relative residual 1e-8 (SOR sweeps, SSOR-CG steps). The full
 cost table (every omega of the grid on every instance) is computed once by brute force, as the
@@ -57,7 +58,7 @@ def replay(tuner, table, contexts):
     return total
 
 
-def sequence_case(name, problems, solve, context_key, ctx_range, seeds):
+def sequence_case(name, problems, solve, context_key, ctx_range, seeds, bound=CAP):
     space = ParameterSpace(name="omega", kind="interval", low=1.0, high=2.0, points=20)
     arms = space.arms()
     t0 = time.perf_counter()
@@ -71,11 +72,11 @@ def sequence_case(name, problems, solve, context_key, ctx_range, seeds):
     lo, hi = ctx_range
     rows = {}
     for label, make, ctx in [
-        ("tsallis-inf", lambda s: TsallisINF(space, cost_bound=CAP, seed=s), None),
-        ("chebcb", lambda s: ChebCB(space, cost_bound=CAP, seed=s, context_low=lo,
+        ("tsallis-inf", lambda s: TsallisINF(space, cost_bound=bound, seed=s), None),
+        ("chebcb", lambda s: ChebCB(space, cost_bound=bound, seed=s, context_low=lo,
                                     context_high=hi), contexts),
-        ("exp3", lambda s: Exp3(space, cost_bound=CAP, seed=s, horizon=len(problems)), None),
-        ("ucb1", lambda s: UCB1(space, cost_bound=CAP, seed=s), None),
+        ("exp3", lambda s: Exp3(space, cost_bound=bound, seed=s, horizon=len(problems)), None),
+        ("ucb1", lambda s: UCB1(space, cost_bound=bound, seed=s), None),
     ]:
         totals = []
         t1 = time.perf_counter()
@@ -128,10 +129,12 @@ def sweep_timing(sizes, loop_max):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--bound", type=float, default=CAP,
+                    help="the tuners' cost bound (losses = min(1, cost / bound)); default the cap")
     args = ap.parse_args()
     T = 200 if args.quick else 1000
     seeds = range(5)
-    print(f"compiled kernel: {kernels.KERNEL_COMPILED}")
+    print(f"compiled kernel: {kernels.KERNEL_COMPILED}; tuners' cost bound {args.bound:g}")
     results = {"sequences": [], "sweeps": []}
     poisson = [shifted_poisson(n=32, seed=i, shift_low=0.0, shift_high=1.0) for i in range(T)]
     heat_seq = [heat(n=32, step=i) for i in range(T // 2)]
@@ -144,7 +147,7 @@ def main() -> None:
         ("SOR, heat equation n=32, backward Euler, nu(t) varying", heat_seq, sor_iterations,
          "courant", (min(courant), max(courant))),
     ]:
-        r = sequence_case(name, probs, solve, key, rng, seeds)
+        r = sequence_case(name, probs, solve, key, rng, seeds, args.bound)
         results["sequences"].append(r)
         print(f"\n{name}: {r['instances']} instances, {r['arms']} omegas in [1, 2); "
               f"omega=1: {r['default_omega1_total']:.0f}, best fixed omega={r['best_fixed_omega']:.3f}: "
@@ -168,7 +171,7 @@ def main() -> None:
         print(f"| {r['unknowns']:,} | {r['compiled_s'] * 1e3:.3f} | {r['scipy_s'] * 1e3:.3f} | "
               f"{r['scipy_over_compiled']:.1f} | {loop} |")
     OUT.mkdir(exist_ok=True)
-    (OUT / "bench_tune.json").write_text(json.dumps(results, indent=2))
+    (OUT / f"bench_tune_bound{args.bound:g}.json").write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
