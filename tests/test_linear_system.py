@@ -177,3 +177,17 @@ def test_conformance(check):
         check()
     except CheckSkipped as exc:  # linear systems have no infeasible instances
         pytest.skip(str(exc))
+
+
+def test_scipy_direct_in_a_child_process(monkeypatch):
+    """Large systems factorize in a forked child (killable at the limit): same answer."""
+    from solverhub.plugins.linear_system import solvers
+
+    monkeypatch.setattr(solvers, "DIRECT_IN_PROCESS_NNZ", 0)
+    p = shifted_poisson(n=10, shift=0.2, seed=5)
+    res = sh.solve(p, solver="scipy-direct")
+    assert res.status == sh.Status.OPTIMAL
+    assert res.metrics["relative_residual"] < 1e-12
+    singular = LinearSystemProblem(sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]])), np.ones(2))
+    res = sh.solve(singular, solver="scipy-direct")
+    assert res.status == sh.Status.ERROR or res.metrics["relative_residual"] > 1e-8

@@ -161,40 +161,67 @@ class SSORCG(SolverBase[SSORCGOptions]):
         return _finish(status, x, k, t0, rel)
 
 
+#: nonzeros up to which SuperLU runs in the calling thread (well under a second); above, in a
+#: forked child process that is killed at the time limit or Ctrl-C
+DIRECT_IN_PROCESS_NNZ = 200_000
+
+
+def _lu_solve(A: Any, b: np.ndarray) -> np.ndarray:
+    from scipy.sparse.linalg import spsolve
+
+    return np.asarray(spsolve(A.tocsc(), b), dtype=np.float64)
+
+
+def _lu_child(conn: Any, A: Any, b: np.ndarray) -> None:
+    try:
+        conn.send(("x", _lu_solve(A, b)))
+    except Exception as exc:  # a singular matrix: reported to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
 class ScipyDirect(SolverBase):
-    """Sparse LU (SciPy's SuperLU): the reference answer. The factorization cannot be stopped
-    midway: it runs in a worker thread (SuperLU releases the GIL) and the solve returns at the
-    time limit or Ctrl-C without a solution; the abandoned factorization finishes in the
-    background (a daemon thread: it never holds the process open)."""
+    """Sparse LU (SciPy's SuperLU): the reference answer. A factorization cannot be stopped
+    midway, so a large one runs in a forked child process, polled against the time limit and
+    Ctrl-C and killed when either comes (no solution then); a small one runs in place."""
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> Result:
-        import threading
-
-        from scipy.sparse.linalg import spsolve
+        import multiprocessing as mp
 
         t0 = time.perf_counter()
         deadline = deadline_of(t0, time_limit)
         _validated(problem)
-        out: dict[str, Any] = {}
-
-        def work() -> None:
+        if problem.A.nnz <= DIRECT_IN_PROCESS_NNZ or "fork" not in mp.get_all_start_methods():
             try:
-                out["x"] = np.asarray(spsolve(problem.A.tocsc(), problem.b), dtype=np.float64)
-            except Exception as exc:  # a singular matrix: reported, not raised in a thread
-                out["error"] = f"{type(exc).__name__}: {exc}"
-
-        worker = threading.Thread(target=work, name="scipy-direct", daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.05)
-            stop = limit_status(deadline)
-            if stop is not None and worker.is_alive():
-                return Result(stop, runtime=time.perf_counter() - t0)
-        if "error" in out:
-            return Result(Status.ERROR, runtime=time.perf_counter() - t0, error=out["error"])
-        x = out["x"]
-        return _finish(Status.OPTIMAL, x, 1, t0, problem.relative_residual(x))
+                x = _lu_solve(problem.A, problem.b)
+            except Exception as exc:
+                return Result(Status.ERROR, runtime=time.perf_counter() - t0,
+                              error=f"{type(exc).__name__}: {exc}")
+            return _finish(Status.OPTIMAL, x, 1, t0, problem.relative_residual(x))
+        ctx = mp.get_context("fork")  # the child inherits A: nothing is pickled on the way in
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_lu_child, args=(child, problem.A, problem.b), daemon=True)
+        proc.start()
+        child.close()
+        try:
+            while not parent.poll(0.05):
+                stop = limit_status(deadline)
+                if stop is not None:
+                    return Result(stop, runtime=time.perf_counter() - t0)
+                if not proc.is_alive() and not parent.poll(0):
+                    return Result(Status.ERROR, runtime=time.perf_counter() - t0,
+                                  error=f"the SuperLU process died (exit code {proc.exitcode})")
+            tag, value = parent.recv()
+        finally:
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+            parent.close()
+        if tag == "error":
+            return Result(Status.ERROR, runtime=time.perf_counter() - t0, error=value)
+        return _finish(Status.OPTIMAL, value, 1, t0, problem.relative_residual(value))
 
 
 class ScipyCG(SolverBase[ScipyCGOptions]):
