@@ -191,3 +191,21 @@ def test_scipy_direct_in_a_child_process(monkeypatch):
     singular = LinearSystemProblem(sp.csr_matrix(np.array([[1.0, 1.0], [1.0, 1.0]])), np.ones(2))
     res = sh.solve(singular, solver="scipy-direct")
     assert res.status == sh.Status.ERROR or res.metrics["relative_residual"] > 1e-8
+
+
+@pytest.mark.parametrize("solver", ["sor", "ssor-cg"])
+def test_stop_request_is_honoured(solver):
+    """Ctrl-C (a stop request from another thread here) ends the sweeps with the iterate."""
+    import threading
+
+    from solverhub.core.interrupt import clear_stop, request_stop
+
+    slow = shifted_poisson(n=300, shift=0.0, seed=0, tolerance=1e-14)
+    timer = threading.Timer(0.2, request_stop)
+    timer.start()
+    try:
+        res = sh.solve(slow, solver=solver, omega=1.0, max_iterations=10**7)
+    finally:
+        timer.join()
+        clear_stop()
+    assert res.status == sh.Status.INTERRUPTED and res.x is not None

@@ -85,11 +85,12 @@ class SOR(SolverBase[SOROptions]):
         nb = float(np.linalg.norm(b)) or 1.0
         x = np.zeros(problem.n) if problem.x0 is None else problem.x0.copy()
         diag = A.diagonal()
-        if float(np.linalg.norm(b - A @ x)) <= tol * nb:
-            return _finish(Status.OPTIMAL, x, 0, t0, float(np.linalg.norm(b - A @ x)) / nb)
+        rn = float(np.linalg.norm(b - A @ x))
+        if rn <= tol * nb:
+            return _finish(Status.OPTIMAL, x, 0, t0, rn / nb)
         chunk = max(1, WORK_PER_CHECK // max(1, 2 * A.nnz))
         use_kernel = self.kernel == "auto"
-        done, rn = 0, math.inf
+        done = 0
         while done < self.max_iterations:
             stop = limit_status(deadline)
             if stop is not None:
