@@ -17,10 +17,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve_triangular
 
+from solverhub.cython_ext import load_extension
+
 __all__ = ["KERNEL_COMPILED", "KERNEL_IMPORT_ERROR", "sor_solve", "ssor_apply", "sor_solve_reference",
            "ssor_apply_reference", "sor_sweep_numpy_loop", "split_csr"]
-
-from solverhub.cython_ext import load_extension
 
 _kernel, KERNEL_IMPORT_ERROR = load_extension("_linsys")
 KERNEL_COMPILED = _kernel is not None
