@@ -284,3 +284,14 @@ def test_tune_config_names_a_missing_option_and_solver(tmp_path):
     with pytest.raises(sh.BadInputError, match="omega"):  # arms outside (0, 2)
         parse_tune_config(TUNE_TOML.format(tuner="ucb1", stop=3, extra="")
                           .replace("high = 2.0", "high = 3.0"))
+
+
+def test_shipped_tune_config_is_valid():
+    from pathlib import Path
+
+    from solverhub.core.tuning import parse_tune_config
+
+    path = Path(__file__).parents[1] / "solvers_cfg" / "tune_sor.toml"
+    cfg = parse_tune_config(path.read_text(), source=str(path))
+    assert cfg.tune.solver == "sor" and len(cfg.tune.sequence.addresses()) == 300
+    assert len(cfg.tune.parameter.arms()) == 20
