@@ -209,3 +209,13 @@ def test_stop_request_is_honoured(solver):
         timer.join()
         clear_stop()
     assert res.status == sh.Status.INTERRUPTED and res.x is not None
+
+
+@needs_compiled
+@pytest.mark.parametrize("solver", ["sor", "ssor-cg"])
+def test_compiled_and_scipy_kernels_give_the_same_solve(solver):
+    addr = "linsys:heat?n=12&step=7"
+    a = sh.solve(addr, solver=solver, omega=1.3)
+    b = sh.solve(addr, solver=solver, omega=1.3, kernel="scipy")
+    assert a.iterations == b.iterations
+    np.testing.assert_allclose(a.x, b.x, rtol=1e-9, atol=1e-12)

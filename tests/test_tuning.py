@@ -295,3 +295,27 @@ def test_shipped_tune_config_is_valid():
     cfg = parse_tune_config(path.read_text(), source=str(path))
     assert cfg.tune.solver == "sor" and len(cfg.tune.sequence.addresses()) == 300
     assert len(cfg.tune.parameter.arms()) == 20
+
+
+def test_tune_stops_on_ctrl_c_keeping_finished_steps(tmp_path):
+    """A stop request (Ctrl-C) ends the loop after the running solve; its lines stay, --resume
+    finishes the sequence with the same choices."""
+    from solverhub.core.interrupt import clear_stop, request_stop
+    from solverhub.core.tuning import TuneInterrupted, parse_tune_config, run_tune
+
+    text = TUNE_TOML.format(tuner="ucb1", stop=12, extra="hindsight = false")
+    full = run_tune(parse_tune_config(text), tmp_path / "full", config_text=text)
+
+    def ctrl_c_at_step_5(phase, k, total, rec):
+        if k == 5:
+            request_stop()  # what the first Ctrl-C does
+
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(TuneInterrupted):
+            run_tune(parse_tune_config(text), out, config_text=text, progress=ctrl_c_at_step_5)
+    finally:
+        clear_stop()
+    assert len((out / "tune.jsonl").read_text().splitlines()) == 5
+    report = run_tune(parse_tune_config(text), out, resume=True)
+    assert report["steps"] == 12 and report["choices"] == full["choices"]
