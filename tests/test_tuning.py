@@ -319,3 +319,19 @@ def test_tune_stops_on_ctrl_c_keeping_finished_steps(tmp_path):
     assert len((out / "tune.jsonl").read_text().splitlines()) == 5
     report = run_tune(parse_tune_config(text), out, resume=True)
     assert report["steps"] == 12 and report["choices"] == full["choices"]
+
+
+def test_hindsight_on_every_kth_instance(tmp_path):
+    """The brute force may run on a subset (every k-th instance); the tuner is compared there."""
+    import json
+
+    from solverhub.core.tuning import parse_tune_config, run_tune
+
+    text = TUNE_TOML.format(tuner="exp3", stop=7, extra="hindsight_every = 3")
+    report = run_tune(parse_tune_config(text), tmp_path / "out", config_text=text)
+    assert report["compare_steps"] == [0, 3, 6] and report["steps"] == 7
+    lines = [json.loads(x) for x in (tmp_path / "out" / "hindsight.jsonl").read_text().splitlines()]
+    assert sorted({r["step"] for r in lines}) == [0, 3, 6] and len(lines) == 3 * 5
+    assert report["tuner_compare_total"] == sum(report["tuner_cumulative"][i] - (
+        report["tuner_cumulative"][i - 1] if i else 0) for i in (0, 3, 6))
+    assert report["instance_optimal_total"] <= report["best_fixed_total"]

@@ -591,6 +591,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     plot_tune_report(report, out / "regret.png")
     con.print(f"total {t.cost}: {t.tuner} {report['tuner_total']:.6g}")
     if "best_fixed_total" in report:
+        if len(report["compare_steps"]) < report["steps"]:
+            con.print(f"compared on {len(report['compare_steps'])} of {report['steps']} instances "
+                      f"(every {t.hindsight_every}): {t.tuner} {report['tuner_compare_total']:.6g}")
         con.print(f"  default {t.parameter.name}={report['default_value']:.4g}: "
                   f"{report['default_total']:.6g} (tuner/default {report['ratio_to_default']:.3f})")
         con.print(f"  best fixed in hindsight {t.parameter.name}={report['best_fixed_value']:.4g}: "

@@ -196,6 +196,8 @@ class TuneSection(_Strict):
     time_limit: float | None = Field(None, gt=0, description="seconds per solve")
     hindsight: bool = Field(True, description="also solve every instance with every arm (and "
                             "the solver's default): best fixed and instance-optimal in hindsight")
+    hindsight_every: int = Field(1, ge=1, description="brute force on every k-th instance only "
+                                 "(steps 0, k, 2k, ...): the comparison is made on that subset")
     sequence: SequenceConfig
 
 
@@ -393,7 +395,8 @@ def _hindsight(cfg: TuneConfig, out: Any, addresses: list[str], bound: float,
     t = cfg.tune
     values = list(dict.fromkeys([*t.parameter.arms(), default_value]))
     have = {(r["step"], r["value"]) for r in _read_jsonl(out / HINDSIGHT_LOG)}
-    todo = [(s, v) for s in range(len(addresses)) for v in values if (s, v) not in have]
+    todo = [(s, v) for s in range(0, len(addresses), t.hindsight_every) for v in values
+            if (s, v) not in have]
     with handle_sigint(), open(out / HINDSIGHT_LOG, "a", encoding="utf-8") as log:
         for k, (step, value) in enumerate(todo):
             res = solve(addresses[step], solver=t.solver, time_limit=t.time_limit, seed=t.seed,
@@ -424,13 +427,15 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
         "solve_seconds_per_step": float(np.mean([r["runtime"] for r in steps])) if steps else 0.0,
     }
     hs = _read_jsonl(out / HINDSIGHT_LOG)
-    if hs and steps:
+    subset = list(range(0, len(steps), cfg.tune.hindsight_every))
+    if hs and subset:
         values = sorted({r["value"] for r in hs})
-        table = np.full((len(steps), len(values)), np.nan)
+        table = np.full((len(subset), len(values)), np.nan)
         index = {v: j for j, v in enumerate(values)}
+        row = {s: i for i, s in enumerate(subset)}
         for r in hs:
-            if r["step"] < len(steps):
-                table[r["step"], index[r["value"]]] = r["cost"]
+            if r["step"] in row:
+                table[row[r["step"]], index[r["value"]]] = r["cost"]
         if not np.isnan(table).any():
             arms = [v for v in values if v in set(cfg.tune.parameter.arms())]
             arm_cols = [index[v] for v in arms]
@@ -438,29 +443,34 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
             best = int(np.argmin(totals))
             inst = table[:, arm_cols].min(axis=1)
             dcol = table[:, index[default_value]]
+            tuned = costs[subset]
             report.update({
+                "compare_steps": subset, "tuner_compare_total": float(tuned.sum()),
+                "tuner_compare_cumulative": np.cumsum(tuned).tolist(),
                 "default_value": default_value, "default_total": float(dcol.sum()),
                 "best_fixed_value": arms[best], "best_fixed_total": float(totals[best]),
                 "instance_optimal_total": float(inst.sum()),
                 "best_fixed_cumulative": np.cumsum(table[:, arm_cols[best]]).tolist(),
                 "instance_optimal_cumulative": np.cumsum(inst).tolist(),
                 "default_cumulative": np.cumsum(dcol).tolist(),
-                "ratio_to_best_fixed": float(costs.sum() / totals[best]),
-                "ratio_to_instance_optimal": float(costs.sum() / inst.sum()),
-                "ratio_to_default": float(costs.sum() / dcol.sum()),
+                "ratio_to_best_fixed": float(tuned.sum() / totals[best]),
+                "ratio_to_instance_optimal": float(tuned.sum() / inst.sum()),
+                "ratio_to_default": float(tuned.sum() / dcol.sum()),
             })
     return report
 
 
 def plot_tune_report(report: dict[str, Any], path: Any) -> None:
     """Cumulative cost of the tuner, the default, the best fixed value and the instance-optimal
-    values over the sequence (the paper's figures), to ``path`` (PNG)."""
+    values over the compared instances (the paper's figures), to ``path`` (PNG)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4))
     ax = fig.add_subplot()
-    x = np.arange(1, report["steps"] + 1)
-    ax.plot(x, report["tuner_cumulative"], label=f"{report['tuner']}")
+    compare = "compare_steps" in report
+    x = np.asarray(report["compare_steps"]) + 1 if compare else np.arange(1, report["steps"] + 1)
+    ax.plot(x, report["tuner_compare_cumulative" if compare else "tuner_cumulative"],
+            label=f"{report['tuner']}")
     for key, label in (("default_cumulative", f"default {report.get('default_value')}"),
                        ("best_fixed_cumulative", f"best fixed {report.get('best_fixed_value')}"),
                        ("instance_optimal_cumulative", "instance-optimal")):
