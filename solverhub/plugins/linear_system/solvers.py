@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -35,8 +35,8 @@ class _IterativeOptions(IterationLimitOptions):
     max_iterations: int = Field(10_000, ge=1, description="iteration limit")
     tolerance: float | None = Field(None, gt=0, lt=1, description="relative residual to stop at "
                                     "(None: the problem's own tolerance)")
-    kernel: str = Field("auto", pattern="^(auto|scipy)$",
-                        description="auto: the compiled sweep; scipy: the SciPy reference")
+    kernel: Literal["auto", "scipy"] = Field("auto", description="auto: the compiled sweep; "
+                                             "scipy: the SciPy reference")
 
 
 class SOROptions(_IterativeOptions):
