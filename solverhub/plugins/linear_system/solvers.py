@@ -5,6 +5,7 @@ tuners of Khodak et al. see) and stops at the problem's relative residual tolera
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from typing import Any, Literal
@@ -252,9 +253,11 @@ class ScipyCG(SolverBase[ScipyCGOptions]):
                 callback.x = xk.copy()  # type: ignore[attr-defined]
                 raise _Stop
 
+        # SciPy >= 1.12 names the relative tolerance rtol (1.11, our oldest, names it tol)
+        tol_kw = "rtol" if "rtol" in inspect.signature(cg).parameters else "tol"
         try:
-            x, _info = cg(problem.A, problem.b, x0=problem.x0, rtol=tol, atol=0.0,
-                          maxiter=self.max_iterations, callback=callback)
+            x, _info = cg(problem.A, problem.b, x0=problem.x0, atol=0.0,
+                          maxiter=self.max_iterations, callback=callback, **{tol_kw: tol})
         except _Stop:
             x = callback.x  # type: ignore[attr-defined]
             return _finish(stopped[0], x, count[0], t0, problem.relative_residual(x))
