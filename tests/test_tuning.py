@@ -243,11 +243,11 @@ def test_tune_resume_replays_the_recorded_steps(tmp_path):
     run_tune(parse_tune_config(text3), part, config_text=text3)
     with open(part / "tune.jsonl", "a") as f:
         f.write('{"step": 3, "instan')
-    lines = (part / "tune.jsonl").read_text().splitlines()[:3]
-    (part / "tune.jsonl").write_text("\n".join(lines) + "\n")
     resumed = run_tune(parse_tune_config(text6), part, resume=True)
     assert resumed["choices"] == full["choices"]
     assert resumed["tuner_total"] == full["tuner_total"]
+    assert [json.loads(x)["step"] for x in (part / "tune.jsonl").read_text().splitlines()] == \
+        list(range(6))  # the cut line was dropped, not glued to the next one
     # without --resume a non-empty folder is refused, never overwritten
     with pytest.raises(sh.BadInputError, match="--resume"):
         run_tune(parse_tune_config(text6), part)
@@ -335,3 +335,18 @@ def test_hindsight_on_every_kth_instance(tmp_path):
     assert report["tuner_compare_total"] == sum(report["tuner_cumulative"][i] - (
         report["tuner_cumulative"][i - 1] if i else 0) for i in (0, 3, 6))
     assert report["instance_optimal_total"] <= report["best_fixed_total"]
+
+
+def test_cost_of_failed_and_time_limited_solves():
+    from solverhub.core.tuning import cost_of
+
+    ok = sh.Result(sh.Status.OPTIMAL, x=np.zeros(1), iterations=40, runtime=0.5,
+                   metrics={"relative_residual": 1e-9})
+    assert cost_of(ok, "iterations", 200) == 40
+    assert cost_of(ok, "runtime", 200) == 0.5
+    assert cost_of(ok, "relative_residual", 1.0) == 1e-9
+    assert cost_of(ok, "nosuch_metric", 7.0) == 7.0
+    assert cost_of(sh.Result(sh.Status.ERROR, error="boom"), "iterations", 200) == 200
+    late = sh.Result(sh.Status.TIME_LIMIT, x=np.zeros(1), iterations=30, runtime=2.0)
+    assert cost_of(late, "iterations", 200) == 200  # not cheap for having been stopped early
+    assert cost_of(late, "runtime", 1.5) == 2.0

@@ -280,31 +280,45 @@ def cost_bound(cfg: TuneConfig, spec: Any) -> float | None:
 
 
 def cost_of(result: Any, cost: str, bound: float) -> float:
-    """The cost a tuner sees: a failed solve (error) costs ``bound``."""
+    """The cost a tuner sees: a failed solve (error) costs ``bound``; one stopped by the time
+    limit at least ``bound`` (its iterations so far would make it look cheap), unless the cost is
+    the runtime itself."""
     if result.status == "error":
         return bound
     if cost == "iterations":
-        return float(result.iterations)
-    if cost == "runtime":
+        value = float(result.iterations)
+    elif cost == "runtime":
         return float(result.runtime)
-    value = result.metrics.get(cost)
-    return bound if value is None or not math.isfinite(value) else float(value)
+    else:
+        metric = result.metrics.get(cost)
+        if metric is None or not math.isfinite(metric):
+            return bound
+        value = float(metric)
+    return max(value, bound) if result.status == "time_limit" else value
 
 
-def _read_jsonl(path: Any) -> list[dict[str, Any]]:
+def _read_jsonl(path: Any, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The records of a log; reading stops at a line cut by a kill (that step is redone), and
+    with ``repair`` the file is truncated there, so that appended lines start on a fresh line."""
     import json
 
     out: list[dict[str, Any]] = []
     if not path.exists():
         return out
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            out.append(json.loads(line))
-        except ValueError:  # a line cut by a kill: the step is redone
+    data = path.read_bytes()
+    good = 0  # bytes of complete, valid lines
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
             break
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break
+        good += len(line)
+    if repair and good < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(good)
     return out
 
 
@@ -336,7 +350,7 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
     tuner = tuner_spec.factory(t.parameter, cost_bound=bound, seed=t.seed,
                                **{**tuner_spec.params, **t.tuner_params})
     addresses = t.sequence.addresses()
-    done = _read_jsonl(out / TUNE_LOG)
+    done = _read_jsonl(out / TUNE_LOG, repair=True)
     for rec in done:  # replay: the same seed and history give the same choices
         ctx = rec.get("context_vector")
         value = tuner.choose(ctx)
@@ -394,7 +408,7 @@ def _hindsight(cfg: TuneConfig, out: Any, addresses: list[str], bound: float,
 
     t = cfg.tune
     values = list(dict.fromkeys([*t.parameter.arms(), default_value]))
-    have = {(r["step"], r["value"]) for r in _read_jsonl(out / HINDSIGHT_LOG)}
+    have = {(r["step"], r["value"]) for r in _read_jsonl(out / HINDSIGHT_LOG, repair=True)}
     todo = [(s, v) for s in range(0, len(addresses), t.hindsight_every) for v in values
             if (s, v) not in have]
     with handle_sigint(), open(out / HINDSIGHT_LOG, "a", encoding="utf-8") as log:
