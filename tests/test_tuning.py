@@ -273,6 +273,15 @@ def test_cli_tune_bad_configs_exit_2(tmp_path, extra, needle):
     assert not (tmp_path / "out" / "tune.jsonl").exists()
 
 
+def test_cli_tune_resume_needs_out(tmp_path):
+    cfg = tmp_path / "tune.toml"
+    cfg.write_text(TUNE_TOML.format(tuner="ucb1", stop=3, extra=""))
+    res = _cli("tune", str(cfg), "--resume")
+    assert res.returncode == 2 and "--out" in res.stderr
+    res = _cli("tune", str(tmp_path / "missing.toml"))
+    assert res.returncode == 2 and "missing.toml" in res.stderr
+
+
 def test_tune_config_names_a_missing_option_and_solver(tmp_path):
     from solverhub.core.tuning import parse_tune_config
 

@@ -565,6 +565,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise BadInputError(f"{path}: file not found")
     text = path.read_text(encoding="utf-8")
     cfg = parse_tune_config(text, source=str(path))
+    if args.resume and not args.out:
+        raise BadInputError("--resume needs --out DIR (the tune folder to continue)")
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if args.resume and (out / TUNE_CONFIG).is_file() and \
             (out / TUNE_CONFIG).read_text(encoding="utf-8") != text:
