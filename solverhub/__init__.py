@@ -16,7 +16,7 @@ from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchS
 from solverhub.core.mip import MAX, MIN, MIPProblem
 from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
 from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
-                                    SolverSpec)
+                                    SolverSpec, TunerSpec)
 from solverhub.core.result import (Correction, Result, SolutionStatus, Status,
                                    TerminationCondition)
 from solverhub.core.loading import LoaderParams, NoParams
@@ -32,7 +32,7 @@ __all__ = [
     "Solver", "SolverBase", "SolverOptions", "IterationLimitOptions", "RelGapOptions", "DeviceOptions",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
     "LoaderParams", "NoParams", "allow_code", "code_allowed",
-    "ArrayBackend", "KindProtocol", "MetricSpec", "Reference", "Verification",
+    "ArrayBackend", "TunerSpec", "KindProtocol", "MetricSpec", "Reference", "Verification",
     "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError", "UnavailableError",
 ]
 

@@ -553,6 +553,62 @@ def _print_task_table(cfg: Any) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------- tune
+def cmd_tune(args: argparse.Namespace) -> int:
+    """``solverhub tune CONFIG.toml [--out DIR] [--resume]``: online tuning across a sequence."""
+    import shlex
+
+    from solverhub.core.tuning import TUNE_CONFIG, TuneInterrupted, parse_tune_config, plot_tune_report, run_tune
+
+    path = Path(args.config)
+    if not path.is_file():
+        raise BadInputError(f"{path}: file not found")
+    text = path.read_text(encoding="utf-8")
+    cfg = parse_tune_config(text, source=str(path))
+    if args.resume and not args.out:
+        raise BadInputError("--resume needs --out DIR (the tune folder to continue)")
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if args.resume and (out / TUNE_CONFIG).is_file() and \
+            (out / TUNE_CONFIG).read_text(encoding="utf-8") != text:
+        raise BadInputError(f"{out}: was started with another config ({out / TUNE_CONFIG}); "
+                            "resume with that one or start a new folder")
+    con = _console()
+    t = cfg.tune
+    con.print(f"[bold]{cfg.name}[/bold]: tuning {t.solver}'s {t.parameter.name} with {t.tuner} "
+              f"over {len(t.sequence.addresses())} instance(s), cost {t.cost}")
+
+    def progress(phase: str, k: int, total: int, rec: dict) -> None:
+        if phase == "hindsight" and k % max(1, total // 20) and k != total:
+            return  # the brute force prints about 20 lines
+        con.print(f"{phase} {k}/{total}  {t.parameter.name}={rec['value']:.4g}  "
+                  f"{t.cost}={rec['cost']:.6g}  [{rec['status']}]  {rec['instance']}")
+
+    try:
+        report = run_tune(cfg, out, config_text=text, resume=args.resume, progress=progress)
+    except TuneInterrupted:
+        again = " ".join(["solverhub", "tune", shlex.quote(str(path)), "--out",
+                          shlex.quote(str(out)), "--resume"])
+        _err(f"interrupted; finished steps are in {out}; continue with: {again}")
+        return EXIT_INTERRUPTED
+    plot_tune_report(report, out / "regret.png")
+    con.print(f"total {t.cost}: {t.tuner} {report['tuner_total']:.6g}")
+    if "best_fixed_total" in report:
+        if len(report["compare_steps"]) < report["steps"]:
+            con.print(f"compared on {len(report['compare_steps'])} of {report['steps']} instances "
+                      f"(every {t.hindsight_every}): {t.tuner} {report['tuner_compare_total']:.6g}")
+        con.print(f"  default {t.parameter.name}={report['default_value']:.4g}: "
+                  f"{report['default_total']:.6g} (tuner/default {report['ratio_to_default']:.3f})")
+        con.print(f"  best fixed in hindsight {t.parameter.name}={report['best_fixed_value']:.4g}: "
+                  f"{report['best_fixed_total']:.6g} (tuner/best fixed "
+                  f"{report['ratio_to_best_fixed']:.3f})")
+        con.print(f"  instance-optimal: {report['instance_optimal_total']:.6g} (tuner/instance-"
+                  f"optimal {report['ratio_to_instance_optimal']:.3f})")
+    con.print(f"tuner overhead per decision: {report['tuner_seconds_per_decision'] * 1e3:.3f} ms "
+              f"(mean solve {report['solve_seconds_per_step'] * 1e3:.3f} ms)")
+    con.print(f"tune folder: {out}  (tune.jsonl, hindsight.jsonl, report.json, regret.png)")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
     from solverhub.core.report import load_runs, solver_summary, solver_table, summarize, summary_tables, write_outputs
@@ -640,6 +696,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-code", action="store_true",
                     help="consent to run the Python code that py: instances name")
     sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("tune", help="tune a solver option online across an instance sequence")
+    sp.add_argument("config", metavar="CONFIG.toml", help="a config with a [tune] section")
+    sp.add_argument("--out", metavar="DIR", default=None,
+                    help="tune folder (default runs/<name>-<YYYYmmdd-HHMMSS>)")
+    sp.add_argument("--resume", action="store_true",
+                    help="replay DIR/tune.jsonl into the tuner and continue")
+    sp.set_defaults(func=cmd_tune)
 
     sp = sub.add_parser("report", help="tables, report.md, report.html, CSV and plots from run folders")
     sp.add_argument("dirs", metavar="DIR", nargs="+", help="run folder(s); several are combined")

@@ -6,7 +6,7 @@ Three families, all prefixed ``solverhub_``:
   converters between problem forms;
 * solving    -- solvers and MIP backends;
 * meta-search -- destroy/repair operators, bandit policies, acceptance criteria, stopping rules,
-  and observer hooks called during a run (start, new incumbent, iteration, end).
+  tuners across solves, and observer hooks called during a run (start, new incumbent, iteration, end).
 
 Registration hooks return lists of typed records (:mod:`solverhub.core.records`); each example
 below is a complete hook implementation.
@@ -20,7 +20,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent,
-                                        ProblemKind, SolverSpec)
+                                        ProblemKind, SolverSpec, TunerSpec)
     from solverhub.core.result import Result
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
@@ -192,6 +192,19 @@ def solverhub_stopping_rules() -> list[MetaComponent]:
         @sh.hookimpl
         def solverhub_stopping_rules():
             return [sh.MetaComponent("target", "stopping", StopAtTarget, {"value": 0.0})]
+    """
+
+
+@hookspec
+def solverhub_tuners() -> list[TunerSpec]:
+    """Online tuners choosing a solver option before each solve of an instance sequence from
+    the costs of the solves before (``solverhub tune``, docs/tuning.md).
+
+    Example::
+
+        @sh.hookimpl
+        def solverhub_tuners():
+            return [sh.TunerSpec("eps-greedy", "mypkg.tuners:EpsGreedy", {"epsilon": 0.1})]
     """
 
 

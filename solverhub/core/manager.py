@@ -31,6 +31,7 @@ from solverhub.core.records import (
     MetaComponent,
     ProblemKind,
     SolverSpec,
+    TunerSpec,
 )
 
 __all__ = ["SolverhubPluginManager", "PluginInfo", "NameConflict", "get_plugin_manager", "BUILTIN_PLUGINS",
@@ -52,6 +53,8 @@ BUILTIN_PLUGINS: dict[str, str] = {
     "exact_al": "solverhub.plugins.exact_al",
     "convex_relu": "solverhub.plugins.convex_relu",
     "cuda": "solverhub.plugins.cuda",
+    "linear_system": "solverhub.plugins.linear_system",
+    "tuners": "solverhub.plugins.tuners",
 }
 
 #: every hook name a plugin may implement (the specs in core/hookspecs.py)
@@ -357,6 +360,12 @@ class SolverhubPluginManager(pluggy.PluginManager):
             except Exception:  # a claim predicate must not break loading for others
                 continue
         return out
+
+    def tuners(self) -> dict[str, TunerSpec]:
+        return self.registry("tuners")
+
+    def get_tuner(self, name: str) -> TunerSpec:
+        return _lookup(self.tuners(), name, "tuner")
 
     def get_solver(self, name: str) -> SolverSpec:
         return _lookup(self.solvers(), name, "solver")

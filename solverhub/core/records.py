@@ -35,6 +35,7 @@ __all__ = [
     "MetaComponent",
     "META_CATEGORIES",
     "ArrayBackend",
+    "TunerSpec",
 ]
 
 
@@ -333,6 +334,25 @@ class ArrayBackend(Record):
         return _probe(self.available)
 
 
+@dataclass(frozen=True)
+class TunerSpec(Record):
+    """An online tuner of one solver option across an instance sequence (meta-search across
+    solves, :mod:`solverhub.core.tuning`): ``factory(space, *, cost_bound, seed, **params)``
+    returns a fresh :class:`~solverhub.core.tuning.Tuner` (``choose(context) -> value``,
+    ``observe(cost)``); ``params`` documents its parameters with their defaults; ``contextual``
+    tuners need the instances' context features::
+
+        TunerSpec("tsallis-inf", "mypkg.tuners:TsallisINF", {"eta0": 2.0})
+    """
+
+    _lazy_fields = ("factory",)
+
+    factory: Callable[..., Any]
+    params: dict[str, Any] = field(default_factory=dict)
+    contextual: bool = False
+    description: str = ""
+
+
 # ====================================================================================== registries
 @dataclass(frozen=True)
 class RegistryEntry:
@@ -360,6 +380,7 @@ REGISTRIES: tuple[RegistryEntry, ...] = (
     RegistryEntry("policy", "solverhub_bandit_policies", MetaComponent, "policy"),
     RegistryEntry("acceptance", "solverhub_acceptance_criteria", MetaComponent, "acceptance"),
     RegistryEntry("stopping", "solverhub_stopping_rules", MetaComponent, "stopping"),
+    RegistryEntry("tuners", "solverhub_tuners", TunerSpec),
 )
 
 #: hook name -> its registry entry

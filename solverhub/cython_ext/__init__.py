@@ -37,9 +37,9 @@ __all__ = ["COMPILED", "IMPORT_ERROR", "KERNELS", "EXTENSIONS", "load_extension"
 
 KERNELS = ("row_activities", "max_row_violation", "score_candidates")
 #: every compiled extension module of the package, one per ``solverhub/cython_ext/<name>.pyx``
-#: (setup.py builds each); the plugins take theirs (``_exact_al``, ``_bilevel``) through
-#: :func:`load_extension`, with their own NumPy references as fallback
-EXTENSIONS = ("_kernels", "_exact_al", "_bilevel")
+#: (setup.py builds each); the plugins take theirs (``_exact_al``, ``_bilevel``, ``_linsys``)
+#: through :func:`load_extension`, with their own NumPy references as fallback
+EXTENSIONS = ("_kernels", "_exact_al", "_bilevel", "_linsys")
 
 _LOADED: dict[str, tuple[ModuleType | None, str | None]] = {}
 

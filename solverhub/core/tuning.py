@@ -1,0 +1,498 @@
+"""Online tuning across an instance sequence (issue 24; Khodak, Chow, Balcan, Talwalkar, "Learning
+to Relax", ICLR 2024): before each solve a tuner picks a value of one solver option from a
+:class:`ParameterSpace`; after it, the tuner sees only that solve's cost (iterations, runtime, any
+metric) and, for contextual tuners, the instance's context features.
+
+Tuners are registered through the ``solverhub_tuners`` hook as :class:`~solverhub.core.records.
+TunerSpec` records (built-ins: ``tsallis-inf``, ``chebcb``, ``exp3``, ``ucb1``, ``fixed`` in
+:mod:`solverhub.plugins.tuners`). A tuner object follows :class:`Tuner`: ``choose(context)``
+returns the option value, ``observe(cost)`` reports the cost of the last choice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["ParameterSpace", "Tuner", "ArmTuner", "TuneConfig", "TuneInterrupted", "parse_tune_config",
+           "run_tune", "tune_report", "plot_tune_report"]
+
+
+class ParameterSpace(BaseModel):
+    """The values one option may take: a ``grid`` of given ``values``, or an ``interval`` /
+    ``log-interval`` [low, high] discretized into ``points`` arms (evenly, or evenly in log) for
+    the discrete tuners (the paper's omega grid)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, description="the solver option tuned (e.g. omega)")
+    kind: Literal["grid", "interval", "log-interval"] = "interval"
+    values: list[float] | None = None
+    low: float | None = None
+    high: float | None = None
+    points: int = Field(20, ge=1, le=10_000, description="arms of an interval's discretization")
+
+    @model_validator(mode="after")
+    def _check(self) -> "ParameterSpace":
+        if self.kind == "grid":
+            if not self.values:
+                raise ValueError(f"parameter {self.name!r}: a grid needs a non-empty 'values' list")
+            if self.low is not None or self.high is not None:
+                raise ValueError(f"parameter {self.name!r}: a grid takes 'values', not low/high")
+            return self
+        if self.values is not None:
+            raise ValueError(f"parameter {self.name!r}: an {self.kind} takes low/high, not values")
+        if self.low is None or self.high is None or not (math.isfinite(self.low)
+                                                         and math.isfinite(self.high)):
+            raise ValueError(f"parameter {self.name!r}: an {self.kind} needs finite low and high")
+        if not self.low < self.high:
+            raise ValueError(f"parameter {self.name!r}: low {self.low} must be below high {self.high}")
+        if self.kind == "log-interval" and self.low <= 0:
+            raise ValueError(f"parameter {self.name!r}: a log-interval needs low > 0, got {self.low}")
+        return self
+
+    def arms(self) -> list[float]:
+        """The discrete values the bandit tuners choose among (midpoints of ``points`` equal
+        cells for an interval, so the open ends of omega in (0, 2) are never chosen)."""
+        if self.kind == "grid":
+            return [float(v) for v in self.values or []]
+        assert self.low is not None and self.high is not None
+        cells = (np.arange(self.points) + 0.5) / self.points
+        if self.kind == "interval":
+            return [float(v) for v in self.low + cells * (self.high - self.low)]
+        lo, hi = math.log(self.low), math.log(self.high)
+        return [float(v) for v in np.exp(lo + cells * (hi - lo))]
+
+
+@runtime_checkable
+class Tuner(Protocol):
+    """What a :class:`~solverhub.core.records.TunerSpec` factory returns."""
+
+    def choose(self, context: Sequence[float] | None = None) -> float: ...
+
+    def observe(self, cost: float) -> None: ...
+
+
+class ArmTuner:
+    """Base of the discrete tuners: arms from the space, costs scaled to losses in [0, 1] by
+    ``cost_bound`` (the paper's iteration cap: a solve that hits the cap costs 1), a seeded
+    generator, and the index of the last arm chosen."""
+
+    contextual = False
+
+    def __init__(self, space: ParameterSpace, *, cost_bound: float, seed: int = 0) -> None:
+        if not (cost_bound > 0 and math.isfinite(cost_bound)):
+            raise ValueError(f"cost_bound must be a positive number, got {cost_bound!r}")
+        self.space = space
+        self.arms = space.arms()
+        self.k = len(self.arms)
+        self.cost_bound = float(cost_bound)
+        self.rng = np.random.default_rng(seed)
+        self.t = 0  # decisions made
+        self.last: int | None = None
+
+    def loss(self, cost: float) -> float:
+        c = float(cost)
+        if math.isnan(c):
+            c = self.cost_bound  # a failed solve costs the cap
+        return min(1.0, max(0.0, c / self.cost_bound))
+
+    def choose(self, context: Sequence[float] | None = None) -> float:
+        self.t += 1
+        self.last = int(self._pick(context))
+        return self.arms[self.last]
+
+    def observe(self, cost: float) -> None:
+        if self.last is None:
+            raise RuntimeError(f"{type(self).__name__}.observe called before choose")
+        self._update(self.last, self.loss(cost))
+
+    def _pick(self, context: Sequence[float] | None) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _update(self, arm: int, loss: float) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def probabilities(self) -> np.ndarray | None:
+        """The current sampling distribution over arms, where the tuner has one."""
+        return None
+
+
+# ====================================================================== solverhub tune CONFIG
+# A tune config's [tune] section (docs/tuning.md):
+#
+#     [tune]
+#     solver = "sor"
+#     options = { max_iterations = 2000 }      # the solver's other options, fixed
+#     cost = "iterations"                      # or "runtime", or a metric of the kind
+#     tuner = "tsallis-inf"
+#     [tune.parameter]                         # a ParameterSpace
+#     name = "omega"
+#     kind = "interval"
+#     low = 1.0
+#     high = 1.95
+#     points = 12
+#     [tune.sequence]                          # addresses with {i} for i in [start, stop)
+#     address = "linsys:shifted_poisson?n=32&seed={i}"
+#     start = 0
+#     stop = 100
+
+TUNE_LOG = "tune.jsonl"
+HINDSIGHT_LOG = "hindsight.jsonl"
+TUNE_CONFIG = "config.toml"
+TUNE_REPORT = "report.json"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SequenceConfig(_Strict):
+    """The ordered instances: ``instances`` (a list of addresses/paths) or ``address`` with
+    ``{i}`` formatted for i in range(start, stop)."""
+
+    instances: list[str] | None = None
+    address: str | None = None
+    start: int = Field(0, ge=0)
+    stop: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SequenceConfig":
+        if (self.instances is None) == (self.address is None):
+            raise ValueError("give either 'instances' (a list) or 'address' with start/stop")
+        if self.address is not None:
+            if "{i}" not in self.address:
+                raise ValueError(f"address {self.address!r} must contain {{i}} (the step index)")
+            if self.stop is None or self.stop <= self.start:
+                raise ValueError("an address sequence needs stop > start")
+        elif not self.instances:
+            raise ValueError("instances: the list is empty")
+        return self
+
+    def addresses(self) -> list[str]:
+        if self.instances is not None:
+            return list(self.instances)
+        assert self.address is not None and self.stop is not None
+        return [self.address.replace("{i}", str(i)) for i in range(self.start, self.stop)]
+
+
+class TuneSection(_Strict):
+    solver: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    parameter: ParameterSpace
+    cost: str = Field("iterations", description="iterations, runtime, or a metric of the kind")
+    cost_bound: float | None = Field(None, gt=0, description="cost of a failed solve and the "
+                                     "scale of losses (default: options.max_iterations for "
+                                     "iterations, time_limit for runtime)")
+    tuner: str = "tsallis-inf"
+    tuner_params: dict[str, Any] = Field(default_factory=dict)
+    context: list[str] = Field(default_factory=list, description="the instance context features "
+                               "given to the tuner, in order (e.g. [\"shift\"])")
+    seed: int = 0
+    time_limit: float | None = Field(None, gt=0, description="seconds per solve")
+    hindsight: bool = Field(True, description="also solve every instance with every arm (and "
+                            "the solver's default): best fixed and instance-optimal in hindsight")
+    hindsight_every: int = Field(1, ge=1, description="brute force on every k-th instance only "
+                                 "(steps 0, k, 2k, ...): the comparison is made on that subset")
+    sequence: SequenceConfig
+
+
+class TuneConfig(_Strict):
+    name: str = "tune"
+    tune: TuneSection
+
+
+class TuneInterrupted(Exception):
+    """Ctrl-C during ``solverhub tune``: every finished step is in the folder; ``--resume``."""
+
+    def __init__(self, out_dir: Any) -> None:
+        super().__init__(f"interrupted; finished steps are in {out_dir}")
+        self.out_dir = out_dir
+
+
+def parse_tune_config(text: str, source: str = "config.toml") -> TuneConfig:
+    """Validate a tune config (TOML text); errors are BadInputError naming the key."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    from solverhub.core.config import _pydantic_message
+    from solverhub.core.errors import BadInputError
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInputError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        cfg = TuneConfig.model_validate(data)
+    except ValidationError as exc:
+        raise BadInputError(_pydantic_message(source, exc)) from None
+    _check_names(cfg, source)
+    return cfg
+
+
+def _check_names(cfg: TuneConfig, source: str) -> None:
+    """Solver, options, parameter and tuner exist and fit, before the first solve."""
+    from solverhub.core.api import validate_options
+    from solverhub.core.errors import BadInputError, UnknownNameError
+    from solverhub.core.manager import get_plugin_manager
+
+    t = cfg.tune
+    pm = get_plugin_manager()
+    try:
+        spec = pm.get_available_solver(t.solver)
+        tuner = pm.get_tuner(t.tuner)
+    except UnknownNameError as exc:
+        raise BadInputError(f"{source}: tune: {exc}") from None
+    model = spec.options_model
+    if t.parameter.name not in model.model_fields:
+        raise BadInputError(f"{source}: tune.parameter.name: solver {t.solver!r} has no option "
+                            f"{t.parameter.name!r} (options: {', '.join(model.model_fields)})")
+    for value in t.parameter.arms():  # every arm must be a valid option value
+        validate_options(spec, {**t.options, t.parameter.name: value})
+    if tuner.contextual and not t.context:
+        raise BadInputError(f"{source}: tune.context: tuner {t.tuner!r} is contextual: list the "
+                            "instance's context features it sees (e.g. context = [\"shift\"])")
+    unknown = set(t.tuner_params) - set(tuner.params)
+    if unknown:
+        raise BadInputError(f"{source}: tune.tuner_params: unknown for {t.tuner!r}: "
+                            f"{', '.join(sorted(unknown))} (known: {', '.join(tuner.params) or 'none'})")
+    if cost_bound(cfg, spec) is None:
+        raise BadInputError(f"{source}: tune.cost_bound: give the cost of a failed solve for cost "
+                            f"{t.cost!r}")
+
+
+def cost_bound(cfg: TuneConfig, spec: Any) -> float | None:
+    t = cfg.tune
+    if t.cost_bound is not None:
+        return t.cost_bound
+    if t.cost == "iterations":
+        opts = spec.options_model.model_validate(t.options)
+        mi = getattr(opts, "max_iterations", None)
+        return float(mi) if mi else None
+    if t.cost == "runtime":
+        return t.time_limit
+    return None
+
+
+def cost_of(result: Any, cost: str, bound: float) -> float:
+    """The cost a tuner sees: a failed solve (error) costs ``bound``; one stopped by the time
+    limit at least ``bound`` (its iterations so far would make it look cheap), unless the cost is
+    the runtime itself."""
+    if result.status == "error":
+        return bound
+    if cost == "iterations":
+        value = float(result.iterations)
+    elif cost == "runtime":
+        return float(result.runtime)
+    else:
+        metric = result.metrics.get(cost)
+        if metric is None or not math.isfinite(metric):
+            return bound
+        value = float(metric)
+    return max(value, bound) if result.status == "time_limit" else value
+
+
+def _read_jsonl(path: Any, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The records of a log; reading stops at a line cut by a kill (that step is redone), and
+    with ``repair`` the file is truncated there, so that appended lines start on a fresh line."""
+    import json
+
+    out: list[dict[str, Any]] = []
+    if not path.exists():
+        return out
+    data = path.read_bytes()
+    good = 0  # bytes of complete, valid lines
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break
+        good += len(line)
+    if repair and good < len(data):
+        with open(path, "r+b") as f:
+            f.truncate(good)
+    return out
+
+
+def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bool = False,
+             progress: Any = None) -> dict[str, Any]:
+    """Run the tuner over the sequence, appending one line per step to ``tune.jsonl`` (flushed),
+    then the hindsight solves to ``hindsight.jsonl``, and write ``report.json``. ``resume``
+    replays the recorded steps into a fresh tuner (same seed: the same choices) and continues."""
+    import json
+    from pathlib import Path
+
+    from solverhub.core.api import load_problem, solve
+    from solverhub.core.errors import BadInputError
+    from solverhub.core.interrupt import handle_sigint, stop_requested
+    from solverhub.core.manager import get_plugin_manager
+
+    t = cfg.tune
+    pm = get_plugin_manager()
+    spec = pm.get_available_solver(t.solver)
+    bound = cost_bound(cfg, spec)
+    assert bound is not None
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise BadInputError(f"{out}: folder exists and is not empty (use --resume to continue it)")
+    out.mkdir(parents=True, exist_ok=True)
+    if config_text and not (out / TUNE_CONFIG).exists():
+        (out / TUNE_CONFIG).write_text(config_text, encoding="utf-8")
+    tuner_spec = pm.get_tuner(t.tuner)
+    tuner = tuner_spec.factory(t.parameter, cost_bound=bound, seed=t.seed,
+                               **{**tuner_spec.params, **t.tuner_params})
+    addresses = t.sequence.addresses()
+    done = _read_jsonl(out / TUNE_LOG, repair=True)
+    for rec in done:  # replay: the same seed and history give the same choices
+        ctx = rec.get("context_vector")
+        value = tuner.choose(ctx)
+        if rec["step"] >= len(addresses) or addresses[rec["step"]] != rec["instance"] \
+                or rec.get("tuner") != t.tuner or rec.get("seed") != t.seed \
+                or not math.isclose(value, rec["value"], rel_tol=1e-12, abs_tol=1e-12):
+            raise BadInputError(f"{out / TUNE_LOG}: step {rec['step']} does not match this config "
+                                "(another sequence, tuner or seed?): start a new folder")
+        tuner.observe(rec["cost"])
+    default = spec.options_model.model_validate(t.options)
+    default_value = getattr(default, t.parameter.name)
+    with handle_sigint(), open(out / TUNE_LOG, "a", encoding="utf-8") as log:
+        for step in range(len(done), len(addresses)):
+            addr = addresses[step]
+            problem = load_problem(addr)
+            context = getattr(problem, "context", None) or {}
+            missing = [f for f in t.context if f not in context]
+            if missing:
+                raise BadInputError(f"{addr}: no context feature(s) {', '.join(missing)} (the "
+                                    f"instance has: {', '.join(context) or 'none'})")
+            ctx = [float(context[f]) for f in t.context] or None
+            t0 = time.perf_counter()
+            value = tuner.choose(ctx)
+            overhead = time.perf_counter() - t0
+            res = solve(problem, solver=t.solver, time_limit=t.time_limit, seed=t.seed,
+                        **{**t.options, t.parameter.name: value})
+            if res.status == "interrupted" or stop_requested():
+                raise TuneInterrupted(out)
+            c = cost_of(res, t.cost, bound)
+            t0 = time.perf_counter()
+            tuner.observe(c)
+            overhead += time.perf_counter() - t0
+            rec = {"step": step, "instance": addr, "tuner": t.tuner, "seed": t.seed,
+                   "value": value, "cost": c,
+                   "status": str(res.status), "runtime": res.runtime, "context": context,
+                   "context_vector": ctx, "tuner_seconds": overhead}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            if progress is not None:
+                progress("tune", step + 1, len(addresses), rec)
+    if t.hindsight:
+        _hindsight(cfg, out, addresses, bound, default_value, progress)
+    report = tune_report(out, cfg, default_value)
+    (out / TUNE_REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
+
+
+def _hindsight(cfg: TuneConfig, out: Any, addresses: list[str], bound: float,
+               default_value: Any, progress: Any) -> None:
+    """Every arm (and the default value) on every instance: the brute force of the paper."""
+    import json
+
+    from solverhub.core.api import solve
+    from solverhub.core.interrupt import handle_sigint, stop_requested
+
+    t = cfg.tune
+    values = list(dict.fromkeys([*t.parameter.arms(), default_value]))
+    have = {(r["step"], r["value"]) for r in _read_jsonl(out / HINDSIGHT_LOG, repair=True)}
+    todo = [(s, v) for s in range(0, len(addresses), t.hindsight_every) for v in values
+            if (s, v) not in have]
+    with handle_sigint(), open(out / HINDSIGHT_LOG, "a", encoding="utf-8") as log:
+        for k, (step, value) in enumerate(todo):
+            res = solve(addresses[step], solver=t.solver, time_limit=t.time_limit, seed=t.seed,
+                        **{**t.options, t.parameter.name: value})
+            if res.status == "interrupted" or stop_requested():
+                raise TuneInterrupted(out)
+            rec = {"step": step, "instance": addresses[step], "value": value,
+                   "cost": cost_of(res, t.cost, bound), "status": str(res.status)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            if progress is not None:
+                progress("hindsight", k + 1, len(todo), rec)
+
+
+def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]:
+    """Cumulative cost of the tuner against the default value, the best fixed value in hindsight
+    and the instance-optimal values (from the hindsight solves, when run)."""
+    steps = _read_jsonl(out / TUNE_LOG)
+    costs = np.array([r["cost"] for r in steps], dtype=float)
+    report: dict[str, Any] = {
+        "name": cfg.name, "solver": cfg.tune.solver, "parameter": cfg.tune.parameter.name,
+        "tuner": cfg.tune.tuner, "cost": cfg.tune.cost, "steps": len(steps),
+        "tuner_total": float(costs.sum()),
+        "tuner_cumulative": np.cumsum(costs).tolist(),
+        "choices": [r["value"] for r in steps],
+        "tuner_seconds_per_decision": float(np.mean([r["tuner_seconds"] for r in steps]))
+        if steps else 0.0,
+        "solve_seconds_per_step": float(np.mean([r["runtime"] for r in steps])) if steps else 0.0,
+    }
+    hs = _read_jsonl(out / HINDSIGHT_LOG)
+    subset = list(range(0, len(steps), cfg.tune.hindsight_every))
+    if hs and subset:
+        values = sorted({r["value"] for r in hs})
+        table = np.full((len(subset), len(values)), np.nan)
+        index = {v: j for j, v in enumerate(values)}
+        row = {s: i for i, s in enumerate(subset)}
+        for r in hs:
+            if r["step"] in row:
+                table[row[r["step"]], index[r["value"]]] = r["cost"]
+        if not np.isnan(table).any():
+            arms = [v for v in values if v in set(cfg.tune.parameter.arms())]
+            arm_cols = [index[v] for v in arms]
+            totals = table[:, arm_cols].sum(axis=0)
+            best = int(np.argmin(totals))
+            inst = table[:, arm_cols].min(axis=1)
+            dcol = table[:, index[default_value]]
+            tuned = costs[subset]
+            report.update({
+                "compare_steps": subset, "tuner_compare_total": float(tuned.sum()),
+                "tuner_compare_cumulative": np.cumsum(tuned).tolist(),
+                "default_value": default_value, "default_total": float(dcol.sum()),
+                "best_fixed_value": arms[best], "best_fixed_total": float(totals[best]),
+                "instance_optimal_total": float(inst.sum()),
+                "best_fixed_cumulative": np.cumsum(table[:, arm_cols[best]]).tolist(),
+                "instance_optimal_cumulative": np.cumsum(inst).tolist(),
+                "default_cumulative": np.cumsum(dcol).tolist(),
+                "ratio_to_best_fixed": float(tuned.sum() / totals[best]),
+                "ratio_to_instance_optimal": float(tuned.sum() / inst.sum()),
+                "ratio_to_default": float(tuned.sum() / dcol.sum()),
+            })
+    return report
+
+
+def plot_tune_report(report: dict[str, Any], path: Any) -> None:
+    """Cumulative cost of the tuner, the default, the best fixed value and the instance-optimal
+    values over the compared instances (the paper's figures), to ``path`` (PNG)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    compare = "compare_steps" in report
+    x = np.asarray(report["compare_steps"]) + 1 if compare else np.arange(1, report["steps"] + 1)
+    ax.plot(x, report["tuner_compare_cumulative" if compare else "tuner_cumulative"],
+            label=f"{report['tuner']}")
+    for key, label in (("default_cumulative", f"default {report.get('default_value')}"),
+                       ("best_fixed_cumulative", f"best fixed {report.get('best_fixed_value')}"),
+                       ("instance_optimal_cumulative", "instance-optimal")):
+        if key in report:
+            ax.plot(x, report[key], label=label, linestyle="--")
+    ax.set_xlabel("instance")
+    ax.set_ylabel(f"cumulative {report['cost']}")
+    ax.set_title(f"{report['solver']}: tuning {report['parameter']}")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

@@ -1,0 +1,127 @@
+"""Sequences of linear systems after Khodak et al. (ICLR 2024): a 2D heat equation over time
+steps and Poisson systems with a varying diagonal shift. Each instance is built from its own
+parameters (``step``, ``seed``), so an instance sequence is a list of addresses
+``linsys:heat?n=64&step=0`` ... and any instance can be rebuilt alone (resume after a kill).
+
+* ``heat``: backward Euler for u_t = nu(t) Laplace(u) + f on the unit square, zero boundary,
+  n x n interior grid: (I + nu(t) dt / h^2 L) u_k = u_{k-1} + dt f, L the 5-point Laplacian
+  (diagonal 4). u_{k-1} is the manufactured field of the previous step (a decaying mode plus a
+  source circling the square), also the warm start x0. The diffusion nu(t) = nu (1 + amplitude
+  sin(2 pi t / period)) varies along the sequence (amplitude 0: a fixed matrix, only b changes).
+  Context: ``courant`` = nu(t) dt / h^2 (what moves the best omega).
+* ``shifted_poisson``: A = L + c I, c the diagonal shift (given, or drawn uniformly from
+  [shift_low, shift_high] with ``seed``), b ~ N(0, I) from ``seed``, x0 = 0. Context: ``shift``.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, Field
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.loading import LoaderParams
+
+from .problem import LinearSystemProblem
+
+__all__ = ["FAMILIES", "SCHEME", "heat", "shifted_poisson", "laplacian_2d", "linsys_params",
+           "load_linsys"]
+
+SCHEME = "linsys"
+
+
+@lru_cache(maxsize=8)
+def laplacian_2d(n: int) -> sp.csr_matrix:
+    """The 5-point Laplacian (diagonal 4, neighbours -1) on an n x n grid, zero boundary."""
+    T = sp.diags([-np.ones(n - 1), 2 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
+    I = sp.identity(n, format="csr")
+    out = (sp.kron(I, T) + sp.kron(T, I)).tocsr()
+    out.sort_indices()
+    return out
+
+
+class HeatParams(LoaderParams):
+    n: int = Field(32, ge=2, le=2000, description="interior grid points per side (n^2 unknowns)")
+    step: int = Field(0, ge=0, description="time step index k")
+    dt: float = Field(1e-3, gt=0, allow_inf_nan=False, description="time step")
+    nu: float = Field(1.0, gt=0, allow_inf_nan=False, description="mean diffusion coefficient")
+    amplitude: float = Field(0.5, ge=0, lt=1, description="relative variation of nu over time")
+    period: int = Field(50, ge=1, description="steps per period of nu")
+    tolerance: float = Field(1e-8, gt=0, lt=1, description="relative residual to reach")
+
+
+class ShiftedPoissonParams(LoaderParams):
+    n: int = Field(32, ge=2, le=2000, description="grid points per side (n^2 unknowns)")
+    shift: float | None = Field(None, ge=0, allow_inf_nan=False,
+                                description="diagonal shift c (None: drawn from the seed)")
+    shift_low: float = Field(0.0, ge=0, allow_inf_nan=False)
+    shift_high: float = Field(1.0, ge=0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0)
+    tolerance: float = Field(1e-8, gt=0, lt=1, description="relative residual to reach")
+
+
+def _field(n: int, t: float) -> np.ndarray:
+    x = np.arange(1, n + 1) / (n + 1)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    cx, cy = 0.5 + 0.25 * math.cos(2 * math.pi * t), 0.5 + 0.25 * math.sin(2 * math.pi * t)
+    u = math.exp(-t) * np.sin(math.pi * X) * np.sin(math.pi * Y)
+    u += np.exp(-((X - cx) ** 2 + (Y - cy) ** 2) / 0.02)
+    return u.ravel()
+
+
+def heat(n: int = 32, step: int = 0, dt: float = 1e-3, nu: float = 1.0, amplitude: float = 0.5,
+         period: int = 50, tolerance: float = 1e-8) -> LinearSystemProblem:
+    """Time step ``step`` of the heat sequence (see the module docstring)."""
+    h = 1.0 / (n + 1)
+    nu_t = nu * (1 + amplitude * math.sin(2 * math.pi * step / period))
+    courant = nu_t * dt / h**2
+    A = (sp.identity(n * n, format="csr") + courant * laplacian_2d(n)).tocsr()
+    t_prev = step * dt * 20  # the manufactured field moves visibly over a few dozen steps
+    u_prev = _field(n, t_prev)
+    b = u_prev + dt * _field(n, t_prev + 0.5)
+    return LinearSystemProblem(A, b, tolerance=tolerance, x0=u_prev.copy(),
+                               context={"courant": courant, "n": float(n)}, symmetric=True,
+                               name=f"heat-n{n}-step{step}")
+
+
+def shifted_poisson(n: int = 32, shift: float | None = None, shift_low: float = 0.0,
+                    shift_high: float = 1.0, seed: int = 0,
+                    tolerance: float = 1e-8) -> LinearSystemProblem:
+    """A = L + c I with b ~ N(0, I) (see the module docstring)."""
+    if shift_high < shift_low:
+        raise BadInputError(f"shifted_poisson: shift_high {shift_high} < shift_low {shift_low}")
+    rng = np.random.default_rng(seed)
+    c = float(rng.uniform(shift_low, shift_high)) if shift is None else float(shift)
+    b = rng.standard_normal(n * n)
+    A = (laplacian_2d(n) + c * sp.identity(n * n, format="csr")).tocsr()
+    return LinearSystemProblem(A, b, tolerance=tolerance, context={"shift": c, "n": float(n)},
+                               symmetric=True, name=f"shifted_poisson-n{n}-c{c:.4g}-seed{seed}")
+
+
+FAMILIES: dict[str, tuple[type[BaseModel], Any]] = {
+    "heat": (HeatParams, heat),
+    "shifted_poisson": (ShiftedPoissonParams, shifted_poisson),
+}
+
+
+def linsys_params(target: str) -> type[BaseModel]:
+    """The parameter model of ``linsys:<target>`` (an unknown family is bad input)."""
+    family = target.strip()
+    if family not in FAMILIES:
+        raise BadInputError(f"unknown linear-system family {family!r}, expected "
+                            f"linsys:<family>?param=value (known: {', '.join(FAMILIES)})")
+    return FAMILIES[family][0]
+
+
+def load_linsys(target: str, params: BaseModel) -> LinearSystemProblem:
+    """``linsys:<family>?param=value``; the host validated ``params`` with the family's model."""
+    family = target.strip()
+    problem = FAMILIES[family][1](**params.model_dump())
+    query = "&".join(f"{k}={v}" for k, v in params.model_dump(exclude_unset=True).items())
+    problem.source = f"{SCHEME}:{family}" + (f"?{query}" if query else "")
+    problem.validate()
+    return problem
