@@ -25,9 +25,9 @@ infrastructure failures again (and, with ``--retry-errors=all``, every error).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from solverhub.core.errors import BadInputError
