@@ -638,7 +638,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     # BadInputError naming a folder that is not a run folder; lines that are no task records named
     records, envs = load_runs(dirs, problems)
     for w in problems + record_warnings(records):
-        _err(f"warning: {w}")
+        _warn_line(w, UserWarning, "", 0)
     if args.out is not None:
         out = Path(args.out)
     elif len(dirs) == 1:

@@ -41,8 +41,8 @@ def read_task_records(path: str | Path, *, repair: bool = False,
                       problems: list[str] | None = None) -> list["TaskRecord"]:
     """The lines of a ``results.jsonl`` as :class:`~solverhub.core.taskrecord.TaskRecord` (lines
     written before it, with the solver name under ``kind``, included). A line that is JSON but not
-    a task record (``{}``, a missing seed ...) is left out with a warning naming the file and the
-    line, also appended to ``problems`` when given; see :func:`read_results` for the rest."""
+    a task record (``{}``, a missing seed ...) is left out and named (file and line) in
+    ``problems`` when given, else in a logged warning; see :func:`read_results` for the rest."""
     from solverhub.core.taskrecord import MalformedRecordError, TaskRecord
 
     out: list[TaskRecord] = []
@@ -50,9 +50,10 @@ def read_task_records(path: str | Path, *, repair: bool = False,
         try:
             out.append(TaskRecord.from_dict(d, where=f"{path} line {n}"))
         except MalformedRecordError as exc:
-            log.warning("%s; skipped", exc)
-            if problems is not None:
+            if problems is not None:  # the caller reports it
                 problems.append(f"{exc}; skipped")
+            else:
+                log.warning("%s; skipped", exc)
     return out
 
 

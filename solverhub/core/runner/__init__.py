@@ -114,9 +114,10 @@ def _os_error(path: Path, exc: OSError, doing: str = "cannot write") -> str:
     return f"{path}: {doing} ({exc.strerror or type(exc).__name__})"
 
 
-def _user_folder_error(path: Path, exc: OSError) -> BadInputError:
+def _user_folder_error(path: Path, exc: OSError, doing: str = "cannot write") -> BadInputError:
     """An output folder the user named that cannot be created or written: their input (exit 2)."""
-    return BadInputError(_os_error(path, exc) + "; choose another --out or fix its permissions")
+    return BadInputError(_os_error(path, exc, doing) + "; choose another --out or fix its "
+                         "permissions")
 
 
 def _new_run_folder(base: Path) -> Path:
@@ -125,7 +126,7 @@ def _new_run_folder(base: Path) -> Path:
     try:
         base.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _user_folder_error(base.parent, exc) from None
+        raise _user_folder_error(base.parent, exc, "cannot create the folder") from None
     for n in range(1, 10_000):
         path = base if n == 1 else base.with_name(f"{base.name}-{n}")
         try:
@@ -134,7 +135,7 @@ def _new_run_folder(base: Path) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise _user_folder_error(path, exc) from None
+            raise _user_folder_error(path, exc, "cannot create the folder") from None
     raise SolverhubError(f"{base}: could not create a new run folder (9999 taken)")
 
 
@@ -145,7 +146,7 @@ def _chosen_folder(chosen: str | Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _user_folder_error(out, exc) from None
+        raise _user_folder_error(out, exc, "cannot create the folder") from None
     return out
 
 
