@@ -84,6 +84,11 @@ def test_an_empty_object_line_is_named_and_never_a_solver(tmp_path, capsys):
     assert sorted(r["solver"] for r in rows) == ["a", "b"]  # no solver "None"
     md = (d / "report.md").read_text()
     assert md.count("2 tasks, 0 failed") == 1 and "## Warnings" in md and "line 2" in md
+    # through the Python API, a record that is no task record is refused, naming it
+    from solverhub.core.report import summarize
+
+    with pytest.raises(MalformedRecordError, match=r"record 2: not a task record"):
+        summarize([good[0], {}])
 
 
 # ---------------------------------------------------------------------- identity

@@ -123,8 +123,9 @@ def _aggregate(values: list[float], how: str) -> float | None:
 
 def as_records(records: Iterable[TaskRecord | dict[str, Any]],
                problems: list[str] | None = None) -> list[TaskRecord]:
-    """``records`` as :class:`TaskRecord` (parsed lines as dicts are converted; one that is not a
-    task record, such as ``{}``, is left out and named in ``problems``, never counted)."""
+    """``records`` as :class:`TaskRecord` (parsed lines as dicts are converted). One that is not a
+    task record, such as ``{}``, is never counted: with ``problems`` it is left out and named
+    there, without it :class:`MalformedRecordError` names it."""
     out: list[TaskRecord] = []
     for n, r in enumerate(records, start=1):
         if isinstance(r, TaskRecord):
@@ -133,8 +134,9 @@ def as_records(records: Iterable[TaskRecord | dict[str, Any]],
         try:
             out.append(TaskRecord.from_dict(r, where=f"record {n}"))
         except MalformedRecordError as exc:
-            if problems is not None:
-                problems.append(f"{exc}; left out")
+            if problems is None:
+                raise
+            problems.append(f"{exc}; left out")
     return out
 
 
