@@ -20,6 +20,15 @@ Where the local pool's time goes, in CPU seconds (less disturbed by other work t
 runs the pool with tasks of 0 ms: 2 tasks (the workers' start-up) and ``--tasks`` tasks (plus the
 per-task cost in the workers and in the runner), and prints the CPU seconds of the runner and of
 its workers. ``SOLVERHUB_POOL_START=spawn`` measures spawned workers instead of forked ones.
+
+Before and after a change, side by side in one script run (the load of a shared machine then
+weighs on both alike):
+
+    git archive main | tar -x -C /tmp/before   # the code before the change
+    python benchmarks/bench_runner_overhead.py --compare-tree /tmp/before --repeat 3
+
+runs each executor's tasks alternately with the solverhub of ``/tmp/before`` and with this tree's
+(each run in a fresh interpreter, ``PYTHONPATH`` pointing at the tree), best of ``--repeat`` each.
 """
 
 from __future__ import annotations
@@ -141,6 +150,47 @@ def account(tasks: int, workers: int, repeat: int, tmp: Path) -> dict[str, float
             "runner_per_task_cpu_ms": 1000 * (all_runner - start_runner) / (many - few)}
 
 
+def _one_in_subprocess(tree: Path, kind: str, args: argparse.Namespace, out: Path,
+                       plugin: Path) -> dict[str, float]:
+    """:func:`one_run` in a fresh interpreter whose solverhub is the one in ``tree``."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin), str(tree)])}
+    r = subprocess.run([sys.executable, __file__, "--one", kind, "--one-out", str(out),
+                        "--tasks", str(args.tasks), "--task-ms", str(args.task_ms),
+                        "--workers", str(args.workers)], env=env, cwd=str(tree),
+                       capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"{tree}: {kind} run failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def compare(args: argparse.Namespace, tmp: Path) -> int:
+    """Before (``--compare-tree``) and after (this tree), alternating, best of ``--repeat``."""
+    before, after = Path(args.compare_tree).resolve(), Path(__file__).resolve().parents[1]
+    plugin = tmp / "plugin"
+    print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    table = {}
+    for kind in args.executors.split(","):
+        runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for i in range(args.repeat):
+            for name, tree in (("before", before), ("after", after)):
+                runs[name].append(_one_in_subprocess(tree, kind, args, tmp / f"{kind}-{name}-{i}",
+                                                     plugin))
+        for name in ("before", "after"):
+            best = min(runs[name], key=lambda r: r["wall"])
+            table[(kind, name)] = best
+            print(f"{kind:12s} {name:6s} {args.tasks} tasks x {args.task_ms:g} ms on "
+                  f"{args.workers} workers: wall {best['wall']:.2f} s (runs "
+                  f"{[round(r['wall'], 2) for r in runs[name]]}), ideal {best['ideal']:.2f} s, "
+                  f"overhead {100 * best['overhead']:.1f} % ({best['per_task_ms']:.1f} ms per "
+                  f"task)", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.json:
+        print(json.dumps({f"{k}/{n}": v for (k, n), v in table.items()}))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tasks", type=int, default=200)
@@ -149,18 +199,32 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--executors", default="local,dask,dask-cluster")
     ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    ap.add_argument("--compare-tree", metavar="DIR", default=None,
+                    help="a solverhub source tree (the code before a change): run it and this tree "
+                         "alternately, side by side")
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--one-out", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--account", action="store_true",
                     help="the local pool's CPU seconds per worker start and per task (0 ms tasks)")
     args = ap.parse_args()
 
+    if args.one:  # one run, for --compare-tree: the result as the last line
+        print(json.dumps(one_run(args.one, args.tasks, args.task_ms / 1000, args.workers,
+                                 Path(args.one_out))))
+        return 0
     tmp = Path(tempfile.mkdtemp(prefix="solverhub-overhead-"))
     install_plugin(tmp / "plugin")
+    if args.compare_tree:
+        return compare(args, tmp)
     targets = {"local": 0.15, "dask": 0.30, "dask-cluster": 0.30}
     results: dict[str, dict[str, float]] = {}
     print(f"load average before: {os.getloadavg()[0]:.2f} (this machine's other work competes "
           f"for the same {os.cpu_count()} cores)", flush=True)
     from solverhub.core.manager import get_plugin_manager
-    from solverhub.core.runner import _pool_start_method
+    try:
+        from solverhub.core.runner.pool import _pool_start_method
+    except ImportError:  # a tree from before the runner package (--compare-tree, or run from it)
+        from solverhub.core.runner import _pool_start_method
 
     get_plugin_manager()
     # decided again at each worker's start, as here: before any dask run imports distributed

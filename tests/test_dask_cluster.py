@@ -181,6 +181,63 @@ def test_a_worker_killed_mid_task_loses_only_that_task(tmp_path, cluster):
         c.wait_for_workers(2, timeout=60)
 
 
+def test_a_task_whose_worker_dies_twice_is_an_infrastructure_error_and_retried(tmp_path, cluster):
+    """The documented line, not ``dask: tuple: (<class 'KilledWorker'>, ...)``; then
+    ``--resume --retry-errors`` runs it again."""
+    address, notes, _ = cluster
+    seed = 300
+    cfg = parse_config({"name": "nap", "instances": [GEN], "seeds": [seed], "time_limit": 60,
+                        "solvers": {"nap": {"kind": "nap", "options": {"sleep": 1.7}}},
+                        "executor": {"kind": "dask", "address": address}})
+    note = notes / f"{seed}-1.7"
+    killed: list[int] = []
+
+    def kill_each_attempt() -> None:
+        end = time.monotonic() + 90
+        while len(killed) < 2 and time.monotonic() < end:
+            pids = [int(p) for p in note.read_text().split()] if note.exists() else []
+            fresh = [p for p in pids if p not in killed]
+            if fresh:
+                time.sleep(0.2)
+                os.kill(fresh[0], signal.SIGKILL)
+                killed.append(fresh[0])
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_each_attempt, daemon=True)
+    killer.start()
+    summary = run_config(cfg, tmp_path / "run", plots=False)
+    killer.join(timeout=90)
+    assert len(killed) == 2
+    (line,) = read_results(summary.out_dir / RESULTS)
+    assert line["status"] == "error" and line["error_origin"] == "infrastructure"
+    assert line["error"].startswith("the dask worker died while solving this task, 2 times")
+    assert summary.infrastructure_errors == 1
+    from distributed import Client
+
+    with Client(address, timeout="30s") as c:  # the nannies bring both workers back
+        c.wait_for_workers(2, timeout=60)
+    again = run_config(cfg, summary.out_dir, resume=True, retry_errors="infrastructure",
+                       plots=False)
+    assert again.finished == 1 and again.records[-1].status == "feasible"
+
+
+def test_dask_failures_are_unpacked_into_their_lines():
+    from distributed.scheduler import KilledWorker
+
+    from solverhub.core.runner.dask_cluster import dask_failure
+
+    from types import SimpleNamespace
+
+    # as_completed(raise_errors=False) gives exc_info tuples; 2 failures allowed: 3 attempts
+    exc = KilledWorker("solverhub-1-0", SimpleNamespace(address="tcp://127.0.0.1:1"), 2)
+    assert dask_failure((KilledWorker, exc, None)).startswith(
+        "the dask worker died while solving this task, 3 times")
+    assert dask_failure((ValueError, ValueError("bad\n thing"), None)) == "dask: ValueError: bad thing"
+    from asyncio import CancelledError
+
+    assert "cancelled" in dask_failure(CancelledError())
+
+
 def test_dask_runner_sigkill_then_resume_is_complete(tmp_path, cluster):
     address, _, env = cluster
     cfg = nap_config(tmp_path / "c.toml", seeds=10, sleep=0.6, executor="dask", address=address)
@@ -260,7 +317,7 @@ def test_an_unreachable_scheduler_is_one_error_line(tmp_path):
 
 
 def test_local_cluster_listens_on_localhost_only():
-    from solverhub.core.runner import _dask_client
+    from solverhub.core.runner.dask_cluster import _dask_client
 
     client, cluster = _dask_client(None, 1)
     try:

@@ -77,7 +77,7 @@ def test_sequential(tmp_path):
     assert all(r["pid"] == os.getpid() for r in recs)
     assert {r["instance"] for r in recs} == {GEN1, GEN2}
     header = (tmp_path / "run" / "summary.csv").read_text().splitlines()[0]
-    assert header.startswith("instance,instance_name,solver,kind,runs")
+    assert header.startswith("instance,instance_name,solver,solver_name,runs")
 
 
 def test_process_pool(tmp_path):

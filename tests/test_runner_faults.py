@@ -184,7 +184,7 @@ def test_pool_crash_is_retried_once_in_a_fresh_process(tmp_path, plug):
                         "executor": {"workers": 2}})
     summary = run_config(cfg, tmp_path / "run", plots=False)
     recs = {rec["solver"]: rec for rec in lines(tmp_path / "run")}
-    assert summary.errors == 1 and recs["highs"]["status"] == "optimal"
+    assert summary.errors == 1 and recs["highs"]["status"] == "optimal", recs
     err = recs["segv"]["error"]
     assert recs["segv"]["status"] == "error" and "SIGSEGV" in err and "2 times" in err
     pids = attempts(plug, "segv-0")
@@ -333,8 +333,8 @@ def test_ctrl_c_reads_a_workers_pipe_before_choosing_sigint_or_kill(monkeypatch)
     """The race behind a once-flaky Ctrl-C test: a worker has started its task (its "ready" is in
     the pipe) but the runner has not read it yet. It must get SIGINT (and return its incumbent),
     not be killed as if its task had not started; a worker whose task has not started is killed."""
-    from solverhub.core import runner
-    from solverhub.core.runner import Task, _ask_to_stop, _Worker
+    from solverhub.core.runner import Task, pool
+    from solverhub.core.runner.pool import _ask_to_stop, _Worker
 
     class Pipe:
         def __init__(self, msgs):
@@ -361,7 +361,7 @@ def test_ctrl_c_reads_a_workers_pipe_before_choosing_sigint_or_kill(monkeypatch)
             pass
 
     signals: list[tuple[int, int]] = []
-    monkeypatch.setattr(runner.os, "kill", lambda pid, sig: signals.append((pid, sig)))
+    monkeypatch.setattr(pool.os, "kill", lambda pid, sig: signals.append((pid, sig)))
     task = Task(GEN, "fault-sleepy", "fault-sleepy", 0, 60.0)
     started = _Worker(proc=Proc(), conn=Pipe([("ready",)]), spawned=0.0)
     started.assign(task, 1)
@@ -455,6 +455,6 @@ def test_a_hung_dask_task_is_recorded_and_the_run_goes_on(tmp_path, plug):
                         "executor": {"kind": "dask", "workers": 2, "task_grace": 2}})
     summary = run_config(cfg, tmp_path / "run", plots=False)
     recs = {rec["solver"]: rec for rec in lines(tmp_path / "run")}
-    assert summary.errors == 1 and recs["highs"]["status"] == "optimal"
+    assert summary.errors == 1 and recs["highs"]["status"] == "optimal", recs
     hang = recs["hang"]
     assert hang["status"] == "error" and "(time limit 1 s + grace 2 s)" in hang["error"]

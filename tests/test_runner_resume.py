@@ -242,11 +242,12 @@ from solverhub.core.config import parse_config
 from solverhub.core.errors import BadInputError
 from solverhub.core.runfolder import RESULTS, ResultWriter, read_results
 import solverhub.core.runner as runner
+import solverhub.core.runner.pool as pool
 
 out = {}
 methods = []
-start_worker = runner._start_worker
-runner._start_worker = lambda pool: methods.append(runner._pool_start_method()) or start_worker(pool)
+start_worker = pool._start_worker
+pool._start_worker = lambda workers: methods.append(pool._pool_start_method()) or start_worker(workers)
 cfg = parse_config({"name": "t", "instances": [sys.argv[2]], "time_limit": 10, "seeds": 6,
                     "solvers": {"nap": {"kind": "nap", "options": {"sleep": 0.01}}},
                     "executor": {"workers": 2}})
@@ -274,22 +275,22 @@ os.kill(child, 9)
 os.waitpid(child, 0)
 
 os.environ["SOLVERHUB_POOL_START"] = "spawn"
-out["forced"] = runner._pool_start_method()
+out["forced"] = pool._pool_start_method()
 os.environ["SOLVERHUB_POOL_START"] = "forkk"
 try:
-    runner._pool_start_method()
+    pool._pool_start_method()
 except BadInputError as exc:
     out["bad"] = str(exc)
 del os.environ["SOLVERHUB_POOL_START"]
 stop = threading.Event()
 t = threading.Thread(target=stop.wait)
 t.start()
-out["with_thread"] = runner._pool_start_method()
+out["with_thread"] = pool._pool_start_method()
 stop.set()
 t.join()
-out["after_thread"] = runner._pool_start_method()
+out["after_thread"] = pool._pool_start_method()
 import highspy  # noqa: F401  (a solver library with a process-global thread pool)
-out["with_highspy"] = runner._pool_start_method()
+out["with_highspy"] = pool._pool_start_method()
 print(json.dumps(out))
 '''
 
@@ -331,7 +332,8 @@ def test_executor_keys_are_validated(key, bad, msg):
 def test_a_worker_message_batch_is_read_in_order():
     """A result and the "ready" of the task sent ahead can arrive in one batch: the ready belongs
     to the second task (its watchdog clock and its 'running' display), not to the first."""
-    from solverhub.core.runner import Task, _Worker
+    from solverhub.core.runner import Task
+    from solverhub.core.runner.pool import _Worker
 
     class Pipe:
         def __init__(self, msgs):

@@ -229,7 +229,7 @@ def test_portfolio_needs_pausable_backends():
 def test_report_shows_unknown_primal_integral_for_incumbents_unknown():
     from solverhub.core.report import summarize
 
-    base = {"instance": "i", "kind": "mip", "status": "feasible", "objective": 10.0,
+    base = {"instance": "i", "seed": 0, "kind": "mip", "status": "feasible", "objective": 10.0,
             "reference": 10.0, "sense": 1, "time_limit": 30.0, "runtime": 30.0,
             "trajectory": [[30.0, 10.0]]}
     rows = summarize([{**base, "solver": "ortools-scip", "incumbents_unknown": True},

@@ -319,7 +319,7 @@ def test_a_run_record_carries_both_facts_and_the_corrections(status_plugin, tmp_
     assert (rec["status"], rec["termination"], rec["solution_status"]) == \
         ("optimal", "convergence_criteria_satisfied", "optimal")
     assert rec["corrections"][0]["field"] == "objective" and rec["objective"] == 2.0
-    json.dumps(rec, allow_nan=False)
+    json.dumps(rec.to_dict(), allow_nan=False)  # a TaskRecord: one results.jsonl line
     bad = run_task({**task, "instance": str(tmp_path / "missing.lp")})
     assert (bad["status"], bad["termination"], bad["solution_status"]) == \
         ("error", "error", "no_solution")

@@ -5,7 +5,7 @@
     solverhub solve PATH --solver NAME [--time-limit S] [--seed N] [--set KEY=VALUE ...] [--json]
                     [--solution FILE] [--allow-code]
     solverhub run [CONFIG.toml] [--out DIR] [--executor local|dask] [--address ADDR] [--workers N]
-                  [--resume] [--check] [--allow-code]
+                  [--resume [--retry-errors [all]]] [--check] [--allow-code]
     solverhub report DIR
 
 Exit codes: 0 when a result was produced (any status but ``error``), 2 for bad input (one line
@@ -501,6 +501,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         cfg_name = None
     if args.allow_code:
         cfg = cfg.model_copy(update={"allow_code": True})
+    if args.retry_errors and not args.resume:
+        raise BadInputError("--retry-errors needs --resume (it runs a run folder's failed tasks "
+                            "again)")
     if args.resume and args.out is None and not cfg.output.dir:
         raise BadInputError("--resume needs --out DIR (the run folder to continue)")
     if args.check:
@@ -513,7 +516,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # no --out: run_config creates a new folder ([output] dir, or runs/<name>-<timestamp>)
         summary = run_config(cfg, args.out, resume=args.resume, executor=executor,
-                             address=args.address, workers=args.workers, progress=progress)
+                             address=args.address, workers=args.workers, progress=progress,
+                             retry_errors=args.retry_errors)
     except RunInterrupted as exc:
         again = " ".join(["solverhub", "run"] + ([shlex.quote(cfg_name)] if cfg_name else [])
                          + ["--out", shlex.quote(str(exc.out_dir)), "--resume"])
@@ -529,6 +533,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if summary.errors:
         _err(f"{summary.errors} of {summary.finished} task(s) ended with an error; see "
              f"{summary.out_dir / 'results.jsonl'}")
+        if summary.infrastructure_errors:
+            again = " ".join(["solverhub", "run"] + ([shlex.quote(cfg_name)] if cfg_name else [])
+                             + ["--out", shlex.quote(str(summary.out_dir)), "--resume",
+                                "--retry-errors"])
+            _err(f"{summary.infrastructure_errors} of them lost to a worker or the cluster, not "
+                 f"to the solver; run them again with: {again}")
         return EXIT_FAIL
     return EXIT_OK
 
@@ -543,10 +553,10 @@ def _print_task_table(cfg: Any) -> int:
     with code_allowed(cfg.allow_code):
         tasks = make_tasks(cfg)
     t = Table(title=f"{cfg.name}: {len(tasks)} task(s); every instance loaded", show_lines=False)
-    for col in ("instance", "solver", "kind", "seed", "time limit", "options"):
+    for col in ("instance", "solver", "solver name", "seed", "time limit", "options"):
         t.add_column(col)
     for task in tasks:
-        t.add_row(task.instance, task.solver, task.kind, str(task.seed),
+        t.add_row(task.instance, task.solver, task.solver_name, str(task.seed),
                   "none" if task.time_limit is None else f"{task.time_limit:g} s",
                   json.dumps(task.options, default=str) if task.options else "")
     _console().print(t)
@@ -611,12 +621,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------- report
 def cmd_report(args: argparse.Namespace) -> int:
-    from solverhub.core.report import load_runs, solver_summary, solver_table, summarize, summary_tables, write_outputs
+    from solverhub.core.report import (
+        load_runs,
+        record_warnings,
+        solver_summary,
+        solver_table,
+        summarize,
+        summary_tables,
+        write_outputs,
+    )
 
     dirs = list(args.dirs)
     if len(set(dirs)) != len(dirs):
         raise BadInputError("a run folder is given twice")
-    records, envs = load_runs(dirs)  # BadInputError naming a folder that is not a run folder
+    problems: list[str] = []
+    # BadInputError naming a folder that is not a run folder; lines that are no task records named
+    records, envs = load_runs(dirs, problems)
+    for w in problems + record_warnings(records):
+        _warn_line(w, UserWarning, "", 0)
     if args.out is not None:
         out = Path(args.out)
     elif len(dirs) == 1:
@@ -626,7 +648,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise BadInputError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    written = write_outputs(out, records, sources=dirs, environments=envs)
+    written = write_outputs(out, records, sources=dirs, environments=envs, warnings=problems)
     con = _console()
     if not records:
         con.print(f"{', '.join(dirs)}: no finished tasks yet")
@@ -695,6 +717,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="dry run: check the config, load every instance once, print the tasks")
     sp.add_argument("--allow-code", action="store_true",
                     help="consent to run the Python code that py: instances name")
+    sp.add_argument("--retry-errors", nargs="?", const="infrastructure", default=None,
+                    choices=("infrastructure", "all"), metavar="WHICH",
+                    help="with --resume: run again the tasks that failed for want of a worker "
+                         "(died, hung, lost by the cluster: the default), or 'all' failed tasks")
     sp.set_defaults(func=cmd_run)
 
     sp = sub.add_parser("tune", help="tune a solver option online across an instance sequence")

@@ -82,6 +82,9 @@ class KindProtocol:
     exact: bool = False
     #: the kind's own metrics (the record also has status, objective, runtime, iterations)
     metrics: tuple[MetricSpec, ...] = ()
+    #: the metric that ranks solvers in reports of kinds without a primal gap (None: the first
+    #: of ``metrics``)
+    primary_metric: str | None = None
 
     def verify(self, problem: Any, x: Any) -> Verification | None:
         """Check ``x`` against ``problem``; ``None`` when nothing can be checked.

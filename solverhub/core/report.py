@@ -20,12 +20,14 @@ import json
 import math
 import statistics
 from collections import Counter
+from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any, Iterable
 
 from solverhub.core.config import instance_label
 from solverhub.core.result import finite_or_none, primal_gap, primal_integral
 from solverhub.core.runfolder import ENVIRONMENT, SUMMARY, load_run
+from solverhub.core.taskrecord import MalformedRecordError, TaskRecord
 
 #: per solver, ranked (see solver_summary)
 SOLVERS = "solvers.csv"
@@ -35,10 +37,11 @@ from solverhub.core.serialize import atomic_write_text
 __all__ = ["load_run", "load_runs", "solver_summary", "kind_solver_summary", "solvers_csv",
            "report_markdown", "task_measures", "profile_measures", "shifted_geomean", "SOLVERS",
            "REPORT_MD", "latest", "summarize", "summary_csv", "write_outputs", "summary_table",
-           "summary_tables", "metrics_table", "SUMMARY_FIELDS", "METRIC_PREFIX", "history_columns"]
+           "summary_tables", "metrics_table", "SUMMARY_FIELDS", "METRIC_PREFIX", "history_columns",
+           "as_records", "record_warnings", "primary_metric", "distinct_labels", "kind_of"]
 
 SUMMARY_FIELDS = [
-    "instance", "instance_name", "solver", "kind", "runs", "errors", "statuses",
+    "instance", "instance_name", "solver", "solver_name", "runs", "errors", "statuses",
     "objective_mean", "objective_best", "objective_worst", "reference", "reference_kind",
     "gap_best", "primal_integral_mean", "runtime_mean", "iterations_mean", "first_error",
     "problem_kind",
@@ -63,18 +66,33 @@ def metric_specs(kind: str | None) -> tuple[Any, ...]:
     return tuple(getattr(getattr(rec, "protocol", None), "metrics", ()) or ())
 
 
-def kind_of(records: Iterable[dict[str, Any]]) -> str:
-    """The problem kind of records of one instance: the first that names one (an error record
-    written before the problem was loaded names none); failing that, the kind the instance's
-    loader declares (e.g. every task of an instance failed)."""
+def _kind_protocol_attr(kind: str | None, name: str) -> Any:
+    if not kind:
+        return None
+    try:
+        from solverhub.core.manager import get_plugin_manager
+
+        rec = get_plugin_manager().problem_kinds().get(kind)
+    except Exception:  # a report must not fail on a plugin problem
+        return None
+    return getattr(getattr(rec, "protocol", None), name, None)
+
+
+def kind_of(records: Iterable[TaskRecord]) -> str:
+    """The problem kind of records of one instance: the kind most of its records name (an error
+    record written before the problem was loaded names none; ties go to the first name in
+    alphabetical order, so that the order of the lines does not matter); failing that, the kind
+    the instance's loader declares (e.g. every task of an instance failed)."""
     records = list(records)
-    named = next((str(r["problem_kind"]) for r in records if r.get("problem_kind")), "")
-    if named or not records:
-        return named
+    named = Counter(r.problem_kind for r in records if r.problem_kind)
+    if named:
+        return min(named, key=lambda k: (-named[k], k))
+    if not records:
+        return ""
     try:
         from solverhub.core.api import source_kind
 
-        return source_kind(str(records[0].get("instance"))) or ""
+        return source_kind(records[0].instance) or ""
     except Exception:  # a report must not fail on a loader problem
         return ""
 
@@ -103,34 +121,153 @@ def _aggregate(values: list[float], how: str) -> float | None:
     return statistics.fmean(vals)
 
 
-def latest(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One record per (instance, solver, seed): the last one written."""
-    by_key: dict[tuple, dict[str, Any]] = {}
-    for r in records:
-        by_key[(r.get("instance"), r.get("solver"), r.get("seed"))] = r
-    return list(by_key.values())
-
-
-
-def _sense(recs: list[dict[str, Any]]) -> int:
-    for r in recs:
-        if r.get("sense") in (1, -1):
-            return int(r["sense"])
-    return 1
-
-
-def group(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """``groups[instance][solver label]`` -> records, in first-seen order."""
-    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for r in latest(records):
-        out.setdefault(str(r.get("instance")), {}).setdefault(str(r.get("solver")), []).append(r)
-    for inst in out:
-        for lab in out[inst]:
-            out[inst][lab].sort(key=lambda r: (r.get("seed") is None, r.get("seed")))
+def as_records(records: Iterable[TaskRecord | dict[str, Any]],
+               problems: list[str] | None = None) -> list[TaskRecord]:
+    """``records`` as :class:`TaskRecord` (parsed lines as dicts are converted). One that is not a
+    task record, such as ``{}``, is never counted: with ``problems`` it is left out and named
+    there, without it :class:`MalformedRecordError` names it."""
+    out: list[TaskRecord] = []
+    for n, r in enumerate(records, start=1):
+        if isinstance(r, TaskRecord):
+            out.append(r)
+            continue
+        try:
+            out.append(TaskRecord.from_dict(r, where=f"record {n}"))
+        except MalformedRecordError as exc:
+            if problems is None:
+                raise
+            problems.append(f"{exc}; left out")
     return out
 
 
-def references(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[dict[str, float],
+def latest(records: Iterable[TaskRecord | dict[str, Any]]) -> list[TaskRecord]:
+    """One record per task identity (instance, solver label, options, time limit, seed, code
+    version: :attr:`TaskRecord.identity`): the last one written. A label that ran with different
+    settings (two folders, a changed config) keeps one entry per setting, each named apart (see
+    :func:`distinct_labels`)."""
+    recs = as_records(records)
+    canon = _canonical_settings(recs)
+    by_key: dict[tuple, TaskRecord] = {}
+    for r in recs:
+        key = (r.instance, r.solver, canon[(r.solver, _setting(r))], r.seed)
+        by_key[key] = r
+    return distinct_labels(list(by_key.values()), canon)
+
+
+Setting = tuple[str, "float | None", str]
+
+
+def _setting(r: TaskRecord) -> Setting:
+    return (r.options_key, r.time_limit, r.code_version)
+
+
+def _covers(w: Setting, v: Setting) -> bool:
+    """Setting ``w`` says all that ``v`` says and more: a line the runner wrote itself before
+    lines carried resolved options and versions (a worker that died) is the same task as a solved
+    line of that label whose options include its options."""
+    if w == v or w[1] != v[1] or (v[2] and v[2] != w[2]):
+        return False
+    wo, vo = json.loads(w[0]), json.loads(v[0])
+    return all(k in wo and wo[k] == x for k, x in vo.items())
+
+
+def _canonical_settings(records: list[TaskRecord]) -> dict[tuple[str, Setting], Setting]:
+    """Per (label, setting): the fullest setting of that label that covers it (itself if none)."""
+    variants: dict[str, dict[Setting, None]] = {}
+    for r in records:
+        variants.setdefault(r.solver, {})[_setting(r)] = None
+    out: dict[tuple[str, Setting], Setting] = {}
+    for label, vs in variants.items():
+        for v in vs:
+            over = [w for w in vs if _covers(w, v)]
+            out[(label, v)] = max(over, key=lambda w: (bool(w[2]), len(w[0]))) if over else v
+    return out
+
+
+def distinct_labels(records: list[TaskRecord],
+                    canon: dict[tuple[str, Setting], Setting] | None = None) -> list[TaskRecord]:
+    """Records whose solver label ran with more than one setting (options, time limit, code
+    version) get the setting in their label, e.g. ``highs [time limit 5 s]``, so that different
+    tasks are never merged or compared as one solver; the others are returned as they are."""
+    canon = canon if canon is not None else _canonical_settings(records)
+    settings: dict[str, dict[Setting, None]] = {}
+    for r in records:
+        settings.setdefault(r.solver, {})[canon[(r.solver, _setting(r))]] = None
+    if all(len(v) == 1 for v in settings.values()):
+        return records
+    names: dict[tuple[str, Setting], str] = {}
+    for label, variants in settings.items():
+        if len(variants) > 1:
+            for v in variants:
+                names[(label, v)] = f"{label} [{_describe_setting(v, list(variants))}]"
+    out = []
+    for r in records:
+        name = names.get((r.solver, canon[(r.solver, _setting(r))]))
+        out.append(dc_replace(r, solver=name) if name else r)
+    return out
+
+
+def _describe_setting(v: tuple[str, float | None, str], all_: list[tuple]) -> str:
+    """What sets setting ``v`` apart from the others of its label."""
+    parts = []
+    if len({a[1] for a in all_}) > 1:
+        parts.append("no time limit" if v[1] is None else f"time limit {v[1]:g} s")
+    if len({a[0] for a in all_}) > 1:
+        opts = json.loads(v[0])
+        others = [json.loads(a[0]) for a in all_ if a[0] != v[0]]
+        diff = {k: x for k, x in opts.items() if any(o.get(k) != x for o in others)}
+        parts.append(", ".join(f"{k}={json.dumps(x)}" for k, x in sorted(diff.items()))
+                     or "default options")
+    if len({a[2] for a in all_}) > 1:
+        parts.append(v[2] or "unknown version")
+    return "; ".join(parts)
+
+
+def record_warnings(records: Iterable[TaskRecord | dict[str, Any]]) -> list[str]:
+    """What makes a comparison of these records doubtful, one line each: a label that ran with
+    different settings (shown apart), solvers ranked together under different time limits, tasks
+    solved by different code versions."""
+    recs = as_records(records)
+    canon = _canonical_settings(recs)
+    out: list[str] = []
+    settings: dict[str, dict[Setting, None]] = {}
+    for r in recs:
+        settings.setdefault(r.solver, {})[canon[(r.solver, _setting(r))]] = None
+    for label, variants in settings.items():
+        if len(variants) > 1:
+            vs = list(variants)
+            out.append(f"solver {label!r} ran with {len(vs)} different settings ("
+                       + " / ".join(_describe_setting(v, vs) for v in vs)
+                       + "): each is shown as its own solver")
+    limits = sorted({r.time_limit for r in recs if r.time_limit is not None})
+    if len(limits) > 1:
+        out.append("the tasks have different time limits (" + ", ".join(f"{t:g} s" for t in limits)
+                   + "): solvers ranked together did not get the same time")
+    versions = sorted({r.code_version for r in recs if r.code_version})
+    if len(versions) > 1:
+        out.append("the tasks were solved by different code versions (" + "; ".join(versions) + ")")
+    return out
+
+
+def _sense(recs: list[TaskRecord]) -> int:
+    for r in recs:
+        if r.sense in (1, -1):
+            return int(r.sense)
+    return 1
+
+
+def group(records: Iterable[TaskRecord | dict[str, Any]]) -> dict[str, dict[str, list[TaskRecord]]]:
+    """``groups[instance][solver label]`` -> records, in first-seen order."""
+    out: dict[str, dict[str, list[TaskRecord]]] = {}
+    for r in latest(records):
+        out.setdefault(r.instance, {}).setdefault(r.solver, []).append(r)
+    for inst in out:
+        for lab in out[inst]:
+            out[inst][lab].sort(key=lambda r: r.seed)
+    return out
+
+
+def references(groups: dict[str, dict[str, list[TaskRecord]]]) -> tuple[dict[str, float],
                                                                                dict[str, str]]:
     """The value each instance's gap is measured to, and where it comes from ("reference" or
     "best-found")."""
@@ -138,13 +275,13 @@ def references(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[dict
     kinds: dict[str, str] = {}
     for inst, by_solver in groups.items():
         recs = [r for rs in by_solver.values() for r in rs]
-        known = [finite_or_none(r.get("reference")) for r in recs]
+        known = [finite_or_none(r.reference) for r in recs]
         known = [v for v in known if v is not None]
         if known:
             refs[inst], kinds[inst] = known[-1], "reference"
             continue
         sense = _sense(recs)
-        objs = [finite_or_none(r.get("objective")) for r in recs if r.get("status") != "error"]
+        objs = [finite_or_none(r.objective) for r in recs if r.status != "error"]
         objs = [v for v in objs if v is not None]
         if objs:
             refs[inst] = min(objs) if sense == 1 else max(objs)
@@ -152,7 +289,7 @@ def references(groups: dict[str, dict[str, list[dict[str, Any]]]]) -> tuple[dict
     return refs, kinds
 
 
-def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarize(records: Iterable[TaskRecord | dict[str, Any]]) -> list[dict[str, Any]]:
     groups = group(records)
     refs, ref_kinds = references(groups)
     rows = []
@@ -161,40 +298,40 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         ref = refs.get(inst)
         instance_kind = kind_of(r for rs in by_solver.values() for r in rs)
         for lab, recs in by_solver.items():
-            ok = [r for r in recs if r.get("status") != "error"]
-            objs = [v for v in (finite_or_none(r.get("objective")) for r in ok) if v is not None]
+            ok = [r for r in recs if r.status != "error"]
+            objs = [v for v in (finite_or_none(r.objective) for r in ok) if v is not None]
             best = (min(objs) if sense == 1 else max(objs)) if objs else None
             worst = (max(objs) if sense == 1 else min(objs)) if objs else None
             pis = []
             pi_unknown = False
             for r in ok:
-                horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime")) or 0.0
+                horizon = finite_or_none(r.time_limit) or finite_or_none(r.runtime) or 0.0
                 if ref is None or horizon <= 0:
                     continue
-                if r.get("incumbents_unknown"):  # no incumbent times: unknown, not a 100 % gap
+                if r.incumbents_unknown:  # no incumbent times: unknown, not a 100 % gap
                     pi_unknown = True
                     continue
                 from solverhub.core.plotting import with_final  # the answer counts from the end
 
                 traj = [(float(t), float(v)) for t, v in with_final(r) if v is not None]
                 pis.append(primal_integral(traj, ref, horizon))
-            errors = [r for r in recs if r.get("status") == "error"]
+            errors = [r for r in recs if r.status == "error"]
             problem_kind = instance_kind
             if not uses_primal_gap(problem_kind):
                 pis = []  # Berthold's gap means nothing for this kind (e.g. a zero reference)
             metrics = _metric_columns(ok, problem_kind)
-            runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
-            iters = [v for v in (finite_or_none(r.get("iterations")) for r in ok) if v is not None]
+            runtimes = [v for v in (finite_or_none(r.runtime) for r in recs) if v is not None]
+            iters = [v for v in (finite_or_none(r.iterations) for r in ok) if v is not None]
             rows.append({
                 "instance": inst,
-                "instance_name": recs[0].get("instance_name") or instance_label(inst),
+                "instance_name": recs[0].instance_name or instance_label(inst),
                 "solver": lab,
-                "kind": recs[0].get("kind", ""),
+                "solver_name": recs[0].solver_name,
                 "problem_kind": problem_kind,
                 "runs": len(recs),
                 "errors": len(errors),
                 "statuses": ", ".join(f"{s} x{n}" if n > 1 else str(s) for s, n in
-                                      Counter(str(r.get("status")) for r in recs).items()),
+                                      Counter(str(r.status) for r in recs).items()),
                 "objective_mean": statistics.fmean(objs) if objs else None,
                 "objective_best": best,
                 "objective_worst": worst,
@@ -206,24 +343,24 @@ def summarize(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "primal_integral_unknown": pi_unknown and not pis,
                 "runtime_mean": statistics.fmean(runtimes) if runtimes else None,
                 "iterations_mean": statistics.fmean(iters) if iters else None,
-                "first_error": (errors[0].get("error") or "") if errors else "",
+                "first_error": (errors[0].error or "") if errors else "",
                 **metrics,
             })
     return rows
 
 
-def _metric_columns(records: list[dict[str, Any]], problem_kind: str) -> dict[str, float | None]:
+def _metric_columns(records: list[TaskRecord], problem_kind: str) -> dict[str, float | None]:
     """``metric_<name>``: each metric of the records, aggregated as its kind declares (mean by
     default), in the kind's declared order, then any others the records carry."""
     declared = {m.name: m for m in metric_specs(problem_kind)}
     names = list(declared)
     for r in records:
-        for k in (r.get("metrics") or {}):
+        for k in (r.metrics or {}):
             if k not in names:
                 names.append(k)
     out: dict[str, float | None] = {}
     for name in names:
-        vals = [finite_or_none((r.get("metrics") or {}).get(name)) for r in records]
+        vals = [finite_or_none((r.metrics or {}).get(name)) for r in records]
         how = declared[name].aggregate if name in declared else "mean"
         out[METRIC_PREFIX + name] = _aggregate([v for v in vals if v is not None], how)
     return out
@@ -243,7 +380,7 @@ def summary_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def profile_measures(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+def profile_measures(records: Iterable[TaskRecord | dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
     """The measures of the performance profiles: per measure, per solver, one value per problem
     (an instance x seed every solver ran); ``inf`` where the solver failed or never reached the
     optimal value. Tiny values are floored (1 ms, 1e-6) so that ratios stay finite."""
@@ -263,14 +400,17 @@ def profile_measures(records: Iterable[dict[str, Any]]) -> dict[str, dict[str, l
     return {"time to the optimal value": time_to_opt, "primal integral": integral}
 
 
-def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: bool = True,
-                  sources: list[str] | None = None,
-                  environments: dict[str, dict] | None = None) -> list[Path]:
+def write_outputs(run_dir: str | Path, records: Iterable[TaskRecord | dict[str, Any]], *,
+                  plots: bool = True, sources: list[str] | None = None,
+                  environments: dict[str, dict] | None = None,
+                  warnings: Iterable[str] = ()) -> list[Path]:
     """(Re)write a folder's summary.csv (per instance x solver), solvers.csv (per solver, ranked),
-    the plots (``plots``: the PNG figures), report.md and report.html; returns the files
-    written."""
+    the plots (``plots``: the PNG figures), report.md and report.html (with ``warnings``, and any
+    record that is not a task record named); returns the files written."""
 
     d = Path(run_dir)
+    warnings = list(warnings)
+    records = as_records(records, warnings)
     rows = summarize(records)
     atomic_write_text(d / SUMMARY, summary_csv(rows))
     atomic_write_text(d / SOLVERS, solvers_csv(records))
@@ -303,11 +443,12 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
         for pk, columns in history_columns(records).items():
             for column in columns:
                 sub = {i: g for i, g in groups.items() if i not in gap_insts and any(
-                    r.get("problem_kind") == pk for rs in g.values() for r in rs)}
+                    r.problem_kind == pk for rs in g.values() for r in rs)}
                 p = plot_history(sub, column, d / f"history_{_safe(pk)}_{_safe(column)}.png")
                 if p:
                     figures.append(p)
     atomic_write_text(d / REPORT_MD, report_markdown(records, sources=sources, plots=figures,
+                                                     warnings=warnings,
                                                      environments=environments))
     from solverhub.core.report_html import write_report_html
 
@@ -315,13 +456,15 @@ def write_outputs(run_dir: str | Path, records: list[dict[str, Any]], *, plots: 
     return written + figures + [d / REPORT_MD, page]
 
 
-def load_runs(dirs: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[str, dict]]:
-    """The records of several run folders, in order (a task found in two folders: the later
-    folder's line counts), and each folder's environment.json (where it has one)."""
-    records: list[dict[str, Any]] = []
+def load_runs(dirs: Iterable[str | Path], problems: list[str] | None = None
+              ) -> tuple[list[TaskRecord], dict[str, dict]]:
+    """The records of several run folders, in order (the same task found in two folders: the
+    later folder's line counts), and each folder's environment.json (where it has one). Lines
+    that are not task records are left out and named in ``problems``."""
+    records: list[TaskRecord] = []
     envs: dict[str, dict] = {}
     for d in dirs:
-        records += load_run(d)
+        records += load_run(d, problems)
         env = Path(d) / ENVIRONMENT
         if env.is_file():
             try:
@@ -331,13 +474,13 @@ def load_runs(dirs: Iterable[str | Path]) -> tuple[list[dict[str, Any]], dict[st
     return records, envs
 
 
-def history_columns(records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+def history_columns(records: Iterable[TaskRecord | dict[str, Any]]) -> dict[str, list[str]]:
     """Per problem kind without primal-gap plots: the history columns worth a figure (the
     objective, then the kind's declared metrics that solvers logged)."""
     out: dict[str, list[str]] = {}
-    for r in records:
-        pk = str(r.get("problem_kind") or "")
-        hist = r.get("history") or {}
+    for r in as_records(records):
+        pk = str(r.problem_kind or "")
+        hist = r.history or {}
         if not pk or uses_primal_gap(pk) or not hist:
             continue
         wanted = ["objective"] + [m.name for m in metric_specs(pk)]
@@ -441,9 +584,9 @@ OPTIMAL_GAP = 1e-6
 WIN_TOL = 1e-9
 
 SOLVER_FIELDS = [
-    "rank", "solver", "group", "rank_in_group", "kind", "problem_kind", "tasks", "failures",
-    "solved", "reached", "wins", "primal_integral_mean", "gap_sgm_percent", "time_to_opt_sgm",
-    "runtime_mean",
+    "rank", "solver", "group", "rank_in_group", "solver_name", "problem_kind", "instances", "tasks",
+    "other_tasks", "failures", "solved", "reached", "wins", "primal_integral_mean",
+    "gap_sgm_percent", "time_to_opt_sgm", "runtime_mean", "primary_metric",
 ]
 
 
@@ -455,18 +598,18 @@ def shifted_geomean(values: Iterable[float], shift: float) -> float | None:
     return math.exp(statistics.fmean(math.log(max(v + shift, 1e-300)) for v in vals)) - shift
 
 
-def _time_to_value(rec: dict[str, Any], ref: float) -> float | None:
+def _time_to_value(rec: TaskRecord, ref: float) -> float | None:
     """When the task's incumbent first came within OPTIMAL_GAP of ``ref`` (None: never)."""
-    for t, v in sorted((float(t), v) for t, v in (rec.get("trajectory") or []) if v is not None):
+    for t, v in sorted((float(t), v) for t, v in (rec.trajectory or []) if v is not None):
         if primal_gap(float(v), ref) <= OPTIMAL_GAP:
             return t
-    obj = finite_or_none(rec.get("objective"))
+    obj = finite_or_none(rec.objective)
     if obj is not None and primal_gap(obj, ref) <= OPTIMAL_GAP:
-        return finite_or_none(rec.get("runtime")) or 0.0
+        return finite_or_none(rec.runtime) or 0.0
     return None
 
 
-def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def task_measures(records: Iterable[TaskRecord | dict[str, Any]]) -> list[dict[str, Any]]:
     """Per task (last line of each), for kinds with a primal gap: ``gap`` (final primal gap, 1 for
     a failure or no incumbent), ``pi`` (primal integral normalised by the time limit),
     ``t_opt`` (time to the optimal value; the time limit, or the longest runtime, when never
@@ -476,20 +619,21 @@ def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for inst, by_solver in groups.items():
         recs_all = [r for rs in by_solver.values() for r in rs]
-        if not uses_primal_gap(kind_of(recs_all)):
+        pk = kind_of(recs_all)
+        if not uses_primal_gap(pk):
             continue
         ref = refs.get(inst)
-        cap = max([finite_or_none(r.get("time_limit")) or 0.0 for r in recs_all]
-                  + [finite_or_none(r.get("runtime")) or 0.0 for r in recs_all] + [1e-3])
+        cap = max([finite_or_none(r.time_limit) or 0.0 for r in recs_all]
+                  + [finite_or_none(r.runtime) or 0.0 for r in recs_all] + [1e-3])
         for lab, recs in by_solver.items():
             for r in recs:
-                failed = r.get("status") == "error"
-                m = {"instance": inst, "solver": lab, "seed": r.get("seed"), "record": r,
+                failed = r.status == "error"
+                m = {"instance": inst, "solver": lab, "seed": r.seed, "record": r, "problem_kind": pk,
                      "failed": failed, "gap": 1.0, "pi": None, "t_opt": cap, "reached": False}
                 if ref is not None and not failed:
-                    m["gap"] = primal_gap(finite_or_none(r.get("objective")), ref)
-                    horizon = finite_or_none(r.get("time_limit")) or finite_or_none(r.get("runtime"))
-                    if horizon and r.get("incumbents_unknown"):
+                    m["gap"] = primal_gap(finite_or_none(r.objective), ref)
+                    horizon = finite_or_none(r.time_limit) or finite_or_none(r.runtime)
+                    if horizon and r.incumbents_unknown:
                         pass  # no incumbent times at all: the integral is unknown (None)
                     elif horizon:
                         # a solver that reports no incumbent times: its answer counts from the end
@@ -506,30 +650,47 @@ def task_measures(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def solver_summary(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per solver label over every task of a primal-gap kind, ranked: mean primal
-    integral, shifted geometric means of the final gap (percent, shift GAP_SHIFT_PERCENT) and of
-    the time to the optimal value (seconds, shift TIME_SHIFT_SECONDS; a value never reached counts
-    as the time limit), wins (instances where its mean final gap over seeds is the least, ties
-    broken by the mean primal integral; tied solvers each win), failures (error results), solved
-    (proved optimal). Ranked by final gap, then primal integral, then time; ``rank_in_group``
-    ranks the labels expanded from one grid section among themselves."""
-    records = list(records)
+def solver_summary(records: Iterable[TaskRecord | dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per problem kind with a primal gap, one row per solver label, ranked among the labels of
+    that kind over the instances every one of them ran (``instances``; their tasks elsewhere are
+    counted apart in ``other_tasks``, not ranked): mean primal integral, shifted geometric means
+    of the final gap (percent, shift GAP_SHIFT_PERCENT) and of the time to the optimal value
+    (seconds, shift TIME_SHIFT_SECONDS; a value never reached counts as the time limit), wins
+    (instances where its mean final gap over seeds is the least, ties broken by the mean primal
+    integral; tied solvers each win), failures (error results), solved (proved optimal). Ranked by
+    final gap, then primal integral, then time (``rank`` None when no instance was run by every
+    label); ``rank_in_group`` ranks the labels expanded from one grid section among themselves."""
     ms = task_measures(records)
-    if not ms:
-        return []
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for m in ms:
+        by_kind.setdefault(m["problem_kind"], []).append(m)
+    rows: list[dict[str, Any]] = []
+    for pk, kms in by_kind.items():
+        rows += _rank_gap_kind(pk, kms)
+    return rows
+
+
+def common_instances(labels_by_instance: dict[str, set[str]], labels: Iterable[str]) -> list[str]:
+    """The instances every label in ``labels`` ran (in first-seen order)."""
+    want = set(labels)
+    return [i for i, labs in labels_by_instance.items() if want <= labs]
+
+
+def _rank_gap_kind(pk: str, ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
     by_solver: dict[str, list[dict[str, Any]]] = {}
+    ran: dict[str, set[str]] = {}
     for m in ms:
         by_solver.setdefault(m["solver"], []).append(m)
-    wins = Counter()
-    for inst in dict.fromkeys(m["instance"] for m in ms):
+        ran.setdefault(m["instance"], set()).add(m["solver"])
+    common = set(common_instances(ran, by_solver))
+    wins: Counter = Counter()
+    for inst in (i for i in ran if i in common):
         per: dict[str, tuple[float, float]] = {}
         for lab, lm in by_solver.items():
             mine = [m for m in lm if m["instance"] == inst]
-            if mine:
-                pis = [m["pi"] for m in mine if m["pi"] is not None]
-                per[lab] = (statistics.fmean(m["gap"] for m in mine),
-                            statistics.fmean(pis) if pis else math.inf)
+            pis = [m["pi"] for m in mine if m["pi"] is not None]
+            per[lab] = (statistics.fmean(m["gap"] for m in mine),
+                        statistics.fmean(pis) if pis else math.inf)
         best_gap = min(g for g, _ in per.values())
         tied = {lab: pi for lab, (g, pi) in per.items() if g <= best_gap + WIN_TOL}
         best_pi = min(tied.values())
@@ -537,15 +698,18 @@ def solver_summary(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
             if pi <= best_pi + WIN_TOL or math.isinf(best_pi):
                 wins[lab] += 1
     rows = []
-    for lab, lm in by_solver.items():
+    for lab, all_lm in by_solver.items():
+        lm = [m for m in all_lm if m["instance"] in common]
         recs = [m["record"] for m in lm]
+        first = all_lm[0]["record"]
         pis = [m["pi"] for m in lm if m["pi"] is not None]
-        runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
+        runtimes = [v for v in (finite_or_none(r.runtime) for r in recs) if v is not None]
         rows.append({
-            "solver": lab, "group": str(recs[0].get("group") or lab),
-            "kind": recs[0].get("kind", ""), "problem_kind": kind_of(recs),
-            "tasks": len(lm), "failures": sum(m["failed"] for m in lm),
-            "solved": sum(r.get("status") == "optimal" for r in recs),
+            "solver": lab, "group": first.group or lab, "grid": first.group,
+            "solver_name": first.solver_name, "problem_kind": pk,
+            "instances": len(common), "tasks": len(lm), "other_tasks": len(all_lm) - len(lm),
+            "failures": sum(m["failed"] for m in lm),
+            "solved": sum(r.status == "optimal" for r in recs),
             "reached": sum(m["reached"] for m in lm), "wins": wins.get(lab, 0),
             "primal_integral_mean": statistics.fmean(pis) if pis else None,
             "gap_sgm_percent": shifted_geomean((100.0 * m["gap"] for m in lm), GAP_SHIFT_PERCENT),
@@ -561,39 +725,77 @@ def solver_summary(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 row["failures"], row["solver"])
 
     rows.sort(key=order)
-    in_group: Counter = Counter()
-    for n, row in enumerate(rows, start=1):
-        row["rank"] = n
-        in_group[row["group"]] += 1
-        row["rank_in_group"] = in_group[row["group"]]
+    _number(rows, ranked=bool(common))
     return rows
 
 
-def kind_solver_summary(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _number(rows: list[dict[str, Any]], *, ranked: bool) -> None:
+    """``rank`` (None when not ranked) and ``rank_in_group``: within the labels expanded from one
+    grid section (a plain label is a group of its own, even when named like another's grid)."""
+    in_group: Counter = Counter()
+    for n, row in enumerate(rows, start=1):
+        row["rank"] = n if ranked else None
+        key = ("grid", row["grid"]) if row.get("grid") else ("label", row["solver"])
+        in_group[key] += 1
+        row["rank_in_group"] = in_group[key] if ranked else None
+
+
+def primary_metric(kind: str | None) -> Any:
+    """The :class:`~solverhub.core.kinds.MetricSpec` that ranks the solvers of ``kind``: the one
+    its protocol names as ``primary_metric``, else the first it declares (None: no metric)."""
+    specs = metric_specs(kind)
+    if not specs:
+        return None
+    name = _kind_protocol_attr(kind, "primary_metric")
+    return next((m for m in specs if m.name == name), specs[0])
+
+
+def kind_solver_summary(records: Iterable[TaskRecord | dict[str, Any]]
+                        ) -> dict[str, list[dict[str, Any]]]:
     """For kinds without a primal gap: per problem kind, one row per solver label with its tasks,
-    failures, mean runtime and the kind's metrics aggregated as declared (``metric_<name>``)."""
-    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    failures, mean runtime and the kind's metrics aggregated as declared (``metric_<name>``),
+    ranked by the kind's primary metric (:func:`primary_metric`, aggregated as declared) over the
+    instances every label of the kind ran (``other_tasks``: the rest, not ranked)."""
+    out: dict[str, dict[str, list[TaskRecord]]] = {}
     recs_all = latest(records)
-    by_inst: dict[str, list[dict[str, Any]]] = {}
+    by_inst: dict[str, list[TaskRecord]] = {}
     for r in recs_all:
-        by_inst.setdefault(str(r.get("instance")), []).append(r)
+        by_inst.setdefault(r.instance, []).append(r)
     inst_kind = {i: kind_of(rs) for i, rs in by_inst.items()}
     for r in recs_all:
-        pk = inst_kind[str(r.get("instance"))]  # an error record may not name its kind
+        pk = inst_kind[r.instance]  # an error record may not name its kind
         if uses_primal_gap(pk):
             continue
-        out.setdefault(pk, {}).setdefault(str(r.get("solver")), []).append(r)
+        out.setdefault(pk, {}).setdefault(r.solver, []).append(r)
     tables: dict[str, list[dict[str, Any]]] = {}
     for pk, by_solver in out.items():
-        rows = []
+        ran: dict[str, set[str]] = {}
         for lab, recs in by_solver.items():
-            ok = [r for r in recs if r.get("status") != "error"]
-            runtimes = [v for v in (finite_or_none(r.get("runtime")) for r in recs) if v is not None]
-            rows.append({"solver": lab, "group": str(recs[0].get("group") or lab),
-                         "kind": recs[0].get("kind", ""), "problem_kind": pk, "tasks": len(recs),
+            for r in recs:
+                ran.setdefault(r.instance, set()).add(lab)
+        common = set(common_instances(ran, by_solver))
+        primary = primary_metric(pk)
+        rows = []
+        for lab, all_recs in by_solver.items():
+            recs = [r for r in all_recs if r.instance in common]
+            ok = [r for r in recs if not r.failed]
+            runtimes = [v for v in (finite_or_none(r.runtime) for r in recs) if v is not None]
+            rows.append({"solver": lab, "group": all_recs[0].group or lab, "grid": all_recs[0].group,
+                         "solver_name": all_recs[0].solver_name, "problem_kind": pk,
+                         "instances": len(common), "tasks": len(recs),
+                         "other_tasks": len(all_recs) - len(recs),
                          "failures": len(recs) - len(ok),
+                         "primary_metric": primary.name if primary else None,
                          "runtime_mean": statistics.fmean(runtimes) if runtimes else None,
                          **_metric_columns(ok, pk)})
+
+        def order(row: dict[str, Any]) -> tuple:
+            v = row.get(METRIC_PREFIX + primary.name) if primary else None
+            key = math.inf if v is None else (v if primary.better == "lower" else -v)
+            return (key, row["failures"], row["runtime_mean"] or math.inf, row["solver"])
+
+        rows.sort(key=order)
+        _number(rows, ranked=bool(common) and primary is not None)
         tables[pk] = rows
     return tables
 
@@ -608,7 +810,7 @@ def _csv(rows: list[dict[str, Any]], fields: list[str]) -> str:
     return buf.getvalue()
 
 
-def solvers_csv(records: Iterable[dict[str, Any]]) -> str:
+def solvers_csv(records: Iterable[TaskRecord | dict[str, Any]]) -> str:
     """``solvers.csv``: the ranked primal-gap rows, then the other kinds' rows (their metrics as
     ``metric_<name>`` columns)."""
     records = list(records)
@@ -642,15 +844,39 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(records: list[dict[str, Any]], *, sources: list[str] | None = None,
-                    plots: Iterable[Path] = (), environments: dict[str, dict] | None = None) -> str:
-    """``report.md``: the solver comparison (ranked), grids grouped, the per-instance detail, the
-    other kinds' metrics, the plots, and where the results came from."""
-    recs = latest(records)
+def _outside_common(rows: list[dict[str, Any]]) -> list[str]:
+    """Markdown lines on the tasks left out of a ranking (instances not every solver ran)."""
+    apart = [r for r in rows if r.get("other_tasks")]
+    unranked = any(r.get("rank") is None for r in rows)
+    if not apart and not unranked:
+        return []
+    out = []
+    if unranked:
+        out.append("No instance was run by every solver of a kind: those solvers are not ranked.")
+    if apart:
+        out.append("Ranked over the instances every solver of the kind ran; tasks on other "
+                   "instances, not ranked: " + ", ".join(f"{r['solver']} {r['other_tasks']}"
+                                                         for r in apart) + ".")
+    return out + [""]
+
+
+def report_markdown(records: Iterable[TaskRecord | dict[str, Any]], *,
+                    sources: list[str] | None = None, plots: Iterable[Path] = (),
+                    environments: dict[str, dict] | None = None,
+                    warnings: Iterable[str] = ()) -> str:
+    """``report.md``: warnings (malformed lines, folders that disagree), the solver comparison
+    (ranked), grids grouped, the per-instance detail, the other kinds' metrics, the plots, and
+    where the results came from. ``warnings``: lines found while reading (see :func:`load_runs`)."""
+    problems = list(warnings)
+    typed = as_records(records, problems)
+    recs = latest(typed)
+    problems += record_warnings(typed)
     parts = ["# solverhub report", ""]
     if sources:
         parts += ["Run folders: " + ", ".join(f"`{s}`" for s in sources), ""]
-    parts += [f"{len(recs)} tasks, {sum(r.get('status') == 'error' for r in recs)} failed.", ""]
+    parts += [f"{len(recs)} tasks, {sum(r.failed for r in recs)} failed.", ""]
+    if problems:
+        parts += ["## Warnings", ""] + [f"- {w}" for w in problems] + [""]
     rows = solver_summary(recs)
     if rows:
         parts += ["## Solvers (problem kinds with a primal gap)", "",
@@ -664,21 +890,23 @@ def report_markdown(records: list[dict[str, Any]], *, sources: list[str] | None 
         parts.append(_md_table(
             ["rank", "solver", "tasks", "failures", "solved", "reached opt. value", "wins",
              "mean primal integral", "final gap sgm (%)", "time to opt. sgm (s)", "mean runtime (s)"],
-            [[str(r["rank"]), r["solver"], str(r["tasks"]), str(r["failures"]), str(r["solved"]),
+            [[_md_num(r["rank"]), r["solver"], str(r["tasks"]), str(r["failures"]), str(r["solved"]),
               str(r["reached"]), str(r["wins"]), _md_num(r["primal_integral_mean"]),
               _md_num(r["gap_sgm_percent"]), _md_num(r["time_to_opt_sgm"]),
               _md_num(r["runtime_mean"], 3)] for r in rows]))
         parts.append("")
-        grids = {}
-        for r in rows:
-            grids.setdefault(r["group"], []).append(r)
-        grids = {g: rs for g, rs in grids.items() if len(rs) > 1 or rs[0]["solver"] != g}
+        parts += _outside_common(rows)
+        grids: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:  # labels expanded from a grid section only (a plain label is no grid)
+            if r.get("grid"):
+                grids.setdefault(f"{r['grid']}` ({r['problem_kind']})" if len(
+                    {x["problem_kind"] for x in rows}) > 1 else f"{r['grid']}`", []).append(r)
         for g, rs in grids.items():
-            parts += [f"### Grid `{g}`", ""]
+            parts += [f"### Grid `{g}", ""]
             parts.append(_md_table(
                 ["rank in grid", "configuration", "wins", "mean primal integral", "final gap sgm (%)",
                  "time to opt. sgm (s)", "failures"],
-                [[str(r["rank_in_group"]), r["solver"], str(r["wins"]), _md_num(r["primal_integral_mean"]),
+                [[_md_num(r["rank_in_group"]), r["solver"], str(r["wins"]), _md_num(r["primal_integral_mean"]),
                   _md_num(r["gap_sgm_percent"]), _md_num(r["time_to_opt_sgm"]), str(r["failures"])]
                  for r in rs]))
             parts.append("")
@@ -702,12 +930,15 @@ def report_markdown(records: list[dict[str, Any]], *, sources: list[str] | None 
         for r in krows:
             names += [k for k in r if k.startswith(METRIC_PREFIX) and k not in names]
         parts += [f"## Problem kind `{pk or 'unknown'}`", ""]
+        if krows and krows[0].get("primary_metric"):
+            parts += [f"Ranked by `{krows[0]['primary_metric']}`, the kind's primary metric.", ""]
         parts.append(_md_table(
-            ["solver", "tasks", "failures", *(n[len(METRIC_PREFIX):] for n in names),
+            ["rank", "solver", "tasks", "failures", *(n[len(METRIC_PREFIX):] for n in names),
              "mean runtime (s)"],
-            [[r["solver"], str(r["tasks"]), str(r["failures"]), *(_md_num(r.get(n)) for n in names),
-              _md_num(r["runtime_mean"], 3)] for r in krows]))
+            [[_md_num(r["rank"]), r["solver"], str(r["tasks"]), str(r["failures"]),
+              *(_md_num(r.get(n)) for n in names), _md_num(r["runtime_mean"], 3)] for r in krows]))
         parts.append("")
+        parts += _outside_common(krows)
         kdetail = [r for r in detail if r["problem_kind"] == pk]
         parts.append(_md_table(
             ["instance", "solver", "runs", "status", "objective mean",
@@ -716,23 +947,23 @@ def report_markdown(records: list[dict[str, Any]], *, sources: list[str] | None 
               _md_num(r["objective_mean"], 8), *(_md_num(r.get(n)) for n in names)]
              for r in kdetail]))
         parts.append("")
-    failed = [r for r in recs if r.get("status") == "error"]
+    failed = [r for r in recs if r.status == "error"]
     if failed:
         parts += ["## Failures", ""]
-        parts += [f"- {instance_label(str(r.get('instance')))} / {r.get('solver')} / seed "
-                  f"{r.get('seed')}: {' '.join(str(r.get('error') or '').split())[:300]}"
+        parts += [f"- {instance_label(str(r.instance))} / {r.solver} / seed "
+                  f"{r.seed}: {' '.join(str(r.error or '').split())[:300]}"
                   for r in failed]
         parts.append("")
     plots = list(plots)
     if plots:
         parts += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots] + [""]
-    hosts = Counter((str(r.get("host") or "?"), str(r.get("cpu") or "?")) for r in recs)
+    hosts = Counter((str(r.host or "?"), str(r.cpu or "?")) for r in recs)
     if hosts or environments:
         parts += ["## Where the results came from", ""]
         for (h, c), n in hosts.items():
             parts.append(f"- {n} task(s) on `{h}` ({c})")
-        versions = Counter(json.dumps(r.get("versions"), sort_keys=True) for r in recs
-                           if r.get("versions"))
+        versions = Counter(json.dumps(r.versions, sort_keys=True) for r in recs
+                           if r.versions)
         for v, n in versions.items():
             parts.append(f"- {n} task(s) with {', '.join(f'{k} {x}' for k, x in json.loads(v).items())}")
         for src, env in (environments or {}).items():
@@ -752,7 +983,7 @@ def solver_table(rows: list[dict[str, Any]], title: str | None = None):
                 "gap sgm (%)", "time to opt. sgm (s)"):
         t.add_column(col, justify="left" if col == "solver" else "right")
     for r in rows:
-        t.add_row(str(r["rank"]), escape(r["solver"]), str(r["tasks"]),
+        t.add_row(_fmt(r["rank"]), escape(r["solver"]), str(r["tasks"]),
                   f"[red]{r['failures']}[/red]" if r["failures"] else "0", str(r["solved"]),
                   str(r["wins"]), _fmt(r["primal_integral_mean"], 4), _fmt(r["gap_sgm_percent"], 4),
                   _fmt(r["time_to_opt_sgm"], 4))

@@ -17,11 +17,15 @@ import logging
 import os
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from solverhub.core.errors import BadInputError
 
-__all__ = ["RESULTS", "CONFIG", "SUMMARY", "INFLIGHT", "ENVIRONMENT", "read_results", "ResultWriter", "load_run"]
+if TYPE_CHECKING:
+    from solverhub.core.taskrecord import TaskRecord
+
+__all__ = ["RESULTS", "CONFIG", "SUMMARY", "INFLIGHT", "ENVIRONMENT", "read_results", "read_task_records",
+           "ResultWriter", "load_run"]
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +37,33 @@ ENVIRONMENT = "environment.json"
 INFLIGHT = ".inflight.json"
 
 
+def read_task_records(path: str | Path, *, repair: bool = False,
+                      problems: list[str] | None = None) -> list["TaskRecord"]:
+    """The lines of a ``results.jsonl`` as :class:`~solverhub.core.taskrecord.TaskRecord` (lines
+    written before it, with the solver name under ``kind``, included). A line that is JSON but not
+    a task record (``{}``, a missing seed ...) is left out and named (file and line) in
+    ``problems`` when given, else in a logged warning; see :func:`read_results` for the rest."""
+    from solverhub.core.taskrecord import MalformedRecordError, TaskRecord
+
+    out: list[TaskRecord] = []
+    for n, d in _numbered_results(path, repair=repair):
+        try:
+            out.append(TaskRecord.from_dict(d, where=f"{path} line {n}"))
+        except MalformedRecordError as exc:
+            if problems is not None:  # the caller reports it
+                problems.append(f"{exc}; skipped")
+            else:
+                log.warning("%s; skipped", exc)
+    return out
+
+
 def read_results(path: str | Path, *, repair: bool = False) -> list[dict[str, Any]]:
+    """The JSON objects of a ``results.jsonl``, as written (see :func:`read_task_records` for the
+    typed form)."""
+    return [d for _, d in _numbered_results(path, repair=repair)]
+
+
+def _numbered_results(path: str | Path, *, repair: bool = False) -> list[tuple[int, dict[str, Any]]]:
     """The records of a ``results.jsonl``. A truncated last line (a killed run) is skipped and,
     with ``repair``, cut from the file so that appending stays valid; a corrupt line elsewhere is
     skipped with a warning."""
@@ -42,7 +72,7 @@ def read_results(path: str | Path, *, repair: bool = False) -> list[dict[str, An
         return []
     raw = p.read_bytes()
     complete_len = raw.rfind(b"\n") + 1  # bytes up to and including the last newline
-    records: list[dict[str, Any]] = []
+    records: list[tuple[int, dict[str, Any]]] = []
 
     def parse(chunk: bytes) -> dict[str, Any] | None:
         try:
@@ -51,19 +81,20 @@ def read_results(path: str | Path, *, repair: bool = False) -> list[dict[str, An
             return None
         return rec if isinstance(rec, dict) else None
 
-    for n, line in enumerate(raw[:complete_len].split(b"\n")[:-1], start=1):
+    lines = raw[:complete_len].split(b"\n")[:-1]
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         rec = parse(line)
         if rec is None:
             log.warning("%s: line %d is not a JSON object; skipped", p, n)
             continue
-        records.append(rec)
+        records.append((n, rec))
     tail = raw[complete_len:]
     if tail.strip():
         rec = parse(tail)
         if rec is not None:
-            records.append(rec)
+            records.append((len(lines) + 1, rec))
             if repair:
                 with open(p, "ab") as fh:
                     fh.write(b"\n")
@@ -153,8 +184,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_writers_in_child)
 
 
-def load_run(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of a run folder's results.jsonl (BadInputError if there is none)."""
+def load_run(run_dir: str | Path, problems: list[str] | None = None) -> list["TaskRecord"]:
+    """The records of a run folder's results.jsonl (BadInputError if there is none); lines that
+    are not task records are left out and named in ``problems`` (see :func:`read_task_records`)."""
     d = Path(run_dir)
     if not d.exists():
         raise BadInputError(f"{run_dir}: no such folder")
@@ -162,4 +194,4 @@ def load_run(run_dir: str | Path) -> list[dict[str, Any]]:
         raise BadInputError(f"{run_dir}: not a folder (expected a run folder with {RESULTS})")
     if not (d / RESULTS).exists():
         raise BadInputError(f"{run_dir}: no {RESULTS} here; is this a run folder?")
-    return read_results(d / RESULTS)
+    return read_task_records(d / RESULTS, problems=problems)
