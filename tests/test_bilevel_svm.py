@@ -111,10 +111,13 @@ def test_lvhba_improves_the_upper_objective(small):
     assert res.objective <= 0.8 * P.F(P.x0, P.y0)
 
 
-def test_penalty_applies_to_the_scaled_form_only(small):
+def test_penalty_on_both_forms(small):
+    # the coupled form (alpha_i <= c_i) runs the Lagrangian variant (inner problems with their
+    # multipliers); the scaled form the projected one
     coupled = svm_problem(small, c_start=2.0)
-    with pytest.raises(BadInputError, match="couple x and y"):
-        sh.solve(coupled, solver="bilevel-penalty", max_iterations=5)
+    res = sh.solve(coupled, solver="bilevel-penalty", max_iterations=5)
+    assert res.status == "iteration_limit" and res.iterations == 5
+    assert res.metrics["constraint_violation"] <= 1e-6
     scaled = svm_problem(small, c_start=2.0, formulation="scaled")
     res = sh.solve(scaled, solver="bilevel-penalty", variant="single-loop", alpha=0.5,
                    inner_step=0.5, sigma=0.1, max_iterations=1500)

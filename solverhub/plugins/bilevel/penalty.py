@@ -202,6 +202,11 @@ class BilevelPenalty(SolverBase[PenaltyOptions]):
                 break
         else:
             k = o.max_iterations
+        if coupled and k:
+            # the last x step moved the lower-level feasible set: y_sigma is solved again at the
+            # reported x, so that (x, y) satisfies the coupled constraints
+            y, _, it_y = _inner_with_multipliers(P, x, y, sig)
+            inner_total += it_y
         info.update({"final_step": step, "inner_iterations": inner_total,
                      "penalty_gap": float(np.linalg.norm(y - z))})
         # the reported point is (x, y_sigma): y_sigma is O(sigma)-optimal for the lower level and
