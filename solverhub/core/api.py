@@ -44,7 +44,27 @@ def load_problem(source: Any, kind: str | None = None, **params: Any) -> Any:
     and are validated by the loader's parameter model (see :mod:`solverhub.core.loading`). A
     ``py:`` address runs code, so it needs the user's consent (:mod:`solverhub.core.trust`). With
     ``kind`` the problem is converted to that kind (``load_problem(pyomo_model, kind="mip")``);
-    without, it comes in the loader's own form (a Pyomo model loads as kind ``pyomo``)."""
+    without, it comes in the loader's own form (a Pyomo model loads as kind ``pyomo``).
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or object
+        A path, an address or a Python object a loader accepts.
+    kind : str, optional
+        Convert the loaded problem to this kind.
+    **params
+        Loader parameters, validated by the loader's parameter model.
+
+    Returns
+    -------
+    object
+        The problem, of its loader's kind or of ``kind``.
+
+    Raises
+    ------
+    BadInputError
+        No loader claims the source, a parameter is unknown or invalid, the file is malformed.
+    """
     problem = _load(source, **params)
     return problem if kind is None else _convert(problem, kind, None)
 
@@ -157,6 +177,40 @@ def solve(problem: Any, solver: str = "highs", *, time_limit: float | None = Non
     ``time_limit`` covers the whole call (loading, conversion, solving, verification) counted from
     ``started_at`` (a ``time.perf_counter()`` reading; default: when ``solve`` is called): the
     solver gets what is left of it.
+
+    Parameters
+    ----------
+    problem : str, pathlib.Path or problem object
+        An MPS/LP path, an address (``generate:...``, ``bolib:...``, ``s2mpj:...``,
+        ``dataset:...``, ``py:...`` with consent), a problem object of any registered kind, or a
+        Pyomo model. A problem of another kind is converted by a registered converter, and the
+        result is mapped back to the problem's own form when the converter inverts.
+    solver : str
+        A registered solver name (``solverhub solvers`` lists them).
+    time_limit : float or None
+        Seconds for the whole call, counted from ``started_at``; None: no limit.
+    seed : int
+        Random seed handed to the solver.
+    options : dict or pydantic model, optional
+        The solver's options; keywords (``**extra_options``) are merged in.
+    observers : iterable
+        Objects notified of the run's start, incumbents, iterations and end.
+    reference : float, optional
+        A known optimal value; fills ``Result.primal_integral`` (MIP).
+    started_at : float, optional
+        The ``time.perf_counter()`` reading the time limit counts from.
+
+    Returns
+    -------
+    Result
+        The checked result: ``status`` with ``termination`` and ``solution_status``,
+        ``objective``, ``bound``, ``x``, ``metrics`` of the problem's kind, ``history``,
+        ``trajectory``.
+
+    Raises
+    ------
+    BadInputError
+        Unknown solver, invalid option, malformed problem, code without consent.
     """
     start = time.perf_counter() if started_at is None else float(started_at)
     pm = get_plugin_manager()
