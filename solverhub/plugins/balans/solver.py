@@ -27,9 +27,9 @@ from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchS
 from solverhub.core.mip import MIPProblem, integral_objective
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 from solverhub.plugins.balans.background import BackgroundSearch, can_pause
 from solverhub.plugins.balans.guard import DeadlineBackend
-from solverhub.core.solver import SolverBase
 from solverhub.plugins.balans.options import BalansOptions
 from solverhub.plugins.balans.stop.rules import MaxIterations, NoImprovement, Optimality, TimeLimit, gap_closed
 
@@ -387,7 +387,6 @@ class _Run:
         arms, policy, acceptance, rules = self._components()
         sub_names = list(dict.fromkeys(self.opts.sub_backends or self.portfolio
                                        or [self.opts.backend]))
-        names = list(dict.fromkeys([self.opts.backend, *self.portfolio, *sub_names]))
         backends: dict[str, DeadlineBackend] = {}
         self._backends = backends
         if self.time_left() <= 0.01:

@@ -28,7 +28,7 @@ from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
-from .common import breakdown, finish, require_problem
+from .common import finish, require_problem
 from .options import ImplicitOptions
 from .problem import BilevelProblem
 from .sets import Box, is_convex_set

@@ -24,8 +24,9 @@ import numpy as np
 
 import solverhub as sh
 from solverhub.core.errors import BadInputError
-from solverhub.core.timing import deadline_of, limit_status
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.solver import SolverBase
+from solverhub.core.timing import deadline_of, limit_status
 
 from .common import (
     DIVERGENCE_FACTOR,
@@ -35,8 +36,6 @@ from .common import (
     nonfinite,
     require_problem,
 )
-from solverhub.core.solver import SolverBase
-
 from .options import PenaltyOptions
 from .problem import BilevelProblem
 from .sets import Box, dykstra, is_convex_set

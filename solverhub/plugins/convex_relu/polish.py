@@ -6,9 +6,9 @@ which cone rows (2 D_i - I) X u_i >= 0 hold with equality, then solve the reduce
 problem exactly and certify the result:
 
 1. For each nonzero group b the active rows K_b are those where ADMM's s-iterate is zero and
-   the slack is <= ``act_tol`` times the group's largest |x_k'u_b|. With N_b an orthonormal basis of the null space of X[K_b],
-   u_b = N_b z_b satisfies the active rows as equalities and ||u_b|| = ||z_b||, so the reduced
-   problem is an unconstrained group lasso in z:
+   the slack is <= ``act_tol`` times the group's largest |x_k'u_b|. With N_b an orthonormal basis
+   of the null space of X[K_b], u_b = N_b z_b satisfies the active rows as equalities and
+   ||u_b|| = ||z_b||, so the reduced problem is an unconstrained group lasso in z:
    min (1/2n) ||sum_b A_b z_b - y||^2 + beta sum_b ||z_b||,  A_b = +-D_i X N_b.
    It is smooth where every z_b != 0: damped Newton with an Armijo line search. When the reduced
    problem has more variables m than n + groups, the Newton system is solved by Woodbury over
@@ -379,7 +379,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                 continue
             # groups whose zero block violates its optimality condition enter along the
             # negative reduced gradient, in the null space of the rows their NNLS fit uses
-            for r, s, i, mu, Fl in sorted(entering, key=lambda e: -e[0])[:max(1, P // 10)]:
+            for _r, s, i, mu, Fl in sorted(entering, key=lambda e: -e[0])[:max(1, P // 10)]:
                 act = np.flatnonzero(mu > 0)
                 g = _Group(s, i, act, _null_basis(X[act], d))
                 if g.basis.shape[1] == 0:

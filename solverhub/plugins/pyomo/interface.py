@@ -3,10 +3,11 @@
 ``SolverFactory("solverhub_<name>")`` (new interface, or ``pyomo.environ.SolverFactory`` for the
 legacy wrapper) gives an instance of a subclass of :class:`SolverhubSolver`, one class per
 solverhub solver. ``solve(model, **config)`` compiles the model (:mod:`.convert`), runs
-:func:`solverhub.solve` and reports in Pyomo's terms. Every solverhub :class:`~solverhub.core.result.Result` carries why the solver stopped
-(``termination``) and what it holds (``solution_status``), with the same meanings as Pyomo's;
-they are mapped name for name (``max_time_limit`` -> ``maxTimeLimit``, ``proven_infeasible`` ->
-``provenInfeasible`` ...), ``noSolution`` when no solution vector came back:
+:func:`solverhub.solve` and reports in Pyomo's terms. Every solverhub
+:class:`~solverhub.core.result.Result` carries why the solver stopped (``termination``) and what
+it holds (``solution_status``), with the same meanings as Pyomo's; they are mapped name for name
+(``max_time_limit`` -> ``maxTimeLimit``, ``proven_infeasible`` -> ``provenInfeasible`` ...),
+``noSolution`` when no solution vector came back:
 
 ==============================  ==============================  ===========================
 solverhub status                ``termination_condition``       ``solution_status``
