@@ -26,6 +26,7 @@ from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MIPProblem, integral_objective
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
+from solverhub.core.records import resolve
 from solverhub.core.result import Result, Status
 from solverhub.core.solver import SolverBase
 from solverhub.plugins.balans.background import BackgroundSearch, can_pause
@@ -476,7 +477,7 @@ class _Run:
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
         try:
-            return spec.factory(self.minp, threads=1, seed=self.seed, **kwargs)
+            return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
             raise BadInputError(f"solver 'balans': backend_options[{name!r}]: {exc}") from exc
 
