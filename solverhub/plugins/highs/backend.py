@@ -560,6 +560,7 @@ class HighsBackend(MIPBackend):
                  "lp_iterations": int(info.simplex_iteration_count),
                  "improving_solutions": self._n_improving}
         lp_note, lp_proved = None, True
+        bound: float | None
         if self.problem.integrality.any():
             bound = float(info.mip_dual_bound)
             bound = bound if math.isfinite(bound) else None

@@ -579,7 +579,7 @@ class ScipBackend(MIPBackend):
         return res
 
     def close(self) -> None:
-        m, self._m = getattr(self, "_m", None), None
+        m, self._m = getattr(self, "_m", None), None  # type: ignore[assignment]  # closed: the model is dropped
         if m is not None:
             try:
                 m.freeProb()
