@@ -146,7 +146,7 @@ class BilevelImplicit(SolverBase[ImplicitOptions]):
                 y = y + d   # a Newton step: exact for a quadratic lower level
             return y, "ok"
 
-        state = {"y": y, "out": "ok", "evals": 0}
+        state: dict[str, Any] = {"y": y, "out": "ok", "evals": 0}
 
         def phi_grad(xv: np.ndarray) -> tuple[float, np.ndarray]:
             """phi(x) = F(x, y*(x)) and its hypergradient (the lower level warm started)."""

@@ -298,7 +298,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                 Fl = sign[g.s] * (X.T @ (Df[:, g.i] * lam))
                 xu = X @ u
                 slack = E[:, g.i] * xu
-                viol = np.flatnonzero(slack < -feas_tol * float(np.max(np.abs(xu))))
+                violated = np.flatnonzero(slack < -feas_tol * float(np.max(np.abs(xu))))
                 res = Fl
                 drop = np.zeros(0, dtype=np.intp)
                 if g.active.size:
@@ -314,11 +314,11 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                     neg = mu < -1e-9 * max(float(np.max(np.abs(mu))), 1e-300)
                     if neg.any():           # one row at a time: the most negative multiplier
                         drop = g.active[[int(np.argmin(mu))]]
-                if viol.size:               # and the most violated inactive row
-                    viol = viol[[int(np.argmin(slack[viol]))]]
+                if violated.size:           # and the most violated inactive row
+                    violated = violated[[int(np.argmin(slack[violated]))]]
                 worst = max(worst, float(np.linalg.norm(res)))
-                if viol.size or drop.size:
-                    new_act = (set(g.active.tolist()) - set(drop.tolist())) | set(viol.tolist())
+                if violated.size or drop.size:
+                    new_act = (set(g.active.tolist()) - set(drop.tolist())) | set(violated.tolist())
                     g.active = np.array(sorted(new_act), dtype=np.intp)
                     g.basis = _null_basis(X[g.active], d)
                     g.block = None
@@ -401,7 +401,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
     f = pb.objective(x)
     viol = pb.cone_violation(x)
     gap = (f - dual_total) / max(abs(f), 1e-300)
-    ok = viol <= feas_tol * 10 and gap <= gap_tol
+    ok = bool(viol <= feas_tol * 10 and gap <= gap_tol)
     reason = "certified" if ok else (f"cone violation {viol:.1e}" if viol > feas_tol * 10
                                      else f"certified gap {gap:.1e} > {gap_tol:g}")
     return PolishOutcome(ok, x, f, dual_total, gap, viol, steps_total, rounds_used, reason)
