@@ -355,7 +355,7 @@ class TunerSpec(Record):
 
     _lazy_fields = ("factory",)
 
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     params: dict[str, Any] = field(default_factory=dict)
     contextual: bool = False
     description: str = ""
