@@ -8,21 +8,27 @@ from __future__ import annotations
 
 from solverhub.core.api import load_problem, solve
 from solverhub.core.backend import BackendResult, MIPBackend
-from solverhub.core.errors import (BadInputError, DuplicateNameError, SolverhubError,
-                                   UnavailableError, UnknownNameError)
+from solverhub.core.errors import BadInputError, DuplicateNameError, SolverhubError, UnavailableError, UnknownNameError
 from solverhub.core.hookspecs import hookimpl, hookspec
+from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
+from solverhub.core.loading import LoaderParams, NoParams
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MAX, MIN, MIPProblem
-from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification
-from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent, ProblemKind,
-                                    SolverSpec, TunerSpec)
-from solverhub.core.result import (Correction, Result, SolutionStatus, Status,
-                                   TerminationCondition)
-from solverhub.core.loading import LoaderParams, NoParams
-from solverhub.core.trust import allow_code, code_allowed
 from solverhub.core.options import DeviceOptions, IterationLimitOptions, RelGapOptions, SolverOptions
+from solverhub.core.records import (
+    ArrayBackend,
+    BackendSpec,
+    Converter,
+    LoaderSpec,
+    MetaComponent,
+    ProblemKind,
+    SolverSpec,
+    TunerSpec,
+)
+from solverhub.core.result import Correction, Result, SolutionStatus, Status, TerminationCondition
 from solverhub.core.solver import Solver, SolverBase
+from solverhub.core.trust import allow_code, code_allowed
 
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",

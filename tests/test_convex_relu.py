@@ -164,6 +164,13 @@ def test_problem_validation_messages():
         sh.plugins.convex_relu.ReLUTraining(X, np.arange(5.0), patterns=np.ones((5, 0), bool))
 
 
+def test_relu_adam_refuses_sample_weights():
+    pb = make_synthetic(n=20, d=3, P=4)
+    pb.sample_weight = np.ones(pb.X.shape[0])
+    with pytest.raises(sh.BadInputError, match="relu-adam does not take sample weights"):
+        sh.solve(pb, solver="relu-adam", options={"max_iterations": 5})
+
+
 # ------------------------------------------------------------------ conformance suite
 def test_plugin_conformance():
     check_plugin(sh.plugins.convex_relu)

@@ -18,7 +18,7 @@ from solverhub.core.interrupt import handle_sigint, stop_requested
 from solverhub.core.kinds import KindProtocol, Reference
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.observers import Notifier
-from solverhub.core.records import Converter, SolverSpec
+from solverhub.core.records import Converter, SolverSpec, resolve
 from solverhub.core.result import Conversion, Correction, Result, Status
 from solverhub.core.timing import RESERVE_SECONDS, check_time_limit
 
@@ -155,7 +155,7 @@ def _convert_with(problem: Any, target_kind: str, solver: str | None) -> tuple[A
         return problem, None
     for conv in get_plugin_manager().converters().values():
         if conv.source_kind == kind and conv.target_kind == target_kind:
-            return conv.convert(problem), conv
+            return resolve(conv.convert)(problem), conv
     who = f"solver {solver!r} takes" if solver else "asked for"
     raise BadInputError(f"{who} problems of kind {target_kind!r}, but "
                         f"{describe_source(problem)} is of kind {kind!r} and no converter exists")
@@ -341,7 +341,7 @@ def _invert(converter: Converter, source: Any, target: Any, result: Result) -> R
     result.conversion = trace
     assert converter.invert is not None
     try:
-        out = converter.invert(source, target, result)
+        out = resolve(converter.invert)(source, target, result)
     except Exception as exc:
         if isinstance(exc, BadInputError):
             raise

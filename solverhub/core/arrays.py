@@ -24,7 +24,7 @@ def array_namespace(device: str = "cpu") -> ModuleType:
         return np
     from solverhub.core.manager import get_plugin_manager  # noqa: PLC0415 - avoid an import cycle
 
-    return get_plugin_manager().get_array_backend(str(device).lower()).module()
+    return get_plugin_manager().get_array_backend(str(device).lower()).load_module()
 
 
 def asarray_on(xp: ModuleType, x: Any, dtype: Any = None) -> Any:

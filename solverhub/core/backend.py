@@ -169,5 +169,5 @@ class MIPBackend(abc.ABC):
         finally:
             self.restore()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: the default has nothing to release)
         """Release the solver object (optional)."""

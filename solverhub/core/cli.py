@@ -262,7 +262,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     from solverhub.core.manager import get_plugin_manager
 
     pm = get_plugin_manager()
-    solvers = []
+    solvers: list[dict[str, Any]] = []
     for name in sorted(pm.solvers()):
         spec = pm.solvers()[name]
         reason = spec.unavailable_reason()

@@ -19,8 +19,16 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from solverhub.core.records import (ArrayBackend, BackendSpec, Converter, LoaderSpec, MetaComponent,
-                                        ProblemKind, SolverSpec, TunerSpec)
+    from solverhub.core.records import (
+        ArrayBackend,
+        BackendSpec,
+        Converter,
+        LoaderSpec,
+        MetaComponent,
+        ProblemKind,
+        SolverSpec,
+        TunerSpec,
+    )
     from solverhub.core.result import Result
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from solverhub.core.address import Address, parse_address
 from solverhub.core.errors import BadInputError, PluginError
-from solverhub.core.records import LoaderSpec
+from solverhub.core.records import LoaderSpec, resolve
 
 __all__ = ["LoaderParams", "NoParams", "validate_loader_params", "address_of", "call_loader",
            "load_source", "check_source", "resolve_source_paths", "loader_label"]
@@ -148,9 +148,9 @@ def call_loader(loader: LoaderSpec, target: Any, params: Any, source: Any) -> An
 
     try:
         if loader.params is None:  # the old contract: the whole source and a dict of strings
-            problem = loader.load(source, params)
+            problem = resolve(loader.load)(source, params)
         else:
-            problem = loader.load(target, params)
+            problem = resolve(loader.load)(target, params)
     except (BadInputError, KeyboardInterrupt):
         raise
     except Exception as exc:

@@ -32,6 +32,7 @@ from solverhub.core.records import (
     ProblemKind,
     SolverSpec,
     TunerSpec,
+    resolve,
 )
 
 __all__ = ["SolverhubPluginManager", "PluginInfo", "NameConflict", "get_plugin_manager", "BUILTIN_PLUGINS",
@@ -253,9 +254,11 @@ class SolverhubPluginManager(pluggy.PluginManager):
                         self._mark_broken(provider, f"{hook_name} returned {type(rec).__name__}, "
                                                     f"expected {rtype.__name__}")
                         continue
-                    if category and rec.category != category:
+                    # only the MetaComponent registries name a category
+                    rec_category = getattr(rec, "category", None)
+                    if category and rec_category != category:
                         self._mark_broken(provider, f"{hook_name} returned {rec.name!r} of category "
-                                                    f"{rec.category!r}, expected {category!r}")
+                                                    f"{rec_category!r}, expected {category!r}")
                         continue
                     rec = _with_provider(rec, provider)
                     if rec.name in table:
@@ -355,7 +358,7 @@ class SolverhubPluginManager(pluggy.PluginManager):
             if ld.accepts is None:
                 continue
             try:
-                if ld.accepts(obj):
+                if resolve(ld.accepts)(obj):
                     out.append(ld)
             except Exception:  # a claim predicate must not break loading for others
                 continue

@@ -89,7 +89,8 @@ def environment() -> dict[str, Any]:
     """The runner's environment, written once per run folder as ``environment.json``."""
     dists = {}
     for d in metadata.distributions():
-        name = d.metadata.get("Name")
+        names = d.metadata.get_all("Name")  # None when absent
+        name = names[0] if names else None
         if name:
             dists[name] = d.version
     return {

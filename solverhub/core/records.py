@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -81,9 +81,13 @@ class LazyRef:
         return (LazyRef, (self.path,))
 
 
-def resolve(obj: Any) -> Any:
-    """``obj`` itself, or the object a :class:`LazyRef` names."""
-    return obj.resolve() if isinstance(obj, LazyRef) else obj
+T = TypeVar("T")
+
+
+def resolve(obj: T | str) -> T:
+    """``obj`` itself, or the object a :class:`LazyRef` names. A record field typed ``X | str``
+    holds a :class:`LazyRef` in place of the string once the record is built, so this gives ``X``."""
+    return cast(T, obj.resolve() if isinstance(obj, LazyRef) else obj)
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,12 @@ class Record:
                 object.__setattr__(self, fname, LazyRef(value))
 
 
-def _probe(available: Callable[[], str | None] | None) -> str | None:
+def _probe(available: Callable[[], str | None] | str | None) -> str | None:
     """Run an availability probe: ``None`` (usable) or the reason it is not."""
     if available is None:
         return None
     try:
-        reason = available()
+        reason = resolve(available)()
     except Exception as exc:  # a probe must never take the host down
         return f"availability probe raised {type(exc).__name__}: {exc}"
     return None if not reason else str(reason)
@@ -172,13 +176,13 @@ class LoaderSpec(Record):
 
     _lazy_fields = ("load", "accepts", "params")
 
-    load: Callable[[Any, Any], Any]
+    load: Callable[[Any, Any], Any] | str
     schemes: tuple[str, ...] = ()
     suffixes: tuple[str, ...] = ()
-    accepts: Callable[[Any], bool] | None = None
+    accepts: Callable[[Any], bool] | str | None = None
     kind: str | None = None
     description: str = ""
-    params: type[BaseModel] | Callable[[str], type[BaseModel]] | None = None
+    params: type[BaseModel] | Callable[[str], type[BaseModel]] | str | None = None
     target_is_path: bool | Callable[[str], bool] = False
     runs_code: bool = False
     #: addresses (or paths) this loader reads, for the conformance kit to load and check
@@ -189,7 +193,7 @@ class LoaderSpec(Record):
         p = resolve(self.params)
         if p is None or (isinstance(p, type) and issubclass(p, BaseModel)):
             return p
-        return p(target)
+        return cast(Callable[[str], type[BaseModel]], p)(target)  # a function of the target
 
     def names_file(self, target: str) -> bool:
         """True when ``target`` (of an address of this loader's scheme) names a file."""
@@ -218,8 +222,8 @@ class Converter(Record):
 
     source_kind: str
     target_kind: str
-    convert: Callable[[Any], Any]
-    invert: Callable[[Any, Any, Any], Any] | None = None
+    convert: Callable[[Any], Any] | str
+    invert: Callable[[Any, Any, Any], Any] | str | None = None
 
 
 @dataclass(frozen=True)
@@ -250,10 +254,10 @@ class SolverSpec(Record):
     _lazy_fields = ("factory", "options", "available")
 
     problem_kind: str
-    factory: Callable[..., Any]
-    options: type[BaseModel] = NoOptions
+    factory: Callable[..., Any] | str
+    options: type[BaseModel] | str = NoOptions
     description: str = ""
-    available: Callable[[], str | None] | None = None
+    available: Callable[[], str | None] | str | None = None
     deterministic: bool = True
 
     @property
@@ -282,7 +286,7 @@ class BackendSpec(Record):
 
     _lazy_fields = ("factory",)
 
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     capabilities: frozenset[str] = field(default_factory=frozenset)
     description: str = ""
 
@@ -299,7 +303,7 @@ class MetaComponent(Record):
     _lazy_fields = ("factory",)
 
     category: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
 
@@ -325,9 +329,13 @@ class ArrayBackend(Record):
 
     _lazy_fields = ("module", "available")
 
-    module: Callable[[], ModuleType]
-    available: Callable[[], str | None] | None = None
+    module: Callable[[], ModuleType] | str
+    available: Callable[[], str | None] | str | None = None
     description: str = ""
+
+    def load_module(self) -> ModuleType:
+        """The array namespace (imports it)."""
+        return resolve(self.module)()
 
     def unavailable_reason(self) -> str | None:
         """``None`` when usable; a probe that raises counts as unavailable, with its error."""
@@ -347,7 +355,7 @@ class TunerSpec(Record):
 
     _lazy_fields = ("factory",)
 
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] | str
     params: dict[str, Any] = field(default_factory=dict)
     contextual: bool = False
     description: str = ""

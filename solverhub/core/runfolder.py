@@ -103,10 +103,10 @@ def _numbered_results(path: str | Path, *, repair: bool = False) -> list[tuple[i
         else:
             log.warning("%s: ignoring a truncated last line", p)
             if repair:
-                with open(p, "r+b") as fh:
-                    fh.truncate(complete_len)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                with open(p, "r+b") as rw:
+                    rw.truncate(complete_len)
+                    rw.flush()
+                    os.fsync(rw.fileno())
     return records
 
 

@@ -334,6 +334,7 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
     from solverhub.core.errors import BadInputError
     from solverhub.core.interrupt import handle_sigint, stop_requested
     from solverhub.core.manager import get_plugin_manager
+    from solverhub.core.records import resolve
 
     t = cfg.tune
     pm = get_plugin_manager()
@@ -347,8 +348,8 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
     if config_text and not (out / TUNE_CONFIG).exists():
         (out / TUNE_CONFIG).write_text(config_text, encoding="utf-8")
     tuner_spec = pm.get_tuner(t.tuner)
-    tuner = tuner_spec.factory(t.parameter, cost_bound=bound, seed=t.seed,
-                               **{**tuner_spec.params, **t.tuner_params})
+    tuner = resolve(tuner_spec.factory)(t.parameter, cost_bound=bound, seed=t.seed,
+                                        **{**tuner_spec.params, **t.tuner_params})
     addresses = t.sequence.addresses()
     done = _read_jsonl(out / TUNE_LOG, repair=True)
     for rec in done:  # replay: the same seed and history give the same choices

@@ -7,7 +7,7 @@ so the two entry points accept exactly the same things and report the same error
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field, ValidationError
 
@@ -33,6 +33,8 @@ class GeneratorParams(LoaderParams):
     primary: ClassVar[tuple[str, ...]] = ()
 
 
+P = TypeVar("P", bound=GeneratorParams)
+
 def _describe(exc: ValidationError, model: type[GeneratorParams], values: dict[str, Any]) -> str:
     parts = []
     known = ", ".join(model.model_fields)
@@ -48,7 +50,7 @@ def _describe(exc: ValidationError, model: type[GeneratorParams], values: dict[s
     return "; ".join(parts)
 
 
-def validate_params(model: type[GeneratorParams], values: dict[str, Any]) -> GeneratorParams:
+def validate_params(model: type[P], values: dict[str, Any]) -> P:
     """Validate ``values`` with ``model``; errors become one-line :class:`BadInputError` messages
     naming the family and the parameter."""
     try:

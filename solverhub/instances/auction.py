@@ -114,7 +114,7 @@ def combinatorial_auction(*, n_items: int = 100, n_bids: int = 500, min_value: f
         main_price = price(main, private)
         mine = [main]
         mine_prices = [main_price]
-        starts = rng.permutation(main)[: p.max_sub_bids] if len(main) > 1 else []
+        starts: np.ndarray | list[int] = rng.permutation(main)[: p.max_sub_bids] if len(main) > 1 else []
         for start in starts:
             if start == first:
                 continue

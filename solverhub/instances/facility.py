@@ -78,23 +78,27 @@ def facility_location(*, n_customers: int = 100, n_facilities: int = 100, ratio:
     lo, up = [], []
     # demand rows: sum_i x_ij = 1
     blocks.append(sp.csr_matrix((np.ones(nx), (np.repeat(np.arange(C), F), xcol.ravel())), shape=(C, n)))
-    lo.append(np.ones(C)); up.append(np.ones(C))
+    lo.append(np.ones(C))
+    up.append(np.ones(C))
     # capacity rows: sum_j d_j x_ij - s_i y_i <= 0
     r = np.concatenate([np.tile(np.arange(F), C), np.arange(F)])
     k = np.concatenate([xcol.ravel(), np.arange(F)])
     v = np.concatenate([np.repeat(demand, F), -capacity])
     blocks.append(sp.csr_matrix((v, (r, k)), shape=(F, n)))
-    lo.append(np.full(F, -np.inf)); up.append(np.zeros(F))
+    lo.append(np.full(F, -np.inf))
+    up.append(np.zeros(F))
     # total capacity: sum_i s_i y_i >= sum_j d_j
     blocks.append(sp.csr_matrix((capacity, (np.zeros(F, dtype=np.int64), np.arange(F))), shape=(1, n)))
-    lo.append(np.array([demand.sum()])); up.append(np.array([np.inf]))
+    lo.append(np.array([demand.sum()]))
+    up.append(np.array([np.inf]))
     if p.strong:
         # x_ij - y_i <= 0, one row per pair, in the column order of x
         rr = np.repeat(np.arange(nx), 2)
         kk = np.column_stack([xcol.ravel(), np.tile(np.arange(F), C)]).ravel()
         vv = np.tile([1.0, -1.0], nx)
         blocks.append(sp.csr_matrix((vv, (rr, kk)), shape=(nx, n)))
-        lo.append(np.full(nx, -np.inf)); up.append(np.zeros(nx))
+        lo.append(np.full(nx, -np.inf))
+        up.append(np.zeros(nx))
     A = sp.vstack(blocks, format="csr")
     integrality = np.zeros(n, dtype=bool)
     integrality[:F] = True

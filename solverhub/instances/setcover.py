@@ -6,8 +6,8 @@
 
 ``A`` is a random 0/1 matrix with ``round(rows * cols * density)`` non-zeros (a few more when that
 is needed so that every row is covered by at least one column and every column covers at least one
-row: one random column is first drawn for each row, one random row for each column still empty); costs are integers drawn uniformly
-from ``1..max_coef``.
+row: one random column is first drawn for each row, one random row for each column still empty);
+costs are integers drawn uniformly from ``1..max_coef``.
 """
 
 from __future__ import annotations

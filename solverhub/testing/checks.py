@@ -12,7 +12,8 @@ import sys
 import time
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from functools import partial
+from typing import Any, Callable, Iterable, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -175,9 +176,11 @@ def check_result(res: Any, problem: Any, *, who: str, optimum: float | None = No
                                   f"without a solution x"
         rep = problem.check(np.asarray(res.x, dtype=float))
         assert rep.feasible, f"{who}: the returned x is not feasible ({rep})"
+        assert res.objective is not None, f"{who}: a solution x without an objective"
         assert _close(rep.objective, float(res.objective)), \
             f"{who}: objective {res.objective} differs from c @ x + offset = {rep.objective}"
     if res.status == Status.OPTIMAL:
+        assert res.objective is not None, f"{who}: status optimal without an objective"
         obj = float(res.objective)
         if optimum is not None:
             assert _close(obj, optimum), f"{who}: reported optimal {obj}, the optimum is {optimum}"
@@ -187,6 +190,7 @@ def check_result(res: Any, problem: Any, *, who: str, optimum: float | None = No
                 else b <= obj + REL_TOL * max(1, abs(obj))
             assert ok, f"{who}: bound {b} is on the wrong side of the objective {obj}"
     if traj and res.has_solution:
+        assert res.objective is not None, f"{who}: a solution without an objective"
         last = float(traj[-1][1])
         best = max(v for _, v in traj) if _sense(problem) == MAX else min(v for _, v in traj)
         assert _close(best, float(res.objective)) or _close(last, float(res.objective)), \
@@ -287,8 +291,8 @@ class _SolverContext:
                                         "bad_instances=[(label, object), ...]"))
 
 
-def _solve(ctx: _SolverContext, solver: Any, problem: Any, *, time_limit: float | None = "tiny",
-           seed: int = 0, notifier: Any = None) -> Result:
+def _solve(ctx: _SolverContext, solver: Any, problem: Any, *,
+           time_limit: float | Literal["tiny"] | None = "tiny", seed: int = 0, notifier: Any = None) -> Result:
     tl = ctx.tiny_time_limit if time_limit == "tiny" else time_limit
     kw: dict[str, Any] = {"time_limit": tl, "seed": seed}
     if notifier is not None:
@@ -491,6 +495,7 @@ def _c_repeated(ctx: _SolverContext) -> None:
         results.append(res)
     a, b = results[0], results[-1]
     if a.status == b.status == Status.OPTIMAL:
+        assert a.objective is not None and b.objective is not None  # check_result asserted them
         assert _close(float(a.objective), float(b.objective)), \
             f"solver {ctx.name!r}: solving {_label(first)} again on the same object gave " \
             f"{b.objective} after {a.objective}"
@@ -618,7 +623,7 @@ def solver_checks(name: str, *, options: dict | None = None, hard_options: dict 
     if keep is not None and keep - set(SOLVER_CHECKS):
         raise ValueError(f"unknown checks {sorted(keep - set(SOLVER_CHECKS))}; "
                          f"known: {sorted(SOLVER_CHECKS)}")
-    return [Check(f"{name}:{cname}", (lambda f=f: f(ctx)), doc)
+    return [Check(f"{name}:{cname}", partial(f, ctx), doc)
             for cname, (f, doc) in SOLVER_CHECKS.items() if keep is None or cname in keep]
 
 
@@ -668,9 +673,10 @@ def _records(plugin: Any, name: str) -> dict[str, list]:
                     f"plugin {name!r}: {hook}() returned {type(rec).__name__}, expected {rtype.__name__}"
                 assert isinstance(rec.name, str) and rec.name.strip() and rec.name == rec.name.strip(), \
                     f"plugin {name!r}: {hook}() returned a record with name {rec.name!r}"
-                if category is not None:
-                    assert rec.category == category, \
-                        f"plugin {name!r}: {hook}() returned {rec.name!r} of category {rec.category!r}"
+                if category is not None:  # only the MetaComponent registries name a category
+                    rec_category = getattr(rec, "category", None)
+                    assert rec_category == category, \
+                        f"plugin {name!r}: {hook}() returned {rec.name!r} of category {rec_category!r}"
                 out.setdefault(hook, []).append(rec)
     return out
 
@@ -896,7 +902,7 @@ def plugin_checks(plugin: Any, name: str | None = None, *, solvers: bool = False
     plugin = _resolve_plugin(plugin)
     pname = _plugin_name(plugin, name)
     keep = set(select) if select is not None else None
-    checks = [Check(f"{pname}:{cname}", (lambda f=f: f(plugin, pname)), doc)
+    checks = [Check(f"{pname}:{cname}", partial(f, plugin, pname), doc)
               for cname, (f, doc) in PLUGIN_CHECKS.items() if keep is None or cname in keep]
     if solvers:
         pm = _isolated_pm(plugin, pname)

@@ -39,7 +39,8 @@ def brute_force_optimum(p: MIPProblem) -> float:
 def _knapsack_max() -> MIPProblem:
     """Two-constraint 0/1 knapsack, maximised."""
     A = sp.csr_matrix(np.array([[3, 4, 2, 3, 2, 3], [2, 3, 1, 2, 2, 1]], dtype=float))
-    return MIPProblem(c=[10, 13, 7, 8, 6, 9], A=A, row_lower=[-np.inf, -np.inf], row_upper=[9, 6],
+    return MIPProblem(c=np.array([10, 13, 7, 8, 6, 9]), A=A,
+                      row_lower=np.array([-np.inf, -np.inf]), row_upper=np.array([9, 6]),
                       col_lower=np.zeros(6), col_upper=np.ones(6), integrality=np.ones(6, bool),
                       sense=MAX, name="conformance-knapsack-max")
 
@@ -53,9 +54,10 @@ def _mixed_min() -> MIPProblem:
     and the optimum is 0 - 3 + 5.5 + 1.75 + 1.5 = 5.75 (unique).
     """
     A = sp.csr_matrix(np.array([[1, 1, 1, 0], [1, -1, 0, 0], [0, 0, 1, -1]], dtype=float))
-    return MIPProblem(c=[2, 3, 1, 0.5], A=A, row_lower=[4.5, 1, -2], row_upper=[np.inf, 1, 2],
-                      col_lower=[0, -5, 0, 0], col_upper=[10, 5, np.inf, np.inf],
-                      integrality=[True, True, False, False], offset=1.5, sense=MIN,
+    return MIPProblem(c=np.array([2, 3, 1, 0.5]), A=A,
+                      row_lower=np.array([4.5, 1, -2]), row_upper=np.array([np.inf, 1, 2]),
+                      col_lower=np.array([0, -5, 0, 0]), col_upper=np.array([10, 5, np.inf, np.inf]),
+                      integrality=np.array([True, True, False, False]), offset=1.5, sense=MIN,
                       name="conformance-mixed-min",
                       col_names=["x0", "x1", "y", "z"], row_names=["cover", "link", "range"])
 
@@ -64,8 +66,10 @@ def _general_integer_max() -> MIPProblem:
     """max 3 a + 2 b - c over general integers with a <= 4, b, c in [0, 5]: 2a + 3b - c <= 12,
     a + b + c <= 7, a - b >= -2."""
     A = sp.csr_matrix(np.array([[2, 3, -1], [1, 1, 1], [1, -1, 0]], dtype=float))
-    return MIPProblem(c=[3, 2, -1], A=A, row_lower=[-np.inf, -np.inf, -2], row_upper=[12, 7, np.inf],
-                      col_lower=[0, 0, 0], col_upper=[4, 5, 5], integrality=[True, True, True],
+    return MIPProblem(c=np.array([3, 2, -1]), A=A,
+                      row_lower=np.array([-np.inf, -np.inf, -2]), row_upper=np.array([12, 7, np.inf]),
+                      col_lower=np.array([0, 0, 0]), col_upper=np.array([4, 5, 5]),
+                      integrality=np.array([True, True, True]),
                       sense=MAX, name="conformance-general-integer-max")
 
 
@@ -83,8 +87,9 @@ def tiny_mip_instances() -> list[tuple[MIPProblem, float]]:
 
 def infeasible_mip() -> MIPProblem:
     """x0 + x1 >= 3 over two binaries: no feasible point."""
-    return MIPProblem(c=[1, 1], A=sp.csr_matrix(np.array([[1.0, 1.0]])), row_lower=[3],
-                      row_upper=[np.inf], col_lower=[0, 0], col_upper=[1, 1], integrality=[True, True],
+    return MIPProblem(c=np.array([1, 1]), A=sp.csr_matrix(np.array([[1.0, 1.0]])), row_lower=np.array([3]),
+                      row_upper=np.array([np.inf]), col_lower=np.array([0, 0]), col_upper=np.array([1, 1]),
+                      integrality=np.array([True, True]),
                       name="conformance-infeasible")
 
 

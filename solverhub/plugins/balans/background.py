@@ -38,7 +38,7 @@ PAUSE_NEEDS = frozenset({"pause", "interrupt", "incumbent_callback"})
 
 
 def can_pause(backend: Any) -> bool:
-    caps = getattr(backend, "capabilities", frozenset())
+    caps = getattr(backend, "capabilities", frozenset[str]())
     return PAUSE_NEEDS <= set(caps)
 
 

@@ -35,7 +35,7 @@ class DeadlineBackend:
         self._backend = backend
         self._deadline = float(deadline)
         self._grace = float(grace)
-        self.capabilities = frozenset(getattr(backend, "capabilities", frozenset()))
+        self.capabilities = frozenset(getattr(backend, "capabilities", frozenset[str]()))
         self.name = getattr(backend, "name", "backend")
         self.problem = backend.problem
         self.interrupts = 0

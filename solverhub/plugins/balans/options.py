@@ -7,7 +7,6 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from solverhub.core.options import IterationLimitOptions, RelGapOptions
-
 from solverhub.plugins.balans.destroy import DEFAULT_ARMS
 
 __all__ = ["BalansOptions", "DEFAULT_SCORES"]

@@ -26,10 +26,11 @@ from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MIPProblem, integral_objective
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
+from solverhub.core.records import resolve
 from solverhub.core.result import Result, Status
+from solverhub.core.solver import SolverBase
 from solverhub.plugins.balans.background import BackgroundSearch, can_pause
 from solverhub.plugins.balans.guard import DeadlineBackend
-from solverhub.core.solver import SolverBase
 from solverhub.plugins.balans.options import BalansOptions
 from solverhub.plugins.balans.stop.rules import MaxIterations, NoImprovement, Optimality, TimeLimit, gap_closed
 
@@ -387,7 +388,6 @@ class _Run:
         arms, policy, acceptance, rules = self._components()
         sub_names = list(dict.fromkeys(self.opts.sub_backends or self.portfolio
                                        or [self.opts.backend]))
-        names = list(dict.fromkeys([self.opts.backend, *self.portfolio, *sub_names]))
         backends: dict[str, DeadlineBackend] = {}
         self._backends = backends
         if self.time_left() <= 0.01:
@@ -477,7 +477,7 @@ class _Run:
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
         try:
-            return spec.factory(self.minp, threads=1, seed=self.seed, **kwargs)
+            return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
             raise BadInputError(f"solver 'balans': backend_options[{name!r}]: {exc}") from exc
 
@@ -506,10 +506,11 @@ class _Run:
     def _search_paused(self, backend) -> None:
         """The first solve holds at a pause: learn its set-up and bound as from a finished one."""
         self.stretch_per_share = self._first_stretch(backend, None)
+        assert self.search is not None  # called by the paused search itself
         self._bound_from_search(self.search)
 
     def _bound_from_search(self, search: BackgroundSearch) -> None:
-        caps = getattr(search.backend, "capabilities", frozenset())
+        caps = getattr(search.backend, "capabilities", frozenset[str]())
         pr = search.progress()
         if pr is not None and "dual_bound" in caps:
             self.update_bound(pr[2])
@@ -548,7 +549,7 @@ class _Run:
         if res is None:
             return status
         self.offer(res.x)
-        caps = getattr(search.backend, "capabilities", frozenset())
+        caps = getattr(search.backend, "capabilities", frozenset[str]())
         if "dual_bound" in caps or res.status == Status.OPTIMAL:
             self.update_bound(res.bound)
         if res.status == Status.OPTIMAL and self.best_x is not None:
@@ -665,7 +666,7 @@ class _Run:
         limit = o.initial_time_limit or o.initial_share * self.budget
         emphasis = o.initial_emphasis
         attempts = 0
-        caps = getattr(backend, "capabilities", frozenset())
+        caps = getattr(backend, "capabilities", frozenset[str]())
 
         def on_incumbent(_t: float, _obj: float, x: np.ndarray) -> bool:
             self.offer(x)
@@ -682,6 +683,7 @@ class _Run:
                 # the solve instead, and "continue" pulls resume it (background.py)
                 solve_limit = self.time_left()
                 if self.portfolio:
+                    assert backends is not None  # run() hands them over
                     search = self._race(backends, emphasis)
                     backend = search.backend
                 elif o.resume_search and can_pause(backend):
@@ -898,7 +900,7 @@ class _Run:
                 reserve = 1.5 * self._predicted_stretch(share)
                 left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
-                caps = getattr(sub, "capabilities", frozenset())
+                caps = getattr(sub, "capabilities", frozenset[str]())
                 search = self.searches.get(sub.name) if is_continue else None
                 resumable = search is not None and not search.finished
                 if resumable:
@@ -911,6 +913,7 @@ class _Run:
                                             o.progress_window * self.budget)
                     limit = left
                 if resumable:
+                    assert search is not None
                     cand = self._resume_search(limit, search)
                 else:
                     sub.take_stretch()
@@ -935,6 +938,7 @@ class _Run:
                     status = "candidate failed the feasibility check"
                     rep = None
             if rep is not None:
+                assert cand is not None  # rep checks cand.x
                 cand_obj = float(rep.objective)
                 self.offer(cand.x)
                 changed = bool(np.any(np.abs(cand.x - current_x) > 1e-9))

@@ -333,7 +333,7 @@ class _QuadraticParams(LoaderParams):
     seed: int = Field(0, ge=0)
 
 
-_TOY_PARAMS = {"LVHBAToy": _ToyParams, "BiCGAFFAToy": _ToyParams10,
+_TOY_PARAMS: dict[str, type[LoaderParams]] = {"LVHBAToy": _ToyParams, "BiCGAFFAToy": _ToyParams10,
                "QuadraticClosedForm": _QuadraticParams}
 
 

@@ -28,7 +28,7 @@ from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
-from .common import breakdown, finish, require_problem
+from .common import finish, require_problem
 from .options import ImplicitOptions
 from .problem import BilevelProblem
 from .sets import Box, is_convex_set
@@ -146,7 +146,7 @@ class BilevelImplicit(SolverBase[ImplicitOptions]):
                 y = y + d   # a Newton step: exact for a quadratic lower level
             return y, "ok"
 
-        state = {"y": y, "out": "ok", "evals": 0}
+        state: dict[str, Any] = {"y": y, "out": "ok", "evals": 0}
 
         def phi_grad(xv: np.ndarray) -> tuple[float, np.ndarray]:
             """phi(x) = F(x, y*(x)) and its hypergradient (the lower level warm started)."""

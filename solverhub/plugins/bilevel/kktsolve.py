@@ -70,11 +70,11 @@ def to_mip(P: BilevelProblem, multiplier_bound: float | None = None) -> tuple[MI
         cols = [allz, o_lam + np.arange(lg)]
         vals = [K.Hy[j], Agy[:, j]]
         if j in pos_lo:
-            cols.append([o_mlo + pos_lo[j]])
-            vals.append([-1.0])
+            cols.append(np.array([o_mlo + pos_lo[j]]))
+            vals.append(np.array([-1.0]))
         if j in pos_up:
-            cols.append([o_mup + pos_up[j]])
-            vals.append([1.0])
+            cols.append(np.array([o_mup + pos_up[j]]))
+            vals.append(np.array([1.0]))
         add(np.concatenate(cols), np.concatenate(vals), -K.cy[j], -K.cy[j])
     for k, (kind, i) in enumerate(pairs):
         u = o_u + k
@@ -114,7 +114,7 @@ def to_mip(P: BilevelProblem, multiplier_bound: float | None = None) -> tuple[MI
 def big_m_mip(P: BilevelProblem) -> MIPProblem:
     """The converter ``bilevel -> mip``: the big-M KKT form, carrying what inverting it needs."""
     mip, meta = to_mip(P)
-    mip.kkt_meta = meta      # read back by invert_big_m
+    mip.kkt_meta = meta  # type: ignore[attr-defined]  # rides on the converted MIP, read back by invert_big_m
     return mip
 
 
@@ -122,7 +122,7 @@ def invert_big_m(source: BilevelProblem, target: MIPProblem, result: sh.Result) 
     """The converter's inverse: (x, y) from the MIP's first columns (F is the MIP's objective, so
     the objective, bound and trajectory carry over); the bound is kept only where the big-M form
     is exact (slack bounds proven, no multiplier at its bound)."""
-    meta = target.kkt_meta
+    meta = target.kkt_meta  # type: ignore[attr-defined]  # set by big_m_mip
     if result.x is not None:
         z, at_bound = from_mip_solution(meta, result.x)
         result.x = z

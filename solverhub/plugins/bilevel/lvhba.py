@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 import solverhub as sh
-from solverhub.core.timing import deadline_of, limit_status
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.solver import SolverBase
+from solverhub.core.timing import deadline_of, limit_status
 
 from .common import (
     DIVERGENCE_FACTOR,
@@ -25,8 +26,6 @@ from .common import (
     nonfinite,
     require_problem,
 )
-from solverhub.core.solver import SolverBase
-
 from .options import LVHBAOptions
 
 __all__ = ["LVHBA", "LVHBAOptions"]

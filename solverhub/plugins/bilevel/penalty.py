@@ -24,8 +24,9 @@ import numpy as np
 
 import solverhub as sh
 from solverhub.core.errors import BadInputError
-from solverhub.core.timing import deadline_of, limit_status
 from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.solver import SolverBase
+from solverhub.core.timing import deadline_of, limit_status
 
 from .common import (
     DIVERGENCE_FACTOR,
@@ -35,8 +36,6 @@ from .common import (
     nonfinite,
     require_problem,
 )
-from solverhub.core.solver import SolverBase
-
 from .options import PenaltyOptions
 from .problem import BilevelProblem
 from .sets import Box, dykstra, is_convex_set
@@ -77,11 +76,11 @@ def projectors(P: BilevelProblem) -> tuple[Any, Any]:
     if P.L and (P.G_affine is None or np.any(P.G_affine[0][:, P.nx:] != 0)):
         raise BadInputError(f"{who}: bilevel-penalty handles upper-level constraints on x only "
                             f"(affine); G depends on y or is nonlinear: use lv-hba")
-    Gx = None if not P.L else (P.G_affine[0][:, :P.nx], P.G_affine[1])
+    Gx = None if not P.L or P.G_affine is None else (P.G_affine[0][:, :P.nx], P.G_affine[1])
     projX = _projector(P, P.X, Gx, P.upper_eq, "X")
-    if P.l and np.any(P.g_affine[0][:, :P.nx] != 0):
+    if P.l and P.g_affine is not None and np.any(P.g_affine[0][:, :P.nx] != 0):
         return projX, None
-    gx = None if not P.l else (P.g_affine[0][:, P.nx:], P.g_affine[1])
+    gx = None if not P.l or P.g_affine is None else (P.g_affine[0][:, P.nx:], P.g_affine[1])
     return projX, _projector(P, P.Y, gx, P.lower_eq, "Y")
 
 

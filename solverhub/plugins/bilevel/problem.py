@@ -58,6 +58,15 @@ class BilevelProblem:
 
     kind = KIND
     sense = sh.MIN
+    # set on some problems by the code that builds them (declared here for the type checker only)
+    #: the closed form a toy problem has ("lvhba_toy", n) (bolib.py; read by lv-hba)
+    structure: tuple[str, int]
+    #: the SVM data-cleaning problems (svm.py): data, formulation, weight unit, kappa, start model
+    svm_data: Any
+    formulation: str
+    c_start: float
+    upper_weight: float
+    start_model: Any
 
     def __init__(self, nx: int, ny: int, F: Callable, f: Callable, *, g: Callable | None = None,
                  G: Callable | None = None, lower_eq: Any = None, upper_eq: Any = None,
@@ -155,19 +164,18 @@ class BilevelProblem:
         x, y = self.x0, self.y0
         for what, fn in (("F", self._F), ("f", self._f)):
             try:
-                v = float(self._scalar(fn, x, y, what))
+                value = float(self._scalar(fn, x, y, what))
             except BadInputError:
                 raise
             except Exception as exc:
                 raise BadInputError(f"{who}: evaluating {what} at the starting point raised "
                                     f"{type(exc).__name__}: {exc}") from exc
-            if not math.isfinite(v):
-                raise BadInputError(f"{who}: {what} is {v} at the starting point (non-finite)")
+            if not math.isfinite(value):
+                raise BadInputError(f"{who}: {what} is {value} at the starting point (non-finite)")
         self.l = self._vector(self._g, x, y).size
         self.L = self._vector(self._G, x, y).size
-        for what, fn in (("g", self._g), ("G", self._G)):
-            v = self._vector(fn, x, y)
-            if not np.all(np.isfinite(v)):
+        for what, vfn in (("g", self._g), ("G", self._G)):
+            if not np.all(np.isfinite(self._vector(vfn, x, y))):
                 raise BadInputError(f"{who}: {what} has non-finite values at the starting point")
         self.lower_eq = np.zeros(self.l, dtype=bool) if self._leq is None else self._leq
         self.upper_eq = np.zeros(self.L, dtype=bool) if self._ueq is None else self._ueq
@@ -360,6 +368,7 @@ class BilevelProblem:
             b = np.asarray(b, dtype=float).reshape(-1, self.ny)
             return np.hstack([a, b])
         fn = self._g if k == "g" else self._G
+        assert fn is not None, f"jac_full({k!r}): the problem has no {k}"
         return self._numgrad(fn, x, y, True, self._cplx[k]).reshape(-1, self.n)
 
     # ------------------------------------------------------------------ evaluation

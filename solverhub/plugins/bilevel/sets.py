@@ -138,7 +138,7 @@ def dykstra_polyhedron(p: np.ndarray, A: np.ndarray, b: np.ndarray, eq: np.ndarr
     corr_box = np.zeros_like(z)
     scale = tol * max(1.0, float(np.max(np.abs(z), initial=0.0)))
     sweeps = 0
-    for sweeps in range(1, max_sweeps + 1):
+    for sweeps in range(1, max_sweeps + 1):  # noqa: B007 (the count is returned)
         z_old = z.copy()
         # the box, with its Dykstra correction
         w = z + corr_box

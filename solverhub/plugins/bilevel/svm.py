@@ -201,8 +201,9 @@ def svm_problem(data: SVMData, *, c_start: float | None = None, c_max: float = 1
                 multiplier_bound: float | None = None, name: str | None = None,
                 source: str | None = None) -> BilevelProblem:
     """The bilevel program of the module docstring on ``data``, in units of the uniform weight
-    ``c_start`` (default: :func:`validation_tuned_c`, the best uniform weight for F): x_i = c_i / c_start (x = 1 is the plain SVM,
-    x_i = 0 drops sample i) in X = [c_min, c_max]^n, a = alpha / c_start, so that
+    ``c_start`` (default: :func:`validation_tuned_c`, the best uniform weight for F):
+    x_i = c_i / c_start (x = 1 is the plain SVM, x_i = 0 drops sample i) in X = [c_min, c_max]^n,
+    a = alpha / c_start, so that
 
         f(x, a) = 1/2 a'Q a - (1 / c_start) 1'a,   Q = D Z Z' D / nu  (||Q|| = 1),   0 <= a <= x,
         F(x, a) = kappa * mean_j max(0, 1 - y_j v_j'w)^2,   w = c_start Z'(y o a) / nu
@@ -330,9 +331,9 @@ def svm_comparison(seed: int = 0, flip: float = 0.2, dataset: str = "breast_canc
                    n_train: int = 200, n_val: int = 100, lvhba: dict | None = None,
                    penalty: dict | None = None) -> list[SVMRow]:
     """Test accuracy of the linear SVM with uniform weights (C = 1, no tuning; C by 5-fold
-    cross-validation on the training set; C of the smallest validation loss) and with per-sample weights chosen by lv-hba (coupled
-    form) and bilevel-penalty (scaled form, where it applies), each retrained exactly for its
-    weights. Every method sees the same training and validation data."""
+    cross-validation on the training set; C of the smallest validation loss) and with per-sample
+    weights chosen by lv-hba (coupled form) and bilevel-penalty (scaled form, where it applies),
+    each retrained exactly for its weights. Every method sees the same training and validation data."""
     import time
 
     import solverhub as sh

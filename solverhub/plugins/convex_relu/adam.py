@@ -15,13 +15,12 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.options import IterationLimitOptions
 from solverhub.core.result import Result, Status
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
-
-
 
 
 def _dloss(loss: str, z: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -227,7 +227,9 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         Lam = xp.zeros_like(U)
         S = xp.zeros((c, 2, P, n))
         Nu = xp.zeros_like(S)
-        Z = Xi = None
+        # arrays of the xp namespace (Any, as every array here) with split="split", else None
+        Z: Any = None
+        Xi: Any = None
         if split == "split":
             Z = xp.zeros((c, n, d))
             Xi = xp.zeros_like(Z)
@@ -240,7 +242,8 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         k = 0
         r_norm = s_norm = math.inf
         n_adapt = 0
-        aa_dF = aa_dG = None
+        aa_dF: Any = None  # Anderson's ring buffers, allocated on the first step
+        aa_dG: Any = None
         aa_n = 0
         aa_prev = None
         aa_best = math.inf

@@ -81,7 +81,7 @@ def project_to_cones(pb: ReLUTraining, x: Any, *, deadline: float = math.inf) ->
                 if float(slack.min()) < 0.0 and time.perf_counter() < deadline:
                     u = _project_block(X, E[:, i], u, slack, scale)
                     slack = E[:, i] * (X @ u)
-                if XG is not None:
+                if XG is not None and G is not None:  # both or neither
                     gs = E[:, i] * XG[:, i]                       # >= 0 by definition
                     need = slack < 0.0
                     t = 0.0

@@ -96,7 +96,7 @@ class _ConvexReLUBase(BaseEstimator):
                           name=type(self).__name__, sample_weight=pw)
         res = sh.solve(pb, solver=_SOLVERS[self.solver], time_limit=self.time_limit,
                        seed=seed, options=dict(self.solver_options or {}))
-        if res.status.value == "error" or res.x is None:
+        if res.status.value == "error" or res.x is None or res.objective is None:
             raise RuntimeError(f"{type(self).__name__}: the solver failed: {res.error}")
         self.W1_, self.w2_ = pb.recover(res.x)
         self.objective_ = float(res.objective)

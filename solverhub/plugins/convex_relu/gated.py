@@ -183,6 +183,7 @@ class ConvexReluGated(SolverBase[GatedOptions]):
         w = A'mu, by L-BFGS-B."""
         from scipy.optimize import minimize
 
+        assert pb.gates is not None  # solve() refuses decompose without gates
         E = 2.0 * pb.D - 1.0                                            # (n, P)
         out = np.zeros((pb.c, 2, pb.P, pb.d))
         w_max = 0.0

@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.core.kinds import (KindProtocol, MetricSpec, Reference, Verification, relative_error,
-                                   solution_vector)
+from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification, relative_error, solution_vector
 
 from .problem import ReLUTraining, sample_patterns
 

@@ -6,9 +6,9 @@ which cone rows (2 D_i - I) X u_i >= 0 hold with equality, then solve the reduce
 problem exactly and certify the result:
 
 1. For each nonzero group b the active rows K_b are those where ADMM's s-iterate is zero and
-   the slack is <= ``act_tol`` times the group's largest |x_k'u_b|. With N_b an orthonormal basis of the null space of X[K_b],
-   u_b = N_b z_b satisfies the active rows as equalities and ||u_b|| = ||z_b||, so the reduced
-   problem is an unconstrained group lasso in z:
+   the slack is <= ``act_tol`` times the group's largest |x_k'u_b|. With N_b an orthonormal basis
+   of the null space of X[K_b], u_b = N_b z_b satisfies the active rows as equalities and
+   ||u_b|| = ||z_b||, so the reduced problem is an unconstrained group lasso in z:
    min (1/2n) ||sum_b A_b z_b - y||^2 + beta sum_b ||z_b||,  A_b = +-D_i X N_b.
    It is smooth where every z_b != 0: damped Newton with an Armijo line search. When the reduced
    problem has more variables m than n + groups, the Newton system is solved by Woodbury over
@@ -298,7 +298,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                 Fl = sign[g.s] * (X.T @ (Df[:, g.i] * lam))
                 xu = X @ u
                 slack = E[:, g.i] * xu
-                viol = np.flatnonzero(slack < -feas_tol * float(np.max(np.abs(xu))))
+                violated = np.flatnonzero(slack < -feas_tol * float(np.max(np.abs(xu))))
                 res = Fl
                 drop = np.zeros(0, dtype=np.intp)
                 if g.active.size:
@@ -314,11 +314,11 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                     neg = mu < -1e-9 * max(float(np.max(np.abs(mu))), 1e-300)
                     if neg.any():           # one row at a time: the most negative multiplier
                         drop = g.active[[int(np.argmin(mu))]]
-                if viol.size:               # and the most violated inactive row
-                    viol = viol[[int(np.argmin(slack[viol]))]]
+                if violated.size:           # and the most violated inactive row
+                    violated = violated[[int(np.argmin(slack[violated]))]]
                 worst = max(worst, float(np.linalg.norm(res)))
-                if viol.size or drop.size:
-                    new_act = (set(g.active.tolist()) - set(drop.tolist())) | set(viol.tolist())
+                if violated.size or drop.size:
+                    new_act = (set(g.active.tolist()) - set(drop.tolist())) | set(violated.tolist())
                     g.active = np.array(sorted(new_act), dtype=np.intp)
                     g.basis = _null_basis(X[g.active], d)
                     g.block = None
@@ -379,7 +379,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                 continue
             # groups whose zero block violates its optimality condition enter along the
             # negative reduced gradient, in the null space of the rows their NNLS fit uses
-            for r, s, i, mu, Fl in sorted(entering, key=lambda e: -e[0])[:max(1, P // 10)]:
+            for _r, s, i, mu, Fl in sorted(entering, key=lambda e: -e[0])[:max(1, P // 10)]:
                 act = np.flatnonzero(mu > 0)
                 g = _Group(s, i, act, _null_basis(X[act], d))
                 if g.basis.shape[1] == 0:
@@ -401,7 +401,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
     f = pb.objective(x)
     viol = pb.cone_violation(x)
     gap = (f - dual_total) / max(abs(f), 1e-300)
-    ok = viol <= feas_tol * 10 and gap <= gap_tol
+    ok = bool(viol <= feas_tol * 10 and gap <= gap_tol)
     reason = "certified" if ok else (f"cone violation {viol:.1e}" if viol > feas_tol * 10
                                      else f"certified gap {gap:.1e} > {gap_tol:g}")
     return PolishOutcome(ok, x, f, dual_total, gap, viol, steps_total, rounds_used, reason)

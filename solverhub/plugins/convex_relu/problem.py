@@ -105,6 +105,8 @@ class ReLUTraining:
 
     kind = KIND
     sense = 1  # minimise (solverhub.MIN)
+    #: the mean subtracted from regression targets by the data-set loaders (data.py); set there only
+    y_offset: float
 
     def __init__(self, X: Any, y: Any, *, loss: str = "squared", beta: float = 1e-3,
                  gates: Any = None, patterns: Any = None, X_test: Any = None, y_test: Any = None,
@@ -131,7 +133,7 @@ class ReLUTraining:
                 and self.gates.shape[0] == self.X.shape[1]:
             self.D = patterns_from_gates(self.X, self.gates)
         else:
-            self.D = None
+            self.D = None  # type: ignore[assignment]  # no patterns: validate() below refuses it
         self.X_test = None if X_test is None else _as_matrix(X_test, "X_test")
         self.Y_test = None if y_test is None else _as_targets(y_test, "y_test")
         self.reference_objective = None if reference_objective is None else float(reference_objective)
@@ -199,7 +201,7 @@ class ReLUTraining:
             self.D = D = D.astype(bool)
         if (self.X_test is None) != (self.Y_test is None):
             raise self._bad("give both X_test and y_test, or neither")
-        if self.X_test is not None:
+        if self.X_test is not None and self.Y_test is not None:  # both or neither (checked above)
             if self.X_test.ndim != 2 or self.X_test.shape[1] != X.shape[1]:
                 raise self._bad(f"X_test must have {X.shape[1]} columns, has shape "
                                 f"{self.X_test.shape}")
@@ -351,7 +353,7 @@ class ReLUTraining:
         """Train (and test) accuracy of a network (R^2 for regression)."""
         key = "r2" if self.task == "regression" else "accuracy"
         out = {f"train_{key}": self.accuracy(network_predict(self.X, W1, w2), self.Y)}
-        if self.X_test is not None:
+        if self.X_test is not None and self.Y_test is not None:
             out[f"test_{key}"] = self.accuracy(network_predict(self.X_test, W1, w2), self.Y_test)
         return out
 

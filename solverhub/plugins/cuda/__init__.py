@@ -15,8 +15,7 @@ from solverhub.core.hookspecs import hookimpl
 from solverhub.core.records import ArrayBackend
 
 from .memory import MemoryReport, PeakMemory, format_bytes
-from .probe import (CUPY_MISSING, CudaStatus, clear_probe_cache, cuda_unavailable_reason, load_cupy,
-                    probe_cuda)
+from .probe import CUPY_MISSING, CudaStatus, clear_probe_cache, cuda_unavailable_reason, load_cupy, probe_cuda
 
 __all__ = ["DEVICE", "CudaStatus", "CUPY_MISSING", "probe_cuda", "cuda_unavailable_reason",
            "clear_probe_cache", "load_cupy", "PeakMemory", "MemoryReport", "format_bytes"]

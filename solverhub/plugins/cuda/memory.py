@@ -44,7 +44,7 @@ def format_bytes(n: int | None) -> str:
 
 
 def _peak_hook_class(cp: ModuleType) -> type:
-    class _PeakHook(cp.cuda.MemoryHook):
+    class _PeakHook(cp.cuda.MemoryHook):  # type: ignore[name-defined]  # CuPy is imported at run time
         """Counts the pool's blocks in use; CuPy calls the hooks with keyword arguments."""
 
         def __init__(self, in_use: int) -> None:

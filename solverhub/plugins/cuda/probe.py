@@ -18,6 +18,7 @@ import os
 import sys
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from solverhub.core.errors import UnavailableError
 
@@ -128,7 +129,7 @@ def probe_cuda() -> CudaStatus:
         runtime = int(runtime_api.runtimeGetVersion())
     except Exception as exc:
         return CudaStatus(f"CuPy cannot read the CUDA versions: {_one_line(exc)}", cupy_version=version)
-    versions = dict(driver_version=driver, runtime_version=runtime, cupy_version=version)
+    versions: dict[str, Any] = dict(driver_version=driver, runtime_version=runtime, cupy_version=version)
     if driver == 0:
         return CudaStatus("no NVIDIA driver: the driver reports no CUDA version", **versions)
     # a driver runs every runtime of its own major version or older (minor version compatibility)
@@ -149,7 +150,7 @@ def probe_cuda() -> CudaStatus:
         name = raw.decode() if isinstance(raw, bytes) else str(raw)
     except Exception:  # the name is only for display
         pass
-    found = dict(device_count=count, device_name=name, **versions)
+    found: dict[str, Any] = dict(device_count=count, device_name=name, **versions)
     try:
         # an elementwise kernel (NVRTC) and a matrix product (cuBLAS)
         a = cp.arange(4, dtype=cp.float64) * 2.0

@@ -46,9 +46,9 @@ from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MIPProblem
 from solverhub.core.result import Status
-from solverhub.plugins.mipfiles.cutoff import cutoff_row, round_integer_bounds
 from solverhub.plugins.highs import HIGHS_CAPABILITIES
 from solverhub.plugins.highs.lpbound import lp_bound
+from solverhub.plugins.mipfiles.cutoff import cutoff_row, round_integer_bounds
 
 __all__ = ["HighsBackend", "HIGHS_CAPABILITIES", "process_threads", "check_highs_options"]
 
@@ -560,6 +560,7 @@ class HighsBackend(MIPBackend):
                  "lp_iterations": int(info.simplex_iteration_count),
                  "improving_solutions": self._n_improving}
         lp_note, lp_proved = None, True
+        bound: float | None
         if self.problem.integrality.any():
             bound = float(info.mip_dual_bound)
             bound = bound if math.isfinite(bound) else None

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from solverhub.core.hookspecs import hookimpl
-from solverhub.core.mip import MIPProblem
 from solverhub.core.loading import NoParams
+from solverhub.core.mip import MIPProblem
 from solverhub.core.records import LoaderSpec, ProblemKind
 
-from .kind import MIPKind
 from .io import MIP_SUFFIXES, read_mip, reference_value, write_lp, write_mps
+from .kind import MIPKind
 
 __all__ = ["read_mip", "write_mps", "write_lp", "reference_value"]
 

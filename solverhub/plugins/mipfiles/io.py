@@ -214,7 +214,7 @@ def _model_kind(p: Path, data: bytes) -> str:
 def _reader_message(lines: list[str], read_path: str, shown: str) -> str:
     """HiGHS's warnings and errors from reading, one line each (the LP reader's multi-line
     messages shortened to their first line and location), temporary names replaced."""
-    out = []
+    out: list[str] = []
     for msg in lines:
         head = msg.splitlines()[0] if msg else ""
         up = head.upper()

@@ -71,7 +71,7 @@ class MIPKind(KindProtocol):
     def conformance_instances(self) -> list[tuple[Any, float | None]]:
         from solverhub.testing.instances import tiny_mip_instances
 
-        return tiny_mip_instances()
+        return list(tiny_mip_instances())  # as list[tuple[Any, float | None]]
 
     def infeasible_instances(self) -> list[Any]:
         from solverhub.testing.instances import infeasible_mip

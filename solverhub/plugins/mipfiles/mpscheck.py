@@ -304,7 +304,7 @@ def _check(text: str, source: str, fixed: bool) -> MpsSummary:
     if not ended:
         lineno = text.rstrip().count("\n") + 1        # the last line with content
         raise fail("the file ends without ENDATA (cut short?)")
-    for col, (lineno, value) in negative_up.items():
+    for col, (lineno, value) in negative_up.items():  # noqa: B007 (fail() reads lineno)
         if col not in lower_given:
             # readers disagree here (CPLEX: lower bound -inf; HiGHS: lower 0, so an empty range):
             # either reading would solve a model the author may not have meant

@@ -59,7 +59,7 @@ class _ScipMPSolver:
     stop it. The model is handed over as an ``MPModelProto`` (hints included) at each solve."""
 
     def __init__(self, verbose: bool) -> None:
-        from ortools.linear_solver import pywraplp
+        from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]  # SWIG module, no stub
 
         self._pw = pywraplp
         self._verbose = verbose
@@ -88,7 +88,7 @@ class _ScipMPSolver:
         import os
         import tempfile
 
-        from ortools.linear_solver import linear_solver_pb2
+        from ortools.linear_solver import linear_solver_pb2  # type: ignore[attr-defined]  # protobuf, no stub
 
         started = time.perf_counter()
         # model_builder has no in-memory export of its proto: a temporary file (ms on 60k columns)
@@ -197,8 +197,9 @@ class OrtoolsBackend(MIPBackend):
         self.extra_parameters = solver_parameters
         self._node_limit: int | None = None  # of the solve in progress
         h = self._model = mbh.ModelBuilderHelper()
-        h.fill_model_from_sparse_data(problem.col_lower, problem.col_upper, problem.c,
-                                      problem.row_lower, problem.row_upper, problem.A)
+        # ortools' stub writes the dtype where numpy takes the shape (ndarray[float64, ...])
+        h.fill_model_from_sparse_data(problem.col_lower, problem.col_upper, problem.c,  # type: ignore[arg-type]
+                                      problem.row_lower, problem.row_upper, problem.A)  # type: ignore[arg-type]
         for j in np.flatnonzero(problem.integrality):
             h.set_var_integrality(int(j), True)
         h.set_objective_offset(float(problem.offset))
@@ -457,6 +458,7 @@ class OrtoolsBackend(MIPBackend):
         the transformed problem). Fix the integer columns at the rounded values and re-solve the LP
         over the continuous ones; keep the result when it passes the check."""
         x = res.x
+        assert x is not None  # called only with an incumbent
         h = self._model
         idx = self._int_idx
         saved_lo = [h.var_lower_bound(int(j)) for j in idx]
@@ -472,7 +474,7 @@ class OrtoolsBackend(MIPBackend):
                 h.set_var_upper_bound(j, up)
             self._bounds_dirty = dirty
         res.info["polished"] = False
-        if lp.status == Status.OPTIMAL and lp.x is not None:
+        if lp.status == Status.OPTIMAL and lp.x is not None and lp.objective is not None:
             y = lp.x.copy()
             y[idx] = xi
             if self.problem.check(y).feasible:

@@ -26,7 +26,7 @@ import os
 import sys
 import tomllib
 import typing
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, create_model, model_validator
 
@@ -163,7 +163,7 @@ def py_params(target: str) -> type[BaseModel]:
     except (TypeError, ValueError, NameError):
         sig, hints = None, {}
     fields: dict[str, Any] = {}
-    extra = "forbid"
+    extra: Literal["allow", "forbid"] = "forbid"
     for p in (sig.parameters.values() if sig is not None else ()):
         if p.kind is p.VAR_KEYWORD:
             extra = "allow"

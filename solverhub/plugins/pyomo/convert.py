@@ -97,6 +97,8 @@ class PyomoMIPProblem(MIPProblem):
     conversion_times: dict = {}
     #: False for a model without an active objective (solved as a feasibility problem, c = 0)
     has_objective: bool = True
+    #: the model's active objective (None without one)
+    pyomo_objective: Any = None
 
     # -------------------------------------------------------------- solutions
     def values(self, x: np.ndarray, *, round_integers: bool = True) -> np.ndarray:
@@ -415,7 +417,7 @@ def _column_data(columns: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.nda
     n = len(columns)
     intervals: dict[int, tuple] = {}
     step = np.zeros(n, dtype=np.float64)
-    bounds = [None] * n
+    bounds: list[Any] = [None] * n  # (lower, upper) of each variable
     for j, v in enumerate(columns):
         dom = v.domain
         key = id(dom)

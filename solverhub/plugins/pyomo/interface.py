@@ -3,10 +3,11 @@
 ``SolverFactory("solverhub_<name>")`` (new interface, or ``pyomo.environ.SolverFactory`` for the
 legacy wrapper) gives an instance of a subclass of :class:`SolverhubSolver`, one class per
 solverhub solver. ``solve(model, **config)`` compiles the model (:mod:`.convert`), runs
-:func:`solverhub.solve` and reports in Pyomo's terms. Every solverhub :class:`~solverhub.core.result.Result` carries why the solver stopped
-(``termination``) and what it holds (``solution_status``), with the same meanings as Pyomo's;
-they are mapped name for name (``max_time_limit`` -> ``maxTimeLimit``, ``proven_infeasible`` ->
-``provenInfeasible`` ...), ``noSolution`` when no solution vector came back:
+:func:`solverhub.solve` and reports in Pyomo's terms. Every solverhub
+:class:`~solverhub.core.result.Result` carries why the solver stopped (``termination``) and what
+it holds (``solution_status``), with the same meanings as Pyomo's; they are mapped name for name
+(``max_time_limit`` -> ``maxTimeLimit``, ``proven_infeasible`` -> ``provenInfeasible`` ...),
+``noSolution`` when no solution vector came back:
 
 ==============================  ==============================  ===========================
 solverhub status                ``termination_condition``       ``solution_status``
@@ -53,6 +54,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from pyomo.common.config import ConfigValue, NonNegativeInt
+from pyomo.common.errors import PyomoException
 from pyomo.common.tee import TeeStream, capture_output
 from pyomo.common.timing import HierarchicalTimer
 from pyomo.contrib.solver.common.base import Availability, SolverBase
@@ -127,10 +129,10 @@ class SolverhubConfig(BranchAndBoundConfig):
                                 description="Random seed passed to the solverhub solver."))
 
 
-def _standard(exc_type: type, detail: str = "") -> Exception:
+def _standard(exc_type: type[PyomoException], detail: str = "") -> Exception:
     """``exc_type`` with Pyomo's own message (what Pyomo's interfaces raise, so that code matching
     on it keeps working), followed by solverhub's detail when there is one."""
-    text = exc_type.default_message
+    text: str = exc_type.default_message  # type: ignore[attr-defined]  # each of Pyomo's solver errors defines it
     return exc_type(f"{text} ({detail})" if detail else text)
 
 
@@ -149,11 +151,13 @@ class SolverhubSolutionLoader(SolutionLoader):
     def get_vars(self, vars_to_load: Sequence[Any] | None = None) -> Mapping[Any, float]:
         if self._x is None:
             raise _standard(NoSolutionError, self._message)
+        assert self._problem is not None  # a solution comes with its problem
         return self._problem.solution_map(self._x, vars_to_load)
 
     def load_vars(self, vars_to_load: Sequence[Any] | None = None) -> None:
         if self._x is None:
             raise _standard(NoSolutionError, self._message)
+        assert self._problem is not None  # a solution comes with its problem
         self._problem.load_solution(self._x, vars_to_load)
         StaleFlagManager.mark_all_as_stale(delayed=True)
 

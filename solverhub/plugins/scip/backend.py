@@ -477,7 +477,7 @@ class ScipBackend(MIPBackend):
         sol = m.createPartialSol() if partial else m.createSol()
         for j in np.flatnonzero(known).tolist():
             m.setSolVal(sol, self._vars[j], float(x[j]))
-        accepted = m.addSol(sol, free=True)
+        m.addSol(sol, free=True)
         if partial:
             return f"partial ({int(known.sum())} of {self._n} values)"
         # in the problem stage addSol keeps the solution for presolve and answers False: no verdict
@@ -579,7 +579,7 @@ class ScipBackend(MIPBackend):
         return res
 
     def close(self) -> None:
-        m, self._m = getattr(self, "_m", None), None
+        m, self._m = getattr(self, "_m", None), None  # type: ignore[assignment]  # closed: the model is dropped
         if m is not None:
             try:
                 m.freeProb()

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-
 from solverhub.core.records import MetaComponent
 from solverhub.plugins.balans.destroy.continue_search import ContinueSearch
 from solverhub.plugins.balans.destroy.crossover import Crossover

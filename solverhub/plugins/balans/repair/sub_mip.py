@@ -32,7 +32,7 @@ class SubMIP:
         backend = state.backend
         problem = state.problem
         nb = neighbourhood
-        caps = getattr(backend, "capabilities", frozenset())
+        caps = getattr(backend, "capabilities", frozenset[str]())
         t0 = time.perf_counter()
         original_objective = nb.objective is None
         use_ws = self.warm_start and nb.info.get("warm_start", True) and state.incumbent is not None
