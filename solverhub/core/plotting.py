@@ -457,7 +457,7 @@ def primal_gap_figure(groups: Mapping[str, Mapping[str, list]], references: Mapp
     return lay.fig
 
 
-def plot_primal_gap(groups: Mapping[str, Mapping[str, list[dict]]], references: Mapping[str, float],
+def plot_primal_gap(groups: Mapping[str, Mapping[str, list[Any]]], references: Mapping[str, float],
                     path: str | Path, *, reference_kind: Mapping[str, str] | None = None) -> Path | None:
     """``groups[instance][solver label]`` = records; ``references[instance]`` = the value the gap is
     measured to. Draws the mean primal gap over seeds per solver; returns the path written."""
@@ -520,7 +520,7 @@ def objectives_figure(groups: Mapping[str, Mapping[str, list]],
     return lay.fig
 
 
-def plot_objectives(groups: Mapping[str, Mapping[str, list[dict]]], path: str | Path,
+def plot_objectives(groups: Mapping[str, Mapping[str, list[Any]]], path: str | Path,
                     references: Mapping[str, float] | None = None) -> Path | None:
     """Every task's incumbent objective over time, one panel per instance, one colour per solver;
     a task without incumbent times shows as a marker at its runtime and final objective."""
@@ -581,7 +581,7 @@ def history_figure(groups: Mapping[str, Mapping[str, list]], column: str) -> Any
     return lay.fig
 
 
-def plot_history(groups: Mapping[str, Mapping[str, list[dict]]], column: str,
+def plot_history(groups: Mapping[str, Mapping[str, list[Any]]], column: str,
                  path: str | Path) -> Path | None:
     """Per instance, ``history[column]`` over iterations for every task (one colour per solver),
     on a log scale for every panel when the values are positive and one instance's span more than

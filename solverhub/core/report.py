@@ -27,12 +27,12 @@ from typing import Any, Iterable
 from solverhub.core.config import instance_label
 from solverhub.core.result import finite_or_none, primal_gap, primal_integral
 from solverhub.core.runfolder import ENVIRONMENT, SUMMARY, load_run
+from solverhub.core.serialize import atomic_write_text
 from solverhub.core.taskrecord import MalformedRecordError, TaskRecord
 
 #: per solver, ranked (see solver_summary)
 SOLVERS = "solvers.csv"
 REPORT_MD = "report.md"
-from solverhub.core.serialize import atomic_write_text
 
 __all__ = ["load_run", "load_runs", "solver_summary", "kind_solver_summary", "solvers_csv",
            "report_markdown", "task_measures", "profile_measures", "shifted_geomean", "SOLVERS",
@@ -275,14 +275,13 @@ def references(groups: dict[str, dict[str, list[TaskRecord]]]) -> tuple[dict[str
     kinds: dict[str, str] = {}
     for inst, by_solver in groups.items():
         recs = [r for rs in by_solver.values() for r in rs]
-        known = [finite_or_none(r.reference) for r in recs]
-        known = [v for v in known if v is not None]
+        known = [v for v in (finite_or_none(r.reference) for r in recs) if v is not None]
         if known:
             refs[inst], kinds[inst] = known[-1], "reference"
             continue
         sense = _sense(recs)
-        objs = [finite_or_none(r.objective) for r in recs if r.status != "error"]
-        objs = [v for v in objs if v is not None]
+        objs = [v for v in (finite_or_none(r.objective) for r in recs if r.status != "error")
+                if v is not None]
         if objs:
             refs[inst] = min(objs) if sense == 1 else max(objs)
             kinds[inst] = "best-found"
@@ -417,8 +416,7 @@ def write_outputs(run_dir: str | Path, records: Iterable[TaskRecord | dict[str, 
     written = [d / SUMMARY, d / SOLVERS]
     figures: list[Path] = []
     if plots and records:
-        from solverhub.core.plotting import (plot_history, plot_objectives,
-                                             plot_performance_profiles, plot_primal_gap)
+        from solverhub.core.plotting import plot_history, plot_objectives, plot_performance_profiles, plot_primal_gap
 
         groups = group(records)
         refs, kinds = references(groups)
@@ -545,12 +543,9 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None):
     from rich.table import Table
 
     t = Table(title=title, show_lines=False, header_style="bold")
-    for col, kw in (("instance", {}), ("solver", {}), ("runs", {"justify": "right"}),
-                    ("status", {}), ("objective mean", {"justify": "right"}),
-                    ("best", {"justify": "right"}), ("reference", {"justify": "right"}),
-                    ("gap", {"justify": "right"}), ("primal integral", {"justify": "right"}),
-                    ("runtime (s)", {"justify": "right"})):
-        t.add_column(col, **kw)
+    for col in ("instance", "solver", "runs", "status", "objective mean", "best", "reference",
+                "gap", "primal integral", "runtime (s)"):
+        t.add_column(col, justify="left" if col in ("instance", "solver", "status") else "right")
     marked = False
     for r in rows:
         star = "*" if r["reference_kind"] == "best-found" else ""

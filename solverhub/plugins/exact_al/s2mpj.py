@@ -28,7 +28,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-
 from pydantic import Field, create_model
 
 from solverhub.core.errors import BadInputError

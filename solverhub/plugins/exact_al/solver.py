@@ -847,8 +847,11 @@ class ExactAL(SolverBase[ExactALOptions]):
                                      f"after {o.max_backtracks} halvings; directional derivative "
                                      f"{gz:.3g})")
             eps10 = 10 * np.finfo(float).eps
-            if float(np.max(np.abs(new["x"] - x), initial=0.0)) <= eps10 * max(1.0, float(np.max(np.abs(x), initial=0.0))) \
-                    and float(np.max(np.abs(new["lam"] - lam), initial=0.0)) <= eps10 * max(1.0, float(np.max(np.abs(lam), initial=0.0))):
+            def below_rounding(a: np.ndarray, b: np.ndarray) -> bool:
+                return float(np.max(np.abs(a - b), initial=0.0)) <= \
+                    eps10 * max(1.0, float(np.max(np.abs(b), initial=0.0)))
+
+            if below_rounding(new["x"], x) and below_rounding(new["lam"], lam):
                 # the accepted step is below rounding: x and lambda stay the same, and every
                 # further iteration would repeat this one (issue 22: it looped to the time limit)
                 return finish_failed(f"the line search stagnated at iteration {k} (step "
