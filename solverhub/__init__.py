@@ -23,6 +23,7 @@ from solverhub.core.records import (
     LoaderSpec,
     MetaComponent,
     ProblemKind,
+    PyomoSolverSpec,
     SolverSpec,
     TunerSpec,
 )
@@ -38,7 +39,7 @@ __all__ = [
     "Solver", "SolverBase", "SolverOptions", "IterationLimitOptions", "RelGapOptions", "DeviceOptions",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
     "LoaderParams", "NoParams", "allow_code", "code_allowed",
-    "ArrayBackend", "TunerSpec", "KindProtocol", "MetricSpec", "Reference", "Verification",
+    "ArrayBackend", "PyomoSolverSpec", "TunerSpec", "KindProtocol", "MetricSpec", "Reference", "Verification",
     "SolverhubError", "BadInputError", "UnknownNameError", "DuplicateNameError", "UnavailableError",
 ]
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         LoaderSpec,
         MetaComponent,
         ProblemKind,
+        PyomoSolverSpec,
         SolverSpec,
         TunerSpec,
     )
@@ -270,17 +271,16 @@ def solverhub_on_run_end(solver: str, result: Result) -> None:
 
 # ---------------------------------------------------------------- Pyomo
 @hookspec
-def solverhub_pyomo_solvers() -> list[tuple[str, Any]]:
+def solverhub_pyomo_solvers() -> list[PyomoSolverSpec]:
     """Pyomo solver classes for solvers of kinds other than ``mip`` (MIP solvers are registered
-    in Pyomo's ``SolverFactory`` without this): ``(solver name, make_class)`` pairs, where
-    ``make_class(pyomo_name)`` returns a ``pyomo.contrib.solver`` ``SolverBase`` subclass. The
-    Pyomo plugin registers each as ``solverhub_<name>`` (and with ``_`` for ``-``), when Pyomo's
-    solver factory is imported.
+    in Pyomo's ``SolverFactory`` without this), as :class:`PyomoSolverSpec` records: the
+    solverhub solver's name and ``make_class(pyomo_name)``, which returns a ``pyomo.contrib.solver``
+    ``SolverBase`` subclass. The Pyomo plugin registers each as ``solverhub_<name>`` (and with
+    ``_`` for ``-``), when Pyomo's solver factory is imported.
 
     Example::
 
         @sh.hookimpl
         def solverhub_pyomo_solvers():
-            from mypkg.pyomo_nlp import make_class
-            return [("my-nlp", make_class)]
+            return [sh.PyomoSolverSpec("my-nlp", "mypkg.pyomo_nlp:make_class")]
     """

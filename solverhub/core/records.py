@@ -35,7 +35,7 @@ __all__ = [
     "MetaComponent",
     "META_CATEGORIES",
     "ArrayBackend",
-    "TunerSpec",
+    "PyomoSolverSpec", "TunerSpec",
 ]
 
 
@@ -361,6 +361,21 @@ class TunerSpec(Record):
     description: str = ""
 
 
+@dataclass(frozen=True)
+class PyomoSolverSpec(Record):
+    """A Pyomo solver class for a solverhub solver of a kind other than ``mip`` (MIP solvers are
+    registered in Pyomo's ``SolverFactory`` without one): ``name`` is the solverhub solver's
+    name, ``make_class(pyomo_name)`` returns a ``pyomo.contrib.solver`` ``SolverBase`` subclass;
+    the Pyomo plugin registers it as ``solverhub_<name>`` when Pyomo's factory is imported::
+
+        PyomoSolverSpec("exact-al", "solverhub.plugins.exact_al.pyomo_solver:make_pyomo_class")
+    """
+
+    _lazy_fields = ("make_class",)
+
+    make_class: Callable[[str], Any] | str
+
+
 # ====================================================================================== registries
 @dataclass(frozen=True)
 class RegistryEntry:
@@ -389,6 +404,7 @@ REGISTRIES: tuple[RegistryEntry, ...] = (
     RegistryEntry("acceptance", "solverhub_acceptance_criteria", MetaComponent, "acceptance"),
     RegistryEntry("stopping", "solverhub_stopping_rules", MetaComponent, "stopping"),
     RegistryEntry("tuners", "solverhub_tuners", TunerSpec),
+    RegistryEntry("pyomo_solvers", "solverhub_pyomo_solvers", PyomoSolverSpec),
 )
 
 #: hook name -> its registry entry

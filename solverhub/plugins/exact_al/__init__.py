@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from solverhub.core.hookspecs import hookimpl
-from solverhub.core.records import Converter, LoaderSpec, ProblemKind, SolverSpec
+from solverhub.core.records import Converter, LoaderSpec, ProblemKind, PyomoSolverSpec, SolverSpec
 
 __all__ = ["KIND"]
 
@@ -71,15 +71,9 @@ def solverhub_converters() -> list[Converter]:
                       invert=_nlp_eq_to_pyomo)]
 
 
-def _make_pyomo_class(pyomo_name: str) -> Any:
-    from solverhub.plugins.exact_al.pyomo_solver import make_pyomo_class
-
-    return make_pyomo_class(pyomo_name)
-
-
 @hookimpl
-def solverhub_pyomo_solvers() -> list[tuple[str, Any]]:
-    return [("exact-al", _make_pyomo_class)]
+def solverhub_pyomo_solvers() -> list[PyomoSolverSpec]:
+    return [PyomoSolverSpec("exact-al", "solverhub.plugins.exact_al.pyomo_solver:make_pyomo_class")]
 
 
 @hookimpl

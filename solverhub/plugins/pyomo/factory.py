@@ -97,15 +97,16 @@ def _register_now() -> list[str]:
                 added.append(pname)
         # solvers of other kinds that bring their own Pyomo class (hook solverhub_pyomo_solvers)
         from solverhub.core.manager import get_plugin_manager
+        from solverhub.core.records import resolve
 
-        for pairs in get_plugin_manager().hook.solverhub_pyomo_solvers():
-            for solver, make_class in pairs or ():
-                for pname in pyomo_names(solver):
-                    if _registered.get(pname) == solver and pname in SolverFactory:
-                        continue
-                    SolverFactory.register(pname, doc=f"solverhub solver {solver!r}")(make_class(pname))
-                    _registered[pname] = solver
-                    added.append(pname)
+        for solver, spec in get_plugin_manager().registry("pyomo_solvers").items():
+            for pname in pyomo_names(solver):
+                if _registered.get(pname) == solver and pname in SolverFactory:
+                    continue
+                cls = resolve(spec.make_class)(pname)
+                SolverFactory.register(pname, doc=f"solverhub solver {solver!r}")(cls)
+                _registered[pname] = solver
+                added.append(pname)
     if added:
         logger.debug("solverhub: registered Pyomo solvers %s", ", ".join(added))
     return added
