@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -42,6 +43,45 @@ CAPABILITIES = frozenset({
 #: called with (seconds since the solve started, objective, x) at each improving solution; return
 #: True to stop the solve
 IncumbentCallback = Callable[[float, float, np.ndarray], bool | None]
+
+
+class PauseGate:
+    """The gate behind the ``pause`` capability: a backend's poll callback (running in the solve's
+    thread) waits in :meth:`hold` while the gate is closed, keeping the search's tree; another
+    thread closes it (:meth:`pause`), opens it (:meth:`resume`) and asks whether the search is
+    held (:meth:`is_paused`). One implementation for every backend that can hold a solve."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+        self._held = threading.Event()   # set while a poll waits at the gate
+
+    def pause(self) -> None:
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._held.clear()   # not paused from now on, even before the held poll wakes up
+        self._open.set()
+
+    def is_paused(self) -> bool:
+        return self._held.is_set()
+
+    @property
+    def closed(self) -> bool:
+        """A pause was asked: the next poll should :meth:`hold`."""
+        return not self._open.is_set()
+
+    def hold(self, stop: Callable[[], bool]) -> bool:
+        """Wait at the gate (inside a poll) until it opens or ``stop()`` says so; returns
+        ``stop()``."""
+        self._held.set()
+        try:
+            while not self._open.wait(0.02):
+                if stop():
+                    break
+        finally:
+            self._held.clear()
+        return stop()
 
 
 @dataclass

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
+from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend, PauseGate
 from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MIPProblem
@@ -244,10 +244,7 @@ class HighsBackend(MIPBackend):
         for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
             cb.subscribe(self._cb_interrupt)
         h.cbMipImprovingSolution.subscribe(self._cb_improving)
-        # pause(): the poll callbacks wait on this gate (set: running)
-        self._gate = threading.Event()
-        self._gate.set()
-        self._held = threading.Event()  # set while a poll waits at the gate
+        self._pause_gate = PauseGate()   # pause(): the poll callbacks wait at it
         self._user_solution: np.ndarray | None = None
         h.cbMipUserSolution.subscribe(self._cb_user_solution)
 
@@ -261,7 +258,7 @@ class HighsBackend(MIPBackend):
                 self._max_poll_gap = max(self._max_poll_gap, now - self._last_poll)
             self._last_poll = now
             stop = self._interrupt or stop_requested()
-            if not stop and not self._gate.is_set():
+            if not stop and self._pause_gate.closed:
                 stop = self._hold()
         except BaseException as exc:  # a second Ctrl-C lands here: stop, never unwind through C++
             self._cb_error = exc
@@ -270,16 +267,10 @@ class HighsBackend(MIPBackend):
 
     def _hold(self) -> bool:
         """Wait at the pause gate (inside a poll); True when a stop was asked meanwhile."""
-        self._held.set()
-        try:
-            while not self._gate.wait(0.02):
-                if self._interrupt or stop_requested():
-                    break
-        finally:
-            self._held.clear()
-            # the held time is no unresponsive stretch: measure from here
-            self._last_poll = time.perf_counter()
-        return self._interrupt or stop_requested()
+        stop = self._pause_gate.hold(lambda: self._interrupt or stop_requested())
+        # the held time is no unresponsive stretch: measure from here
+        self._last_poll = time.perf_counter()
+        return stop
 
     def _cb_user_solution(self, e: Any) -> None:
         x, self._user_solution = self._user_solution, None
@@ -323,14 +314,13 @@ class HighsBackend(MIPBackend):
         self._interrupt = True
 
     def pause(self) -> None:
-        self._gate.clear()
+        self._pause_gate.pause()
 
     def resume(self) -> None:
-        self._held.clear()  # not paused from now on, even before the held poll wakes up
-        self._gate.set()
+        self._pause_gate.resume()
 
     def is_paused(self) -> bool:
-        return self._held.is_set()
+        return self._pause_gate.is_paused()
 
     def offer_solution(self, x: np.ndarray) -> None:
         x = np.asarray(x, dtype=np.float64).ravel()

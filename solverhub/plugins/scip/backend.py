@@ -31,13 +31,12 @@ import logging
 import math
 import os
 import tempfile
-import threading
 import time
 from typing import Any
 
 import numpy as np
 
-from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend
+from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend, PauseGate
 from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MAX, MIPProblem
@@ -165,9 +164,7 @@ class ScipBackend(MIPBackend):
         self._last_poll: float | None = None
         self._max_poll_gap = 0.0
         self._solving = False
-        self._gate = threading.Event()
-        self._gate.set()
-        self._held = threading.Event()
+        self._pause_gate = PauseGate()   # pause(): the event handler waits at it
         self._user_solution: np.ndarray | None = None  # never set: see offer_solution
         self._handed = 0
         self._not_taken = 0
@@ -268,14 +265,13 @@ class ScipBackend(MIPBackend):
                 pass
 
     def pause(self) -> None:
-        self._gate.clear()
+        self._pause_gate.pause()
 
     def resume(self) -> None:
-        self._held.clear()
-        self._gate.set()
+        self._pause_gate.resume()
 
     def is_paused(self) -> bool:
-        return self._held.is_set()
+        return self._pause_gate.is_paused()
 
     def offer_solution(self, x: np.ndarray) -> None:
         """Not taken: handing SCIP a solution from inside its event handler (``trySol``) corrupted
@@ -321,21 +317,15 @@ class ScipBackend(MIPBackend):
             x, self._user_solution = self._user_solution, None
             self._try_solution(x)
         stop = self._interrupt or stop_requested()
-        if not stop and not self._gate.is_set():
+        if not stop and self._pause_gate.closed:
             stop = self._hold()
         if stop:
             m.interruptSolve()
 
     def _hold(self) -> bool:
-        self._held.set()
-        try:
-            while not self._gate.wait(0.02):
-                if self._interrupt or stop_requested():
-                    break
-        finally:
-            self._held.clear()
-            self._last_poll = time.perf_counter()
-        return self._interrupt or stop_requested()
+        stop = self._pause_gate.hold(lambda: self._interrupt or stop_requested())
+        self._last_poll = time.perf_counter()
+        return stop
 
     def _values(self, sol: Any) -> np.ndarray:
         m = self._m
