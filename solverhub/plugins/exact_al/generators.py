@@ -87,7 +87,7 @@ def logistic(dataset: str = "synthetic", n_samples: int = 500, n_features: int =
                             f"features")
     C = rng.standard_normal((k, d))
     w0 = rng.standard_normal(d)
-    w0 /= np.linalg.norm(w0)
+    w0 = w0 / float(np.linalg.norm(w0))
     dvec = C @ w0
     A = y[:, None] * X  # margins y_i a_i'w
 
@@ -114,7 +114,7 @@ def logistic(dataset: str = "synthetic", n_samples: int = 500, n_features: int =
 
     # start: zero weights are infeasible for the sphere; start from a random unit vector
     x0 = rng.standard_normal(d)
-    x0 /= np.linalg.norm(x0)
+    x0 = x0 / float(np.linalg.norm(x0))
     return NLPEqProblem(f, grad, c, jac, x0, hess=hess,
                         name=f"logistic({dataset}, d={d}, N={Ns})",
                         metadata={"family": "logistic", "dataset": dataset})

@@ -220,7 +220,7 @@ class NLPEqProblem:
         errors = {"grad": 0.0, "jac": 0.0, "hess": 0.0}
         eps = np.finfo(float).eps
 
-        def rel(an: np.ndarray, vals: tuple, scale: float) -> float:
+        def rel(an: Any, vals: tuple, scale: float) -> float:
             # central, forward and backward differences: the best of the three counts, so that a
             # branch cut or kink on one side of x (atan2, abs) is not taken for a wrong
             # derivative; rounding (eps |value| / h) is allowed for
@@ -245,7 +245,11 @@ class NLPEqProblem:
                 errors["jac"] = max(errors["jac"], rel(np.asarray(J @ v).ravel(), (
                     self.constraints(xp), c0, self.constraints(xm)), 1.0))
             if has_h:
-                anh = np.asarray(H @ v).ravel() if H is not None else _vec(self.hvp(x, lam, v))
+                if H is not None:
+                    anh = np.asarray(H @ v).ravel()
+                else:
+                    assert self.hvp is not None  # has_h: a Hessian or its products
+                    anh = _vec(self.hvp(x, lam, v))
                 errors["hess"] = max(errors["hess"], rel(anh, (
                     self.lagrangian_gradient(xp, lam), gl0, self.lagrangian_gradient(xm, lam)), 1.0))
         bad = [k for k, e in errors.items() if not e <= tol]

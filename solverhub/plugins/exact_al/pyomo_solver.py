@@ -78,7 +78,7 @@ def make_pyomo_class(pyomo_name: str) -> type:
             adapter = NLPEqPyomoProblem(problem, model)
             log.write(f"[{self.name}] {adapter.summary()}")
             # loading is the solution loader's business (load_solutions / load_vars)
-            problem.load_on_accept = False
+            problem.load_on_accept = False  # type: ignore[attr-defined]  # read by pyomo_convert
             if config.time_limit is not None and float(config.time_limit) <= 0:
                 res = Result(Status.TIME_LIMIT, info={"reason": "time_limit=0: not solved"})
             else:

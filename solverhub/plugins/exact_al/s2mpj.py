@@ -128,6 +128,7 @@ def _helper(src: str) -> Any:
     if mod is not None and os.path.dirname(os.path.abspath(getattr(mod, "__file__", ""))) == src:
         return mod
     spec = importlib.util.spec_from_file_location("s2mpjlib", os.path.join(src, "s2mpjlib.py"))
+    assert spec is not None and spec.loader is not None  # a .py file path always has a loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules["s2mpjlib"] = mod
     spec.loader.exec_module(mod)
@@ -155,6 +156,7 @@ def _problem_class(name: str) -> Any:
         mod = sys.modules.get(modname)
         if mod is None:
             spec = importlib.util.spec_from_file_location(modname, path)
+            assert spec is not None and spec.loader is not None
             mod = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(mod)
             sys.modules[modname] = mod

@@ -128,6 +128,12 @@ class _SketchLoop:
     steps: int
     flops: float
     stop_status: Any
+    #: K K and the squared row norms of K, built by _kaczmarz_setup (Kaczmarz sketches only)
+    _K2: Any
+    _rn2: Any
+
+    def _kaczmarz_setup(self, deadline: float = math.inf) -> None:
+        raise NotImplementedError
 
     @property
     def stopped(self) -> bool:
@@ -199,8 +205,8 @@ class SketchSolver(_SketchLoop):
         self.steps = 0
         self.flops = 0.0
         self.use_kernel = use_kernel and KERNEL_COMPILED
-        self._K2: np.ndarray | None = None
-        self._rn2: np.ndarray | None = None
+        self._K2 = None
+        self._rn2 = None
         #: the status a run stopped early with (time limit, Ctrl-C), else None
         self.stop_status: Any = None
 

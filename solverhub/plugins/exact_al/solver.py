@@ -264,8 +264,8 @@ def _merit(pt: dict[str, Any], mu: float, nu: float) -> float:
 
 def _finite_point(pt: dict[str, Any]) -> bool:
     J = pt["J"]
-    return (math.isfinite(pt["f"]) and np.all(np.isfinite(pt["c"])) and np.all(np.isfinite(pt["g"]))
-            and np.all(np.isfinite(J.data if sp.issparse(J) else J)))
+    return bool(math.isfinite(pt["f"]) and np.all(np.isfinite(pt["c"])) and np.all(np.isfinite(pt["g"]))
+                and np.all(np.isfinite(J.data if sp.issparse(J) else J)))
 
 
 def kkt_inertia(K: np.ndarray, scale: float | None = None) -> tuple[int, int, int]:
@@ -370,6 +370,7 @@ class ExactAL(SolverBase[ExactALOptions]):
 
     Options = ExactALOptions
     _xp: Any = None
+    _factor_time: float = 0.0   # duration of the last dense factorization (inertia test)
 
     # ------------------------------------------------------------------ helpers
     def _ggt_extremes(self, J: Any) -> tuple[float, float]:
@@ -642,6 +643,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                     break
                 # a saddle point (negative curvature on the tangent space): leave it along the
                 # eigenvector, on the augmented Lagrangian f + lam'c + mu/2 ||c||^2
+                assert v is not None  # a finite negative lambda_min comes with its eigenvector
                 try:
                     esc = None if escapes >= 20 else self._escape(pt, v, lmin, mu, ev)
                 except _Stop as stop:
@@ -858,8 +860,8 @@ class ExactAL(SolverBase[ExactALOptions]):
                                      f"{gz:.3g})")
             eps10 = 10 * np.finfo(float).eps
             def below_rounding(a: np.ndarray, b: np.ndarray) -> bool:
-                return float(np.max(np.abs(a - b), initial=0.0)) <= \
-                    eps10 * max(1.0, float(np.max(np.abs(b), initial=0.0)))
+                return bool(float(np.max(np.abs(a - b), initial=0.0))
+                            <= eps10 * max(1.0, float(np.max(np.abs(b), initial=0.0))))
 
             if below_rounding(new["x"], x) and below_rounding(new["lam"], lam):
                 # the accepted step is below rounding: x and lambda stay the same, and every
