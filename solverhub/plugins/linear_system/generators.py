@@ -9,15 +9,23 @@ parameters (``step``, ``seed``), so an instance sequence is a list of addresses
   source circling the square), also the warm start x0. The diffusion nu(t) = nu (1 + amplitude
   sin(2 pi t / period)) varies along the sequence (amplitude 0: a fixed matrix, only b changes).
   Context: ``courant`` = nu(t) dt / h^2 (what moves the best omega).
-* ``shifted_poisson``: A = L + c I, c the diagonal shift (given, or drawn uniformly from
-  [shift_low, shift_high] with ``seed``), b ~ N(0, I) from ``seed``, x0 = 0. Context: ``shift``.
+* ``shifted_poisson``: A = L + c I, c the diagonal shift (given, or drawn with ``seed``: uniform on
+  [shift_low, shift_high], or ``shift_dist=beta``: shift_low + (shift_high - shift_low) Beta(a, b)),
+  b ~ N(0, I) from ``seed`` (``rhs=truncated``: redrawn until ||b|| <= sqrt(n^2), a radially
+  truncated Gaussian), x0 = 0. Context: ``shift``. A negative shift is allowed while A stays
+  positive definite (c > -lambda_min(L) = -(4 - 4 cos(pi / (n + 1)))).
+
+The paper's SOR experiments (Khodak et al. 2024, from the authors' public experiment scripts): n = 10
+(100 unknowns), c = -0.15 + 0.6 Beta(0.5, 1.5) ("high variance") or Beta(2, 6) ("low variance"),
+truncated Gaussian b, tolerance 1e-8: ``linsys:shifted_poisson?n=10&shift_dist=beta&beta_a=0.5&
+beta_b=1.5&shift_low=-0.15&shift_high=0.45&rhs=truncated&seed=S``.
 """
 
 from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,10 +64,16 @@ class HeatParams(LoaderParams):
 
 class ShiftedPoissonParams(LoaderParams):
     n: int = Field(32, ge=2, le=2000, description="grid points per side (n^2 unknowns)")
-    shift: float | None = Field(None, ge=0, allow_inf_nan=False,
+    shift: float | None = Field(None, allow_inf_nan=False,
                                 description="diagonal shift c (None: drawn from the seed)")
-    shift_low: float = Field(0.0, ge=0, allow_inf_nan=False)
-    shift_high: float = Field(1.0, ge=0, allow_inf_nan=False)
+    shift_low: float = Field(0.0, allow_inf_nan=False)
+    shift_high: float = Field(1.0, allow_inf_nan=False)
+    shift_dist: Literal["uniform", "beta"] = Field(
+        "uniform", description="law of a drawn shift on [shift_low, shift_high]")
+    beta_a: float = Field(1.0, gt=0, allow_inf_nan=False, description="shift_dist=beta: a")
+    beta_b: float = Field(1.0, gt=0, allow_inf_nan=False, description="shift_dist=beta: b")
+    rhs: Literal["normal", "truncated"] = Field(
+        "normal", description="b ~ N(0, I), or truncated to ||b|| <= sqrt(unknowns) (paper)")
     seed: int = Field(0, ge=0)
     tolerance: float = Field(1e-8, gt=0, lt=1, description="relative residual to reach")
 
@@ -89,14 +103,28 @@ def heat(n: int = 32, step: int = 0, dt: float = 1e-3, nu: float = 1.0, amplitud
 
 
 def shifted_poisson(n: int = 32, shift: float | None = None, shift_low: float = 0.0,
-                    shift_high: float = 1.0, seed: int = 0,
-                    tolerance: float = 1e-8) -> LinearSystemProblem:
+                    shift_high: float = 1.0, seed: int = 0, tolerance: float = 1e-8,
+                    shift_dist: str = "uniform", beta_a: float = 1.0, beta_b: float = 1.0,
+                    rhs: str = "normal") -> LinearSystemProblem:
     """A = L + c I with b ~ N(0, I) (see the module docstring)."""
     if shift_high < shift_low:
         raise BadInputError(f"shifted_poisson: shift_high {shift_high} < shift_low {shift_low}")
+    lam_min = 4.0 - 4.0 * math.cos(math.pi / (n + 1))  # smallest eigenvalue of L
+    lowest = shift if shift is not None else shift_low
+    if lowest <= -lam_min:
+        raise BadInputError(f"shifted_poisson: shift {lowest} makes A indefinite (it must be "
+                            f"above -{lam_min:.6g}, minus the smallest eigenvalue of the n={n} "
+                            "Laplacian)")
     rng = np.random.default_rng(seed)
-    c = float(rng.uniform(shift_low, shift_high)) if shift is None else float(shift)
+    if shift is not None:
+        c = float(shift)
+    elif shift_dist == "beta":
+        c = shift_low + (shift_high - shift_low) * float(rng.beta(beta_a, beta_b))
+    else:
+        c = float(rng.uniform(shift_low, shift_high))
     b = rng.standard_normal(n * n)
+    while rhs == "truncated" and float(b @ b) > n * n:  # rejection: radially truncated Gaussian
+        b = rng.standard_normal(n * n)
     A = (laplacian_2d(n) + c * sp.identity(n * n, format="csr")).tocsr()
     return LinearSystemProblem(A, b, tolerance=tolerance, context={"shift": c, "n": float(n)},
                                symmetric=True, name=f"shifted_poisson-n{n}-c{c:.4g}-seed{seed}")

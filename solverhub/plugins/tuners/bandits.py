@@ -20,17 +20,29 @@ class TsallisINF(ArmTuner):
     non-contextual tuner: w_t = argmin_{w in simplex} <w, L_hat> - sum_i 4 sqrt(w_i) / eta_t,
     i.e. w_i = 4 / (eta_t (L_hat_i - x))^2 with x set by Newton's method so that sum w = 1;
     eta_t = eta0 / sqrt(t) (eta0 = 2: regret <= 4 sqrt(K T) + 1, their Thm 1), importance-weighted
-    loss estimates L_hat_i += loss / w_i for the arm played."""
+    loss estimates L_hat_i += loss / w_i for the arm played.
+
+    ``normalize`` sets the loss scale: ``bound`` (default) losses min(1, cost / cost_bound), the
+    analysis' bounded losses; ``mean`` the scale of the authors' experiments (Khodak et al. 2024,
+    their public scripts): raw costs minus 1, the estimates divided by the running mean of
+    (cost - 1) at each decision, so no cost bound has to be guessed."""
 
     def __init__(self, space: ParameterSpace, *, cost_bound: float, seed: int = 0,
-                 eta0: float = 2.0) -> None:
+                 eta0: float = 2.0, normalize: str = "bound") -> None:
         super().__init__(space, cost_bound=cost_bound, seed=seed)
+        if normalize not in ("bound", "mean"):
+            raise ValueError(f"tsallis-inf: normalize must be 'bound' or 'mean', got {normalize!r}")
         self.eta0 = float(eta0)
+        self.normalize = normalize
         self.L = np.zeros(self.k)
         self.w = np.full(self.k, 1.0 / self.k)
+        self.cost_sum = 0.0  # normalize=mean: sum of (cost - 1) over the decisions so far
+        self.observed = 0
 
     def _weights(self, eta: float) -> np.ndarray:
         L = self.L
+        if self.normalize == "mean" and self.observed:
+            L = L / max(self.cost_sum / self.observed, 1e-12)
         x = float(L.min()) - 2.0 / eta  # sum w(x) >= 1 here; Newton then decreases x monotonically
         for _ in range(100):
             w = 4.0 / (eta * (L - x)) ** 2
@@ -44,6 +56,18 @@ class TsallisINF(ArmTuner):
     def _pick(self, context: Sequence[float] | None) -> int:
         self.w = self._weights(self.eta0 / math.sqrt(self.t))
         return int(self.rng.choice(self.k, p=self.w))
+
+    def observe(self, cost: float) -> None:
+        if self.normalize == "bound":
+            super().observe(cost)
+            return
+        if self.last is None:
+            raise RuntimeError("TsallisINF.observe called before choose")
+        c = float(cost)
+        excess = (self.cost_bound if math.isnan(c) else c) - 1.0  # a failed solve costs the bound
+        self.cost_sum += excess
+        self.observed += 1
+        self.L[self.last] += excess / self.w[self.last]
 
     def _update(self, arm: int, loss: float) -> None:
         self.L[arm] += loss / self.w[arm]
@@ -116,29 +140,52 @@ def chebyshev_features(z: float, degree: int) -> np.ndarray:
 class ChebCB(ArmTuner):
     """ChebCB, the paper's contextual tuner for a scalar context c in [context_low, context_high]
     (the diagonal shift): the cost of each arm is regressed on the Chebyshev polynomials
-    T_0..T_degree of the rescaled context (ridge ``reg``, updated online), and arms are drawn by
-    inverse-gap weighting around the predicted best (SquareCB, Foster and Rakhlin 2020):
-    p_a = 1 / (K + gamma_t (yhat_a - yhat_best)), the rest on the best, gamma_t = gamma0 sqrt(K t).
-    (Our reading of the paper's ChebCB; its constants are the defaults here.) ``feature`` names the
-    context entry used (index into the context vector)."""
+    T_0..T_degree of the context rescaled to [-1, 1], and arms are drawn by inverse-gap weighting
+    around the predicted best (SquareCB, Foster and Rakhlin 2020): p_a = 1 / (K + gamma_t (yhat_a -
+    yhat_best)), the rest on the best. ``feature`` names the context entry used.
+
+    ``variant``:
+
+    * ``ridge`` (default): ridge regression (``reg``) of the bounded losses min(1, cost /
+      cost_bound), updated online, gamma_t = gamma0 sqrt(K t).
+    * ``paper``: as in the authors' experiments (Khodak et al. 2024, public scripts; degree 5
+      there): per arm the least-squares fit of (cost - 1) / s with the data-driven scale s = K N
+      (K the largest cost seen, L = (max - min cost) / (context_high - context_low) its spread,
+      N = 2 + 4 (hi - lo) L / K (1 + ln(degree + 1))), the coefficients boxed to |theta_0| <= 1/N,
+      |theta_j| <= 2 (hi - lo) L / (s j) (a Lipschitz function's Chebyshev coefficients), and
+      gamma_t = 2 t sqrt(K t / (R_t + 2 alpha^2 t)) from the squared prediction errors R_t so far,
+      alpha = (pi + (2/pi) ln(2 degree + 3)) (hi - lo) L / (2 s (degree + 2)). (The authors' code
+      also subtracts the boxed fit's residual from R_t; we do not.)
+    """
 
     contextual = True
 
     def __init__(self, space: ParameterSpace, *, cost_bound: float, seed: int = 0,
                  context_low: float = 0.0, context_high: float = 1.0, degree: int = 4,
-                 reg: float = 1.0, gamma0: float = 10.0, feature: int = 0) -> None:
+                 reg: float = 1.0, gamma0: float = 10.0, feature: int = 0,
+                 variant: str = "ridge") -> None:
         super().__init__(space, cost_bound=cost_bound, seed=seed)
         if not context_low < context_high:
             raise ValueError(f"chebcb: context_low {context_low} must be below context_high "
                              f"{context_high}")
+        if variant not in ("ridge", "paper"):
+            raise ValueError(f"chebcb: variant must be 'ridge' or 'paper', got {variant!r}")
         self.lo, self.hi = float(context_low), float(context_high)
         self.degree, self.reg, self.gamma0 = int(degree), float(reg), float(gamma0)
         self.feature = int(feature)
+        self.variant = variant
         d = self.degree + 1
         self.G = np.repeat(np.eye(d)[None] * self.reg, self.k, axis=0)
         self.g = np.zeros((self.k, d))
         self.p = np.full(self.k, 1.0 / self.k)
         self.phi: np.ndarray | None = None
+        # variant=paper: the history and the boxed least-squares fits
+        self.theta = np.zeros((self.k, d))
+        self.history: list[tuple[int, np.ndarray, float]] = []  # (arm, features, cost)
+        self.scale = 0.0
+        self.eta = 0.0
+        self.sq_errors = 0.0
+        self.predicted = 0.0
 
     def _features(self, context: Sequence[float] | None) -> np.ndarray:
         if context is None or len(context) <= self.feature:
@@ -149,20 +196,66 @@ class ChebCB(ArmTuner):
         return chebyshev_features(z, self.degree)
 
     def predict(self, context: Sequence[float]) -> np.ndarray:
-        """Predicted loss of every arm at ``context``."""
+        """Predicted loss (variant=paper: scaled cost) of every arm at ``context``."""
         phi = self._features(context)
+        if self.variant == "paper":
+            return self.theta @ phi
         return np.array([phi @ np.linalg.solve(self.G[a], self.g[a]) for a in range(self.k)])
 
     def _pick(self, context: Sequence[float] | None) -> int:
         self.phi = self._features(context)
         yhat = self.predict(context)  # type: ignore[arg-type]
         best = int(np.argmin(yhat))
-        gamma = self.gamma0 * math.sqrt(self.k * self.t)
+        gamma = self.eta if self.variant == "paper" else self.gamma0 * math.sqrt(self.k * self.t)
         p = 1.0 / (self.k + gamma * (yhat - yhat[best]))
         p[best] = 0.0
         p[best] = max(0.0, 1.0 - p.sum())
         self.p = p / p.sum()
-        return int(self.rng.choice(self.k, p=self.p))
+        arm = int(self.rng.choice(self.k, p=self.p))
+        self.predicted = float(yhat[arm])
+        return arm
+
+    def observe(self, cost: float) -> None:
+        if self.variant == "ridge":
+            super().observe(cost)
+            return
+        if self.last is None or self.phi is None:
+            raise RuntimeError("ChebCB.observe called before choose")
+        c = float(cost)
+        self.history.append((self.last, self.phi, self.cost_bound if math.isnan(c) else c))
+        self._refit(self.last)
+
+    def _refit(self, played: int) -> None:
+        """variant=paper: the data-driven scale, the boxed per-arm fits, the new gamma."""
+        from scipy.optimize import lsq_linear
+
+        costs = np.array([h[2] for h in self.history])
+        width = self.hi - self.lo
+        kmax = float(costs.max())
+        lip = float(costs.max() - costs.min()) / width
+        m = self.degree + 1
+        n_scale = 2.0 + 4.0 * width * lip / kmax * (1.0 + math.log(m))
+        scale = kmax * n_scale
+        rescaled = scale != self.scale
+        if self.history:  # R_t: the squared error of the prediction for the arm just played
+            self.sq_errors += (self.predicted - (costs[-1] - 1.0) / scale) ** 2
+        self.scale = scale
+        ub = np.array([1.0 / n_scale] + [2.0 * width * lip / scale / j for j in range(1, m)])
+        arms = np.array([h[0] for h in self.history])
+        feats = np.array([h[1] for h in self.history])
+        for a in range(self.k) if rescaled else [played]:
+            rows = arms == a
+            if not rows.any():
+                continue
+            X, y = feats[rows], (costs[rows] - 1.0) / scale
+            theta = np.linalg.lstsq(X, y, rcond=None)[0]  # the minimum-norm least-squares fit
+            if np.any(np.abs(theta) > ub + 1e-15):
+                theta = lsq_linear(X, y, bounds=(-ub, ub + 1e-15)).x
+            self.theta[a] = theta
+        t = len(self.history)
+        alpha = (math.pi + 2.0 / math.pi * math.log(2 * m + 1)) / (2.0 * scale * (m + 1)) \
+            * width * lip
+        self.eta = 2.0 * t * math.sqrt(self.k * t / max(self.sq_errors + 2 * alpha**2 * t, 1e-300))
 
     def _update(self, arm: int, loss: float) -> None:
         assert self.phi is not None
