@@ -128,6 +128,19 @@ class KindProtocol:
                 out["solution_error"] = relative_error(x, reference.solution.ravel())
         return out
 
+    #: the context features :meth:`context` gives (names; what ``solverhub tune`` lists when a
+    #: config asks for one the kind lacks)
+    context_features: tuple[str, ...] = ()
+
+    def context(self, problem: Any) -> dict[str, float]:
+        """Side information about an instance, seen by contextual tuners before its solve
+        (``solverhub tune``, ``[tune] context = [...]``): cheap numbers that may move the best
+        option (a diagonal shift, a size). Default: the problem's own ``context`` dict, if any."""
+        ctx = getattr(problem, "context", None)
+        if not isinstance(ctx, dict):
+            return {}
+        return {str(k): float(v) for k, v in ctx.items() if isinstance(v, (int, float))}
+
     def conformance_instances(self) -> list[tuple[Any, float | None]]:
         """Small ``(problem, optimum)`` pairs every solver of the kind must solve quickly."""
         return []

@@ -145,6 +145,8 @@ TUNE_LOG = "tune.jsonl"
 HINDSIGHT_LOG = "hindsight.jsonl"
 TUNE_CONFIG = "config.toml"
 TUNE_REPORT = "report.json"
+PREFIX_LOG = "prefix.jsonl"
+SELECTION = "selection.json"
 
 
 class _Strict(BaseModel):
@@ -198,7 +200,25 @@ class TuneSection(_Strict):
                             "the solver's default): best fixed and instance-optimal in hindsight")
     hindsight_every: int = Field(1, ge=1, description="brute force on every k-th instance only "
                                  "(steps 0, k, 2k, ...): the comparison is made on that subset")
+    select_prefix: int = Field(0, ge=0, description="hold back the first k instances: brute force "
+                               "on them chooses the tuner's own settings among select_candidates "
+                               "(and gives the best fixed value of the prefix, the offline-tuned "
+                               "baseline); the tuner then runs on the rest only")
+    select_candidates: list[dict[str, Any]] = Field(
+        default_factory=list, description="tuner settings to choose among on the prefix: dicts of "
+        "tuner_params, optionally with a 'tuner' name")
+    select_seeds: int = Field(3, ge=1, description="tuner seeds each candidate is replayed with")
     sequence: SequenceConfig
+
+    @model_validator(mode="after")
+    def _check_prefix(self) -> "TuneSection":
+        if self.select_candidates and not self.select_prefix:
+            raise ValueError("select_candidates needs select_prefix > 0 (the held-back prefix "
+                             "they are chosen on)")
+        if self.select_prefix and self.select_prefix >= len(self.sequence.addresses()):
+            raise ValueError(f"select_prefix {self.select_prefix} leaves no instance to tune "
+                             f"on (the sequence has {len(self.sequence.addresses())})")
+        return self
 
 
 class TuneConfig(_Strict):
@@ -249,21 +269,50 @@ def _check_names(cfg: TuneConfig, source: str) -> None:
     except UnknownNameError as exc:
         raise BadInputError(f"{source}: tune: {exc}") from None
     model = spec.options_model
-    if t.parameter.name not in model.model_fields:
+    top = t.parameter.name.split(".")[0]
+    if top not in model.model_fields:
         raise BadInputError(f"{source}: tune.parameter.name: solver {t.solver!r} has no option "
-                            f"{t.parameter.name!r} (options: {', '.join(model.model_fields)})")
+                            f"{top!r} (options: {', '.join(model.model_fields)})")
     for value in t.parameter.arms():  # every arm must be a valid option value
-        validate_options(spec, {**t.options, t.parameter.name: value})
-    if tuner.contextual and not t.context:
-        raise BadInputError(f"{source}: tune.context: tuner {t.tuner!r} is contextual: list the "
-                            "instance's context features it sees (e.g. context = [\"shift\"])")
-    unknown = set(t.tuner_params) - set(tuner.params)
-    if unknown:
-        raise BadInputError(f"{source}: tune.tuner_params: unknown for {t.tuner!r}: "
-                            f"{', '.join(sorted(unknown))} (known: {', '.join(tuner.params) or 'none'})")
+        try:
+            validate_options(spec, with_option(t.options, t.parameter.name, value))
+        except ValueError as exc:  # a dotted name into an option that is no dict
+            raise BadInputError(f"{source}: tune.parameter.name: {exc}") from None
+    candidates = [{"tuner": t.tuner, **t.tuner_params}] + list(t.select_candidates)
+    for i, cand in enumerate(candidates):
+        where = "tune.tuner_params" if i == 0 else f"tune.select_candidates[{i - 1}]"
+        name = str(cand.get("tuner", t.tuner))
+        try:
+            tspec = pm.get_tuner(name)
+        except UnknownNameError as exc:
+            raise BadInputError(f"{source}: {where}: {exc}") from None
+        if tspec.contextual and not t.context:
+            raise BadInputError(f"{source}: tune.context: tuner {name!r} is contextual: list the "
+                                "instance's context features it sees (e.g. context = [\"shift\"])")
+        unknown = set(cand) - {"tuner"} - set(tspec.params)
+        if unknown:
+            raise BadInputError(f"{source}: {where}: unknown for {name!r}: "
+                                f"{', '.join(sorted(unknown))} (known: "
+                                f"{', '.join(tspec.params) or 'none'})")
+    del tuner
     if cost_bound(cfg, spec) is None:
         raise BadInputError(f"{source}: tune.cost_bound: give the cost of a failed solve for cost "
                             f"{t.cost!r}")
+
+
+def with_option(options: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """``options`` with ``name`` set to ``value``; a dotted name (``highs_options.
+    mip_heuristic_effort``) sets a key inside a dict-valued option, keeping its other keys."""
+    out = dict(options)
+    head, _, rest = name.partition(".")
+    if not rest:
+        out[head] = value
+        return out
+    inner = out.get(head, {})
+    if not isinstance(inner, dict):
+        raise ValueError(f"option {head!r} is not a table, cannot set {name!r}")
+    out[head] = with_option(inner, rest, value)
+    return out
 
 
 def cost_bound(cfg: TuneConfig, spec: Any) -> float | None:
@@ -276,10 +325,12 @@ def cost_bound(cfg: TuneConfig, spec: Any) -> float | None:
         return float(mi) if mi else None
     if t.cost == "runtime":
         return t.time_limit
+    if t.cost == "primal_integral":
+        return 1.0  # normalized to [0, 1]: no incumbent all along
     return None
 
 
-def cost_of(result: Any, cost: str, bound: float) -> float:
+def cost_of(result: Any, cost: str, bound: float, horizon: float | None = None) -> float:
     """The cost a tuner sees: a failed solve (error) costs ``bound``; one stopped by the time
     limit at least ``bound`` (its iterations so far would make it look cheap), unless the cost is
     the runtime itself."""
@@ -289,12 +340,32 @@ def cost_of(result: Any, cost: str, bound: float) -> float:
         value = float(result.iterations)
     elif cost == "runtime":
         return float(result.runtime)
+    elif cost == "primal_integral" and cost not in result.metrics:
+        return _own_bound_primal_integral(result, bound, horizon)
     else:
         metric = result.metrics.get(cost)
         if metric is None or not math.isfinite(metric):
             return bound
         value = float(metric)
+        if cost == "primal_integral":
+            return value  # a time-limited solve is the point: its integral is the cost
     return max(value, bound) if result.status == "time_limit" else value
+
+
+def _own_bound_primal_integral(result: Any, bound: float, horizon: float | None) -> float:
+    """The primal integral (Berthold 2013) over the time limit when the instance has no known
+    optimum: the gap is measured to the solve's own final dual bound, a valid bound on the optimum,
+    so the cost is never below the integral to the optimum (equal when the solve closed the gap).
+    No bound or no incumbent trajectory: ``bound`` (the cost of a failed solve). ``horizon``: the
+    time limit (default the runtime)."""
+    from solverhub.core.result import finite_or_none, primal_integral
+
+    ref = finite_or_none(result.bound)
+    horizon = horizon or finite_or_none(result.runtime)
+    if ref is None or not horizon or not result.trajectory \
+            or getattr(result, "incumbents_unknown", False):
+        return bound
+    return float(primal_integral(result.trajectory, ref, horizon))
 
 
 def _read_jsonl(path: Any, *, repair: bool = False) -> list[dict[str, Any]]:
@@ -322,11 +393,52 @@ def _read_jsonl(path: Any, *, repair: bool = False) -> list[dict[str, Any]]:
     return out
 
 
+def _make_tuner(name: str, params: dict[str, Any], space: ParameterSpace, bound: float,
+                seed: int) -> Any:
+    from solverhub.core.manager import get_plugin_manager
+    from solverhub.core.records import resolve
+
+    spec = get_plugin_manager().get_tuner(name)
+    return resolve(spec.factory)(space, cost_bound=bound, seed=seed, **{**spec.params, **params})
+
+
+def instance_context(problem: Any, kind: str, features: Sequence[str], where: str) -> tuple[
+        dict[str, float], list[float] | None]:
+    """The context the kind's protocol declares for ``problem`` and the vector of ``features``
+    a contextual tuner sees (None when none is asked for); a missing feature is bad input."""
+    from solverhub.core.api import kind_protocol
+    from solverhub.core.errors import BadInputError
+
+    context = kind_protocol(kind).context(problem)
+    missing = [f for f in features if f not in context]
+    if missing:
+        raise BadInputError(f"{where}: no context feature(s) {', '.join(missing)} (the instance "
+                            f"has: {', '.join(context) or 'none'})")
+    return context, [float(context[f]) for f in features] or None
+
+
+def replay(tuner: Any, table: np.ndarray, values: list[float],
+           contexts: Sequence[list[float] | None]) -> float:
+    """Total cost of ``tuner`` run over a brute-forced cost table (rows: instances, columns:
+    ``values``): the online run it would have made, without solving again."""
+    total = 0.0
+    for row, ctx in zip(table, contexts):
+        value = tuner.choose(ctx)
+        cost = float(row[values.index(value)])
+        tuner.observe(cost)
+        total += cost
+    return total
+
+
 def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bool = False,
              progress: Any = None) -> dict[str, Any]:
     """Run the tuner over the sequence, appending one line per step to ``tune.jsonl`` (flushed),
     then the hindsight solves to ``hindsight.jsonl``, and write ``report.json``. ``resume``
-    replays the recorded steps into a fresh tuner (same seed: the same choices) and continues."""
+    replays the recorded steps into a fresh tuner (same seed: the same choices) and continues.
+
+    With ``select_prefix = k`` the first k instances are held back: every value is solved on
+    each (``prefix.jsonl``), each candidate tuner setting is replayed over that table, the best
+    is kept (``selection.json``), and the tuner runs on the instances after the prefix only."""
     import json
     from pathlib import Path
 
@@ -334,7 +446,6 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
     from solverhub.core.errors import BadInputError
     from solverhub.core.interrupt import handle_sigint, stop_requested
     from solverhub.core.manager import get_plugin_manager
-    from solverhub.core.records import resolve
 
     t = cfg.tune
     pm = get_plugin_manager()
@@ -347,44 +458,44 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
     out.mkdir(parents=True, exist_ok=True)
     if config_text and not (out / TUNE_CONFIG).exists():
         (out / TUNE_CONFIG).write_text(config_text, encoding="utf-8")
-    tuner_spec = pm.get_tuner(t.tuner)
-    tuner = resolve(tuner_spec.factory)(t.parameter, cost_bound=bound, seed=t.seed,
-                                        **{**tuner_spec.params, **t.tuner_params})
-    addresses = t.sequence.addresses()
+    all_addresses = t.sequence.addresses()
+    prefix, addresses = all_addresses[:t.select_prefix], all_addresses[t.select_prefix:]
+    default = spec.options_model.model_validate(t.options)
+    default_value = _option_value(default, t.parameter.name)
+    tuner_name, tuner_params = t.tuner, dict(t.tuner_params)
+    if prefix:
+        _brute_force(cfg, out, prefix, bound, default_value, progress, PREFIX_LOG, "prefix", 1)
+        selection = select_tuner(cfg, out, bound)
+        (out / SELECTION).write_text(json.dumps(selection, indent=2), encoding="utf-8")
+        tuner_name, tuner_params = selection["tuner"], selection["tuner_params"]
+    tuner = _make_tuner(tuner_name, tuner_params, t.parameter, bound, t.seed)
     done = _read_jsonl(out / TUNE_LOG, repair=True)
     for rec in done:  # replay: the same seed and history give the same choices
         ctx = rec.get("context_vector")
         value = tuner.choose(ctx)
         if rec["step"] >= len(addresses) or addresses[rec["step"]] != rec["instance"] \
-                or rec.get("tuner") != t.tuner or rec.get("seed") != t.seed \
+                or rec.get("tuner") != tuner_name or rec.get("seed") != t.seed \
                 or not math.isclose(value, rec["value"], rel_tol=1e-12, abs_tol=1e-12):
             raise BadInputError(f"{out / TUNE_LOG}: step {rec['step']} does not match this config "
                                 "(another sequence, tuner or seed?): start a new folder")
         tuner.observe(rec["cost"])
-    default = spec.options_model.model_validate(t.options)
-    default_value = getattr(default, t.parameter.name)
     with handle_sigint(), open(out / TUNE_LOG, "a", encoding="utf-8") as log:
         for step in range(len(done), len(addresses)):
             addr = addresses[step]
             problem = load_problem(addr)
-            context = getattr(problem, "context", None) or {}
-            missing = [f for f in t.context if f not in context]
-            if missing:
-                raise BadInputError(f"{addr}: no context feature(s) {', '.join(missing)} (the "
-                                    f"instance has: {', '.join(context) or 'none'})")
-            ctx = [float(context[f]) for f in t.context] or None
+            context, ctx = instance_context(problem, spec.problem_kind, t.context, addr)
             t0 = time.perf_counter()
             value = tuner.choose(ctx)
             overhead = time.perf_counter() - t0
             res = solve(problem, solver=t.solver, time_limit=t.time_limit, seed=t.seed,
-                        **{**t.options, t.parameter.name: value})
+                        **with_option(t.options, t.parameter.name, value))
             if res.status == "interrupted" or stop_requested():
                 raise TuneInterrupted(out)
-            c = cost_of(res, t.cost, bound)
+            c = cost_of(res, t.cost, bound, t.time_limit)
             t0 = time.perf_counter()
             tuner.observe(c)
             overhead += time.perf_counter() - t0
-            rec = {"step": step, "instance": addr, "tuner": t.tuner, "seed": t.seed,
+            rec = {"step": step, "instance": addr, "tuner": tuner_name, "seed": t.seed,
                    "value": value, "cost": c,
                    "status": str(res.status), "runtime": res.runtime, "context": context,
                    "context_vector": ctx, "tuner_seconds": overhead}
@@ -393,47 +504,116 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
             if progress is not None:
                 progress("tune", step + 1, len(addresses), rec)
     if t.hindsight:
-        _hindsight(cfg, out, addresses, bound, default_value, progress)
+        _brute_force(cfg, out, addresses, bound, default_value, progress, HINDSIGHT_LOG,
+                     "hindsight", t.hindsight_every)
     report = tune_report(out, cfg, default_value)
     (out / TUNE_REPORT).write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
 
 
-def _hindsight(cfg: TuneConfig, out: Any, addresses: list[str], bound: float,
-               default_value: Any, progress: Any) -> None:
-    """Every arm (and the default value) on every instance: the brute force of the paper."""
+def _option_value(options: Any, name: str) -> Any:
+    """The value of a (dotted) option in a validated options model; None when unset."""
+    head, _, rest = name.partition(".")
+    value = getattr(options, head)
+    for key in rest.split(".") if rest else ():
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _table(recs: list[dict[str, Any]], steps: list[int], values: list[Any]) -> np.ndarray:
+    """Cost table (rows ``steps``, columns ``values``) from brute-force records; NaN where none."""
+    table = np.full((len(steps), len(values)), np.nan)
+    row = {s: i for i, s in enumerate(steps)}
+    col = {v: j for j, v in enumerate(values)}
+    for r in recs:
+        if r["step"] in row and r["value"] in col:
+            table[row[r["step"]], col[r["value"]]] = r["cost"]
+    return table
+
+
+def select_tuner(cfg: TuneConfig, out: Any, bound: float) -> dict[str, Any]:
+    """Choose the tuner's settings on the held-back prefix: each candidate (the configured tuner
+    and ``select_candidates``) is replayed over the prefix's cost table with ``select_seeds``
+    seeds; the least mean total wins (ties: the first). Also the prefix's best fixed value."""
+    t = cfg.tune
+    recs = _read_jsonl(out / PREFIX_LOG)
+    arms = t.parameter.arms()
+    steps = list(range(t.select_prefix))
+    table = _table(recs, steps, arms)
+    ctx_by_step = {r["step"]: r.get("context_vector") for r in recs}
+    contexts = [ctx_by_step.get(s) for s in steps]
+    rows: list[dict[str, Any]] = []
+    means: list[float] = []
+    for cand in [{"tuner": t.tuner, **t.tuner_params}, *t.select_candidates]:
+        name = str(cand.get("tuner", t.tuner))
+        params = {k: v for k, v in cand.items() if k != "tuner"}
+        totals = [replay(_make_tuner(name, params, t.parameter, bound, t.seed + k), table, arms,
+                         contexts) for k in range(t.select_seeds)]
+        means.append(float(np.mean(totals)))
+        rows.append({"tuner": name, "tuner_params": params, "prefix_total_mean": means[-1]})
+    best = int(np.argmin(means))  # ties: the first
+    col = int(np.argmin(table.sum(axis=0)))
+    return {"tuner": rows[best]["tuner"], "tuner_params": rows[best]["tuner_params"],
+            "candidates": rows, "prefix_steps": len(steps),
+            "prefix_best_fixed_value": arms[col], "prefix_best_fixed_total": float(
+                table[:, col].sum())}
+
+
+def _brute_force(cfg: TuneConfig, out: Any, addresses: list[str], bound: float,
+                 default_value: Any, progress: Any, log_name: str, phase: str,
+                 every: int) -> None:
+    """Every arm (and the default value) on every ``every``-th instance: the brute force of the
+    paper (``hindsight.jsonl``; on the held-back prefix, ``prefix.jsonl``)."""
     import json
 
-    from solverhub.core.api import solve
+    from solverhub.core.api import load_problem, solve
     from solverhub.core.interrupt import handle_sigint, stop_requested
+    from solverhub.core.manager import get_plugin_manager
 
     t = cfg.tune
+    kind = get_plugin_manager().get_available_solver(t.solver).problem_kind
     values = list(dict.fromkeys([*t.parameter.arms(), default_value]))
-    have = {(r["step"], r["value"]) for r in _read_jsonl(out / HINDSIGHT_LOG, repair=True)}
-    todo = [(s, v) for s in range(0, len(addresses), t.hindsight_every) for v in values
+    have = {(r["step"], r["value"]) for r in _read_jsonl(out / log_name, repair=True)}
+    todo = [(s, v) for s in range(0, len(addresses), every) for v in values
             if (s, v) not in have]
-    with handle_sigint(), open(out / HINDSIGHT_LOG, "a", encoding="utf-8") as log:
+    loaded: dict[int, Any] = {}
+    with handle_sigint(), open(out / log_name, "a", encoding="utf-8") as log:
         for k, (step, value) in enumerate(todo):
-            res = solve(addresses[step], solver=t.solver, time_limit=t.time_limit, seed=t.seed,
-                        **{**t.options, t.parameter.name: value})
+            if step not in loaded:
+                loaded.clear()  # one instance at a time: its values are consecutive in todo
+                loaded[step] = load_problem(addresses[step])
+            problem = loaded[step]
+            _, ctx = instance_context(problem, kind, t.context, addresses[step])
+            # value None: the option is unset by default (a key of a table option): leave it out
+            opts = t.options if value is None else with_option(t.options, t.parameter.name, value)
+            res = solve(problem, solver=t.solver, time_limit=t.time_limit, seed=t.seed, **opts)
             if res.status == "interrupted" or stop_requested():
                 raise TuneInterrupted(out)
             rec = {"step": step, "instance": addresses[step], "value": value,
-                   "cost": cost_of(res, t.cost, bound), "status": str(res.status)}
+                   "cost": cost_of(res, t.cost, bound, t.time_limit), "status": str(res.status),
+                   "context_vector": ctx}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             if progress is not None:
-                progress("hindsight", k + 1, len(todo), rec)
+                progress(phase, k + 1, len(todo), rec)
 
 
 def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]:
     """Cumulative cost of the tuner against the default value, the best fixed value in hindsight
-    and the instance-optimal values (from the hindsight solves, when run)."""
+    and the instance-optimal values (from the hindsight solves, when run); with a held-back
+    prefix also the settings chosen on it and its best fixed value on the tuned instances (the
+    offline-tuned baseline)."""
+    import json
+
     steps = _read_jsonl(out / TUNE_LOG)
     costs = np.array([r["cost"] for r in steps], dtype=float)
+    selection = json.loads((out / SELECTION).read_text(encoding="utf-8")) \
+        if (out / SELECTION).is_file() else None
     report: dict[str, Any] = {
         "name": cfg.name, "solver": cfg.tune.solver, "parameter": cfg.tune.parameter.name,
-        "tuner": cfg.tune.tuner, "cost": cfg.tune.cost, "steps": len(steps),
+        "tuner": selection["tuner"] if selection else cfg.tune.tuner,
+        "tuner_params": selection["tuner_params"] if selection else cfg.tune.tuner_params,
+        "cost": cfg.tune.cost, "steps": len(steps),
         "tuner_total": float(costs.sum()),
         "tuner_cumulative": np.cumsum(costs).tolist(),
         "choices": [r["value"] for r in steps],
@@ -441,23 +621,19 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
         if steps else 0.0,
         "solve_seconds_per_step": float(np.mean([r["runtime"] for r in steps])) if steps else 0.0,
     }
+    if selection:
+        report["selection"] = selection
     hs = _read_jsonl(out / HINDSIGHT_LOG)
     subset = list(range(0, len(steps), cfg.tune.hindsight_every))
     if hs and subset:
-        values = sorted({r["value"] for r in hs})
-        table = np.full((len(subset), len(values)), np.nan)
-        index = {v: j for j, v in enumerate(values)}
-        row = {s: i for i, s in enumerate(subset)}
-        for r in hs:
-            if r["step"] in row:
-                table[row[r["step"]], index[r["value"]]] = r["cost"]
-        if not np.isnan(table).any():
-            arms = [v for v in values if v in set(cfg.tune.parameter.arms())]
-            arm_cols = [index[v] for v in arms]
-            totals = table[:, arm_cols].sum(axis=0)
+        arms = cfg.tune.parameter.arms()
+        table = _table(hs, subset, arms)
+        dcol = _table([{**r, "value": "default"} for r in hs if r["value"] == default_value],
+                      subset, ["default"])[:, 0]
+        if not np.isnan(table).any() and not np.isnan(dcol).any():
+            totals = table.sum(axis=0)
             best = int(np.argmin(totals))
-            inst = table[:, arm_cols].min(axis=1)
-            dcol = table[:, index[default_value]]
+            inst = table.min(axis=1)
             tuned = costs[subset]
             report.update({
                 "compare_steps": subset, "tuner_compare_total": float(tuned.sum()),
@@ -465,14 +641,24 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
                 "default_value": default_value, "default_total": float(dcol.sum()),
                 "best_fixed_value": arms[best], "best_fixed_total": float(totals[best]),
                 "instance_optimal_total": float(inst.sum()),
-                "best_fixed_cumulative": np.cumsum(table[:, arm_cols[best]]).tolist(),
+                "best_fixed_cumulative": np.cumsum(table[:, best]).tolist(),
                 "instance_optimal_cumulative": np.cumsum(inst).tolist(),
                 "default_cumulative": np.cumsum(dcol).tolist(),
-                "ratio_to_best_fixed": float(tuned.sum() / totals[best]),
-                "ratio_to_instance_optimal": float(tuned.sum() / inst.sum()),
-                "ratio_to_default": float(tuned.sum() / dcol.sum()),
+                "ratio_to_best_fixed": _ratio(tuned.sum(), totals[best]),
+                "ratio_to_instance_optimal": _ratio(tuned.sum(), inst.sum()),
+                "ratio_to_default": _ratio(tuned.sum(), dcol.sum()),
             })
+            if selection and selection["prefix_best_fixed_value"] in arms:
+                col = arms.index(selection["prefix_best_fixed_value"])
+                report.update({"prefix_fixed_value": arms[col],
+                               "prefix_fixed_total": float(totals[col]),
+                               "prefix_fixed_cumulative": np.cumsum(table[:, col]).tolist(),
+                               "ratio_to_prefix_fixed": _ratio(tuned.sum(), totals[col])})
     return report
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else (1.0 if a == b else math.inf)
 
 
 def plot_tune_report(report: dict[str, Any], path: Any) -> None:
@@ -487,6 +673,8 @@ def plot_tune_report(report: dict[str, Any], path: Any) -> None:
     ax.plot(x, report["tuner_compare_cumulative" if compare else "tuner_cumulative"],
             label=f"{report['tuner']}")
     for key, label in (("default_cumulative", f"default {report.get('default_value')}"),
+                       ("prefix_fixed_cumulative",
+                        f"best fixed on the prefix {report.get('prefix_fixed_value')}"),
                        ("best_fixed_cumulative", f"best fixed {report.get('best_fixed_value')}"),
                        ("instance_optimal_cumulative", "instance-optimal")):
         if key in report:

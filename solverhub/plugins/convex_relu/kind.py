@@ -38,6 +38,13 @@ class ReLUTrainingKind(KindProtocol):
     def __init__(self, cone_tol: float = 1e-5) -> None:
         self.cone_tol = float(cone_tol)
 
+    context_features = ("samples", "features", "patterns", "beta")
+
+    def context(self, problem: Any) -> dict[str, float]:
+        """Sizes and the weight decay, for contextual tuners (``solverhub tune``)."""
+        return {"samples": float(problem.n_samples), "features": float(problem.d),
+                "patterns": float(problem.P), "beta": float(problem.beta)}
+
     def verify(self, problem: Any, x: Any) -> Verification | None:
         if not isinstance(problem, ReLUTraining):
             return None

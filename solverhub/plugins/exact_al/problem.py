@@ -322,6 +322,12 @@ class NLPEqKind(KindProtocol):
     def __init__(self, optimality_tol: float = 1e-4) -> None:
         self.optimality_tol = float(optimality_tol)
 
+    context_features = ("variables", "constraints")
+
+    def context(self, problem: Any) -> dict[str, float]:
+        """Sizes, for contextual tuners (``solverhub tune``)."""
+        return {"variables": float(problem.n), "constraints": float(problem.m)}
+
     def verify(self, problem: Any, x: Any) -> Verification | None:
         if not isinstance(problem, NLPEqProblem):
             return None

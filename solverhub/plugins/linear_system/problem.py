@@ -94,6 +94,13 @@ class LinearSystemKind(KindProtocol):
         MetricSpec("solution_error", "||x - x*|| / max(1, ||x*||) to a known solution", "lower",
                    "geomean"),
     )
+    #: the generators' context (shift for shifted Poisson, courant for heat) plus the sizes
+    context_features = ("shift", "courant", "n", "unknowns", "nonzeros")
+
+    def context(self, problem: Any) -> dict[str, float]:
+        out = super().context(problem)
+        out.update(unknowns=float(problem.n), nonzeros=float(problem.A.nnz))
+        return out
 
     def verify(self, problem: Any, x: Any) -> Verification | None:
         if not isinstance(problem, LinearSystemProblem):

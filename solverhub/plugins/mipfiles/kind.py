@@ -28,6 +28,13 @@ class MIPKind(KindProtocol):
         MetricSpec("primal_integral", "primal gap integrated over the time limit, normalised to [0, 1]"),
         MetricSpec("gap", "relative gap between objective and dual bound"),
     )
+    context_features = ("variables", "constraints", "integers", "nonzeros")
+
+    def context(self, problem: Any) -> dict[str, float]:
+        """Sizes, for contextual tuners (``solverhub tune``)."""
+        return {"variables": float(problem.n), "constraints": float(problem.m),
+                "integers": float(np.count_nonzero(problem.integrality)),
+                "nonzeros": float(problem.A.nnz)}
 
     def verify(self, problem: MIPProblem, x: Any) -> Verification | None:
         x = np.array(x, dtype=np.float64).ravel()
