@@ -10,7 +10,10 @@ Parts (``--part``, repeatable; default all): ``paper`` the paper's SOR experimen
 authors' public scripts (mkhodak/learning-to-relax, scripts/learning.m and contextual.m: a 10 x 10
 Laplacian + c I, c = -0.15 + 0.6 Beta(0.5, 1.5) or Beta(2, 6), truncated Gaussian b, 1e-8, the
 grid linspace(1, 1.95, 20), 5,000 instances, cap 10,000), ``sequences`` our larger sequences,
-``sweeps`` the kernel timings.
+``sweeps`` the kernel timings, ``cross`` the three cross-kind studies: ``solverhub tune`` on
+solvers_cfg/tune_mip_highs.toml, tune_exact_al_block.toml and tune_relu_rho.toml (each with a
+held-back prefix choosing the tuner's settings; folders under benchmarks/results/, resumed when
+there: delete one to rerun it).
 
 Sequences: cost = iterations to relative residual 1e-8 (SOR sweeps, SSOR-CG steps). The full
 cost table (every omega of the grid on every instance) is computed once by brute force, as the
@@ -199,6 +202,41 @@ def print_paper(r):
               f"{row['seconds_per_decision'] * 1e3:.3f} |")
 
 
+CROSS = ("tune_mip_highs", "tune_exact_al_block", "tune_relu_rho")
+
+
+def cross_study(name):
+    """Run (or resume) one cross-kind tune config; its report."""
+    from solverhub.core.tuning import parse_tune_config, plot_tune_report, run_tune
+
+    path = Path(__file__).parent.parent / "solvers_cfg" / f"{name}.toml"
+    text = path.read_text(encoding="utf-8")
+    out = OUT / name
+    report = run_tune(parse_tune_config(text, str(path)), out, config_text=text,
+                      resume=out.exists())
+    plot_tune_report(report, out / "regret.png")
+    return report
+
+
+def print_cross(rows):
+    print("\n| study | held-out instances | tuner chosen on the prefix | tuner | default | best fixed "
+          "on the prefix | best fixed in hindsight | instance-optimal | tuner / default | tuner / "
+          "prefix-fixed | tuner / best fixed | overhead per decision (% of a solve) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, r in rows:
+        sel = r.get("selection", {})
+        chosen = f"{r['tuner']} {json.dumps(r.get('tuner_params') or {})}"
+        pct = 100 * r["tuner_seconds_per_decision"] / max(r["solve_seconds_per_step"], 1e-12)
+        print(f"| {name} ({r['cost']}) | {r['steps']} | {chosen} | {r['tuner_total']:.4g} | "
+              f"{r['default_total']:.4g} ({r['default_value']}) | "
+              f"{r.get('prefix_fixed_total', float('nan')):.4g} ({sel.get('prefix_best_fixed_value')}) | "
+              f"{r['best_fixed_total']:.4g} ({r['best_fixed_value']:.4g}) | "
+              f"{r['instance_optimal_total']:.4g} | {r['ratio_to_default']:.3f} | "
+              f"{r.get('ratio_to_prefix_fixed', float('nan')):.3f} | "
+              f"{r['ratio_to_best_fixed']:.3f} | {r['tuner_seconds_per_decision'] * 1e3:.3f} ms "
+              f"({pct:.3f} %) |")
+
+
 def sweep_timing(sizes, loop_max):
     import scipy.sparse as sp  # noqa: F401
 
@@ -234,14 +272,19 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--bound", type=float, default=CAP,
                     help="the tuners' cost bound (losses = min(1, cost / bound)); default the cap")
-    ap.add_argument("--part", action="append", choices=("paper", "sequences", "sweeps"),
+    ap.add_argument("--part", action="append", choices=("paper", "sequences", "sweeps", "cross"),
                     help="run only these parts (repeatable; default all)")
     args = ap.parse_args()
-    parts = set(args.part or ("paper", "sequences", "sweeps"))
+    parts = set(args.part or ("paper", "sequences", "sweeps", "cross"))
     T = 200 if args.quick else 1000
     seeds = range(5)
     print(f"compiled kernel: {kernels.KERNEL_COMPILED}; tuners' cost bound {args.bound:g}")
-    results = {"paper": [], "sequences": [], "sweeps": []}
+    results = {"paper": [], "sequences": [], "sweeps": [], "cross": {}}
+    if "cross" in parts:
+        rows = [(name, cross_study(name)) for name in CROSS]
+        results["cross"] = {name: {k: v for k, v in r.items() if not k.endswith("cumulative")}
+                            for name, r in rows}
+        print_cross(rows)
     if "paper" in parts:
         for label, ab in (("paper SOR, high-variance shifts c = -0.15 + 0.6 Beta(0.5, 1.5)",
                            (0.5, 1.5)),

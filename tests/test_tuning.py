@@ -140,9 +140,11 @@ def test_tsallis_inf_weights_are_the_closed_form():
     assert np.all(np.diff(w) < 0)
 
 
-def test_chebcb_approaches_the_instance_optimal_arm():
+@pytest.mark.parametrize("variant", ["ridge", "paper"])
+def test_chebcb_approaches_the_instance_optimal_arm(variant):
     """Cost depends on the context c: the best omega is 0.5 + c. A non-contextual bandit can at
-    best pick one omega; ChebCB learns the map and beats the best fixed arm in hindsight."""
+    best pick one omega; ChebCB (both variants) learns the map and beats the best fixed arm in
+    hindsight."""
     arms = np.array(OMEGA.arms())
     rng = np.random.default_rng(0)
     T = 1500
@@ -162,7 +164,8 @@ def test_chebcb_approaches_the_instance_optimal_arm():
 
     instance_opt = sum(min(mean_loss(a, c) for a in range(10)) for c in contexts)
     best_fixed = min(sum(mean_loss(a, c) for c in contexts) for a in range(10))
-    cheb = run(ChebCB(OMEGA, cost_bound=1.0, seed=2, context_low=0, context_high=1, degree=3))
+    cheb = run(ChebCB(OMEGA, cost_bound=1.0, seed=2, context_low=0, context_high=1, degree=3,
+                      variant=variant))
     tsallis = run(TsallisINF(OMEGA, cost_bound=1.0, seed=2))
     assert cheb < best_fixed < tsallis
     # within 30 % of the instance-optimal total, where the best fixed arm is 86 % above it
@@ -359,3 +362,194 @@ def test_cost_of_failed_and_time_limited_solves():
     late = sh.Result(sh.Status.TIME_LIMIT, x=np.zeros(1), iterations=30, runtime=2.0)
     assert cost_of(late, "iterations", 200) == 200  # not cheap for having been stopped early
     assert cost_of(late, "runtime", 1.5) == 2.0
+
+
+def test_tsallis_inf_mean_normalization_is_scale_free_and_learns():
+    """normalize=mean (the authors' experiment scale: cost - 1 over its running mean) makes the
+    same choices when every cost - 1 is multiplied by 10 (no cost bound to guess); with the bound
+    scale the choices change."""
+    arms = np.array(OMEGA.arms())
+
+    def run(normalize, factor, bound):
+        tuner = TsallisINF(OMEGA, cost_bound=bound, seed=3, normalize=normalize)
+        noise = np.random.default_rng(4)
+        picks = []
+        for _ in range(1500):
+            a = int(np.argmin(np.abs(arms - tuner.choose())))
+            picks.append(a)
+            tuner.observe(1 + factor * (20 + 200 * MEANS[a] + 5 * noise.standard_normal()))
+        return picks
+
+    assert run("mean", 1, 1000) == run("mean", 10, 1000)
+    assert run("bound", 1, 1000) != run("bound", 10, 1000)
+    picks = run("mean", 1, 1000)
+    late, early = MEANS[picks[-300:]].mean(), MEANS[picks[:100]].mean()
+    assert late < 0.25 < 0.3 < early  # best arm 0.2, uniform play 0.47
+    with pytest.raises(ValueError, match="normalize"):
+        TsallisINF(OMEGA, cost_bound=1.0, normalize="median")
+    with pytest.raises(ValueError, match="variant"):
+        ChebCB(OMEGA, cost_bound=1.0, variant="lasso")
+
+
+def test_paper_shifted_poisson_family():
+    """The paper's sequences: beta-distributed shifts on [-0.15, 0.45], a radially truncated
+    Gaussian b, and a shift that would make A indefinite is refused."""
+    from solverhub.plugins.linear_system.generators import shifted_poisson
+
+    ps = [sh.load_problem(f"linsys:shifted_poisson?n=10&shift_dist=beta&beta_a=0.5&beta_b=1.5&"
+                          f"shift_low=-0.15&shift_high=0.45&rhs=truncated&seed={i}") for i in range(40)]
+    shifts = np.array([p.context["shift"] for p in ps])
+    assert np.all((shifts >= -0.15) & (shifts <= 0.45)) and shifts.min() < 0
+    assert np.median(shifts) < 0.0  # Beta(0.5, 1.5) piles up near the low end
+    assert all(float(p.b @ p.b) <= p.n for p in ps)
+    assert not all(float(p.b @ p.b) <= p.n for p in (shifted_poisson(n=10, seed=i)
+                                                     for i in range(40)))
+    with pytest.raises(sh.BadInputError, match="indefinite"):
+        shifted_poisson(n=10, shift=-0.2)
+    res = sh.solve(ps[0], solver="sor", omega=1.8, max_iterations=10_000)
+    assert res.status == "optimal"
+
+
+def test_kind_protocols_declare_context():
+    from solverhub.core.api import kind_protocol
+
+    p = sh.load_problem("linsys:shifted_poisson?n=5&shift=0.3")
+    ctx = kind_protocol("linear-system").context(p)
+    assert ctx["shift"] == 0.3 and ctx["unknowns"] == 25 and ctx["nonzeros"] == p.A.nnz
+    assert set(ctx) <= set(kind_protocol("linear-system").context_features)
+    mip = sh.load_problem("generate:set_cover?rows=20&cols=30&seed=1")
+    mctx = kind_protocol("mip").context(mip)
+    assert mctx == {"variables": 30, "constraints": 20, "integers": 30,
+                    "nonzeros": float(mip.A.nnz)}
+
+
+def test_with_option_sets_dotted_names_and_cost_of_objective_and_integral():
+    from solverhub.core.tuning import cost_of, with_option
+
+    base = {"highs_options": {"presolve": "off"}, "threads": 1}
+    out = with_option(base, "highs_options.mip_heuristic_effort", 0.3)
+    assert out == {"highs_options": {"presolve": "off", "mip_heuristic_effort": 0.3}, "threads": 1}
+    assert base["highs_options"] == {"presolve": "off"}  # the config's options are not changed
+    with pytest.raises(ValueError, match="not a table"):
+        with_option(base, "threads.x", 1)
+    r = sh.Result(sh.Status.TIME_LIMIT, x=np.zeros(1), objective=12.0, bound=10.0, runtime=2.0,
+                  trajectory=[(0.5, 15.0), (1.0, 12.0)])
+    assert cost_of(r, "objective", 100.0) == 12.0
+    # no known optimum: the gap to the solve's own bound 10, over the 2 s budget
+    gap15, gap12 = 5 / 15, 2 / 12
+    assert cost_of(r, "primal_integral", 1.0, 2.0) == pytest.approx(
+        (0.5 * 1 + 0.5 * gap15 + 1.0 * gap12) / 2.0)
+    r.metrics["primal_integral"] = 0.25  # a known optimum's integral wins
+    assert cost_of(r, "primal_integral", 1.0, 2.0) == 0.25
+    nothing = sh.Result(sh.Status.TIME_LIMIT, runtime=2.0)
+    assert cost_of(nothing, "primal_integral", 1.0, 2.0) == 1.0
+
+
+def test_tune_a_dotted_option_of_another_kind(tmp_path):
+    """HiGHS's heuristic effort (a key of its highs_options table) on two tiny generated MIPs:
+    the tuner's choices reach the solver, the default (unset) is brute-forced as its own column."""
+    import json
+
+    from solverhub.core.tuning import parse_tune_config, run_tune
+
+    text = """
+name = "mip"
+[tune]
+solver = "highs"
+cost = "primal_integral"
+time_limit = 5.0
+tuner = "ucb1"
+context = ["variables"]
+[tune.parameter]
+name = "highs_options.mip_heuristic_effort"
+kind = "grid"
+values = [0.0, 0.3]
+[tune.sequence]
+address = "generate:set_cover?rows=15&cols=25&density=0.2&seed={i}"
+start = 0
+stop = 2
+"""
+    report = run_tune(parse_tune_config(text), tmp_path / "out", config_text=text)
+    steps = [json.loads(x) for x in (tmp_path / "out" / "tune.jsonl").read_text().splitlines()]
+    assert [s["value"] for s in steps] == [0.0, 0.3]  # UCB1 tries each arm once
+    assert all(0 <= s["cost"] <= 1 and s["context_vector"] == [25.0] for s in steps)
+    assert report["default_value"] is None and report["default_total"] >= 0
+    hs = [json.loads(x) for x in (tmp_path / "out" / "hindsight.jsonl").read_text().splitlines()]
+    assert sorted({str(r["value"]) for r in hs}) == ["0.0", "0.3", "None"]
+    bad = text.replace("highs_options.mip", "threads.mip")
+    with pytest.raises(sh.BadInputError, match="option .threads."):
+        parse_tune_config(bad)
+    with pytest.raises(sh.BadInputError, match="declares no context feature.* nosuch"):
+        parse_tune_config(text.replace('["variables"]', '["nosuch"]'))  # before any solve
+
+
+def test_held_back_prefix_chooses_the_tuner_settings(tmp_path):
+    """select_prefix: every value on the first k instances, each candidate replayed there, the
+    best kept; the tuner runs on the rest only, and the prefix's best fixed value is reported on
+    the held-out instances."""
+    import json
+
+    from solverhub.core.tuning import parse_tune_config, replay, run_tune
+
+    extra = 'select_prefix = 3\nselect_candidates = [{ tuner = "fixed", value = 1.875 }, ' \
+            '{ eta0 = 0.5 }]'
+    text = TUNE_TOML.format(tuner="tsallis-inf", stop=8, extra=extra)
+    out = tmp_path / "out"
+    report = run_tune(parse_tune_config(text), out, config_text=text)
+    prefix = [json.loads(x) for x in (out / "prefix.jsonl").read_text().splitlines()]
+    assert sorted({r["step"] for r in prefix}) == [0, 1, 2] and len(prefix) == 3 * 5
+    sel = json.loads((out / "selection.json").read_text())
+    means = [c["prefix_total_mean"] for c in sel["candidates"]]
+    assert len(means) == 3 and sel["tuner"] == sel["candidates"][int(np.argmin(means))]["tuner"]
+    assert report["tuner"] == sel["tuner"] and report["steps"] == 5
+    steps = [json.loads(x) for x in (out / "tune.jsonl").read_text().splitlines()]
+    assert steps[0]["instance"].endswith("seed=3")  # the prefix is never tuned on
+    assert report["prefix_fixed_value"] == sel["prefix_best_fixed_value"]
+    assert report["best_fixed_total"] <= report["prefix_fixed_total"]
+    # the fixed candidate's replay is exact: its prefix total is its column of the table
+    col = [r["cost"] for r in prefix if r["value"] == 1.875]
+    assert means[1] == pytest.approx(sum(col))
+    assert replay(sh.get_plugin_manager().get_tuner("fixed").factory(
+        ParameterSpace(name="omega", kind="grid", values=[1.0, 2.0]), cost_bound=1.0, value=2.0),
+        np.array([[1.0, 5.0], [2.0, 7.0]]), [1.0, 2.0], [None, None]) == 12.0
+    # resumed: the same selection and choices
+    again = run_tune(parse_tune_config(text), out, resume=True)
+    assert again["choices"] == report["choices"]
+
+
+@pytest.mark.parametrize("extra,needle", [
+    ("select_candidates = [{ eta0 = 1.0 }]", "select_prefix"),
+    ("select_prefix = 2\nselect_candidates = [{ nope = 1 }]", "select_candidates[0]"),
+    ("select_prefix = 2\nselect_candidates = [{ tuner = \"nosuch\" }]", "nosuch"),
+    ("select_prefix = 4", "leaves no instance"),
+])
+def test_bad_prefix_configs(extra, needle):
+    from solverhub.core.tuning import parse_tune_config
+
+    with pytest.raises(sh.BadInputError) as exc:
+        parse_tune_config(TUNE_TOML.format(tuner="tsallis-inf", stop=4, extra=extra))
+    assert needle in str(exc.value)
+
+
+def test_tune_progress_live_display():
+    import io
+
+    from rich.console import Console
+
+    from solverhub.core.cli import TuneProgress
+
+    buf = io.StringIO()
+    con = Console(file=buf, force_terminal=True, width=160, color_system=None)
+    with TuneProgress(con, "omega", "iterations") as prog:
+        prog("tune", 1, 2, {"value": 1.5, "cost": 40, "status": "optimal", "instance": "a"})
+        prog("tune", 2, 2, {"value": 1.7, "cost": 30, "status": "optimal", "instance": "b"})
+        prog("hindsight", 1, 10, {"value": None, "cost": 90, "status": "optimal", "instance": "a"})
+    text = buf.getvalue()
+    assert "tune 2/2" in text and "total iterations 70" in text and "hindsight" in text
+    plain = io.StringIO()
+    prog = TuneProgress(Console(file=plain, force_terminal=False), "omega", "iterations")
+    with prog:
+        for k in range(1, 41):
+            prog("hindsight", k, 40, {"value": 1.0, "cost": 1, "status": "optimal",
+                                      "instance": "x"})
+    assert len(plain.getvalue().splitlines()) == 20  # about 20 lines per brute-force phase

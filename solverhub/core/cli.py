@@ -564,6 +564,63 @@ def _print_task_table(cfg: Any) -> int:
 
 
 # ---------------------------------------------------------------------- tune
+class TuneProgress:
+    """Progress of ``solverhub tune``: on a terminal a rich live bar per phase (the held-back
+    prefix, the tuned sequence, the hindsight brute force) with the elapsed and remaining time,
+    the running total cost and the last choice, the tuned steps printed above it; otherwise one
+    plain line per tuned step (about 20 per brute-force phase), for logs and ``tail -f``."""
+
+    def __init__(self, console: Any, parameter: str, cost: str) -> None:
+        self.console, self.parameter, self.cost = console, parameter, cost
+        self.live = bool(console.is_terminal)
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+        self.total_cost = 0.0
+
+    def __enter__(self) -> "TuneProgress":
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("{task.description:<10}"), BarColumn(),
+                                MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                                TextColumn("{task.fields[note]}"), console=self.console,
+                                transient=False)
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, phase: str, k: int, total: int, rec: dict) -> None:
+        from rich.markup import escape
+
+        value = rec["value"]
+        shown = "default" if value is None else f"{value:.4g}"
+        line = (f"{phase} {k}/{total}  {self.parameter}={shown}  {self.cost}={rec['cost']:.6g}  "
+                f"[{rec['status']}]  {escape(str(rec['instance']))}")
+        if phase == "tune":
+            self.total_cost += float(rec["cost"])
+        if self.bar is None:
+            if phase == "tune" or not k % max(1, total // 20) or k == total:
+                self.console.print(line)  # a brute-force phase prints about 20 lines
+            return
+        note = (f"total {self.cost} {self.total_cost:.6g}, last {self.parameter}={shown}"
+                if phase == "tune" else f"last {self.parameter}={shown}: {rec['cost']:.4g}")
+        if phase not in self.tasks:
+            self.tasks[phase] = self.bar.add_task(phase, total=total, completed=0, note="")
+        self.bar.update(self.tasks[phase], completed=k, note=escape(note))
+        if phase == "tune":
+            self.bar.console.print(line)
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """``solverhub tune CONFIG.toml [--out DIR] [--resume]``: online tuning across a sequence."""
     import shlex
@@ -587,32 +644,39 @@ def cmd_tune(args: argparse.Namespace) -> int:
     con.print(f"[bold]{cfg.name}[/bold]: tuning {t.solver}'s {t.parameter.name} with {t.tuner} "
               f"over {len(t.sequence.addresses())} instance(s), cost {t.cost}")
 
-    def progress(phase: str, k: int, total: int, rec: dict) -> None:
-        if phase == "hindsight" and k % max(1, total // 20) and k != total:
-            return  # the brute force prints about 20 lines
-        con.print(f"{phase} {k}/{total}  {t.parameter.name}={rec['value']:.4g}  "
-                  f"{t.cost}={rec['cost']:.6g}  [{rec['status']}]  {rec['instance']}")
-
+    progress = TuneProgress(con, t.parameter.name, t.cost)
     try:
-        report = run_tune(cfg, out, config_text=text, resume=args.resume, progress=progress)
+        with progress:
+            report = run_tune(cfg, out, config_text=text, resume=args.resume, progress=progress)
     except TuneInterrupted:
         again = " ".join(["solverhub", "tune", shlex.quote(str(path)), "--out",
                           shlex.quote(str(out)), "--resume"])
         _err(f"interrupted; finished steps are in {out}; continue with: {again}")
         return EXIT_INTERRUPTED
     plot_tune_report(report, out / "regret.png")
-    con.print(f"total {t.cost}: {t.tuner} {report['tuner_total']:.6g}")
+    if "selection" in report:
+        sel = report["selection"]
+        con.print(f"chosen on the {sel['prefix_steps']} held-back instance(s): {report['tuner']} "
+                  f"{json.dumps(report['tuner_params'])}; best fixed there {t.parameter.name}="
+                  f"{sel['prefix_best_fixed_value']:.4g}")
+    con.print(f"total {t.cost}: {report['tuner']} {report['tuner_total']:.6g}")
     if "best_fixed_total" in report:
         if len(report["compare_steps"]) < report["steps"]:
             con.print(f"compared on {len(report['compare_steps'])} of {report['steps']} instances "
                       f"(every {t.hindsight_every}): {t.tuner} {report['tuner_compare_total']:.6g}")
-        con.print(f"  default {t.parameter.name}={report['default_value']:.4g}: "
+        dv = report["default_value"]
+        con.print(f"  default {t.parameter.name}={'unset' if dv is None else f'{dv:.4g}'}: "
                   f"{report['default_total']:.6g} (tuner/default {report['ratio_to_default']:.3f})")
         con.print(f"  best fixed in hindsight {t.parameter.name}={report['best_fixed_value']:.4g}: "
                   f"{report['best_fixed_total']:.6g} (tuner/best fixed "
                   f"{report['ratio_to_best_fixed']:.3f})")
         con.print(f"  instance-optimal: {report['instance_optimal_total']:.6g} (tuner/instance-"
                   f"optimal {report['ratio_to_instance_optimal']:.3f})")
+        if "prefix_fixed_total" in report:
+            con.print(f"  best fixed on the prefix {t.parameter.name}="
+                      f"{report['prefix_fixed_value']:.4g} (offline tuning): "
+                      f"{report['prefix_fixed_total']:.6g} (tuner/prefix-fixed "
+                      f"{report['ratio_to_prefix_fixed']:.3f})")
     con.print(f"tuner overhead per decision: {report['tuner_seconds_per_decision'] * 1e3:.3f} ms "
               f"(mean solve {report['solve_seconds_per_step'] * 1e3:.3f} ms)")
     con.print(f"tune folder: {out}  (tune.jsonl, hindsight.jsonl, report.json, regret.png)")

@@ -186,7 +186,9 @@ class TuneSection(_Strict):
     solver: str
     options: dict[str, Any] = Field(default_factory=dict)
     parameter: ParameterSpace
-    cost: str = Field("iterations", description="iterations, runtime, or a metric of the kind")
+    cost: str = Field("iterations", description="iterations, runtime, objective (of a "
+                      "minimization, after a fixed budget), primal_integral (to the known optimum, "
+                      "else to the solve's own dual bound), or a metric of the kind")
     cost_bound: float | None = Field(None, gt=0, description="cost of a failed solve and the "
                                      "scale of losses (default: options.max_iterations for "
                                      "iterations, time_limit for runtime)")
@@ -257,7 +259,7 @@ def parse_tune_config(text: str, source: str = "config.toml") -> TuneConfig:
 
 def _check_names(cfg: TuneConfig, source: str) -> None:
     """Solver, options, parameter and tuner exist and fit, before the first solve."""
-    from solverhub.core.api import validate_options
+    from solverhub.core.api import kind_protocol, validate_options
     from solverhub.core.errors import BadInputError, UnknownNameError
     from solverhub.core.manager import get_plugin_manager
 
@@ -278,6 +280,12 @@ def _check_names(cfg: TuneConfig, source: str) -> None:
             validate_options(spec, with_option(t.options, t.parameter.name, value))
         except ValueError as exc:  # a dotted name into an option that is no dict
             raise BadInputError(f"{source}: tune.parameter.name: {exc}") from None
+    declared = kind_protocol(spec.problem_kind).context_features
+    unknown_ctx = [f for f in t.context if declared and f not in declared]
+    if unknown_ctx:
+        raise BadInputError(f"{source}: tune.context: kind {spec.problem_kind!r} declares no "
+                            f"context feature(s) {', '.join(unknown_ctx)} (it declares: "
+                            f"{', '.join(declared)})")
     candidates = [{"tuner": t.tuner, **t.tuner_params}] + list(t.select_candidates)
     for i, cand in enumerate(candidates):
         where = "tune.tuner_params" if i == 0 else f"tune.select_candidates[{i - 1}]"
@@ -340,6 +348,9 @@ def cost_of(result: Any, cost: str, bound: float, horizon: float | None = None) 
         value = float(result.iterations)
     elif cost == "runtime":
         return float(result.runtime)
+    elif cost == "objective":  # a minimization's objective after a fixed budget
+        obj = result.objective
+        return float(obj) if obj is not None and math.isfinite(obj) else bound
     elif cost == "primal_integral" and cost not in result.metrics:
         return _own_bound_primal_integral(result, bound, horizon)
     else:
