@@ -544,22 +544,26 @@ def _table(recs: list[dict[str, Any]], steps: list[int], values: list[Any]) -> n
 
 def select_tuner(cfg: TuneConfig, out: Any, bound: float) -> dict[str, Any]:
     """Choose the tuner's settings on the held-back prefix: each candidate (the configured tuner
-    and ``select_candidates``) is replayed over the prefix's cost table with ``select_seeds``
-    seeds; the least mean total wins (ties: the first). Also the prefix's best fixed value."""
+    and ``select_candidates``) is replayed over ``select_seeds`` sequences as long as the tuned
+    part, drawn with replacement from the prefix's instances (so that a short prefix does not
+    reward the first rounds of exploration only); the least mean total wins (ties: the first).
+    Also the prefix's best fixed value."""
     t = cfg.tune
     recs = _read_jsonl(out / PREFIX_LOG)
     arms = t.parameter.arms()
     steps = list(range(t.select_prefix))
     table = _table(recs, steps, arms)
     ctx_by_step = {r["step"]: r.get("context_vector") for r in recs}
-    contexts = [ctx_by_step.get(s) for s in steps]
+    horizon = len(t.sequence.addresses()) - t.select_prefix
+    draws = [np.random.default_rng(t.seed + k).integers(0, len(steps), horizon)
+             for k in range(t.select_seeds)]
     rows: list[dict[str, Any]] = []
     means: list[float] = []
     for cand in [{"tuner": t.tuner, **t.tuner_params}, *t.select_candidates]:
         name = str(cand.get("tuner", t.tuner))
         params = {k: v for k, v in cand.items() if k != "tuner"}
-        totals = [replay(_make_tuner(name, params, t.parameter, bound, t.seed + k), table, arms,
-                         contexts) for k in range(t.select_seeds)]
+        totals = [replay(_make_tuner(name, params, t.parameter, bound, t.seed + k), table[d],
+                         arms, [ctx_by_step.get(int(i)) for i in d]) for k, d in enumerate(draws)]
         means.append(float(np.mean(totals)))
         rows.append({"tuner": name, "tuner_params": params, "prefix_total_mean": means[-1]})
     best = int(np.argmin(means))  # ties: the first

@@ -24,8 +24,10 @@ class TsallisINF(ArmTuner):
 
     ``normalize`` sets the loss scale: ``bound`` (default) losses min(1, cost / cost_bound), the
     analysis' bounded losses; ``mean`` the scale of the authors' experiments (Khodak et al. 2024,
-    their public scripts): raw costs minus 1, the estimates divided by the running mean of
-    (cost - 1) at each decision, so no cost bound has to be guessed."""
+    their public scripts): raw costs, the estimates divided by the running mean cost at each
+    decision, so no cost bound has to be guessed. (The authors subtract 1, the least iteration
+    count, from every cost first; we do not, so that any positive cost works, e.g. a primal
+    integral in [0, 1], where subtracting 1 would turn every loss negative.)"""
 
     def __init__(self, space: ParameterSpace, *, cost_bound: float, seed: int = 0,
                  eta0: float = 2.0, normalize: str = "bound") -> None:
@@ -36,13 +38,13 @@ class TsallisINF(ArmTuner):
         self.normalize = normalize
         self.L = np.zeros(self.k)
         self.w = np.full(self.k, 1.0 / self.k)
-        self.cost_sum = 0.0  # normalize=mean: sum of (cost - 1) over the decisions so far
+        self.cost_sum = 0.0  # normalize=mean: sum of the costs over the decisions so far
         self.observed = 0
 
     def _weights(self, eta: float) -> np.ndarray:
         L = self.L
-        if self.normalize == "mean" and self.observed:
-            L = L / max(self.cost_sum / self.observed, 1e-12)
+        if self.normalize == "mean" and self.observed and self.cost_sum > 0:
+            L = L / (self.cost_sum / self.observed)
         x = float(L.min()) - 2.0 / eta  # sum w(x) >= 1 here; Newton then decreases x monotonically
         for _ in range(100):
             w = 4.0 / (eta * (L - x)) ** 2
@@ -64,10 +66,10 @@ class TsallisINF(ArmTuner):
         if self.last is None:
             raise RuntimeError("TsallisINF.observe called before choose")
         c = float(cost)
-        excess = (self.cost_bound if math.isnan(c) else c) - 1.0  # a failed solve costs the bound
-        self.cost_sum += excess
+        c = self.cost_bound if math.isnan(c) else max(c, 0.0)  # a failed solve costs the bound
+        self.cost_sum += c
         self.observed += 1
-        self.L[self.last] += excess / self.w[self.last]
+        self.L[self.last] += c / self.w[self.last]
 
     def _update(self, arm: int, loss: float) -> None:
         self.L[arm] += loss / self.w[arm]
