@@ -672,6 +672,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
                   f"{report['ratio_to_best_fixed']:.3f})")
         con.print(f"  instance-optimal: {report['instance_optimal_total']:.6g} (tuner/instance-"
                   f"optimal {report['ratio_to_instance_optimal']:.3f})")
+        if "replay_total" in report:
+            con.print(f"  the same tuner replayed over the brute-force costs: "
+                      f"{report['replay_total']:.6g} (replay/best fixed "
+                      f"{report['replay_ratio_to_best_fixed']:.3f}; the comparison at equal "
+                      "conditions for timed costs)")
         if "prefix_fixed_total" in report:
             con.print(f"  best fixed on the prefix {t.parameter.name}="
                       f"{report['prefix_fixed_value']:.4g} (offline tuning): "

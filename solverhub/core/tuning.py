@@ -617,7 +617,10 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
     """Cumulative cost of the tuner against the default value, the best fixed value in hindsight
     and the instance-optimal values (from the hindsight solves, when run); with a held-back
     prefix also the settings chosen on it and its best fixed value on the tuned instances (the
-    offline-tuned baseline)."""
+    offline-tuned baseline). With the brute force on every instance, also ``replay_total``: the
+    same tuner (settings, seed) run over the brute-force costs instead of its own solves, the
+    comparison at equal conditions where a cost is timed (runtime, primal integral) and the
+    machine's load differed between the tuned and the brute-force solves."""
     import json
 
     steps = _read_jsonl(out / TUNE_LOG)
@@ -663,12 +666,27 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
                 "ratio_to_instance_optimal": _ratio(tuned.sum(), inst.sum()),
                 "ratio_to_default": _ratio(tuned.sum(), dcol.sum()),
             })
+            if len(subset) == len(steps):  # the same tuner over the brute-force costs
+                from solverhub.core.manager import get_plugin_manager
+
+                bound = cost_bound(cfg, get_plugin_manager().get_available_solver(cfg.tune.solver))
+                ctx = {r["step"]: r.get("context_vector") for r in hs}
+                again = replay(_make_tuner(report["tuner"], report["tuner_params"],
+                                           cfg.tune.parameter, float(bound or 1.0), cfg.tune.seed),
+                               table, arms, [ctx.get(i) for i in subset])
+                report.update({"replay_total": again,
+                               "replay_ratio_to_default": _ratio(again, dcol.sum()),
+                               "replay_ratio_to_best_fixed": _ratio(again, totals[best]),
+                               "replay_ratio_to_instance_optimal": _ratio(again, inst.sum())})
             if selection and selection["prefix_best_fixed_value"] in arms:
                 col = arms.index(selection["prefix_best_fixed_value"])
                 report.update({"prefix_fixed_value": arms[col],
                                "prefix_fixed_total": float(totals[col]),
                                "prefix_fixed_cumulative": np.cumsum(table[:, col]).tolist(),
                                "ratio_to_prefix_fixed": _ratio(tuned.sum(), totals[col])})
+                if "replay_total" in report:
+                    report["replay_ratio_to_prefix_fixed"] = _ratio(report["replay_total"],
+                                                                    totals[col])
     return report
 
 
