@@ -603,7 +603,10 @@ class TuneProgress:
         from rich.markup import escape
 
         value = rec["value"]
+        setting = rec.get("setting") or {}
         shown = "default" if value is None else f"{value:.4g}"
+        if len(setting) > 1:  # a product space: the arm's option values
+            shown += " (" + ", ".join(f"{k}={v:.4g}" for k, v in setting.items()) + ")"
         line = (f"{phase} {k}/{total}  {self.parameter}={shown}  {self.cost}={rec['cost']:.6g}  "
                 f"[{rec['status']}]  {escape(str(rec['instance']))}")
         if phase == "tune":
@@ -661,6 +664,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
                   f"{sel['prefix_best_fixed_value']:.4g}")
     con.print(f"total {t.cost}: {report['tuner']} {report['tuner_total']:.6g}")
     if "best_fixed_total" in report:
+        if t.parameter.kind == "product":
+            con.print(f"  best fixed combination: {t.parameter.settings(report['best_fixed_value'])}")
         if len(report["compare_steps"]) < report["steps"]:
             con.print(f"compared on {len(report['compare_steps'])} of {report['steps']} instances "
                       f"(every {t.hindsight_every}): {t.tuner} {report['tuner_compare_total']:.6g}")

@@ -29,15 +29,31 @@ class ParameterSpace(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, description="the solver option tuned (e.g. omega)")
-    kind: Literal["grid", "interval", "log-interval"] = "interval"
+    name: str = Field(min_length=1, description="the solver option tuned (e.g. omega); a "
+                      "product: a label")
+    kind: Literal["grid", "interval", "log-interval", "product"] = "interval"
     values: list[float] | None = None
+    parameters: list["ParameterSpace"] | None = Field(
+        None, description="kind=product: the options tuned together; the arms are every "
+        "combination of their arms, numbered 0, 1, ... (settings(arm) decodes one)")
     low: float | None = None
     high: float | None = None
     points: int = Field(20, ge=1, le=10_000, description="arms of an interval's discretization")
 
     @model_validator(mode="after")
     def _check(self) -> "ParameterSpace":
+        if self.kind == "product":
+            if not self.parameters or any(p.kind == "product" for p in self.parameters):
+                raise ValueError(f"parameter {self.name!r}: a product needs a non-empty "
+                                 "'parameters' list of grids or intervals")
+            if self.values is not None or self.low is not None or self.high is not None:
+                raise ValueError(f"parameter {self.name!r}: a product takes 'parameters' only")
+            names = [p.name for p in self.parameters]
+            if len(set(names)) != len(names):
+                raise ValueError(f"parameter {self.name!r}: an option is named twice")
+            return self
+        if self.parameters is not None:
+            raise ValueError(f"parameter {self.name!r}: 'parameters' is for kind = \"product\"")
         if self.kind == "grid":
             if not self.values:
                 raise ValueError(f"parameter {self.name!r}: a grid needs a non-empty 'values' list")
@@ -58,6 +74,8 @@ class ParameterSpace(BaseModel):
     def arms(self) -> list[float]:
         """The discrete values the bandit tuners choose among (midpoints of ``points`` equal
         cells for an interval, so the open ends of omega in (0, 2) are never chosen)."""
+        if self.kind == "product":
+            return [float(i) for i in range(math.prod(len(p.arms()) for p in self.parameters or []))]
         if self.kind == "grid":
             return [float(v) for v in self.values or []]
         assert self.low is not None and self.high is not None
@@ -66,6 +84,29 @@ class ParameterSpace(BaseModel):
             return [float(v) for v in self.low + cells * (self.high - self.low)]
         lo, hi = math.log(self.low), math.log(self.high)
         return [float(v) for v in np.exp(lo + cells * (hi - lo))]
+
+    def settings(self, value: float) -> dict[str, float]:
+        """The option values an arm stands for: ``{name: value}``, or for a product the
+        combination numbered ``value`` (the last parameter varies fastest)."""
+        if self.kind != "product":
+            return {self.name: value}
+        index, out = int(value), {}
+        for p in reversed(self.parameters or []):
+            arms = p.arms()
+            index, k = divmod(index, len(arms))
+            out[p.name] = arms[k]
+        return dict(reversed(list(out.items())))
+
+    def option_names(self) -> list[str]:
+        return [p.name for p in self.parameters or []] if self.kind == "product" else [self.name]
+
+    def apply(self, options: dict[str, Any], value: float | None) -> dict[str, Any]:
+        """``options`` with the arm's values set (None: unchanged, the solver's default)."""
+        if value is None:
+            return dict(options)
+        for name, v in self.settings(value).items():
+            options = with_option(options, name, v)
+        return options
 
 
 @runtime_checkable
@@ -271,13 +312,14 @@ def _check_names(cfg: TuneConfig, source: str) -> None:
     except UnknownNameError as exc:
         raise BadInputError(f"{source}: tune: {exc}") from None
     model = spec.options_model
-    top = t.parameter.name.split(".")[0]
-    if top not in model.model_fields:
-        raise BadInputError(f"{source}: tune.parameter.name: solver {t.solver!r} has no option "
-                            f"{top!r} (options: {', '.join(model.model_fields)})")
+    for name in t.parameter.option_names():
+        top = name.split(".")[0]
+        if top not in model.model_fields:
+            raise BadInputError(f"{source}: tune.parameter.name: solver {t.solver!r} has no "
+                                f"option {top!r} (options: {', '.join(model.model_fields)})")
     for value in t.parameter.arms():  # every arm must be a valid option value
         try:
-            validate_options(spec, with_option(t.options, t.parameter.name, value))
+            validate_options(spec, t.parameter.apply(t.options, value))
         except ValueError as exc:  # a dotted name into an option that is no dict
             raise BadInputError(f"{source}: tune.parameter.name: {exc}") from None
     declared = kind_protocol(spec.problem_kind).context_features
@@ -472,7 +514,9 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
     all_addresses = t.sequence.addresses()
     prefix, addresses = all_addresses[:t.select_prefix], all_addresses[t.select_prefix:]
     default = spec.options_model.model_validate(t.options)
-    default_value = _option_value(default, t.parameter.name)
+    # a product's default is the solver's own (None: its options unset)
+    default_value = None if t.parameter.kind == "product" \
+        else _option_value(default, t.parameter.name)
     tuner_name, tuner_params = t.tuner, dict(t.tuner_params)
     if prefix:
         _brute_force(cfg, out, prefix, bound, default_value, progress, PREFIX_LOG, "prefix", 1)
@@ -499,7 +543,7 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
             value = tuner.choose(ctx)
             overhead = time.perf_counter() - t0
             res = solve(problem, solver=t.solver, time_limit=t.time_limit, seed=t.seed,
-                        **with_option(t.options, t.parameter.name, value))
+                        **t.parameter.apply(t.options, value))
             if res.status == "interrupted" or stop_requested():
                 raise TuneInterrupted(out)
             c = cost_of(res, t.cost, bound, t.time_limit)
@@ -507,7 +551,7 @@ def run_tune(cfg: TuneConfig, out_dir: Any, *, config_text: str = "", resume: bo
             tuner.observe(c)
             overhead += time.perf_counter() - t0
             rec = {"step": step, "instance": addr, "tuner": tuner_name, "seed": t.seed,
-                   "value": value, "cost": c,
+                   "value": value, "setting": t.parameter.settings(value), "cost": c,
                    "status": str(res.status), "runtime": res.runtime, "context": context,
                    "context_vector": ctx, "tuner_seconds": overhead}
             log.write(json.dumps(rec) + "\n")
@@ -600,11 +644,12 @@ def _brute_force(cfg: TuneConfig, out: Any, addresses: list[str], bound: float,
             problem = loaded[step]
             _, ctx = instance_context(problem, kind, t.context, addresses[step])
             # value None: the option is unset by default (a key of a table option): leave it out
-            opts = t.options if value is None else with_option(t.options, t.parameter.name, value)
+            opts = t.parameter.apply(t.options, value)
             res = solve(problem, solver=t.solver, time_limit=t.time_limit, seed=t.seed, **opts)
             if res.status == "interrupted" or stop_requested():
                 raise TuneInterrupted(out)
             rec = {"step": step, "instance": addresses[step], "value": value,
+                   "setting": None if value is None else t.parameter.settings(value),
                    "cost": cost_of(res, t.cost, bound, t.time_limit), "status": str(res.status),
                    "context_vector": ctx}
             log.write(json.dumps(rec) + "\n")
