@@ -183,7 +183,10 @@ class ChebCB(ArmTuner):
         self.phi: np.ndarray | None = None
         # variant=paper: the history and the boxed least-squares fits
         self.theta = np.zeros((self.k, d))
-        self.history: list[tuple[int, np.ndarray, float]] = []  # (arm, features, cost)
+        self.arm_features: list[list[np.ndarray]] = [[] for _ in range(self.k)]
+        self.arm_costs: list[list[float]] = [[] for _ in range(self.k)]
+        self.observed = 0
+        self.cost_max, self.cost_min = -math.inf, math.inf
         self.scale = 0.0
         self.eta = 0.0
         self.sq_errors = 0.0
@@ -224,37 +227,38 @@ class ChebCB(ArmTuner):
         if self.last is None or self.phi is None:
             raise RuntimeError("ChebCB.observe called before choose")
         c = float(cost)
-        self.history.append((self.last, self.phi, self.cost_bound if math.isnan(c) else c))
-        self._refit(self.last)
+        c = self.cost_bound if math.isnan(c) else c
+        self.arm_features[self.last].append(self.phi)
+        self.arm_costs[self.last].append(c)
+        self.observed += 1
+        self.cost_max, self.cost_min = max(self.cost_max, c), min(self.cost_min, c)
+        self._refit(self.last, c)
 
-    def _refit(self, played: int) -> None:
+    def _refit(self, played: int, cost: float) -> None:
         """variant=paper: the data-driven scale, the boxed per-arm fits, the new gamma."""
         from scipy.optimize import lsq_linear
 
-        costs = np.array([h[2] for h in self.history])
         width = self.hi - self.lo
-        kmax = float(costs.max())
-        lip = float(costs.max() - costs.min()) / width
+        kmax = self.cost_max
+        lip = (self.cost_max - self.cost_min) / width
         m = self.degree + 1
         n_scale = 2.0 + 4.0 * width * lip / kmax * (1.0 + math.log(m))
         scale = kmax * n_scale
         rescaled = scale != self.scale
-        if self.history:  # R_t: the squared error of the prediction for the arm just played
-            self.sq_errors += (self.predicted - (costs[-1] - 1.0) / scale) ** 2
+        # R_t: the squared error of the prediction for the arm just played
+        self.sq_errors += (self.predicted - (cost - 1.0) / scale) ** 2
         self.scale = scale
         ub = np.array([1.0 / n_scale] + [2.0 * width * lip / scale / j for j in range(1, m)])
-        arms = np.array([h[0] for h in self.history])
-        feats = np.array([h[1] for h in self.history])
         for a in range(self.k) if rescaled else [played]:
-            rows = arms == a
-            if not rows.any():
+            if not self.arm_costs[a]:
                 continue
-            X, y = feats[rows], (costs[rows] - 1.0) / scale
+            X = np.array(self.arm_features[a])
+            y = (np.array(self.arm_costs[a]) - 1.0) / scale
             theta = np.linalg.lstsq(X, y, rcond=None)[0]  # the minimum-norm least-squares fit
             if np.any(np.abs(theta) > ub + 1e-15):
                 theta = lsq_linear(X, y, bounds=(-ub, ub + 1e-15)).x
             self.theta[a] = theta
-        t = len(self.history)
+        t = self.observed
         alpha = (math.pi + 2.0 / math.pi * math.log(2 * m + 1)) / (2.0 * scale * (m + 1)) \
             * width * lip
         self.eta = 2.0 * t * math.sqrt(self.k * t / max(self.sq_errors + 2 * alpha**2 * t, 1e-300))
