@@ -11,12 +11,12 @@ _B = "solverhub.plugins.tuners.bandits"
 
 @hookimpl
 def solverhub_tuners() -> list[TunerSpec]:
-    return [TunerSpec("tsallis-inf", f"{_B}:TsallisINF", {"eta0": 2.0, "normalize": "bound"},
+    return [TunerSpec("tsallis-inf", f"{_B}:TsallisINF", {"eta0": 2.0, "normalize": "mean"},
                       description="1/2-Tsallis-INF bandit over the discretized space (Khodak et al. "
                                   "2024 after Zimmert and Seldin 2021): near the best fixed value"),
             TunerSpec("chebcb", f"{_B}:ChebCB", {"context_low": 0.0, "context_high": 1.0,
-                                                 "degree": 4, "reg": 1.0, "gamma0": 10.0,
-                                                 "feature": 0, "variant": "ridge"},
+                                                 "degree": 5, "reg": 1.0, "gamma0": 10.0,
+                                                 "feature": 0, "variant": "paper"},
                       contextual=True,
                       description="contextual bandit, Chebyshev regression of cost on a scalar "
                                   "context (Khodak et al. 2024): near the instance-optimal value"),
