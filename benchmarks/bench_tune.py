@@ -82,11 +82,13 @@ def sequence_case(name, problems, solve, context_key, ctx_range, seeds, bound=CA
     lo, hi = ctx_range
     rows = {}
     for label, make, ctx in [
-        ("tsallis-inf", lambda s: TsallisINF(space, cost_bound=bound, seed=s), None),
+        ("tsallis-inf normalize=bound", lambda s: TsallisINF(space, cost_bound=bound, seed=s,
+                                                             normalize="bound"), None),
         ("tsallis-inf normalize=mean", lambda s: TsallisINF(space, cost_bound=bound, seed=s,
                                                             normalize="mean"), None),
-        ("chebcb", lambda s: ChebCB(space, cost_bound=bound, seed=s, context_low=lo,
-                                    context_high=hi), contexts),
+        ("chebcb variant=ridge", lambda s: ChebCB(space, cost_bound=bound, seed=s,
+                                                  context_low=lo, context_high=hi, degree=4,
+                                                  variant="ridge"), contexts),
         ("chebcb variant=paper", lambda s: ChebCB(space, cost_bound=bound, seed=s, context_low=lo,
                                                   context_high=hi, degree=5, variant="paper"),
          contexts),
@@ -148,15 +150,16 @@ def paper_case(label, beta_ab, T, trials, bound):
         "tsallis-inf (paper scale: running mean)":
             (lambda s: TsallisINF(space, cost_bound=PAPER_CAP, seed=s, normalize="mean"), None),
         f"tsallis-inf (bound {bound:g})":
-            (lambda s: TsallisINF(space, cost_bound=bound, seed=s), None),
+            (lambda s: TsallisINF(space, cost_bound=bound, seed=s, normalize="bound"), None),
         "chebcb (paper variant, degree 5)":
             (lambda s: ChebCB(space, cost_bound=PAPER_CAP, seed=s, context_low=-0.15,
                               context_high=0.45, degree=5, variant="paper"), contexts),
         f"chebcb (ridge, bound {bound:g})":
             (lambda s: ChebCB(space, cost_bound=bound, seed=s, context_low=-0.15,
-                              context_high=0.45), contexts),
+                              context_high=0.45, degree=4, variant="ridge"), contexts),
     }
     rows = {}
+    mean_curves = {}
     for name, (make, ctx) in makers.items():
         totals, curves = [], []
         t1 = time.perf_counter()
@@ -173,6 +176,7 @@ def paper_case(label, beta_ab, T, trials, bound):
         totals = np.array(totals)
         half = T // 2  # the second half: how close the tuner is once it has learned
         late = np.array([c[-1] - c[half - 1] for c in curves])
+        mean_curves[name] = np.mean(curves, axis=0)
         rows[name] = {"total_mean": float(totals.mean()), "total_std": float(totals.std()),
                       "ratio_best_fixed": float(totals.mean() / best_fixed),
                       "ratio_instance_optimal_grid": float(totals.mean() / inst_grid),
@@ -183,10 +187,35 @@ def paper_case(label, beta_ab, T, trials, bound):
                       "second_half_ratio_omega_star": float(late.mean() / sum(
                           sor_iterations(p, omega_star(p), PAPER_CAP) for p in problems[half:])),
                       "seconds_per_decision": per_decision}
+    plot_paper_case(label, mean_curves, {
+        f"omega = {PAPER_GRID[best_col]:.2f} (best fixed)": np.cumsum(grid[:, best_col]),
+        "omega = 1": np.cumsum([sor_iterations(p, 1.0, PAPER_CAP) for p in problems]),
+        "instance-optimal (grid)": np.cumsum(grid.min(axis=1))})
     return {"case": label, "instances": T, "trials": trials, "fixed_totals": fixed,
             "best_fixed_omega": PAPER_GRID[best_col], "best_fixed_total": best_fixed,
             "instance_optimal_grid_total": inst_grid, "omega_star_total": star,
             "brute_force_seconds": brute, "tuners": rows}
+
+
+def plot_paper_case(label, tuners, baselines):
+    """The authors' figure layout: instances remaining against total iterations so far, to
+    benchmarks/results/tune_paper_<high|low>.png."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 5))
+    ax = fig.add_subplot()
+    for name, curve in {**tuners, **baselines}.items():
+        T = len(curve)
+        ax.plot(curve, T - np.arange(1, T + 1), label=name,
+                linestyle="--" if name in baselines else "-")
+    ax.set_xlabel("total iterations")
+    ax.set_ylabel("instances remaining")
+    ax.set_xscale("log")
+    ax.set_title(label, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    OUT.mkdir(exist_ok=True)
+    fig.savefig(OUT / f"tune_paper_{'high' if 'high' in label else 'low'}.png", dpi=110)
 
 
 def print_paper(r):
