@@ -716,9 +716,13 @@ def tune_report(out: Any, cfg: TuneConfig, default_value: Any) -> dict[str, Any]
 
                 bound = cost_bound(cfg, get_plugin_manager().get_available_solver(cfg.tune.solver))
                 ctx = {r["step"]: r.get("context_vector") for r in hs}
-                again = replay(_make_tuner(report["tuner"], report["tuner_params"],
-                                           cfg.tune.parameter, float(bound or 1.0), cfg.tune.seed),
-                               table, arms, [ctx.get(i) for i in subset])
+                contexts = [ctx.get(i) for i in subset]
+                if cfg.tune.context and any(c is None for c in contexts):
+                    again = math.nan  # a folder from before the brute force kept the context
+                else:
+                    again = replay(_make_tuner(report["tuner"], report["tuner_params"],
+                                               cfg.tune.parameter, float(bound or 1.0),
+                                               cfg.tune.seed), table, arms, contexts)
                 report.update({"replay_total": again,
                                "replay_ratio_to_default": _ratio(again, dcol.sum()),
                                "replay_ratio_to_best_fixed": _ratio(again, totals[best]),

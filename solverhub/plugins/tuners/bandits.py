@@ -152,7 +152,8 @@ class ChebCB(ArmTuner):
     * ``ridge``: ridge regression (``reg``) of the bounded losses min(1, cost / cost_bound),
       updated online, gamma_t = gamma0 sqrt(K t) (degree 4 did well here).
     * ``paper`` (default: it did better on every sequence measured, docs/benchmarks.md): as in
-      the authors' experiments (Khodak et al. 2024, public scripts; degree 5 there): per arm the least-squares fit of (cost - 1) / s with the data-driven scale s = K N
+      the authors' experiments (Khodak et al. 2024, public scripts; degree 5 there): per arm
+      the least-squares fit of (cost - 1) / s with the data-driven scale s = K N
       (K the largest cost seen, L = (max - min cost) / (context_high - context_low) its spread,
       N = 2 + 4 (hi - lo) L / K (1 + ln(degree + 1))), the coefficients boxed to |theta_0| <= 1/N,
       |theta_j| <= 2 (hi - lo) L / (s j) (a Lipschitz function's Chebyshev coefficients), and
