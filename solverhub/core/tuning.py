@@ -754,10 +754,14 @@ def plot_tune_report(report: dict[str, Any], path: Any) -> None:
     x = np.asarray(report["compare_steps"]) + 1 if compare else np.arange(1, report["steps"] + 1)
     ax.plot(x, report["tuner_compare_cumulative" if compare else "tuner_cumulative"],
             label=f"{report['tuner']}")
-    for key, label in (("default_cumulative", f"default {report.get('default_value')}"),
+    def fmt(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    for key, label in (("default_cumulative", f"default {fmt(report.get('default_value'))}"),
                        ("prefix_fixed_cumulative",
-                        f"best fixed on the prefix {report.get('prefix_fixed_value')}"),
-                       ("best_fixed_cumulative", f"best fixed {report.get('best_fixed_value')}"),
+                        f"best fixed on the prefix {fmt(report.get('prefix_fixed_value'))}"),
+                       ("best_fixed_cumulative",
+                        f"best fixed {fmt(report.get('best_fixed_value'))}"),
                        ("instance_optimal_cumulative", "instance-optimal")):
         if key in report:
             ax.plot(x, report[key], label=label, linestyle="--")
