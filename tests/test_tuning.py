@@ -500,7 +500,10 @@ def test_held_back_prefix_chooses_the_tuner_settings(tmp_path):
     assert sorted({r["step"] for r in prefix}) == [0, 1, 2] and len(prefix) == 3 * 5
     sel = json.loads((out / "selection.json").read_text())
     means = [c["prefix_total_mean"] for c in sel["candidates"]]
-    assert len(means) == 3 and sel["tuner"] == sel["candidates"][int(np.argmin(means))]["tuner"]
+    assert len(means) == 4 and sel["tuner"] == sel["candidates"][int(np.argmin(means))]["tuner"]
+    # the last candidate is offline tuning: always the prefix's best fixed value
+    assert sel["candidates"][3] == {"tuner": "fixed", "tuner_params": {
+        "value": sel["prefix_best_fixed_value"]}, "prefix_total_mean": means[3]}
     assert report["tuner"] == sel["tuner"] and report["steps"] == 5
     steps = [json.loads(x) for x in (out / "tune.jsonl").read_text().splitlines()]
     assert steps[0]["instance"].endswith("seed=3")  # the prefix is never tuned on
@@ -520,6 +523,10 @@ def test_held_back_prefix_chooses_the_tuner_settings(tmp_path):
     # resumed: the same selection and choices
     again = run_tune(parse_tune_config(text), out, resume=True)
     assert again["choices"] == report["choices"]
+    no_fixed = text.replace("select_prefix = 3", "select_prefix = 3\nselect_fixed = false")
+    run_tune(parse_tune_config(no_fixed), tmp_path / "nofixed", config_text=no_fixed)
+    sel = json.loads((tmp_path / "nofixed" / "selection.json").read_text())
+    assert [c["tuner"] for c in sel["candidates"]] == ["tsallis-inf", "fixed", "tsallis-inf"]
 
 
 @pytest.mark.parametrize("extra,needle", [

@@ -251,6 +251,9 @@ class TuneSection(_Strict):
         default_factory=list, description="tuner settings to choose among on the prefix: dicts of "
         "tuner_params, optionally with a 'tuner' name")
     select_seeds: int = Field(3, ge=1, description="tuner seeds each candidate is replayed with")
+    select_fixed: bool = Field(True, description="with select_prefix: also a candidate that always "
+                               "plays the prefix's best fixed value (offline tuning), so that the "
+                               "prefix decides whether online tuning is worth its exploration")
     sequence: SequenceConfig
 
     @model_validator(mode="after")
@@ -610,8 +613,12 @@ def select_tuner(cfg: TuneConfig, out: Any, bound: float) -> dict[str, Any]:
                          arms, [ctx_by_step.get(int(i)) for i in d]) for k, d in enumerate(draws)]
         means.append(float(np.mean(totals)))
         rows.append({"tuner": name, "tuner_params": params, "prefix_total_mean": means[-1]})
-    best = int(np.argmin(means))  # ties: the first
     col = int(np.argmin(table.sum(axis=0)))
+    if t.select_fixed:  # offline tuning as a candidate; its estimate is in-sample (optimistic)
+        means.append(float(np.mean([table[d, col].sum() for d in draws])))
+        rows.append({"tuner": "fixed", "tuner_params": {"value": arms[col]},
+                     "prefix_total_mean": means[-1]})
+    best = int(np.argmin(means))  # ties: the first
     return {"tuner": rows[best]["tuner"], "tuner_params": rows[best]["tuner_params"],
             "candidates": rows, "prefix_steps": len(steps),
             "prefix_best_fixed_value": arms[col], "prefix_best_fixed_total": float(
