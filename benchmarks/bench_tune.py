@@ -33,7 +33,7 @@ import numpy as np
 
 from solverhub.core.tuning import ParameterSpace
 from solverhub.plugins.linear_system import kernels
-from solverhub.plugins.linear_system.generators import heat, shifted_poisson
+from solverhub.plugins.linear_system.generators import heat, heat_cn, shifted_poisson
 from solverhub.plugins.linear_system.solvers import SSORCG
 from solverhub.plugins.tuners.bandits import UCB1, ChebCB, Exp3, TsallisINF
 
@@ -68,8 +68,9 @@ def replay(tuner, table, contexts):
     return total
 
 
-def sequence_case(name, problems, solve, context_key, ctx_range, seeds, bound=CAP):
-    space = ParameterSpace(name="omega", kind="interval", low=1.0, high=2.0, points=20)
+def sequence_case(name, problems, solve, context_key, ctx_range, seeds, bound=CAP, grid=None):
+    space = ParameterSpace(name="omega", kind="interval", low=1.0, high=2.0, points=20) \
+        if grid is None else ParameterSpace(name="omega", kind="grid", values=grid)
     arms = space.arms()
     t0 = time.perf_counter()
     table = cost_table(problems, arms + [1.0], solve)
@@ -273,6 +274,20 @@ def print_cross(rows):
               f"{r['tuner_seconds_per_decision'] * 1e3:.3f} ms ({pct:.3f} %) |")
 
 
+def print_sequence(r):
+    print(f"\n{r['case']}: {r['instances']} instances, {r['arms']} omegas; "
+          f"omega=1: {r['default_omega1_total']:.0f}, best fixed omega={r['best_fixed_omega']:.3f}: "
+          f"{r['best_fixed_total']:.0f}, instance-optimal: {r['instance_optimal_total']:.0f} "
+          f"(mean solve {r['mean_solve_seconds'] * 1e3:.2f} ms)")
+    print("| tuner | total (mean of 5 seeds) | / best fixed | / instance-optimal | / omega=1 | "
+          "ms per decision |")
+    print("|---|---|---|---|---|---|")
+    for label, row in r["tuners"].items():
+        print(f"| {label} | {row['total_mean']:.0f} ± {row['total_std']:.0f} | "
+              f"{row['ratio_best_fixed']:.3f} | {row['ratio_instance_optimal']:.3f} | "
+              f"{row['ratio_default']:.3f} | {row['seconds_per_decision'] * 1e3:.3f} |")
+
+
 def sweep_timing(sizes, loop_max):
     import scipy.sparse as sp  # noqa: F401
 
@@ -308,14 +323,24 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--bound", type=float, default=CAP,
                     help="the tuners' cost bound (losses = min(1, cost / bound)); default the cap")
-    ap.add_argument("--part", action="append", choices=("paper", "sequences", "sweeps", "cross"),
+    ap.add_argument("--part", action="append",
+                    choices=("paper", "heat", "sequences", "sweeps", "cross"),
                     help="run only these parts (repeatable; default all)")
     args = ap.parse_args()
-    parts = set(args.part or ("paper", "sequences", "sweeps", "cross"))
+    parts = set(args.part or ("paper", "heat", "sequences", "sweeps", "cross"))
     T = 200 if args.quick else 1000
     seeds = range(5)
     print(f"compiled kernel: {kernels.KERNEL_COMPILED}; tuners' cost bound {args.bound:g}")
     results = {"paper": [], "sequences": [], "sweeps": [], "cross": {}}
+    if "heat" in parts:  # the authors' heat simulation (h2d.m), SSOR-CG, its first period
+        nx, steps = 50, 300 if args.quick else 1000
+        seq = [heat_cn(nx=nx, step=k, steps=5000) for k in range(steps)]
+        name = (f"SSOR-CG, the authors' heat simulation (Crank-Nicolson, nx = {nx}: "
+                f"{(nx - 1) ** 2} unknowns), steps 0-{steps - 1} of 5,000")
+        r = sequence_case(name, seq, ssorcg_iterations, "diffusion", (0.0, 10.0), seeds,
+                          args.bound, grid=PAPER_GRID)
+        results["sequences"].append(r)
+        print_sequence(r)
     if "cross" in parts:
         rows = [(name, cross_study(name)) for name in CROSS]
         results["cross"] = {name: {k: v for k, v in r.items() if not k.endswith("cumulative")}
@@ -342,17 +367,7 @@ def main() -> None:
     ]:
         r = sequence_case(name, probs, solve, key, rng, seeds, args.bound)
         results["sequences"].append(r)
-        print(f"\n{name}: {r['instances']} instances, {r['arms']} omegas in [1, 2); "
-              f"omega=1: {r['default_omega1_total']:.0f}, best fixed omega={r['best_fixed_omega']:.3f}: "
-              f"{r['best_fixed_total']:.0f}, instance-optimal: {r['instance_optimal_total']:.0f} "
-              f"(mean solve {r['mean_solve_seconds'] * 1e3:.2f} ms)")
-        print("| tuner | total (mean of 5 seeds) | / best fixed | / instance-optimal | / omega=1 | "
-              "ms per decision |")
-        print("|---|---|---|---|---|---|")
-        for label, row in r["tuners"].items():
-            print(f"| {label} | {row['total_mean']:.0f} ± {row['total_std']:.0f} | "
-                  f"{row['ratio_best_fixed']:.3f} | {row['ratio_instance_optimal']:.3f} | "
-                  f"{row['ratio_default']:.3f} | {row['seconds_per_decision'] * 1e3:.3f} |")
+        print_sequence(r)
     sizes = (100, 316) if args.quick else (100, 316, 1000)
     results["sweeps"] = sweep_timing(sizes, loop_max=10**5) if "sweeps" in parts else []
     print("\n| unknowns | compiled sweep+residual (ms) | SciPy triangular solve (ms) | SciPy / compiled "

@@ -613,3 +613,22 @@ stop = 8
     assert report["replay_total"] == report["tuner_total"]
     with pytest.raises(sh.BadInputError, match="no option 'omegaa'"):
         parse_tune_config(text.replace('name = "omega"', 'name = "omegaa"'))
+
+
+def test_heat_cn_is_the_authors_simulation():
+    """Crank-Nicolson steps with the authors' coefficient max(0.1 sin 2 pi t, -10 sin 2 pi t):
+    step k's warm start is the solution of step k - 1, and its context the coefficient at t_k."""
+    import math
+
+    from solverhub.plugins.linear_system.generators import heat_cn
+
+    p0, p1 = heat_cn(nx=8, step=0, steps=100, stoptime=1.0), heat_cn(nx=8, step=1, steps=100,
+                                                                     stoptime=1.0)
+    assert p0.n == 49 and p0.context["diffusion"] == 0.0
+    x = sh.solve(p0, solver="scipy-direct").x
+    assert np.allclose(p1.x0, x, atol=1e-10)
+    p70 = sh.load_problem("linsys:heat_cn?nx=8&step=70&steps=100&stoptime=1.0")
+    assert p70.context["diffusion"] == pytest.approx(-10 * math.sin(2 * math.pi * 0.7))
+    assert sh.solve(p70, solver="ssor-cg", omega=1.3).status == "optimal"
+    with pytest.raises(sh.BadInputError, match="past"):
+        heat_cn(nx=8, step=100, steps=100)

@@ -15,6 +15,15 @@ parameters (``step``, ``seed``), so an instance sequence is a list of addresses
   truncated Gaussian), x0 = 0. Context: ``shift``. A negative shift is allowed while A stays
   positive definite (c > -lambda_min(L) = -(4 - 4 cos(pi / (n + 1)))).
 
+* ``heat_cn``: the heat simulation of the authors' later experiments (their public script
+  h2d.m): Crank-Nicolson for u_t = c(t) Laplace(u) + f on the unit square, (nx - 1)^2 interior
+  points, c(t) = max(0.1 sin 2 pi t, -10 sin 2 pi t), f = 32 bump(x; centre circling (0.5, 0.5)
+  at radius 1/4 eight times per time unit, radius 1/8), u_0 = bump(x; (0.5, 0.5), 1/4),
+  dt = stoptime / steps (5 / 5000). Step k's system is (I - c dt/2 L) u_{k+1} = (I + c dt/2 L)
+  u_k + dt f at t_k + dt/2; u_k (also the warm start) comes from direct solves of the earlier
+  steps (theirs from the tuned solver's own solutions, equal to 1e-8). Context: ``diffusion`` =
+  c(t_k), the authors' ChebCB context.
+
 The paper's SOR experiments (Khodak et al. 2024, from the authors' public experiment scripts): n = 10
 (100 unknowns), c = -0.15 + 0.6 Beta(0.5, 1.5) ("high variance") or Beta(2, 6) ("low variance"),
 truncated Gaussian b, tolerance 1e-8: ``linsys:shifted_poisson?n=10&shift_dist=beta&beta_a=0.5&
@@ -130,9 +139,73 @@ def shifted_poisson(n: int = 32, shift: float | None = None, shift_low: float = 
                                symmetric=True, name=f"shifted_poisson-n{n}-c{c:.4g}-seed{seed}")
 
 
+class HeatCNParams(LoaderParams):
+    nx: int = Field(25, ge=3, le=200, description="grid cells per side ((nx - 1)^2 unknowns)")
+    step: int = Field(0, ge=0, description="time step index k (< steps)")
+    steps: int = Field(5000, ge=1, le=100_000, description="steps of the whole simulation")
+    stoptime: float = Field(5.0, gt=0, allow_inf_nan=False, description="dt = stoptime / steps")
+    tolerance: float = Field(1e-8, gt=0, lt=1, description="relative residual to reach")
+
+
+def _bump(points: np.ndarray, center: tuple[float, float], radius: float) -> np.ndarray:
+    """exp(1 - 1 / (1 - min(1, |x - c|^2 / r^2))): 1 at the centre, 0 outside the radius."""
+    d2 = np.minimum(1.0, ((points - np.asarray(center)) ** 2).sum(axis=1) / radius**2)
+    with np.errstate(divide="ignore"):
+        return np.exp(1.0 - 1.0 / (1.0 - d2))
+
+
+def _diffusion(t: float) -> float:
+    """The authors' time-varying coefficient max(0.1 sin 2 pi t, -10 sin 2 pi t)."""
+    return max(0.1 * math.sin(2 * math.pi * t), -10.0 * math.sin(2 * math.pi * t))
+
+
+#: the states of the last Crank-Nicolson simulation asked for, grown as later steps are asked for
+_HEAT_CN_STATES: dict[tuple[int, int, float], list[np.ndarray]] = {}
+
+
+def _heat_cn_system(nx: int, steps: int, stoptime: float, k: int, u: np.ndarray) -> tuple[
+        sp.csr_matrix, np.ndarray, float]:
+    dt, dx = stoptime / steps, 1.0 / nx
+    t_half = k * dt + 0.5 * dt
+    half = 0.5 * _diffusion(t_half) * dt / dx**2  # (c dt / 2) times minus the scaled Laplacian
+    lap = laplacian_2d(nx - 1)
+    eye = sp.identity((nx - 1) ** 2, format="csr")
+    idx = np.arange(1, nx) * dx
+    points = np.stack(np.meshgrid(idx, idx, indexing="ij"), axis=-1).reshape(-1, 2)
+    center = (0.5 + math.cos(16 * math.pi * t_half) / 4, 0.5 + math.sin(16 * math.pi * t_half) / 4)
+    b = (eye - half * lap) @ u + dt * 32.0 * _bump(points, center, 0.125)
+    return (eye + half * lap).tocsr(), b, _diffusion(k * dt)
+
+
+def heat_cn(nx: int = 25, step: int = 0, steps: int = 5000, stoptime: float = 5.0,
+            tolerance: float = 1e-8) -> LinearSystemProblem:
+    """Step ``step`` of the paper's heat simulation (module docstring); the states before it
+    come from direct solves of the earlier steps (cached for the last simulation asked for)."""
+    import scipy.sparse.linalg as spla
+
+    if step >= steps:
+        raise BadInputError(f"heat_cn: step {step} is past the simulation's {steps} steps")
+    key = (nx, steps, float(stoptime))
+    if key not in _HEAT_CN_STATES:
+        _HEAT_CN_STATES.clear()
+        idx = np.arange(1, nx) * (1.0 / nx)
+        points = np.stack(np.meshgrid(idx, idx, indexing="ij"), axis=-1).reshape(-1, 2)
+        _HEAT_CN_STATES[key] = [_bump(points, (0.5, 0.5), 0.25)]
+    states = _HEAT_CN_STATES[key]
+    while len(states) <= step:
+        A, b, _ = _heat_cn_system(nx, steps, stoptime, len(states) - 1, states[-1])
+        states.append(spla.spsolve(A.tocsc(), b))
+    u = states[step]
+    A, b, coefficient = _heat_cn_system(nx, steps, stoptime, step, u)
+    return LinearSystemProblem(A, b, tolerance=tolerance, x0=u.copy(),
+                               context={"diffusion": coefficient, "n": float(nx - 1)},
+                               symmetric=True, name=f"heat_cn-nx{nx}-step{step}")
+
+
 FAMILIES: dict[str, tuple[type[BaseModel], Any]] = {
     "heat": (HeatParams, heat),
     "shifted_poisson": (ShiftedPoissonParams, shifted_poisson),
+    "heat_cn": (HeatCNParams, heat_cn),
 }
 
 

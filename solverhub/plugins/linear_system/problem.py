@@ -95,7 +95,7 @@ class LinearSystemKind(KindProtocol):
                    "geomean"),
     )
     #: the generators' context (shift for shifted Poisson, courant for heat) plus the sizes
-    context_features = ("shift", "courant", "n", "unknowns", "nonzeros")
+    context_features = ("shift", "courant", "diffusion", "n", "unknowns", "nonzeros")
 
     def context(self, problem: Any) -> dict[str, float]:
         out = super().context(problem)
