@@ -65,8 +65,8 @@ def speed(repeats: int) -> None:
     P = load_bolib("bolib:LVHBAToy?n=100", {})
     ref = P.reference_solution
     t_np, z_np = _best(lambda: numpy_lvhba_toy(100, 50_000), repeats)
-    t_gen, r_gen = _best(lambda: LVHBA(max_iterations=50_000, kernel="numpy").solve(P), 1)
-    t_c, r_c = _best(lambda: LVHBA(max_iterations=50_000).solve(P), repeats)
+    t_gen, r_gen = _best(lambda: LVHBA(max_iterations=50_000, kernel="numpy", preset="paper").solve(P), 1)
+    t_c, r_c = _best(lambda: LVHBA(max_iterations=50_000, preset="paper").solve(P), repeats)
     err = lambda v: float(np.linalg.norm(v - ref) / max(1.0, np.linalg.norm(ref)))
     print("\nLV-HBA toy, n = 100, 50,000 iterations (best of %d)" % repeats)
     print("| implementation | time (s) | relative error | speed-up vs NumPy |")
@@ -76,8 +76,8 @@ def speed(repeats: int) -> None:
     print(f"| lv-hba, compiled loop (kernel=auto) | {t_c:.2f} | {err(r_c.x):.2e} | {t_np / t_c:.1f} |")
 
     C = load_bolib("bolib:ClarkWesterberg1990a?x0=1.5&y0=3.5", {})
-    t_cg, r_cg = _best(lambda: LVHBA(max_iterations=40_000, kernel="numpy").solve(C), 1)
-    t_cc, r_cc = _best(lambda: LVHBA(max_iterations=40_000).solve(C), repeats)
+    t_cg, r_cg = _best(lambda: LVHBA(max_iterations=40_000, kernel="numpy", preset="paper").solve(C), 1)
+    t_cc, r_cc = _best(lambda: LVHBA(max_iterations=40_000, preset="paper").solve(C), repeats)
     print("\nClarkWesterberg1990a from (1.5, 3.5), 40,000 iterations")
     print("| implementation | time (s) | (x, y) |")
     print("|---|---|---|")

@@ -39,7 +39,8 @@ def test_bicgaffa_toy_n10_20k():
 
 
 def test_lvhba_toy_n100_20k():
-    res = sh.solve("bolib:LVHBAToy?n=100", solver="lv-hba", max_iterations=20_000)
+    # the paper's fixed schedule (the reproduction); the default polishes (test_bilevel_polish.py)
+    res = sh.solve("bolib:LVHBAToy?n=100", solver="lv-hba", preset="paper", max_iterations=20_000)
     assert res.iterations == 20_000 and res.status == "iteration_limit"
     assert res.metrics["solution_error"] <= 5e-2
     assert res.metrics["constraint_violation"] <= 1e-9
@@ -47,7 +48,7 @@ def test_lvhba_toy_n100_20k():
 
 @pytest.mark.slow
 def test_lvhba_toy_n100_50k():
-    res = sh.solve("bolib:LVHBAToy?n=100", solver="lv-hba", max_iterations=50_000)
+    res = sh.solve("bolib:LVHBAToy?n=100", solver="lv-hba", preset="paper", max_iterations=50_000)
     assert res.metrics["solution_error"] <= 1e-2
 
 

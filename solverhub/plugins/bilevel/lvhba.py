@@ -27,6 +27,7 @@ from .common import (
     require_problem,
 )
 from .options import LVHBAOptions
+from .polish import Polisher, why_no_polish
 
 __all__ = ["LVHBA", "LVHBAOptions"]
 
@@ -60,6 +61,14 @@ class LVHBA(SolverBase[LVHBAOptions]):
         projY = P.Y.project
         limit = DIVERGENCE_FACTOR * max(1e-2, float(np.max(np.abs(np.concatenate([x, y])), initial=0.0)))
         info: dict[str, Any] = {"z_bound": r, "local": True}
+        info["preset"] = o.preset
+        self._polisher: Polisher | None = None
+        if o.polish:
+            why = why_no_polish(P, o.polish_max_size)
+            if why is None:
+                self._polisher = Polisher(P, o.polish_start, deadline)
+            else:
+                info["polish"] = {"applies": False, "reason": why}
         kern = _toy_kernel(P) if o.kernel == "auto" else None
         with np.errstate(over="ignore", invalid="ignore"):
             if kern is not None:
@@ -74,6 +83,31 @@ class LVHBA(SolverBase[LVHBAOptions]):
             info["kernel"] = "numpy"
             return self._loop(P, o, proj_C, projY, x, y, theta, lam, z, zlo, zhi, limit, info,
                               deadline, t0, notifier)
+
+    def _probe(self, k: int, x: Any, y: Any, theta: Any, lam: Any) -> bool:
+        """The stationarity-based stop: a polish when one is due; True to stop the run."""
+        pol = self._polisher
+        if pol is None or not pol.due(k):
+            return False
+        return pol.attempt(k, x.copy(), y.copy(), theta.copy(), np.array(lam, dtype=float))
+
+    def _polished(self, P: Any, status: Any, k: int, x: Any, y: Any, theta: Any, lam: Any,
+                  info: dict) -> tuple[Any, Any, Any]:
+        """The end of a run: a last polish (unless a limit stopped it), and the polished point
+        in place of the iterate when one was accepted. Returns (status, x, y)."""
+        pol = self._polisher
+        if pol is None:
+            return status, x, y
+        stopped = status in (sh.Status.TIME_LIMIT, sh.Status.INTERRUPTED)
+        if not stopped and pol.last_k != k:
+            pol.attempt(k, x.copy(), y.copy(), theta.copy(), np.array(lam, dtype=float), final=True)
+        info["polish"] = {"applies": True, **pol.info()}
+        if pol.best is None:
+            return status, x, y
+        info["polished"] = True
+        if not stopped:
+            status = sh.Status.OPTIMAL     # a KKT point of the restricted reformulation, checked
+        return status, pol.best.x, pol.best.y
 
     def _toy_loop(self, kern: Any, P: Any, o: LVHBAOptions, r: float, x: Any, y: Any, theta: Any,
                   lam: Any, z: Any, limit: float, info: dict, deadline: float, t0: float,
@@ -91,6 +125,7 @@ class LVHBA(SolverBase[LVHBAOptions]):
             lambda k, todo: kern.lvhba_toy_run(which, x, y, theta, state, k, todo, params,
                                                o.tolerance),
             lambda: diverged((x, y, theta, state[:2]), limit),
+            self._polisher, lambda k: self._probe(k, x, y, theta, state[:1]),
             lambda k: notifier.iteration(k, {"step": float(state[2]),
                                              "theta_gap": float(np.linalg.norm(y - theta)),
                                              "multiplier_norm": abs(float(state[0])),
@@ -101,6 +136,7 @@ class LVHBA(SolverBase[LVHBAOptions]):
         info.update({"final_step": float(state[2]), "theta_gap": float(np.linalg.norm(y - theta)),
                      "multiplier": [float(state[0])], "c_k": o.c0 * (k + 1) ** o.p,
                      "multiplier_at_bound": multiplier_at_bound(state[:1], r)})
+        status, x, y = self._polished(P, status, k, x, y, theta, state[:1], info)
         return finish(P, status, x, y, t0, k, info, notifier)
 
     def _qp_loop(self, kern: Any, P: Any, o: LVHBAOptions, x: Any, y: Any, theta: Any, lam: Any,
@@ -130,6 +166,7 @@ class LVHBA(SolverBase[LVHBAOptions]):
             o, deadline,
             lambda k, todo: kern.lvhba_qp_run(xy, theta, lam, z, state, k, todo, *args),
             lambda: diverged((xy, theta, lam), limit),
+            self._polisher, lambda k: self._probe(k, xy[:nx], xy[nx:], theta, lam),
             lambda k: notifier.iteration(k, {"step": float(state[0]),
                                              "theta_gap": float(np.linalg.norm(xy[nx:] - theta)),
                                              "multiplier_norm": float(np.linalg.norm(lam)),
@@ -143,6 +180,7 @@ class LVHBA(SolverBase[LVHBAOptions]):
                      "multiplier": lam.tolist() if lam.size <= 20 else None,
                      "c_k": o.c0 * (k + 1) ** o.p,
                      "multiplier_at_bound": multiplier_at_bound(lam, float(np.max(zhi, initial=1.0)))})
+        status, x, y = self._polished(P, status, k, x, y, theta, lam, info)
         return finish(P, status, x, y, t0, k, info, notifier)
 
     def _loop(self, P: Any, o: LVHBAOptions, proj_C: Any, projY: Any, x: Any, y: Any, theta: Any,
@@ -179,18 +217,24 @@ class LVHBA(SolverBase[LVHBAOptions]):
                 dz = (z - lam_n) / g2
                 z = np.minimum(np.maximum(z - beta * dz, zlo), zhi)
             dy = gFy / ck + gfy - (y - theta_n) / g1
-            if not (np.all(np.isfinite(dx)) and np.all(np.isfinite(dy))):
+            # finiteness by one dot product each (a NaN or inf entry makes it non-finite; an
+            # overflow of a finite one is told apart by the exact test): np.all(np.isfinite())
+            # per vector cost a quarter of the iteration at n = 5,000
+            if not math.isfinite(float(dx @ dx) + float(dy @ dy)) \
+                    and not (np.all(np.isfinite(dx)) and np.all(np.isfinite(dy))):
                 return nonfinite(P, t0, k, info, "lv-hba", x, y, theta)
             # Algorithm 1, step 3: projected step of (x, y) onto C, of z onto Z
             x_n, y_n = proj_C(x - alpha * dx, y - alpha * dy)
-            if not (np.all(np.isfinite(x_n)) and np.all(np.isfinite(y_n))):
+            ex, ey = x_n - x, y_n - y
+            step2 = float(ex @ ex) + float(ey @ ey)
+            if not math.isfinite(step2) and not (np.all(np.isfinite(x_n)) and np.all(np.isfinite(y_n))):
                 return breakdown(t0, k + 1, info, "lv-hba", "the projection onto C returned NaN or "
                                  "infinite values for a finite point", cause="projection")
             if k % 50 == 0 or k + 1 == o.max_iterations:
                 bad = diverged((x_n, y_n, theta_n, lam_n), limit)
                 if bad is not None:
                     return breakdown(t0, k + 1, info, "lv-hba", bad)
-            step = math.sqrt(float((x_n - x) @ (x_n - x) + (y_n - y) @ (y_n - y))) / alpha
+            step = math.sqrt(step2) / alpha
             x, y, theta, lam = x_n, y_n, theta_n, lam_n
             if (k + 1) % o.log_every == 0:
                 notifier.iteration(k + 1, {"step": step, "theta_gap": float(np.linalg.norm(y - theta)),
@@ -198,6 +242,10 @@ class LVHBA(SolverBase[LVHBAOptions]):
                                            "z_norm": float(np.linalg.norm(z)),
                                            "upper": P.F(x, y), "c_k": ck})
             if step <= o.tolerance and float(np.linalg.norm(y - theta)) <= o.tolerance * 1e3:
+                status = sh.Status.OPTIMAL
+                k += 1
+                break
+            if self._probe(k + 1, x, y, theta, lam):
                 status = sh.Status.OPTIMAL
                 k += 1
                 break
@@ -210,17 +258,19 @@ class LVHBA(SolverBase[LVHBAOptions]):
                      "multiplier": lam.tolist() if lam.size <= 20 else None,
                      "c_k": o.c0 * (k + 1) ** o.p,
                      "multiplier_at_bound": multiplier_at_bound(lam, float(np.max(zhi, initial=1.0)))})
+        status, x, y = self._polished(P, status, k, x, y, theta, lam, info)
         return finish(P, status, x, y, t0, k, info, notifier)
 
 
-def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
-                     log: Any) -> tuple[Any, int, str | None]:
+def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any, polisher: Any,
+                     probe: Any, log: Any) -> tuple[Any, int, str | None]:
     """Drive a compiled LV-HBA loop in chunks: ``run(k, todo)`` returns ``(done, converged)``;
     between chunks the stop check (time, Ctrl-C), the divergence check ``check()`` (a reason or
     None) and, every ``o.log_every`` iterations, the history line ``log(k)``. A chunk is sized by
     the measured time per iteration to last about 20 ms (and never past the next history line),
     so a limit or Ctrl-C is seen within a fraction of a second whatever the problem size or
-    ``log_every``. Returns (status, iterations, divergence reason)."""
+    ``log_every``. A chunk also ends where ``polisher`` (or None) has an attempt due; ``probe(k)``
+    runs it and says whether to stop. Returns (status, iterations, divergence reason)."""
     k = 0
     chunk = 1
     while k < o.max_iterations:
@@ -229,6 +279,8 @@ def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
             return stopped, k, None
         to_log = o.log_every - k % o.log_every
         todo = min(chunk, to_log, o.max_iterations - k)
+        if polisher is not None and polisher.next_k > k:
+            todo = min(todo, polisher.next_k - k)     # a chunk ends at each polish attempt
         t = time.perf_counter()
         done, converged = run(k, todo)
         spent = time.perf_counter() - t
@@ -236,7 +288,7 @@ def _compiled_chunks(o: LVHBAOptions, deadline: float, run: Any, check: Any,
         bad = check()
         if bad is not None:
             return sh.Status.ERROR, k, bad
-        if converged:
+        if converged or probe(k):
             return sh.Status.OPTIMAL, k, None
         if k % o.log_every == 0:
             log(k)

@@ -307,8 +307,9 @@ def weights_and_model(problem: BilevelProblem, xy: Any) -> tuple[np.ndarray, np.
 
 # ---------------------------------------------------------------------- the comparison
 #: solver options of the comparison (docs/bilevel.md): lv-hba with the paper's other defaults
-#: (gamma (10, 1), c_k = (k+1)^0.3); the penalty method single loop on the scaled form
-LVHBA_OPTIONS = {"alpha": 0.5, "eta": 1.0, "max_iterations": 3000}
+#: (gamma (10, 1), c_k = (k+1)^0.3, the paper preset: the published schedule); the penalty method
+#: single loop on the scaled form
+LVHBA_OPTIONS = {"preset": "paper", "alpha": 0.5, "eta": 1.0, "max_iterations": 3000}
 PENALTY_OPTIONS = {"variant": "single-loop", "alpha": 0.5, "inner_step": 0.5, "sigma": 0.1,
                    "max_iterations": 3000}
 
