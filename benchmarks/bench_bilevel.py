@@ -7,6 +7,7 @@ and the BOLIB table (what lv-hba and bilevel-penalty reach on each problem).
     python benchmarks/bench_bilevel.py --table --half validation --solvers lv-hba
                                                   # one half of the seeded BOLIB split
     python benchmarks/bench_bilevel.py --svm --seeds 5 --flip 0.2   # SVM per-sample weights table
+    python benchmarks/bench_bilevel.py --numpy-path --repeats 7     # general path vs plain NumPy
 """
 
 from __future__ import annotations
@@ -44,6 +45,65 @@ def numpy_lvhba_toy(n: int, iters: int, alpha=5e-3, beta=1e-2, eta=0.1, g1=10.0,
         x, y1, y2 = w[:n], w[n:2 * n], w[2 * n:]
         t1, t2, lam = t1n, t2n, lamn
     return np.concatenate([x, y1, y2])
+
+
+def diagonal_qp(n: int, seed: int = 0):
+    """A user-written problem with a diagonal lower level (the issue-23 case of lv-hba's general
+    NumPy path): F = 1/2 ||x - a||^2 + 1/2 ||y - b||^2, f = 1/2 sum d_i (y_i - x_i)^2, X and Y the
+    box [-1, 1], gradients supplied. Returns (problem, (a, b, d))."""
+    from solverhub.plugins.bilevel import BilevelProblem
+
+    rng = np.random.default_rng(seed)
+    a, b, d = rng.standard_normal(n), rng.standard_normal(n), rng.uniform(0.5, 2.0, n)
+    P = BilevelProblem(n, n, lambda x, y: 0.5 * np.sum((x - a) ** 2) + 0.5 * np.sum((y - b) ** 2),
+                       lambda x, y: 0.5 * np.sum(d * (y - x) ** 2),
+                       grad_F=lambda x, y: (x - a, y - b),
+                       grad_f=lambda x, y: (-d * (y - x), d * (y - x)),
+                       X=(-1.0, 1.0), Y=(-1.0, 1.0), name=f"DiagonalQP(n={n})")
+    return P, (a, b, d)
+
+
+def numpy_lvhba_diagonal(data, iters: int, alpha=5e-3, eta=0.1, g1=10.0, c0=1.0,
+                         p=0.3) -> np.ndarray:
+    """Algorithm 1 on :func:`diagonal_qp` written out in NumPy (no lower-level constraints, so no
+    lambda or z): the baseline of the general path."""
+    a, b, d = data
+    n = a.size
+    x, y = np.zeros(n), np.zeros(n)
+    th = y.copy()
+    for k in range(iters):
+        ck = c0 * (k + 1) ** p
+        th = np.clip(th - eta * (d * (th - x) + (th - y) / g1), -1.0, 1.0)
+        dx = (x - a) / ck - d * (y - x) + d * (th - x)
+        dy = (y - b) / ck + d * (y - x) - (y - th) / g1
+        x = np.clip(x - alpha * dx, -1.0, 1.0)
+        y = np.clip(y - alpha * dy, -1.0, 1.0)
+    return np.concatenate([x, y])
+
+
+def numpy_path(repeats: int, iters: int = 2000) -> None:
+    """lv-hba's general NumPy path (kernel=numpy, the paper preset) against
+    :func:`numpy_lvhba_diagonal` on :func:`diagonal_qp`, best of ``repeats``, process CPU time
+    (the shared machine's wall time swings with its load)."""
+    from solverhub.plugins.bilevel.lvhba import LVHBA
+
+    print(f"\nlv-hba general NumPy path on a diagonal QP, {iters} iterations, best of {repeats} "
+          "(CPU seconds)")
+    print("| n | plain NumPy | lv-hba kernel=numpy | ratio | max difference |")
+    print("|---|---|---|---|---|")
+    for n in (1000, 2500, 5000):
+        P, data = diagonal_qp(n)
+        solver = LVHBA(kernel="numpy", preset="paper", max_iterations=iters, tolerance=1e-30)
+        tp = tl = math.inf
+        for _ in range(repeats):
+            t = time.process_time()
+            z = numpy_lvhba_diagonal(data, iters)
+            tp = min(tp, time.process_time() - t)
+            t = time.process_time()
+            r = solver.solve(P)
+            tl = min(tl, time.process_time() - t)
+        print(f"| {n} | {tp:.3f} | {tl:.3f} | {tl / tp:.2f} | {np.max(np.abs(r.x - z)):.1e} |",
+              flush=True)
 
 
 def _best(fn, repeats: int) -> tuple[float, object]:
@@ -225,6 +285,8 @@ def main(argv=None) -> int:
     ap.add_argument("--half", choices=("all", "tuning", "validation"), default="all",
                     help="--table: the BOLIB problems of one half of the seeded split")
     ap.add_argument("--svm", action="store_true", help="the SVM per-sample weights table")
+    ap.add_argument("--numpy-path", action="store_true",
+                    help="lv-hba's general NumPy path against plain NumPy on a diagonal QP")
     ap.add_argument("--seeds", type=int, default=5, help="--svm: seeds 0 .. seeds-1")
     ap.add_argument("--flip", type=float, default=0.2, help="--svm: fraction of flipped labels")
     ap.add_argument("--dataset", default="breast_cancer", help="--svm: breast_cancer or digits38")
@@ -232,6 +294,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.svm:
         svm_table(a.seeds, a.flip, a.dataset)
+    elif a.numpy_path:
+        numpy_path(a.repeats)
     elif a.table:
         table(tuple(a.solvers.split(",")), a.half)
     else:

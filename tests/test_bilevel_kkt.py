@@ -239,3 +239,13 @@ def test_report_geomean_of_an_error_metric_with_zeros_is_not_zero():
     got = _aggregate([0.0, 1e-2, 1e-4], "geomean")
     assert got == pytest.approx((GEOMEAN_FLOOR * 1e-2 * 1e-4) ** (1 / 3))
     assert got > 0
+
+
+def test_an_unbounded_lower_level_is_reported():
+    # f = (x - 1) y is unbounded below in y for x < 1: lv-hba's iterates run off with F near its
+    # minimum; the run now says why (the paper preset: only the host's lower_residual shows it)
+    P = BilevelProblem(1, 1, lambda x, y: (x[0] - 1) ** 2 + 1e-3 * y[0] ** 2,
+                       lambda x, y: (x[0] - 1.0) * y[0], X=(0.0, 0.5))
+    res = sh.solve(P, solver="lv-hba", max_iterations=2000)
+    assert res.info["lower_unbounded"] is True and "unbounded below" in res.info["warning"]
+    assert res.status != sh.Status.OPTIMAL and res.metrics["lower_residual"] > 1e6

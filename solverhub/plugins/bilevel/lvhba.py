@@ -102,6 +102,10 @@ class LVHBA(SolverBase[LVHBAOptions]):
         if not stopped and pol.last_k != k:
             pol.attempt(k, x.copy(), y.copy(), theta.copy(), np.array(lam, dtype=float), final=True)
         info["polish"] = {"applies": True, **pol.info()}
+        if pol.unbounded and pol.last is not None:
+            info["lower_unbounded"] = True
+            info["warning"] = (f"{pol.last.reason}: the bilevel program is ill-posed there; the "
+                               f"point returned is not bilevel feasible")
         if pol.best is None:
             return status, x, y
         info["polished"] = True

@@ -53,6 +53,8 @@ class PolishOutcome:
     F_reference: float | None = None
     lower_residual: float = math.nan
     stationarity: float = math.nan
+    #: the lower level looked unbounded below at the iterate's x (f - min f beyond 1e8)
+    unbounded: bool = False
 
 
 def polish_size(P: BilevelProblem) -> int:
@@ -279,22 +281,28 @@ def _bilevel_check(P: BilevelProblem, x: np.ndarray, y: np.ndarray) -> tuple[boo
     return True, res, ""
 
 
+#: f - min f beyond this (relative to max(1, |f|)) at the iterate: the lower level is taken to
+#: be unbounded below there (the polish stops and the run says so)
+UNBOUNDED_GAP = 1e8
+
+
 def _reference_value(P: BilevelProblem, x: np.ndarray, y: np.ndarray,
-                     theta: np.ndarray) -> float | None:
-    """F at the best bilevel-feasible point the iterate gives: (x, y) when it is bilevel
-    feasible, else (x, y*(x)) with y*(x) the lower-level solution from theta; None when neither
-    is (e.g. G(x, y*(x)) > 0)."""
-    ok, _, _ = _bilevel_check(P, x, y)
+                     theta: np.ndarray) -> tuple[float | None, float]:
+    """(F at the best bilevel-feasible point the iterate gives, f(x, y) - min f(x, .)): the point
+    is (x, y) when it is bilevel feasible, else (x, y*(x)) with y*(x) the lower-level solution
+    from theta; F is None when neither is (e.g. G(x, y*(x)) > 0)."""
+    ok, res, _ = _bilevel_check(P, x, y)
     if ok:
-        return P.F(x, y)
+        return P.F(x, y), res
     sol = P.lower_solution(x, theta)
     if sol is None:
-        return None
+        return None, math.nan
+    gap = P.f(x, y) - sol[0]
     yy = sol[1]
     scale = max(1.0, float(np.max(np.abs(np.concatenate([x, yy])), initial=0.0)))
-    if P.constraint_violation(x, yy) > ACCEPT_TOL * scale:
-        return None
-    return P.F(x, yy)
+    if P.constraint_violation(x, yy) > ACCEPT_TOL * scale or not math.isfinite(sol[0]):
+        return None, gap
+    return P.F(x, yy), gap
 
 
 def polish(P: BilevelProblem, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
@@ -303,7 +311,10 @@ def polish(P: BilevelProblem, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
     """The best accepted polish over the candidate active sets, else the last rejected one
     (``accepted`` False, with the reason); None when there was nothing to try (out of time)."""
     rows = _LowerRows(P)
-    F_ref = _reference_value(P, x, y, theta)
+    F_ref, gap = _reference_value(P, x, y, theta)
+    if not gap <= UNBOUNDED_GAP * max(1.0, abs(P.f(x, y))) and not math.isnan(gap):
+        return PolishOutcome(x, y, math.nan, (), False, f"the lower level looks unbounded below "
+                             f"at x (f - min f = {gap:.3g})", F_ref, gap, unbounded=True)
     best: PolishOutcome | None = None
     rejected: PolishOutcome | None = None
     queue = _candidates(rows, x, [theta, y], lam)
@@ -365,7 +376,12 @@ class Polisher:
 
     def due(self, k: int) -> bool:
         """True when iteration count ``k`` (iterations done) is an attempt point."""
-        return k >= self.next_k
+        return k >= self.next_k and not self.unbounded
+
+    @property
+    def unbounded(self) -> bool:
+        """The last attempt found the lower level unbounded below (no further attempts)."""
+        return self.last is not None and self.last.unbounded
 
     def attempt(self, k: int, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
                 lam: np.ndarray, final: bool = False) -> bool:
@@ -373,7 +389,7 @@ class Polisher:
         should stop."""
         while self.next_k <= k:
             self.next_k *= 2
-        if k == self.last_k:
+        if k == self.last_k or self.unbounded:
             return False
         # deterministic: the attempts depend on iteration counts only (the time limit aside)
         now = time.perf_counter()
