@@ -151,9 +151,17 @@ def test_nonconvex_set_needs_projection():
 
 
 def test_diverging_run_says_so():
-    res = sh.solve("bolib:MacalHurter1997", solver="lv-hba", alpha=10.0, eta=10.0)
+    res = sh.solve("bolib:MacalHurter1997", solver="lv-hba", alpha=10.0, eta=10.0, preset="paper")
     assert res.status == "error" and "diverged" in res.error
     assert res.x is None and res.objective is None
+
+
+def test_diverging_steps_are_cut_by_the_robust_preset():
+    # the same steps: the run starts again with alpha, beta, eta / 4 until it no longer diverges
+    res = sh.solve("bolib:MacalHurter1997", solver="lv-hba", alpha=10.0, eta=10.0)
+    assert res.status == "optimal" and res.info["step_cuts"] == 5
+    assert res.info["steps"]["alpha"] == pytest.approx(10.0 / 4 ** 5)
+    assert res.metrics["F_error"] <= 1e-4
 
 
 def test_loader_errors():

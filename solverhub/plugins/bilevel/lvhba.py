@@ -55,6 +55,26 @@ class LVHBA(SolverBase[LVHBAOptions]):
                 and P.C_is_empty():
             return sh.Result(sh.Status.INFEASIBLE, runtime=time.perf_counter() - t0,
                              info={"reason": "C = {x in X, y in Y, g <= 0, G <= 0} is empty"})
+        cuts: list[int] = []
+        while True:
+            res = self._run(P, o, proj_C, r, zlo, zhi, x.copy(), y.copy(), deadline, t0, notifier)
+            # adaptive steps: Algorithm 1's analysis asks alpha, beta and eta below bounds set by
+            # the (unknown) Lipschitz constants; a run that diverges had them too large, so the
+            # robust preset divides all three by 4 and starts again (at most max_step_cuts times)
+            if not (res.status == sh.Status.ERROR and res.info.get("breakdown") == "divergence"
+                    and len(cuts) < o.max_step_cuts and limit_status(deadline) is None):
+                break
+            cuts.append(res.iterations)
+            o = o.model_copy(update={"alpha": o.alpha / 4, "beta": o.beta / 4, "eta": o.eta / 4})
+        if cuts:
+            res.info["step_cuts"] = len(cuts)
+            res.info["steps"] = {"alpha": o.alpha, "beta": o.beta, "eta": o.eta}
+            res.runtime = time.perf_counter() - t0
+        return res
+
+    def _run(self, P: Any, o: LVHBAOptions, proj_C: Any, r: float, zlo: Any, zhi: Any, x: Any,
+             y: Any, deadline: float, t0: float, notifier: Any) -> sh.Result:
+        """One run of Algorithm 1 from (x, y) with the step sizes of ``o``."""
         theta = y.copy()
         lam = np.zeros(P.l)
         z = np.zeros(P.l)

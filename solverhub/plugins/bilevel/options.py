@@ -16,9 +16,9 @@ __all__ = ["AutoOptions", "ImplicitOptions", "KKTOptions", "LVHBAOptions", "Pena
 LVHBA_PRESETS: dict[str, dict[str, Any]] = {
     # the default: Algorithm 1 with the stationarity-based stop and the local polish of the
     # value-function reformulation (docs/bilevel.md, "LV-HBA presets")
-    "robust": {"polish": True},
+    "robust": {"polish": True, "max_step_cuts": 6},
     # Algorithm 1 with its fixed schedule and the step-based stop: the reproduction tables
-    "paper": {"polish": False},
+    "paper": {"polish": False, "max_step_cuts": 0},
 }
 
 
@@ -32,6 +32,9 @@ class LVHBAOptions(IterationLimitOptions):
         "polish_start, 2 polish_start, ... and at the end, stopping once two polishes agree; "
         "paper: Algorithm 1 with its fixed schedule only")
     polish: bool = Field(True, description="polish the iterate (see preset); set by the preset")
+    max_step_cuts: int = Field(6, ge=0, description="a run that diverges starts again with "
+                               "alpha, beta and eta divided by 4, at most this many times; set by "
+                               "the preset (paper: 0)")
     polish_start: int = Field(200, ge=1, description="iteration of the first polish attempt "
                               "(then at doubling iteration counts)")
     polish_max_size: int = Field(60, ge=1, description="no polish when x, y and the lower-level "
