@@ -217,6 +217,13 @@ def table(solvers: tuple[str, ...] = ("bilevel-auto", "lv-hba", "bilevel-penalty
     from solverhub.plugins.bilevel.bolib import PROBLEMS
 
     names = sorted(PROBLEMS) if half == "all" else bolib_halves()[half == "validation"]
+
+    def parse(column: str) -> tuple[str, dict]:
+        # "lv-hba[preset=paper]": a solver with options
+        if "[" not in column:
+            return column, {}
+        name, rest = column.rstrip("]").split("[", 1)
+        return name, dict(kv.split("=", 1) for kv in rest.split(";") if kv)
     head = " | ".join(f"{s}: F | {s}" for s in solvers)
     print(f"| problem | F* (published) | {head} |")
     print("|---|---|" + "---|---|" * len(solvers))
@@ -226,10 +233,11 @@ def table(solvers: tuple[str, ...] = ("bilevel-auto", "lv-hba", "bilevel-penalty
         problem = sh.load_problem(f"bolib:{name}")
         for solver in solvers:
             try:
-                res = sh.solve(f"bolib:{name}", solver=solver)
+                sname, opts = parse(solver)
+                res = sh.solve(f"bolib:{name}", solver=sname, **opts)
                 c = classify(res, problem)
                 obj = "-" if res.objective is None else f"{res.objective:.6g}"
-                if solver == "bilevel-auto":
+                if sname == "bilevel-auto":
                     c = f"{c} ({res.info.get('route')})"
             except sh.BadInputError:
                 c, obj = "not applicable", "-"
@@ -281,7 +289,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", action="store_true", help="the BOLIB table instead of the speed runs")
     ap.add_argument("--solvers", default="bilevel-auto,lv-hba,bilevel-penalty",
-                    help="--table: comma-separated solvers (columns)")
+                    help="--table: comma-separated solvers (columns), each optionally with "
+                    "options: 'lv-hba[preset=paper;max_iterations=40000]'")
     ap.add_argument("--half", choices=("all", "tuning", "validation"), default="all",
                     help="--table: the BOLIB problems of one half of the seeded split")
     ap.add_argument("--svm", action="store_true", help="the SVM per-sample weights table")
