@@ -248,6 +248,16 @@ def _solve_restricted(P: BilevelProblem, rows: _LowerRows, active: tuple[int, ..
     bounds = ([(fin(a), fin(b)) for a, b in zip(P.X.lower, P.X.upper)]
               + [(fin(a), fin(b)) for a, b in zip(P.Y.lower, P.Y.upper)]
               + [(None, None) if rows.eq[i] else (0.0, None) for i in A])
+    newton = _newton_point(P, J0[keep], -eq_fun(v0)[keep], v0, obj_jac)
+    if newton is not None:
+        lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+        up = np.array([np.inf if b[1] is None else b[1] for b in bounds])
+        ok = bool(np.all(newton >= lo - 1e-10) and np.all(newton <= up + 1e-10))
+        if ok and len(cons) > 1:
+            ok = bool(np.all(cons[1]["fun"](newton) >= -1e-10))
+        if ok:          # the equality-constrained minimiser keeps every inequality: exact
+            x, y, _ = split(newton)
+            return (x, y, float(np.linalg.norm(eq_fun(newton)))), ""
     try:
         with np.errstate(all="ignore"):
             res = minimize(obj, v0, jac=obj_jac, method="SLSQP", bounds=bounds, constraints=cons,
@@ -263,6 +273,35 @@ def _solve_restricted(P: BilevelProblem, rows: _LowerRows, active: tuple[int, ..
     # stationarity of the restricted problem is SLSQP's business; report its KKT residual proxy
     stat = float(np.linalg.norm(eq_fun(v)))
     return (x, y, stat), ("" if res.success else f"SLSQP: {res.message}")
+
+
+def _newton_point(P: BilevelProblem, E: np.ndarray, e: np.ndarray, v0: np.ndarray,
+                  grad: Any) -> np.ndarray | None:
+    """One Newton step on the restricted problem's equality part when it is a QP (F and f
+    quadratic, g and G affine: the rows E dv = e are exact): the minimiser of F over the
+    equality rows, or None when the problem is not a QP or the KKT matrix's inertia shows the
+    reduced Hessian is not positive definite (then the point need not be a minimiser)."""
+    qF, qf = P._quad.get("F"), P._quad.get("f")
+    if qF is None or qf is None or P.g_affine is None or P.G_affine is None:
+        return None
+    nv, m = v0.size, E.shape[0]
+    H = np.zeros((nv, nv))
+    H[:P.n, :P.n] = qF[0]
+    K = np.block([[H, E.T], [E, np.zeros((m, m))]])
+    try:
+        w = np.linalg.eigvalsh(K)
+    except np.linalg.LinAlgError:
+        return None
+    tol = 1e-10 * max(1.0, float(np.max(np.abs(w), initial=0.0)))
+    if int(np.sum(w > tol)) != nv or int(np.sum(w < -tol)) != m:
+        return None
+    rhs = np.concatenate([-grad(v0), e])
+    try:
+        step = np.linalg.solve(K, rhs)[:nv]
+    except np.linalg.LinAlgError:
+        return None
+    v = v0 + step
+    return v if np.all(np.isfinite(v)) else None
 
 
 def _bilevel_check(P: BilevelProblem, x: np.ndarray, y: np.ndarray) -> tuple[bool, float, str]:
