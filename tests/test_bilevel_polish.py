@@ -71,6 +71,7 @@ def test_polish_keeps_the_published_toy_solution():
 
 def test_no_polish_above_its_size_names_why():
     res = sh.solve("bolib:QuadraticClosedForm?n=20", solver="lv-hba", polish_max_size=10,
+                   polish_newton_max_size=10,
                    max_iterations=50)
     assert res.info["polish"]["applies"] is False and "polish_max_size" in res.info["polish"]["reason"]
     assert "polished" not in res.info
@@ -95,3 +96,14 @@ def test_lower_residual_is_reported_for_a_large_problem():
     P = lvhba_toy(1000)
     assert P.lower_value(P.reference_x, P.reference_y) == pytest.approx(
         P.f(P.reference_x, P.reference_y), rel=1e-8)
+
+
+def test_newton_step_alone_polishes_a_qp_above_the_slsqp_size():
+    # QuadraticClosedForm n = 60: 120 variables, above polish_max_size (SLSQP) but a QP within
+    # polish_newton_max_size: the Newton step on the restricted problem is exact
+    P = load_bolib("bolib:QuadraticClosedForm?n=60", {})
+    res = sh.solve(P, solver="lv-hba")
+    assert res.status == sh.Status.OPTIMAL and res.info["polished"] is True
+    assert _rel(res.x, P.reference_solution) <= 1e-10
+    off = sh.solve(P, solver="lv-hba", polish_newton_max_size=100, max_iterations=10)
+    assert off.info["polish"]["applies"] is False and "polish_newton_max_size" in off.info["polish"]["reason"]

@@ -27,7 +27,7 @@ from .common import (
     require_problem,
 )
 from .options import LVHBAOptions
-from .polish import Polisher, why_no_polish
+from .polish import Polisher, polish_size, why_no_polish
 
 __all__ = ["LVHBA", "LVHBAOptions"]
 
@@ -84,9 +84,10 @@ class LVHBA(SolverBase[LVHBAOptions]):
         info["preset"] = o.preset
         self._polisher: Polisher | None = None
         if o.polish:
-            why = why_no_polish(P, o.polish_max_size)
+            why = why_no_polish(P, o.polish_max_size, o.polish_newton_max_size)
             if why is None:
-                self._polisher = Polisher(P, o.polish_start, deadline)
+                self._polisher = Polisher(P, o.polish_start, deadline,
+                                          slsqp=polish_size(P) <= o.polish_max_size)
             else:
                 info["polish"] = {"applies": False, "reason": why}
         kern = _toy_kernel(P) if o.kernel == "auto" else None

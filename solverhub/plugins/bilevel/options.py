@@ -37,6 +37,9 @@ class LVHBAOptions(IterationLimitOptions):
                                "the preset (paper: 0)")
     polish_start: int = Field(200, ge=1, description="iteration of the first polish attempt "
                               "(then at doubling iteration counts)")
+    polish_newton_max_size: int = Field(150, ge=1, description="where F and f are quadratic and "
+                                        "g, G affine, the polish's Newton step alone (no SLSQP "
+                                        "fallback) runs up to this size (see polish_max_size)")
     polish_max_size: int = Field(60, ge=1, description="no polish when x, y and the lower-level "
                                  "multipliers (a row of g or a finite bound of Y each) number more "
                                  "(one dense SLSQP solve in (x, y, mu) per candidate active set: "

@@ -66,14 +66,23 @@ def polish_size(P: BilevelProblem) -> int:
     return P.n + rows
 
 
-def why_no_polish(P: BilevelProblem, max_size: int) -> str | None:
-    """None when the polish applies to ``P``, else why not."""
+def is_qp(P: BilevelProblem) -> bool:
+    """F and f quadratic, g and G affine: the restricted problem's equality part is linear and
+    the Newton step solves it exactly."""
+    return (P._quad.get("F") is not None and P._quad.get("f") is not None
+            and P.g_affine is not None and P.G_affine is not None)
+
+
+def why_no_polish(P: BilevelProblem, max_size: int, newton_max_size: int) -> str | None:
+    """None when the polish applies to ``P`` (up to ``max_size`` with SLSQP, up to
+    ``newton_max_size`` for a QP with the Newton step alone), else why not."""
     if not (isinstance(P.X, Box) and isinstance(P.Y, Box)):
         return "X or Y is not a box"
     size = polish_size(P)
-    if size > max_size:
+    if size > max_size and not (is_qp(P) and size <= newton_max_size):
         return (f"{size} variables and lower-level multipliers > polish_max_size = {max_size} "
-                f"(SLSQP's dense steps)")
+                f"(SLSQP's dense steps)" + (f" and > polish_newton_max_size = {newton_max_size}"
+                                           if is_qp(P) else ""))
     return None
 
 
@@ -159,7 +168,7 @@ class _OutOfTime(Exception):
 
 def _solve_restricted(P: BilevelProblem, rows: _LowerRows, active: tuple[int, ...],
                       x0: np.ndarray, y0: np.ndarray, max_iterations: int,
-                      deadline: float) -> tuple[Any, Any]:
+                      deadline: float, slsqp: bool = True) -> tuple[Any, Any]:
     """SLSQP on min F over {KKT of the active rows, inactive rows <= 0, G <= 0, X, Y}.
     Returns (x, y, stationarity residual) or (None, reason)."""
     from scipy.optimize import minimize
@@ -258,6 +267,8 @@ def _solve_restricted(P: BilevelProblem, rows: _LowerRows, active: tuple[int, ..
         if ok:          # the equality-constrained minimiser keeps every inequality: exact
             x, y, _ = split(newton)
             return (x, y, float(np.linalg.norm(eq_fun(newton)))), ""
+    if not slsqp:
+        return None, "the Newton point leaves an inequality and SLSQP is off at this size"
     try:
         with np.errstate(all="ignore"):
             res = minimize(obj, v0, jac=obj_jac, method="SLSQP", bounds=bounds, constraints=cons,
@@ -346,7 +357,7 @@ def _reference_value(P: BilevelProblem, x: np.ndarray, y: np.ndarray,
 
 def polish(P: BilevelProblem, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
            lam: np.ndarray, *, deadline: float = math.inf,
-           max_iterations: int = 100) -> PolishOutcome | None:
+           max_iterations: int = 100, slsqp: bool = True) -> PolishOutcome | None:
     """The best accepted polish over the candidate active sets, else the last rejected one
     (``accepted`` False, with the reason); None when there was nothing to try (out of time)."""
     rows = _LowerRows(P)
@@ -365,7 +376,7 @@ def polish(P: BilevelProblem, x: np.ndarray, y: np.ndarray, theta: np.ndarray,
         tried.add(active)
         if time.perf_counter() >= deadline or stop_requested():
             break
-        out, why = _solve_restricted(P, rows, active, x, theta, max_iterations, deadline)
+        out, why = _solve_restricted(P, rows, active, x, theta, max_iterations, deadline, slsqp)
         if out is None:
             rejected = PolishOutcome(x, y, math.nan, active, False, why, F_ref)
             continue
@@ -402,6 +413,8 @@ class Polisher:
     P: BilevelProblem
     start: int
     deadline: float
+    #: False above polish_max_size: the Newton step alone (a QP up to polish_newton_max_size)
+    slsqp: bool = True
     #: seconds spent polishing so far (the rest of the run's time is the iterations')
     spent: float = 0.0
     best: PolishOutcome | None = None
@@ -434,7 +447,7 @@ class Polisher:
         now = time.perf_counter()
         self.last_k = k
         self.attempts += 1
-        out = polish(self.P, x, y, theta, lam, deadline=self.deadline)
+        out = polish(self.P, x, y, theta, lam, deadline=self.deadline, slsqp=self.slsqp)
         self.spent += time.perf_counter() - now
         prev = self.last
         self.last = out
