@@ -3,6 +3,15 @@
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_convex_relu.py [--quick] [--out FILE]
         [--sets ADDRESS ...]     (only these problems, main table only)
 
+Validation table (issue 23): ``--validation [--lists tuning validation] [--sets-only NAME ...]``:
+the data sets of VALIDATION_LISTS (fixed before the route rule of convex-relu-auto was tuned: the
+rule's thresholds were read off the tuning list only), each run in this one process with
+single-threaded BLAS: CLARABEL (convex-relu-cvxpy, the reference f*), convex-relu-admm with
+defaults and convex-relu-auto with defaults, CPU seconds. A run counts as reaching f* when its
+reported (feasible) objective is within 1e-5 relative of f*; the ratio is its time over
+CLARABEL's (below 1: faster). Targets (issue 23): within 1e-5 everywhere, ratio <= 0.5 where
+CLARABEL needs more than 1 s, <= 1.5 where it needs less.
+
 Scale table (issue 25): ``--scale [--sizes 1000 10000 100000] [--time-limit 60]``: synthetic
 regression (planted ReLU net, d = 10, P = 20, squared loss, beta by the data-scaled rule), each
 solver in its own child process (wall seconds, the child's peak resident memory, killed at twice
@@ -12,7 +21,8 @@ the limit when a solver does not stop): convex-relu-admm with defaults and CLARA
 One process, one thread, CPU seconds (time.process_time). For each data set: CVXPY + CLARABEL (the
 reference optimum f*), the paper's ADMM (time until its objective stays within 1e-5 relative of
 f*, the cone violation of that point, and its state when CLARABEL's time is spent), ADMM with
-polishing (CPU time of a run that returns a certified point within 1e-5 of f*), Adam on the nonconvex net (objective, accuracy). Then the
+polishing (CPU time of a run that returns a certified point within 1e-5 of f*), Adam on the
+nonconvex net (objective, accuracy). Then the
 warm-start certificate (Adam's patterns added to the pool) and adversarial training (hinge loss,
 eps = 0.2, PGD attack with 50 steps on the recovered network). scnn (pyscnn) is used when it is
 installed (it is not by default: it needs torch).
@@ -203,8 +213,8 @@ def scale_table(sizes, time_limit):
     solvers = ["convex-relu-admm", "convex-relu-cvxpy"]
     if importlib.util.find_spec("scnn") is not None:
         solvers.append("scnn")
-    lines = [f"| n | solver | status | wall s | peak MB | objective | gap to bound | "
-             f"cone violation |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| n | solver | status | wall s | peak MB | objective | gap to bound | "
+             "cone violation |", "|---|---|---|---|---|---|---|---|"]
     ctx = mp.get_context("fork")
     for n in sizes:
         for solver in solvers:
@@ -234,8 +244,152 @@ def scale_table(sizes, time_limit):
     return lines
 
 
+def _npz(tmp, name, X, y):
+    import os
+
+    path = os.path.join(tmp, f"{name}.npz")
+    np.savez(path, X=X, y=y)
+    return path
+
+
+def _planted(n, d, units, noise, seed):
+    """Regression data from a planted ReLU network (d features, ``units`` hidden units)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((d, units))
+    return X, np.maximum(X @ W, 0.0) @ rng.standard_normal(units) + noise * rng.standard_normal(n)
+
+
+def _validation_sets(tmp):
+    """name -> (list, builder). The lists were fixed before convex-relu-auto's rule was tuned:
+    ``tuning`` holds the sets the diagnosis and the rule's thresholds were read from (including
+    the issue's eight), ``validation`` sets that were first run after the rule was fixed
+    (regression, multi-class, synthetic, larger n, a margin loss)."""
+    from sklearn import datasets as skd
+
+    from solverhub.plugins.convex_relu.data import make_problem
+
+    def file_set(name, X, y, **kw):
+        return lambda: make_problem(_npz(tmp, name, X, y), P=kw.pop("P", 50), **kw)
+
+    def bundled(name, **kw):
+        return lambda: make_problem(name, P=kw.pop("P", 50), **kw)
+
+    sets = {
+        # tuning: the issue's sets and the two margin losses
+        "moons": ("tuning", file_set("moons", *skd.make_moons(400, noise=0.2, random_state=0))),
+        "circles": ("tuning", file_set("circles", *skd.make_circles(400, noise=0.1, factor=0.5,
+                                                                     random_state=0))),
+        "classification-20d": ("tuning", file_set("class20", *skd.make_classification(
+            500, n_features=20, n_informative=10, random_state=0))),
+        "digits 4-9": ("tuning", bundled("digits", classes="4,9")),
+        "breast_cancer": ("tuning", bundled("breast_cancer")),
+        "diabetes (regression)": ("tuning", bundled("diabetes")),
+        "wine (3-class)": ("tuning", bundled("wine")),
+        "synthetic 20-d regression, n=1000": ("tuning", file_set("synth20", *_planted(
+            1000, 20, 5, 0.3, 1))),
+        "breast_cancer hinge": ("tuning", bundled("breast_cancer", loss="hinge")),
+        "moons logistic": ("tuning", file_set("moons_log", *skd.make_moons(
+            400, noise=0.2, random_state=0), loss="logistic")),
+        # validation: run only after the rule was fixed
+        "friedman1 (regression), n=600": ("validation", file_set("friedman1", *skd.make_friedman1(
+            600, n_features=10, noise=1.0, random_state=3))),
+        "make_regression 30-d, effective rank 5": ("validation", file_set(
+            "reg30", *skd.make_regression(500, n_features=30, effective_rank=5, noise=5.0,
+                                          random_state=4))),
+        "iris (3-class)": ("validation", bundled("iris")),
+        "digits 0,1,2 (3-class)": ("validation", bundled("digits", classes="0,1,2")),
+        "classification 3-class 15-d": ("validation", file_set("class3", *skd.make_classification(
+            450, n_features=15, n_informative=8, n_classes=3, random_state=5))),
+        "digits 5-6": ("validation", bundled("digits", classes="5,6")),
+        "synthetic 8-d regression, n=1400": ("validation", file_set("synth8", *_planted(
+            2000, 8, 4, 0.2, 6), P=30)),
+        "synthetic 6-d regression, n=2800 (split u-step)": ("validation", file_set(
+            "synth6", *_planted(4000, 6, 3, 0.2, 7), P=20)),
+        "digits 5-6 logistic": ("validation", bundled("digits", classes="5,6", loss="logistic")),
+    }
+    return sets
+
+
+def _within(f, fstar, tol=1e-5):
+    return f is not None and math.isfinite(f) and f - fstar <= tol * abs(fstar)
+
+
+def validation_row(name, which, pb, time_factor):
+    from solverhub.plugins.convex_relu import ConvexReluAuto
+    from solverhub.plugins.convex_relu.auto import effective_dimension
+
+    ref, t_ref = cpu(lambda: ConvexReluCvxpy(solver="CLARABEL").solve(pb))
+    fstar = ref.objective
+    limit = max(time_factor * t_ref, 5.0)
+    admm, t_admm = cpu(lambda: ConvexReluAdmm().solve(pb, time_limit=limit))
+    auto, t_auto = cpu(lambda: ConvexReluAuto().solve(pb, time_limit=limit))
+    row = dict(name=name, list=which, n=pb.n_samples, d=pb.d, P=pb.P, c=pb.c, loss=pb.loss,
+               dim=effective_dimension(pb.X), fstar=fstar, t_ref=t_ref,
+               ref_status=ref.status.value, f_admm=admm.objective, t_admm=t_admm,
+               admm_ok=_within(admm.objective, fstar), admm_status=admm.status.value,
+               f_auto=auto.objective, t_auto=t_auto, auto_ok=_within(auto.objective, fstar),
+               route=auto.info.get("route"), limit=limit)
+    print(row, flush=True)
+    return row
+
+
+def _target_met(r, t_key, ok_key):
+    if not r[ok_key]:
+        return False
+    ratio = r[t_key] / r["t_ref"]
+    return ratio <= 0.5 if r["t_ref"] > 1.0 else ratio <= 1.5
+
+
+def validation_table(rows):
+    lines = ["| list | data | n x d, P, c | loss | eff. dim | CLARABEL s (f*) | ADMM: ratio, gap to f* "
+             "| auto route | auto: ratio, gap to f* | auto meets target |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        def cell(f, t, ok):
+            gap = (f - r["fstar"]) / abs(r["fstar"]) if f is not None else math.nan
+            return f"{t / r['t_ref']:.2f}{'' if ok else ' (not within 1e-5)'}, {gap:+.1e}"
+        lines.append(
+            f"| {'**validation**' if r['list'] == 'validation' else 'tuning'} | {r['name']} | "
+            f"{r['n']} x {r['d']}, {r['P']}, {r['c']} | {r['loss']} | {r['dim']:.1f} | "
+            f"{r['t_ref']:.2f} ({r['fstar']:.8g}) | {cell(r['f_admm'], r['t_admm'], r['admm_ok'])} | "
+            f"{r['route']} | {cell(r['f_auto'], r['t_auto'], r['auto_ok'])} | "
+            f"{'yes' if _target_met(r, 't_auto', 'auto_ok') else 'no'} |")
+    for which in ("tuning", "validation"):
+        part = [r for r in rows if r["list"] == which]
+        if part:
+            met = sum(_target_met(r, "t_auto", "auto_ok") for r in part)
+            admm_met = sum(_target_met(r, "t_admm", "admm_ok") for r in part)
+            lines.append(f"\n{which}: convex-relu-auto meets the target on {met} of {len(part)}, "
+                         f"convex-relu-admm on {admm_met} of {len(part)}.")
+    return lines
+
+
+def run_validation(lists, names, time_factor, out):
+    import tempfile
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (which, build) in _validation_sets(tmp).items():
+            if which not in lists or (names and not any(k in name for k in names)):
+                continue
+            rows.append(validation_row(name, which, build(), time_factor))
+    text = "\n".join(validation_table(rows))
+    print(text)
+    if out:
+        with open(out, "w") as fh:
+            fh.write(text + "\n")
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--validation", action="store_true", help="the validation table (issue 23)")
+    ap.add_argument("--lists", nargs="+", default=["tuning", "validation"],
+                    choices=["tuning", "validation"], help="validation table: which lists")
+    ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                    help="validation table: only sets whose name contains one of these")
+    ap.add_argument("--time-factor", type=float, default=3.0,
+                    help="validation table: ADMM time limit = this x CLARABEL's time (>= 5 s)")
     ap.add_argument("--scale", action="store_true", help="the scale table (issue 25) only")
     ap.add_argument("--sizes", nargs="+", type=int, default=[1000, 3000, 10000, 30000, 100000])
     ap.add_argument("--time-limit", type=float, default=60.0, help="per solver, scale table")
@@ -245,6 +399,9 @@ def main():
                     help="run only these problem addresses (main table only; no warm-start or "
                          "adversarial part), e.g. 'dataset:digits?classes=1,7&P=50'")
     args = ap.parse_args()
+    if args.validation:
+        run_validation(args.lists, args.only, args.time_factor, args.out)
+        return
     if args.scale:
         text = "\n".join(scale_table(args.sizes, args.time_limit))
         print(text)

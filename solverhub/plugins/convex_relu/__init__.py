@@ -5,6 +5,7 @@ Pilanci 2022). See docs/convex_relu.md.
     solverhub solve "dataset:breast_cancer?P=50" --solver convex-relu-admm --json
 
 Registers the kind ``relu-training``, the loader of ``dataset:`` addresses and the solvers
+``convex-relu-auto`` (the default route: ADMM or CLARABEL, named in the result),
 ``convex-relu-admm``, ``convex-relu-cvxpy``, ``convex-relu-gated`` and ``relu-adam`` (the
 nonconvex baseline). Cheap to import: NumPy and pydantic only. The solvers (and with them
 SciPy's optimize and linalg, cvxpy, scikit-learn) are registered by dotted path and imported
@@ -21,13 +22,14 @@ from .kind import ReLUTrainingKind, make_synthetic
 from .problem import KIND, ReLUTraining
 
 __all__ = ["KIND", "ReLUTraining", "ReLUTrainingKind", "make_problem", "make_synthetic",
-           "ConvexReluAdmm", "ConvexReluCvxpy", "ConvexReluGated", "ReluAdam"]
+           "ConvexReluAdmm", "ConvexReluAuto", "ConvexReluCvxpy", "ConvexReluGated", "ReluAdam"]
 
 _HERE = __name__
 #: solver classes, imported on first use (attribute access or a solve)
 _LAZY = {"ConvexReluAdmm": "admm", "AdmmOptions": "admm", "ConvexReluCvxpy": "cvx",
          "CvxpyOptions": "cvx", "ConvexReluGated": "gated", "GatedOptions": "gated",
-         "ReluAdam": "adam", "AdamOptions": "adam"}
+         "ReluAdam": "adam", "AdamOptions": "adam", "ConvexReluAuto": "auto",
+         "AutoOptions": "auto"}
 
 
 def __getattr__(name: str):
@@ -60,6 +62,10 @@ def solverhub_loaders() -> list[LoaderSpec]:
 @hookimpl
 def solverhub_solvers() -> list[SolverSpec]:
     specs = [
+        SolverSpec("convex-relu-auto", KIND, f"{_HERE}.auto:ConvexReluAuto", f"{_HERE}.auto:AutoOptions",
+                   "the default route: convex-relu-admm where it wins (squared loss, low "
+                   "effective dimension), CLARABEL through cvxpy elsewhere; the route and its "
+                   "reason in info['route'], info['route_reason']"),
         SolverSpec("convex-relu-admm", KIND, f"{_HERE}.admm:ConvexReluAdmm", f"{_HERE}.admm:AdmmOptions",
                    "ADMM for the sampled convex program (Bai et al. 2023) with a factor-once "
                    "Woodbury u-step, adaptive rho, residual stopping"),

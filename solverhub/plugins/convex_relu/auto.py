@@ -1,0 +1,130 @@
+"""``convex-relu-auto``: the default route for a ``relu-training`` problem, chosen from the
+problem's shape and named in the result (``info["route"]``, ``info["route_reason"]`` and the
+solver that ran in ``info["route_solver"]``), as ``bilevel-auto`` does.
+
+1. ``admm`` (``convex-relu-admm`` with its defaults): squared loss without adversarial eps or
+   sample weights, at most ``admm_max_n`` samples (the Woodbury u-step), and data whose
+   effective dimension (:func:`effective_dimension`) is at most ``admm_max_dim``.
+2. ``clarabel`` (``convex-relu-cvxpy``: CLARABEL, SCS when CLARABEL is missing or fails; the
+   solver that ran is ``info["conic_solver"]``): everything else.
+
+Why (docs/convex_relu.md, "When each solver wins"; docs/benchmarks.md, issue 23): the ADMM wins
+by certifying an active-set polish early (polish.py). That polish exists for the squared loss
+only, and it settles only when ADMM has guessed the cone rows at equality: the optimum's groups
+hold about as many rows at equality as the data has effective dimensions, and ADMM's guess of
+them improves about 2x per doubling of iterations while the polish corrects one row per group
+per round. Past an effective dimension of about 13 the polish stops settling within its 100
+rounds and the ADMM runs to its limit (make_classification 20-d: 1327 wrong rows at iteration
+200, 143 at 1600; CLARABEL 5.6 s, ADMM 2.4e-2 above it after 14 s). Without the polish (hinge,
+logistic, eps > 0) the ADMM's linear convergence tail takes longer than CLARABEL's interior
+point. Above ``admm_max_n`` samples the ADMM takes the split u-step, which was not measured to
+win.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from solverhub.core.errors import BadInputError
+from solverhub.core.observers import NULL_NOTIFIER
+from solverhub.core.options import SolverOptions
+from solverhub.core.result import Result
+from solverhub.core.solver import SolverBase
+
+from .problem import ReLUTraining
+
+__all__ = ["AutoOptions", "ConvexReluAuto", "choose_route", "effective_dimension"]
+
+#: the route rule's thresholds (measured on the tuning list of benchmarks/bench_convex_relu.py
+#: --validation, checked on its validation list; docs/benchmarks.md)
+ADMM_MAX_DIM = 13.0
+ADMM_MAX_N = 1500
+
+
+def effective_dimension(X: np.ndarray) -> float:
+    """The participation ratio (sum lambda)^2 / sum lambda^2 of the eigenvalues of X'X: the
+    number of directions the data really spans (d for isotropic data, 1 for data on a line).
+    O(n d^2); standardized breast_cancer (30 features) has 4.2, make_classification with 10
+    informative of 20 features 16."""
+    ev = np.linalg.eigvalsh(X.T @ X)
+    sq = float(np.sum(ev * ev))
+    return float(np.sum(ev)) ** 2 / sq if sq > 0 else 0.0
+
+
+def choose_route(pb: ReLUTraining, *, admm_max_dim: float = ADMM_MAX_DIM,
+                 admm_max_n: int = ADMM_MAX_N) -> tuple[str, str]:
+    """(route, why): ``admm`` or ``clarabel``; see the module docstring."""
+    if pb.loss != "squared":
+        return "clarabel", (f"{pb.loss} loss: the ADMM has no certified polish for it and its "
+                            f"linear tail is slower than the interior point")
+    if pb.eps > 0:
+        return "clarabel", "adversarial training (eps > 0): no polish for the robust loss"
+    if pb.sample_weight is not None:
+        return "clarabel", "sample weights: the ADMM's polish (Woodbury u-step) has none"
+    if pb.n_samples > admm_max_n:
+        return "clarabel", (f"{pb.n_samples} > {admm_max_n} samples: the ADMM's split u-step, "
+                            f"not measured to win")
+    dim = effective_dimension(pb.X)
+    if dim > admm_max_dim:
+        return "clarabel", (f"effective dimension {dim:.1f} > {admm_max_dim:g}: the polish's "
+                            f"active set does not settle, ADMM alone converges slowly")
+    return "admm", (f"squared loss, {pb.n_samples} samples, effective dimension {dim:.1f} <= "
+                    f"{admm_max_dim:g}: ADMM with a certified polish")
+
+
+class AutoOptions(SolverOptions):
+    """Options of ``convex-relu-auto``; each route runs with its solver's defaults."""
+
+    admm_max_dim: float = Field(ADMM_MAX_DIM, gt=0, description="largest effective dimension "
+                                "(participation ratio of X'X) routed to the ADMM")
+    admm_max_n: int = Field(ADMM_MAX_N, ge=1, description="most samples routed to the ADMM")
+    route: str = Field("auto", pattern="^(auto|admm|clarabel)$",
+                       description="auto: by the rule; admm or clarabel: forced")
+
+
+class ConvexReluAuto(SolverBase[AutoOptions]):
+    """The default route: ``convex-relu-admm`` where it wins, CLARABEL through
+    ``convex-relu-cvxpy`` elsewhere; see the module docstring."""
+
+    Options = AutoOptions
+
+    def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
+              notifier: Any = NULL_NOTIFIER) -> Result:
+        t0 = time.perf_counter()
+        if not isinstance(problem, ReLUTraining):
+            raise BadInputError(f"convex-relu-auto solves relu-training problems, not "
+                                f"{type(problem).__name__}")
+        problem.validate()
+        if self.options.route == "auto":
+            route, why = choose_route(problem, admm_max_dim=self.options.admm_max_dim,
+                                      admm_max_n=self.options.admm_max_n)
+        else:
+            route, why = self.options.route, "forced by the route option"
+        if route == "admm" and problem.robust_cones and problem.eps > 0:
+            route, why = "clarabel", "robust cones are not linear constraints"
+        if route == "clarabel" and self.options.route == "auto":
+            from .cvx import cvxpy_unavailable
+
+            missing = cvxpy_unavailable()
+            if missing is not None:
+                route, why = "admm", f"{why}; but {missing}"
+        inner: Any
+        if route == "admm":
+            from .admm import ConvexReluAdmm
+
+            inner, name = ConvexReluAdmm(), "convex-relu-admm"
+        else:
+            from .cvx import ConvexReluCvxpy
+
+            inner, name = ConvexReluCvxpy(), "convex-relu-cvxpy"
+        left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
+        res = inner.solve(problem, time_limit=left, seed=seed, notifier=notifier)
+        res.info["route"] = route
+        res.info["route_reason"] = why
+        res.info["route_solver"] = name
+        res.runtime = time.perf_counter() - t0
+        return res
