@@ -109,3 +109,25 @@ def test_multiclass_reaches_clarabel():
     assert res.status == sh.Status.OPTIMAL and _rel(res.objective, ref.objective) <= 1e-5
     auto = sh.solve(pb, solver="convex-relu-auto")
     assert auto.info["route"] == "admm" and _rel(auto.objective, ref.objective) <= 1e-5
+
+
+def test_polish_attempt_stops_after_polish_rounds(monkeypatch):
+    # issue 23: a polishing attempt whose active set has not settled after polish_rounds rounds
+    # gives up (it used to run 100 rounds, each about as costly as many ADMM iterations)
+    import solverhub.plugins.convex_relu.admm as admm_mod
+
+    seen = []
+    real = admm_mod.polish_squared
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        seen.append((kwargs["max_rounds"], out.rounds))
+        return out
+
+    monkeypatch.setattr(admm_mod, "polish_squared", spy)
+    pb = _isotropic(150, 12, seed=2)
+    ConvexReluAdmm(polish_rounds=3, polish_start=5, max_iterations=20).solve(pb)
+    assert seen and all(cap == 3 and rounds <= 3 for cap, rounds in seen)
+    seen.clear()
+    res = ConvexReluAdmm().solve(make_synthetic(n=40, d=4, P=8, seed=1))
+    assert res.status == sh.Status.OPTIMAL and all(cap == 40 for cap, _ in seen)

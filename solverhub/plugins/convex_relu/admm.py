@@ -93,6 +93,9 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
                                            "dual certificate (polish.py); false: the paper's "
                                            "ADMM only")
     polish_start: int = Field(200, ge=1, description="first polishing attempt; then at 2x, 4x, ...")
+    polish_rounds: int = Field(40, ge=1, description="active-set rounds of one polishing "
+                                                     "attempt (every attempt that certified on "
+                                                     "the tuning sets took 13-30)")
     polish_gap: float = Field(1e-7, gt=0, description="accept a polished point whose objective "
                                                       "is within this (relative) of its dual bound")
     device: str = Field("cpu", description="array device: cpu (NumPy) or a plugin's device, "
@@ -509,7 +512,8 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
     def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
         return polish_squared(pb, to_host(V), to_host(S) <= 0.0,
-                              gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline)
+                              gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline,
+                              max_rounds=self.polish_rounds)
 
     @staticmethod
     def _objective_split(xp: ModuleType, pb: ReLUTraining, V: Any, F: Any, R: Any, Y: Any) -> float:
