@@ -149,3 +149,24 @@ def _auto_checks():
 @pytest.mark.parametrize("check", _auto_checks())
 def test_auto_conformance(check):
     check()
+
+
+def test_admm_gives_up_after_failed_polish_attempts(monkeypatch):
+    # issue 23: a misrouted problem (the polish does not settle) hands over to CLARABEL
+    import solverhub.plugins.convex_relu.admm as admm_mod
+    from solverhub.plugins.convex_relu.polish import PolishOutcome
+
+    def never(*args, **kwargs):
+        return PolishOutcome(False, None, np.inf, -np.inf, np.inf, np.inf, 0, 1, "forced")
+
+    monkeypatch.setattr(admm_mod, "polish_squared", never)
+    pb = make_synthetic(n=40, d=4, P=8, seed=1)
+    res = ConvexReluAdmm(max_polish_failures=2, polish_start=5).solve(pb)
+    assert res.info["polish_gave_up"] and res.iterations == 10
+    assert len(res.info["polish_attempts"]) == 2
+    assert res.status in (sh.Status.FEASIBLE, sh.Status.OPTIMAL)
+    auto = sh.solve(pb, solver="convex-relu-auto")
+    assert auto.info["route"] == "admm, then clarabel" and auto.info["route_solver"] == "convex-relu-cvxpy"
+    assert "did not certify in 2 attempts" in auto.info["route_reason"]
+    ref = ConvexReluCvxpy().solve(pb)
+    assert _rel(auto.objective, ref.objective) <= 1e-5

@@ -96,6 +96,10 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish_rounds: int = Field(40, ge=1, description="active-set rounds of one polishing "
                                                      "attempt (every attempt that certified on "
                                                      "the tuning sets took 13-30)")
+    max_polish_failures: int | None = Field(
+        None, ge=1, description="stop (status feasible, info['polish_gave_up']) after this many "
+                                "failed polishing attempts; None: go on to the limits "
+                                "(convex-relu-auto passes 2 and then routes to CLARABEL)")
     polish_gap: float = Field(1e-7, gt=0, description="accept a polished point whose objective "
                                                       "is within this (relative) of its dual bound")
     device: str = Field("cpu", description="array device: cpu (NumPy) or a plugin's device, "
@@ -259,6 +263,7 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         polished: PolishOutcome | None = None
         polish_log: list[dict[str, Any]] = []
         t_polish = 0.0
+        n_polish_failed = 0
         while True:
             if k >= self.max_iterations:
                 break
@@ -378,6 +383,12 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                     status = Status.OPTIMAL
                     break
                 polished = None
+                n_polish_failed += 1
+                if self.max_polish_failures is not None \
+                        and n_polish_failed >= self.max_polish_failures:
+                    info["polish_gave_up"] = True
+                    status = Status.FEASIBLE
+                    break
             # ---- adaptive rho, one penalty per block; scaled duals rescale with 1/tau
             # (rho is frozen after max_rho_updates changes: ADMM with a penalty that changes
             # forever need not converge; a fixed one does)
@@ -450,7 +461,8 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         # after at least polish_start iterations (an earlier iterate is a poor guess, and an
         # attempt from it can cost far more than the iterations did)
         if do_polish and polished is None and cert is None and k >= self.polish_start \
-                and status in (Status.OPTIMAL, Status.ITERATION_LIMIT):
+                and status in (Status.OPTIMAL, Status.ITERATION_LIMIT) \
+                and "polish_gave_up" not in info:
             tp = time.perf_counter()
             cand = self._try_polish(pb, V, S, deadline)
             t_polish += time.perf_counter() - tp

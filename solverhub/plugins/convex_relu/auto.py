@@ -5,6 +5,9 @@ solver that ran in ``info["route_solver"]``), as ``bilevel-auto`` does.
 1. ``admm`` (``convex-relu-admm`` with its defaults): squared loss without adversarial eps or
    sample weights, at most ``admm_max_n`` samples (the Woodbury u-step), and data whose
    effective dimension (:func:`effective_dimension`) is at most ``admm_max_dim``.
+   When its polish has not certified after ``admm_polish_failures`` (2) attempts (iterations
+   200 and 400: every set the ADMM wins on the tuning list certified by then), the problem was
+   misrouted and CLARABEL solves it (route ``admm, then clarabel``).
 2. ``clarabel`` (``convex-relu-cvxpy``: CLARABEL, SCS when CLARABEL is missing or fails; the
    solver that ran is ``info["conic_solver"]``): everything else.
 
@@ -82,6 +85,10 @@ class AutoOptions(SolverOptions):
     admm_max_dim: float = Field(ADMM_MAX_DIM, gt=0, description="largest effective dimension "
                                 "(participation ratio of X'X) routed to the ADMM")
     admm_max_n: int = Field(ADMM_MAX_N, ge=1, description="most samples routed to the ADMM")
+    admm_polish_failures: int = Field(2, ge=0, description="the admm route hands over to "
+                                      "CLARABEL after this many failed polishing attempts "
+                                      "(iterations 200 and 400; every win on the tuning sets "
+                                      "certified by then); 0: never")
     route: str = Field("auto", pattern="^(auto|admm|clarabel)$",
                        description="auto: by the rule; admm or clarabel: forced")
 
@@ -112,17 +119,37 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
             missing = cvxpy_unavailable()
             if missing is not None:
                 route, why = "admm", f"{why}; but {missing}"
-        inner: Any
+        def left() -> float | None:
+            return None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
+
         if route == "admm":
             from .admm import ConvexReluAdmm
 
-            inner, name = ConvexReluAdmm(), "convex-relu-admm"
+            fallback = self.options.route == "auto" and self.options.admm_polish_failures > 0
+            admm = ConvexReluAdmm(max_polish_failures=self.options.admm_polish_failures
+                                  if fallback else None)
+            res = admm.solve(problem, time_limit=left(), seed=seed, notifier=notifier)
+            name = "convex-relu-admm"
+            if res.info.get("polish_gave_up"):
+                # a misrouted problem: the polish has not settled where it settles on every set
+                # the ADMM wins (docs/convex_relu.md); CLARABEL gives the 1e-5 answer
+                from .cvx import ConvexReluCvxpy, cvxpy_unavailable
+
+                if cvxpy_unavailable() is None:
+                    conic = ConvexReluCvxpy().solve(problem, time_limit=left(), seed=seed,
+                                                    notifier=notifier)
+                    if conic.objective is not None and (res.objective is None
+                                                        or conic.objective <= res.objective):
+                        conic.info["admm_objective"] = res.objective
+                        res, name = conic, "convex-relu-cvxpy"
+                        route = "admm, then clarabel"
+                        why = (f"{why}; but the polish did not certify in "
+                               f"{self.options.admm_polish_failures} attempts, so CLARABEL")
         else:
             from .cvx import ConvexReluCvxpy
 
-            inner, name = ConvexReluCvxpy(), "convex-relu-cvxpy"
-        left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
-        res = inner.solve(problem, time_limit=left, seed=seed, notifier=notifier)
+            res = ConvexReluCvxpy().solve(problem, time_limit=left(), seed=seed, notifier=notifier)
+            name = "convex-relu-cvxpy"
         res.info["route"] = route
         res.info["route_reason"] = why
         res.info["route_solver"] = name
