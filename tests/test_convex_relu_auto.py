@@ -170,3 +170,13 @@ def test_admm_gives_up_after_failed_polish_attempts(monkeypatch):
     assert "did not certify in 2 attempts" in auto.info["route_reason"]
     ref = ConvexReluCvxpy().solve(pb)
     assert _rel(auto.objective, ref.objective) <= 1e-5
+
+
+def test_estimator_takes_the_auto_route():
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    clf = sh.ConvexReLUClassifier(P=8, solver="auto").fit(X, y)
+    ref = sh.ConvexReLUClassifier(P=8, solver="cvxpy").fit(X, y)
+    assert clf.score(X, y) > 0.9
+    assert _rel(clf.objective_, ref.objective_) <= 1e-5

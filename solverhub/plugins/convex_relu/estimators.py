@@ -7,9 +7,10 @@
 ``fit`` standardises the features (training statistics), appends a ones column (bias), samples
 ``P`` activation patterns (seeded by ``random_state``; the regressor also centres the targets),
 solves the convex program through
-``solverhub.solve`` with the chosen solver (``admm``, ``cvxpy`` or ``gated``; the solver's own
-options in ``solver_options``) and keeps the recovered network. Classes: one output for two
-classes, one-vs-rest outputs for more. ``predict_proba`` exists for the logistic loss only.
+``solverhub.solve`` with the chosen solver (``admm``, ``cvxpy``, ``gated`` or ``auto``, the
+default route; the solver's own options in ``solver_options``) and keeps the recovered
+network. Classes: one output for two classes, one-vs-rest outputs for more. ``predict_proba``
+exists for the logistic loss only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from .problem import ReLUTraining, network_predict, sample_patterns
 
 __all__ = ["ConvexReLUClassifier", "ConvexReLURegressor"]
 
-_SOLVERS = {"admm": "convex-relu-admm", "cvxpy": "convex-relu-cvxpy", "gated": "convex-relu-gated"}
+_SOLVERS = {"admm": "convex-relu-admm", "cvxpy": "convex-relu-cvxpy", "gated": "convex-relu-gated",
+            "auto": "convex-relu-auto"}
 
 
 _COMMON_CONSTRAINTS: dict[str, list] = {
