@@ -22,7 +22,8 @@ from solverhub.core.errors import BadInputError
 from solverhub.core.mip import MIPProblem
 from solverhub.core.result import Status
 
-__all__ = ["BackendResult", "MIPBackend", "IncumbentCallback", "CAPABILITIES"]
+__all__ = ["BackendResult", "MIPBackend", "GatedPause", "IncumbentCallback", "CAPABILITIES",
+           "PauseGate", "solve_whole_model"]
 
 #: capability names a backend may declare (BackendSpec.capabilities)
 CAPABILITIES = frozenset({
@@ -162,6 +163,13 @@ class MIPBackend(abc.ABC):
         it takes it at its next chance if feasible and better than its own (thread-safe)."""
         raise NotImplementedError(f"backend {self.name} cannot take solutions while it runs")
 
+    def _offered_vector(self, x: np.ndarray) -> np.ndarray:
+        """``x`` of :meth:`offer_solution` as a flat float array of the problem's length."""
+        x = np.asarray(x, dtype=np.float64).ravel()
+        if x.size != self.problem.n:
+            raise BadInputError(f"offer_solution: {x.size} entries, expected {self.problem.n}")
+        return x
+
     # ------------------------------------------------------------------ modifying
     @abc.abstractmethod
     def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -211,3 +219,56 @@ class MIPBackend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook: the default has nothing to release)
         """Release the solver object (optional)."""
+
+
+class GatedPause:
+    """``pause``/``resume``/``is_paused`` of a backend whose polls wait at ``self._pause_gate``
+    (a :class:`PauseGate`); listed before :class:`MIPBackend` among the bases."""
+
+    _pause_gate: PauseGate
+
+    def pause(self) -> None:
+        self._pause_gate.pause()
+
+    def resume(self) -> None:
+        self._pause_gate.resume()
+
+    def is_paused(self) -> bool:
+        return self._pause_gate.is_paused()
+
+
+def solve_whole_model(backend: MIPBackend, time_limit: float | None, notifier: Any, *,
+                      live_incumbents: bool = True, **solve_kwargs: Any) -> Any:
+    """One backend solve of the whole model as a solver's :class:`~solverhub.core.result.Result`
+    (the ``highs``, ``scip`` and ``ortools-*`` solvers); closes the backend.
+
+    With ``live_incumbents`` the backend reports improving solutions while it runs and each one is
+    a trajectory point; without (OR-Tools), the one point is the end, not the first find, and the
+    result says ``incumbents_unknown``."""
+    from solverhub.core.result import Result
+
+    trajectory: list[tuple[float, float]] = []
+
+    def on_incumbent(t: float, obj: float, x: Any) -> None:
+        if trajectory and trajectory[-1][1] == obj:
+            return
+        trajectory.append((t, obj))
+        notifier.incumbent(t, obj, None)
+
+    try:
+        if live_incumbents:
+            solve_kwargs["on_incumbent"] = on_incumbent
+        br = backend.solve(time_limit, **solve_kwargs)
+    finally:
+        backend.close()
+    if br.objective is not None and (not trajectory or trajectory[-1][1] != br.objective):
+        trajectory.append((br.runtime, br.objective))
+        if not live_incumbents:
+            notifier.incumbent(br.runtime, br.objective, br.bound)
+    res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
+                 iterations=int(br.info.get("nodes", 0)), trajectory=trajectory,
+                 info=dict(br.info),
+                 incumbents_unknown=not live_incumbents and br.objective is not None)
+    if br.status == Status.ERROR:
+        res.error = str(br.info.get("error", br.info.get("solver_status", "backend error")))
+    return res

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend, PauseGate
+from solverhub.core.backend import BackendResult, GatedPause, IncumbentCallback, MIPBackend, PauseGate
 from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MIPProblem
@@ -164,7 +164,7 @@ def check_highs_options(options: dict[str, Any], who: str = "highs_options") -> 
         h.clear()
 
 
-class HighsBackend(MIPBackend):
+class HighsBackend(GatedPause, MIPBackend):
     """One ``highspy.Highs`` object holding the problem, reused across solves."""
 
     name = "highs"
@@ -313,19 +313,8 @@ class HighsBackend(MIPBackend):
     def interrupt(self) -> None:
         self._interrupt = True
 
-    def pause(self) -> None:
-        self._pause_gate.pause()
-
-    def resume(self) -> None:
-        self._pause_gate.resume()
-
-    def is_paused(self) -> bool:
-        return self._pause_gate.is_paused()
-
     def offer_solution(self, x: np.ndarray) -> None:
-        x = np.asarray(x, dtype=np.float64).ravel()
-        if x.size != self._n:
-            raise BadInputError(f"offer_solution: {x.size} entries, expected {self._n}")
+        x = self._offered_vector(x)
         self._user_solution = x.copy()
 
     def progress(self) -> tuple[float, float, float] | None:

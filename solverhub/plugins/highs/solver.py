@@ -6,13 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from solverhub.core.errors import BadInputError
+from solverhub.core.backend import solve_whole_model
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.options import RelGapOptions
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Result
 from solverhub.core.solver import SolverBase
 
-__all__ = ["HighsOptions", "HighsSolver", "backend_result_to_result"]
+__all__ = ["HighsOptions", "HighsSolver"]
 
 
 class HighsOptions(RelGapOptions):
@@ -35,15 +35,6 @@ class HighsOptions(RelGapOptions):
         return v
 
 
-def backend_result_to_result(br: Any, trajectory: list, problem: Any) -> Result:
-    res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
-                 iterations=int(br.info.get("nodes", 0)), trajectory=trajectory,
-                 info=dict(br.info))
-    if br.status == Status.ERROR and "error" in br.info:
-        res.error = str(br.info["error"])
-    return res
-
-
 class HighsSolver(SolverBase[HighsOptions]):
     """``HighsSolver(options).solve(problem, time_limit=..., seed=...) -> Result``."""
 
@@ -54,25 +45,8 @@ class HighsSolver(SolverBase[HighsOptions]):
         from .backend import HighsBackend, check_highs_options
 
         check_highs_options(dict(self.highs_options or {}), "solver 'highs' option highs_options")
-        trajectory: list[tuple[float, float]] = []
-
-        def on_incumbent(t: float, obj: float, x: Any) -> None:
-            if trajectory and trajectory[-1][1] == obj:
-                return
-            trajectory.append((t, obj))
-            notifier.incumbent(t, obj, None)
-
-        try:
-            backend = HighsBackend(problem, threads=self.threads, seed=seed,
-                                   mip_rel_gap=self.rel_gap, presolve=self.presolve,
-                                   highs_options=self.highs_options)
-        except BadInputError:
-            raise
-        try:
-            br = backend.solve(time_limit, on_incumbent=on_incumbent, node_limit=self.node_limit,
-                               seed=seed)
-        finally:
-            backend.close()
-        if br.objective is not None and (not trajectory or trajectory[-1][1] != br.objective):
-            trajectory.append((br.runtime, br.objective))
-        return backend_result_to_result(br, trajectory, problem)
+        backend = HighsBackend(problem, threads=self.threads, seed=seed,
+                               mip_rel_gap=self.rel_gap, presolve=self.presolve,
+                               highs_options=self.highs_options)
+        return solve_whole_model(backend, time_limit, notifier, node_limit=self.node_limit,
+                                 seed=seed)

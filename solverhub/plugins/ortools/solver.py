@@ -6,9 +6,10 @@ from typing import Any
 
 from pydantic import Field
 
+from solverhub.core.backend import solve_whole_model
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.options import RelGapOptions
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Result
 from solverhub.core.solver import SolverBase
 
 __all__ = ["OrtoolsOptions", "OrtoolsSolver", "ScipSolver", "SatSolver"]
@@ -36,18 +37,8 @@ class OrtoolsSolver(SolverBase[OrtoolsOptions]):
         cls = ScipBackend if self.which == "scip" else SatBackend
         backend = cls(problem, threads=1, seed=seed, relative_gap=self.rel_gap,
                       solver_parameters=self.solver_parameters)
-        br = backend.solve(time_limit, seed=seed)
-        trajectory: list[tuple[float, float]] = []
-        if br.objective is not None:
-            trajectory.append((br.runtime, br.objective))
-            notifier.incumbent(br.runtime, br.objective, br.bound)
         # OR-Tools reports no incumbent while it runs: the one point is the end, not the first find
-        res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
-                     trajectory=trajectory, info=dict(br.info),
-                     incumbents_unknown=br.objective is not None)
-        if br.status == Status.ERROR:
-            res.error = str(br.info.get("error", br.info.get("solver_status")))
-        return res
+        return solve_whole_model(backend, time_limit, notifier, live_incumbents=False, seed=seed)
 
 
 class ScipSolver(OrtoolsSolver):

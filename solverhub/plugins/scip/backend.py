@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from solverhub.core.backend import BackendResult, IncumbentCallback, MIPBackend, PauseGate
+from solverhub.core.backend import BackendResult, GatedPause, IncumbentCallback, MIPBackend, PauseGate
 from solverhub.core.errors import BadInputError
 from solverhub.core.interrupt import stop_requested
 from solverhub.core.mip import MAX, MIPProblem
@@ -98,7 +98,7 @@ def check_scip_params(params: dict[str, Any], lns_frequency: dict[str, int] | No
         _set_param(m, f"heuristics/{k}/freq", int(v), "lns_frequency")
 
 
-class ScipBackend(MIPBackend):
+class ScipBackend(GatedPause, MIPBackend):
     """One ``pyscipopt.Model`` holding the problem, reused across solves."""
 
     name = "scip"
@@ -264,23 +264,12 @@ class ScipBackend(MIPBackend):
             except Exception:  # wrong stage (not started or already ended): the handler stops it
                 pass
 
-    def pause(self) -> None:
-        self._pause_gate.pause()
-
-    def resume(self) -> None:
-        self._pause_gate.resume()
-
-    def is_paused(self) -> bool:
-        return self._pause_gate.is_paused()
-
     def offer_solution(self, x: np.ndarray) -> None:
         """Not taken: handing SCIP a solution from inside its event handler (``trySol``) corrupted
         its state -- "invalid increase in upper bound" in a later heuristic on noswot, and a
         segmentation fault in a resumed search on a knapsack -- so a running SCIP search keeps its
         own incumbents (counted in ``info["solutions_not_taken"]``)."""
-        x = np.asarray(x, dtype=np.float64).ravel()
-        if x.size != self._n:
-            raise BadInputError(f"offer_solution: {x.size} entries, expected {self._n}")
+        x = self._offered_vector(x)
         self._not_taken += 1
 
     def progress(self) -> tuple[float, float, float] | None:

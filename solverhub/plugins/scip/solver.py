@@ -6,9 +6,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from solverhub.core.backend import solve_whole_model
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.options import RelGapOptions
-from solverhub.core.result import Result, Status
+from solverhub.core.result import Result
 from solverhub.core.solver import SolverBase
 
 __all__ = ["ScipOptions", "ScipSolver"]
@@ -42,27 +43,8 @@ class ScipSolver(SolverBase[ScipOptions]):
         from .backend import ScipBackend, check_scip_params
 
         check_scip_params(self.scip_params, self.lns_frequency, "solver 'scip' option scip_params")
-        trajectory: list[tuple[float, float]] = []
-
-        def on_incumbent(t: float, obj: float, x: Any) -> None:
-            if trajectory and trajectory[-1][1] == obj:
-                return
-            trajectory.append((t, obj))
-            notifier.incumbent(t, obj, None)
-
         backend = ScipBackend(problem, threads=1, seed=seed, relative_gap=self.rel_gap,
                               scip_params=self.scip_params, heuristics=self.heuristics,
                               lns_frequency=self.lns_frequency)
-        try:
-            br = backend.solve(time_limit, on_incumbent=on_incumbent, node_limit=self.node_limit,
-                               seed=seed, emphasis=self.emphasis)
-        finally:
-            backend.close()
-        if br.objective is not None and (not trajectory or trajectory[-1][1] != br.objective):
-            trajectory.append((br.runtime, br.objective))
-        res = Result(br.status, objective=br.objective, bound=br.bound, x=br.x, runtime=br.runtime,
-                     iterations=int(br.info.get("nodes", 0)), trajectory=trajectory,
-                     info=dict(br.info))
-        if br.status == Status.ERROR and "error" in br.info:
-            res.error = str(br.info["error"])
-        return res
+        return solve_whole_model(backend, time_limit, notifier, node_limit=self.node_limit,
+                                 seed=seed, emphasis=self.emphasis)
