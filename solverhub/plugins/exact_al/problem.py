@@ -1,4 +1,5 @@
-"""The ``nlp-eq`` problem kind: ``min f(x) subject to c(x) = 0``, ``x`` in R^n, ``c: R^n -> R^m``.
+"""The ``nlp-eq`` problem kind: ``min f(x) subject to c(x) = 0``, ``x`` in R^n, ``c: R^n -> R^m``;
+optionally with bounds and inequalities, ``cl <= c(x) <= cu`` and ``lb <= x <= ub``.
 
 A problem is a set of Python callables (:class:`NLPEqProblem`):
 
@@ -8,7 +9,12 @@ A problem is a set of Python callables (:class:`NLPEqProblem`):
   or Hessian-vector products ``hvp(x, lam, v) -> (n,)`` (then the solver builds the matrix
   column by column when it needs it); neither: finite differences of ``grad_x L``;
 * optionally ``obj_hess(x) -> (n, n)``, the objective's own Hessian (for the paper's
-  objective-Hessian merit gradient; default ``hess(x, 0)``).
+  objective-Hessian merit gradient; default ``hess(x, 0)``);
+* optionally the bounds ``lb``, ``ub`` (``(n,)``, ``-inf`` / ``inf`` where a variable has none) and
+  the constraint bounds ``cl``, ``cu`` (``(m,)``): row ``i`` is the equality ``c_i(x) = cl_i`` when
+  ``cl_i == cu_i``, else the inequality ``cl_i <= c_i(x) <= cu_i`` (either side may be infinite).
+  Left out, ``cl = cu = 0``: the equality-constrained problem ``c(x) = 0`` (the paper's). The
+  multipliers ``lam`` of ``hess(x, lam)`` cover all ``m`` rows, equalities and inequalities alike.
 
 :meth:`NLPEqProblem.validate` checks shapes and finiteness at ``x0`` and, once, the derivatives
 against central differences along random directions (:meth:`NLPEqProblem.check_derivatives`),
@@ -26,7 +32,8 @@ import scipy.sparse as sp
 from solverhub.core.errors import BadInputError
 from solverhub.core.kinds import KindProtocol, MetricSpec, Reference, Verification, solution_vector
 
-__all__ = ["KIND", "NLPEqProblem", "NLPEqKind", "kkt_residuals", "least_squares_multipliers"]
+__all__ = ["KIND", "NLPEqProblem", "NLPEqKind", "kkt_residuals", "least_squares_multipliers",
+           "bounded_kkt_residuals"]
 
 KIND = "nlp-eq"
 
@@ -43,7 +50,8 @@ def _vec(v: Any, size: int | None = None) -> np.ndarray:
 
 
 class NLPEqProblem:
-    """``min f(x) s.t. c(x) = 0`` from callables (see the module docstring).
+    """``min f(x) s.t. c(x) = 0`` (or ``cl <= c(x) <= cu``, ``lb <= x <= ub``) from callables
+    (see the module docstring).
 
     ``lam0``: initial multipliers (default zeros). ``reference_objective`` / ``reference_solution``:
     a known local solution. ``derivative_check``: check the derivatives on the first
@@ -58,8 +66,13 @@ class NLPEqProblem:
                  obj_hess: Callable | None = None, lam0: Any = None, name: str = "nlp-eq",
                  source: str | None = None, reference_objective: float | None = None,
                  reference_solution: Any = None, derivative_check: bool | None = None,
-                 metadata: dict[str, Any] | None = None) -> None:
+                 metadata: dict[str, Any] | None = None, lb: Any = None, ub: Any = None,
+                 cl: Any = None, cu: Any = None) -> None:
         self.f, self.grad, self.c, self.jac = f, grad, c, jac
+        self.lb = None if lb is None else np.asarray(lb, dtype=np.float64).ravel().copy()
+        self.ub = None if ub is None else np.asarray(ub, dtype=np.float64).ravel().copy()
+        self.cl = None if cl is None else np.asarray(cl, dtype=np.float64).ravel().copy()
+        self.cu = None if cu is None else np.asarray(cu, dtype=np.float64).ravel().copy()
         self.hess, self.hvp, self._obj_hess = hess, hvp, obj_hess
         self.name = name
         self.source = source
@@ -85,6 +98,61 @@ class NLPEqProblem:
         if self._m is None:
             self._m = int(_vec(self.c(self.x0.copy())).size)
         return self._m
+
+    # ------------------------------------------------------------------ bounds
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(lb, ub)`` with ``-inf`` / ``inf`` where a variable has no bound."""
+        n = self.n
+        return (np.full(n, -np.inf) if self.lb is None else self.lb,
+                np.full(n, np.inf) if self.ub is None else self.ub)
+
+    def constraint_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(cl, cu)``; zeros when not given (``c(x) = 0``)."""
+        m = self.m
+        return (np.zeros(m) if self.cl is None else self.cl,
+                np.zeros(m) if self.cu is None else self.cu)
+
+    @property
+    def has_bounds_or_inequalities(self) -> bool:
+        """True when some variable bound is finite, some row is an inequality, or some equality
+        has a nonzero right-hand side (then the solver works on the barrier reformulation)."""
+        lb, ub = self.bounds()
+        cl, cu = self.constraint_bounds()
+        return bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)) or np.any(cl != 0)
+                    or np.any(cu != 0))
+
+    @property
+    def equality_rows(self) -> np.ndarray:
+        """Indices of the rows with ``cl_i == cu_i`` (equalities)."""
+        cl, cu = self.constraint_bounds()
+        return np.flatnonzero(cl == cu)
+
+    def _check_bounds(self) -> None:
+        n, m = self.n, self.m
+        for name, lo_name, up_name, size, what in (("variable", "lb", "ub", n, "n"),
+                                                   ("constraint", "cl", "cu", m, "m")):
+            lo, up = getattr(self, lo_name), getattr(self, up_name)
+            for arr, nm in ((lo, lo_name), (up, up_name)):
+                if arr is not None and arr.shape != (size,):
+                    raise self._bad(f"{nm} has {arr.size} entries, expected {what} = {size}")
+                if arr is not None and np.any(np.isnan(arr)):
+                    raise self._bad(f"{nm} has NaN entries (at {np.flatnonzero(np.isnan(arr))[:5].tolist()})")
+            if lo is None and up is None:
+                continue
+            if name == "constraint" and (lo is None) != (up is None):
+                raise self._bad("give both cl and cu (cl == cu for an equality row)")
+            lo_, up_ = self.bounds() if name == "variable" else self.constraint_bounds()
+            bad = np.flatnonzero(lo_ > up_)
+            if bad.size:
+                i = int(bad[0])
+                raise self._bad(f"{lo_name} > {up_name} for {bad.size} {name}(s), first {name} "
+                                f"{i}: {lo_name}[{i}] = {lo_[i]:g} > {up_name}[{i}] = {up_[i]:g} "
+                                f"(no point satisfies it)")
+            inf_eq = np.flatnonzero((lo_ == up_) & ~np.isfinite(lo_))
+            if inf_eq.size:
+                i = int(inf_eq[0])
+                raise self._bad(f"{lo_name}[{i}] = {up_name}[{i}] = {lo_[i]:g}: an infinite bound "
+                                f"on both sides")
 
     def _bad(self, what: str) -> BadInputError:
         return BadInputError(f"{self.source or self.name}: {what}")
@@ -168,8 +236,10 @@ class NLPEqProblem:
         self._m = m = int(cx.size)
         if not np.all(np.isfinite(cx)):
             raise self._bad(f"c(x0) has {int(np.sum(~np.isfinite(cx)))} NaN or infinite entries")
-        if m > n:
-            raise self._bad(f"{m} equality constraints on {n} variables: more constraints than "
+        self._check_bounds()
+        m_eq = int(self.equality_rows.size)
+        if m_eq > n:
+            raise self._bad(f"{m_eq} equality constraints on {n} variables: more constraints than "
                             f"variables, so the Jacobian cannot have full row rank (LICQ fails)")
         g = self.gradient(x)
         if g.shape != (n,):
@@ -260,7 +330,8 @@ class NLPEqProblem:
         return {"ok": not bad, "message": msg, "errors": errors}
 
     def __repr__(self) -> str:
-        return f"NLPEqProblem({self.name}: n={self.n}, m={self.m})"
+        extra = ", with bounds/inequalities" if self.has_bounds_or_inequalities else ""
+        return f"NLPEqProblem({self.name}: n={self.n}, m={self.m}{extra})"
 
 
 # ============================================================================ KKT measures
@@ -289,6 +360,8 @@ def kkt_residuals(problem: NLPEqProblem, x: np.ndarray, lam: np.ndarray | None =
                   ) -> dict[str, float]:
     """``kkt_residual`` = ||(grad_x L, c)|| (lam: the given multipliers, else least-squares
     ones), ``constraint_violation`` = ||c||, ``stationarity`` = ||grad_x L||."""
+    if problem.has_bounds_or_inequalities:
+        return bounded_kkt_residuals(problem, x)
     g = problem.gradient(x)
     J = problem.jacobian(x)
     c = problem.constraints(x)
@@ -297,6 +370,66 @@ def kkt_residuals(problem: NLPEqProblem, x: np.ndarray, lam: np.ndarray | None =
     gl = g + np.asarray(J.T @ lam).ravel()
     st, cv = float(np.linalg.norm(gl)), float(np.linalg.norm(c))
     return {"kkt_residual": math.hypot(st, cv), "constraint_violation": cv, "stationarity": st}
+
+
+def bounded_kkt_residuals(problem: NLPEqProblem, x: np.ndarray, active_tol: float = 1e-4
+                          ) -> dict[str, float]:
+    """The KKT residuals of ``cl <= c(x) <= cu``, ``lb <= x <= ub`` at ``x`` with sign-constrained
+    least-squares multipliers: the rows and bounds within ``active_tol max(1, |bound|)`` of a
+    bound are taken as active; ``min ||grad f + J_A' lam + z||`` over the multipliers with the
+    sign of their side (``lam_i <= 0`` at a lower bound, ``>= 0`` at an upper one, free for an
+    equality; ``L = f + lam'c + z'x``) by ``scipy.optimize.lsq_linear``. ``constraint_violation``
+    is the distance of ``(c(x), x)`` to its box, ``complementarity`` the norm of multiplier times
+    distance to its bound, ``kkt_residual`` the norm of the three."""
+    from scipy.optimize import lsq_linear
+
+    g = problem.gradient(x)
+    J = problem.jacobian(x)
+    c = problem.constraints(x)
+    lb, ub = problem.bounds()
+    cl, cu = problem.constraint_bounds()
+    vc = np.maximum(cl - c, 0.0) + np.maximum(c - cu, 0.0)
+    vx = np.maximum(lb - x, 0.0) + np.maximum(x - ub, 0.0)
+    cv = math.hypot(float(np.linalg.norm(vc)), float(np.linalg.norm(vx)))
+
+    def sides(v: np.ndarray, lo: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore"):
+            near_lo = np.isfinite(lo) & (v - lo <= active_tol * np.maximum(1.0, np.abs(lo)))
+            near_up = np.isfinite(up) & (up - v <= active_tol * np.maximum(1.0, np.abs(up)))
+        return near_lo, near_up
+
+    clo, cup = sides(c, cl, cu)
+    xlo, xup = sides(x, lb, ub)
+    rows = np.flatnonzero(clo | cup)
+    cols = np.flatnonzero(xlo | xup)
+    k = rows.size + cols.size
+    if k == 0:
+        st = float(np.linalg.norm(g))
+        return {"kkt_residual": math.hypot(st, cv), "constraint_violation": cv,
+                "stationarity": st, "complementarity": 0.0}
+    lo = np.concatenate([np.where(cup[rows], 0.0, -np.inf), np.where(xup[cols], 0.0, -np.inf)])
+    up = np.concatenate([np.where(clo[rows], 0.0, np.inf), np.where(xlo[cols], 0.0, np.inf)])
+    both = np.concatenate([clo[rows] & cup[rows], xlo[cols] & xup[cols]])
+    lo[both], up[both] = -np.inf, np.inf  # an equality (or a narrow box): free sign
+    n = x.size
+    E = sp.csr_matrix((np.ones(cols.size), (cols, np.arange(cols.size))), shape=(n, cols.size))
+    if sp.issparse(J) or n > 2000:
+        A = sp.hstack([sp.csr_matrix(J)[rows].T, E]).tocsr()
+    else:
+        A = np.hstack([np.asarray(J)[rows].T, E.toarray()])
+    # lsq_linear wants lo < up everywhere; the sign-free entries are unbounded
+    sol = lsq_linear(A, -g, bounds=(lo, up), lsmr_tol="auto" if sp.issparse(A) else None,
+                     method="trf" if sp.issparse(A) else "bvls")
+    w = sol.x
+    r = g + np.asarray(A @ w).ravel()
+    st = float(np.linalg.norm(r))
+    dist = np.concatenate([np.where(clo[rows] & ~cup[rows], c[rows] - cl[rows],
+                                    np.where(cup[rows] & ~clo[rows], cu[rows] - c[rows], 0.0)),
+                           np.where(xlo[cols] & ~xup[cols], x[cols] - lb[cols],
+                                    np.where(xup[cols] & ~xlo[cols], ub[cols] - x[cols], 0.0))])
+    comp = float(np.linalg.norm(w * np.maximum(dist, 0.0)))
+    return {"kkt_residual": float(np.linalg.norm([st, cv, comp])), "constraint_violation": cv,
+            "stationarity": st, "complementarity": comp}
 
 
 # ============================================================================ the protocol

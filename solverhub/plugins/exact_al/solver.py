@@ -154,6 +154,37 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                                      "(paper) or least squares on grad f + G' lam (robust, as "
                                      "IPOPT; kept when max |lam| <= 1e3)")
     max_backtracks: int = Field(60, ge=1, description="Armijo halvings before the line search fails")
+    # bounds and inequalities (departure: slacks and a log-barrier outer loop, barrier.py;
+    # IPOPT's constants, Waechter and Biegler 2006)
+    barrier_mu0: float = Field(0.1, gt=0, description="bounds/inequalities: the first barrier "
+                                                       "parameter mu (IPOPT's mu_init)")
+    barrier_mu_min: float = Field(1e-9, gt=0, description="the last barrier parameter, solved to "
+                                                          "tolerance with the second-order check "
+                                                          "(the objective is off by about mu per "
+                                                          "active bound)")
+    barrier_kappa_mu: float = Field(0.2, gt=0, lt=1, description="monotone rule: mu <- "
+                                                                 "min(kappa_mu mu, mu^theta_mu)")
+    barrier_theta_mu: float = Field(1.5, gt=1, lt=2, description="see barrier_kappa_mu")
+    barrier_kappa_eps: float = Field(10.0, gt=0, description="a barrier subproblem is solved to "
+                                                             "max(kappa_eps mu, tolerance)")
+    barrier_tau_min: float = Field(0.99, gt=0, lt=1, description="fraction to the boundary: a "
+                                                                 "step keeps max(tau_min, 1 - mu) "
+                                                                 "of each distance to a bound")
+    barrier_kappa_d: float = Field(1e-5, ge=0, description="damping kappa_d mu (distance) of "
+                                                           "one-sided bounds (IPOPT's)")
+    barrier_extrapolate: bool = Field(True, description="after each barrier subproblem, move the "
+                                                        "point along the central path to the "
+                                                        "next mu (one KKT solve)")
+    barrier_infeasibility_tol: float = Field(1e-6, gt=0, description="locally infeasible when a "
+                                                                     "subproblem fails at a point "
+                                                                     "where the projected gradient "
+                                                                     "of ||violation||^2/2 is at "
+                                                                     "most this times "
+                                                                     "max(1, ||J||_F) ||violation||")
+    bound_push: float = Field(1e-2, gt=0, description="initial point: pushed min(bound_push "
+                                                      "max(1, |bound|), bound_frac width) inside "
+                                                      "each bound (IPOPT's kappa_1)")
+    bound_frac: float = Field(1e-2, gt=0, le=0.5, description="see bound_push (IPOPT's kappa_2)")
     use_kernel: bool = Field(True, description="compiled sketch kernels when built")
     device: str = Field("cpu", min_length=1,
                         description="where the dense linear algebra runs: cpu (NumPy, SciPy and "
@@ -371,6 +402,7 @@ class ExactAL(SolverBase[ExactALOptions]):
     Options = ExactALOptions
     _xp: Any = None
     _factor_time: float = 0.0   # duration of the last dense factorization (inertia test)
+    last_multipliers: np.ndarray | None = None  # of the last solve's returned point (unscaled)
 
     # ------------------------------------------------------------------ helpers
     def _ggt_extremes(self, J: Any) -> tuple[float, float]:
@@ -470,6 +502,11 @@ class ExactAL(SolverBase[ExactALOptions]):
         # the host validates what it loads; a problem handed to solve() directly is checked here
         # (shapes and finiteness; the derivative check runs once per problem)
         problem.validate()
+        if problem.has_bounds_or_inequalities:
+            # departure: slacks and a log-barrier outer loop around this method (barrier.py)
+            from solverhub.plugins.exact_al.barrier import solve_with_barrier
+
+            return solve_with_barrier(self, problem, time_limit, seed, notifier, t0)
         # device: None = the CPU path (kept as it was); else the array namespace of that device
         # (an unknown or unavailable device is one UnavailableError here, before any work)
         self._xp = None if o.device.lower() in CPU_DEVICES else array_namespace(o.device)
@@ -548,6 +585,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                          })
             # multipliers (and, for errors, the last iterate) ride in info, which every run record
             # serializes: kept up to 5000 entries
+            self.last_multipliers = ev.raw_lam(out["lam"])  # the barrier loop's warm start
             if m <= 5000:
                 info["multipliers"] = ev.raw_lam(out["lam"]).tolist()
             else:
@@ -579,6 +617,8 @@ class ExactAL(SolverBase[ExactALOptions]):
 
         kkt = math.inf
         infeasible_run = 0
+        max_step = getattr(problem, "max_step", None)
+        infeasible_at = getattr(problem, "locally_infeasible_at", None)
         while True:
             b = -np.concatenate([pt["gl"], pt["c"]])
             bnorm = float(np.linalg.norm(b))
@@ -592,13 +632,20 @@ class ExactAL(SolverBase[ExactALOptions]):
                 notifier.incumbent(t, best, None)
             if o.infeasibility_check and cn > tol and m:
                 # a stationary point of ||c||^2 with c != 0 (G'c = 0 relative to |G| |c|): the
-                # constraints cannot be met near here -- locally infeasible (3 iterations running)
-                Jc = float(np.linalg.norm(np.asarray(pt["J_raw"].T @ pt["c_raw"]).ravel()))
-                if Jc <= o.infeasibility_tol * max(_fro(pt["J_raw"]), 1e-300) * cn:
+                # constraints cannot be met near here -- locally infeasible (3 iterations running).
+                # A barrier subproblem asks its problem (the violation of the bounded constraints
+                # on the box, whose slacks make G'c = 0 mean nothing)
+                if infeasible_at is not None:
+                    stationary, why = infeasible_at(pt["x"])
+                else:
+                    Jc = float(np.linalg.norm(np.asarray(pt["J_raw"].T @ pt["c_raw"]).ravel()))
+                    stationary = Jc <= o.infeasibility_tol * max(_fro(pt["J_raw"]), 1e-300) * cn
+                    why = (f"locally infeasible: ||G'c|| = {Jc:.3g} at ||c|| = {cn:.3g} (a "
+                           f"stationary point of ||c||^2)")
+                if stationary:
                     infeasible_run += 1
                     if infeasible_run >= 3:
-                        info["termination"] = (f"locally infeasible: ||G'c|| = {Jc:.3g} at "
-                                               f"||c|| = {cn:.3g} (a stationary point of ||c||^2)")
+                        info["termination"] = why
                         info["local"] = True
                         return finish(Status.INFEASIBLE,
                                       termination=TerminationCondition.LOCALLY_INFEASIBLE)
@@ -839,7 +886,8 @@ class ExactAL(SolverBase[ExactALOptions]):
                 gz = -float(gm @ gm)
                 info["merit_gradient_steps"] = info.get("merit_gradient_steps", 0) + 1
             dx, dl = z[:n], z[n:]
-            alpha = 1.0
+            # fraction to the boundary (the barrier subproblems of bounds and inequalities)
+            alpha = min(1.0, max_step(x, dx)) if max_step is not None else 1.0
             new = None
             for _ in range(o.max_backtracks):
                 halt = limit_status(deadline)

@@ -5,7 +5,7 @@ derivatives, for tests, conformance checks and ``py:`` addresses::
     solverhub solve "py:solverhub.plugins.exact_al.testproblems:lukvle1?n=1000" --solver exact-al
 
 Formulas: W. Hock, K. Schittkowski, *Test Examples for Nonlinear Programming Codes* (1981),
-problems 6, 7, 28, 39, 40; L. Lukšan, J. Vlček, *Sparse and partially separable test problems for
+problems 6, 7, 28, 39, 40, and with bounds and inequalities 21, 35, 71, 76; L. Lukšan, J. Vlček, *Sparse and partially separable test problems for
 unconstrained and equality constrained optimization* (1999), problem 5.1 (LUKVLE1 in CUTEst).
 """
 
@@ -18,8 +18,8 @@ import scipy.sparse as sp
 
 from solverhub.plugins.exact_al.problem import NLPEqProblem
 
-__all__ = ["hs6", "hs7", "hs28", "hs39", "hs40", "lukvle1", "chained_rosenbrock_eq", "malformed",
-           "ALL"]
+__all__ = ["hs6", "hs7", "hs28", "hs39", "hs40", "hs21", "hs35", "hs71", "hs76", "disk_halfplane",
+           "lukvle1", "chained_rosenbrock_eq", "malformed", "ALL", "ALL_BOUNDED"]
 
 
 def hs6() -> NLPEqProblem:
@@ -106,6 +106,94 @@ def hs40() -> NLPEqProblem:
                                 [2 * x[0] * x[3], 0, -1, x[0] ** 2],
                                 [0, -1, 0, 2 * x[3]]], dtype=float),
         hess=hess, x0=[0.8] * 4, name="HS40", reference_objective=-0.25)
+
+
+def hs21() -> NLPEqProblem:
+    """min 0.01 x1^2 + x2^2 - 100 s.t. 10 x1 - x2 >= 10, 2 <= x1 <= 50, -50 <= x2 <= 50;
+    x0 = (-1, -1) (outside the bounds); x* = (2, 0), f* = -99.96."""
+    return NLPEqProblem(
+        f=lambda x: 0.01 * x[0] ** 2 + x[1] ** 2 - 100,
+        grad=lambda x: np.array([0.02 * x[0], 2 * x[1]]),
+        c=lambda x: np.array([10 * x[0] - x[1]]),
+        jac=lambda x: np.array([[10.0, -1.0]]),
+        hess=lambda x, lam: np.diag([0.02, 2.0]),
+        x0=[-1.0, -1.0], lb=[2.0, -50.0], ub=[50.0, 50.0], cl=[10.0], cu=[np.inf], name="HS21",
+        reference_objective=-99.96, reference_solution=[2.0, 0.0])
+
+
+def hs35() -> NLPEqProblem:
+    """min 9 - 8 x1 - 6 x2 - 4 x3 + 2 x1^2 + 2 x2^2 + x3^2 + 2 x1 x2 + 2 x1 x3 s.t.
+    x1 + x2 + 2 x3 <= 3, x >= 0; x0 = (0.5, 0.5, 0.5); x* = (4/3, 7/9, 4/9), f* = 1/9."""
+    Q = np.array([[4.0, 2, 2], [2, 4, 0], [2, 0, 2]])
+    q = np.array([-8.0, -6, -4])
+    return NLPEqProblem(
+        f=lambda x: 9 + q @ x + 0.5 * x @ Q @ x,
+        grad=lambda x: q + Q @ x,
+        c=lambda x: np.array([x[0] + x[1] + 2 * x[2]]),
+        jac=lambda x: np.array([[1.0, 1.0, 2.0]]),
+        hess=lambda x, lam: Q.copy(),
+        x0=[0.5, 0.5, 0.5], lb=[0.0, 0.0, 0.0], cl=[-np.inf], cu=[3.0], name="HS35",
+        reference_objective=1 / 9, reference_solution=[4 / 3, 7 / 9, 4 / 9])
+
+
+def hs71() -> NLPEqProblem:
+    """min x1 x4 (x1 + x2 + x3) + x3 s.t. x1 x2 x3 x4 >= 25, sum x^2 = 40, 1 <= x <= 5;
+    x0 = (1, 5, 5, 1); f* = 17.0140173 (IPOPT's tutorial problem)."""
+    def f(x):
+        return x[0] * x[3] * (x[0] + x[1] + x[2]) + x[2]
+
+    def grad(x):
+        return np.array([x[3] * (2 * x[0] + x[1] + x[2]), x[0] * x[3], x[0] * x[3] + 1,
+                         x[0] * (x[0] + x[1] + x[2])])
+
+    def c(x):
+        return np.array([np.prod(x), x @ x])
+
+    def jac(x):
+        p = np.array([x[1] * x[2] * x[3], x[0] * x[2] * x[3], x[0] * x[1] * x[3],
+                      x[0] * x[1] * x[2]])
+        return np.vstack([p, 2 * x])
+
+    def hess(x, lam):
+        H = np.array([[2 * x[3], x[3], x[3], 2 * x[0] + x[1] + x[2]],
+                      [x[3], 0, 0, x[0]], [x[3], 0, 0, x[0]],
+                      [2 * x[0] + x[1] + x[2], x[0], x[0], 0]], dtype=float)
+        P = np.zeros((4, 4))
+        for i in range(4):
+            for j in range(4):
+                if i != j:
+                    P[i, j] = np.prod([x[k] for k in range(4) if k not in (i, j)])
+        return H + lam[0] * P + lam[1] * 2 * np.eye(4)
+    return NLPEqProblem(f, grad, c, jac, [1.0, 5.0, 5.0, 1.0], hess=hess, lb=[1.0] * 4,
+                        ub=[5.0] * 4, cl=[25.0, 40.0], cu=[np.inf, 40.0], name="HS71",
+                        reference_objective=17.0140173,
+                        reference_solution=[1.0, 4.74299963, 3.82114998, 1.37940829])
+
+
+def hs76() -> NLPEqProblem:
+    """min x1^2 + x2^2/2 + x3^2 + x4^2/2 - x1 x3 + x3 x4 - x1 - 3 x2 + x3 - x4 s.t.
+    x1 + 2 x2 + x3 + x4 <= 5, 3 x1 + x2 + 2 x3 - x4 <= 4, x2 + 4 x3 >= 1.5, x >= 0;
+    x0 = (0.5, 0.5, 0.5, 0.5); f* = -4.681818181."""
+    Q = np.array([[2.0, 0, -1, 0], [0, 1, 0, 0], [-1, 0, 2, 1], [0, 0, 1, 1]])
+    q = np.array([-1.0, -3, 1, -1])
+    A = np.array([[1.0, 2, 1, 1], [3, 1, 2, -1], [0, 1, 4, 0]])
+    return NLPEqProblem(
+        f=lambda x: q @ x + 0.5 * x @ Q @ x, grad=lambda x: q + Q @ x, c=lambda x: A @ x,
+        jac=lambda x: A.copy(), hess=lambda x, lam: Q.copy(), x0=[0.5] * 4, lb=[0.0] * 4,
+        cl=[-np.inf, -np.inf, 1.5], cu=[5.0, 4.0, np.inf], name="HS76",
+        reference_objective=-4.681818181,
+        reference_solution=[0.2727273, 2.090909, 0.0, 0.5454545])
+
+
+def disk_halfplane() -> NLPEqProblem:
+    """An infeasible inequality system: x1^2 + x2^2 <= 1 and x1 + x2 >= 3 (the disk and the
+    half-plane do not meet; the least violation is at x1 = x2 = 1/sqrt 2 ... 3/2)."""
+    return NLPEqProblem(
+        f=lambda x: x[0] + 2 * x[1], grad=lambda x: np.array([1.0, 2.0]),
+        c=lambda x: np.array([x @ x, x[0] + x[1]]),
+        jac=lambda x: np.vstack([2 * x, [1.0, 1.0]]),
+        hess=lambda x, lam: 2 * lam[0] * np.eye(2), x0=[0.2, 0.1],
+        cl=[-np.inf, 3.0], cu=[1.0, np.inf], name="disk-halfplane (infeasible)")
 
 
 def lukvle1(n: int = 100) -> NLPEqProblem:
@@ -202,3 +290,5 @@ def malformed() -> list[tuple[str, NLPEqProblem]]:
 
 
 ALL = {"HS6": hs6, "HS7": hs7, "HS28": hs28, "HS39": hs39, "HS40": hs40}
+#: with bounds and inequalities
+ALL_BOUNDED = {"HS21": hs21, "HS35": hs35, "HS71": hs71, "HS76": hs76}

@@ -1,0 +1,437 @@
+"""Bounds and inequalities for ``exact-al``: slacks and a log-barrier outer loop (a departure from
+Hong et al. 2023, whose method takes equality constraints only; docs/exact_al.md, "Bounds and
+inequalities").
+
+The problem ``min f(x) s.t. cl <= c(x) <= cu, lb <= x <= ub`` becomes, for a barrier parameter
+``mu > 0``, the equality-constrained barrier subproblem over ``v = (x, s)`` (``s``: one slack per
+inequality row ``I``, ``E``: the equality rows)::
+
+    min  f(x) - mu sum log(bounds' distances of x and s) + kappa_d mu (one-sided distances)
+    s.t. c_E(x) - cl_E = 0,   c_I(x) - s = 0
+
+which the exact augmented Lagrangian Newton method solves as it solves any equality-constrained
+problem (sketched or direct solves, inertia correction, second-order check), with one change in
+its line search: the fraction-to-the-boundary rule ``v + alpha dv >= (1 - tau)(v - l)``,
+``tau = max(tau_min, 1 - mu)`` caps the step. The outer loop is IPOPT's monotone rule
+(Waechter and Biegler 2006, section 2.1): subproblem ``mu`` solved to ``max(kappa_eps mu,
+tolerance)``, then ``mu <- max(mu_min, min(kappa_mu mu, mu^theta_mu))``; the last subproblem
+(``mu = mu_min``) to ``tolerance`` with the second-order check. The bound multipliers are the
+primal estimates ``mu / distance`` (a primal barrier: the subproblem's Hessian holds
+``mu / distance^2``, not IPOPT's primal-dual ``z / distance``). Between subproblems the point is
+extrapolated along the central path (``dv/dmu`` from one solve with the KKT matrix of the solved
+subproblem), which keeps a primal barrier from spending several Newton steps per decrease of
+``mu`` on walking back from the boundary.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solverhub.core.observers import Notifier
+from solverhub.core.result import Result, SolutionStatus, Status, TerminationCondition
+from solverhub.core.timing import deadline_of
+from solverhub.plugins.exact_al.problem import NLPEqProblem, bounded_kkt_residuals
+
+if TYPE_CHECKING:
+    from solverhub.plugins.exact_al.solver import ExactAL
+
+__all__ = ["BarrierMap", "solve_with_barrier"]
+
+
+def _push(v: np.ndarray, lo: np.ndarray, up: np.ndarray, k1: float, k2: float) -> np.ndarray:
+    """IPOPT's initial push into the interior (Waechter and Biegler 2006, section 3.6):
+    ``p_l = min(k1 max(1, |l|), k2 (u - l))`` from each finite bound."""
+    v = v.copy()
+    width = np.where(np.isfinite(lo) & np.isfinite(up), up - lo, np.inf)
+    pl = np.minimum(k1 * np.maximum(1.0, np.abs(lo)), k2 * width)
+    pu = np.minimum(k1 * np.maximum(1.0, np.abs(up)), k2 * width)
+    with np.errstate(invalid="ignore"):
+        v = np.where(np.isfinite(lo), np.maximum(v, lo + pl), v)
+        v = np.where(np.isfinite(up), np.minimum(v, up - pu), v)
+    return v
+
+
+class BarrierMap:
+    """The barrier reformulation of a bounded/inequality-constrained :class:`NLPEqProblem`: the
+    subproblem at a given ``mu`` (:meth:`subproblem`), and the way back (``x`` of ``v``, the
+    problem's multipliers of the subproblem's)."""
+
+    def __init__(self, problem: NLPEqProblem, kappa_d: float = 1e-5) -> None:
+        self.p = problem
+        self.n = n = problem.n
+        lb, ub = problem.bounds()
+        cl, cu = problem.constraint_bounds()
+        self.E = problem.equality_rows
+        self.I = np.flatnonzero(cl != cu)
+        self.mE, self.mI = self.E.size, self.I.size
+        self.m = problem.m
+        self.cl_E = cl[self.E]
+        # the bounds of v = (x, s)
+        self.lo = np.concatenate([lb, cl[self.I]])
+        self.up = np.concatenate([ub, cu[self.I]])
+        self.has_lo = np.isfinite(self.lo)
+        self.has_up = np.isfinite(self.up)
+        self.lo_only = self.has_lo & ~self.has_up
+        self.up_only = self.has_up & ~self.has_lo
+        self.kappa_d = kappa_d
+        self.N = n + self.mI
+        self.mu = 0.1
+        self.tau = 0.99
+        self._viol_hist: list[float] = []
+
+    # ---------------------------------------------------------------- maps
+    def initial_point(self, k1: float, k2: float) -> np.ndarray:
+        x = _push(self.p.x0, self.lo[:self.n], self.up[:self.n], k1, k2)
+        s = self.p.constraints(x)[self.I] if self.mI else np.zeros(0)
+        return np.concatenate([x, _push(s, self.lo[self.n:], self.up[self.n:], k1, k2)])
+
+    def full_multipliers(self, lam_b: np.ndarray) -> np.ndarray:
+        """The problem's row multipliers (``m``, original order) of the subproblem's."""
+        lam = np.zeros(self.m)
+        lam[self.E] = lam_b[:self.mE]
+        lam[self.I] = lam_b[self.mE:]
+        return lam
+
+    def sub_multipliers(self, lam: np.ndarray) -> np.ndarray:
+        return np.concatenate([lam[self.E], lam[self.I]])
+
+    def distances(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(invalid="ignore"):
+            return (np.where(self.has_lo, v - self.lo, np.inf),
+                    np.where(self.has_up, self.up - v, np.inf))
+
+    def bound_multipliers(self, v: np.ndarray, mu: float) -> np.ndarray:
+        """``z`` of ``lb <= x <= ub`` in ``L = f + lam'c + z'x``: ``mu/(ub - x) - mu/(x - lb)``
+        (primal estimates; the one-sided damping ``kappa_d mu`` included)."""
+        dl, du = (d[:self.n] for d in self.distances(np.concatenate([v[:self.n], np.zeros(self.mI)])))
+        z = mu / du - mu / dl
+        z = z + self.kappa_d * mu * (self.lo_only[:self.n].astype(float)
+                                     - self.up_only[:self.n].astype(float))
+        return z
+
+    # ---------------------------------------------------------------- the subproblem
+    def _inside(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        dl, du = self.distances(v)
+        if np.any(dl <= 0) or np.any(du <= 0):
+            # the line search treats this as an evaluation failure and halves the step
+            raise ValueError("outside the barrier's domain")
+        return dl, du
+
+    def _barrier(self, v: np.ndarray) -> float:
+        dl, du = self._inside(v)
+        mu = self.mu
+        val = -mu * (float(np.sum(np.log(dl[self.has_lo]))) + float(np.sum(np.log(du[self.has_up]))))
+        return val + self.kappa_d * mu * (float(np.sum(dl[self.lo_only])) + float(np.sum(du[self.up_only])))
+
+    def _barrier_grad(self, v: np.ndarray) -> np.ndarray:
+        dl, du = self._inside(v)
+        mu = self.mu
+        return -mu / dl + mu / du + self.kappa_d * mu * (self.lo_only.astype(float)
+                                                         - self.up_only.astype(float))
+
+    def _barrier_diag(self, v: np.ndarray) -> np.ndarray:
+        dl, du = self._inside(v)
+        return self.mu / dl ** 2 + self.mu / du ** 2
+
+    def dgrad_dmu(self, v: np.ndarray) -> np.ndarray:
+        """d/dmu of the subproblem's objective gradient (for the extrapolation)."""
+        return self._barrier_grad(v) / self.mu
+
+    def f(self, v: np.ndarray) -> float:
+        return self.p.objective(v[:self.n]) + self._barrier(v)
+
+    def grad(self, v: np.ndarray) -> np.ndarray:
+        g = self._barrier_grad(v)
+        g[:self.n] += self.p.gradient(v[:self.n])
+        return g
+
+    def c(self, v: np.ndarray) -> np.ndarray:
+        cx = self.p.constraints(v[:self.n])
+        return np.concatenate([cx[self.E] - self.cl_E, cx[self.I] - v[self.n:]])
+
+    def jac(self, v: np.ndarray) -> Any:
+        J = self.p.jacobian(v[:self.n])
+        if sp.issparse(J):
+            J = sp.csr_matrix(J)
+            top = J[self.E]
+            if not self.mI:
+                return top
+            bottom = sp.hstack([J[self.I], -sp.identity(self.mI, format="csr")])
+            return sp.vstack([sp.hstack([top, sp.csr_matrix((self.mE, self.mI))]), bottom]).tocsr()
+        J = np.asarray(J)
+        out = np.zeros((self.m, self.N))
+        out[:self.mE, :self.n] = J[self.E]
+        out[self.mE:, :self.n] = J[self.I]
+        out[self.mE:, self.n:] = -np.eye(self.mI)
+        return out
+
+    def _with_diag(self, H: Any, v: np.ndarray) -> Any:
+        d = self._barrier_diag(v)
+        if sp.issparse(H):
+            Hb = sp.block_diag([sp.csr_matrix(H), sp.csr_matrix((self.mI, self.mI))], format="csr") \
+                if self.mI else sp.csr_matrix(H)
+            return (Hb + sp.diags(d)).tocsr()
+        Hb = np.zeros((self.N, self.N))
+        Hb[:self.n, :self.n] = H
+        Hb[np.diag_indices(self.N)] += d
+        return Hb
+
+    def hess(self, v: np.ndarray, lam_b: np.ndarray) -> Any:
+        return self._with_diag(self.p.lagrangian_hessian(v[:self.n], self.full_multipliers(lam_b)), v)
+
+    def obj_hess(self, v: np.ndarray) -> Any:
+        return self._with_diag(self.p.objective_hessian(v[:self.n]), v)
+
+    def max_step(self, v: np.ndarray, dv: np.ndarray) -> float:
+        """Fraction to the boundary: the largest ``alpha <= 1`` with ``v + alpha dv`` at least
+        ``(1 - tau)`` of the way from each bound it had."""
+        dl, du = self.distances(v)
+        a = 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dn = (dv < 0) & self.has_lo
+            if np.any(dn):
+                a = min(a, float(np.min(-self.tau * dl[dn] / dv[dn])))
+            up = (dv > 0) & self.has_up
+            if np.any(up):
+                a = min(a, float(np.min(self.tau * du[up] / dv[up])))
+        return a
+
+    def subproblem(self, mu: float, v0: np.ndarray, lam0: np.ndarray | None,
+                   tau_min: float) -> NLPEqProblem:
+        self.mu = mu
+        self.tau = max(tau_min, 1.0 - mu)
+        sub = NLPEqProblem(self.f, self.grad, self.c, self.jac, v0, hess=self.hess,
+                           obj_hess=self.obj_hess, lam0=lam0, name=f"{self.p.name} (barrier mu={mu:.3g})",
+                           source=self.p.source, derivative_check=False)
+        sub.max_step = self.max_step  # type: ignore[attr-defined]  # read by the line search
+        sub.locally_infeasible_at = self._infeasible_at  # type: ignore[attr-defined]
+        return sub
+
+    # ---------------------------------------------------------------- infeasibility
+    tolerance = 1e-4
+    infeasibility_tol = 1e-6
+    #: the least-violation point of a confirmed local infeasibility (restoration's answer)
+    restoration_x: np.ndarray | None = None
+    restoration_note = ""
+
+    def violation(self, x: np.ndarray) -> np.ndarray:
+        """``r = c(x) - clip(c(x), cl, cu)`` (zero where the constraints hold)."""
+        cx = self.p.constraints(x)
+        cl, cu = self.p.constraint_bounds()
+        return cx - np.clip(cx, cl, cu)
+
+    def _violation_jac(self, x: np.ndarray) -> Any:
+        cx = self.p.constraints(x)
+        cl, cu = self.p.constraint_bounds()
+        out = ((cx < cl) | (cx > cu) | (cl == cu)).astype(float)
+        J = self.p.jacobian(x)
+        return (sp.diags(out) @ J).tocsr() if sp.issparse(J) else out[:, None] * np.asarray(J)
+
+    def restoration(self, x: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Feasibility restoration: ``min ||r(x)||^2 / 2`` on ``lb <= x <= ub`` (SciPy's
+        ``least_squares``, trust-region reflective) from ``x``; returns the point, ``||r||`` and
+        the first-order optimality there (the projected gradient's inf-norm)."""
+        from scipy.optimize import least_squares
+
+        lb, ub = self.p.bounds()
+        x0 = np.clip(x, lb, ub)
+        J0 = self.p.jacobian(x0)
+        sparse = sp.issparse(J0)
+        sol = least_squares(self.violation, x0, jac=self._violation_jac, bounds=(lb, ub),
+                            method="trf", tr_solver="lsmr" if sparse else "exact",
+                            x_scale="jac", max_nfev=200 + 10 * self.n)
+        return sol.x, float(np.linalg.norm(sol.fun)), float(sol.optimality)
+
+    def _infeasible_at(self, v: np.ndarray) -> tuple[bool, str]:
+        """The inner solver's infeasibility test on a barrier subproblem: once the original
+        violation has stalled (less than 1 % down over 10 iterations), one restoration; a
+        least-violation point with ``||r|| > tolerance`` confirms local infeasibility."""
+        if self.restoration_x is not None:
+            return True, self.restoration_note
+        x = v[:self.n]
+        rn = float(np.linalg.norm(self.violation(x)))
+        hist = self._viol_hist
+        hist.append(rn)
+        if rn <= self.tolerance or len(hist) < 10 or rn < 0.99 * hist[-10]:
+            return False, ""
+        hist.clear()  # the next restoration after another 10 stalled iterations
+        xr, rr, opt = self.restoration(x)
+        J = self._violation_jac(xr)
+        jf = float(sp.linalg.norm(J)) if sp.issparse(J) else float(np.linalg.norm(J))
+        if rr > self.tolerance and opt <= max(self.infeasibility_tol * max(1.0, jf) * rr, 1e-10):
+            self.restoration_x = xr
+            self.restoration_note = (f"locally infeasible: feasibility restoration (min "
+                                     f"||violation||^2 on the bounds) ends at ||violation|| = "
+                                     f"{rr:.3g}, first-order optimality {opt:.3g}")
+            return True, self.restoration_note
+        return False, ""
+
+    # ---------------------------------------------------------------- extrapolation
+    def extrapolate(self, v: np.ndarray, lam_b: np.ndarray, mu_old: float, mu_new: float
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """The solved subproblem's point moved along the central path to ``mu_new``: ``dv/dmu``
+        from ``K d(v, lam)/dmu = -(d grad/dmu, 0)`` with the KKT matrix of the solved
+        subproblem (first-order; kept inside the bounds by the fraction-to-the-boundary rule).
+        On a singular or non-finite solve the point is returned unchanged."""
+        H = self.hess(v, lam_b)
+        G = self.jac(v)
+        rhs = -np.concatenate([self.dgrad_dmu(v), np.zeros(self.m)])
+        try:
+            if sp.issparse(H) or sp.issparse(G):
+                from solverhub.plugins.exact_al.sparse_lu import sparse_lu
+
+                K = sp.bmat([[sp.csr_matrix(H), sp.csr_matrix(G).T],
+                             [sp.csr_matrix(G), None]], format="csc") if self.m else sp.csc_matrix(H)
+                d = sparse_lu(K, "the KKT matrix").solve(rhs)
+            else:
+                Gd = np.asarray(G)
+                K = np.block([[H, Gd.T], [Gd, np.zeros((self.m, self.m))]]) if self.m else H
+                d = np.linalg.solve(K, rhs)
+        except Exception:  # a singular K (SingularMatrixError, LinAlgError): no extrapolation
+            return v, lam_b
+        if not np.all(np.isfinite(d)):
+            return v, lam_b
+        step = (mu_new - mu_old) * d
+        dv = step[:self.N]
+        self.tau = max(0.99, 1.0 - mu_new)
+        a = self.max_step(v, dv)
+        return v + a * dv, lam_b + a * step[self.N:]
+
+
+def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float | None,
+                       seed: int, notifier: Notifier, t0: float) -> Result:
+    """The barrier outer loop (see the module docstring) around ``solver``'s equality-constrained
+    method; ``problem`` is validated."""
+    from solverhub.plugins.exact_al.solver import ExactAL
+
+    o = solver.options
+    deadline = deadline_of(t0, time_limit)
+    bm = BarrierMap(problem, kappa_d=o.barrier_kappa_d)
+    bm.tolerance, bm.infeasibility_tol = o.tolerance, o.barrier_infeasibility_tol
+    v = bm.initial_point(o.bound_push, o.bound_frac)
+    lam_b = None if problem.lam0 is None else bm.sub_multipliers(problem.lam0)
+    mu = o.barrier_mu0
+    mu_min = min(o.barrier_mu_min, mu)
+    iterations = 0
+    subproblems = 0
+    restorations = 0
+    trajectory: list[tuple[float, float]] = []
+    info: dict[str, Any] = {"local": True, "preset": o.preset, "barrier": True,
+                            "slacks": bm.mI, "bounded_variables": int(np.sum(bm.has_lo[:bm.n] | bm.has_up[:bm.n]))}
+    evaluations = {"objective": 0, "gradient": 0, "hessian": 0}
+    best_x: np.ndarray | None = None
+    best_f = math.inf
+
+    def finish(status: Status | None, x: np.ndarray | None, lam_b_: np.ndarray | None, mu_: float,
+               err: str | None = None, termination: TerminationCondition | None = None,
+               solution_status: SolutionStatus | None = None) -> Result:
+        info.update({"barrier_mu": mu_, "barrier_subproblems": subproblems,
+                     "evaluations": evaluations})
+        if x is not None:
+            res = bounded_kkt_residuals(problem, x)
+            info.update({"kkt_residual": res["kkt_residual"],
+                         "constraint_violation": res["constraint_violation"],
+                         "complementarity": res["complementarity"]})
+            if lam_b_ is not None and problem.m <= 5000:
+                info["multipliers"] = bm.full_multipliers(lam_b_).tolist()
+            if problem.n <= 5000:
+                info["bound_multipliers"] = bm.bound_multipliers(x, mu_).tolist()
+        runtime = time.perf_counter() - t0
+        if status == Status.ERROR or x is None:
+            return Result(Status.ERROR if status is None else status, runtime=runtime,
+                          iterations=iterations, error=err, trajectory=trajectory, info=info)
+        fx = problem.objective(x)
+        cv = info["constraint_violation"]
+        sol = solution_status or (SolutionStatus.OPTIMAL if status == Status.OPTIMAL else
+                                  SolutionStatus.FEASIBLE if cv <= o.tolerance else
+                                  SolutionStatus.INFEASIBLE)
+        if sol != SolutionStatus.INFEASIBLE and (not trajectory or trajectory[-1][1] != fx):
+            trajectory.append((runtime, fx))
+        assert status is not None
+        return Result(termination=termination or status.termination, solution_status=sol,
+                      objective=fx, x=x.copy(), runtime=runtime, iterations=iterations,
+                      trajectory=trajectory, info=info, error=err)
+
+    while True:
+        final = mu <= mu_min * (1 + 1e-12)
+        inner_tol = o.tolerance if final else max(o.barrier_kappa_eps * mu, o.tolerance)
+        sub = bm.subproblem(mu, v, lam_b, o.barrier_tau_min)
+        opts = o.model_copy(update={"tolerance": inner_tol,
+                                    "second_order": o.second_order and final,
+                                    "max_iterations": max(1, o.max_iterations - iterations)})
+        inner = ExactAL(opts)
+        remaining = None if not math.isfinite(deadline) else max(deadline - time.perf_counter(), 1e-3)
+        res = inner.solve(sub, time_limit=remaining, seed=seed)
+        subproblems += 1
+        iterations += res.iterations
+        ev = res.info.get("evaluations") or {}
+        for k_ in evaluations:
+            evaluations[k_] += int(ev.get(k_, 0))
+        lam_new = getattr(inner, "last_multipliers", None)
+        if res.x is not None:
+            v = res.x
+            if lam_new is not None:
+                lam_b = lam_new
+        x = v[:bm.n]
+        notifier.iteration(subproblems, {"barrier_mu": mu, "objective": problem.objective(x),
+                                         "inner_status": res.status.value,
+                                         "inner_iterations": res.iterations})
+        if res.status == Status.OPTIMAL:
+            fx = problem.objective(x)
+            if fx < best_f:
+                best_f, best_x = fx, x.copy()
+                t = time.perf_counter() - t0
+                trajectory.append((t, fx))
+                notifier.incumbent(t, fx, None)
+            if final:
+                for key in ("second_order", "reduced_hessian_min_eig"):
+                    if key in res.info:
+                        info[key] = res.info[key]
+                return finish(Status.OPTIMAL, x, lam_b, mu)
+            mu_new = max(mu_min, min(o.barrier_kappa_mu * mu, mu ** o.barrier_theta_mu))
+            if o.barrier_extrapolate and lam_b is not None:
+                v, lam_b = bm.extrapolate(v, lam_b, mu, mu_new)
+            mu = mu_new
+            continue
+        if res.status in (Status.TIME_LIMIT, Status.INTERRUPTED, Status.ITERATION_LIMIT):
+            info["termination"] = f"stopped in the barrier subproblem mu = {mu:.3g}"
+            return finish(res.status, x, lam_b, mu)
+        # the subproblem failed (locally infeasible equalities, line search, saddle): is the
+        # constraint set itself locally infeasible here? (a restoration, unless done already)
+        if res.status == Status.INFEASIBLE or bm.restoration_x is not None:
+            xr = bm.restoration_x if bm.restoration_x is not None else x
+            info["termination"] = bm.restoration_note or str(res.info.get("termination", "locally infeasible"))
+            return finish(Status.INFEASIBLE, xr, None, mu,
+                          termination=TerminationCondition.LOCALLY_INFEASIBLE,
+                          solution_status=SolutionStatus.INFEASIBLE)
+        xr, rr, opt = bm.restoration(x)
+        if rr > o.tolerance and opt <= max(o.barrier_infeasibility_tol * rr, 1e-10) * 1e3:
+            info["termination"] = (f"locally infeasible: the barrier subproblem mu = {mu:.3g} "
+                                   f"ended {res.status.value}, and feasibility restoration ends "
+                                   f"at ||violation|| = {rr:.3g} (first-order optimality {opt:.3g})")
+            return finish(Status.INFEASIBLE, xr, None, mu,
+                          termination=TerminationCondition.LOCALLY_INFEASIBLE,
+                          solution_status=SolutionStatus.INFEASIBLE)
+        if rr <= o.tolerance and restorations < 3:
+            # restoration found a feasible point: the same subproblem again from there
+            restorations += 1
+            info["restorations"] = restorations
+            v = np.concatenate([_push(xr, bm.lo[:bm.n], bm.up[:bm.n], o.bound_push, o.bound_frac),
+                                v[bm.n:]])
+            if bm.mI:
+                s_new = problem.constraints(v[:bm.n])[bm.I]
+                v[bm.n:] = _push(s_new, bm.lo[bm.n:], bm.up[bm.n:], o.bound_push, o.bound_frac)
+            lam_b = None
+            continue
+        info["termination"] = (f"the barrier subproblem mu = {mu:.3g} ended {res.status.value}"
+                               + (f": {res.error}" if res.error else "")
+                               + (f" ({res.info['termination']})" if res.info.get("termination") else ""))
+        if res.status == Status.ERROR:
+            return finish(Status.ERROR, x if res.x is not None else best_x, lam_b, mu,
+                          err=res.error or info["termination"])
+        return finish(res.status, x, lam_b, mu, termination=res.termination)
