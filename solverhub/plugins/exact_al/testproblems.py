@@ -5,7 +5,8 @@ derivatives, for tests, conformance checks and ``py:`` addresses::
     solverhub solve "py:solverhub.plugins.exact_al.testproblems:lukvle1?n=1000" --solver exact-al
 
 Formulas: W. Hock, K. Schittkowski, *Test Examples for Nonlinear Programming Codes* (1981),
-problems 6, 7, 28, 39, 40, and with bounds and inequalities 21, 35, 71, 76; L. Lukšan, J. Vlček, *Sparse and partially separable test problems for
+problems 6, 7, 28, 39, 40, and with bounds and inequalities 21, 35, 71, 76; L. Lukšan, J. Vlček,
+*Sparse and partially separable test problems for
 unconstrained and equality constrained optimization* (1999), problem 5.1 (LUKVLE1 in CUTEst).
 """
 
