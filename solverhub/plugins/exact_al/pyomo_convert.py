@@ -1,5 +1,6 @@
-"""Pyomo model -> ``nlp-eq``: equality constraints only, continuous unbounded variables, one
-objective. Derivatives come from Pyomo's symbolic differentiation
+"""Pyomo model -> ``nlp-eq``: one objective, continuous variables (with or without bounds),
+equality, inequality and ranged constraints (``cl <= c(x) <= cu`` rows, ``lb <= x <= ub``).
+Derivatives come from Pyomo's symbolic differentiation
 (``pyomo.core.expr.calculus.derivatives.differentiate``, reverse symbolic mode): the gradient,
 the Jacobian entries and the second derivatives of the objective and of each constraint are
 differentiated once, printed as Python expressions in ``x[i]`` and compiled once into NumPy
@@ -114,27 +115,29 @@ def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
                             f"objective, found {len(objs)}")
     obj = objs[0]
     cons = list(model.component_data_objects(Constraint, active=True))
-    for c in cons:
-        if not c.equality:
-            raise BadInputError(f"Pyomo model {model.name!r}: constraint {c.name!r} is not an "
-                                f"equality; nlp-eq takes equality constraints only")
     xs = [v for v in model.component_data_objects(Var, active=True, descend_into=True) if not v.fixed]
     index = {id(v): i for i, v in enumerate(xs)}
     for v in xs:
         if not v.is_continuous():
             raise BadInputError(f"Pyomo model {model.name!r}: variable {v.name!r} is not "
                                 f"continuous")
-        if v.lb is not None or v.ub is not None:
-            raise BadInputError(f"Pyomo model {model.name!r}: variable {v.name!r} has bounds; "
-                                f"nlp-eq takes unbounded variables only")
     n, m = len(xs), len(cons)
+    lb = np.array([-math.inf if v.lb is None else float(v.lb) for v in xs])
+    ub = np.array([math.inf if v.ub is None else float(v.ub) for v in xs])
+    # rows: an equality is body - upper = 0 (cl = cu = 0, as before); an inequality or a range
+    # is lower <= body <= upper
+    cl, cu = np.zeros(m), np.zeros(m)
+    for r, c in enumerate(cons):
+        if not c.equality:
+            cl[r] = -math.inf if c.lower is None else _value(c.lower)
+            cu[r] = math.inf if c.upper is None else _value(c.upper)
     if n == 0:
         raise BadInputError(f"Pyomo model {model.name!r}: no free variables")
     consts: list[float] = []  # values of fixed variables and parameters (_p[k] in the sources)
     to_src = _printer(index, consts)
     sign = -1.0 if obj.sense == maximize else 1.0
     fexpr = obj.expr
-    cexprs = [c.body - c.upper for c in cons]
+    cexprs = [c.body - c.upper if c.equality else c.body for c in cons]
 
     def local_vars(e):
         return [v for v in identify_variables(e, include_fixed=False) if id(v) in index]
@@ -197,9 +200,13 @@ def pyomo_to_nlp_eq(model: Any) -> NLPEqProblem:
         return sp.csr_matrix((vals, (h_rows[:n_obj], h_cols[:n_obj])), shape=(n, n))
 
     x0 = np.array([0.0 if v.value is None else float(v.value) for v in xs])
+    bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)) or np.any(cl != cu))
     prob = NLPEqProblem(f_fn, g_fn, c_fn, jac, x0, hess=hess, obj_hess=obj_hess,
                         name=f"pyomo:{model.name}", metadata={"pyomo_vars": [v.name for v in xs],
-                                                              "sign": sign})
+                                                              "pyomo_cons": [c.name for c in cons],
+                                                              "sign": sign},
+                        lb=lb if bounded else None, ub=ub if bounded else None,
+                        cl=cl if bounded else None, cu=cu if bounded else None)
 
     def accept_result(result: Any) -> None:
         # the Pyomo solver interface loads through its solution loader (load_on_accept False)

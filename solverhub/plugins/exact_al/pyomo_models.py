@@ -1,5 +1,6 @@
 """Pyomo models for ``exact-al`` beyond the hand-coded problems (tests, the validation set of
-``benchmarks/bench_exact_al.py``): equality-constrained, unbounded, smooth.
+``benchmarks/bench_exact_al.py``): smooth; equality-constrained and unbounded except
+:func:`chain_on_floor`.
 
 * :func:`hanging_chain` -- a chain of ``n_links`` rigid links of equal length between two fixed
   points, at rest (least potential energy): the classic COPS hanging-chain set-up (endpoints
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hanging_chain", "equilibrium"]
+__all__ = ["hanging_chain", "equilibrium", "chain_on_floor"]
 
 
 def hanging_chain(n_links: int = 200, length: float = 4.0, a: float = 1.0, b: float = 3.0) -> Any:
@@ -65,3 +66,28 @@ def equilibrium(n: int = 30, m: int = 5, seed: int = 0) -> Any:
     mod.total = pe.Constraint(expr=sum(pe.exp(mod.x[i]) for i in range(n))
                               == float(np.exp(xs).sum()))
     return mod
+
+
+def chain_on_floor(n_links: int = 60, floor: float = 0.5, length: float = 4.0, a: float = 1.0,
+                   b: float = 3.0) -> Any:
+    """:func:`hanging_chain` with bounds and inequalities: every point at or above ``floor``
+    (variable bounds ``y_i >= floor``; the free chain sags below it) and each link at most
+    ``length / n_links`` long (``<=`` inequalities, active at the optimum since a longer chain
+    hangs lower)."""
+    import pyomo.environ as pe
+
+    N = int(n_links)
+    h = float(length) / N
+    m = pe.ConcreteModel(name=f"chain_on_floor_{N}")
+    t = np.linspace(0.0, 1.0, N + 1)
+    y0 = np.maximum(a + (b - a) * t - 1.5 * t * (1 - t), floor + 0.1)
+    m.x = pe.Var(range(N + 1), initialize=dict(enumerate(t)))
+    m.y = pe.Var(range(N + 1), initialize=dict(enumerate(y0)), bounds=(floor, None))
+    m.x[0].fix(0.0)
+    m.y[0].fix(a)
+    m.x[N].fix(1.0)
+    m.y[N].fix(b)
+    m.energy = pe.Objective(expr=sum(h * (m.y[i - 1] + m.y[i]) / 2 for i in range(1, N + 1)))
+    m.link = pe.Constraint(range(1, N + 1), rule=lambda mm, i: (mm.x[i] - mm.x[i - 1]) ** 2
+                           + (mm.y[i] - mm.y[i - 1]) ** 2 <= h ** 2)
+    return m

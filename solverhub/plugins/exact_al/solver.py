@@ -172,15 +172,20 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                                                                  "of each distance to a bound")
     barrier_kappa_d: float = Field(1e-5, ge=0, description="damping kappa_d mu (distance) of "
                                                            "one-sided bounds (IPOPT's)")
+    barrier_primal_dual: bool = Field(True, description="the Newton matrix's barrier block: "
+                                                        "primal-dual z / distance with bound "
+                                                        "multipliers z of their own (IPOPT's "
+                                                        "Sigma); False: the primal mu / "
+                                                        "distance^2")
     barrier_extrapolate: bool = Field(True, description="after each barrier subproblem, move the "
                                                         "point along the central path to the "
                                                         "next mu (one KKT solve)")
-    barrier_infeasibility_tol: float = Field(1e-6, gt=0, description="locally infeasible when a "
-                                                                     "subproblem fails at a point "
-                                                                     "where the projected gradient "
-                                                                     "of ||violation||^2/2 is at "
-                                                                     "most this times "
-                                                                     "max(1, ||J||_F) ||violation||")
+    barrier_infeasibility_tol: float = Field(
+        1e-6, gt=0, description="bounds/inequalities: locally infeasible when feasibility "
+                                "restoration (min ||violation||^2 on the bounds, run when the "
+                                "violation stalls or a subproblem fails) ends with violation "
+                                "above tolerance and first-order optimality at most this times "
+                                "max(1, ||J||_F) ||violation||")
     bound_push: float = Field(1e-2, gt=0, description="initial point: pushed min(bound_push "
                                                       "max(1, |bound|), bound_frac width) inside "
                                                       "each bound (IPOPT's kappa_1)")
@@ -267,6 +272,15 @@ class _Evaluator:
 
     def objective_hessian(self, x: np.ndarray) -> Any:
         H = self.p.objective_hessian(x)
+        return H if self.sf == 1.0 else self.sf * H
+
+    def newton_hessian(self, x: np.ndarray, lam: np.ndarray) -> Any:
+        """The matrix of the Newton system when the problem gives its own (a barrier
+        subproblem's primal-dual Hessian), else None (the Hessian of the Lagrangian)."""
+        nh = getattr(self.p, "newton_hessian", None)
+        if nh is None:
+            return None
+        H = nh(x, self.raw_lam(lam))
         return H if self.sf == 1.0 else self.sf * H
 
 
@@ -403,6 +417,7 @@ class ExactAL(SolverBase[ExactALOptions]):
     _xp: Any = None
     _factor_time: float = 0.0   # duration of the last dense factorization (inertia test)
     last_multipliers: np.ndarray | None = None  # of the last solve's returned point (unscaled)
+    _inertia_scale: Any = None  # a barrier subproblem's scale of its Hessian for zero pivots
 
     # ------------------------------------------------------------------ helpers
     def _ggt_extremes(self, J: Any) -> tuple[float, float]:
@@ -459,8 +474,11 @@ class ExactAL(SolverBase[ExactALOptions]):
         Jd = _dense(J)
         # zero pivots are judged against the unshifted K's entries (a large shift t makes the
         # Schur complement G (H + tI)^-1 G' small next to t, but not zero)
-        scale = max(float(np.max(np.abs(Hd), initial=0.0)), float(np.max(np.abs(Jd), initial=0.0)),
-                    reg, 1e-300)
+        # (a barrier subproblem's diagonal mu / distance^2 grows without bound near the bounds
+        # and would make every small pivot look zero: it gives the scale of its other entries)
+        h_scale = self._inertia_scale() if self._inertia_scale is not None else \
+            float(np.max(np.abs(Hd), initial=0.0))
+        scale = max(h_scale, float(np.max(np.abs(Jd), initial=0.0)), reg, 1e-300)
         t, tries = 0.0, 0
         while True:
             halt = limit_status(self._deadline)
@@ -618,6 +636,8 @@ class ExactAL(SolverBase[ExactALOptions]):
         kkt = math.inf
         infeasible_run = 0
         max_step = getattr(problem, "max_step", None)
+        self._inertia_scale = getattr(problem, "inertia_scale", None)
+        accept_step = getattr(problem, "accept_step", None)
         infeasible_at = getattr(problem, "locally_infeasible_at", None)
         while True:
             b = -np.concatenate([pt["gl"], pt["c"]])
@@ -718,6 +738,11 @@ class ExactAL(SolverBase[ExactALOptions]):
             H = ev.hessian(x, lam)
             ev.hess += 1
             Hm = H if o.merit_hessian == "lagrangian" else ev.objective_hessian(x)
+            Hn = ev.newton_hessian(x, lam)
+            if Hn is not None:
+                # a barrier subproblem: the Newton matrix has the primal-dual barrier block
+                # z / distance (barrier.py); the merit's gradient keeps the exact Hessian
+                H = Hn
             sparse = sp.issparse(H) or sp.issparse(J)
             xi_G, lmax_G = self._ggt_extremes(J)
             Hf = _fro(H)
@@ -926,6 +951,8 @@ class ExactAL(SolverBase[ExactALOptions]):
                 if np.all(np.isfinite(lam_ls)) and float(gl_ls @ gl_ls) < float(new["gl"] @ new["gl"]):
                     new = {**new, "lam": lam_ls, "gl": gl_ls}
                     info["multiplier_resets"] = info.get("multiplier_resets", 0) + 1
+            if accept_step is not None:
+                accept_step(x, new["x"])  # a barrier subproblem updates its bound multipliers
             pt = new
             k += 1
             info["last_step"] = alpha
