@@ -1,0 +1,257 @@
+"""exact-al with bounds and inequality constraints (issue 22): the barrier loop on
+Hock-Schittkowski problems against SciPy's SLSQP and trust-constr run here, local infeasibility,
+bad bounds, fixed variables, the kind's sign-aware KKT check, Pyomo models through sh.solve and
+SolverFactory (duals), S2MPJ problems with bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import Bounds, NonlinearConstraint, minimize
+
+import solverhub as sh
+from solverhub.core.interrupt import clear_stop, request_stop
+from solverhub.plugins.exact_al import testproblems as tp
+from solverhub.plugins.exact_al.problem import NLPEqKind, NLPEqProblem, bounded_kkt_residuals
+from solverhub.plugins.exact_al.s2mpj import available as s2mpj_available
+
+needs_s2mpj = pytest.mark.skipif(s2mpj_available() is not None,
+                                 reason=f"S2MPJ problems absent: {s2mpj_available()}")
+
+
+def _scipy_best(prob: NLPEqProblem) -> float:
+    """The better of SLSQP and trust-constr (objectives of points feasible to 1e-6)."""
+    lb, ub = prob.bounds()
+    cl, cu = prob.constraint_bounds()
+    out = []
+    for method in ("SLSQP", "trust-constr"):
+        x0 = np.clip(prob.x0, lb, ub)
+        hess = {} if method == "SLSQP" else {"hess": prob.objective_hessian}
+        con = NonlinearConstraint(prob.constraints, cl, cu, jac=prob.jacobian,
+                                  hess=lambda x, v: prob.lagrangian_hessian(x, v)
+                                  - prob.objective_hessian(x))
+        r = minimize(prob.objective, x0, jac=prob.gradient, method=method, constraints=[con],
+                     bounds=Bounds(lb, ub), options={"maxiter": 2000}, **hess)
+        if bounded_kkt_residuals(prob, r.x)["constraint_violation"] <= 1e-6:
+            out.append(float(r.fun))
+    assert out, "no SciPy peer found a feasible point"
+    return min(out)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.optimize.OptimizeWarning")
+@pytest.mark.parametrize("name", sorted(tp.ALL_BOUNDED))
+def test_hs_with_bounds_and_inequalities_match_scipy(name):
+    prob = tp.ALL_BOUNDED[name]()
+    res = sh.solve(prob, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL, (res.status, res.error, res.info.get("termination"))
+    best = _scipy_best(tp.ALL_BOUNDED[name]())
+    assert res.objective <= best + 1e-6 * max(1.0, abs(best))
+    assert abs(res.objective - prob.reference_objective) <= 1e-6 * max(1.0, abs(prob.reference_objective))
+    # the kind's own check: sign-constrained multipliers, bounds and constraint violation
+    assert res.metrics["kkt_residual"] <= 1e-4 and not res.corrections
+    lb, ub = prob.bounds()
+    assert np.all(res.x >= lb) and np.all(res.x <= ub)  # an interior method stays inside
+    assert res.info["barrier"] is True and res.info["barrier_subproblems"] >= 1
+    assert len(res.info["multipliers"]) == prob.m and len(res.info["bound_multipliers"]) == prob.n
+
+
+def test_multipliers_have_the_kkt_signs():
+    # HS21: 10 x1 - x2 >= 10 inactive at (2, 0); x1 >= 2 active: z_1 <= 0 (L = f + lam'c + z'x)
+    res = sh.solve(tp.hs21(), solver="exact-al")
+    z = np.array(res.info["bound_multipliers"])
+    assert z[0] == pytest.approx(-0.04, abs=1e-6) and abs(z[1]) < 1e-6
+    assert abs(res.info["multipliers"][0]) < 1e-4  # the tolerance of the last subproblem
+    # HS35: x1 + x2 + 2 x3 <= 3 active, lam >= 0 (= 2/9 by the KKT conditions)
+    res = sh.solve(tp.hs35(), solver="exact-al")
+    assert res.info["multipliers"][0] == pytest.approx(2 / 9, abs=1e-6)
+
+
+def test_infeasible_inequalities_are_locally_infeasible():
+    res = sh.solve(tp.disk_halfplane(), solver="exact-al")
+    assert res.status == sh.Status.INFEASIBLE
+    assert res.termination == sh.TerminationCondition.LOCALLY_INFEASIBLE
+    assert "locally infeasible" in res.info["termination"]
+    # the point returned is the least-violation one: x1 = x2, violation stationary
+    assert res.x[0] == pytest.approx(res.x[1], abs=1e-5)
+    assert res.info["constraint_violation"] > 0.1
+
+
+def test_infeasible_bounds_against_an_equality():
+    # x1 + x2 = 5 with 0 <= x <= 1: violation 3 at x = (1, 1), the corner of the box
+    prob = NLPEqProblem(f=lambda x: x @ x, grad=lambda x: 2 * x, c=lambda x: np.array([x.sum()]),
+                        jac=lambda x: np.ones((1, 2)), hess=lambda x, lam: 2 * np.eye(2),
+                        x0=[0.5, 0.5], lb=[0.0, 0.0], ub=[1.0, 1.0], cl=[5.0], cu=[5.0])
+    res = sh.solve(prob, solver="exact-al")
+    assert res.termination == sh.TerminationCondition.LOCALLY_INFEASIBLE
+    assert np.allclose(res.x, [1.0, 1.0], atol=1e-5)
+
+
+def _box(**kw):
+    base = dict(f=lambda x: x @ x, grad=lambda x: 2 * x, c=lambda x: np.array([x.sum()]),
+                jac=lambda x: np.ones((1, 2)), hess=lambda x, lam: 2 * np.eye(2), x0=[0.5, 0.5])
+    base.update(kw)
+    return NLPEqProblem(**base)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"lb": [0.0, 2.0], "ub": [1.0, 1.0]}, r"lb > ub .*variable 1: lb\[1\] = 2 > ub\[1\] = 1"),
+    ({"cl": [3.0], "cu": [1.0]}, r"cl > cu .*constraint 0"),
+    ({"lb": [0.0, 0.0, 0.0]}, "lb has 3 entries, expected n = 2"),
+    ({"cl": [0.0]}, "give both cl and cu"),
+    ({"lb": [np.nan, 0.0]}, "lb has NaN"),
+    ({"cl": [np.inf], "cu": [np.inf]}, "infinite bound on both sides"),
+])
+def test_bad_bounds_are_clear_errors(kw, match):
+    with pytest.raises(sh.BadInputError, match=match):
+        sh.solve(_box(**kw), solver="exact-al")
+
+
+def test_bad_bounds_exit_2_on_the_cli(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "badbox.py").write_text(
+        "import numpy as np\nfrom solverhub.plugins.exact_al.problem import NLPEqProblem\n"
+        "def make():\n    return NLPEqProblem(f=lambda x: x @ x, grad=lambda x: 2 * x,\n"
+        "        c=lambda x: np.zeros(0), jac=lambda x: np.zeros((0, 2)),\n"
+        "        x0=[0.5, 0.5], lb=[1.0, 0.0], ub=[0.0, 1.0])\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-m", "solverhub", "solve", "py:badbox:make",
+                          "--solver", "exact-al", "--allow-code"], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=600)
+    assert out.returncode == 2, out.stderr
+    assert "lb > ub" in out.stderr and "lb[0] = 1 > ub[0] = 0" in out.stderr
+
+
+def test_fixed_variables_are_constants():
+    # x3 fixed at 2 by lb == ub: min (x1 - 1)^2 + (x2 - 2)^2 + x3^2 s.t. x1 + x2 + x3 <= 4
+    prob = NLPEqProblem(f=lambda x: (x[0] - 1) ** 2 + (x[1] - 2) ** 2 + x[2] ** 2,
+                        grad=lambda x: np.array([2 * (x[0] - 1), 2 * (x[1] - 2), 2 * x[2]]),
+                        c=lambda x: np.array([x.sum()]), jac=lambda x: np.ones((1, 3)),
+                        hess=lambda x, lam: 2 * np.eye(3), x0=[0.0, 0.0, 0.0],
+                        lb=[-np.inf, -np.inf, 2.0], ub=[np.inf, np.inf, 2.0], cl=[-np.inf], cu=[4.0])
+    res = sh.solve(prob, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL and res.info["fixed_variables"] == 1
+    # x1 + x2 <= 2 active: x = (0.5, 1.5, 2), f = 0.25 + 0.25 + 4
+    assert np.allclose(res.x, [0.5, 1.5, 2.0], atol=1e-6)
+    assert res.objective == pytest.approx(4.5, abs=1e-7)
+    # the fixed variable's multiplier from stationarity: grad f_3 + lam = -z_3 -> z_3 = -(4 + 1)
+    assert res.info["bound_multipliers"][2] == pytest.approx(-5.0, abs=1e-5)
+
+
+def test_equality_with_a_right_hand_side():
+    # cl = cu = 1 (no bounds otherwise): the equality x1 + x2 = 1, solved through the barrier
+    # path's shift alone
+    res = sh.solve(_box(cl=[1.0], cu=[1.0]), solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL and np.allclose(res.x, [0.5, 0.5], atol=1e-7)
+
+
+def test_kind_check_sees_bounds_and_signs():
+    kind = NLPEqKind()
+    prob = tp.hs35()
+    good = np.array([4 / 3, 7 / 9, 4 / 9])
+    assert kind.verify(prob, good).optimal_ok
+    # a point outside the bounds is not optimal, whatever its gradient
+    bad = kind.verify(prob, np.array([-1.0, 1.0, 1.0]))
+    assert not bad.optimal_ok and bad.residuals["constraint_violation"] >= 1.0
+    # on the active constraint but with the wrong multiplier sign (the unconstrained
+    # minimiser's direction points into the feasible set): x = (1.5, 1.5, 0) has x3 = 0 active
+    r = bounded_kkt_residuals(prob, np.array([1.0, 1.0, 0.5]))
+    assert r["kkt_residual"] > 1e-2
+
+
+def test_stop_request_returns_a_point():
+    request_stop()
+    try:
+        res = sh.solve(tp.hs71(), solver="exact-al")
+    finally:
+        clear_stop()
+    assert res.status == sh.Status.INTERRUPTED and res.x is not None
+
+
+# ------------------------------------------------------------------ Pyomo
+pe = pytest.importorskip("pyomo.environ")
+
+
+def _hs71_model():
+    m = pe.ConcreteModel()
+    m.x = pe.Var(range(4), bounds=(1, 5), initialize={0: 1, 1: 5, 2: 5, 3: 1})
+    m.o = pe.Objective(expr=m.x[0] * m.x[3] * (m.x[0] + m.x[1] + m.x[2]) + m.x[2])
+    m.prod = pe.Constraint(expr=m.x[0] * m.x[1] * m.x[2] * m.x[3] >= 25)
+    m.sq = pe.Constraint(expr=sum(m.x[i] ** 2 for i in range(4)) == 40)
+    return m
+
+
+def test_pyomo_bounds_and_inequalities_through_sh_solve():
+    m = _hs71_model()
+    res = sh.solve(m, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    assert res.objective == pytest.approx(17.0140173, abs=1e-6)
+    assert pe.value(m.x[0]) == pytest.approx(1.0, abs=1e-6)
+    # a maximisation with a ranged constraint and a domain bound
+    m2 = pe.ConcreteModel()
+    m2.x = pe.Var(domain=pe.NonNegativeReals, initialize=0.3)
+    m2.y = pe.Var(initialize=0.0)
+    m2.o = pe.Objective(expr=m2.x + m2.y, sense=pe.maximize)
+    m2.r = pe.Constraint(expr=pe.inequality(-1, m2.x - m2.y, 1))
+    m2.d = pe.Constraint(expr=m2.x ** 2 + m2.y ** 2 <= 4)
+    res2 = sh.solve(m2, solver="exact-al")
+    assert res2.status == sh.Status.OPTIMAL and res2.objective == pytest.approx(8 ** 0.5, abs=1e-7)
+
+
+def test_pyomo_solver_factory_bounds_inequalities_and_duals():
+    from pyomo.contrib.solver.common.factory import SolverFactory as NewFactory
+    from pyomo.contrib.solver.common.results import TerminationCondition
+
+    m = _hs71_model()
+    res = NewFactory("solverhub_exact-al").solve(m)
+    assert res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    assert res.incumbent_objective == pytest.approx(17.0140173, abs=1e-6)
+    duals = res.solution_loader.get_duals()
+    # IPOPT's multipliers of HS71 (its tutorial's output: lambda = (-0.5522, 0.1615) in
+    # L = f + lam'g); Pyomo's convention is the sensitivity of the optimum: -lam
+    assert duals[m.prod] == pytest.approx(0.55229366, abs=1e-5)
+    assert duals[m.sq] == pytest.approx(-0.16146856, abs=1e-5)
+    rc = res.solution_loader.get_reduced_costs()
+    assert rc[m.x[0]] == pytest.approx(1.08787121, abs=1e-5)  # x1 at its lower bound 1
+    assert abs(rc[m.x[1]]) < 1e-6
+
+
+def test_pyomo_legacy_factory_fills_dual_suffix():
+    m = pe.ConcreteModel()
+    m.x = pe.Var(bounds=(2, 5), initialize=3)
+    m.y = pe.Var(initialize=3)
+    m.o = pe.Objective(expr=m.x + m.y)
+    m.c = pe.Constraint(expr=m.y >= 1)
+    m.dual = pe.Suffix(direction=pe.Suffix.IMPORT)
+    m.rc = pe.Suffix(direction=pe.Suffix.IMPORT)
+    r = pe.SolverFactory("solverhub_exact-al").solve(m)
+    assert str(r.solver.termination_condition) == "optimal"
+    assert pe.value(m.x) == pytest.approx(2.0, abs=1e-7)
+    assert m.dual[m.c] == pytest.approx(1.0, abs=1e-6)   # raising the bound 1 raises f by 1
+    assert m.rc[m.x] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_pyomo_infeasible_model_is_locally_infeasible():
+    from pyomo.contrib.solver.common.factory import SolverFactory as NewFactory
+    from pyomo.contrib.solver.common.results import TerminationCondition
+
+    m = pe.ConcreteModel()
+    m.x = pe.Var(bounds=(0, 1), initialize=0.5)
+    m.y = pe.Var(bounds=(0, 1), initialize=0.5)
+    m.o = pe.Objective(expr=m.x + m.y)
+    m.c = pe.Constraint(expr=m.x + m.y >= 3)
+    res = NewFactory("solverhub_exact-al").solve(m, raise_exception_on_nonoptimal_result=False,
+                                                 load_solutions=False)
+    assert res.termination_condition == TerminationCondition.locallyInfeasible
+
+
+# ------------------------------------------------------------------ S2MPJ
+@needs_s2mpj
+def test_s2mpj_problem_with_bounds_and_inequalities():
+    prob = sh.load_problem("s2mpj:HS21")
+    assert prob.has_bounds_or_inequalities
+    res = sh.solve(prob, solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL and res.objective == pytest.approx(-99.96, abs=1e-6)
