@@ -92,6 +92,8 @@ class BarrierMap:
         self._h_scale = 1.0
         self._h_cache: tuple[Any, Any] | None = None
         self.primal_dual = True
+        self.scaling: tuple[float, np.ndarray | None] | None = None
+        self.scaling_max_gradient: float | None = None
         self.z_lo: np.ndarray | None = None
         self.z_up: np.ndarray | None = None
 
@@ -317,6 +319,14 @@ class BarrierMap:
         sub = NLPEqProblem(self.f, self.grad, self.c, self.jac, v0, hess=self.hess,
                            obj_hess=self.obj_hess, lam0=lam0, name=f"{self.p.name} (barrier mu={mu:.3g})",
                            source=self.p.source, derivative_check=False)
+        # validated once as the problem it came from: no evaluations at each subproblem's start
+        sub._validated_x0 = sub.x0.copy()
+        sub._m = self.m
+        if self.scaling is None and self.scaling_max_gradient is not None:
+            from solverhub.plugins.exact_al.solver import gradient_scaling
+
+            self.scaling = gradient_scaling(sub, self.scaling_max_gradient)
+        sub.gradient_scaling = self.scaling  # type: ignore[attr-defined]  # IPOPT: once, at the start
         sub.max_step = self.max_step  # type: ignore[attr-defined]  # read by the line search
         sub.locally_infeasible_at = self._infeasible_at  # type: ignore[attr-defined]
         sub.inertia_scale = self.inertia_scale  # type: ignore[attr-defined]  # the inertia test's
@@ -445,6 +455,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
     deadline = deadline_of(t0, time_limit)
     bm = BarrierMap(problem, kappa_d=o.barrier_kappa_d)
     bm.primal_dual = o.barrier_primal_dual
+    bm.scaling_max_gradient = o.scaling_max_gradient if o.scaling == "gradient" else None
     bm.tolerance, bm.infeasibility_tol = o.tolerance, o.barrier_infeasibility_tol
     v = bm.initial_point(o.bound_push, o.bound_frac)
     lam_b = None if problem.lam0 is None else bm.sub_multipliers(problem.lam0)

@@ -547,8 +547,10 @@ class ExactAL(SolverBase[ExactALOptions]):
             raise BadInputError(f"exact-al: sketch={o.sketch!r} works on a dense K of size n + m = "
                                 f"{N} > {dense_cap} (device {o.device!r}); use sketch='exact' "
                                 f"(sparse factorization)")
-        sf, sc = gradient_scaling(problem, o.scaling_max_gradient) if o.scaling == "gradient" \
-            else (1.0, None)
+        # a barrier subproblem carries the scaling computed once for the whole barrier loop
+        fixed_scaling = getattr(problem, "gradient_scaling", None)
+        sf, sc = (1.0, None) if o.scaling != "gradient" else fixed_scaling \
+            if fixed_scaling is not None else gradient_scaling(problem, o.scaling_max_gradient)
         ev = _Evaluator(problem, sf, sc)
         x = problem.x0.copy()
         lam = np.zeros(m) if problem.lam0 is None else ev.scaled_lam(problem.lam0.copy())
