@@ -658,7 +658,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                 # A barrier subproblem asks its problem (the violation of the bounded constraints
                 # on the box, whose slacks make G'c = 0 mean nothing)
                 if infeasible_at is not None:
-                    stationary, why = infeasible_at(pt["x"])
+                    stationary, why = infeasible_at(pt["x"], pt["c_raw"])
                 else:
                     Jc = float(np.linalg.norm(np.asarray(pt["J_raw"].T @ pt["c_raw"]).ravel()))
                     stationary = Jc <= o.infeasibility_tol * max(_fro(pt["J_raw"]), 1e-300) * cn
