@@ -230,8 +230,9 @@ def test_s2mpj_loader_params_and_refusals():
     np.testing.assert_allclose(p.constraints(x), q.constraints(x), atol=1e-9)
     with pytest.raises(sh.BadInputError, match="no such S2MPJ problem"):
         sh.load_problem("s2mpj:NOSUCHPROBLEM")
-    with pytest.raises(sh.BadInputError, match="inequality|bounds"):
-        sh.load_problem("s2mpj:HS21")
+    # bounds and inequalities load with them (issue 22; refused before the barrier loop)
+    h = sh.load_problem("s2mpj:HS21")
+    assert h.has_bounds_or_inequalities and np.isfinite(h.bounds()[0]).all()
     names = list_problems(max_n=100)
     assert "HS6" in names and "BT9" in names and 60 <= len(names) <= 90
 
