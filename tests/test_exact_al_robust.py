@@ -124,6 +124,35 @@ def test_inertia_from_ldl():
     assert kkt_inertia(K)[2] == 1
 
 
+def test_sparse_inertia_shift_agrees_with_the_dense_one():
+    # above INERTIA_DENSE_CAP the inertia comes from QDLDL's sparse LDL'; on problems the dense
+    # path can also do, both pick the same shift (the reduced Hessian's smallest eigenvalue
+    # decides it; the dense path runs without the sparse one's 1e-8 dual regularization)
+    pytest.importorskip("qdldl")
+    import math
+
+    from solverhub.plugins.exact_al.solver import ExactAL
+
+    rng = np.random.default_rng(5)
+    for trial in range(6):
+        n, m = 60, 20
+        A = sp.random(n, n, 0.1, random_state=trial)
+        H = (A + A.T).tocsr() * 0.5 + sp.diags(rng.uniform(-1.0 if trial % 2 else 0.5, 3.0, n))
+        G = sp.random(m, n, 0.2, random_state=100 + trial).tocsr() + sp.eye(m, n, format="csr")
+        solver = ExactAL()
+        solver._deadline, solver._factor_time, solver._inertia_scale = math.inf, 0.0, None
+        t_dense = solver._inertia_shift(H, G, 0.0, 1e-6, 0.0)[0]
+        t_sparse = solver._sparse_inertia_shift(H, G, 0.0, 0.0)[0]
+        assert t_sparse == t_dense, (trial, t_dense, t_sparse)
+
+
+def test_inertia_above_the_dense_cap_uses_the_sparse_factorization():
+    pytest.importorskip("qdldl")
+    res = sh.solve(tp.lukvle1(3000), solver="exact-al")   # n + m = 5998 > 2000
+    assert res.status == sh.Status.OPTIMAL and res.info["hessian_check"] == "inertia"
+    assert res.info["inertia_factorizations"] >= res.iterations
+
+
 def _saddle_problem():
     # f = x1^2 + x2^4/4 - x2^2/2 + x3^2 on x1 - x3 = 0: x0 = 0 is a KKT point with reduced
     # Hessian eigenvalue -1 (a saddle); the minima are x2 = +-1, f = -1/4

@@ -402,6 +402,12 @@ def reduced_hessian_lambda_min(H: Any, J: Any, deadline: float = math.inf
     return float(w[0]), proj(V[:, 0]), "lanczos"
 
 
+def _have_qdldl() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("qdldl") is not None
+
+
 class _Stop(Exception):
     """A time limit or Ctrl-C between factorizations or line-search trials."""
 
@@ -470,6 +476,8 @@ class ExactAL(SolverBase[ExactALOptions]):
         (a rank-deficient G) switch the dual regularization ``reg_rank`` on. Returns
         ``(t, reg, factorizations)``."""
         n, m = H.shape[0], J.shape[0]
+        if n + m > INERTIA_DENSE_CAP:
+            return self._sparse_inertia_shift(H, J, reg, t_last)
         Hd = _dense(H)
         Jd = _dense(J)
         # zero pivots are judged against the unshifted K's entries (a large shift t makes the
@@ -510,6 +518,52 @@ class ExactAL(SolverBase[ExactALOptions]):
                 raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
                                             f"against entries of K up to {scale:.3g})")
 
+    def _sparse_inertia_shift(self, H: Any, J: Any, reg: float, t_last: float
+                              ) -> tuple[float, float, int]:
+        """:meth:`_inertia_shift` above ``INERTIA_DENSE_CAP`` (n + m): the inertia from the D
+        of a sparse LDL' (QDLDL, approximate minimum degree ordering, no pivoting: Sylvester's
+        law on the signs of D) of ``[[H + t I, G'], [G, -delta I]]``, ``delta = max(reg, 1e-8
+        scale)`` (QDLDL needs the diagonal; with ``delta`` > 0 the matrix is quasi-definite once
+        ``H + t I`` is positive definite on the null space of G, so a factorization exists). A
+        failed factorization (a zero pivot) counts as the wrong inertia: the shift grows."""
+        import qdldl
+
+        n, m = H.shape[0], J.shape[0]
+        Hs, Js = sp.csr_matrix(H), sp.csr_matrix(J)
+        h_scale = self._inertia_scale() if self._inertia_scale is not None else \
+            float(np.max(np.abs(Hs.data), initial=0.0))
+        scale = max(h_scale, float(np.max(np.abs(Js.data), initial=0.0)), reg, 1e-300)
+        delta = max(reg, 1e-8 * scale)
+        eye_n = sp.identity(n, format="csr")
+        t, tries = 0.0, 0
+        while True:
+            halt = limit_status(self._deadline)
+            if halt is None and time.perf_counter() + self._factor_time > self._deadline:
+                halt = Status.TIME_LIMIT
+            if halt is not None:
+                raise _Stop(halt)
+            tf = time.perf_counter()
+            K = sp.bmat([[Hs + t * eye_n, Js.T], [Js, -delta * sp.identity(m)]], format="csc") \
+                if m else (Hs + t * eye_n).tocsc()
+            try:
+                D = np.asarray(qdldl.Solver(K).factors()[1]).ravel()
+                tol = (n + m) * np.finfo(float).eps * scale
+                ok = bool(np.all(np.isfinite(D))) and int(np.sum(D > tol)) == n \
+                    and int(np.sum(D < -tol)) == m
+            except (RuntimeError, ValueError):
+                ok = False
+            self._factor_time = time.perf_counter() - tf
+            tries += 1
+            if ok:
+                return t, reg, tries
+            if t == 0.0:
+                t = max(t_last / 3.0, 1e-20) if t_last > 0 else 1e-4
+            else:
+                t *= 8.0 if t_last > 0 else 100.0
+            if t > 1e12 * max(1.0, scale):
+                raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
+                                            f"against entries of K up to {scale:.3g})")
+
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> Result:
         t0 = time.perf_counter()
@@ -539,7 +593,8 @@ class ExactAL(SolverBase[ExactALOptions]):
         if o.hessian_check == "auto":
             check = "nullspace" if n <= 500 else "curvature"
         elif o.hessian_check == "inertia":
-            check = "inertia" if N <= INERTIA_DENSE_CAP else "curvature"
+            # above the dense cap: QDLDL's sparse LDL' when installed (OSQP's dependency)
+            check = "inertia" if N <= INERTIA_DENSE_CAP or _have_qdldl() else "curvature"
         else:
             check = o.hessian_check
         dense_cap = 5000 if self._xp is None else DEVICE_DENSE_CAP
