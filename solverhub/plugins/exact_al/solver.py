@@ -120,7 +120,8 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
         "inertia", description="how positive definiteness of Z'BZ is tested: nullspace (dense "
                                "eigenvalues), curvature (inertia-free dx'B dx >= xi_B ||dx||^2), "
                                "inertia (robust: the inertia of K from a dense LDL' when n + m "
-                               "<= 2000, else curvature plus the final second-order check); "
+                               "<= 2000, above from QDLDL's sparse LDL' when installed, else "
+                               "curvature plus the final second-order check); "
                                "auto (the paper preset): nullspace when n <= 500, else curvature")
     scaling: Literal["gradient", "none"] = Field(
         "gradient", description="gradient (robust, IPOPT's rule): f and each c_i scaled by "
@@ -172,7 +173,8 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                                                                  "of each distance to a bound")
     barrier_kappa_d: float = Field(1e-5, ge=0, description="damping kappa_d mu (distance) of "
                                                            "one-sided bounds (IPOPT's)")
-    barrier_primal_dual: bool = Field(True, description="the Newton matrix's barrier block: "
+    barrier_primal_dual: bool = Field(True, description="bounds/inequalities: the Newton "
+                                                        "matrix's barrier block: "
                                                         "primal-dual z / distance with bound "
                                                         "multipliers z of their own (IPOPT's "
                                                         "Sigma); False: the primal mu / "
