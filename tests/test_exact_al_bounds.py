@@ -162,6 +162,28 @@ def test_kind_check_sees_bounds_and_signs():
     assert r["kkt_residual"] > 1e-2
 
 
+def test_restoration_stops_on_a_stop_request():
+    # least_squares has no stop hook: the restoration's residual callback raises on a stop
+    # request (a restoration on S2MPJ LUKVLI2 ran 15 s past a 30 s limit)
+    from solverhub.plugins.exact_al.barrier import BarrierMap
+
+    bm = BarrierMap(tp.disk_halfplane())
+    calls = []
+    orig = bm.violation
+
+    def counting(x):
+        calls.append(1)
+        if len(calls) == 3:
+            request_stop()
+        return orig(x)
+    bm.violation = counting  # type: ignore[method-assign]
+    try:
+        x, rr, rel_opt = bm.restoration(np.array([0.2, 0.1]))
+    finally:
+        clear_stop()
+    assert len(calls) == 3 and rel_opt == np.inf and np.isfinite(rr)
+
+
 def test_stop_request_returns_a_point():
     request_stop()
     try:

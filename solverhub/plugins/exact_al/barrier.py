@@ -34,7 +34,7 @@ import scipy.sparse as sp
 
 from solverhub.core.observers import Notifier
 from solverhub.core.result import Result, SolutionStatus, Status, TerminationCondition
-from solverhub.core.timing import deadline_of
+from solverhub.core.timing import deadline_of, limit_status
 from solverhub.plugins.exact_al.problem import NLPEqProblem, bounded_kkt_residuals
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ def _push(v: np.ndarray, lo: np.ndarray, up: np.ndarray, k1: float, k2: float) -
         v = np.where(np.isfinite(lo), np.maximum(v, lo + pl), v)
         v = np.where(np.isfinite(up), np.minimum(v, up - pu), v)
     return v
+
+
+class _RestorationStopped(Exception):
+    """The time limit or Ctrl-C inside the feasibility restoration."""
 
 
 class _Memo:
@@ -132,6 +136,7 @@ class BarrierMap:
         self._h_scale = 1.0
         self._h_cache: tuple[Any, Any] | None = None
         self.primal_dual = True
+        self.deadline = math.inf
         self.scaling: tuple[float, np.ndarray | None] | None = None
         self.scaling_max_gradient: float | None = None
         self.z_lo: np.ndarray | None = None
@@ -417,11 +422,28 @@ class BarrierMap:
             return xx
 
         sparse = sp.issparse(self.p.jacobian(x0))
-        sol = least_squares(lambda xf: self.violation(full(xf)), x0[free],
-                            jac=lambda xf: self._cols(self._violation_jac(full(xf))),
-                            bounds=(lb[free], ub[free]), method="trf",
-                            tr_solver="lsmr" if sparse else "exact", x_scale="jac",
-                            ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=200 + 10 * self.nx)
+        best: list[Any] = [x0[free].copy(), math.inf]
+
+        def fun(xf: np.ndarray) -> np.ndarray:
+            # least_squares has no stop hook: the time limit and Ctrl-C end it from here (a
+            # restoration on S2MPJ LUKVLI2 ran 15 s past a 30 s limit)
+            if limit_status(self.deadline) is not None:
+                raise _RestorationStopped
+            r = self.violation(full(xf))
+            rn = float(np.linalg.norm(r))
+            if rn < best[1]:
+                best[0], best[1] = xf.copy(), rn
+            return r
+
+        try:
+            sol = least_squares(fun, x0[free],
+                                jac=lambda xf: self._cols(self._violation_jac(full(xf))),
+                                bounds=(lb[free], ub[free]), method="trf",
+                                tr_solver="lsmr" if sparse else "exact", x_scale="jac",
+                                ftol=1e-12, xtol=1e-12, gtol=1e-12, max_nfev=200 + 10 * self.nx)
+        except _RestorationStopped:
+            # stopped: the least violation seen, with no optimality claim
+            return full(best[0]), float(best[1]), math.inf
         xr = full(sol.x)
         rr = float(np.linalg.norm(sol.fun))
         # first-order optimality of min ||r||^2 / 2 on the box relative to ||J|| ||r||
@@ -506,6 +528,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
     deadline = deadline_of(t0, time_limit)
     bm = BarrierMap(problem, kappa_d=o.barrier_kappa_d)
     bm.primal_dual = o.barrier_primal_dual
+    bm.deadline = deadline
     bm.scaling_max_gradient = o.scaling_max_gradient if o.scaling == "gradient" else None
     bm.tolerance, bm.infeasibility_tol = o.tolerance, o.barrier_infeasibility_tol
     v = bm.initial_point(o.bound_push, o.bound_frac)
@@ -611,6 +634,10 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
                           termination=TerminationCondition.LOCALLY_INFEASIBLE,
                           solution_status=SolutionStatus.INFEASIBLE)
         xr, rr, opt = bm.restoration(x)
+        halt = limit_status(deadline)
+        if halt is not None:
+            info["termination"] = f"stopped in the feasibility restoration (mu = {mu:.3g})"
+            return finish(halt, x, lam_b, mu)
         if bm.confirms_infeasibility(rr, opt):
             info["termination"] = (f"locally infeasible: the barrier subproblem mu = {mu:.3g} "
                                    f"ended {res.status.value}, and feasibility restoration ends "
