@@ -277,3 +277,26 @@ def test_s2mpj_problem_with_bounds_and_inequalities():
     assert prob.has_bounds_or_inequalities
     res = sh.solve(prob, solver="exact-al")
     assert res.status == sh.Status.OPTIMAL and res.objective == pytest.approx(-99.96, abs=1e-6)
+
+
+def test_second_order_check_on_the_active_set():
+    # f = x1^2 - x2^2 on -1 <= x2 <= 1: x = (0, 0) is a saddle (x2 free: curvature -2); at
+    # x2 = 1 - 1e-9 with a large bound multiplier x2 is active and x1 alone has curvature 2
+    import math
+
+    from solverhub.plugins.exact_al.barrier import BarrierMap
+
+    prob = NLPEqProblem(f=lambda x: x[0] ** 2 - x[1] ** 2, grad=lambda x: np.array([2 * x[0], -2 * x[1]]),
+                        c=lambda x: np.zeros(0), jac=lambda x: np.zeros((0, 2)),
+                        hess=lambda x, lam: np.diag([2.0, -2.0]), x0=[0.0, 0.0],
+                        lb=[-np.inf, -1.0], ub=[np.inf, 1.0])
+    bm = BarrierMap(prob)
+    bm.mu = 1e-9
+    bm.init_bound_multipliers(np.array([0.0, 0.0]))
+    lmin, _ = bm.active_set_curvature(np.array([0.0, 0.0]), np.zeros(0), math.inf)
+    assert lmin == pytest.approx(-2.0)
+    v = np.array([0.0, 1.0 - 1e-9])
+    bm.init_bound_multipliers(v)
+    bm.z_up[1] = 2.0  # the multiplier of x2 <= 1 at the solution
+    lmin, how = bm.active_set_curvature(v, np.zeros(0), math.inf)
+    assert lmin == pytest.approx(2.0) and "1 active" in how
