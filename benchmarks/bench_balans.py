@@ -101,6 +101,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "presolve_off": {"backend_options": {"highs": {"presolve": "off"}}},
     "nostall": {"initial_stall": None},
     "share08": {"initial_share": 0.8, "initial_stall": None},
+    # issue 21 tuning (tuning half only): an earlier end of the first phase, shorter sub-MIPs
+    "early": {"initial_min_share": 0.1, "initial_stall": 0.1},
+    "sub05": {"sub_time_limit": 1.5},
 }
 
 

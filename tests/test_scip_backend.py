@@ -275,3 +275,54 @@ def test_highs_presolve_guard_switches_presolve_off_where_it_would_outlast_the_l
         assert "presolve" not in b.solve(10.0).info
     finally:
         b.close()
+
+
+# ------------------------------------------------------------------ the learnt first phase
+def _set_partitioning(n_cols: int = 60, n_rows: int = 12, seed: int = 3):
+    """A feasible set-partitioning model: a planted partition of the rows plus random columns."""
+    import scipy.sparse as sp
+
+    from solverhub.core.mip import MIPProblem
+
+    rng = np.random.default_rng(seed)
+    cols = [list(range(k, min(k + 3, n_rows))) for k in range(0, n_rows, 3)]  # the planted partition
+    while len(cols) < n_cols:
+        cols.append(sorted(rng.choice(n_rows, size=int(rng.integers(1, 4)), replace=False).tolist()))
+    rows = [r for j, c in enumerate(cols) for r in c]
+    idx = [j for j, c in enumerate(cols) for _ in c]
+    A = sp.csr_matrix((np.ones(len(rows)), (rows, idx)), shape=(n_rows, n_cols))
+    n = len(cols)
+    return MIPProblem(c=rng.integers(1, 20, n).astype(float), A=A, row_lower=np.ones(n_rows),
+                      row_upper=np.ones(n_rows), col_lower=np.zeros(n), col_upper=np.ones(n),
+                      integrality=np.ones(n, dtype=bool), name="setpart")
+
+
+def test_set_partitioning_features():
+    from solverhub.plugins.balans.solver import first_phase_backend, is_set_partitioning
+
+    p = _set_partitioning()
+    assert is_set_partitioning(p)
+    assert first_phase_backend(p, "highs") == "highs"  # too small to matter: the default backend
+    assert not is_set_partitioning(knapsack(n=30, m=3, seed=1))
+    q = _set_partitioning()
+    q.row_lower[:] = 0.0  # set packing rows (<= 1) are not partitioning
+    assert not is_set_partitioning(q)
+
+
+def test_first_backend_runs_the_first_solve_on_scip_and_continue_resumes_it(monkeypatch):
+    from solverhub.plugins.balans import solver as bsolver
+
+    monkeypatch.setattr(bsolver, "PARTITION_MIN_COLS", 1)  # the auto rule fires on the small model
+    p = _set_partitioning(n_cols=300, n_rows=40, seed=5)
+    res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=8,
+                   first_backend="auto", sub_time_limit=0.3)
+    assert res.info["first_backend"] == "scip"
+    assert res.x is not None and p.check(res.x).feasible
+    assert set(res.info.get("sub_backends") or {"highs"}) == {"highs"}  # sub-MIPs stay on `backend`
+    plain = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=8, sub_time_limit=0.3)
+    assert plain.info["first_backend"] == "highs"
+
+
+def test_first_backend_unknown_name_is_bad_input():
+    with pytest.raises(sh.BadInputError, match="nosuch"):
+        sh.solve(knapsack(n=10, m=2, seed=1), solver="balans", time_limit=1.0, first_backend="nosuch")

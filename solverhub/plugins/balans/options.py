@@ -25,6 +25,12 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
 
     backend: str = Field("highs", description="MIP backend (registry name): first solve, root LP, and "
                                               "the sub-MIPs unless sub_backends is set")
+    first_backend: str | None = Field(
+        None, description="backend of the first full-problem solve (registry name) when it differs "
+                          "from `backend` (which keeps the root LP and the sub-MIPs); 'auto': "
+                          "chosen from cheap model features (first_phase_backend: SCIP for "
+                          "set-partitioning models, where HiGHS is slow to a first solution, "
+                          "`backend` otherwise); None: `backend`. Ignored with a portfolio (raced)")
     sub_backends: list[str] | None = Field(
         None, description="backends for the sub-MIPs (registry names); with more than one, a "
                           "Thompson-sampling bandit picks one per iteration from the same rewards")
@@ -137,6 +143,7 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
         pm.get_meta("acceptance", self.acceptance)
         for name in self.stopping:
             pm.get_meta("stopping", name)
-        for name in [self.backend, *(self.sub_backends or [])]:
+        first = [self.first_backend] if self.first_backend not in (None, "auto") else []
+        for name in [self.backend, *(self.sub_backends or []), *first]:
             pm.get_backend(name)
         return self

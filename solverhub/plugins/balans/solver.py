@@ -34,7 +34,8 @@ from solverhub.plugins.balans.guard import DeadlineBackend
 from solverhub.plugins.balans.options import BalansOptions
 from solverhub.plugins.balans.stop.rules import MaxIterations, NoImprovement, Optimality, TimeLimit, gap_closed
 
-__all__ = ["BalansSolver", "objective_is_integral", "round_bound"]
+__all__ = ["BalansSolver", "first_phase_backend", "is_set_partitioning", "objective_is_integral",
+           "round_bound"]
 
 log = logging.getLogger("solverhub.balans")
 
@@ -63,6 +64,37 @@ def round_bound(p: MIPProblem, bound: float, integral: bool) -> float:
     if not integral or not math.isfinite(bound):
         return bound
     return math.ceil(bound - p.offset - 1e-6) + p.offset
+
+
+#: the learnt first phase (first_backend="auto"): a set-partitioning model (every column binary,
+#: at least this share of the rows sum(x) = 1 over unit coefficients) of at least PARTITION_MIN_COLS
+#: columns has its first solve on SCIP. Chosen on the tuning half (air04: HiGHS's first incumbent
+#: at 12 s alone, none within 30 s under load, SCIP's at 3.8 s); docs/balans.md
+PARTITION_MIN_SHARE = 0.95
+PARTITION_MIN_COLS = 5000
+
+
+def is_set_partitioning(p: MIPProblem, min_share: float = PARTITION_MIN_SHARE) -> bool:
+    """True when every column is binary and at least ``min_share`` of the rows are set-partitioning
+    rows (an equality to 1 over coefficients all 1)."""
+    m = p.A.shape[0]
+    if m == 0 or not bool(np.all(p.integrality & (p.col_lower >= 0) & (p.col_upper <= 1))):
+        return False
+    A = p.A.tocsr()
+    eq = (p.row_lower == p.row_upper) & (np.abs(p.row_upper - 1.0) <= 1e-9)
+    # rows whose coefficients are all 1: their sum equals their length
+    counts = np.diff(A.indptr)
+    non_unit = np.bincount(np.repeat(np.arange(m), counts)[A.data != 1.0], minlength=m)
+    part = eq & (non_unit == 0) & (counts > 0)
+    return float(part.mean()) >= min_share
+
+
+def first_phase_backend(p: MIPProblem, default: str) -> str:
+    """The learnt first phase: the backend of the first full-problem solve from cheap features of
+    the model (no probe solve): SCIP for large set-partitioning models, ``default`` otherwise."""
+    if p.n >= PARTITION_MIN_COLS and is_set_partitioning(p):
+        return "scip"
+    return default
 
 
 @dataclass
@@ -285,6 +317,13 @@ class _Run:
         self.searches: dict[str, BackgroundSearch] = {}
         names = [opts.backend] + [b for b in (opts.portfolio or []) if b != opts.backend]
         self.portfolio = names if len(names) > 1 else []
+        #: the backend of the first full-problem solve (the portfolio races its own)
+        self.first_name = opts.backend
+        if not self.portfolio and opts.first_backend == "auto":
+            self.first_name = first_phase_backend(problem, opts.backend)
+        elif not self.portfolio and opts.first_backend is not None:
+            self.first_name = opts.first_backend
+        self.info["first_backend"] = self.first_name
 
     # ------------------------------------------------------------------ helpers
     def now(self) -> float:
@@ -347,7 +386,7 @@ class _Run:
         for name in o.repair:
             comp = pm.get_meta("repair", name)
             repair.append((name, comp.factory(**o.repair_params.get(name, {}))))
-        named = {o.backend, *(o.sub_backends or []), *(o.portfolio or [])}
+        named = {o.backend, self.first_name, *(o.sub_backends or []), *(o.portfolio or [])}
         stray = set(o.backend_options) - named
         if stray:
             raise BadInputError(f"solver 'balans': backend_options names backends not in use "
@@ -398,7 +437,7 @@ class _Run:
         try:
             # the run's backend is built first (a model build is part of the run); the others when
             # first used, and only where their predicted build fits (_build)
-            backend = self._build(self.opts.backend, force=True)
+            backend = self._build(self.first_name, force=True)
             status = self._initial_solution(backend, backends)
             iterations = 0
             if status is None and not stop_requested():  # Ctrl-C: no root LP, no loop
@@ -901,7 +940,10 @@ class _Run:
                 left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset[str]())
-                search = self.searches.get(sub.name) if is_continue else None
+                # "continue": the paused search on this backend, or (no portfolio) the first
+                # solve's, whichever backend it runs on
+                search = (self.searches.get(sub.name) or (None if self.portfolio else self.search)
+                          if is_continue else None)
                 resumable = search is not None and not search.finished
                 if resumable:
                     pass  # the paused first solve goes on (below), no restart
