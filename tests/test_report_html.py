@@ -183,7 +183,9 @@ def test_plot_data_hold_the_profiles_and_the_gaps(run_folder):
     for task in inst["tasks"]:
         r = next(r for r in records if r["solver"] == task["solver"] and r["seed"] == task["seed"]
                  and r["instance"] == MIP)
-        assert task["gap"][-1] == pytest.approx(primal_gap(r["objective"], ref), abs=1e-6)
+        # a solver without incumbent times (ortools-scip) has no line, only its final answer
+        final = task["end"][1] if task.get("unknown") else task["gap"][-1]
+        assert final == pytest.approx(primal_gap(r["objective"], ref), abs=1e-6)
     histories = [f for f in data["figures"] if f["type"] == "history"]
     assert histories and all(f["instances"][0]["instance"] == BILEVEL for f in histories)
 
@@ -274,10 +276,13 @@ def test_report_html_in_a_headless_browser(run_folder):
                 return out; }""")
             assert ends == {s: pytest.approx(sum(math.isfinite(v) for v in vs) / len(vs))
                             for s, vs in measures.items()}
-            # the convergence plot: the last gap of each line is the task's final gap
+            # the convergence plot: the last gap of each line is the task's final gap; a solver
+            # without incumbent times (ortools-scip here) has no line, only its end marker
             finals = page.evaluate("""() => {
                 const f = window.solverhubReport.figures.find(f => f.type === 'gap');
-                return document.getElementById(f.id).data.filter(t => !(t.meta && t.meta.end))
+                const d = document.getElementById(f.id).data;
+                const lined = new Set(d.filter(t => !t.meta.end).map(t => t.name));
+                return d.filter(t => lined.has(t.name) ? !t.meta.end : t.meta.end)
                     .map(t => [t.name, t.meta.seed, t.customdata[t.customdata.length - 1]]); }""")
             ref = min(r["objective"] for r in records if r["instance"] == MIP)
             assert len(finals) == 4
@@ -300,3 +305,27 @@ def test_report_html_in_a_headless_browser(run_folder):
             assert problems == []
         finally:
             browser.close()
+
+
+def test_incumbents_unknown_shows_unknown_not_a_gap(run_folder, tmp_path):
+    """A solver without incumbent times (ortools-scip): "unknown" primal integral in the tables of
+    report.html and report.md, and no gap line (which would read as a 100 % gap until the end),
+    only its final answer, in the convergence plot and primal_gap.png."""
+    recs = [dict(r) for r in load_run(run_folder)]
+    for r in recs:
+        if r["solver"] == "scip":
+            r["incumbents_unknown"] = True
+    d = tmp_path / "unknown"
+    d.mkdir()
+    (d / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    assert main(["report", str(d)]) == 0
+    page = parse(d / REPORT_HTML)
+    for table in ("instances-gap", "solvers-gap"):
+        scip_rows = [r for r in page.tables[table] if r["attrs"]["data-solver"] == "scip"]
+        assert scip_rows and all(r["cells"]["primal_integral_mean"]["text"] == "unknown"
+                                 for r in scip_rows)
+    gap = next(f for f in json.loads(page.data)["figures"] if f["type"] == "gap")
+    tasks = [t for i in gap["instances"] for t in i["tasks"] if t["solver"] == "scip"]
+    assert tasks and all(t["unknown"] and t["t"] == [] and t["end"] is not None for t in tasks)
+    assert "unknown" in (d / "report.md").read_text()
+    assert (d / "primal_gap.png").stat().st_size > 0

@@ -410,15 +410,25 @@ def primal_gap_figure(groups: Mapping[str, Mapping[str, list]], references: Mapp
     colors = _colors(labels)
     # every curve first: the figure's one scale rule (time and gap axes) sees all of them
     panels = []
+    unknown: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for inst in insts:
         t0, horizon = gap_time_range([r for s in groups[inst] for r in groups[inst][s]])
         curves = {}
         for lab in groups[inst]:
-            ok = [r for r in groups[inst][lab] if _get(r, "status") != "error"]
+            ok = [r for r in groups[inst][lab] if _get(r, "status") != "error"
+                  and not _get(r, "incumbents_unknown")]
             if ok:
                 curves[lab] = _gap_steps(ok, references[inst], t0, horizon)
+        # no incumbent times (ortools-scip): only the answer at the end, a cross, no curve (a
+        # curve would read as a 100 % gap until the end)
+        ends = {lab: [(min(float(t), horizon), float(primal_gap(float(v), references[inst])))
+                      for r in rs if _get(r, "status") != "error" and _get(r, "incumbents_unknown")
+                      for t, v in with_final(r)[-1:] if v is not None]
+                for lab, rs in groups[inst].items()}
+        unknown[inst] = {lab: pts for lab, pts in ends.items() if pts}
         panels.append((inst, t0, horizon, curves))
-    gaxis = gap_axis(g for _, _, _, cs in panels for _, gs in cs.values() for g in gs.ravel())
+    gaxis = gap_axis([g for _, _, _, cs in panels for _, gs in cs.values() for g in gs.ravel()]
+                     + [g for pts in unknown.values() for ps in pts.values() for _, g in ps])
     time_log = wants_log([t0, horizon] for _, t0, horizon, _ in panels)
     lay = _Layout(len(insts), len(labels) + 1, panel_title_lines=2)
     for ax, (inst, t0, horizon, curves) in zip(lay.axes, panels):
@@ -433,6 +443,10 @@ def primal_gap_figure(groups: Mapping[str, Mapping[str, list]], references: Mapp
             changed = np.flatnonzero(np.diff(mean) != 0)
             t_end = grid[changed[-1] + 1] if changed.size else grid[0]
             _end_marker(ax, float(t_end), float(mean[-1]), colors[lab])
+        for lab, pts in unknown[inst].items():
+            shown_end = gaxis.show(np.asarray([g for _, g in pts], dtype=float))
+            ax.plot([t for t, _ in pts], shown_end, marker="x", markersize=6, linestyle="none",
+                    color=colors[lab], clip_on=False, zorder=3)
         what = (reference_kind or {}).get(inst, "reference")
         _title(ax, f"{_short(inst)}\n(gap to {what} {references[inst]:.6g})")
         if time_log:
@@ -452,7 +466,9 @@ def primal_gap_figure(groups: Mapping[str, Mapping[str, list]], references: Mapp
     lay.legend(_handles(colors, labels, band=several))
     lay.title(_truncated("Primal gap over time ("
                          + (("geometric " if gaxis.log else "") + "mean over seeds; " if several
-                            else "") + "marker: last improvement)",
+                            else "") + "marker: last improvement"
+                         + ("; x: final answer, gap unknown before (no incumbent times)"
+                            if any(unknown.values()) else "") + ")",
                          len(insts), len(all_insts)))
     return lay.fig
 

@@ -707,6 +707,9 @@ def _rank_gap_kind(pk: str, ms: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "solved": sum(r.status == "optimal" for r in recs),
             "reached": sum(m["reached"] for m in lm), "wins": wins.get(lab, 0),
             "primal_integral_mean": statistics.fmean(pis) if pis else None,
+            # every integral unknown (no incumbent times, ortools-scip): "unknown", not "-"
+            "primal_integral_unknown": not pis and any(
+                getattr(m["record"], "incumbents_unknown", False) for m in lm),
             "gap_sgm_percent": shifted_geomean((100.0 * m["gap"] for m in lm), GAP_SHIFT_PERCENT),
             "time_to_opt_sgm": shifted_geomean((m["t_opt"] for m in lm), TIME_SHIFT_SECONDS),
             "runtime_mean": statistics.fmean(runtimes) if runtimes else None,
@@ -818,6 +821,13 @@ def solvers_csv(records: Iterable[TaskRecord | dict[str, Any]]) -> str:
     return _csv(rows, fields)
 
 
+def _md_pi(r: dict[str, Any]) -> str:
+    """A row's mean primal integral; "unknown" where the solver reports no incumbent times."""
+    if r.get("primal_integral_mean") is None and r.get("primal_integral_unknown"):
+        return "unknown"
+    return _md_num(r.get("primal_integral_mean"))
+
+
 def _md_num(v: Any, digits: int = 4) -> str:
     if v is None:
         return "-"
@@ -886,7 +896,7 @@ def report_markdown(records: Iterable[TaskRecord | dict[str, Any]], *,
             ["rank", "solver", "tasks", "failures", "solved", "reached opt. value", "wins",
              "mean primal integral", "final gap sgm (%)", "time to opt. sgm (s)", "mean runtime (s)"],
             [[_md_num(r["rank"]), r["solver"], str(r["tasks"]), str(r["failures"]), str(r["solved"]),
-              str(r["reached"]), str(r["wins"]), _md_num(r["primal_integral_mean"]),
+              str(r["reached"]), str(r["wins"]), _md_pi(r),
               _md_num(r["gap_sgm_percent"]), _md_num(r["time_to_opt_sgm"]),
               _md_num(r["runtime_mean"], 3)] for r in rows]))
         parts.append("")
@@ -901,7 +911,7 @@ def report_markdown(records: Iterable[TaskRecord | dict[str, Any]], *,
             parts.append(_md_table(
                 ["rank in grid", "configuration", "wins", "mean primal integral", "final gap sgm (%)",
                  "time to opt. sgm (s)", "failures"],
-                [[_md_num(r["rank_in_group"]), r["solver"], str(r["wins"]), _md_num(r["primal_integral_mean"]),
+                [[_md_num(r["rank_in_group"]), r["solver"], str(r["wins"]), _md_pi(r),
                   _md_num(r["gap_sgm_percent"]), _md_num(r["time_to_opt_sgm"]), str(r["failures"])]
                  for r in rs]))
             parts.append("")
@@ -916,7 +926,7 @@ def report_markdown(records: Iterable[TaskRecord | dict[str, Any]], *,
               _md_num(r["objective_best"], 10),
               _md_num(r["reference"], 10) + (" (best found)" if r["reference_kind"] == "best-found"
                                              else ""),
-              _md_gap(r["gap_best"]), _md_num(r["primal_integral_mean"]),
+              _md_gap(r["gap_best"]), _md_pi(r),
               _md_num(r["runtime_mean"], 3)]
              for r in gap_rows]))
         parts.append("")
@@ -980,7 +990,9 @@ def solver_table(rows: list[dict[str, Any]], title: str | None = None):
     for r in rows:
         t.add_row(_fmt(r["rank"]), escape(r["solver"]), str(r["tasks"]),
                   f"[red]{r['failures']}[/red]" if r["failures"] else "0", str(r["solved"]),
-                  str(r["wins"]), _fmt(r["primal_integral_mean"], 4), _fmt(r["gap_sgm_percent"], 4),
+                  str(r["wins"]), "unknown" if r.get("primal_integral_unknown")
+                  and r["primal_integral_mean"] is None else _fmt(r["primal_integral_mean"], 4),
+                  _fmt(r["gap_sgm_percent"], 4),
                   _fmt(r["time_to_opt_sgm"], 4))
     t.caption = (f"shifted geometric means: gap shift {GAP_SHIFT_PERCENT:g} %, time shift "
                  f"{TIME_SHIFT_SECONDS:g} s; see report.md")

@@ -146,6 +146,8 @@ def _table(table_id: str, columns: list[tuple[str, str, str]], rows: list[dict[s
             raw = "" if raw is None else str(raw)
             shown = (_percent(raw) if how == "pct" else _human(raw) if how == "num"
                      else (raw or "-"))
+            if raw == "" and f == "primal_integral_mean" and row.get("primal_integral_unknown"):
+                shown = "unknown"  # no incumbent times (ortools-scip), not a missing value
             cells.append(f'<td data-field="{_esc(f)}" data-value="{_esc(raw)}" class="{how}">'
                          f'{_esc(shown)}</td>')
         kind = kind_of_row(row) if kind_of_row else row.get("problem_kind", "")
@@ -178,6 +180,13 @@ def _gap_convergence(groups: Mapping[str, Mapping[str, list]], refs: Mapping[str
                 pts = sorted((float(t), primal_gap(float(v), ref)) for t, v in with_final(r)
                              if v is not None)
                 pts = [(t, float(g)) for (t, _), g in zip(pts, snap_gaps([g for _, g in pts]))]
+                if _field(r, "incumbents_unknown"):
+                    # no incumbent times (ortools-scip): only the answer at the end is known; no
+                    # line, which would read as a 100 % gap until then
+                    tasks.append({"solver": lab, "seed": _field(r, "seed"), "t": [], "gap": [],
+                                  "status": _field(r, "status"), "unknown": True,
+                                  "end": [pts[-1][0], pts[-1][1]] if pts else None})
+                    continue
                 # no incumbent before the first: gap 1 from the axis start; the last gap holds
                 t = [t0] + [min(max(p[0], t0), horizon) for p in pts] + [horizon]
                 g = [1.0] + [p[1] for p in pts] + [pts[-1][1] if pts else 1.0]
@@ -301,6 +310,8 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
     inst_kind = {i: kind_of([r for rs in by.values() for r in rs]) for i, by in groups.items()}
     rows = summarize(recs)
     csv_rows = _csv_rows(summary_csv(rows))  # the very strings of summary.csv
+    for shown_row, row in zip(csv_rows, rows):
+        shown_row["primal_integral_unknown"] = row.get("primal_integral_unknown")
     solvers = list(dict.fromkeys(str(_field(r, "solver")) for r in recs))
     colors = {s: to_hex(c) for s, c in _colors(sorted(solvers)).items()}  # the PNGs' colours
     kinds = list(dict.fromkeys(inst_kind.values()))
@@ -323,6 +334,8 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
         ranked = solver_summary(recs)
         if ranked:
             ranked_csv = _csv_rows(_csv_from(ranked, [c[0] for c in SOLVER_COLUMNS]))
+            for shown_row, row in zip(ranked_csv, ranked):
+                shown_row["primal_integral_unknown"] = row.get("primal_integral_unknown")
             parts += ["<h3>Solvers, ranked</h3>",
                       "<p class=note>By the shifted geometric mean of the final primal gap, then "
                       "the mean primal integral, then the time to the optimal value (as "
@@ -570,7 +583,7 @@ _SCRIPT = r"""
       var s = seriesOf(fig, task), last = s.x.length - 1;
       var end = fig.type === "gap" ? task.end : [s.x[last], s.y[last]];
       var sizes = s.x.map(function () { return 0; });
-      traces.push({x: s.x, y: s.y, customdata: s.real, name: task.solver, legendgroup: task.solver,
+      if (!task.unknown) traces.push({x: s.x, y: s.y, customdata: s.real, name: task.solver, legendgroup: task.solver,
                    showlegend: !shown[task.solver], mode: "lines",
                    line: {shape: fig.type === "gap" ? "hv" : "linear", color: DATA.colors[task.solver], width: 1.5},
                    meta: {solver: task.solver, seed: task.seed},
@@ -578,11 +591,15 @@ _SCRIPT = r"""
                      ": %{customdata:.6g} at %{x:.4g}<extra></extra>"});
       if (end) {
         var ey = fig.type === "gap" && fig.ylog ? Math.max(end[1], fig.floor) : end[1];
-        traces.push({x: [end[0]], y: [ey], customdata: [end[1]], legendgroup: task.solver, showlegend: false,
-                     mode: "markers", marker: {color: DATA.colors[task.solver], size: 7},
+        traces.push({x: [end[0]], y: [ey], customdata: [end[1]], legendgroup: task.solver,
+                     showlegend: !!task.unknown && !shown[task.solver],
+                     mode: "markers", marker: {color: DATA.colors[task.solver], size: 7,
+                                               symbol: task.unknown ? "x" : "circle"},
                      name: task.solver, meta: {solver: task.solver, seed: task.seed, end: true},
                      hovertemplate: task.solver + " seed " + task.seed +
-                       " ends: %{customdata:.6g} at %{x:.4g}<extra></extra>"});
+                       " ends: %{customdata:.6g} at %{x:.4g}" +
+                       (task.unknown ? " (gap unknown before: no incumbent times)" : "") +
+                       "<extra></extra>"});
       }
       shown[task.solver] = true;
     });
