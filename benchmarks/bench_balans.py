@@ -104,6 +104,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # issue 21 tuning (tuning half only): an earlier end of the first phase, shorter sub-MIPs
     "early": {"initial_min_share": 0.1, "initial_stall": 0.1},
     "sub05": {"sub_time_limit": 1.5},
+    # the arms that found new bests on the tuning half's default run (mkc, qiu), with continue
+    "arms7": {"destroy": ["crossover", "mutation_25", "mutation_50", "mutation_75", "rins_50",
+                          "rins_75", "continue"]},
+    "auto": {"first_backend": "auto"},
 }
 
 

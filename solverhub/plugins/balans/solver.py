@@ -922,6 +922,16 @@ class _Run:
             dual_before = self.dual_bound
             watchdog = None
             share = self._free_share(nb)
+            # "continue": the paused search on this backend, or (no portfolio) the first solve's,
+            # whichever backend it runs on
+            search = (self.searches.get(sub.name) or (None if self.portfolio else self.search)
+                      if is_continue else None)
+            resumable = search is not None and not search.finished
+            if resumable:
+                # a held search has no set-up to run: it answers at its next poll, as the backend
+                # alone would. Scaling the first solve's longest poll gap by the whole model made
+                # every pull "not fit" and ended runs 8-11 s early (qiu, a loaded machine)
+                share = 0.0
             arm_share[a] = share
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
@@ -940,11 +950,6 @@ class _Run:
                 left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset[str]())
-                # "continue": the paused search on this backend, or (no portfolio) the first
-                # solve's, whichever backend it runs on
-                search = (self.searches.get(sub.name) or (None if self.portfolio else self.search)
-                          if is_continue else None)
-                resumable = search is not None and not search.finished
                 if resumable:
                     pass  # the paused first solve goes on (below), no restart
                 elif is_continue and "interrupt" in caps:
