@@ -315,12 +315,22 @@ def test_first_backend_runs_the_first_solve_on_scip_and_continue_resumes_it(monk
     monkeypatch.setattr(bsolver, "PARTITION_MIN_COLS", 1)  # the auto rule fires on the small model
     p = _set_partitioning(n_cols=300, n_rows=40, seed=5)
     res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=8,
-                   first_backend="auto", sub_time_limit=0.3)
+                   sub_time_limit=0.3)  # first_backend="auto" by default
     assert res.info["first_backend"] == "scip"
     assert res.x is not None and p.check(res.x).feasible
     assert set(res.info.get("sub_backends") or {"highs"}) == {"highs"}  # sub-MIPs stay on `backend`
-    plain = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=8, sub_time_limit=0.3)
+    plain = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=8, sub_time_limit=0.3,
+                     first_backend=None)
     assert plain.info["first_backend"] == "highs"
+
+
+def test_first_backend_auto_is_the_default_and_keeps_highs_elsewhere():
+    from solverhub.plugins.balans.options import BalansOptions
+
+    assert BalansOptions().first_backend == "auto"
+    res = sh.solve(knapsack(n=30, m=3, seed=1), solver="balans", time_limit=30.0, seed=0,
+                   max_iterations=2, sub_time_limit=0.3)
+    assert res.info["first_backend"] == "highs"
 
 
 def test_first_backend_unknown_name_is_bad_input():

@@ -26,7 +26,7 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
     backend: str = Field("highs", description="MIP backend (registry name): first solve, root LP, and "
                                               "the sub-MIPs unless sub_backends is set")
     first_backend: str | None = Field(
-        None, description="backend of the first full-problem solve (registry name) when it differs "
+        "auto", description="backend of the first full-problem solve (registry name) when it differs "
                           "from `backend` (which keeps the root LP and the sub-MIPs); 'auto': "
                           "chosen from cheap model features (first_phase_backend: SCIP for "
                           "set-partitioning models, where HiGHS is slow to a first solution, "
