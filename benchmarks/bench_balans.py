@@ -200,6 +200,9 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         out["time_lp"] = res.info.get("time_lp")
         out["solver_budget"] = res.info.get("budget")  # what the host left after reading
         out["backends_skipped"] = res.info.get("backends_skipped")
+        out["first_backend"] = res.info.get("first_backend")  # the learnt first phase's choice
+        out["stopped_for_setup"] = res.info.get("stopped_for_setup")
+        out["time_to_first"] = res.info.get("time_to_first")
         pf = res.info.get("portfolio")
         if pf:  # what the portfolio chose: the race's winner, its turns, the sub-MIP backends
             out["portfolio"] = {"first": pf.get("first"), "race_seconds": pf.get("race_seconds"),

@@ -311,7 +311,7 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
     rows = summarize(recs)
     csv_rows = _csv_rows(summary_csv(rows))  # the very strings of summary.csv
     for shown_row, row in zip(csv_rows, rows):
-        shown_row["primal_integral_unknown"] = row.get("primal_integral_unknown")
+        shown_row["primal_integral_unknown"] = "1" if row.get("primal_integral_unknown") else ""
     solvers = list(dict.fromkeys(str(_field(r, "solver")) for r in recs))
     colors = {s: to_hex(c) for s, c in _colors(sorted(solvers)).items()}  # the PNGs' colours
     kinds = list(dict.fromkeys(inst_kind.values()))
@@ -335,7 +335,7 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
         if ranked:
             ranked_csv = _csv_rows(_csv_from(ranked, [c[0] for c in SOLVER_COLUMNS]))
             for shown_row, row in zip(ranked_csv, ranked):
-                shown_row["primal_integral_unknown"] = row.get("primal_integral_unknown")
+                shown_row["primal_integral_unknown"] = "1" if row.get("primal_integral_unknown") else ""
             parts += ["<h3>Solvers, ranked</h3>",
                       "<p class=note>By the shifted geometric mean of the final primal gap, then "
                       "the mean primal integral, then the time to the optimal value (as "
