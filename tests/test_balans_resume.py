@@ -95,7 +95,7 @@ def test_highs_paused_solve_lets_go_on_interrupt():
 def test_balans_pauses_the_first_solve_and_continue_pulls_resume_it():
     """The watchdog cuts the first solve right after its first incumbent; with resume_search the
     search is paused (not ended), "continue" pulls resume it, and it ends with the run."""
-    # HiGHS alone does not finish it in 40 s (the quickstart's instance)
+    # HiGHS alone does not finish it in 40 s (the quickstart's instance until issue 21)
     p = sh.load_problem("generate:independent_set?n_nodes=1500&seed=1")
     # "continue" alone: with other arms it is chosen by reward per second (timing-dependent)
     opts = dict(destroy=["continue"], initial_min_share=0.0, initial_share=0.01,
