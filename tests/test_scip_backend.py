@@ -336,3 +336,17 @@ def test_first_backend_auto_is_the_default_and_keeps_highs_elsewhere():
 def test_first_backend_unknown_name_is_bad_input():
     with pytest.raises(sh.BadInputError, match="nosuch"):
         sh.solve(knapsack(n=10, m=2, seed=1), solver="balans", time_limit=1.0, first_backend="nosuch")
+
+
+def test_balans_turns_presolve_off_only_where_it_would_outlast_the_whole_limit():
+    from solverhub.core.observers import NULL_NOTIFIER
+    from solverhub.plugins.balans.options import BalansOptions
+    from solverhub.plugins.balans.solver import _Run
+    from solverhub.plugins.highs.backend import PRESOLVE_SECONDS_PER_NNZ
+
+    run = _Run(BalansOptions(), knapsack(n=30, m=3, seed=1), 30.0, 0, NULL_NOTIFIER)
+    b = run._make_backend("highs")
+    try:
+        assert b.presolve_seconds_per_nnz == PRESOLVE_SECONDS_PER_NNZ and b.presolve_share == 1.0
+    finally:
+        b.close()

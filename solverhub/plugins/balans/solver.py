@@ -515,6 +515,11 @@ class _Run:
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
+            # presolve off only where it is predicted to outlast the whole limit: at half of it
+            # (the backend's default) fast0507's first solve at 30 s lost presolve on a loaded
+            # machine and ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s
+            # late (issue 21, docs/balans.md)
+            kwargs.setdefault("presolve_share", 1.0)
         try:
             return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
