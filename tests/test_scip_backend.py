@@ -345,8 +345,11 @@ def test_balans_turns_presolve_off_only_where_it_would_outlast_the_whole_limit()
     from solverhub.plugins.highs.backend import PRESOLVE_SECONDS_PER_NNZ
 
     run = _Run(BalansOptions(), knapsack(n=30, m=3, seed=1), 30.0, 0, NULL_NOTIFIER)
-    b = run._make_backend("highs")
+    b = run._build("highs", force=True)
     try:
-        assert b.presolve_seconds_per_nnz == PRESOLVE_SECONDS_PER_NNZ and b.presolve_share == 1.0
+        assert b._backend.presolve_seconds_per_nnz == PRESOLVE_SECONDS_PER_NNZ
+        assert b._backend.presolve_share == 1.0  # the first solve: the whole limit
+        run._sub_presolve_share()
+        assert b._backend.presolve_share == _Run.SUB_PRESOLVE_SHARE == 0.5  # sub-MIPs: half
     finally:
-        b.close()
+        b._backend.close()

@@ -450,6 +450,7 @@ class _Run:
                                     force=name == self.opts.backend)
                     if b is not None:
                         nbs[name] = b
+                self._sub_presolve_share()
                 twin = nbs[self.opts.backend]
                 subs = [nbs[b] for b in sub_names if b in nbs]
                 status = self._root_lp(twin)
@@ -502,6 +503,20 @@ class _Run:
         backends[key] = DeadlineBackend(self._make_backend(name), self.deadline)
         return backends[key]
 
+    #: share of a sub-MIP's limit its predicted HiGHS presolve may take (the first solve: all)
+    SUB_PRESOLVE_SHARE = 0.5
+
+    def _sub_presolve_share(self) -> None:
+        """After the first phase: the HiGHS backends of the neighbourhoods (the first solve's own,
+        where it is reused) predict presolve against half a sub-MIP's limit, unless the user set
+        ``presolve_share`` in ``backend_options``."""
+        for key, b in self._backends.items():
+            name = key.split(" ")[0]
+            inner = getattr(b, "_backend", None)
+            if name == "highs" and hasattr(inner, "presolve_share") \
+                    and "presolve_share" not in self.opts.backend_options.get(name, {}):
+                inner.presolve_share = self.SUB_PRESOLVE_SHARE
+
     def _make_backend(self, name: str):
         """The backend ``name`` over the minimised problem, with ``backend_options[name]``. HiGHS gets
         the feasibility-jump guard by default (its feasibility jump ignores time limits)."""
@@ -515,10 +530,10 @@ class _Run:
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
-            # presolve off only where it is predicted to outlast the whole limit: at half of it
-            # (the backend's default) fast0507's first solve at 30 s lost presolve on a loaded
-            # machine and ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s
-            # late (issue 21, docs/balans.md)
+            # the first solve: presolve off only where it is predicted to outlast the whole limit.
+            # At half of it fast0507's first solve at 30 s lost presolve on a loaded machine and
+            # ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s late. The
+            # sub-MIPs keep half (_sub_presolve_share), where a late presolve hits the deadline
             kwargs.setdefault("presolve_share", 1.0)
         try:
             return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
