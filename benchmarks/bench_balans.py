@@ -120,6 +120,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
                           "rins_75", "continue"]},
     "auto": {"first_backend": "auto"},
     "highsfirst": {"first_backend": None},  # before issue 21's learnt first phase
+    # diagnosis (issue 21): HiGHS's feasibility jump in the first solve without Balans's guard
+    "fjon": {"backend_options": {"highs": {"fj_seconds_per_nnz": None}}},
 }
 
 
