@@ -303,6 +303,9 @@ def test_set_partitioning_features():
     p = _set_partitioning()
     assert is_set_partitioning(p)
     assert first_phase_backend(p, "highs") == "highs"  # too small to matter: the default backend
+    big = _set_partitioning(n_cols=6000, n_rows=40, seed=1)
+    assert first_phase_backend(big, "highs") == "scip"
+    assert first_phase_backend(big, "ortools-scip") == "ortools-scip"  # a user's backend is kept
     assert not is_set_partitioning(knapsack(n=30, m=3, seed=1))
     q = _set_partitioning()
     q.row_lower[:] = 0.0  # set packing rows (<= 1) are not partitioning

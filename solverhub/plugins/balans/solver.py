@@ -91,8 +91,9 @@ def is_set_partitioning(p: MIPProblem, min_share: float = PARTITION_MIN_SHARE) -
 
 def first_phase_backend(p: MIPProblem, default: str) -> str:
     """The learnt first phase: the backend of the first full-problem solve from cheap features of
-    the model (no probe solve): SCIP for large set-partitioning models, ``default`` otherwise."""
-    if p.n >= PARTITION_MIN_COLS and is_set_partitioning(p):
+    the model (no probe solve): SCIP for large set-partitioning models, ``default`` otherwise. The
+    rule was learnt against HiGHS: another ``default`` (a user's choice) is kept."""
+    if default == "highs" and p.n >= PARTITION_MIN_COLS and is_set_partitioning(p):
         return "scip"
     return default
 
