@@ -28,9 +28,10 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
     first_backend: str | None = Field(
         "auto", description="backend of the first full-problem solve (registry name) when it differs "
                           "from `backend` (which keeps the root LP and the sub-MIPs); 'auto': "
-                          "chosen from cheap model features (first_phase_backend: SCIP for "
-                          "set-partitioning models, where HiGHS is slow to a first solution, "
-                          "`backend` otherwise); None: `backend`. Ignored with a portfolio (raced)")
+                          "chosen from cheap model features (first_phase_backend: with backend "
+                          "'highs', SCIP for large set-partitioning models, where HiGHS is slow "
+                          "to a first solution; `backend` otherwise); None: `backend`. Ignored "
+                          "with a portfolio (raced)")
     sub_backends: list[str] | None = Field(
         None, description="backends for the sub-MIPs (registry names); with more than one, a "
                           "Thompson-sampling bandit picks one per iteration from the same rewards")
