@@ -569,6 +569,17 @@ class _Run:
         assert self.search is not None  # called by the paused search itself
         self._bound_from_search(self.search)
 
+    def _held_stretch(self, search: BackgroundSearch) -> float:
+        """The longest poll gap of a held whole-problem search so far (its set-up and time held
+        excluded; less the feasibility jump's predicted worst case where that ran: the heuristic
+        runs once, at its start)."""
+        stats = getattr(search.backend, "poll_stats", None)
+        stats = stats() if stats is not None else {}
+        gap = float(stats.get("max_poll_gap") or 0.0)
+        if stats.get("feasibility_jump"):
+            gap -= float(stats.get("feasibility_jump_worst_case") or 0.0)
+        return max(gap, 0.0)
+
     def _bound_from_search(self, search: BackgroundSearch) -> None:
         caps = getattr(search.backend, "capabilities", frozenset[str]())
         pr = search.progress()
@@ -948,15 +959,22 @@ class _Run:
             search = (self.searches.get(sub.name) or (None if self.portfolio else self.search)
                       if is_continue else None)
             resumable = search is not None and not search.finished
+            held = 0.0
             if resumable:
-                # a held search has no set-up to run: it answers at its next poll, as the backend
-                # alone would. Scaling the first solve's longest poll gap by the whole model made
-                # every pull "not fit" and ended runs 8-11 s early (qiu, a loaded machine)
+                # a held search has no set-up to run: it answers at its next poll, within its own
+                # longest poll gap so far, which it keeps back from the time left. Scaling the
+                # first solve's set-up and gaps by the whole model (1.5x) made every pull "not
+                # fit" and ended runs 8-11 s early (qiu, a loaded machine); keeping nothing back
+                # let pulls near the deadline end 1.7-2.8 s late (gen-cflss-400)
+                assert search is not None
+                held = self._held_stretch(search)
                 share = 0.0
             arm_share[a] = share
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
-            elif not self._fits(left, share):
+            elif (left <= held + 0.05) if resumable else not self._fits(left, share):
+                if resumable:
+                    arm_share[a] = math.inf  # no later pick of it either (no zero-time pulls)
                 # presolve and set-up run before the backend polls its interrupt: a solve started
                 # now would end past the deadline (fast0507: 2.2 s late from a proximity sub-MIP;
                 # the 80k set cover: 7 s late from a RINS sub-MIP's presolve)
@@ -967,7 +985,7 @@ class _Run:
                 # (a first stretch of a new kind outran its prediction by 0.7 s on gen-is-1500), and
                 # so does the proxy, for every solve of this iteration, instead of the run's
                 # largest overrun
-                reserve = 1.5 * self._predicted_stretch(share)
+                reserve = held if resumable else 1.5 * self._predicted_stretch(share)
                 left = max(left - reserve, 1e-3)
                 limit = min(nb.time_limit if nb.time_limit is not None else sub_limit, left)
                 caps = getattr(sub, "capabilities", frozenset[str]())
@@ -1037,7 +1055,7 @@ class _Run:
                 if gap_before > 0 and self.dual_bound - dual_before >= \
                         nb.info.get("gap_share", 0.1) * gap_before:
                     outcome = Outcome.BETTER  # no new solution, but it closed part of the gap
-            if is_continue:
+            if is_continue and not status.startswith("not_applicable: less time"):
                 continue_log.append([round(t_start, 4), round(continue_slice, 4),
                                      round(cand.runtime if cand is not None else 0.0, 4),
                                      round(watchdog.extended if watchdog is not None
