@@ -514,7 +514,7 @@ class _Run:
         for key, b in self._backends.items():
             name = key.split(" ")[0]
             inner = getattr(b, "_backend", None)
-            if name == "highs" and hasattr(inner, "presolve_share") \
+            if inner is not None and name == "highs" and hasattr(inner, "presolve_share") \
                     and "presolve_share" not in self.opts.backend_options.get(name, {}):
                 inner.presolve_share = self.SUB_PRESOLVE_SHARE
 
