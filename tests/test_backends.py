@@ -276,3 +276,17 @@ def test_stdout_clean():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout == ""
     assert float(out.stderr.strip().splitlines()[-1]) == pytest.approx(7615)
+
+
+def test_highs_solver_deadline_guard_switches_feasibility_jump_off():
+    """HiGHS's feasibility jump checks no time limit: the ``highs`` solver turns it off where its
+    predicted worst case outlasts the limit, and ``deadline_guard=False`` gives HiGHS as it is."""
+    import solverhub as sh
+
+    addr = "generate:set_cover?rows=200&cols=4000&density=0.02&seed=3"
+    guarded = sh.solve(addr, solver="highs", time_limit=0.05)
+    assert guarded.info.get("feasibility_jump") == "off: predicted to outlast the time limit"
+    plain = sh.solve(addr, solver="highs", time_limit=0.05, options={"deadline_guard": False})
+    assert "feasibility_jump" not in plain.info
+    roomy = sh.solve(addr, solver="highs", time_limit=1e4, options={"rel_gap": 0.5})
+    assert "feasibility_jump" not in roomy.info
