@@ -180,3 +180,27 @@ def test_estimator_takes_the_auto_route():
     ref = sh.ConvexReLUClassifier(P=8, solver="cvxpy").fit(X, y)
     assert clf.score(X, y) > 0.9
     assert _rel(clf.objective_, ref.objective_) <= 1e-5
+
+
+def test_conic_polish_certifies_at_high_effective_dimension():
+    # issue 23: polish_method="conic" (CLARABEL on ADMM's nonzero groups and candidate active
+    # rows, rows added while violated) certifies on isotropic 14-d data, within 1e-5 of CLARABEL
+    # on the whole program, and the Newton polish's option default is unchanged
+    pb = _isotropic(200, 14, seed=3)
+    ref = ConvexReluCvxpy().solve(pb)
+    res = sh.solve(pb, solver="convex-relu-admm", polish_method="conic", polish_start=50)
+    assert res.status == sh.Status.OPTIMAL and res.info["polished"]
+    assert res.iterations == 50
+    assert _rel(res.objective, ref.objective) <= 1e-5
+    assert pb.cone_violation(res.x) <= 1e-8
+    assert ConvexReluAdmm().polish_method == "newton"
+
+
+def test_conic_polish_refuses_uncertified_point():
+    # a restricted solve whose rows never settle within max_rounds is not accepted
+    from solverhub.plugins.convex_relu.polish import polish_conic
+
+    pb = _isotropic(120, 10, seed=4)
+    V = ConvexReluAdmm(max_iterations=5, polish=False).solve(pb).x.reshape(pb.c, 2, pb.P, pb.d)
+    out = polish_conic(pb, V, row_tol=1e-9, max_rounds=1)
+    assert not out.accepted and out.x is None and "did not settle" in out.reason

@@ -59,7 +59,7 @@ from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
 from .certify import Certificate, certify_point
-from .polish import PolishOutcome, polish_squared
+from .polish import PolishOutcome, polish_conic, polish_squared
 from .problem import ReLUTraining
 
 __all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
@@ -92,6 +92,14 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish: bool = Field(True, description="squared loss: active-set Newton polishing with a "
                                            "dual certificate (polish.py); false: the paper's "
                                            "ADMM only")
+    polish_method: Literal["newton", "conic"] = Field(
+        "newton", description="newton: the active-set Newton polish (polish.py polish_squared); "
+                              "conic: CLARABEL restricted to ADMM's nonzero groups and their "
+                              "candidate active rows (polish_conic; needs cvxpy), for data of "
+                              "high effective dimension where the Newton polish does not settle")
+    polish_row_tol: float = Field(0.2, gt=0, description="conic polish: rows whose slack is <= "
+                                                         "this times the group's largest |x'u| "
+                                                         "are kept")
     polish_start: int = Field(200, ge=1, description="first polishing attempt; then at 2x, 4x, ...")
     polish_rounds: int = Field(40, ge=1, description="active-set rounds of one polishing "
                                                      "attempt (every attempt that certified on "
@@ -523,6 +531,9 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
 
     def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
+        if self.polish_method == "conic":
+            return polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
+                                gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline)
         return polish_squared(pb, to_host(V), to_host(S) <= 0.0,
                               gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline,
                               max_rounds=self.polish_rounds)

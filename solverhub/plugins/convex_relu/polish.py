@@ -35,9 +35,11 @@ Nothing here is from Bai et al.; their ADMM (admm.py) is unchanged and runs firs
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 from scipy.linalg.blas import dsyrk
 from scipy.optimize import nnls
@@ -46,7 +48,7 @@ from solverhub.core.timing import limit_status
 
 from .problem import ReLUTraining
 
-__all__ = ["PolishOutcome", "polish_squared"]
+__all__ = ["PolishOutcome", "polish_conic", "polish_squared"]
 
 #: Newton stops when its decrement g'H^-1 g falls below this times |f|; the tighter value is
 #: used once the active set has settled but the dual bound is still too loose to certify
@@ -218,7 +220,7 @@ def _newton(A_blocks: list[np.ndarray], z: list[np.ndarray], y: np.ndarray, beta
 def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = None, *,
                    act_tol: float = 1e-2, gap_tol: float = 1e-7, feas_tol: float = 1e-9,
                    max_rounds: int = 100, deadline: float = math.inf,
-                   max_dim: int = 6000) -> PolishOutcome:
+                   max_dim: int = 6000, add_rows: int = 1, drop_rows: int = 1) -> PolishOutcome:
     """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem without eps; see the
     module docstring. ``active`` (c, 2, P, n, bool): ADMM's guess of the rows at equality (its
     s-iterate is zero there), intersected with the rows of slack <= act_tol times the group's
@@ -312,10 +314,10 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                         # dozen variables) gives the tightest valid scaling t below
                         res = Fl - Gk @ nnls(Gk, Fl, maxiter=50 * max(Gk.shape[1], 1))[0]
                     neg = mu < -1e-9 * max(float(np.max(np.abs(mu))), 1e-300)
-                    if neg.any():           # one row at a time: the most negative multiplier
-                        drop = g.active[[int(np.argmin(mu))]]
-                if violated.size:           # and the most violated inactive row
-                    violated = violated[[int(np.argmin(slack[violated]))]]
+                    if neg.any():           # the drop_rows most negative multipliers
+                        drop = g.active[np.argsort(mu)[:min(drop_rows, int(neg.sum()))]]
+                if violated.size:           # and the add_rows most violated inactive rows
+                    violated = violated[np.argsort(slack[violated])[:add_rows]]
                 worst = max(worst, float(np.linalg.norm(res)))
                 if violated.size or drop.size:
                     new_act = (set(g.active.tolist()) - set(drop.tolist())) | set(violated.tolist())
@@ -405,3 +407,99 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
     reason = "certified" if ok else (f"cone violation {viol:.1e}" if viol > feas_tol * 10
                                      else f"certified gap {gap:.1e} > {gap_tol:g}")
     return PolishOutcome(ok, x, f, dual_total, gap, viol, steps_total, rounds_used, reason)
+
+
+def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
+                 gap_tol: float = 1e-7, feas_tol: float = 1e-9, max_rounds: int = 4,
+                 deadline: float = math.inf) -> PolishOutcome:
+    """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem by CLARABEL (through
+    CVXPY) restricted to ADMM's nonzero groups and to their candidate active rows: the rows whose
+    slack is <= ``row_tol`` times the group's largest |x_k'u|. Rows of the restricted solution
+    that violate their cone are added and the restricted problem solved again (up to
+    ``max_rounds`` solves). The point is certified as the ADMM's own iterates are
+    (certify.certify_point: projection onto the full cones and a dual bound of the full
+    program, zero groups included), and accepted only within ``gap_tol``.
+
+    Where the Newton polish's active set does not settle (effective dimension above ~13: the
+    optimum's groups hold 11-20 rows at equality and ADMM guesses hundreds wrong), this needs no
+    exact guess: on make_classification 20-d a quarter to a half of the rows remain
+    (docs/convex_relu.md)."""
+    import cvxpy as cp
+
+    from .certify import certify_point
+
+    X, n, d, P, beta = pb.X, pb.n_samples, pb.d, pb.P, pb.beta
+    Df = pb.D.astype(np.float64)
+    E = 2.0 * Df - 1.0
+    U_out = np.zeros_like(V)
+    solves = 0
+    failed = PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf, 0, 0, "")
+    for j in range(pb.c):
+        y = pb.Y[:, j]
+        groups: list[tuple[int, int]] = []
+        rows: list[np.ndarray] = []
+        for s in (0, 1):
+            for i in range(P):
+                u = V[j, s, i]
+                if not np.any(u):
+                    continue
+                xu = X @ u
+                groups.append((s, i))
+                rows.append(np.flatnonzero(E[:, i] * xu <= row_tol * float(np.max(np.abs(xu)))))
+        G = len(groups)
+        if G == 0:
+            continue
+        # yhat = M u (u: the G groups' weights stacked), one n x d block per group
+        M = np.hstack([(1.0 if s == 0 else -1.0) * (Df[:, i:i + 1] * X) for s, i in groups])
+        settled = False
+        U = np.zeros((G, d))
+        for _ in range(max_rounds):
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                failed.reason = "time limit"
+                return failed
+            Ac = sparse.block_diag([E[K, i][:, None] * X[K] for (s, i), K in zip(groups, rows)],
+                                   format="csr")
+            uv = cp.Variable(G * d)
+            obj = cp.sum_squares(M @ uv - y) / (2.0 * n) + beta * cp.sum(
+                cp.norm(cp.reshape(uv, (G, d), order="C"), 2, axis=1))
+            prob = cp.Problem(cp.Minimize(obj), [Ac @ uv >= 0])
+            opts: dict[str, float] = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}
+            if math.isfinite(remaining):
+                opts["time_limit"] = max(remaining, 1e-3)
+            try:
+                prob.solve(solver="CLARABEL", **opts)
+            except cp.error.SolverError as exc:
+                failed.reason = f"CLARABEL: {exc}"
+                return failed
+            solves += 1
+            if uv.value is None:
+                failed.reason = f"CLARABEL status {prob.status}"
+                return failed
+            U = np.asarray(uv.value).reshape(G, d)
+            added = 0
+            for b, ((_s, i), K) in enumerate(zip(groups, rows)):
+                xu = X @ U[b]
+                viol = np.flatnonzero(E[:, i] * xu < -feas_tol * max(float(np.max(np.abs(xu))),
+                                                                     1e-300))
+                new = np.setdiff1d(viol, K)
+                if new.size:
+                    rows[b] = np.union1d(K, new)
+                    added += new.size
+            if not added:
+                settled = True
+                break
+        if not settled:
+            failed.reason = f"restricted rows did not settle in {max_rounds} solves"
+            return failed
+        for b, (s, i) in enumerate(groups):
+            U_out[j, s, i] = U[b]
+    cert = certify_point(pb, U_out.ravel(), deadline=deadline)
+    x = cert.x
+    gap = cert.relative_gap()
+    cone_viol = pb.cone_violation(x)
+    ok = bool(cone_viol <= feas_tol * 10 and gap <= gap_tol)
+    reason = "certified" if ok else (f"cone violation {cone_viol:.1e}" if cone_viol > feas_tol * 10
+                                     else f"certified gap {gap:.1e} > {gap_tol:g}")
+    bound = cert.bound if cert.bound is not None else -math.inf
+    return PolishOutcome(ok, x, cert.objective, bound, gap, cone_viol, 0, solves, reason)
