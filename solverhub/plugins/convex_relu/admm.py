@@ -100,6 +100,9 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish_row_tol: float = Field(0.2, gt=0, description="conic polish: rows whose slack is <= "
                                                          "this times the group's largest |x'u| "
                                                          "are kept")
+    polish_group_tol: float = Field(0.0, ge=0, lt=1, description="conic polish: groups whose "
+                                                                "norm is <= this times the "
+                                                                "largest are left out (zero)")
     polish_start: int = Field(200, ge=1, description="first polishing attempt; then at 2x, 4x, ...")
     polish_rounds: int = Field(40, ge=1, description="active-set rounds of one polishing "
                                                      "attempt (every attempt that certified on "
@@ -533,6 +536,7 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
         if self.polish_method == "conic":
             return polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
+                                group_tol=self.polish_group_tol,
                                 gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline)
         return polish_squared(pb, to_host(V), to_host(S) <= 0.0,
                               gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline,

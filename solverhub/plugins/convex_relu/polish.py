@@ -410,13 +410,16 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
 
 
 def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
-                 gap_tol: float = 1e-7, feas_tol: float = 1e-9, max_rounds: int = 4,
+                 group_tol: float = 0.0, gap_tol: float = 1e-7, feas_tol: float = 1e-9, max_rounds: int = 4,
                  deadline: float = math.inf) -> PolishOutcome:
     """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem by CLARABEL (through
     CVXPY) restricted to ADMM's nonzero groups and to their candidate active rows: the rows whose
     slack is <= ``row_tol`` times the group's largest |x_k'u|. Rows of the restricted solution
     that violate their cone are added and the restricted problem solved again (up to
-    ``max_rounds`` solves). The point is certified as the ADMM's own iterates are
+    ``max_rounds`` solves). Groups whose norm is <= ``group_tol`` times the largest are left
+    out (zero); a left-out group whose zero block violates its optimality condition (as in the
+    certificate's NNLS) enters, with all its rows, and the problem is solved again.
+    The point is certified as the ADMM's own iterates are
     (certify.certify_point: projection onto the full cones and a dual bound of the full
     program, zero groups included), and accepted only within ``gap_tol``.
 
@@ -438,22 +441,25 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
         y = pb.Y[:, j]
         groups: list[tuple[int, int]] = []
         rows: list[np.ndarray] = []
+        norms = np.linalg.norm(V[j], axis=-1)
+        cut = group_tol * float(np.max(norms)) if norms.size else 0.0
         for s in (0, 1):
             for i in range(P):
                 u = V[j, s, i]
-                if not np.any(u):
+                if not np.any(u) or norms[s, i] <= cut:
                     continue
                 xu = X @ u
                 groups.append((s, i))
                 rows.append(np.flatnonzero(E[:, i] * xu <= row_tol * float(np.max(np.abs(xu)))))
-        G = len(groups)
-        if G == 0:
-            continue
-        # yhat = M u (u: the G groups' weights stacked), one n x d block per group
-        M = np.hstack([(1.0 if s == 0 else -1.0) * (Df[:, i:i + 1] * X) for s, i in groups])
         settled = False
-        U = np.zeros((G, d))
+        U = np.zeros((0, d))
         for _ in range(max_rounds):
+            G = len(groups)
+            if G == 0:
+                settled = True
+                break
+            # yhat = M u (u: the G groups' weights stacked), one n x d block per group
+            M = np.hstack([(1.0 if s == 0 else -1.0) * (Df[:, i:i + 1] * X) for s, i in groups])
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 failed.reason = "time limit"
@@ -486,13 +492,28 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
                 if new.size:
                     rows[b] = np.union1d(K, new)
                     added += new.size
+            # groups left out whose zero block violates its optimality condition
+            # (min over mu >= 0 of ||F_b'lam - G_b'mu|| > beta) enter with all n rows
+            lam = (M @ uv.value - y) / n
+            XtDl = X.T @ (Df * lam[:, None])
+            inside = set(groups)
+            for s in (0, 1):
+                for i in range(P):
+                    if (s, i) in inside:
+                        continue
+                    Fl = (1.0 if s == 0 else -1.0) * XtDl[:, i]
+                    if float(np.linalg.norm(Fl)) > beta and \
+                            nnls(X.T * E[:, i], Fl, maxiter=50 * n)[1] > beta * (1.0 + 1e-6):
+                        groups.append((s, i))
+                        rows.append(np.arange(n))
+                        added += 1
             if not added:
                 settled = True
                 break
         if not settled:
             failed.reason = f"restricted rows did not settle in {max_rounds} solves"
             return failed
-        for b, (s, i) in enumerate(groups):
+        for b, (s, i) in enumerate(groups[:U.shape[0]]):
             U_out[j, s, i] = U[b]
     cert = certify_point(pb, U_out.ravel(), deadline=deadline)
     x = cert.x
