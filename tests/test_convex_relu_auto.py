@@ -50,7 +50,7 @@ def test_route_rule():
     route, why = choose_route(make_synthetic(n=40, d=4, P=8, seed=1))
     assert route == "admm" and "effective dimension" in why
     route, why = choose_route(_isotropic(300, 25))
-    assert route == "clarabel" and "effective dimension" in why
+    assert route == "admm-conic" and "effective dimension" in why
     for loss in ("hinge", "logistic"):
         route, why = choose_route(make_synthetic(n=40, d=4, P=8, loss=loss, seed=1))
         assert route == "clarabel" and loss in why
@@ -69,9 +69,11 @@ def test_auto_names_route_and_matches_clarabel():
     assert res.status == sh.Status.OPTIMAL and _rel(res.objective, ref.objective) <= 1e-5
     high = _isotropic(120, 20)
     res = sh.solve(high, solver="convex-relu-auto")
-    assert res.info["route"] == "clarabel" and res.info["route_solver"] == "convex-relu-cvxpy"
-    assert res.info["conic_solver"] == "CLARABEL"
+    assert res.info["route"] == "admm-conic" and res.info["route_solver"] == "convex-relu-admm"
     assert res.solver == "convex-relu-auto" and res.status == sh.Status.OPTIMAL
+    conic = sh.solve(high, solver="convex-relu-auto", route="clarabel")
+    assert conic.info["route_solver"] == "convex-relu-cvxpy" and conic.info["conic_solver"] == "CLARABEL"
+    assert _rel(res.objective, conic.objective) <= 1e-5
     forced = sh.solve(high, solver="convex-relu-auto", route="admm", time_limit=60)
     assert forced.info["route"] == "admm" and forced.info["route_reason"].startswith("forced")
 
