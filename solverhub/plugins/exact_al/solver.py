@@ -182,6 +182,12 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
     barrier_extrapolate: bool = Field(True, description="after each barrier subproblem, move the "
                                                         "point along the central path to the "
                                                         "next mu (one KKT solve)")
+    barrier_monotone_accept: bool = Field(
+        True, description="bounds/inequalities (departure): in a barrier subproblem a trial step "
+                          "the augmented-Lagrangian merit rejects is still taken when it does "
+                          "not increase the barrier objective or ||c|| and decreases one of "
+                          "them sufficiently (IPOPT's filter conditions against the current "
+                          "point only)")
     barrier_infeasibility_tol: float = Field(
         1e-6, gt=0, description="bounds/inequalities: locally infeasible when feasibility "
                                 "restoration (min ||violation||^2 on the bounds, run when the "
@@ -307,6 +313,21 @@ def _merit(pt: dict[str, Any], mu: float, nu: float) -> float:
     # L_{mu,nu} = f + lam'c + mu/2 ||c||^2 + nu/2 ||grad_x L||^2
     c, gl = pt["c"], pt["gl"]
     return float(pt["f"] + pt["lam"] @ c + 0.5 * mu * (c @ c) + 0.5 * nu * (gl @ gl))
+
+
+def _monotone_progress(pt: dict[str, Any], trial: dict[str, Any], alpha: float, dx: np.ndarray,
+                       beta: float) -> bool:
+    """Departure (barrier subproblems only): the trial neither raises the barrier objective nor
+    ||c||, and lowers ||c|| by the fraction 1e-5 or the objective by beta alpha |grad f' dx|
+    (IPOPT's filter acceptance, eq. 18-20 of Waechter and Biegler 2006, against the current
+    point alone; both quantities non-increasing, so the iterates cannot cycle). The exact AL's
+    ||grad_x L||^2 term rejects most steps from a point far from stationary near a bound."""
+    th0, th1 = float(np.linalg.norm(pt["c"])), float(np.linalg.norm(trial["c"]))
+    f0, f1 = pt["f"], trial["f"]
+    if th1 > th0 or f1 > f0:
+        return False
+    gf = float(pt["g"] @ dx)
+    return th1 <= (1 - 1e-5) * th0 or (gf < 0 and f1 <= f0 + beta * alpha * gf)
 
 
 def _finite_point(pt: dict[str, Any]) -> bool:
@@ -972,6 +993,7 @@ class ExactAL(SolverBase[ExactALOptions]):
             dx, dl = z[:n], z[n:]
             # fraction to the boundary (the barrier subproblems of bounds and inequalities)
             alpha = min(1.0, max_step(x, dx)) if max_step is not None else 1.0
+            monotone = max_step is not None and o.barrier_monotone_accept
             new = None
             for _ in range(o.max_backtracks):
                 halt = limit_status(deadline)
@@ -981,8 +1003,9 @@ class ExactAL(SolverBase[ExactALOptions]):
                     trial = ev.point(x + alpha * dx, lam + alpha * dl)
                 except (ValueError, OverflowError, ZeroDivisionError, FloatingPointError):
                     trial = None
-                if trial is not None and _finite_point(trial) and \
-                        _merit(trial, mu, nu) <= phi0 + alpha * o.beta * gz:
+                if trial is not None and _finite_point(trial) and (
+                        _merit(trial, mu, nu) <= phi0 + alpha * o.beta * gz
+                        or (monotone and _monotone_progress(pt, trial, alpha, dx, o.beta))):
                     new = trial
                     break
                 alpha *= 0.5
