@@ -187,7 +187,8 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                           "the augmented-Lagrangian merit rejects is still taken when it does "
                           "not increase the barrier objective or ||c|| and decreases one of "
                           "them sufficiently (IPOPT's filter conditions against the current "
-                          "point only)")
+                          "point only), or when it cuts ||c|| tenfold below both the current "
+                          "point's and the last such step's (a feasibility switch)")
     barrier_infeasibility_tol: float = Field(
         1e-6, gt=0, description="bounds/inequalities: locally infeasible when feasibility "
                                 "restoration (min ||violation||^2 on the bounds, run when the "
@@ -652,6 +653,8 @@ class ExactAL(SolverBase[ExactALOptions]):
         status = Status.ITERATION_LIMIT
         k = 0
         tol = o.tolerance
+        # ||c|| of the last step taken by the feasibility switch of the monotone acceptance
+        switch_theta = math.inf
 
         def raw_measures(p_: dict[str, Any]) -> tuple[float, float, float]:
             """(||c||, ||grad_x L||, KKT residual) of the problem as given (unscaled)."""
@@ -1008,6 +1011,19 @@ class ExactAL(SolverBase[ExactALOptions]):
                         or (monotone and _monotone_progress(pt, trial, alpha, dx, o.beta))):
                     new = trial
                     break
+                if monotone and trial is not None and _finite_point(trial):
+                    # feasibility switch (departure): a step that cuts ||c|| tenfold below both
+                    # the current one and the last switch step's is taken even when the barrier
+                    # objective rises (LISWET1: the full step restores c from 2e-3 to 1e-13 next
+                    # to a bound, where mu/d makes ||grad_x L||^2 1e9 and the merit refuses it).
+                    # Each such step is 10x below the last and starts above 1e-8 (not the
+                    # subproblem's tolerance, 10 mu = 1 in the first): finitely many.
+                    th0 = float(np.linalg.norm(pt["c_raw"]))
+                    th1 = float(np.linalg.norm(trial["c_raw"]))
+                    if th0 > 1e-8 and th1 <= 0.1 * min(th0, switch_theta):
+                        switch_theta = th1
+                        new = trial
+                        break
                 alpha *= 0.5
             if new is None:
                 return finish_failed(f"the line search failed at iteration {k} (no Armijo step "
