@@ -89,3 +89,25 @@ class DeviceOptions(SolverOptions):
 
     device: str = Field("cpu", min_length=1, description="array device: cpu (NumPy) or a "
                                                          "plugin's device, e.g. cuda")
+
+
+class PresetOptions(SolverOptions):
+    """``preset``: a named set of option values (``paper`` reproduces a publication, the default
+    is what works best on unseen problems) that fills the options not given; an option given
+    explicitly wins over its preset. Subclasses declare the ``preset`` field (a ``Literal`` of the
+    names, so a bad name is refused naming the choices), ``presets`` and ``default_preset``."""
+
+    #: preset name -> the option values it sets
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    default_preset: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        name = data.get("preset", cls.default_preset)
+        if name not in cls.presets:
+            return data  # the Literal check names the bad value
+        return {**cls.presets[name], **data}
+

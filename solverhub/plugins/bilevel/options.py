@@ -3,11 +3,11 @@ docs/bilevel.md)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from solverhub.core.options import IterationLimitOptions, RelGapOptions
+from solverhub.core.options import IterationLimitOptions, PresetOptions, RelGapOptions
 
 __all__ = ["AutoOptions", "ImplicitOptions", "KKTOptions", "LVHBAOptions", "PenaltyOptions"]
 
@@ -22,9 +22,12 @@ LVHBA_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class LVHBAOptions(IterationLimitOptions):
+class LVHBAOptions(PresetOptions, IterationLimitOptions):
     """Options of ``lv-hba`` (the paper's symbols). ``preset`` fills the options not given:
     ``robust`` (default) or ``paper`` (Algorithm 1 as published, no polish)."""
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = LVHBA_PRESETS
+    default_preset: ClassVar[str] = "robust"
 
     preset: Literal["robust", "paper"] = Field(
         "robust", description="robust: Algorithm 1 plus a polish of the value-function "
@@ -70,15 +73,6 @@ class LVHBAOptions(IterationLimitOptions):
                                              "problems that have one (the LV-HBA and BiC-GAFFA toys); "
                                              "numpy: always the general NumPy path")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        preset = data.get("preset", "robust")
-        if preset not in LVHBA_PRESETS:
-            return data  # the Literal check names the bad value
-        return {**LVHBA_PRESETS[preset], **data}
 
 
 class PenaltyOptions(IterationLimitOptions):

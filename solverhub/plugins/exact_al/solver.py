@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from solverhub.core.arrays import CPU_DEVICES, array_namespace
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER, Notifier
-from solverhub.core.options import DeviceOptions, IterationLimitOptions
+from solverhub.core.options import DeviceOptions, IterationLimitOptions, PresetOptions
 from solverhub.core.result import Result, SolutionStatus, Status, TerminationCondition
 from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
@@ -57,9 +57,12 @@ INERTIA_DENSE_CAP = 2000
 NULLSPACE_DENSE_CAP = 1000
 
 
-class ExactALOptions(IterationLimitOptions, DeviceOptions):
+class ExactALOptions(PresetOptions, IterationLimitOptions, DeviceOptions):
     """Options of ``exact-al``. ``preset`` fills the options not given: ``robust`` (default) or
     ``paper`` (the published method and constants)."""
+
+    presets: ClassVar[dict[str, dict[str, Any]]] = PRESETS
+    default_preset: ClassVar[str] = "robust"
 
     preset: Literal["robust", "paper"] = Field(
         "robust", description="robust: the default departures (direct solve, inertia-corrected "
@@ -207,15 +210,6 @@ class ExactALOptions(IterationLimitOptions, DeviceOptions):
                                     "dense eigenvalue tests on that device's namespace (sparse "
                                     "factorizations stay on the host)")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _apply_preset(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        preset = data.get("preset", "robust")
-        if preset not in PRESETS:
-            return data  # the Literal check names the bad value
-        return {**PRESETS[preset], **data}
 
 
 def _fro(A: Any) -> float:
