@@ -15,7 +15,7 @@ from solverhub.core.loading import LoaderParams, NoParams
 from solverhub.core.manager import get_plugin_manager
 from solverhub.core.metasearch import Candidate, Neighbourhood, Outcome, SearchState
 from solverhub.core.mip import MAX, MIN, MIPProblem
-from solverhub.core.options import DeviceOptions, IterationLimitOptions, RelGapOptions, SolverOptions
+from solverhub.core.options import DeviceOptions, IterationLimitOptions, PresetOptions, RelGapOptions, SolverOptions
 from solverhub.core.records import (
     ArrayBackend,
     BackendSpec,
@@ -37,6 +37,7 @@ __all__ = [
     "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
     "Solver", "SolverBase", "SolverOptions", "IterationLimitOptions", "RelGapOptions", "DeviceOptions",
+    "PresetOptions",
     "SolverSpec", "BackendSpec", "MetaComponent", "ProblemKind", "Converter", "LoaderSpec",
     "LoaderParams", "NoParams", "allow_code", "code_allowed",
     "ArrayBackend", "PyomoSolverSpec", "TunerSpec", "KindProtocol", "MetricSpec", "Reference", "Verification",
