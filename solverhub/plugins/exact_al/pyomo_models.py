@@ -26,23 +26,7 @@ def hanging_chain(n_links: int = 200, length: float = 4.0, a: float = 1.0, b: fl
     ``(0, a)`` and ``(1, b)`` (fixed Pyomo variables), every link of length ``length / n_links``,
     objective the potential energy ``sum_i h (y_{i-1} + y_i) / 2`` (h the link length). Start:
     the straight segment between the end points, pulled down by a parabola."""
-    import pyomo.environ as pe
-
-    N = int(n_links)
-    h = float(length) / N
-    m = pe.ConcreteModel(name=f"hanging_chain_{N}")
-    t = np.linspace(0.0, 1.0, N + 1)
-    y0 = a + (b - a) * t - 1.5 * t * (1 - t)
-    m.x = pe.Var(range(N + 1), initialize=dict(enumerate(t)))
-    m.y = pe.Var(range(N + 1), initialize=dict(enumerate(y0)))
-    m.x[0].fix(0.0)
-    m.y[0].fix(a)
-    m.x[N].fix(1.0)
-    m.y[N].fix(b)
-    m.energy = pe.Objective(expr=sum(h * (m.y[i - 1] + m.y[i]) / 2 for i in range(1, N + 1)))
-    m.link = pe.Constraint(range(1, N + 1), rule=lambda mm, i: (mm.x[i] - mm.x[i - 1]) ** 2
-                           + (mm.y[i] - mm.y[i - 1]) ** 2 == h ** 2)
-    return m
+    return _chain(n_links, length, a, b, floor=None)
 
 
 def equilibrium(n: int = 30, m: int = 5, seed: int = 0) -> Any:
@@ -74,20 +58,34 @@ def chain_on_floor(n_links: int = 60, floor: float = 0.5, length: float = 4.0, a
     (variable bounds ``y_i >= floor``; the free chain sags below it) and each link at most
     ``length / n_links`` long (``<=`` inequalities, active at the optimum since a longer chain
     hangs lower)."""
+    return _chain(n_links, length, a, b, floor=float(floor))
+
+
+def _chain(n_links: int, length: float, a: float, b: float, floor: float | None) -> Any:
+    """The chain of :func:`hanging_chain` (``floor`` None: links of exactly the length) or of
+    :func:`chain_on_floor` (points at or above ``floor``, links at most the length)."""
     import pyomo.environ as pe
 
     N = int(n_links)
     h = float(length) / N
-    m = pe.ConcreteModel(name=f"chain_on_floor_{N}")
+    m = pe.ConcreteModel(name=f"hanging_chain_{N}" if floor is None else f"chain_on_floor_{N}")
     t = np.linspace(0.0, 1.0, N + 1)
-    y0 = np.maximum(a + (b - a) * t - 1.5 * t * (1 - t), floor + 0.1)
+    y0 = a + (b - a) * t - 1.5 * t * (1 - t)
+    if floor is not None:
+        y0 = np.maximum(y0, floor + 0.1)
     m.x = pe.Var(range(N + 1), initialize=dict(enumerate(t)))
-    m.y = pe.Var(range(N + 1), initialize=dict(enumerate(y0)), bounds=(floor, None))
+    m.y = pe.Var(range(N + 1), initialize=dict(enumerate(y0)),
+                 bounds=(None, None) if floor is None else (floor, None))
     m.x[0].fix(0.0)
     m.y[0].fix(a)
     m.x[N].fix(1.0)
     m.y[N].fix(b)
     m.energy = pe.Objective(expr=sum(h * (m.y[i - 1] + m.y[i]) / 2 for i in range(1, N + 1)))
-    m.link = pe.Constraint(range(1, N + 1), rule=lambda mm, i: (mm.x[i] - mm.x[i - 1]) ** 2
-                           + (mm.y[i] - mm.y[i - 1]) ** 2 <= h ** 2)
+
+    def link(mm: Any, i: int) -> Any:
+        squared = (mm.x[i] - mm.x[i - 1]) ** 2 + (mm.y[i] - mm.y[i - 1]) ** 2
+        return squared == h ** 2 if floor is None else squared <= h ** 2
+
+    m.link = pe.Constraint(range(1, N + 1), rule=link)
     return m
+
