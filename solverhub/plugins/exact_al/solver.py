@@ -507,13 +507,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         scale = max(h_scale, float(np.max(np.abs(Jd), initial=0.0)), reg, 1e-300)
         t, tries = 0.0, 0
         while True:
-            halt = limit_status(self._deadline)
-            # a factorization cannot be interrupted: do not start one that the last one's
-            # duration says would end past the deadline (limits hold whatever n is)
-            if halt is None and time.perf_counter() + self._factor_time > self._deadline:
-                halt = Status.TIME_LIMIT
-            if halt is not None:
-                raise _Stop(halt)
+            self._before_factorization()
             tf = time.perf_counter()
             K = np.block([[Hd + t * np.eye(n), Jd.T], [Jd, -reg * np.eye(m)]]) if m else \
                 Hd + t * np.eye(n)
@@ -536,6 +530,16 @@ class ExactAL(SolverBase[ExactALOptions]):
                 raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
                                             f"against entries of K up to {scale:.3g})")
 
+    def _before_factorization(self) -> None:
+        """Stop (``_Stop``) on a limit or Ctrl-C, and before a factorization that the last one's
+        duration says would end past the deadline: it cannot be interrupted (limits hold whatever
+        n is)."""
+        halt = limit_status(self._deadline)
+        if halt is None and time.perf_counter() + self._factor_time > self._deadline:
+            halt = Status.TIME_LIMIT
+        if halt is not None:
+            raise _Stop(halt)
+
     def _sparse_inertia_shift(self, H: Any, J: Any, reg: float, t_last: float
                               ) -> tuple[float, float, int]:
         """:meth:`_inertia_shift` above ``INERTIA_DENSE_CAP`` (n + m): the inertia from the D
@@ -555,11 +559,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         eye_n = sp.identity(n, format="csr")
         t, tries = 0.0, 0
         while True:
-            halt = limit_status(self._deadline)
-            if halt is None and time.perf_counter() + self._factor_time > self._deadline:
-                halt = Status.TIME_LIMIT
-            if halt is not None:
-                raise _Stop(halt)
+            self._before_factorization()
             tf = time.perf_counter()
             K = sp.bmat([[Hs + t * eye_n, Js.T], [Js, -delta * sp.identity(m)]], format="csc") \
                 if m else (Hs + t * eye_n).tocsc()
