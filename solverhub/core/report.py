@@ -821,11 +821,15 @@ def solvers_csv(records: Iterable[TaskRecord | dict[str, Any]]) -> str:
     return _csv(rows, fields)
 
 
+def _pi_unknown(r: dict[str, Any]) -> bool:
+    """A row without a mean primal integral because its solver reports no incumbent times
+    (shown "unknown", not as a missing value)."""
+    return r.get("primal_integral_mean") is None and bool(r.get("primal_integral_unknown"))
+
+
 def _md_pi(r: dict[str, Any]) -> str:
     """A row's mean primal integral; "unknown" where the solver reports no incumbent times."""
-    if r.get("primal_integral_mean") is None and r.get("primal_integral_unknown"):
-        return "unknown"
-    return _md_num(r.get("primal_integral_mean"))
+    return "unknown" if _pi_unknown(r) else _md_num(r.get("primal_integral_mean"))
 
 
 def _md_num(v: Any, digits: int = 4) -> str:
@@ -990,8 +994,8 @@ def solver_table(rows: list[dict[str, Any]], title: str | None = None):
     for r in rows:
         t.add_row(_fmt(r["rank"]), escape(r["solver"]), str(r["tasks"]),
                   f"[red]{r['failures']}[/red]" if r["failures"] else "0", str(r["solved"]),
-                  str(r["wins"]), "unknown" if r.get("primal_integral_unknown")
-                  and r["primal_integral_mean"] is None else _fmt(r["primal_integral_mean"], 4),
+                  str(r["wins"]),
+                  "unknown" if _pi_unknown(r) else _fmt(r["primal_integral_mean"], 4),
                   _fmt(r["gap_sgm_percent"], 4),
                   _fmt(r["time_to_opt_sgm"], 4))
     t.caption = (f"shifted geometric means: gap shift {GAP_SHIFT_PERCENT:g} %, time shift "
