@@ -434,6 +434,20 @@ class _Stop(Exception):
         self.status = status
 
 
+def _next_shift(t: float, t_last: float, scale: float) -> float:
+    """The next Hessian shift of the inertia correction after a wrong inertia at shift ``t``
+    (IPOPT's rule: start from a third of the last accepted shift, else 1e-4; grow 8x, or 100x
+    while no shift was ever needed); an error once it dwarfs the entries of K."""
+    if t == 0.0:
+        t = max(t_last / 3.0, 1e-20) if t_last > 0 else 1e-4
+    else:
+        t *= 8.0 if t_last > 0 else 100.0
+    if t > 1e12 * max(1.0, scale):
+        raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
+                                    f"against entries of K up to {scale:.3g})")
+    return t
+
+
 class ExactAL(SolverBase[ExactALOptions]):
     """``exact-al`` (see the module docstring and docs/exact_al.md)."""
 
@@ -522,13 +536,7 @@ class ExactAL(SolverBase[ExactALOptions]):
             if zero and m and reg == 0.0 and neg < m:
                 reg = reg_rank
                 continue
-            if t == 0.0:
-                t = max(t_last / 3.0, 1e-20) if t_last > 0 else 1e-4
-            else:
-                t *= 8.0 if t_last > 0 else 100.0
-            if t > 1e12 * max(1.0, scale):
-                raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
-                                            f"against entries of K up to {scale:.3g})")
+            t = _next_shift(t, t_last, scale)
 
     def _before_factorization(self) -> None:
         """Stop (``_Stop``) on a limit or Ctrl-C, and before a factorization that the last one's
@@ -574,13 +582,7 @@ class ExactAL(SolverBase[ExactALOptions]):
             tries += 1
             if ok:
                 return t, reg, tries
-            if t == 0.0:
-                t = max(t_last / 3.0, 1e-20) if t_last > 0 else 1e-4
-            else:
-                t *= 8.0 if t_last > 0 else 100.0
-            if t > 1e12 * max(1.0, scale):
-                raise np.linalg.LinAlgError(f"the inertia correction diverged (shift {t:.3g} "
-                                            f"against entries of K up to {scale:.3g})")
+            t = _next_shift(t, t_last, scale)
 
     def solve(self, problem: Any, *, time_limit: float | None = None, seed: int = 0,
               notifier: Notifier = NULL_NOTIFIER) -> Result:
