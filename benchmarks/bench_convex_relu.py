@@ -332,7 +332,7 @@ def validation_row(name, which, pb, time_factor):
                ref_status=ref.status.value, f_admm=admm.objective, t_admm=t_admm,
                admm_ok=_within(admm.objective, fstar), admm_status=admm.status.value,
                f_auto=auto.objective, t_auto=t_auto, auto_ok=_within(auto.objective, fstar),
-               route=auto.info.get("route"), limit=limit)
+               route=auto.route.name if auto.route else None, limit=limit)
     print(row, flush=True)
     return row
 

@@ -27,13 +27,13 @@ from solverhub.core.records import (
     SolverSpec,
     TunerSpec,
 )
-from solverhub.core.result import Correction, Result, SolutionStatus, Status, TerminationCondition
+from solverhub.core.result import Correction, Result, Route, SolutionStatus, Status, TerminationCondition
 from solverhub.core.solver import Solver, SolverBase
 from solverhub.core.trust import allow_code, code_allowed
 
 __all__ = [
     "solve", "load_problem", "get_plugin_manager", "hookimpl", "hookspec",
-    "Result", "Status", "TerminationCondition", "SolutionStatus", "Correction",
+    "Result", "Status", "TerminationCondition", "SolutionStatus", "Correction", "Route",
     "MIPProblem", "MIN", "MAX", "MIPBackend", "BackendResult",
     "SearchState", "Neighbourhood", "Candidate", "Outcome",
     "Solver", "SolverBase", "SolverOptions", "IterationLimitOptions", "RelGapOptions", "DeviceOptions",

@@ -88,9 +88,9 @@ def test_big_m_reports_a_multiplier_at_its_bound():
 @needs_scip
 def test_auto_route_names_its_choice():
     a = sh.solve("bolib:Bard1988Ex1", solver="bilevel-auto")
-    assert a.info["route"] == "kkt" and a.objective == pytest.approx(17.0, abs=1e-6)
+    assert a.route.name == "kkt" and a.route.solver == "bilevel-kkt" and a.objective == pytest.approx(17.0, abs=1e-6)
     b = sh.solve("bolib:YeZhu2010Ex42", solver="bilevel-auto", max_iterations=200)
-    assert b.info["route"] == "lv-hba" and "KKT route does not apply" in b.info["route_reason"]
+    assert b.route.name == "lv-hba" and "KKT route does not apply" in b.route.reason
     with pytest.raises(sh.BadInputError, match="no bilevel route applies"):
         sh.solve("bolib:Dempe1992b", solver="bilevel-auto")
 
@@ -210,7 +210,7 @@ def test_implicit_gradient_refuses_lower_constraints_and_the_auto_route_uses_it_
     with pytest.raises(sh.BadInputError, match="does not apply"):
         sh.solve("bolib:Bard1988Ex1", solver="bilevel-implicit")
     res = sh.solve("bolib:QuadraticClosedForm?n=60", solver="bilevel-auto")
-    assert res.info["route"] == "implicit" and res.status == sh.Status.OPTIMAL
+    assert res.route.name == "implicit" and res.status == sh.Status.OPTIMAL
 
 
 # ------------------------------------------------------------------ conformance kit

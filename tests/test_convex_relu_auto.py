@@ -63,19 +63,19 @@ def test_route_rule():
 def test_auto_names_route_and_matches_clarabel():
     low = make_synthetic(n=40, d=4, P=8, seed=1)
     res = sh.solve(low, solver="convex-relu-auto")
-    assert res.info["route"] == "admm" and res.info["route_solver"] == "convex-relu-admm"
-    assert "effective dimension" in res.info["route_reason"]
+    assert res.route.name == "admm" and res.route.solver == "convex-relu-admm"
+    assert "effective dimension" in res.route.reason
     ref = ConvexReluCvxpy().solve(low)
     assert res.status == sh.Status.OPTIMAL and _rel(res.objective, ref.objective) <= 1e-5
     high = _isotropic(120, 20)
     res = sh.solve(high, solver="convex-relu-auto")
-    assert res.info["route"] == "admm-conic" and res.info["route_solver"] == "convex-relu-admm"
+    assert res.route.name == "admm-conic" and res.route.solver == "convex-relu-admm"
     assert res.solver == "convex-relu-auto" and res.status == sh.Status.OPTIMAL
     conic = sh.solve(high, solver="convex-relu-auto", route="clarabel")
-    assert conic.info["route_solver"] == "convex-relu-cvxpy" and conic.info["conic_solver"] == "CLARABEL"
+    assert conic.route.solver == "convex-relu-cvxpy" and conic.info["conic_solver"] == "CLARABEL"
     assert _rel(res.objective, conic.objective) <= 1e-5
     forced = sh.solve(high, solver="convex-relu-auto", route="admm", time_limit=60)
-    assert forced.info["route"] == "admm" and forced.info["route_reason"].startswith("forced")
+    assert forced.route.name == "admm" and forced.route.reason.startswith("forced")
 
 
 def test_auto_bad_route_option():
@@ -89,7 +89,7 @@ def test_cli_json_names_the_route():
                          capture_output=True, text=True, env=ENV, timeout=600)
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
-    assert doc["info"]["route"] == "clarabel" and "hinge" in doc["info"]["route_reason"]
+    assert doc["route"]["name"] == "clarabel" and "hinge" in doc["route"]["reason"]
 
 
 # the two failing problem classes on small instances: the default ADMM (the route auto
@@ -98,7 +98,7 @@ def test_regression_reaches_clarabel():
     pb = sh.load_problem("dataset:diabetes?P=12")
     ref = ConvexReluCvxpy(solver="CLARABEL").solve(pb)
     res = sh.solve(pb, solver="convex-relu-auto")
-    assert res.info["route"] == "admm"
+    assert res.route.name == "admm"
     assert res.status == sh.Status.OPTIMAL and _rel(res.objective, ref.objective) <= 1e-5
     assert res.bound is not None and res.bound <= ref.objective * (1 + 1e-7)
 
@@ -110,7 +110,7 @@ def test_multiclass_reaches_clarabel():
     res = ConvexReluAdmm().solve(pb)
     assert res.status == sh.Status.OPTIMAL and _rel(res.objective, ref.objective) <= 1e-5
     auto = sh.solve(pb, solver="convex-relu-auto")
-    assert auto.info["route"] == "admm" and _rel(auto.objective, ref.objective) <= 1e-5
+    assert auto.route.name == "admm" and _rel(auto.objective, ref.objective) <= 1e-5
 
 
 def test_polish_attempt_stops_after_polish_rounds(monkeypatch):
@@ -168,8 +168,8 @@ def test_admm_gives_up_after_failed_polish_attempts(monkeypatch):
     assert len(res.info["polish_attempts"]) == 2
     assert res.status in (sh.Status.FEASIBLE, sh.Status.OPTIMAL)
     auto = sh.solve(pb, solver="convex-relu-auto")
-    assert auto.info["route"] == "admm, then clarabel" and auto.info["route_solver"] == "convex-relu-cvxpy"
-    assert "did not certify in 2 attempts" in auto.info["route_reason"]
+    assert auto.route.name == "admm, then clarabel" and auto.route.solver == "convex-relu-cvxpy"
+    assert "did not certify in 2 attempts" in auto.route.reason
     ref = ConvexReluCvxpy().solve(pb)
     assert _rel(auto.objective, ref.objective) <= 1e-5
 

@@ -435,6 +435,9 @@ def _print_result(con: Any, d: dict[str, Any], result: Any) -> None:
         conv = d["conversion"]
         t.add_row("solved as", f"{conv['target_kind']} (converter {conv['converter']}, result "
                                f"mapped back to {conv['source_kind']})")
+    if d.get("route"):
+        route = d["route"]
+        t.add_row("route", f"{route['name']} ({route['solver']}): {route['reason']}")
     for c in d.get("corrections") or []:
         t.add_row("corrected", f"{c['field']}: reported {c['reported']}, recomputed "
                                f"{c['recomputed']} ({c['reason']})")

@@ -276,6 +276,8 @@ class Result:
     #: one is known, so a primal integral from ``trajectory`` would pretend there was none until
     #: the end; ``primal_integral`` stays None (unknown)
     incumbents_unknown: bool = False
+    #: set by an automatic solver (``bilevel-auto``, ``convex-relu-auto``): the route it took
+    route: Route | None = None
 
     def __post_init__(self) -> None:
         status = None if self.status is None else Status(self.status)
@@ -377,6 +379,8 @@ class Result:
             d["corrections"] = [c.to_dict() for c in self.corrections]
         if self.conversion is not None:
             d["conversion"] = self.conversion.to_dict()
+        if self.route is not None:
+            d["route"] = self.route.to_dict()
         if self.error is not None:
             d["error"] = self.error
         if include_x and self.x is not None and not failed:
@@ -404,6 +408,20 @@ class Conversion:
     def to_dict(self) -> dict[str, Any]:
         return {"converter": self.converter, "source_kind": self.source_kind,
                 "target_kind": self.target_kind, "target_metrics": _jsonable(self.target_metrics)}
+
+
+@dataclass
+class Route:
+    """The route an automatic solver chose for one problem: ``name`` (``kkt``, ``admm-conic``,
+    ``admm, then clarabel`` ...), ``reason`` (one sentence naming what its rule read) and
+    ``solver`` (the registered solver that produced the answer)."""
+
+    name: str
+    reason: str = ""
+    solver: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "reason": self.reason, "solver": self.solver}
 
 
 def finite_or_none(v: Any) -> float | None:

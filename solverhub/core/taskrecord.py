@@ -82,6 +82,8 @@ class TaskRecord(Mapping[str, Any]):
     #: the host's replacements of reported values, and the converter a result went through
     corrections: list[dict[str, Any]] | None = None
     conversion: dict[str, Any] | None = None
+    #: the route an automatic solver took (``{"name", "reason", "solver"}``)
+    route: dict[str, Any] | None = None
     #: the solver reports no incumbent times (its primal integral is unknown, not a 100 % gap)
     incumbents_unknown: bool = False
     # where it was solved (core/provenance.py)
@@ -241,5 +243,5 @@ class TaskRecord(Mapping[str, Any]):
 
 _FIELD_NAMES = frozenset(f.name for f in fields(TaskRecord))
 _OMIT_WHEN_NONE = frozenset({"group", "termination", "solution_status", "plugin", "error_origin",
-                             "corrections", "conversion"})
+                             "corrections", "conversion", "route"})
 

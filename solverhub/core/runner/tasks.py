@@ -173,6 +173,7 @@ def run_task(task: Task | dict[str, Any], observers: Iterable[Any] = ()) -> Task
     rec.solution_status = d.get("solution_status")
     rec.corrections = d.get("corrections") or None
     rec.conversion = d.get("conversion") or None
+    rec.route = d.get("route") or None
     # no primal integral: the solver reports no incumbent times
     rec.incumbents_unknown = bool(d.get("incumbents_unknown"))
     return _with_provenance(rec)

@@ -1,5 +1,5 @@
 """``bilevel-auto``: one default route per problem class, chosen from the problem's structure and
-named in the result (``info["route"]``, and the solver's own name in ``info["route_solver"]``).
+named in the result (``result.route``: the route, the rule's reason and the solver that ran it).
 
 1. ``kkt`` (``bilevel-kkt``): the lower level is convex quadratic in y with affine constraints, X
    and Y boxes, F quadratic: the KKT reformulation solved by SCIP is exact (global optimum), or by
@@ -69,17 +69,17 @@ class BilevelAuto(SolverBase[AutoOptions]):
             from .kktsolve import BilevelKKT
 
             inner: Any = BilevelKKT(backend=self.options.kkt_backend)
+            name = "bilevel-kkt"
         elif route == "implicit":
             from .implicit import BilevelImplicit
 
-            inner = BilevelImplicit()
+            inner, name = BilevelImplicit(), "bilevel-implicit"
         else:
             from .lvhba import LVHBA
 
-            inner = LVHBA(max_iterations=self.options.max_iterations)
+            inner, name = LVHBA(max_iterations=self.options.max_iterations), "lv-hba"
         left = None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
         res = inner.solve(P, time_limit=left, seed=seed, notifier=notifier)
-        res.info["route"] = route
-        res.info["route_reason"] = why
+        res.route = sh.Route(route, why, name)
         res.runtime = time.perf_counter() - t0
         return res

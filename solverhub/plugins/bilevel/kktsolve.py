@@ -174,7 +174,6 @@ class BilevelKKT(SolverBase[KKTOptions]):
         else:
             res = _solve_mip(problem, backend, t0, time_limit, seed, self.options)
         res.info["backend"] = backend
-        res.info["route"] = "kkt"
         return res
 
 

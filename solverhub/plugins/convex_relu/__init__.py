@@ -65,7 +65,7 @@ def solverhub_solvers() -> list[SolverSpec]:
         SolverSpec("convex-relu-auto", KIND, f"{_HERE}.auto:ConvexReluAuto", f"{_HERE}.auto:AutoOptions",
                    "the default route: convex-relu-admm where it wins (squared loss, low "
                    "effective dimension), CLARABEL through cvxpy elsewhere; the route and its "
-                   "reason in info['route'], info['route_reason']"),
+                   "reason in result.route"),
         SolverSpec("convex-relu-admm", KIND, f"{_HERE}.admm:ConvexReluAdmm", f"{_HERE}.admm:AdmmOptions",
                    "ADMM for the sampled convex program (Bai et al. 2023) with a factor-once "
                    "Woodbury u-step, adaptive rho, residual stopping"),

@@ -1,6 +1,6 @@
 """``convex-relu-auto``: the default route for a ``relu-training`` problem, chosen from the
-problem's shape and named in the result (``info["route"]``, ``info["route_reason"]`` and the
-solver that ran in ``info["route_solver"]``), as ``bilevel-auto`` does.
+problem's shape and named in the result (``result.route``: the route, the rule's reason and the
+solver that ran), as ``bilevel-auto`` does.
 
 1. ``admm`` (``convex-relu-admm`` with its defaults): squared loss without adversarial eps or
    sample weights, at most ``admm_max_n`` samples (the Woodbury u-step), and data whose
@@ -41,7 +41,7 @@ from pydantic import Field
 from solverhub.core.errors import BadInputError
 from solverhub.core.observers import NULL_NOTIFIER
 from solverhub.core.options import SolverOptions
-from solverhub.core.result import Result
+from solverhub.core.result import Result, Route
 from solverhub.core.solver import SolverBase
 
 from .problem import ReLUTraining
@@ -161,8 +161,6 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
 
             res = ConvexReluCvxpy().solve(problem, time_limit=left(), seed=seed, notifier=notifier)
             name = "convex-relu-cvxpy"
-        res.info["route"] = route
-        res.info["route_reason"] = why
-        res.info["route_solver"] = name
+        res.route = Route(route, why, name)
         res.runtime = time.perf_counter() - t0
         return res
