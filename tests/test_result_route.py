@@ -38,3 +38,23 @@ def test_cli_summary_names_the_route(capsys):
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if line.startswith("route"))
     assert "kkt (bilevel-kkt)" in row
+
+
+@pytest.mark.skipif(not HAS_SCIP, reason="PySCIPOpt is not installed")
+def test_a_run_records_and_reports_the_routes(tmp_path):
+    from solverhub.core.config import parse_config
+    from solverhub.core.runfolder import RESULTS, read_results
+    from solverhub.core.runner import run_config
+
+    cfg = parse_config({"name": "routes", "instances": ["bolib:Bard1988Ex1", "bolib:YeZhu2010Ex42"],
+                        "solvers": {"auto": {"kind": "bilevel-auto",
+                                             "options": {"max_iterations": 200}}}})
+    out = tmp_path / "run"
+    run_config(cfg, out, plots=False)
+    routes = {r["instance"]: r["route"]["name"] for r in read_results(out / RESULTS)}
+    assert routes == {"bolib:Bard1988Ex1": "kkt", "bolib:YeZhu2010Ex42": "lv-hba"}
+    md = (out / "report.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| instance | solver | runs"
+                                                                      " | status | route"))
+    assert header and "| kkt |" in md and "| lv-hba |" in md
+    assert "routes" in (out / "summary.csv").read_text().splitlines()[0]

@@ -44,7 +44,7 @@ SUMMARY_FIELDS = [
     "instance", "instance_name", "solver", "solver_name", "runs", "errors", "statuses",
     "objective_mean", "objective_best", "objective_worst", "reference", "reference_kind",
     "gap_best", "primal_integral_mean", "runtime_mean", "iterations_mean", "first_error",
-    "problem_kind",
+    "problem_kind", "routes",
 ]
 #: summary columns of the kinds' own metrics are named ``metric_<name>``
 METRIC_PREFIX = "metric_"
@@ -288,6 +288,11 @@ def references(groups: dict[str, dict[str, list[TaskRecord]]]) -> tuple[dict[str
     return refs, kinds
 
 
+def _counted(values: Iterable[str]) -> str:
+    """``"optimal x2, time_limit"``: each distinct value once, with its count when above 1."""
+    return ", ".join(f"{v} x{n}" if n > 1 else v for v, n in Counter(values).items())
+
+
 def summarize(records: Iterable[TaskRecord | dict[str, Any]]) -> list[dict[str, Any]]:
     groups = group(records)
     refs, ref_kinds = references(groups)
@@ -329,8 +334,10 @@ def summarize(records: Iterable[TaskRecord | dict[str, Any]]) -> list[dict[str, 
                 "problem_kind": problem_kind,
                 "runs": len(recs),
                 "errors": len(errors),
-                "statuses": ", ".join(f"{s} x{n}" if n > 1 else str(s) for s, n in
-                                      Counter(str(r.status) for r in recs).items()),
+                "statuses": _counted(str(r.status) for r in recs),
+                # an automatic solver's routes (bilevel-auto, convex-relu-auto): "" for the others
+                "routes": _counted(str(r.route.get("name", "?")) for r in recs
+                                   if isinstance(r.route, dict)),
                 "objective_mean": statistics.fmean(objs) if objs else None,
                 "objective_best": best,
                 "objective_worst": worst,
@@ -949,10 +956,12 @@ def report_markdown(records: Iterable[TaskRecord | dict[str, Any]], *,
         parts.append("")
         parts += _outside_common(krows)
         kdetail = [r for r in detail if r["problem_kind"] == pk]
+        routed = any(r["routes"] for r in kdetail)
         parts.append(_md_table(
-            ["instance", "solver", "runs", "status", "objective mean",
-             *(n[len(METRIC_PREFIX):] for n in names)],
+            ["instance", "solver", "runs", "status", *(["route"] if routed else []),
+             "objective mean", *(n[len(METRIC_PREFIX):] for n in names)],
             [[r["instance_name"], r["solver"], str(r["runs"]), r["statuses"],
+              *([r["routes"] or "-"] if routed else []),
               _md_num(r["objective_mean"], 8), *(_md_num(r.get(n)) for n in names)]
              for r in kdetail]))
         parts.append("")

@@ -396,6 +396,7 @@ def report_html(records: list[Any], *, sources: list[str] | None = None,
                        and k not in fields]
         cols = [("instance_name", "instance", "text"), ("solver", "solver", "text"),
                 ("runs", "runs", "num"), ("statuses", "status", "text"),
+                *([("routes", "route", "text")] if any(r.get("routes") for r in mine) else []),
                 ("objective_mean", "objective mean", "num"), ("objective_best", "best", "num"),
                 *_metric_columns(fields), ("runtime_mean", "runtime (s)", "num"),
                 ("iterations_mean", "iterations", "num"), ("first_error", "first error", "text")]
