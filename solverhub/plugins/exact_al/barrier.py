@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from solverhub.core.observers import Notifier
 from solverhub.core.result import Result, SolutionStatus, Status, TerminationCondition
 from solverhub.core.timing import deadline_of, limit_status
+from solverhub.plugins.exact_al.filter_search import Filter
 from solverhub.plugins.exact_al.problem import NLPEqProblem, bounded_kkt_residuals
 
 if TYPE_CHECKING:
@@ -141,6 +142,8 @@ class BarrierMap:
         self.scaling_max_gradient: float | None = None
         self.z_lo: np.ndarray | None = None
         self.z_up: np.ndarray | None = None
+        self.line_filter: Filter | None = None
+        self._stall_hist: list[tuple[float, float, float]] = []
 
     # ---------------------------------------------------------------- maps
     def x_of(self, v: np.ndarray) -> np.ndarray:
@@ -340,6 +343,57 @@ class BarrierMap:
         self.z_lo = self._safeguard(out[0], nl, self.has_lo)
         self.z_up = self._safeguard(out[1], nu_, self.has_up)
 
+    def subproblem_stop(self, v: np.ndarray, lam_b: np.ndarray, kkt_sub: float) -> str:
+        """The inner solver's early stop of a barrier subproblem: ``"overall_stop"`` when the
+        point passes the problem's own optimality test (:meth:`overall_optimal`),
+        ``"stalled_stop"`` when the subproblem's KKT residual ``kkt_sub`` has not fallen by 10 %
+        over 10 iterations at a feasible point whose objective moved by less than 1e-10
+        (relative): rounding (S2MPJ HS84, f = -5.3e6: 300 iterations at 0.1647), not
+        progress; else ``""``."""
+        if self.overall_optimal(v, lam_b):
+            return "overall_stop"
+        x = self.x_of(v)
+        hist = self._stall_hist
+        hist.append((kkt_sub, self.p.objective(x), float(np.linalg.norm(self.c(v)))))
+        if len(hist) <= 10:
+            return ""
+        k0, f0, _ = hist[-11]
+        k1, f1, c1 = hist[-1]
+        if c1 <= self.tolerance and min(h[0] for h in hist[-10:]) >= 0.9 * k0 \
+                and abs(f1 - f0) <= 1e-10 * max(1.0, abs(f0)):
+            return "stalled_stop"
+        return ""
+
+    def overall_optimal(self, v: np.ndarray, lam_b: np.ndarray) -> bool:
+        """IPOPT's overall optimality error E_0 (Waechter and Biegler 2006, eq. 5 with mu = 0)
+        of the problem itself at ``v`` with the iterate's multipliers, unscaled, at most the
+        tolerance: stationarity ``grad f + J'lam - z_lo + z_up`` (slacks: ``-lam_I - z_lo +
+        z_up``), the violation ``c_sub`` and the complementarity ``z d`` (without bound
+        multipliers of their own: ``mu / d``). A point a subproblem cannot improve to its own
+        tolerance (HS83: the primal barrier's ``mu / d`` at ``mu = 2.5e-9`` left 5e-2 in
+        rounding) may already pass it."""
+        dl, du = self.distances(v)
+        if self.z_lo is not None and self.z_up is not None:
+            zl, zu = self.z_lo, self.z_up
+        else:
+            with np.errstate(divide="ignore"):
+                zl = np.where(self.has_lo, self.mu / dl, 0.0)
+                zu = np.where(self.has_up, self.mu / du, 0.0)
+        x = self.x_of(v)
+        cs = self.c(v)
+        viol = float(np.linalg.norm(cs))
+        if viol > self.tolerance:
+            return False
+        lam = self.full_multipliers(lam_b)
+        st = zu - zl
+        st[:self.nx] += (self.p.gradient(x) + np.asarray(self.p.jacobian(x).T @ lam).ravel())[self.free]
+        st[self.nx:] -= lam_b[self.mE:]
+        with np.errstate(invalid="ignore"):
+            comp = np.concatenate([np.where(self.has_lo, zl * dl, 0.0),
+                                   np.where(self.has_up, zu * du, 0.0)])
+        err = math.sqrt(float(st @ st) + viol ** 2 + float(comp @ comp))
+        return err <= self.tolerance
+
     def obj_hess(self, v: np.ndarray) -> Any:
         H = self.p.objective_hessian(self.x_of(v))
         if self.fixed.size:
@@ -378,7 +432,12 @@ class BarrierMap:
         sub.gradient_scaling = self.scaling  # type: ignore[attr-defined]  # IPOPT: once, at the start
         sub.max_step = self.max_step  # type: ignore[attr-defined]  # read by the line search
         sub.locally_infeasible_at = self._infeasible_at  # type: ignore[attr-defined]
+        sub.subproblem_stop = self.subproblem_stop  # type: ignore[attr-defined]
+        self._stall_hist = []
         sub.inertia_scale = self.inertia_scale  # type: ignore[attr-defined]  # the inertia test's
+        # a fresh filter per barrier parameter, as IPOPT's (read by the line search)
+        self.line_filter = Filter()
+        sub.line_filter = self.line_filter  # type: ignore[attr-defined]
         if self.primal_dual:
             if self.z_lo is None:
                 self.init_bound_multipliers(v0)
@@ -653,7 +712,24 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
                 t = time.perf_counter() - t0
                 trajectory.append((t, fx))
                 notifier.incumbent(t, fx, None)
-            if final:
+            stalled = "stalled_stop" in res.info
+            if stalled:
+                # the subproblem's residual stalled in rounding: the point is the answer when it
+                # passes the problem's own (sign-aware, least-squares) KKT test; else, in the
+                # last subproblem, it is reported as a feasible point without a claim
+                info["stalled_subproblems"] = info.get("stalled_subproblems", 0) + 1
+                kkt_here = bounded_kkt_residuals(bm.p, x)["kkt_residual"]
+                if kkt_here > o.tolerance and final:
+                    info["termination"] = (f"the barrier subproblem mu = {mu:.3g} stalled at its KKT "
+                                           f"residual {res.info['stalled_stop']:.3g}; the problem's "
+                                           f"KKT residual there is {kkt_here:.3g}")
+                    return finish(Status.FEASIBLE, x, lam_b, mu,
+                                  termination=TerminationCondition.UNKNOWN)
+            else:
+                kkt_here = math.inf
+            if final or res.info.get("overall_stop") or kkt_here <= o.tolerance:
+                if not final:
+                    info["overall_stop_mu"] = mu
                 if not o.second_order or lam_b is None:
                     return finish(Status.OPTIMAL, x, lam_b, mu)
                 try:

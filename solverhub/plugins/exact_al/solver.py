@@ -192,6 +192,12 @@ class ExactALOptions(PresetOptions, IterationLimitOptions, DeviceOptions):
                           "them sufficiently (IPOPT's filter conditions against the current "
                           "point only), or when it cuts ||c|| tenfold below both the current "
                           "point's and the last such step's (a feasibility switch)")
+    barrier_filter: bool = Field(
+        True, description="bounds/inequalities (departure): IPOPT's filter line search on "
+                          "(||c||, barrier objective) with second-order corrections along the "
+                          "exact-AL Newton step of a barrier subproblem; when it fails (step "
+                          "below IPOPT's alpha_min) the augmented-Lagrangian merit's Armijo "
+                          "search (with barrier_monotone_accept) runs as without it")
     barrier_infeasibility_tol: float = Field(
         1e-6, gt=0, description="bounds/inequalities: locally infeasible when feasibility "
                                 "restoration (min ||violation||^2 on the bounds, run when the "
@@ -254,20 +260,27 @@ class _Evaluator:
             lam_raw * self.sf / (self.sc if self.sc is not None else 1.0)
 
     def point(self, x: np.ndarray, lam: np.ndarray) -> dict[str, Any]:
-        p = self.p
-        f = p.objective(x)
-        c_raw = p.constraints(x)
-        g = p.gradient(x)
-        J_raw = p.jacobian(x)
+        return self.complete(self.trial(x, lam))
+
+    def trial(self, x: np.ndarray, lam: np.ndarray) -> dict[str, Any]:
+        """The objective and constraints at a point (a filter line search's trial needs no
+        more); :meth:`complete` adds the derivatives."""
+        f = self.p.objective(x)
+        c_raw = self.p.constraints(x)
         self.fc += 1
-        self.grad += 1
         c = c_raw if self.sc is None else self.sc * c_raw
+        return {"x": x, "lam": lam, "f": self.sf * f if self.sf != 1.0 else f, "c": c,
+                "c_raw": c_raw}
+
+    def complete(self, tr: dict[str, Any]) -> dict[str, Any]:
+        g = self.p.gradient(tr["x"])
+        J_raw = self.p.jacobian(tr["x"])
+        self.grad += 1
         J = self._rows(J_raw)
         if self.sf != 1.0:
-            f, g = self.sf * f, self.sf * g
-        gl = g + np.asarray(J.T @ lam).ravel()
-        return {"x": x, "lam": lam, "f": f, "c": c, "g": g, "J": J, "gl": gl, "c_raw": c_raw,
-                "J_raw": J_raw}
+            g = self.sf * g
+        gl = g + np.asarray(J.T @ tr["lam"]).ravel()
+        return {**tr, "g": g, "J": J, "gl": gl, "J_raw": J_raw}
 
     def hessian(self, x: np.ndarray, lam: np.ndarray) -> Any:
         H = self.p.lagrangian_hessian(x, self.raw_lam(lam))
@@ -323,6 +336,22 @@ def _monotone_progress(pt: dict[str, Any], trial: dict[str, Any], alpha: float, 
         return False
     gf = float(pt["g"] @ dx)
     return th1 <= (1 - 1e-5) * th0 or (gf < 0 and f1 <= f0 + beta * alpha * gf)
+
+
+def _try_trial(ev: _Evaluator, x: np.ndarray, lam: np.ndarray) -> dict[str, Any] | None:
+    """A filter trial's objective and constraints; None where they cannot be evaluated (outside
+    the barrier's domain) or are not finite."""
+    try:
+        tr = ev.trial(x, lam)
+    except (ValueError, OverflowError, ZeroDivisionError, FloatingPointError):
+        return None
+    return tr if math.isfinite(tr["f"]) and np.all(np.isfinite(tr["c"])) else None
+
+
+def _raise_on_limit(deadline: float) -> None:
+    halt = limit_status(deadline)
+    if halt is not None:
+        raise _Stop(halt)
 
 
 def _finite_point(pt: dict[str, Any]) -> bool:
@@ -718,6 +747,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         self._inertia_scale = getattr(problem, "inertia_scale", None)
         accept_step = getattr(problem, "accept_step", None)
         infeasible_at = getattr(problem, "locally_infeasible_at", None)
+        subproblem_stop = getattr(problem, "subproblem_stop", None)
         while True:
             b = -np.concatenate([pt["gl"], pt["c"]])
             bnorm = float(np.linalg.norm(b))
@@ -751,6 +781,14 @@ class ExactAL(SolverBase[ExactALOptions]):
                 else:
                     infeasible_run = 0
             candidate = kkt <= tol
+            if not candidate and subproblem_stop is not None:
+                # a barrier subproblem's point that already passes the problem's own KKT test
+                # (IPOPT's overall error E_0, Algorithm A step A-2), or whose own KKT residual
+                # stalls in rounding: the barrier loop decides what it is (barrier.py)
+                why = subproblem_stop(pt["x"], ev.raw_lam(pt["lam"]), kkt)
+                if why:
+                    candidate = True
+                    info[why] = kkt
             if not candidate and o.kkt_stop == "least-squares" and cn <= tol:
                 # the KKT test with least-squares multipliers (the kind's own check) may pass
                 # while the iterate's multipliers lag (METHANB8)
@@ -976,6 +1014,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                 return finish(Status.ERROR, f"exact-al: the sketch solver diverged (non-finite "
                                             f"direction) at iteration {k}")
             # ---- step 5: Armijo backtracking on L_{mu,nu}
+            newton_direction = True
             phi0 = _merit(pt, mu, nu)
             gm = merit_grad(mu, nu)
             gz = float(gm @ z)
@@ -988,13 +1027,37 @@ class ExactAL(SolverBase[ExactALOptions]):
                 # direction of L_{mu,nu} instead (always a descent direction when it is nonzero).
                 z = -gm
                 gz = -float(gm @ gm)
+                newton_direction = False
                 info["merit_gradient_steps"] = info.get("merit_gradient_steps", 0) + 1
             dx, dl = z[:n], z[n:]
             # fraction to the boundary (the barrier subproblems of bounds and inequalities)
             alpha = min(1.0, max_step(x, dx)) if max_step is not None else 1.0
             monotone = max_step is not None and o.barrier_monotone_accept
             new = None
-            for _ in range(o.max_backtracks):
+            line_filter = getattr(problem, "line_filter", None) if o.barrier_filter else None
+            if line_filter is not None and max_step is not None and newton_direction:
+                # departure (barrier subproblems): IPOPT's filter line search along the Newton
+                # step (filter_search.py); the merit's search below runs only when it fails
+                try:
+                    out = line_filter.search(
+                        pt, dx, dl, alpha, lambda xt, lt: _try_trial(ev, xt, lt),
+                        lambda c_soc: self._direction(
+                            B, J, -np.concatenate([gl, c_soc]), o, rng, q, sparse, Psi, theta_k,
+                            delta, forcing, None)[0],
+                        max_step, o.max_backtracks, lambda: _raise_on_limit(deadline))
+                except _Stop as stop:
+                    return finish(stop.status, use_best=True)
+                if out.point is not None and _finite_point(done := ev.complete(out.point)):
+                    new = done
+                    alpha = out.alpha
+                    info["filter_steps"] = info.get("filter_steps", 0) + 1
+                else:
+                    info["filter_failures"] = info.get("filter_failures", 0) + 1
+                    # the merit's step below leaves the filter's history behind (IPOPT restarts
+                    # from a restoration phase's point with the filter it had; here the filter
+                    # starts afresh, or its entries would block every later trial)
+                    line_filter.reset()
+            for _ in range(o.max_backtracks if new is None else 0):
                 halt = limit_status(deadline)
                 if halt is not None:
                     return finish(halt, use_best=True)
