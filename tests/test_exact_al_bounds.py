@@ -319,11 +319,13 @@ def test_monotone_acceptance_rule():
 @needs_s2mpj
 def test_monotone_acceptance_same_optimum_fewer_evaluations():
     """The barrier subproblems' monotone acceptance and feasibility switch (departure) reach the
-    same optimum as the AL merit alone; on HS118 they cut the rejected trials of the first
+    same optimum as the AL merit alone (without the filter line search, which runs before
+    them by default); on HS118 they cut the rejected trials of the first
     subproblem (41 -> 24 evaluations when added)."""
     runs = {}
     for on in (True, False):
-        res = sh.solve("s2mpj:HS118", solver="exact-al", options={"barrier_monotone_accept": on})
+        res = sh.solve("s2mpj:HS118", solver="exact-al",
+                       options={"barrier_monotone_accept": on, "barrier_filter": False})
         assert res.status == sh.Status.OPTIMAL
         runs[on] = res
     assert runs[True].objective == pytest.approx(runs[False].objective, rel=1e-8)
@@ -337,7 +339,95 @@ def test_feasibility_switch_same_chain_fewer_iterations():
     from solverhub.plugins.exact_al.pyomo_models import chain_on_floor
 
     runs = {on: sh.solve(chain_on_floor(80), solver="exact-al",
-                         options={"barrier_monotone_accept": on}) for on in (True, False)}
+                         options={"barrier_monotone_accept": on, "barrier_filter": False})
+            for on in (True, False)}
     assert all(r.status == sh.Status.OPTIMAL for r in runs.values())
     assert runs[True].objective == pytest.approx(runs[False].objective, abs=1e-6)
     assert runs[True].iterations < runs[False].iterations
+
+
+def test_filter_rules():
+    """IPOPT's filter (filter_search.py): dominance with margins, theta_max, the switching
+    condition with Armijo on the barrier objective (f-type) and sufficient decrease of either
+    measure (h-type, which adds the current point to the filter)."""
+    from solverhub.plugins.exact_al.filter_search import Filter
+
+    fl = Filter()
+    fl.start(1.0)  # theta_max = 1e4, theta_min = 1e-4
+    assert fl.theta_max == pytest.approx(1e4) and fl.theta_min == pytest.approx(1e-4)
+    # theta = 1 > theta_min: a trial that lowers theta by the margin is h-type, one that raises
+    # both is refused, one above theta_max too
+    assert fl.judge(1.0, 5.0, -1.0, 1.0, 0.5, 6.0) == "h-type"
+    assert fl.judge(1.0, 5.0, -1.0, 1.0, 1.5, 6.0) == ""
+    assert fl.judge(1.0, 5.0, -1.0, 1.0, 2e4, 0.0) == ""
+    # the h-type step's point enters the filter: a later trial with more theta and phi is dominated
+    fl.add(1.0, 5.0)
+    assert not fl.acceptable(1.0, 5.0) and fl.acceptable(0.5, 6.0) and fl.acceptable(2.0, 4.0)
+    # feasible point (theta <= theta_min) with a descent direction: f-type needs Armijo on phi
+    assert fl.judge(0.0, 5.0, -1.0, 1.0, 0.1, 4.0) == "f-type"
+    assert fl.judge(0.0, 5.0, -1.0, 1.0, 0.1, 5.0) == ""
+    # alpha_min: positive, tiny near feasibility (eq. 23)
+    assert 0 < fl.alpha_min(1.0, -1.0) <= 0.05 * 1e-5
+    fl.reset()
+    assert fl.entries == [] and fl.acceptable(1.0, 5.0)
+
+
+def _maratos(lb: float = -10.0) -> NLPEqProblem:
+    # min 2 (x1^2 + x2^2 - 1) - x1 on the unit circle (Nocedal and Wright, example 15.4), with a
+    # box that routes it through the barrier: from (cos 0.3, sin 0.3) the full Newton step raises
+    # both ||c|| and f (the Maratos effect) and the second-order correction restores it
+    th = 0.3
+    return NLPEqProblem(f=lambda x: 2 * (x[0] ** 2 + x[1] ** 2 - 1) - x[0],
+                        grad=lambda x: np.array([4 * x[0] - 1, 4 * x[1]]),
+                        c=lambda x: np.array([x[0] ** 2 + x[1] ** 2]),
+                        jac=lambda x: np.array([[2 * x[0], 2 * x[1]]]),
+                        hess=lambda x, lam: (4 + 2 * lam[0]) * np.eye(2),
+                        obj_hess=lambda x: 4 * np.eye(2), x0=[np.cos(th), np.sin(th)],
+                        lb=[lb, lb], ub=[10.0, 10.0], cl=[1.0], cu=[1.0])
+
+
+def test_filter_line_search_takes_second_order_corrections():
+    res = sh.solve(_maratos(), solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    assert np.allclose(res.x, [1.0, 0.0], atol=1e-6)
+    assert res.info["second_order_corrections"] >= 1
+    assert res.info["filter_steps"] >= res.iterations - 1
+    off = sh.solve(_maratos(), solver="exact-al", options={"barrier_filter": False})
+    assert off.status == sh.Status.OPTIMAL and "filter_steps" not in off.info
+    assert res.objective == pytest.approx(-1.0, abs=1e-7)
+    assert off.objective == pytest.approx(-1.0, abs=1e-5)
+
+
+@needs_s2mpj
+def test_filter_line_search_fewer_gradients_on_hs23():
+    """The filter's trials need f and c only (the merit's need gradients and Jacobians too); on
+    S2MPJ HS23 (tuning set) it takes 18 evaluations of f and c and 18 of the derivatives where
+    the merit with the monotone acceptance takes 42 of each."""
+    on = sh.solve("s2mpj:HS23", solver="exact-al")
+    off = sh.solve("s2mpj:HS23", solver="exact-al", options={"barrier_filter": False})
+    assert on.status == off.status == sh.Status.OPTIMAL
+    assert on.objective == pytest.approx(off.objective, rel=1e-8)
+    assert on.info["evaluations"]["gradient"] < off.info["evaluations"]["gradient"]
+
+
+@needs_s2mpj
+def test_stalled_subproblem_ends_at_the_kkt_point():
+    """S2MPJ HS84 (f = -5.3e6): the subproblem's KKT residual stalls at 0.16 in rounding at
+    mu = 1.5e-4 (it ran to any time limit); the point passes the problem's own KKT test and its
+    duality gap is 1e-10 of |f|, so the run ends optimal there."""
+    res = sh.solve("s2mpj:HS84", solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    assert res.objective == pytest.approx(-5280335.133, rel=1e-9)
+    assert res.iterations < 200
+    assert res.info["stalled_subproblems"] >= 1
+    assert res.info["kkt_residual"] <= 1e-4
+
+
+@needs_s2mpj
+def test_overall_error_stop_on_hs83():
+    """S2MPJ HS83: the primal barrier's mu / d left 5e-2 of the last subproblem's own residual
+    in rounding (a time limit); IPOPT's overall error E_0 with the iterate's multipliers ends it."""
+    res = sh.solve("s2mpj:HS83", solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    assert res.objective == pytest.approx(-30665.53867, rel=1e-9)
+    assert res.iterations < 100

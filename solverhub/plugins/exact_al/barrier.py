@@ -303,10 +303,18 @@ class BarrierMap:
         return self._h_scale
 
     # ---------------------------------------------------------------- primal-dual block
+    #: the bound multipliers' start: None for the central-path value ``mu / distance``, a number
+    #: for that constant (IPOPT's bound_mult_init_val = 1)
+    z_init: float | None = None
+
     def init_bound_multipliers(self, v: np.ndarray) -> None:
         dl, du = self.distances(v)
-        self.z_lo = np.where(self.has_lo, self.mu / dl, 0.0)
-        self.z_up = np.where(self.has_up, self.mu / du, 0.0)
+        if self.z_init is None:
+            self.z_lo = np.where(self.has_lo, self.mu / dl, 0.0)
+            self.z_up = np.where(self.has_up, self.mu / du, 0.0)
+        else:
+            self.z_lo = np.where(self.has_lo, self.z_init, 0.0)
+            self.z_up = np.where(self.has_up, self.z_init, 0.0)
 
     def _safeguard(self, z: np.ndarray, d: np.ndarray, has: np.ndarray) -> np.ndarray:
         # IPOPT's safeguard (eq. 16): z within [mu / (kappa_sigma d), kappa_sigma mu / d]
@@ -371,15 +379,14 @@ class BarrierMap:
         z_up``), the violation ``c_sub`` and the complementarity ``z d`` (without bound
         multipliers of their own: ``mu / d``). A point a subproblem cannot improve to its own
         tolerance (HS83: the primal barrier's ``mu / d`` at ``mu = 2.5e-9`` left 5e-2 in
-        rounding) may already pass it."""
+        rounding) may already pass it. Also required: the duality gap ``sum z d`` (what the
+        barrier leaves in the objective, about ``mu`` per active bound) at most
+        ``GAP_REL max(1, |f|)``, as the last subproblem (``mu_min``) would leave it."""
         dl, du = self.distances(v)
-        if self.z_lo is not None and self.z_up is not None:
-            zl, zu = self.z_lo, self.z_up
-        else:
-            with np.errstate(divide="ignore"):
-                zl = np.where(self.has_lo, self.mu / dl, 0.0)
-                zu = np.where(self.has_up, self.mu / du, 0.0)
+        zl, zu = self._bound_multiplier_estimates(dl, du)
         x = self.x_of(v)
+        if not self.gap_closed(v):
+            return False
         cs = self.c(v)
         viol = float(np.linalg.norm(cs))
         if viol > self.tolerance:
@@ -393,6 +400,25 @@ class BarrierMap:
                                    np.where(self.has_up, zu * du, 0.0)])
         err = math.sqrt(float(st @ st) + viol ** 2 + float(comp @ comp))
         return err <= self.tolerance
+
+    def _bound_multiplier_estimates(self, dl: np.ndarray, du: np.ndarray
+                                    ) -> tuple[np.ndarray, np.ndarray]:
+        if self.z_lo is not None and self.z_up is not None:
+            return self.z_lo, self.z_up
+        with np.errstate(divide="ignore"):
+            return np.where(self.has_lo, self.mu / dl, 0.0), np.where(self.has_up, self.mu / du, 0.0)
+
+    #: an early stop's duality gap, relative to max(1, |f|)
+    GAP_REL = 1e-8
+
+    def gap_closed(self, v: np.ndarray) -> bool:
+        """``sum z d <= GAP_REL max(1, |f(x)|)``: the barrier's objective error is negligible."""
+        dl, du = self.distances(v)
+        zl, zu = self._bound_multiplier_estimates(dl, du)
+        with np.errstate(invalid="ignore"):
+            gap = float(np.sum(np.where(self.has_lo, zl * dl, 0.0))
+                        + np.sum(np.where(self.has_up, zu * du, 0.0)))
+        return gap <= self.GAP_REL * max(1.0, abs(self.p.objective(self.x_of(v))))
 
     def obj_hess(self, v: np.ndarray) -> Any:
         H = self.p.objective_hessian(self.x_of(v))
@@ -696,6 +722,12 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
         ev = res.info.get("evaluations") or {}
         for k_ in evaluations:
             evaluations[k_] += int(ev.get(k_, 0))
+        for k_ in ("filter_steps", "filter_failures"):
+            if res.info.get(k_):
+                info[k_] = info.get(k_, 0) + int(res.info[k_])
+        if bm.line_filter is not None and bm.line_filter.soc_accepted:
+            info["second_order_corrections"] = info.get("second_order_corrections", 0) \
+                + bm.line_filter.soc_accepted
         lam_new = getattr(inner, "last_multipliers", None)
         if res.x is not None:
             v = res.x
@@ -718,7 +750,8 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
                 # passes the problem's own (sign-aware, least-squares) KKT test; else, in the
                 # last subproblem, it is reported as a feasible point without a claim
                 info["stalled_subproblems"] = info.get("stalled_subproblems", 0) + 1
-                kkt_here = bounded_kkt_residuals(bm.p, x)["kkt_residual"]
+                kkt_here = bounded_kkt_residuals(bm.p, x)["kkt_residual"] \
+                    if final or bm.gap_closed(v) else math.inf
                 if kkt_here > o.tolerance and final:
                     info["termination"] = (f"the barrier subproblem mu = {mu:.3g} stalled at its KKT "
                                            f"residual {res.info['stalled_stop']:.3g}; the problem's "
