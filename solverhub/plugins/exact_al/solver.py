@@ -198,6 +198,10 @@ class ExactALOptions(PresetOptions, IterationLimitOptions, DeviceOptions):
                           "exact-AL Newton step of a barrier subproblem; when it fails (step "
                           "below IPOPT's alpha_min) the augmented-Lagrangian merit's Armijo "
                           "search (with barrier_monotone_accept) runs as without it")
+    barrier_bound_mult_init: Literal["constant", "central"] = Field(
+        "constant", description="bounds/inequalities with barrier_primal_dual: the bound "
+                                "multipliers' start: constant (IPOPT's bound_mult_init_val = 1) "
+                                "or central (mu / distance, on the central path)")
     barrier_infeasibility_tol: float = Field(
         1e-6, gt=0, description="bounds/inequalities: locally infeasible when feasibility "
                                 "restoration (min ||violation||^2 on the bounds, run when the "
