@@ -11,7 +11,9 @@ validate (issue 22): the validation set below -- S2MPJ problems at sizes no othe
 test of the project uses, objective and feasibility problems, and Pyomo models -- with exact-al's
 defaults beside SLSQP, trust-constr and IPOPT (when cyipopt is installed), one process. "Solved"
 is checked at the returned x: KKT residual (least-squares multipliers) <= 1e-4, ||c|| <= 1e-4 and
-the objective within 1e-6 (relative) of the best solved peer; an exact-al `optimal` is
+the objective within 1e-6 (relative) of the best solved peer (--inequality: the 12 problems with
+bounds and inequalities; --tuning: 13 others on which the barrier's choices are made); an
+exact-al `optimal` is
 "contradicted" when a solved peer's objective is lower by more than that, or when the reduced
 Hessian at its x has an eigenvalue below -1e-6. repro: the paper's 47 CUTEst problems that S2MPJ has (41), paper rules, seed 2023: converged set and
 Newton iterations next to the authors' stored outputs (published_cutest.json). peers: every
