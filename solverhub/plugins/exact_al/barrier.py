@@ -133,7 +133,7 @@ class BarrierMap:
         self.small = self.N + self.m <= 300
         self.mu = 0.1
         self.tau = 0.99
-        self._viol_hist: list[float] = []
+        self._viol_hist: list[tuple[float, float]] = []  # (violation, barrier objective)
         self._h_scale = 1.0
         self._h_cache: tuple[Any, Any] | None = None
         self.primal_dual = True
@@ -460,6 +460,7 @@ class BarrierMap:
         sub.locally_infeasible_at = self._infeasible_at  # type: ignore[attr-defined]
         sub.subproblem_stop = self.subproblem_stop  # type: ignore[attr-defined]
         self._stall_hist = []
+        self._viol_hist = []  # the barrier objective is not comparable across mu
         sub.inertia_scale = self.inertia_scale  # type: ignore[attr-defined]  # the inertia test's
         # a fresh filter per barrier parameter, as IPOPT's (read by the line search)
         self.line_filter = Filter()
@@ -547,7 +548,8 @@ class BarrierMap:
 
     def _infeasible_at(self, v: np.ndarray, c_sub: np.ndarray | None = None) -> tuple[bool, str]:
         """The inner solver's infeasibility test on a barrier subproblem: once the original
-        violation has stalled (less than 1 % down over 10 iterations), one restoration; a
+        violation has stalled (less than 1 % down over 10 iterations of one subproblem, the
+        barrier objective not down either), one restoration; a
         least-violation point with ``||r|| > tolerance`` confirms local infeasibility."""
         if self.restoration_x is not None:
             return True, self.restoration_note
@@ -563,8 +565,14 @@ class BarrierMap:
         else:
             rn = float(np.linalg.norm(self.violation(x)))
         hist = self._viol_hist
-        hist.append(rn)
-        if rn <= self.tolerance or len(hist) < 10 or rn < 0.99 * hist[-10]:
+        phi = self.f(v)
+        hist.append((rn, phi))
+        if rn <= self.tolerance or len(hist) < 10 or rn < 0.99 * hist[-10][0]:
+            return False, ""
+        if phi < hist[-10][1] - 1e-6 * max(1.0, abs(hist[-10][1])):
+            # the barrier objective still falls: the filter's steps trade violation for it
+            # (S2MPJ HS116: ||c|| from 0.16 up to 3.9 and back while phi fell 167 -> 101), which
+            # is progress, not a stall; a restoration there cost 330 evaluations for nothing
             return False, ""
         hist.clear()  # the next restoration after another 10 stalled iterations
         xr, rr, opt = self.restoration(x)
