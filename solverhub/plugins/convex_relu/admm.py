@@ -92,11 +92,13 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish: bool = Field(True, description="squared loss: active-set Newton polishing with a "
                                            "dual certificate (polish.py); false: the paper's "
                                            "ADMM only")
-    polish_method: Literal["newton", "conic"] = Field(
+    polish_method: Literal["newton", "conic", "newton-conic"] = Field(
         "newton", description="newton: the active-set Newton polish (polish.py polish_squared); "
                               "conic: CLARABEL restricted to ADMM's nonzero groups and their "
-                              "candidate active rows (polish_conic; needs cvxpy), for data of "
-                              "high effective dimension where the Newton polish does not settle")
+                              "candidate active rows (polish_conic; needs clarabel), for data of "
+                              "high effective dimension where the Newton polish does not settle; "
+                              "newton-conic: Newton, and the conic polish of the same iterate "
+                              "when Newton's active set churns (PolishOutcome.churned)")
     polish_row_tol: float = Field(0.2, gt=0, description="conic polish: rows whose slack is <= "
                                                          "this times the group's largest |x'u| "
                                                          "are kept")
@@ -534,13 +536,23 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
 
     def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
+        gap_tol = min(self.polish_gap, self.rel_gap)
         if self.polish_method == "conic":
             return polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
-                                group_tol=self.polish_group_tol,
-                                gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline)
-        return polish_squared(pb, to_host(V), to_host(S) <= 0.0,
-                              gap_tol=min(self.polish_gap, self.rel_gap), deadline=deadline,
-                              max_rounds=self.polish_rounds)
+                                group_tol=self.polish_group_tol, gap_tol=gap_tol,
+                                deadline=deadline)
+        out = polish_squared(pb, to_host(V), to_host(S) <= 0.0, gap_tol=gap_tol,
+                             deadline=deadline, max_rounds=self.polish_rounds)
+        if self.polish_method == "newton-conic" and out.churned:
+            # Newton's guess of the rows at equality is far off (nearly every group still
+            # changes a row per round): the conic re-solve needs no exact guess
+            conic = polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
+                                 group_tol=self.polish_group_tol, gap_tol=gap_tol,
+                                 deadline=deadline)
+            conic.reason = f"newton: {out.reason}; conic: {conic.reason}"
+            conic.newton_steps = out.newton_steps
+            return conic
+        return out
 
     @staticmethod
     def _objective_split(xp: ModuleType, pb: ReLUTraining, V: Any, F: Any, R: Any, Y: Any) -> float:

@@ -129,6 +129,9 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
         # the conic polish's settings, measured on the tuning list's two 20-d sets
         # (docs/convex_relu.md): rows of slack <= 0.2 max|x'u|, groups above 1 % of the largest
         conic_polish = {"polish_method": "conic", "polish_row_tol": 0.2, "polish_group_tol": 0.01}
+        # the admm route: Newton first; when its active set churns (polish.py CHURN_*), the
+        # conic polish of the same iterate instead of more failed Newton attempts
+        newton_polish = dict(conic_polish, polish_method="newton-conic")
         def left() -> float | None:
             return None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
 
@@ -136,7 +139,7 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
             from .admm import ConvexReluAdmm
 
             fallback = self.options.route == "auto" and self.options.admm_polish_failures > 0
-            extra: dict[str, Any] = conic_polish if route == "admm-conic" else {}
+            extra: dict[str, Any] = conic_polish if route == "admm-conic" else newton_polish
             admm = ConvexReluAdmm(max_polish_failures=self.options.admm_polish_failures
                                   if fallback else None, **extra)
             res = admm.solve(problem, time_limit=left(), seed=seed, notifier=notifier)

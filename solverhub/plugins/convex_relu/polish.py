@@ -48,7 +48,7 @@ from solverhub.core.timing import limit_status
 
 from .problem import ReLUTraining
 
-__all__ = ["PolishOutcome", "polish_conic", "polish_squared"]
+__all__ = ["PolishOutcome", "conic_polish_unavailable", "polish_conic", "polish_squared"]
 
 #: Newton stops when its decrement g'H^-1 g falls below this times |f|; the tighter value is
 #: used once the active set has settled but the dual bound is still too loose to certify
@@ -59,6 +59,15 @@ _NEWTON_DEC_TOL_TIGHT = 1e-20
 #: reduced optimum); once a round changes nothing, Newton runs to _NEWTON_DEC_TOL before the
 #: certificate is evaluated, so the accepted point is converged exactly as before
 _NEWTON_DEC_TOL_LOOSE = 1e-10
+#: the churn test of polish_squared: from round CHURN_START on, an attempt in which at least
+#: CHURN_FRACTION of the groups changed their active rows in each of the last CHURN_ROUNDS rounds
+#: is given up (PolishOutcome.churned). Read off the tuning list of bench_convex_relu.py
+#: --validation (docs/convex_relu.md): every attempt that certified there fell below 90 % by
+#: round 12 (breast_cancer, the slowest, 0.90 at round 10 and 0.85 at round 12), while on the
+#: two 20-d sets 95-100 % of the groups changed in every round up to the cap of 40
+CHURN_START = 12
+CHURN_ROUNDS = 5
+CHURN_FRACTION = 0.9
 
 
 @dataclass
@@ -74,6 +83,10 @@ class PolishOutcome:
     newton_steps: int
     rounds: int
     reason: str
+    #: the attempt was given up because nearly every group still changed its active rows round
+    #: after round (``polish_squared``'s churn test): the guess is far off, a conic re-solve
+    #: (``polish_conic``) needs no exact guess
+    churned: bool = False
 
 
 @dataclass
@@ -220,13 +233,15 @@ def _newton(A_blocks: list[np.ndarray], z: list[np.ndarray], y: np.ndarray, beta
 def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = None, *,
                    act_tol: float = 1e-2, gap_tol: float = 1e-7, feas_tol: float = 1e-9,
                    max_rounds: int = 100, deadline: float = math.inf,
-                   max_dim: int = 6000, add_rows: int = 1, drop_rows: int = 1) -> PolishOutcome:
+                   max_dim: int = 6000, add_rows: int = 1, drop_rows: int = 1,
+                   churn_start: int = CHURN_START) -> PolishOutcome:
     """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem without eps; see the
     module docstring. ``active`` (c, 2, P, n, bool): ADMM's guess of the rows at equality (its
     s-iterate is zero there), intersected with the rows of slack <= act_tol times the group's
-    largest |x_k'u|. Gives up (not accepted) at ``deadline`` (a time.perf_counter() reading)
-    and when the reduced problem has more than ``max_dim`` variables (a dense Newton system).
-    Host arrays only."""
+    largest |x_k'u|. Gives up (not accepted) at ``deadline`` (a time.perf_counter() reading),
+    when the reduced problem has more than ``max_dim`` variables (a dense Newton system), and
+    when the active set churns (CHURN_*, from round ``churn_start`` on; 0: never; the outcome's
+    ``churned``). Host arrays only."""
     X, n, d, P, beta = pb.X, pb.n_samples, pb.d, pb.P, pb.beta
     Df = pb.D.astype(np.float64)
     E = 2.0 * Df - 1.0
@@ -267,6 +282,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
         zero_fits: dict[tuple[int, int], np.ndarray] = {}     # (s, i) -> last NNLS multipliers
         tight = False
         loose = _NEWTON_DEC_TOL_LOOSE > _NEWTON_DEC_TOL
+        churn_run = 0           # consecutive rounds in which >= CHURN_FRACTION of groups changed
         for rnd in range(1, max_rounds + 1):
             rounds_used = max(rounds_used, rnd)
             if limit_status(deadline) is not None:
@@ -326,6 +342,12 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                     g.block = None
                     z[k] = g.basis.T @ u
                     changes += 1
+            churn_run = churn_run + 1 if changes >= CHURN_FRACTION * max(len(groups), 1) else 0
+            if churn_start and rnd >= churn_start and churn_run >= CHURN_ROUNDS:
+                return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf,
+                                     steps_total, rounds_used,
+                                     f"active set churns ({changes} of {len(groups)} groups "
+                                     f"changed in round {rnd})", churned=True)
             keep = [k for k, g in enumerate(groups) if g.basis.shape[1] > 0]
             groups, z = [groups[k] for k in keep], [z[k] for k in keep]
             XtDl = X.T @ (Df * lam[:, None])                               # d x P
@@ -409,26 +431,101 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
     return PolishOutcome(ok, x, f, dual_total, gap, viol, steps_total, rounds_used, reason)
 
 
+def _restricted_conic(pb: ReLUTraining, j: int, groups: list[tuple[int, int]],
+                      rows: list[np.ndarray], deadline: float) -> tuple[np.ndarray | None, str]:
+    """CLARABEL's solution U (G x d) of output j's program restricted to ``groups`` (s, i) and to
+    each group's cone rows ``rows``, posed directly in CLARABEL's standard form (no CVXPY: its
+    compilation cost 1.2-1.4 s CPU of a 3.4-4.4 s polish on the two 20-d sets, with no stop check
+    inside it). Variables x = [u (G d), r (n), t (G)]:
+
+        min (1/2n) r'r + beta sum_b t_b   s.t.  r = sum_b +-D_i X u_b - y   (zero cone),
+            (2 D_i - I)[K_b] X u_b >= 0  (nonnegative cone),  ||u_b|| <= t_b  (second-order cones).
+
+    The solve gets the time left to ``deadline`` and a termination callback that reads
+    limit_status, so a time limit and Ctrl-C end it within one interior-point iteration.
+    (None, why) when it does not solve."""
+    import clarabel
+
+    X, n, d, beta = pb.X, pb.n_samples, pb.d, pb.beta
+    Df = pb.D.astype(np.float64)
+    E = 2.0 * Df - 1.0
+    G = len(groups)
+    nu = G * d
+    nv = nu + n + G
+    M = np.hstack([(1.0 if s == 0 else -1.0) * (Df[:, i:i + 1] * X) for s, i in groups])
+    A_fit = sparse.hstack([sparse.csc_matrix(-M), sparse.identity(n, format="csc"),
+                           sparse.csc_matrix((n, G))])
+    Ac = sparse.block_diag([E[K, i][:, None] * X[K] for (_s, i), K in zip(groups, rows)],
+                           format="csc")
+    n_rows = Ac.shape[0]
+    A_cone = sparse.hstack([-Ac, sparse.csc_matrix((n_rows, n + G))])
+    # -(t_b, u_b) + s = 0 with s in the second-order cone of dimension d + 1
+    soc_row = np.arange(G * (d + 1))
+    soc_col = np.empty(G * (d + 1), dtype=np.intp)
+    soc_col.reshape(G, d + 1)[:, 0] = nu + n + np.arange(G)
+    soc_col.reshape(G, d + 1)[:, 1:] = np.arange(nu).reshape(G, d)
+    A_soc = sparse.csc_matrix((-np.ones(soc_row.size), (soc_row, soc_col)),
+                              shape=(G * (d + 1), nv))
+    A = sparse.vstack([A_fit, A_cone, A_soc], format="csc")
+    b = np.concatenate([-pb.Y[:, j], np.zeros(n_rows + G * (d + 1))])
+    Pq = sparse.diags(np.concatenate([np.zeros(nu), np.full(n, 1.0 / n), np.zeros(G)]),
+                      format="csc")
+    q = np.concatenate([np.zeros(nu + n), np.full(G, beta)])
+    cones = [clarabel.ZeroConeT(n), clarabel.NonnegativeConeT(n_rows)] + \
+        [clarabel.SecondOrderConeT(d + 1)] * G
+    if limit_status(deadline) is not None:          # building is O(n d G + rows d): check after
+        return None, _stop_reason(deadline)
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-8
+    remaining = deadline - time.perf_counter()
+    if math.isfinite(remaining):
+        settings.time_limit = max(remaining, 1e-3)
+    solver = clarabel.DefaultSolver(Pq, q, A, b, cones, settings)
+    # called once per interior-point iteration (0.05-0.15 s on the 20-d sets): True stops it
+    solver.set_termination_callback(lambda _info: limit_status(deadline) is not None)
+    sol = solver.solve()
+    status = str(sol.status)
+    if status not in ("Solved", "AlmostSolved"):
+        stop = limit_status(deadline)
+        return None, _stop_reason(deadline) if stop is not None else f"CLARABEL status {status}"
+    return np.asarray(sol.x)[:nu].reshape(G, d), ""
+
+
+def _stop_reason(deadline: float) -> str:
+    from solverhub.core.result import Status
+
+    return "interrupted" if limit_status(deadline) == Status.INTERRUPTED else "time limit"
+
+
+def conic_polish_unavailable() -> str | None:
+    """Why the conic polish cannot run here (it needs clarabel), or None."""
+    from importlib.util import find_spec
+
+    return None if find_spec("clarabel") is not None else \
+        "clarabel is not installed (pip install 'solverhub[cvxpy]')"
+
+
 def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
-                 group_tol: float = 0.0, gap_tol: float = 1e-7, feas_tol: float = 1e-9, max_rounds: int = 4,
-                 deadline: float = math.inf) -> PolishOutcome:
-    """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem by CLARABEL (through
-    CVXPY) restricted to ADMM's nonzero groups and to their candidate active rows: the rows whose
-    slack is <= ``row_tol`` times the group's largest |x_k'u|. Rows of the restricted solution
-    that violate their cone are added and the restricted problem solved again (up to
+                 group_tol: float = 0.0, gap_tol: float = 1e-7, feas_tol: float = 1e-9,
+                 max_rounds: int = 4, deadline: float = math.inf) -> PolishOutcome:
+    """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem by CLARABEL restricted
+    to ADMM's nonzero groups and to their candidate active rows (_restricted_conic): the rows
+    whose slack is <= ``row_tol`` times the group's largest |x_k'u|. Rows of the restricted
+    solution that violate their cone are added and the restricted problem solved again (up to
     ``max_rounds`` solves). Groups whose norm is <= ``group_tol`` times the largest are left
     out (zero); a left-out group whose zero block violates its optimality condition (as in the
     certificate's NNLS) enters, with all its rows, and the problem is solved again.
     The point is certified as the ADMM's own iterates are
     (certify.certify_point: projection onto the full cones and a dual bound of the full
-    program, zero groups included), and accepted only within ``gap_tol``.
+    program, zero groups included), and accepted only within ``gap_tol``. Stops (not accepted,
+    reason "time limit" or "interrupted") at ``deadline`` or on Ctrl-C, checked around every
+    build and solve and once per interior-point iteration.
 
     Where the Newton polish's active set does not settle (effective dimension above ~13: the
     optimum's groups hold 11-20 rows at equality and ADMM guesses hundreds wrong), this needs no
     exact guess: on make_classification 20-d a quarter to a half of the rows remain
     (docs/convex_relu.md)."""
-    import cvxpy as cp
-
     from .certify import certify_point
 
     X, n, d, P, beta = pb.X, pb.n_samples, pb.d, pb.P, pb.beta
@@ -436,7 +533,14 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
     E = 2.0 * Df - 1.0
     U_out = np.zeros_like(V)
     solves = 0
-    failed = PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf, 0, 0, "")
+
+    def failed(reason: str) -> PolishOutcome:
+        return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf, 0, solves,
+                             reason)
+
+    missing = conic_polish_unavailable()
+    if missing is not None:
+        return failed(missing)
     for j in range(pb.c):
         y = pb.Y[:, j]
         groups: list[tuple[int, int]] = []
@@ -458,34 +562,18 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
             if G == 0:
                 settled = True
                 break
-            # yhat = M u (u: the G groups' weights stacked), one n x d block per group
-            M = np.hstack([(1.0 if s == 0 else -1.0) * (Df[:, i:i + 1] * X) for s, i in groups])
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                failed.reason = "time limit"
-                return failed
-            Ac = sparse.block_diag([E[K, i][:, None] * X[K] for (s, i), K in zip(groups, rows)],
-                                   format="csr")
-            uv = cp.Variable(G * d)
-            obj = cp.sum_squares(M @ uv - y) / (2.0 * n) + beta * cp.sum(
-                cp.norm(cp.reshape(uv, (G, d), order="C"), 2, axis=1))
-            prob = cp.Problem(cp.Minimize(obj), [Ac @ uv >= 0])
-            opts: dict[str, float] = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8}
-            if math.isfinite(remaining):
-                opts["time_limit"] = max(remaining, 1e-3)
-            try:
-                prob.solve(solver="CLARABEL", **opts)
-            except cp.error.SolverError as exc:
-                failed.reason = f"CLARABEL: {exc}"
-                return failed
+            if limit_status(deadline) is not None:
+                return failed(_stop_reason(deadline))
+            U_new, why = _restricted_conic(pb, j, groups, rows, deadline)
+            if U_new is None:
+                return failed(why)
+            U = U_new
             solves += 1
-            if uv.value is None:
-                failed.reason = f"CLARABEL status {prob.status}"
-                return failed
-            U = np.asarray(uv.value).reshape(G, d)
             added = 0
-            for b, ((_s, i), K) in enumerate(zip(groups, rows)):
+            yhat = np.zeros(n)
+            for b, ((s, i), K) in enumerate(zip(groups, rows)):
                 xu = X @ U[b]
+                yhat += (1.0 if s == 0 else -1.0) * Df[:, i] * xu
                 viol = np.flatnonzero(E[:, i] * xu < -feas_tol * max(float(np.max(np.abs(xu))),
                                                                      1e-300))
                 new = np.setdiff1d(viol, K)
@@ -494,10 +582,12 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
                     added += new.size
             # groups left out whose zero block violates its optimality condition
             # (min over mu >= 0 of ||F_b'lam - G_b'mu|| > beta) enter with all n rows
-            lam = (M @ uv.value - y) / n
+            lam = (yhat - y) / n
             XtDl = X.T @ (Df * lam[:, None])
             inside = set(groups)
             for s in (0, 1):
+                if limit_status(deadline) is not None:      # up to P NNLS of size d x n
+                    return failed(_stop_reason(deadline))
                 for i in range(P):
                     if (s, i) in inside:
                         continue
@@ -511,10 +601,11 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
                 settled = True
                 break
         if not settled:
-            failed.reason = f"restricted rows did not settle in {max_rounds} solves"
-            return failed
+            return failed(f"restricted rows did not settle in {max_rounds} solves")
         for b, (s, i) in enumerate(groups[:U.shape[0]]):
             U_out[j, s, i] = U[b]
+    if limit_status(deadline) is not None:
+        return failed(_stop_reason(deadline))
     cert = certify_point(pb, U_out.ravel(), deadline=deadline)
     x = cert.x
     gap = cert.relative_gap()
