@@ -384,6 +384,83 @@ def run_validation(lists, names, time_factor, out):
             fh.write(text + "\n")
 
 
+_CHILD = """
+import sys, time
+from solverhub.core.cli import main
+from solverhub.plugins.convex_relu import polish
+real = polish._restricted_conic
+def marked(*a, **k):
+    print("CONIC-SOLVE", time.perf_counter(), file=sys.stderr, flush=True)
+    return real(*a, **k)
+polish._restricted_conic = marked
+print("START", time.perf_counter(), file=sys.stderr, flush=True)
+rc = main(sys.argv[1:])
+print("DONE", time.perf_counter(), file=sys.stderr, flush=True)
+sys.exit(rc)
+"""
+
+
+def stop_check(names, delay=0.5):
+    """Time limit and Ctrl-C inside the conic polish (issue 23): ``solverhub solve ... --solver
+    convex-relu-auto --json`` on each named validation set in a child process (single-threaded
+    BLAS). Run 1: SIGINT ``delay`` s after the child enters the restricted CLARABEL solve; the
+    latency is the wall time from the signal to the CLI's return. Run 2: a time limit that ends
+    ``delay`` s into that solve (from run 1's timing); the overrun is the time from the CLI's
+    start to its return (JSON written; imports before and interpreter exit after are not
+    counted: a loaded machine takes 1-2 s for each) past the limit. Prints one line per run."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    lines = ["| data | run | status | route | polish attempts "
+             "| s from the signal / past the limit to the CLI's return |",
+             "|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (_which, build) in _validation_sets(tmp).items():
+            if not any(k in name for k in names):
+                continue
+            pb = build()
+            path = os.path.join(tmp, "stop.npz")
+            # the loaded problem as a file: standardized X with its bias column, labels as given
+            np.savez(path, X=pb.X[:, :-1], y=pb.Y[:, 0] if pb.c == 1 else pb.Y.argmax(1))
+            addr = (f"dataset:{path}?P={pb.P}&loss={pb.loss}&beta={pb.beta!r}&test_size=0"
+                    f"&standardize=false")
+            cmd = [sys.executable, "-c", _CHILD, "solve", addr, "--solver", "convex-relu-auto",
+                   "--json"]
+            t_solve = 0.0
+            for run in ("SIGINT", "time limit"):
+                extra = [] if run == "SIGINT" else ["--time-limit", f"{t_solve + delay:.2f}"]
+                child = subprocess.Popen(cmd + extra, env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+                assert child.stderr is not None
+                t_start = float(child.stderr.readline().split()[1])
+                line = child.stderr.readline()
+                t_mark = time.perf_counter()
+                if run == "SIGINT":
+                    t_solve = t_mark - t_start
+                    time.sleep(delay)
+                    t_sig = time.perf_counter()
+                    child.send_signal(signal.SIGINT)
+                out, err = child.communicate()
+                done = [float(x.split()[1]) for x in err.splitlines() if x.startswith("DONE")]
+                t_end = done[0] if done else math.nan
+                past = t_end - t_sig if run == "SIGINT" else t_end - t_start - (t_solve + delay)
+                try:
+                    res = json.loads(out)
+                except ValueError:
+                    res = {"status": f"no JSON (rc {child.returncode}): {err[-200:]}"}
+                info = res.get("info", {})
+                attempts = "; ".join(a.get("reason", "") for a in info.get("polish_attempts", []))
+                lines.append(f"| {name} | {run}{'' if line.startswith('CONIC') else ' (no conic solve)'} "
+                             f"| {res.get('status')} | {info.get('route')} | {attempts} | {past:.2f} |")
+                print(lines[-1], flush=True)
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--validation", action="store_true", help="the validation table (issue 23)")
@@ -397,6 +474,8 @@ def main():
     ap.add_argument("--scale", action="store_true", help="the scale table (issue 25) only")
     ap.add_argument("--sizes", nargs="+", type=int, default=[1000, 3000, 10000, 30000, 100000])
     ap.add_argument("--time-limit", type=float, default=60.0, help="per solver, scale table")
+    ap.add_argument("--stop-check", action="store_true", help="time limit and Ctrl-C inside "
+                    "the conic polish, on the --only sets (issue 23)")
     ap.add_argument("--quick", action="store_true", help="P = 50 data sets only")
     ap.add_argument("--out", default=None, help="write the markdown table here")
     ap.add_argument("--sets", nargs="+", default=None, metavar="ADDRESS",
@@ -405,6 +484,9 @@ def main():
     args = ap.parse_args()
     if args.validation:
         run_validation(args.lists, args.only, args.time_factor, args.out)
+        return
+    if args.stop_check:
+        print("\n".join(stop_check(args.only or ["make_regression 30-d"])))
         return
     if args.scale:
         text = "\n".join(scale_table(args.sizes, args.time_limit))

@@ -59,7 +59,7 @@ from solverhub.core.solver import SolverBase
 from solverhub.core.timing import deadline_of, limit_status
 
 from .certify import Certificate, certify_point
-from .polish import PolishOutcome, polish_conic, polish_squared
+from .polish import CHURN_START, PolishOutcome, polish_conic, polish_squared
 from .problem import ReLUTraining
 
 __all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
@@ -387,7 +387,9 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
             if do_polish and k == next_polish:
                 next_polish *= 2
                 tp = time.perf_counter()
-                polished = self._try_polish(pb, V, S, deadline)
+                last = self.max_polish_failures is not None \
+                    and n_polish_failed + 1 >= self.max_polish_failures
+                polished = self._try_polish(pb, V, S, deadline, last=last)
                 t_polish += time.perf_counter() - tp
                 polish_log.append({"iteration": k, "accepted": polished.accepted,
                                    "relative_gap": polished.relative_gap,
@@ -534,18 +536,26 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         return certify_point(pb, to_host(V).ravel(), loss_dual=loss_dual, deadline=deadline,
                              fast=fast)
 
-    def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float) -> PolishOutcome:
-        """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0)."""
+    def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float,
+                    last: bool = False) -> PolishOutcome:
+        """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0).
+        ``last``: the attempt after which max_polish_failures stops the run (newton-conic then
+        tries the conic polish whatever the reason Newton failed)."""
         gap_tol = min(self.polish_gap, self.rel_gap)
         if self.polish_method == "conic":
             return polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
                                 group_tol=self.polish_group_tol, gap_tol=gap_tol,
                                 deadline=deadline)
+        both = self.polish_method == "newton-conic"
+        # the churn test only where a conic polish follows (it stops some attempts that would
+        # have settled later: make_regression 30-d certified at round 37, after churning)
         out = polish_squared(pb, to_host(V), to_host(S) <= 0.0, gap_tol=gap_tol,
-                             deadline=deadline, max_rounds=self.polish_rounds)
-        if self.polish_method == "newton-conic" and out.churned:
+                             deadline=deadline, max_rounds=self.polish_rounds,
+                             churn_start=CHURN_START if both else 0)
+        if both and (out.churned or last):
             # Newton's guess of the rows at equality is far off (nearly every group still
-            # changes a row per round): the conic re-solve needs no exact guess
+            # changes a row per round), or this is the last attempt before the run stops: the
+            # conic re-solve needs no exact guess, and costs about half a full CLARABEL solve
             conic = polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
                                  group_tol=self.polish_group_tol, gap_tol=gap_tol,
                                  deadline=deadline)

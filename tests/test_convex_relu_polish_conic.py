@@ -1,0 +1,163 @@
+"""Issue 23, the convex ReLU speed work: the Newton polish's churn test, the conic polish of the
+same iterate when Newton churns (polish_method="newton-conic", the admm route of
+convex-relu-auto), and the conic polish's stop checks (time limit and Ctrl-C around each build
+and solve and inside CLARABEL's iterations). Statuses and reasons only: no wall clock."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import solverhub as sh
+from solverhub.core.interrupt import clear_stop, request_stop
+from solverhub.core.result import Status
+from solverhub.plugins.convex_relu import ConvexReluAdmm, ConvexReluCvxpy
+from solverhub.plugins.convex_relu import polish as polish_mod
+from solverhub.plugins.convex_relu.polish import CHURN_START, polish_conic, polish_squared
+from solverhub.plugins.convex_relu.problem import ReLUTraining, sample_patterns
+
+pytest.importorskip("cvxpy")
+pytest.importorskip("clarabel")
+
+
+def _isotropic(n, d, seed=0):
+    """Squared loss on isotropic d-dimensional data (as in test_convex_relu_auto.py)."""
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.standard_normal((n, d - 1)), np.ones((n, 1))])
+    y = np.maximum(X @ rng.standard_normal((d, 3)), 0.0) @ np.array([1.0, -1.0, 0.5])
+    y -= y.mean()
+    gates, D = sample_patterns(X, 8, 0)
+    return ReLUTraining(X, y, beta=1e-2, gates=gates, patterns=D, name="isotropic")
+
+
+def _admm_iterate(pb, iterations):
+    """ADMM's iterate V and its guess of the rows at equality after ``iterations``, as the
+    polish sees them (captured from the ADMM's own call)."""
+    import solverhub.plugins.convex_relu.admm as admm_mod
+
+    seen = []
+    real = admm_mod.polish_squared
+
+    def spy(pb_, V, active, **kw):
+        seen.append((V.copy(), active.copy()))
+        return real(pb_, V, active, **kw)
+
+    admm_mod.polish_squared = spy
+    try:
+        ConvexReluAdmm(polish_start=iterations, max_iterations=iterations).solve(pb)
+    finally:
+        admm_mod.polish_squared = real
+    return seen[0]
+
+
+def _rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+def test_newton_polish_gives_up_when_its_active_set_churns():
+    # 12-d isotropic data: at iteration 200 nearly every group still changes a row per round;
+    # the attempt stops at round CHURN_START (it ran to the round cap of 40 before)
+    pb = _isotropic(150, 12)
+    V, active = _admm_iterate(pb, 200)
+    out = polish_squared(pb, V, active, max_rounds=40)
+    assert not out.accepted and out.churned and "churns" in out.reason
+    assert out.rounds == CHURN_START
+    # the test off: the attempt goes on past CHURN_START
+    off = polish_squared(pb, V, active, max_rounds=40, churn_start=0)
+    assert not off.churned and off.rounds > CHURN_START
+
+
+def test_settling_polish_does_not_churn():
+    # a set whose polish settles certifies, as before the churn test
+    pb = _isotropic(120, 20)
+    V, active = _admm_iterate(pb, 200)
+    out = polish_squared(pb, V, active, max_rounds=40)
+    assert out.accepted and not out.churned
+
+
+def test_newton_conic_polishes_the_same_iterate_when_newton_churns():
+    pb = _isotropic(150, 12)
+    ref = ConvexReluCvxpy().solve(pb)
+    res = ConvexReluAdmm(polish_method="newton-conic", polish_group_tol=0.01).solve(pb)
+    first = res.info["polish_attempts"][0]
+    assert first["iteration"] == 200 and first["accepted"]
+    assert first["reason"].startswith("newton: active set churns") and "conic: certified" in first["reason"]
+    assert res.status == Status.OPTIMAL and res.iterations == 200
+    assert _rel(res.objective, ref.objective) <= 1e-5 and pb.cone_violation(res.x) <= 1e-8
+    # plain Newton (convex-relu-admm's default) does not call the conic polish
+    plain = ConvexReluAdmm().solve(pb)
+    assert all("conic" not in a["reason"] for a in plain.info["polish_attempts"])
+
+
+def test_auto_admm_route_uses_the_conic_fallback():
+    pb = _isotropic(150, 12)
+    res = sh.solve(pb, solver="convex-relu-auto")
+    assert res.info["route"] == "admm" and res.info["route_solver"] == "convex-relu-admm"
+    assert "conic: certified" in res.info["polish_attempts"][0]["reason"]
+    assert res.status == sh.Status.OPTIMAL
+
+
+def test_conic_polish_stops_at_the_deadline_and_on_ctrl_c():
+    pb = _isotropic(120, 20)
+    V, _ = _admm_iterate(pb, 50)
+    out = polish_conic(pb, V, deadline=0.0)
+    assert not out.accepted and out.reason == "time limit" and out.rounds == 0
+    request_stop()
+    try:
+        out = polish_conic(pb, V)
+    finally:
+        clear_stop()
+    assert not out.accepted and out.reason == "interrupted" and out.rounds == 0
+    assert polish_conic(pb, V).accepted          # the same call without a stop request
+
+
+class _StopAfter:
+    """limit_status stand-in: go on for ``calls`` calls, then report ``status``; counts calls."""
+
+    def __init__(self, calls, status):
+        self.calls, self.status, self.n = calls, status, 0
+
+    def __call__(self, deadline):
+        self.n += 1
+        return self.status if self.n > self.calls else None
+
+
+@pytest.mark.parametrize("status, reason", [(Status.INTERRUPTED, "interrupted"),
+                                            (Status.TIME_LIMIT, "time limit")])
+def test_clarabel_solve_stops_inside_its_iterations(monkeypatch, status, reason):
+    # calls 1 and 2 are the checks before the build and before the solve; from call 3 on
+    # CLARABEL's per-iteration callback reads it: the solve must end at the first True (a solve
+    # that ignored it would call it once per iteration, about 20 times, and return a point)
+    pb = _isotropic(120, 20)
+    V, _ = _admm_iterate(pb, 50)
+    stop = _StopAfter(3, status)
+    monkeypatch.setattr(polish_mod, "limit_status", stop)
+    out = polish_conic(pb, V)
+    assert not out.accepted and out.reason == reason and out.rounds == 0
+    assert stop.n <= 6
+
+
+def test_admm_with_conic_polish_returns_its_point_when_interrupted_inside_clarabel(monkeypatch):
+    # a stop request that arrives during the conic polish's CLARABEL solve ends the ADMM run
+    # with status interrupted and a feasible point (the result is not lost)
+    pb = _isotropic(120, 20)
+    calls = {"n": 0}
+    real = polish_mod.limit_status
+
+    def stop_inside(deadline):
+        calls["n"] += 1
+        if calls["n"] == 3:                  # CLARABEL's first iteration
+            request_stop()
+        return real(deadline)
+
+    monkeypatch.setattr(polish_mod, "limit_status", stop_inside)
+    try:
+        res = ConvexReluAdmm(polish_method="conic", polish_start=50).solve(pb)
+    finally:
+        clear_stop()
+    assert res.status == Status.INTERRUPTED
+    assert res.info["polish_attempts"][0]["reason"] == "interrupted"
+    assert res.x is not None and math.isfinite(res.objective)
+    assert pb.cone_violation(res.x) <= 1e-8
