@@ -167,6 +167,15 @@ def test_admm_gives_up_after_failed_polish_attempts(monkeypatch):
     assert res.info["polish_gave_up"] and res.iterations == 10
     assert len(res.info["polish_attempts"]) == 2
     assert res.status in (sh.Status.FEASIBLE, sh.Status.OPTIMAL)
+    # the admm route's last attempt before the hand-over is the conic polish of the iterate
+    # (polish_method "newton-conic"): it certifies here, so no hand-over
+    auto = sh.solve(pb, solver="convex-relu-auto")
+    assert auto.info["route"] == "admm" and auto.status == sh.Status.OPTIMAL
+    last = auto.info["polish_attempts"][-1]
+    assert len(auto.info["polish_attempts"]) == 2 and last["accepted"]
+    assert last["reason"] == "newton: forced; conic: certified"
+    # both polishes failing: CLARABEL takes over
+    monkeypatch.setattr(admm_mod, "polish_conic", never)
     auto = sh.solve(pb, solver="convex-relu-auto")
     assert auto.route.name == "admm, then clarabel" and auto.route.solver == "convex-relu-cvxpy"
     assert "did not certify in 2 attempts" in auto.route.reason
