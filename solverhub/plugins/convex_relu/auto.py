@@ -2,18 +2,22 @@
 problem's shape and named in the result (``result.route``: the route, the rule's reason and the
 solver that ran), as ``bilevel-auto`` does.
 
-1. ``admm`` (``convex-relu-admm`` with its defaults): squared loss without adversarial eps or
-   sample weights, at most ``admm_max_n`` samples (the Woodbury u-step), and data whose
-   effective dimension (:func:`effective_dimension`) is at most ``admm_max_dim``.
-   When its polish has not certified after ``admm_polish_failures`` (2) attempts (iterations
-   200 and 400: every set the ADMM wins on the tuning list certified by then), the problem was
-   misrouted and CLARABEL solves it (route ``admm, then clarabel``).
+1. ``admm`` (``convex-relu-admm`` with ``polish_method="newton-conic"``): squared loss without
+   adversarial eps or sample weights, at most ``admm_max_n`` samples (the Woodbury u-step), and
+   data whose effective dimension (:func:`effective_dimension`) is at most ``admm_max_dim``.
+   Its polish is the Newton polish; when Newton's active set churns (nearly every group still
+   changes a row round after round: polish.py ``CHURN_*``), or at the last attempt before the
+   hand-over, the conic polish of the same iterate follows. When that has not certified after
+   ``admm_polish_failures`` (2) attempts (iterations 200 and 400: every set the ADMM wins on the
+   tuning list certified by then), CLARABEL solves the whole problem (route
+   ``admm, then clarabel``).
 2. ``admm-conic``: as ``admm`` where only the effective dimension is above ``admm_max_dim``,
-   with the conic polish (``polish_method="conic"``: CLARABEL restricted to ADMM's nonzero
-   groups and rows of slack <= 0.2 max|x'u|, polish.py ``polish_conic``), which needs no exact
-   guess of the rows at equality; the same hand-over to CLARABEL (``admm-conic, then
-   clarabel``). Measured on the tuning list's two 20-d sets: 0.57 and 0.51 of CLARABEL's CPU
-   time, where the route to CLARABEL took 1.0.
+   with the conic polish straight away (``polish_method="conic"``: CLARABEL restricted to
+   ADMM's nonzero groups and rows of slack <= 0.2 max|x'u|, polish.py ``polish_conic``), which
+   needs no exact guess of the rows at equality; the same hand-over to CLARABEL (``admm-conic,
+   then clarabel``). On the tuning list's two 20-d sets the Newton polish churns from round 1
+   (95-100 % of the groups change per round), so trying it first would only add its 12 rounds
+   (0.08-0.13 of CLARABEL's time) before the conic polish.
 3. ``clarabel`` (``convex-relu-cvxpy``: CLARABEL, SCS when CLARABEL is missing or fails; the
    solver that ran is ``info["conic_solver"]``): everything else.
 
