@@ -456,7 +456,8 @@ def stop_check(names, delay=0.5):
                 info = res.get("info", {})
                 attempts = "; ".join(a.get("reason", "") for a in info.get("polish_attempts", []))
                 lines.append(f"| {name} | {run}{'' if line.startswith('CONIC') else ' (no conic solve)'} "
-                             f"| {res.get('status')} | {info.get('route')} | {attempts} | {past:.2f} |")
+                             f"| {res.get('status')} | {(res.get('route') or {}).get('name')} | {attempts} "
+                             f"| {past:.2f} |")
                 print(lines[-1], flush=True)
     return lines
 

@@ -170,7 +170,7 @@ def test_admm_gives_up_after_failed_polish_attempts(monkeypatch):
     # the admm route's last attempt before the hand-over is the conic polish of the iterate
     # (polish_method "newton-conic"): it certifies here, so no hand-over
     auto = sh.solve(pb, solver="convex-relu-auto")
-    assert auto.info["route"] == "admm" and auto.status == sh.Status.OPTIMAL
+    assert auto.route.name == "admm" and auto.status == sh.Status.OPTIMAL
     last = auto.info["polish_attempts"][-1]
     assert len(auto.info["polish_attempts"]) == 2 and last["accepted"]
     assert last["reason"] == "newton: forced; conic: certified"

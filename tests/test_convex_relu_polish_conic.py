@@ -94,7 +94,7 @@ def test_newton_conic_polishes_the_same_iterate_when_newton_churns():
 def test_auto_admm_route_uses_the_conic_fallback():
     pb = _isotropic(150, 12)
     res = sh.solve(pb, solver="convex-relu-auto")
-    assert res.info["route"] == "admm" and res.info["route_solver"] == "convex-relu-admm"
+    assert res.route.name == "admm" and res.route.solver == "convex-relu-admm"
     assert "conic: certified" in res.info["polish_attempts"][0]["reason"]
     assert res.status == sh.Status.OPTIMAL
 
