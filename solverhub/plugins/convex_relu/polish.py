@@ -483,7 +483,9 @@ def _restricted_conic(pb: ReLUTraining, j: int, groups: list[tuple[int, int]],
         settings.time_limit = max(remaining, 1e-3)
     solver = clarabel.DefaultSolver(Pq, q, A, b, cones, settings)
     # called once per interior-point iteration (0.05-0.15 s on the 20-d sets): True stops it
-    solver.set_termination_callback(lambda _info: limit_status(deadline) is not None)
+    # (clarabel builds without the callback keep only the time limit above)
+    if hasattr(solver, "set_termination_callback"):
+        solver.set_termination_callback(lambda _info: limit_status(deadline) is not None)
     sol = solver.solve()
     status = str(sol.status)
     if status not in ("Solved", "AlmostSolved"):
