@@ -33,7 +33,9 @@ Polishing (squared loss, ``polish=True`` by default; polish.py, not in the paper
 iterations polish_start, 2 polish_start, 4 polish_start, ... and at the end, the support and
 the active cone rows of the iterate define a reduced smooth problem solved by Newton; that
 point is returned only when it is cone feasible and certified by a dual bound within
-``polish_gap`` (relative).
+``polish_gap`` (relative). Hinge and logistic (eps >= 0; polish_margin.py, issue 23): Clarabel on
+a working set of the iterate's largest blocks, grown by the blocks whose optimality condition
+fails, certified on the full program within ``polish_gap``.
 
 Array namespace: the iteration is written once against ``xp = array_namespace(device)`` (NumPy
 for "cpu", CuPy for "cuda" from the CUDA plugin); only polishing runs on the host.
@@ -60,6 +62,7 @@ from solverhub.core.timing import deadline_of, limit_status
 
 from .certify import Certificate, certify_point
 from .polish import CHURN_START, PolishOutcome, polish_conic, polish_squared
+from .polish_margin import clarabel_unavailable, polish_margin
 from .problem import ReLUTraining
 
 __all__ = ["AdmmOptions", "ConvexReluAdmm", "run_admm"]
@@ -90,8 +93,10 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     splitting: Literal["auto", "woodbury", "split"] = Field(
         "auto", description="auto: woodbury for the squared loss without eps, split otherwise")
     polish: bool = Field(True, description="squared loss: active-set Newton polishing with a "
-                                           "dual certificate (polish.py); false: the paper's "
-                                           "ADMM only")
+                                           "dual certificate (polish.py); hinge and logistic: "
+                                           "Clarabel on a working set of blocks, certified on "
+                                           "the full program (polish_margin.py; needs "
+                                           "clarabel); false: the paper's ADMM only")
     polish_method: Literal["newton", "conic", "newton-conic"] = Field(
         "newton", description="newton: the active-set Newton polish (polish.py polish_squared); "
                               "conic: CLARABEL restricted to ADMM's nonzero groups and their "
@@ -106,6 +111,12 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
                                                                 "norm is <= this times the "
                                                                 "largest are left out (zero)")
     polish_start: int = Field(200, ge=1, description="first polishing attempt; then at 2x, 4x, ...")
+    polish_start_groups: int = Field(10, ge=1, description="hinge/logistic polish: the working "
+                                     "set starts with this many of the iterate's largest "
+                                     "blocks (polish_margin.py)")
+    polish_grow: float = Field(1.0, gt=0, description="hinge/logistic polish: at most this "
+                                                      "times the working set's size of the "
+                                                      "most violating blocks enter per solve")
     polish_rounds: int = Field(40, ge=1, description="active-set rounds of one polishing "
                                                      "attempt (every attempt that certified on "
                                                      "the tuning sets took 13-30)")
@@ -269,8 +280,14 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         aa_best = math.inf
         # polishing is host work of about n d 2P c flops per round: skipped on problems so large
         # (the GPU sizes) that a round would cost more than many device iterations
-        do_polish = self.polish and split == "woodbury" and n * d * 2 * P * c <= POLISH_MAX_WORK
-        if self.polish and split == "woodbury" and not do_polish:
+        # hinge/logistic (eps >= 0): the working-set polish, which needs clarabel
+        margin = pb.loss != "squared"
+        polishable = split == "woodbury" or margin
+        if self.polish and margin and clarabel_unavailable() is not None:
+            info["polish_skipped"] = clarabel_unavailable()
+            polishable = False
+        do_polish = self.polish and polishable and n * d * 2 * P * c <= POLISH_MAX_WORK
+        if self.polish and polishable and not do_polish:
             info["polish_skipped"] = f"n d 2P c = {n * d * 2 * P * c:.2g} > {POLISH_MAX_WORK:.0e}"
         next_polish = self.polish_start
         polished: PolishOutcome | None = None
@@ -542,6 +559,9 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         ``last``: the attempt after which max_polish_failures stops the run (newton-conic then
         tries the conic polish whatever the reason Newton failed)."""
         gap_tol = min(self.polish_gap, self.rel_gap)
+        if pb.loss != "squared":
+            return polish_margin(pb, to_host(V), start_groups=self.polish_start_groups,
+                                 grow=self.polish_grow, gap_tol=gap_tol, deadline=deadline)
         if self.polish_method == "conic":
             return polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
                                 group_tol=self.polish_group_tol, gap_tol=gap_tol,

@@ -56,6 +56,10 @@ __all__ = ["AutoOptions", "ConvexReluAuto", "choose_route", "effective_dimension
 #: --validation, checked on its validation list; docs/benchmarks.md)
 ADMM_MAX_DIM = 13.0
 ADMM_MAX_N = 1500
+#: margin losses whose working-set polish (polish_margin.py) beat CLARABEL on the tuning list,
+#: and whether adversarial training (eps > 0) is routed there too (docs/benchmarks.md)
+MARGIN_POLISH_LOSSES: tuple[str, ...] = ("logistic",)
+MARGIN_POLISH_ADVERSARIAL = False
 
 
 def effective_dimension(X: np.ndarray) -> float:
@@ -70,7 +74,13 @@ def effective_dimension(X: np.ndarray) -> float:
 
 def choose_route(pb: ReLUTraining, *, admm_max_dim: float = ADMM_MAX_DIM,
                  admm_max_n: int = ADMM_MAX_N) -> tuple[str, str]:
-    """(route, why): ``admm``, ``admm-conic`` or ``clarabel``; see the module docstring."""
+    """(route, why): ``admm``, ``admm-conic``, ``admm-margin`` or ``clarabel``; see the module
+    docstring."""
+    if pb.loss in MARGIN_POLISH_LOSSES and (pb.eps == 0 or MARGIN_POLISH_ADVERSARIAL) \
+            and not (pb.robust_cones and pb.eps > 0):
+        return "admm-margin", (f"{pb.loss} loss{' (adversarial)' if pb.eps > 0 else ''}: ADMM, "
+                               f"then Clarabel on a working set of blocks, certified on the "
+                               f"full program")
     if pb.loss != "squared":
         return "clarabel", (f"{pb.loss} loss: the ADMM has no certified polish for it and its "
                             f"linear tail is slower than the interior point")
@@ -100,8 +110,9 @@ class AutoOptions(SolverOptions):
                                       "CLARABEL after this many failed polishing attempts "
                                       "(iterations 200 and 400; every win on the tuning sets "
                                       "certified by then); 0: never")
-    route: str = Field("auto", pattern="^(auto|admm|admm-conic|clarabel)$",
-                       description="auto: by the rule; admm, admm-conic or clarabel: forced")
+    route: str = Field("auto", pattern="^(auto|admm|admm-conic|admm-margin|clarabel)$",
+                       description="auto: by the rule; admm, admm-conic, admm-margin or "
+                                   "clarabel: forced")
 
 
 class ConvexReluAuto(SolverBase[AutoOptions]):
@@ -124,7 +135,7 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
             route, why = self.options.route, "forced by the route option"
         if route.startswith("admm") and problem.robust_cones and problem.eps > 0:
             route, why = "clarabel", "robust cones are not linear constraints"
-        if route in ("clarabel", "admm-conic") and self.options.route == "auto":
+        if route in ("clarabel", "admm-conic", "admm-margin") and self.options.route == "auto":
             from .cvx import cvxpy_unavailable
 
             missing = cvxpy_unavailable()

@@ -1,0 +1,311 @@
+"""Polishing for the margin losses (hinge, logistic) and adversarial training (issue 23).
+
+The squared loss has an active-set Newton polish (polish.py ``polish_squared``); the margin
+losses had none, so ``convex-relu-auto`` sent them to CLARABEL on the whole program. Here the
+ADMM (split u-step) runs a few hundred iterations to find the support, then the program is
+solved to interior-point accuracy on that support only, and the answer is certified on the full
+program:
+
+1. Groups: the ADMM iterate's blocks whose norm is above ``group_tol`` times the largest. Rows:
+   each kept group's cone rows of slack <= ``row_tol`` times its largest |x_k'u| (the others are
+   slack at the optimum unless the ADMM guessed badly; step 3 repairs that).
+2. The restricted program, the full one with the left-out groups fixed at zero and the left-out
+   rows dropped, goes to Clarabel directly (its Python API, no CVXPY: no compile step, and a
+   termination callback polls the time limit and Ctrl-C at every interior-point iteration):
+
+       min  (1/n) sum_k w_k t_k + beta sum_b r_b
+       s.t. r_b >= ||u_b||                                     (second-order cones)
+            (2 d_ik - 1) x_k'u_b >= 0, k in the group's rows      (the sampled cones)
+            m_k = y_k sum_b d_{i_b k} s_b x_k'u_b - eps sum_j a_kj,  a_kj >= |Z_kj|   (eps > 0)
+            hinge:    t_k >= 0, t_k >= 1 - m_k
+            logistic: t_k >= log(1 + exp(-m_k)) as exp(-m_k - t_k) <= p_k, exp(-t_k) <= q_k,
+                      p_k + q_k <= 1                               (two exponential cones)
+
+   with s_b = +1 for v blocks, -1 for w blocks, and Z_k = sum_b d_{i_b k} s_b u_b (the
+   perturbed coordinates).
+3. Rows of the restricted solution that violate their cone are added; a left-out group enters
+   when its zero block violates its optimality condition, min over mu >= 0 of
+   ||C_b - X'(2 D_i - I) mu|| > beta with C_b the loss multipliers' product (the same test as
+   certify.dual_bound's); then it is solved again (at most ``max_solves`` solves).
+4. Certificate on the full program (certify.certify_point): the point projected onto every cone
+   and a Lagrange-dual bound built from Clarabel's own loss multipliers (for the hinge loss the
+   multiplier of a sample at margin exactly 1 is not the gradient's: the point alone gives a
+   loose bound). Accepted only when the relative gap is <= ``gap_tol`` (1e-7, as the other
+   polishes) and the projected point's cone violation is <= 10 ``feas_tol``.
+
+Not in Bai et al.; the ADMM before it is theirs (admm.py).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import nnls
+
+from solverhub.core.interrupt import stop_requested
+
+from .certify import certify_point
+from .polish import PolishOutcome
+from .problem import ReLUTraining
+
+__all__ = ["polish_margin", "clarabel_unavailable"]
+
+#: Clarabel's tolerances for the restricted solve (convex-relu-cvxpy's reference uses 1e-8 too)
+_TOL = 1e-10
+#: a block of the restricted solution below this times the largest norm is zero there
+_ZERO = 1e-6
+
+
+def clarabel_unavailable() -> str | None:
+    """Why the margin polish cannot run here (None when it can)."""
+    from importlib.util import find_spec
+
+    if find_spec("clarabel") is None:
+        return "clarabel is not installed (pip install 'solverhub[cvxpy]')"
+    return None
+
+
+class _Restricted:
+    """The restricted program of one output in Clarabel's form min q'x s.t. A x + s = b, s in K,
+    with the row ranges needed to read the loss multipliers back."""
+
+    def __init__(self, pb: ReLUTraining, j: int, groups: list[tuple[int, int]],
+                 rows: list[np.ndarray]) -> None:
+        import clarabel
+
+        X, n, d = pb.X, pb.n_samples, pb.d
+        y = pb.Y[:, j]
+        w = pb.weights
+        Df = pb.D.astype(np.float64)
+        G = len(groups)
+        nb = np.arange(d)[pb.nonbias]
+        eps = pb.eps
+        logistic = pb.loss == "logistic"
+        # variables: u (G d), r (G), t (n), then p, q (n each, logistic), then a (n d', eps > 0)
+        o_r, o_t = G * d, G * d + G
+        o_p = o_t + n
+        o_q = o_p + n
+        o_a = o_q + n if logistic else o_p
+        n_a = n * nb.size if eps > 0 else 0
+        nvar = o_a + n_a
+        sgn = np.array([1.0 if s == 0 else -1.0 for s, _ in groups])
+        gi = np.array([i for _, i in groups], dtype=np.intp)
+        # margin coefficients on u: y_k d_{i_b k} s_b x_k (row k, block b)
+        Dg = Df[:, gi] * sgn                                              # (n, G)
+        Mu = ((y[:, None] * Dg)[:, :, None] * X[:, None, :]).reshape(n, G * d)
+        Mu = sparse.csr_matrix(Mu)
+        if eps > 0:                       # - eps sum_j a_kj in the margin
+            Ma = sparse.csr_matrix((np.full(n_a, -eps), (np.repeat(np.arange(n), nb.size),
+                                                         o_a + np.arange(n_a))), shape=(n, nvar))
+            Mfull = sparse.hstack([Mu, sparse.csr_matrix((n, nvar - G * d))]).tocsr() + Ma
+        else:
+            Mfull = sparse.hstack([Mu, sparse.csr_matrix((n, nvar - G * d))]).tocsr()
+        E = 2.0 * Df - 1.0
+        blocks_A: list[Any] = []
+        blocks_b: list[np.ndarray] = []
+        cones: list[Any] = []
+        # (a) the sampled cone rows of each group: -(2 d_ik - 1) x_k'u_b + s = 0, s >= 0
+        cone_rows = []
+        for b, ((_s, i), K) in enumerate(zip(groups, rows)):
+            if K.size == 0:
+                continue
+            R = -(E[K, i][:, None] * X[K])
+            cone_rows.append(sparse.csr_matrix(
+                (R.ravel(), (np.repeat(np.arange(K.size), d), np.tile(b * d + np.arange(d),
+                                                                      K.size))),
+                shape=(K.size, nvar)))
+        n_cone = sum(m.shape[0] for m in cone_rows)
+        if cone_rows:
+            blocks_A.append(sparse.vstack(cone_rows))
+            blocks_b.append(np.zeros(n_cone))
+        It = sparse.csr_matrix((np.ones(n), (np.arange(n), o_t + np.arange(n))), shape=(n, nvar))
+        nonneg = n_cone
+        if not logistic:
+            # (b) hinge: t >= 0 and t + m >= 1
+            blocks_A += [-It, -(It + Mfull)]
+            blocks_b += [np.zeros(n), -np.ones(n)]
+            self.margin_rows = slice(nonneg + n, nonneg + 2 * n)
+            nonneg += 2 * n
+        else:
+            # (c) p + q <= 1
+            Ip = sparse.csr_matrix((np.ones(n), (np.arange(n), o_p + np.arange(n))),
+                                   shape=(n, nvar))
+            Iq = sparse.csr_matrix((np.ones(n), (np.arange(n), o_q + np.arange(n))),
+                                   shape=(n, nvar))
+            blocks_A.append(Ip + Iq)
+            blocks_b.append(np.ones(n))
+            nonneg += n
+        if eps > 0:
+            # (d) a - Z >= 0 and a + Z >= 0, Z_kj = sum_b d_{i_b k} s_b u_b[j] (j perturbed)
+            kk, bb = np.nonzero(Dg)
+            rr = (kk[:, None] * nb.size + np.arange(nb.size)[None]).ravel()
+            cc = (bb[:, None] * d + nb[None]).ravel()
+            vv = np.repeat(Dg[kk, bb], nb.size)
+            Z = sparse.csr_matrix((vv, (rr, cc)), shape=(n_a, nvar))
+            Ia = sparse.csr_matrix((np.ones(n_a), (np.arange(n_a), o_a + np.arange(n_a))),
+                                   shape=(n_a, nvar))
+            self.abs_rows = (slice(nonneg, nonneg + n_a), slice(nonneg + n_a, nonneg + 2 * n_a))
+            blocks_A += [-(Ia - Z), -(Ia + Z)]
+            blocks_b += [np.zeros(n_a), np.zeros(n_a)]
+            nonneg += 2 * n_a
+        cones.append(clarabel.NonnegativeConeT(nonneg))
+        # (e) r_b >= ||u_b||: s = (r_b, u_b)
+        soc_r, soc_c = [], []
+        for b in range(G):
+            soc_r.append(b * (d + 1))
+            soc_c.append(o_r + b)
+            soc_r.extend(b * (d + 1) + 1 + np.arange(d))
+            soc_c.extend(b * d + np.arange(d))
+        blocks_A.append(sparse.csr_matrix((-np.ones(len(soc_r)), (soc_r, soc_c)),
+                                          shape=(G * (d + 1), nvar)))
+        blocks_b.append(np.zeros(G * (d + 1)))
+        cones += [clarabel.SecondOrderConeT(d + 1)] * G
+        first_exp = nonneg + G * (d + 1)
+        if logistic:
+            # (f) per sample: (-m - t, 1, p) and (-t, 1, q) in the exponential cone
+            zero = sparse.csr_matrix((n, nvar))
+            stacked = sparse.vstack([Mfull + It, zero, -Ip, It, zero, -Iq]).tocsr()
+            # row 6k + r of the block is row r n + k of the stack
+            blocks_A.append(stacked[(np.arange(6)[None, :] * n + np.arange(n)[:, None]).ravel()])
+            be = np.zeros(6 * n)
+            be[1::3] = 1.0
+            blocks_b.append(be)
+            cones += [clarabel.ExponentialConeT()] * (2 * n)
+            self.margin_rows = slice(first_exp, first_exp + 6 * n, 6)   # cone 1's first row
+        self.A = sparse.vstack(blocks_A).tocsc()
+        self.A.eliminate_zeros()          # zero features (constant pixels) add no structure
+        self.b = np.concatenate(blocks_b)
+        self.cones = cones
+        self.q = np.zeros(nvar)
+        self.q[o_r:o_r + G] = pb.beta
+        self.q[o_t:o_t + n] = w / n
+        self.nvar, self.G, self.d, self.n, self.nb = nvar, G, d, n, nb
+        self.logistic, self.eps = logistic, eps
+
+    def solve(self, deadline: float) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+        """(status, U (G, d), Lam (n, d)): Lam_k the loss multiplier of sample k written as the
+        gradient in Z_k (certify.dual_bound's loss_dual)."""
+        import clarabel
+
+        st = clarabel.DefaultSettings()
+        st.verbose = False
+        st.tol_gap_abs = st.tol_gap_rel = st.tol_feas = _TOL
+        remaining = deadline - time.perf_counter()
+        if math.isfinite(remaining):
+            st.time_limit = max(remaining, 1e-3)
+        solver = clarabel.DefaultSolver(sparse.csc_matrix((self.nvar, self.nvar)), self.q,
+                                        self.A, self.b, self.cones, st)
+        # an interior-point iteration is one sparse factorization: polled every iteration
+        solver.set_termination_callback(
+            lambda _info: stop_requested() or time.perf_counter() >= deadline)
+        sol = solver.solve()
+        status = str(sol.status)
+        if status not in ("Solved", "AlmostSolved"):
+            return status, None, None
+        x, z = np.asarray(sol.x), np.asarray(sol.z)
+        U = x[:self.G * self.d].reshape(self.G, self.d)
+        return status, U, z
+
+    def loss_dual(self, pb: ReLUTraining, j: int, z: np.ndarray) -> np.ndarray:
+        """Lam (n, d): -c_k y_k x_k + (z+_k - z-_k) on the perturbed coordinates, c_k >= 0 the
+        multiplier of sample k's margin (hinge row's dual; logistic: minus the first entry of
+        its first exponential cone's dual)."""
+        c = z[self.margin_rows]
+        if self.logistic:
+            c = -c
+        c = np.maximum(c, 0.0)
+        Lam = -(c * pb.Y[:, j])[:, None] * pb.X
+        if self.eps > 0:
+            zp, zm = z[self.abs_rows[0]], z[self.abs_rows[1]]
+            Lam[:, self.nb] += (zp - zm).reshape(self.n, self.nb.size)
+        return Lam
+
+
+def _violations(pb: ReLUTraining, Lam: np.ndarray, inside: set[tuple[int, int]]
+                ) -> list[tuple[float, int, int]]:
+    """(violation, s, i) of each block outside the working set whose zero block violates its
+    optimality condition: min over mu >= 0 of ||C_b - X'(2 D_i - I) mu|| > beta, C_b = +-sum_k
+    d_ik Lam_k (the same test as certify.dual_bound's), largest first."""
+    X, n, beta = pb.X, pb.n_samples, pb.beta
+    Df = pb.D.astype(np.float64)
+    E = 2.0 * Df - 1.0
+    C = Lam.T @ Df                                                       # (d, P)
+    cn = np.linalg.norm(C, axis=0)
+    out = []
+    for i in np.flatnonzero(cn > beta):
+        A = X.T * E[:, i]
+        for s in (0, 1):
+            if (s, int(i)) in inside:
+                continue
+            r = float(nnls(A, C[:, i] if s == 0 else -C[:, i], maxiter=50 * n)[1])
+            if r > beta * (1.0 + 1e-6):
+                out.append((r - beta, s, int(i)))
+    return sorted(out, reverse=True)
+
+
+def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
+                  grow: float = 0.5, gap_tol: float = 1e-7, feas_tol: float = 1e-9,
+                  max_solves: int = 8, deadline: float = math.inf) -> PolishOutcome:
+    """Polish the ADMM iterate ``V`` (c, 2, P, d) of a hinge or logistic problem (eps >= 0,
+    sample weights allowed; not robust cones); see the module docstring. Host arrays only."""
+    if pb.loss == "squared":
+        raise ValueError("polish_margin is for the hinge and logistic losses (squared: polish.py)")
+    n, d = pb.n_samples, pb.d
+    U_out = np.zeros_like(V)
+    loss_dual = np.zeros((pb.c, n, d))
+    solves = 0
+    all_rows = np.arange(n)
+
+    def failed(reason: str) -> PolishOutcome:
+        return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf, 0, solves,
+                             reason)
+
+    for j in range(pb.c):
+        norms = np.linalg.norm(V[j], axis=-1).ravel()                    # (2 P,)
+        order = [int(b) for b in np.argsort(-norms, kind="stable") if norms[b] > 0.0]
+        groups = [(b // pb.P, b % pb.P) for b in order[:start_groups]]
+        settled = False
+        U = np.zeros((0, d))
+        Lam = np.zeros((n, d))
+        for _ in range(max_solves):
+            if stop_requested():
+                return failed("interrupted")
+            if time.perf_counter() >= deadline:
+                return failed("time limit")
+            prob = _Restricted(pb, j, groups, [all_rows] * len(groups))
+            status, Uc, z = prob.solve(deadline)
+            solves += 1
+            if status in ("CallbackTerminated", "MaxTime"):
+                return failed("interrupted" if stop_requested() else "time limit")
+            if Uc is None or z is None:
+                return failed(f"Clarabel: {status}")
+            U = Uc
+            Lam = prob.loss_dual(pb, j, z)
+            entering = _violations(pb, Lam, set(groups))
+            if not entering:
+                settled = True
+                break
+            # blocks that are zero at the restricted optimum leave (the test above brings them
+            # back if the optimum needs them); the largest violators enter
+            un = np.linalg.norm(U, axis=1)
+            groups = [g for g, nb in zip(groups, un) if nb > _ZERO * float(np.max(un, initial=0.0))]
+            k = max(1, int(math.ceil(grow * len(groups))))
+            groups += [(s, i) for _v, s, i in entering[:k]]
+        if not settled:
+            return failed(f"the working set did not settle in {max_solves} solves")
+        for b, (s, i) in enumerate(groups[:U.shape[0]]):
+            U_out[j, s, i] = U[b]
+        loss_dual[j] = Lam
+    cert = certify_point(pb, U_out.ravel(), loss_dual=loss_dual, deadline=deadline)
+    x = cert.x
+    gap = cert.relative_gap()
+    viol = pb.cone_violation(x)
+    ok = bool(viol <= feas_tol * 10 and gap <= gap_tol)
+    reason = "certified" if ok else (f"cone violation {viol:.1e}" if viol > feas_tol * 10
+                                     else f"certified gap {gap:.1e} > {gap_tol:g}")
+    bound = cert.bound if cert.bound is not None else -math.inf
+    return PolishOutcome(ok, x, cert.objective, bound, gap, viol, 0, solves, reason)
