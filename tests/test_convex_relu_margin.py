@@ -114,11 +114,11 @@ def test_auto_route_for_margin_losses():
     assert route == "admm-margin" and "adversarial" in why
     pb = make_synthetic(n=50, d=4, P=8, loss="logistic", seed=2)
     res = sh.solve(pb, solver="convex-relu-auto")
-    assert res.info["route"] == "admm-margin"
-    assert res.info["route_solver"] == "convex-relu-admm"
+    assert res.route.name == "admm-margin"
+    assert res.route.solver == "convex-relu-admm"
     ref = ConvexReluCvxpy().solve(pb)
     assert res.status == sh.Status.OPTIMAL
     assert _rel(res.objective, ref.objective) <= 1e-5
     forced = sh.solve(make_synthetic(n=50, d=4, P=8, loss="hinge", seed=2),
                       solver="convex-relu-auto", route="admm-margin")
-    assert forced.info["route"] == "admm-margin" and math.isfinite(forced.objective)
+    assert forced.route.name == "admm-margin" and math.isfinite(forced.objective)
