@@ -187,8 +187,8 @@ class _Restricted:
         self.logistic, self.eps = logistic, eps
 
     def solve(self, deadline: float) -> tuple[str, np.ndarray | None, np.ndarray | None]:
-        """(status, U (G, d), Lam (n, d)): Lam_k the loss multiplier of sample k written as the
-        gradient in Z_k (certify.dual_bound's loss_dual)."""
+        """(status, U (G, d), z): the blocks' weights and Clarabel's dual vector (read by
+        :meth:`loss_dual`); None, None unless Clarabel solved it."""
         import clarabel
 
         st = clarabel.DefaultSettings()
@@ -200,8 +200,10 @@ class _Restricted:
         solver = clarabel.DefaultSolver(sparse.csc_matrix((self.nvar, self.nvar)), self.q,
                                         self.A, self.b, self.cones, st)
         # an interior-point iteration is one sparse factorization: polled every iteration
-        solver.set_termination_callback(
-            lambda _info: stop_requested() or time.perf_counter() >= deadline)
+        # (clarabel >= 0.10; before, its own time limit above is the only stop)
+        if hasattr(solver, "set_termination_callback"):
+            solver.set_termination_callback(
+                lambda _info: stop_requested() or time.perf_counter() >= deadline)
         sol = solver.solve()
         status = str(sol.status)
         if status not in ("Solved", "AlmostSolved"):
@@ -276,6 +278,9 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
                 return failed("interrupted")
             if time.perf_counter() >= deadline:
                 return failed("time limit")
+            if not groups:                  # a zero iterate: the zero point is the candidate
+                settled = True
+                break
             prob = _Restricted(pb, j, groups, [all_rows] * len(groups))
             status, Uc, z = prob.solve(deadline)
             solves += 1
