@@ -18,7 +18,12 @@ solver that ran), as ``bilevel-auto`` does.
    then clarabel``). On the tuning list's two 20-d sets the Newton polish churns from round 1
    (95-100 % of the groups change per round), so trying it first would only add its 12 rounds
    (0.08-0.13 of CLARABEL's time) before the conic polish.
-3. ``clarabel`` (``convex-relu-cvxpy``: CLARABEL, SCS when CLARABEL is missing or fails; the
+3. ``admm-margin``: the logistic loss and adversarial training (eps > 0, either margin loss,
+   not robust cones): the ADMM (split u-step) with the working-set polish of the margin losses
+   (polish_margin.py: Clarabel on a growing set of blocks, certified on the full program); the
+   same hand-over. Tuning list: moons logistic 0.17, moons hinge with eps 0.1 0.18 of CLARABEL's
+   CPU time; breast_cancer hinge 0.90, so the hinge loss without eps stays with CLARABEL.
+4. ``clarabel`` (``convex-relu-cvxpy``: CLARABEL, SCS when CLARABEL is missing or fails; the
    solver that ran is ``info["conic_solver"]``): everything else.
 
 Why (docs/convex_relu.md, "When each solver wins"; docs/benchmarks.md, issue 23): the ADMM wins
