@@ -44,6 +44,20 @@ def test_polish_certifies_and_matches_clarabel(loss, eps, c):
     assert out.dual_bound <= ref.objective * (1 + 1e-7)
 
 
+@pytest.mark.parametrize("loss,eps", [("hinge", 0.1), ("logistic", 0.0)])
+def test_polish_with_sample_weights(loss, eps):
+    from solverhub.plugins.convex_relu import ReLUTraining
+
+    base = make_synthetic(n=50, d=4, P=8, loss=loss, seed=2)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, 50)
+    pb = ReLUTraining(base.X, base.Y, loss=loss, beta=base.beta, gates=base.gates,
+                      patterns=base.D, sample_weight=w, eps=eps)
+    ref = ConvexReluCvxpy().solve(pb)
+    out = polish_margin(pb, _admm_iterate(pb), start_groups=2)
+    assert out.accepted, out.reason
+    assert _rel(out.objective, ref.objective) <= 1e-5
+
+
 def test_hinge_bound_needs_the_solver_multipliers():
     # the point alone gives a loose bound for the hinge loss (samples at margin exactly 1): the
     # polish's certificate uses Clarabel's loss multipliers and closes the gap
