@@ -55,6 +55,8 @@ def test_route_rule():
     route, why = choose_route(make_synthetic(n=40, d=4, P=8, loss="hinge", seed=1))
     assert route == "clarabel" and "hinge" in why
     route, why = choose_route(make_synthetic(n=40, d=4, P=8, loss="hinge", eps=0.1, seed=1))
+    assert route == "clarabel" and "hinge" in why  # the adversarial case: 2.9x on admm-margin
+    route, why = choose_route(make_synthetic(n=40, d=4, P=8, loss="logistic", eps=0.1, seed=1))
     assert route == "admm-margin" and "adversarial" in why
     route, why = choose_route(make_synthetic(n=40, d=4, P=8, seed=1), admm_max_n=30)
     assert route == "clarabel" and "40 > 30 samples" in why

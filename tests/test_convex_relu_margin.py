@@ -124,8 +124,10 @@ def test_auto_route_for_margin_losses():
             assert route == "admm-margin" and loss in why
         else:
             assert route == "clarabel" and loss in why
-    route, why = choose_route(make_synthetic(n=50, d=4, P=8, loss="hinge", eps=0.1, seed=2))
+    route, why = choose_route(make_synthetic(n=50, d=4, P=8, loss="logistic", eps=0.1, seed=2))
     assert route == "admm-margin" and "adversarial" in why
+    route, why = choose_route(make_synthetic(n=50, d=4, P=8, loss="hinge", eps=0.1, seed=2))
+    assert route == "clarabel"
     pb = make_synthetic(n=50, d=4, P=8, loss="logistic", seed=2)
     res = sh.solve(pb, solver="convex-relu-auto")
     assert res.route.name == "admm-margin"

@@ -18,11 +18,11 @@ solver that ran), as ``bilevel-auto`` does.
    then clarabel``). On the tuning list's two 20-d sets the Newton polish churns from round 1
    (95-100 % of the groups change per round), so trying it first would only add its 12 rounds
    (0.08-0.13 of CLARABEL's time) before the conic polish.
-3. ``admm-margin``: the logistic loss and adversarial training (eps > 0, either margin loss,
-   not robust cones): the ADMM (split u-step) with the working-set polish of the margin losses
-   (polish_margin.py: Clarabel on a growing set of blocks, certified on the full program); the
-   same hand-over. Tuning list: moons logistic 0.17, moons hinge with eps 0.1 0.18 of CLARABEL's
-   CPU time; breast_cancer hinge 0.90, so the hinge loss without eps stays with CLARABEL.
+3. ``admm-margin``: the logistic loss, with or without adversarial eps (not robust cones): the
+   ADMM (split u-step) with the working-set polish of the margin losses (polish_margin.py:
+   Clarabel on a growing set of blocks, certified on the full program); the same hand-over.
+   Tuning list: moons logistic 0.17 of CLARABEL's CPU time. The hinge loss stays with CLARABEL:
+   breast_cancer hinge 0.90, and adversarial breast_cancer hinge at eps 0.2 2.9x.
 4. ``clarabel`` (``convex-relu-cvxpy``: CLARABEL, SCS when CLARABEL is missing or fails; the
    solver that ran is ``info["conic_solver"]``): everything else.
 
@@ -62,11 +62,13 @@ __all__ = ["AutoOptions", "ConvexReluAuto", "choose_route", "effective_dimension
 ADMM_MAX_DIM = 13.0
 ADMM_MAX_N = 1500
 #: margin losses whose working-set polish (polish_margin.py) beat CLARABEL 2x on the tuning list
-#: (moons logistic 0.17), and adversarial training (eps > 0) with either margin loss (moons hinge,
-#: eps 0.1: 0.18); the hinge loss without eps stays with CLARABEL (breast_cancer: 0.90, short of
-#: 2x; docs/benchmarks.md)
+#: (moons logistic 0.17); the hinge loss stays with CLARABEL, without eps (breast_cancer: 0.90,
+#: short of 2x) and with it: moons hinge at eps 0.1 took 0.18 of CLARABEL's CPU time, but the
+#: issue's own adversarial case (breast_cancer hinge, eps 0.2, P = 50) took 2.9x (184 s against
+#: 63 s), its working set growing over many restricted solves (docs/benchmarks.md)
 MARGIN_POLISH_LOSSES: tuple[str, ...] = ("logistic",)
-MARGIN_POLISH_ADVERSARIAL = True
+#: adversarial training with a margin loss outside MARGIN_POLISH_LOSSES (the hinge) on admm-margin
+MARGIN_POLISH_ADVERSARIAL = False
 
 
 def effective_dimension(X: np.ndarray) -> float:
