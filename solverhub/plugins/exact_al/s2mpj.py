@@ -10,8 +10,8 @@ a non-number is bad input) and passed to the S2MPJ constructor positionally; ``-
 written ``m`` as in S2MPJ
 (``BA-L1SP`` -> ``BAmL1SP``), and both spellings are accepted. Loader options (not passed on):
 ``check=false`` skips the derivative check; ``evaluator=s2mpj`` uses S2MPJ's own evaluation
-(O(n m) per call) instead of the sparse group sums (the default, equal to rounding). Unconstrained problems (``s2mpj:ROSENBR``) load with
-``m = 0``.
+(O(n m) per call) instead of the sparse group sums (the default, equal to rounding).
+Unconstrained problems (``s2mpj:ROSENBR``) load with ``m = 0``.
 
 :func:`list_problems` filters the metadata table (``python -m solverhub.plugins.exact_al.s2mpj
 --max-n 100`` prints the equality-only, bound-free problems with an objective up to n = 100).
@@ -233,6 +233,7 @@ class _GroupSums:
             if has_objective else []
         self.con = [int(g) for g in np.asarray(getattr(P, "congrps", []), dtype=int).ravel()]
         self._key: tuple[bytes, int] | None = None
+        self._layouts: dict[int, tuple] = {}
         self._val: Any = None
 
     @staticmethod
@@ -244,68 +245,80 @@ class _GroupSums:
     def _entry(self, seq: Any, i: int) -> Any:
         return seq[i] if seq is not None and i < len(seq) else None
 
-    def _group(self, g: int, xc: np.ndarray, level: int) -> tuple:
+    def _layout(self, g: int) -> tuple:
+        """Group g's fixed parts, read once: constant, scale, group function, linear term,
+        elements (function, variables, weight) and the index pairs of the Hessian's blocks."""
         P = self.P
         const = self._entry(getattr(P, "gconst", None), g)
-        a = -float(np.ravel(const)[0]) if const is not None else 0.0
-        gi: list[np.ndarray] = []
-        gv: list[np.ndarray] = []
-        hr: list[np.ndarray] = []
-        hc: list[np.ndarray] = []
-        hv: list[np.ndarray] = []
-        if self.A is not None and g < self.A.shape[0]:
-            lo, hi = self.A.indptr[g], self.A.indptr[g + 1]
-            cols, vals = self.A.indices[lo:hi], self.A.data[lo:hi]
-            a += float(vals @ xc[cols, 0])
-            gi.append(cols)
-            gv.append(vals)
-        elements = self._entry(getattr(P, "grelt", None), g)
-        weights = self._entry(getattr(P, "grelw", None), g)
-        if elements is not None:
-            for k, e in enumerate(elements):
-                e = int(e)
-                idx = np.asarray(P.elvar[e], dtype=int)
-                w = weights[k] if weights is not None and k < len(weights) and weights[k] is not None \
-                    else 1.0
-                fn = getattr(P, P.elftype[e])
-                out = fn(P, min(level, 3), xc[idx], e)
-                if level == 1:
-                    a += w * float(out)
-                    continue
-                a += w * float(out[0])
-                gi.append(idx)
-                gv.append(w * np.asarray(out[1], dtype=float).ravel())
-                if level == 3:
-                    He = np.asarray(out[2], dtype=float).reshape(idx.size, idx.size)
-                    hr.append(np.repeat(idx, idx.size))
-                    hc.append(np.tile(idx, idx.size))
-                    hv.append(w * He.ravel())
+        const = float(np.ravel(const)[0]) if const is not None else 0.0
         scale = self._entry(getattr(P, "gscale", None), g)
         scale = float(scale) if scale is not None and abs(float(scale)) > 1e-15 else 1.0
         gtype = self._entry(getattr(P, "grftype", None), g)
-        if gtype is None or gtype == "TRIVIAL":
+        gfun = None if gtype is None or gtype == "TRIVIAL" else getattr(P, gtype)
+        parts = [np.zeros(0, dtype=int)]
+        linear = None
+        if self.A is not None and g < self.A.shape[0]:
+            lo, hi = self.A.indptr[g], self.A.indptr[g + 1]
+            linear = (self.A.indices[lo:hi].astype(int), self.A.data[lo:hi].copy())
+            parts.append(linear[0])
+        elements = []
+        weights = self._entry(getattr(P, "grelw", None), g)
+        grelt = self._entry(getattr(P, "grelt", None), g)
+        for k, e in enumerate([] if grelt is None else grelt):
+            e = int(e)
+            idx = np.asarray(P.elvar[e], dtype=int)
+            w = weights[k] if weights is not None and k < len(weights) and weights[k] is not None \
+                else 1.0
+            elements.append((getattr(P, P.elftype[e]), idx, float(w), e))
+            parts.append(idx)
+        allidx = np.concatenate(parts)
+        # Hessian pattern: each element's block, then (group function) the gradient's outer product
+        hr = np.concatenate([np.repeat(idx, idx.size) for _, idx, _, _ in elements] or [parts[0]])
+        hc = np.concatenate([np.tile(idx, idx.size) for _, idx, _, _ in elements] or [parts[0]])
+        if gfun is not None:
+            hr = np.concatenate([hr, np.repeat(allidx, allidx.size)])
+            hc = np.concatenate([hc, np.tile(allidx, allidx.size)])
+        return const, scale, gfun, linear, elements, allidx, hr, hc
+
+    def _group(self, g: int, xc: np.ndarray, level: int) -> tuple:
+        lay = self._layouts.get(g)
+        if lay is None:
+            lay = self._layouts[g] = self._layout(g)
+        const, scale, gfun, linear, elements, allidx, hr, hc = lay
+        P = self.P
+        a = -const
+        gv: list[np.ndarray] = []
+        hv: list[np.ndarray] = []
+        if linear is not None:
+            a += float(linear[1] @ xc[linear[0], 0])
+            gv.append(linear[1])
+        for fn, idx, w, e in elements:
+            out = fn(P, level, xc[idx], e)
+            if level == 1:
+                a += w * float(out)
+                continue
+            a += w * float(out[0])
+            gv.append(w * np.ravel(out[1]))
+            if level == 3:
+                hv.append(w * np.ravel(out[2]))
+        if gfun is None:
             phi, d1, d2 = a, 1.0, 0.0
         elif level == 1:
-            phi, d1, d2 = float(getattr(P, gtype)(P, 1, a, g)), 0.0, 0.0
+            phi, d1, d2 = float(gfun(P, 1, a, g)), 0.0, 0.0
         else:
-            out = getattr(P, gtype)(P, 3 if level == 3 else 2, a, g)
+            out = gfun(P, level, a, g)
             phi, d1 = float(out[0]), float(np.ravel(out[1])[0])
             d2 = float(np.ravel(out[2])[0]) if level == 3 else 0.0
         if level == 1:
             return phi / scale, None, None
-        idx = np.concatenate(gi) if gi else np.zeros(0, dtype=int)
-        val = np.concatenate(gv) if gv else np.zeros(0)
-        grad = (idx, val * (d1 / scale))
+        val = np.concatenate(gv) if len(gv) > 1 else gv[0] if gv else np.zeros(0)
+        grad = (allidx, val * (d1 / scale))
         if level < 3:
             return phi / scale, grad, None
-        r = [np.concatenate(hr) if hr else np.zeros(0, dtype=int)]
-        c = [np.concatenate(hc) if hc else np.zeros(0, dtype=int)]
-        v = [np.concatenate(hv) * (d1 / scale) if hv else np.zeros(0)]
-        if d2 != 0.0 and idx.size:
-            r.append(np.repeat(idx, idx.size))
-            c.append(np.tile(idx, idx.size))
-            v.append(np.outer(val, val).ravel() * (d2 / scale))
-        return phi / scale, grad, (np.concatenate(r), np.concatenate(c), np.concatenate(v))
+        hval = [np.concatenate(hv) * (d1 / scale) if hv else np.zeros(0)]
+        if gfun is not None:
+            hval.append(np.outer(val, val).ravel() * (d2 / scale))
+        return phi / scale, grad, (hr, hc, np.concatenate(hval))
 
     def at(self, x: np.ndarray, level: int) -> Any:
         """(objective groups, constraint groups), each a list of (value, gradient triplet,
