@@ -205,6 +205,20 @@ def test_sparse_lu_refuses_structurally_singular_matrices():
     assert np.allclose(lu.solve(np.array([3.0, 4.0])), [1.0, 1.0])
 
 
+def test_sparse_lu_structural_rank_cached_and_full_diagonal():
+    """The structural rank is cached by pattern (a Newton solve refactors the same pattern with
+    other values): the same singular pattern is refused again with other values, a regular one
+    with the same shape is not confused with it, and a full diagonal needs no matching."""
+    A = sp.csc_matrix(np.array([[1.0, 0, 0], [0, 1.0, 1.0], [0, 0, 0]]))
+    for scale in (1.0, 2.0):
+        with pytest.raises(SingularMatrixError, match="structural rank 2 < 3"):
+            sparse_lu(A * scale, "A")
+    R = sp.csc_matrix(np.array([[0.0, 1.0, 0], [1.0, 0, 0], [0, 1.0, 1.0]]))  # regular, no diagonal
+    assert np.allclose(sparse_lu(R).solve(np.array([1.0, 2.0, 3.0])), [2.0, 1.0, 2.0])
+    K = sp.csc_matrix(np.array([[1.0, 0, 1.0], [0, 1.0, 1.0], [1.0, 1.0, -1e-8]]))  # regularized KKT
+    assert np.allclose(K @ sparse_lu(K).solve(np.ones(3)), np.ones(3))
+
+
 _STRUCTURALLY_SINGULAR_START = textwrap.dedent("""
     import numpy as np, scipy.sparse as sp
     import solverhub as sh

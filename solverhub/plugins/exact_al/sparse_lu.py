@@ -14,6 +14,7 @@ path (it reports them as exactly singular, without the illegal calls).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import scipy.sparse as sp
@@ -24,6 +25,30 @@ __all__ = ["SingularMatrixError", "sparse_lu"]
 class SingularMatrixError(RuntimeError):
     """The matrix is singular (structurally, or SuperLU met an exactly zero pivot); the message
     says which. A :class:`RuntimeError`, like SciPy's own report from ``splu``."""
+
+
+#: structural ranks of the last patterns seen (a Newton solve factors the same pattern with
+#: several shifts, and the next iteration's KKT matrix has it again)
+_RANKS: dict[bytes, int] = {}
+
+
+def _structural_rank(pattern: Any, structural_rank: Any) -> int:
+    """The structural rank of the CSC ``pattern``: N at once when every diagonal entry is stored
+    (the identity is a perfect matching; the shifted or regularized KKT matrices), else the
+    maximum matching (O(nnz sqrt(N)), 0.3 s at N = 4000 on the loaded machine), cached by the
+    pattern's digest."""
+    N = pattern.shape[0]
+    diag = pattern.diagonal()
+    if diag.size == N and diag.all():
+        return N
+    key = hashlib.blake2b(pattern.indptr.tobytes() + pattern.indices.tobytes() + bytes(str(N), "ascii"),
+                          digest_size=16).digest()
+    rank = _RANKS.get(key)
+    if rank is None:
+        if len(_RANKS) >= 64:
+            _RANKS.clear()
+        rank = _RANKS[key] = int(structural_rank(pattern))
+    return rank
 
 
 def sparse_lu(A: Any, what: str = "matrix") -> Any:
@@ -43,7 +68,7 @@ def sparse_lu(A: Any, what: str = "matrix") -> Any:
     if A.nnz and not A.data.all():  # explicit zeros are no entries (the matrix itself is kept)
         pattern = A.copy()
         pattern.eliminate_zeros()
-    srank = int(structural_rank(pattern))
+    srank = _structural_rank(pattern, structural_rank)
     if srank < N:
         raise SingularMatrixError(f"{what} is structurally singular (structural rank {srank} < {N})")
     try:
