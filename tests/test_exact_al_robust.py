@@ -398,3 +398,24 @@ def test_pyomo_solver_factory_nlp():
     legacy = pe.SolverFactory("solverhub_exact-al").solve(m4)
     assert str(legacy.solver.termination_condition) == "optimal"
     assert abs(pe.value(m4.o) - 0.25) < 1e-6
+
+
+@needs_s2mpj
+def test_lu_singular_after_inertia_pass_shifts_instead_of_error():
+    """LUKVLE13 at x0: H has a zero eigenvalue on the null space of G whose LDL' pivot rounding
+    keeps just above the zero tolerance, so the inertia test passes unshifted and SuperLU then
+    meets the exact zero ("Factor is exactly singular"). The defaults ended `error` at
+    iteration 0; the shift now grows as in the curvature rule and the run reaches SLSQP's
+    minimum."""
+    from scipy.optimize import minimize
+
+    p = sh.load_problem("s2mpj:LUKVLE13")
+    r = sh.solve(p, solver="exact-al", seed=0)
+    assert r.status.value == "optimal", r.error
+    ref = minimize(p.objective, p.x0, jac=p.gradient, method="SLSQP",
+                   constraints=[{"type": "eq", "fun": p.constraints,
+                                 "jac": lambda x: p.jacobian(x).toarray()}],
+                   options={"maxiter": 500, "ftol": 1e-12})
+    assert ref.success
+    assert r.objective <= ref.fun + 1e-6 * max(1.0, abs(ref.fun))
+    assert kkt_residuals(p, r.x)["kkt_residual"] <= 1e-4

@@ -950,8 +950,11 @@ class ExactAL(SolverBase[ExactALOptions]):
             z, sk, solve_note = self._direction(B, J, b, o, rng, q, sparse, Psi, theta_k, delta,
                                                 forcing, None)
             while True:
-                if z is None and check == "curvature" and t_shift < 1e20:
-                    # inertia-free rule: a singular K means B needs a (larger) shift
+                if z is None and check in ("curvature", "inertia") and t_shift < 1e20:
+                    # inertia-free rule: a singular K means B needs a (larger) shift; so also
+                    # when the inertia test passed on a pivot that only rounding kept off zero
+                    # and the LU meets it exactly (LUKVLE13 at x0: a zero eigenvalue of H on
+                    # the null space of G, the LDL' pivot ~1e-15 above the zero tolerance)
                     t_shift = max(2 * t_shift, o.xi_B) if o.shift == "inertia" else o.xi_B + Hf
                     B = H + t_shift * (sp.identity(n, format="csr") if sp.issparse(H) else np.eye(n))
                     shifts += 1
