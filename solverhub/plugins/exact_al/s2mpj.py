@@ -210,6 +210,11 @@ def s2mpj_params(target: str) -> type[S2MPJParams]:
     return create_model(f"S2MPJ_{name}", __base__=S2MPJParams, **fields)
 
 
+def _scalar(v: Any) -> float:
+    """A float from an S2MPJ function's scalar, 1-element array or 1 x 1 matrix."""
+    return v if type(v) is float else float(np.asarray(v).reshape(-1)[0])
+
+
 class _GroupSums:
     """The S2MPJ problem's functions evaluated with sparse derivatives (the problem's own
     ``evalgrsum`` builds an n-vector and an n x n LIL matrix per group: O(n m) per call, 23 s for
@@ -321,12 +326,12 @@ class _GroupSums:
         for k, (fn, idx, e) in enumerate(self.elements):
             out = fn(P, level, xc[idx], e)
             if level == 1:
-                fs[k] = float(out)
+                fs[k] = _scalar(out)
                 continue
-            fs[k] = float(out[0])
-            gs.append(np.ravel(out[1]))
+            fs[k] = _scalar(out[0])
+            gs.append(out[1].reshape(-1) if isinstance(out[1], np.ndarray) else np.ravel(out[1]))
             if level == 3:
-                hs.append(np.ravel(out[2]))
+                hs.append(out[2].reshape(-1) if isinstance(out[2], np.ndarray) else np.ravel(out[2]))
         a = self.A @ x - self.const + self.W @ fs
         phi = a.copy()
         d1 = np.ones_like(a)
@@ -335,11 +340,11 @@ class _GroupSums:
             fn, g = self.gfun[k]
             out = fn(P, level, float(a[k]), g)
             if level == 1:
-                phi[k] = float(out)
+                phi[k] = _scalar(out)
                 continue
-            phi[k], d1[k] = float(out[0]), float(np.ravel(out[1])[0])
+            phi[k], d1[k] = _scalar(out[0]), _scalar(out[1])
             if level == 3:
-                d2[k] = float(np.ravel(out[2])[0])
+                d2[k] = _scalar(out[2])
         val: dict[str, Any] = {"phi": phi / self.scale}
         if level >= 2:
             gcat = np.concatenate(gs) if gs else np.zeros(0)
