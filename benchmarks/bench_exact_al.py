@@ -455,7 +455,8 @@ def validate(args) -> dict:
         row = {"problem": label, "n": prob.n, "m": prob.m, "time_limit": args.time_limit,
                "feasibility": label in VALIDATION_FEASIBILITY + VALIDATION_LARGE_FEASIBILITY,
                "bounded": bool(prob.has_bounds_or_inequalities)}
-        variants = [("exact-al", {})] + ([("exact-al-paper", PAPER)] if args.paper else [])
+        variants = [("exact-al", json.loads(args.options))] \
+            + ([("exact-al-paper", PAPER)] if args.paper else [])
         for key, opts in variants:
             t = time.perf_counter()
             try:
@@ -777,6 +778,8 @@ def main(argv=None) -> int:
     v.add_argument("--paper-table", action="store_true",
                    help="the 75 equality-only S2MPJ problems with n <= 100 (the peers table), checked")
     v.add_argument("--paper", action="store_true", help="also run exact-al with preset=paper")
+    v.add_argument("--options", default="{}",
+                   help="exact-al's options as JSON (default {}: the defaults), e.g. '{\"curvature_test\": false}'")
     v.add_argument("--slsqp-max-n", type=int, default=2500,
                    help="SLSQP above this n is not run (counted unsolved at the limit)")
     v.add_argument("--only", nargs="+", default=None, help="problems whose label contains any of these")
