@@ -373,14 +373,16 @@ class _GroupSums:
         return np.array(self.at(x, 1)["phi"][self.nobj:], dtype=float)
 
     def jacobian(self, x: np.ndarray) -> Any:
-        import scipy.sparse as sp
+        from solverhub.plugins.exact_al.problem import scale_rows
 
         v = self.at(x, 2)
-        return sp.csr_matrix(sp.diags(v["d1"][self.nobj:]) @ v["Ga"][self.nobj:])
+        return scale_rows(v["d1"][self.nobj:], v["Ga"][self.nobj:])
 
     def hessian(self, x: np.ndarray, lam: np.ndarray | None) -> Any:
         """Hessian of f + lam'c (lam None: of f alone)."""
         import scipy.sparse as sp
+
+        from solverhub.plugins.exact_al.problem import scale_rows
 
         v = self.at(x, 3)
         coef = np.zeros(self.A.shape[0])
@@ -394,7 +396,7 @@ class _GroupSums:
         rows = np.flatnonzero(outer)
         if rows.size:
             Ga = v["Ga"][rows]
-            H = H + (Ga.T @ sp.diags(outer[rows]) @ Ga)
+            H = H + (Ga.T @ scale_rows(outer[rows], Ga))
         if self.H is not None:
             H = H + self.H
         return sp.csr_matrix(H)

@@ -28,7 +28,13 @@ from solverhub.plugins.exact_al.dense_xp import (
     nullspace_lambda_min,
     solve_dense,
 )
-from solverhub.plugins.exact_al.problem import NLPEqProblem, least_squares_multipliers
+from solverhub.plugins.exact_al.problem import (
+    DENSE_SHARE,
+    NLPEqProblem,
+    dense_if_dense,
+    least_squares_multipliers,
+    scale_rows,
+)
 
 __all__ = ["ExactALOptions", "ExactAL", "DEVICE_DENSE_CAP"]
 
@@ -53,10 +59,22 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 #: the largest n + m whose KKT matrix is factored densely (LDL') for its inertia
 INERTIA_DENSE_CAP = 2000
-#: sparse derivatives from this n + m up are factored by QDLDL (when installed) instead: the
-#: dense LDL' of n + m = 1662 (LUKVLE11 at n = 998) took 0.25 s a factorization, a third of the
-#: solve, where QDLDL takes milliseconds
+#: sparse derivatives (K less than DENSE_SHARE full) from this n + m up are factored by QDLDL
+#: (when installed) instead: the dense LDL' of n + m = 1662 (LUKVLE11 at n = 998) took 0.25 s a
+#: factorization, a third of the solve, where QDLDL takes milliseconds
 INERTIA_SPARSE_MIN = 1000
+#: a KKT matrix at least DENSE_SHARE full is solved and factored densely up to this n + m,
+#: whatever its storage (INTEQNE at n = 1002: a full Jacobian; QDLDL took 4.9 s and SuperLU
+#: 1.2 s per factorization)
+DENSE_KKT_CAP = 4000
+
+
+def _dense_kkt(H: Any, J: Any) -> bool:
+    """Whether K = [[H, J'], [J, .]] is at least ``DENSE_SHARE`` full and small enough
+    (``DENSE_KKT_CAP``) to be factored as a dense matrix."""
+    N = H.shape[0] + J.shape[0]
+    nnz = (H.nnz if sp.issparse(H) else H.size) + 2 * (J.nnz if sp.issparse(J) else J.size)
+    return N <= DENSE_KKT_CAP and nnz >= DENSE_SHARE * float(N) ** 2
 #: the largest n whose reduced Hessian is formed densely (null-space basis) for the final check
 NULLSPACE_DENSE_CAP = 1000
 
@@ -255,9 +273,7 @@ class _Evaluator:
     def _rows(self, J: Any) -> Any:
         if self.sc is None:
             return J
-        if sp.issparse(J):
-            return (sp.diags(self.sc) @ J).tocsr()
-        return self.sc[:, None] * J
+        return scale_rows(self.sc, J)
 
     def raw_lam(self, lam: np.ndarray) -> np.ndarray:
         return lam if self.sc is None and self.sf == 1.0 else \
@@ -427,7 +443,20 @@ def reduced_hessian_lambda_min(H: Any, J: Any, deadline: float = math.inf
     from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
     Hs = sp.csr_matrix(H)
-    if m:
+    Jdense = dense_if_dense(J) if m else None
+    if m and isinstance(Jdense, np.ndarray):
+        # a full Jacobian (INTEQNE): J J' dense, as the sparse product took 4.4 s
+        import scipy.linalg as sla
+
+        Jd = Jdense
+        with np.errstate(all="ignore"):
+            lu_d = sla.lu_factor(Jd @ Jd.T, check_finite=False)
+        if not np.all(np.isfinite(lu_d[0])) or np.min(np.abs(np.diag(lu_d[0]))) == 0.0:
+            return None, None, "rank-deficient Jacobian"
+
+        def proj(v: np.ndarray) -> np.ndarray:
+            return v - Jd.T @ sla.lu_solve(lu_d, Jd @ v, check_finite=False)
+    elif m:
         from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
 
         Js = sp.csr_matrix(J)
@@ -501,6 +530,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         if m == 0:
             return math.inf, math.inf
         need_max = self.options.licq_test == "relative"
+        J = dense_if_dense(J)
         if self._xp is not None and (not sp.issparse(J) or m <= 500) and not need_max:
             return lambda_min_ggt(self._xp, J), math.inf
         if not sp.issparse(J) or m <= 500:
@@ -545,8 +575,10 @@ class ExactAL(SolverBase[ExactALOptions]):
         (a rank-deficient G) switch the dual regularization ``reg_rank`` on. Returns
         ``(t, reg, factorizations)``."""
         n, m = H.shape[0], J.shape[0]
-        if n + m > INERTIA_DENSE_CAP or (n + m >= INERTIA_SPARSE_MIN and sp.issparse(H)
-                                         and sp.issparse(J) and _have_qdldl()):
+        dense_kkt = _dense_kkt(H, J)
+        if (n + m > INERTIA_DENSE_CAP and not dense_kkt) or (
+                n + m >= INERTIA_SPARSE_MIN and not dense_kkt and sp.issparse(H)
+                and sp.issparse(J) and _have_qdldl()):
             return self._sparse_inertia_shift(H, J, reg, t_last)
         Hd = _dense(H)
         Jd = _dense(J)
@@ -869,7 +901,7 @@ class ExactAL(SolverBase[ExactALOptions]):
                 # a barrier subproblem: the Newton matrix has the primal-dual barrier block
                 # z / distance (barrier.py); the merit's gradient keeps the exact Hessian
                 H = Hn
-            sparse = sp.issparse(H) or sp.issparse(J)
+            sparse = (sp.issparse(H) or sp.issparse(J)) and not _dense_kkt(H, J)
             xi_G, lmax_G = self._ggt_extremes(J)
             Hf = _fro(H)
             if not math.isfinite(float(Hf)):
