@@ -1,6 +1,7 @@
 """Benchmarks of the exact augmented Lagrangian solver ``exact-al`` (issue 10, docs/exact_al.md).
 
-    python benchmarks/bench_exact_al.py validate [--time-limit 30] [--quick|--inequality|--tuning] [--out FILE.json]
+    python benchmarks/bench_exact_al.py validate [--time-limit 30] [--quick|--inequality|--tuning|--large|--paper-table]
+                                                 [--paper] [--options JSON] [--out FILE.json]
     python benchmarks/bench_exact_al.py repro  [--sketch gaussian|kaczmarz] [--out FILE.json]
     python benchmarks/bench_exact_al.py peers  [--max-n 100] [--time-limit 60] [--out FILE.json]
     python benchmarks/bench_exact_al.py scale  [--sizes 1000 10000] [--out FILE.json]
@@ -15,7 +16,9 @@ the objective within 1e-6 (relative) of the best solved peer (--inequality: the 
 bounds and inequalities; --tuning: 13 others on which the barrier's choices are made); an
 exact-al `optimal` is
 "contradicted" when a solved peer's objective is lower by more than that, or when the reduced
-Hessian at its x has an eigenvalue below -1e-6. repro: the paper's 47 CUTEst problems that S2MPJ has (41), paper rules, seed 2023: converged set and
+Hessian at its x has an eigenvalue below -1e-6. A run that ends more than 1 s past the time
+limit is unsolved at the limit. --large: the n >= 1,000 set; --paper-table: the 75 problems of
+the peers table, checked the same way (--paper adds preset="paper"). repro: the paper's 47 CUTEst problems that S2MPJ has (41), paper rules, seed 2023: converged set and
 Newton iterations next to the authors' stored outputs (published_cutest.json). peers: every
 equality-only, bound-free S2MPJ problem with an objective and n <= max-n: exact-al (best settings)
 against SciPy trust-constr and SLSQP (and IPOPT through cyipopt when installed). scale: the
