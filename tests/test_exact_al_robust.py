@@ -459,3 +459,29 @@ def test_full_jacobian_in_sparse_storage_solved_densely_same_answer():
     assert rs.status.value == rd.status.value == "optimal"
     assert rs.info["second_order"] == "verified"
     np.testing.assert_allclose(rs.x, rd.x, atol=1e-6)
+
+
+def test_the_lu_of_g_gt_in_the_licq_test_is_guarded_like_the_kkt_factorizations():
+    # SuperLU polls nothing: past the deadline (YATP1CNE ran 39.9 s on 30 s) or after Ctrl-C the
+    # LICQ test's G G' factorization is not started
+    from solverhub.plugins.exact_al.solver import ExactAL, _Stop
+
+    m, n = 800, 1600
+    J = sp.random(m, n, density=0.005, random_state=0, format="csr") + sp.hstack(
+        [sp.identity(m), sp.csr_matrix((m, n - m))], format="csr")
+    s = ExactAL()
+    s._deadline, s._factor_time = math.inf, 0.0
+    lo, _ = s._ggt_extremes(J)
+    assert lo > 0
+    s._deadline = 0.0  # long past
+    with pytest.raises(_Stop) as past:
+        s._ggt_extremes(J)
+    assert past.value.status == sh.Status.TIME_LIMIT
+    s._deadline = math.inf
+    request_stop()
+    try:
+        with pytest.raises(_Stop) as stopped:
+            s._ggt_extremes(J)
+    finally:
+        clear_stop()
+    assert stopped.value.status == sh.Status.INTERRUPTED

@@ -552,10 +552,16 @@ class ExactAL(SolverBase[ExactALOptions]):
                 if nw == 0:
                     break
                 lmax, v = nw, w
+        # SuperLU polls nothing either: the same guard as the KKT factorizations (YATP1CNE,
+        # n = 2600, ran 39.9 s on a 30 s limit through unguarded factorizations of G G')
+        self._before_factorization()
+        tf = time.perf_counter()
         try:
             lu = sparse_lu(GGt, "G G'")
         except SingularMatrixError:
             return 0.0, lmax
+        finally:
+            self._factor_time = max(self._factor_time, time.perf_counter() - tf)
         v = np.random.default_rng(0).standard_normal(m)
         rq = math.inf
         for _ in range(30):
@@ -902,7 +908,10 @@ class ExactAL(SolverBase[ExactALOptions]):
                 # z / distance (barrier.py); the merit's gradient keeps the exact Hessian
                 H = Hn
             sparse = (sp.issparse(H) or sp.issparse(J)) and not _dense_kkt(H, J)
-            xi_G, lmax_G = self._ggt_extremes(J)
+            try:
+                xi_G, lmax_G = self._ggt_extremes(J)
+            except _Stop as stop:
+                return finish(stop.status, use_best=True)
             Hf = _fro(H)
             if not math.isfinite(float(Hf)):
                 return finish(Status.ERROR, f"exact-al: the Hessian of the Lagrangian is not finite "
