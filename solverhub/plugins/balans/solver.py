@@ -316,6 +316,7 @@ class _Run:
         # every paused whole-problem search by backend name: the first solve's, and with a
         # portfolio the race's others ("continue" pulls on a backend resume its own)
         self.searches: dict[str, BackgroundSearch] = {}
+        self._first_done = False  # the first phase is over: later solves' presolve_share is half
         names = [opts.backend] + [b for b in (opts.portfolio or []) if b != opts.backend]
         self.portfolio = names if len(names) > 1 else []
         #: the backend of the first full-problem solve (the portfolio races its own)
@@ -501,22 +502,31 @@ class _Run:
             if predicted > 0.25 * self.time_left():
                 self.info.setdefault("backends_skipped", {})[key] = round(predicted, 3)
                 return None
-        backends[key] = DeadlineBackend(self._make_backend(name), self.deadline)
+        backends[key] = b = DeadlineBackend(self._make_backend(name), self.deadline)
+        # the first solve: presolve off only where it is predicted to outlast the whole limit.
+        # At half of it fast0507's first solve at 30 s lost presolve on a loaded machine and
+        # ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s late. Later
+        # solves keep half (_sub_presolve_share), where a late presolve hits the deadline
+        b.presolve_share = self._presolve_share(
+            name, self.SUB_PRESOLVE_SHARE if self._first_done else self.FIRST_PRESOLVE_SHARE)
         return backends[key]
 
-    #: share of a sub-MIP's limit its predicted HiGHS presolve may take (the first solve: all)
+    #: share of a solve's limit its predicted presolve may take (MIPBackend.solve's
+    #: ``presolve_share``): the first solve all of it, every later solve (sub-MIPs, pulls) half
+    FIRST_PRESOLVE_SHARE = 1.0
     SUB_PRESOLVE_SHARE = 0.5
 
+    def _presolve_share(self, name: str, share: float) -> float | None:
+        """``share`` as the per-solve ``presolve_share`` of backend ``name``'s solves, unless the
+        user set ``presolve_share`` in ``backend_options`` (then None: the backend's own)."""
+        return None if "presolve_share" in self.opts.backend_options.get(name, {}) else share
+
     def _sub_presolve_share(self) -> None:
-        """After the first phase: the HiGHS backends of the neighbourhoods (the first solve's own,
-        where it is reused) predict presolve against half a sub-MIP's limit, unless the user set
-        ``presolve_share`` in ``backend_options``."""
+        """After the first phase: every solve of every backend (the first solve's own, where it
+        is reused, included) predicts presolve against half its limit."""
+        self._first_done = True
         for key, b in self._backends.items():
-            name = key.split(" ")[0]
-            inner = getattr(b, "_backend", None)
-            if inner is not None and name == "highs" and hasattr(inner, "presolve_share") \
-                    and "presolve_share" not in self.opts.backend_options.get(name, {}):
-                inner.presolve_share = self.SUB_PRESOLVE_SHARE
+            b.presolve_share = self._presolve_share(key.split(" ")[0], self.SUB_PRESOLVE_SHARE)
 
     def _make_backend(self, name: str):
         """The backend ``name`` over the minimised problem, with ``backend_options[name]``. HiGHS gets
@@ -531,11 +541,6 @@ class _Run:
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
-            # the first solve: presolve off only where it is predicted to outlast the whole limit.
-            # At half of it fast0507's first solve at 30 s lost presolve on a loaded machine and
-            # ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s late. The
-            # sub-MIPs keep half (_sub_presolve_share), where a late presolve hits the deadline
-            kwargs.setdefault("presolve_share", 1.0)
         try:
             return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:

@@ -220,7 +220,8 @@ class HighsBackend(GatedPause, MIPBackend):
                           or presolve_seconds_per_nnz is not None else 1.0)
         # presolve polls no callback and not always the limit: with a rate set, a solve whose
         # predicted presolve (free non-zeros x rate / core share) exceeds presolve_share of its
-        # limit runs without it (info["presolve"])
+        # limit (a solve's own presolve_share argument, else this default) runs without it
+        # (info["presolve"])
         self.presolve_seconds_per_nnz = presolve_seconds_per_nnz
         self.presolve_share = float(presolve_share)
         self._fj_user = bool(h.getOptionValue("mip_heuristic_run_feasibility_jump")[1])
@@ -360,15 +361,17 @@ class HighsBackend(GatedPause, MIPBackend):
         rate = self.fj_seconds_per_nnz if self.fj_seconds_per_nnz is not None else FJ_SECONDS_PER_NNZ
         return rate * self.free_nonzeros() / self.cpu_share
 
-    def _presolve_fits(self, time_limit: float | None) -> bool:
+    def _presolve_fits(self, time_limit: float | None, share: float | None = None) -> bool:
         """True unless a presolve rate is set and the predicted presolve of the unfixed model does
-        not fit in ``presolve_share`` of the limit (only where presolve is on at all)."""
+        not fit in ``share`` (the solve's ``presolve_share``, else the backend's) of the limit
+        (only where presolve is on at all)."""
         if self.presolve_seconds_per_nnz is None or self._presolve == "off":
             return True
         if time_limit is None or not math.isfinite(time_limit):
             return True
         predicted = self.presolve_seconds_per_nnz * self.free_nonzeros() / self.cpu_share
-        return predicted <= self.presolve_share * float(time_limit)
+        share = self.presolve_share if share is None else float(share)
+        return predicted <= share * float(time_limit)
 
     def _presolve_allowed(self, warm_started: bool) -> bool:
         """With ``presolve_guard``: no presolve in a warm-started solve with fixed columns (a
@@ -436,7 +439,8 @@ class HighsBackend(GatedPause, MIPBackend):
               cutoff: float | None = None, emphasis: str = "default",
               on_incumbent: IncumbentCallback | None = None,
               node_limit: int | None = None, seed: int | None = None,
-              relative_gap: float | None = None) -> BackendResult:
+              relative_gap: float | None = None,
+              presolve_share: float | None = None) -> BackendResult:
         h = self._h
         if emphasis not in ("default", "feasibility"):
             raise BadInputError(f"emphasis must be 'default' or 'feasibility', got {emphasis!r}")
@@ -451,7 +455,7 @@ class HighsBackend(GatedPause, MIPBackend):
         fj = self._fj_on = self._feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
         presolve_on = self._presolve_allowed(warm_start is not None)
-        presolve_fits = presolve_on and self._presolve_fits(time_limit)
+        presolve_fits = presolve_on and self._presolve_fits(time_limit, presolve_share)
         if not presolve_on or not presolve_fits:
             h.setOptionValue("presolve", "off")
             presolve_on = False
