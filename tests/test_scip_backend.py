@@ -410,6 +410,28 @@ def test_highs_per_solve_presolve_share_overrides_the_backends_default(knap):
         b.close()
 
 
+def test_highs_feasibility_jump_rechecked_at_the_end_of_presolve(knap):
+    """The guard's check at the solve's start is repeated where presolve has ended (HiGHS's log,
+    the one callback between presolve and the heuristic): a heuristic that fitted the whole limit
+    but no longer fits what presolve left is switched off for that solve only."""
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p, best = knap
+    limit = 10.0
+    b = HighsBackend(p, fj_seconds_per_nnz=1.0, fj_share=0.8)
+    b.cpu_share = 1.0
+    b.fj_seconds_per_nnz = (0.8 * limit - 1e-7) / b.free_nonzeros()  # fits the limit, barely
+    try:
+        assert b._feasibility_jump_allowed(limit, False)
+        res = b.solve(limit)  # presolve takes more than a microsecond: no longer fits
+        assert res.info["feasibility_jump"] == "off: presolve left too little of the time limit"
+        assert res.objective == pytest.approx(best.objective)
+        b.fj_seconds_per_nnz = 1e-12  # fits easily, before and after presolve
+        assert "feasibility_jump" not in b.solve(limit).info
+    finally:
+        b.close()
+
+
 @pytest.mark.parametrize("name", ["highs", "scip", "ortools-scip"])
 def test_every_backend_takes_a_per_solve_presolve_share(knap, name):
     from solverhub.core.records import resolve

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from typing import Any
@@ -248,6 +249,19 @@ class HighsBackend(GatedPause, MIPBackend):
         self._pause_gate = PauseGate()   # pause(): the poll callbacks wait at it
         self._user_solution: np.ndarray | None = None
         h.cbMipUserSolution.subscribe(self._cb_user_solution)
+        # the feasibility jump runs after presolve, which can take most of the limit (probing on
+        # gen-cflss-400: 20-27 s of 27 under load): with the guard on, the end of presolve is
+        # seen through HiGHS's log (the only callback between presolve and the heuristic) and the
+        # heuristic is switched off there if it no longer fits in the time left
+        self._fj_deadline: float | None = None  # perf_counter deadline of the running solve
+        self._fj_rechecked = False
+        self._fj_late_off = False
+        if fj_seconds_per_nnz is not None and self._fj_user:
+            if not verbose:  # the logging callback fires only where HiGHS writes its log
+                h.setOptionValue("output_flag", True)
+                h.setOptionValue("log_to_console", False)
+                h.setOptionValue("log_file", os.devnull)
+            h.cbLogging.subscribe(self._cb_logging)
 
     # ------------------------------------------------------------------ callbacks
     def _cb_interrupt(self, e: Any) -> None:
@@ -272,6 +286,28 @@ class HighsBackend(GatedPause, MIPBackend):
         # the held time is no unresponsive stretch: measure from here
         self._last_poll = time.perf_counter()
         return stop
+
+    #: HiGHS log lines written after presolve and before the root node's feasibility jump
+    _AFTER_PRESOLVE = ("Presolve reductions", "Solving MIP model", "Presolve: Optimal",
+                       "Presolve : Reductions")
+
+    def _cb_logging(self, e: Any) -> None:
+        """End of presolve (a log line that follows it): switch the feasibility jump off for this
+        solve where its predicted worst case no longer fits in ``fj_share`` of the time left."""
+        if self._fj_deadline is None or self._fj_rechecked:
+            return
+        try:
+            msg = str(getattr(e, "message", "")).lstrip()
+            if not msg.startswith(self._AFTER_PRESOLVE):
+                return
+            self._fj_rechecked = True
+            left = self._fj_deadline - time.perf_counter()
+            if self._fj_worst_case() > self.fj_share * max(left, 0.0):
+                # HiGHS's MIP solver reads its options by reference: this solve's root sees it
+                self._h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+                self._fj_late_off = True
+        except BaseException as exc:  # never unwind through C++
+            self._cb_error = exc
 
     def _cb_user_solution(self, e: Any) -> None:
         x, self._user_solution = self._user_solution, None
@@ -454,6 +490,11 @@ class HighsBackend(GatedPause, MIPBackend):
                          else max(0.3, self.default_heuristic_effort))
         fj = self._fj_on = self._feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
+        # re-checked at the end of presolve (_cb_logging) where it is on, guarded and limited
+        self._fj_rechecked = self._fj_late_off = False
+        self._fj_deadline = (time.perf_counter() + float(time_limit)
+                             if fj and self.fj_seconds_per_nnz is not None and time_limit is not None
+                             and math.isfinite(time_limit) else None)
         presolve_on = self._presolve_allowed(warm_start is not None)
         presolve_fits = presolve_on and self._presolve_fits(time_limit, presolve_share)
         if not presolve_on or not presolve_fits:
@@ -505,7 +546,10 @@ class HighsBackend(GatedPause, MIPBackend):
             # presolve and set-up before the search polls its interrupt callback: work that no
             # limit or interrupt shortens (a caller can keep that much time back)
             res.info["setup_seconds"] = self._first_poll - t0
-        if fj != self._fj_user:
+        self._fj_deadline = None
+        if self._fj_late_off:
+            res.info["feasibility_jump"] = "off: presolve left too little of the time limit"
+        elif fj != self._fj_user:
             res.info["feasibility_jump"] = ("off: warm-started" if warm_start is not None else
                                             "off: predicted to outlast the time limit")
         if self._cb_error is not None:
@@ -656,6 +700,8 @@ class HighsBackend(GatedPause, MIPBackend):
                 for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
                     cb.unsubscribe(self._cb_interrupt)
                 h.cbMipImprovingSolution.unsubscribe(self._cb_improving)
+                if self._fj_deadline is not None or self.fj_seconds_per_nnz is not None:
+                    h.cbLogging.unsubscribe(self._cb_logging)
             except Exception:
                 pass
             h.clear()
