@@ -130,6 +130,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "highsfirst": {"first_backend": None},  # before issue 21's learnt first phase
     # diagnosis (issue 21): HiGHS's feasibility jump in the first solve without Balans's guard
     "fjon": {"backend_options": {"highs": {"fj_seconds_per_nnz": None}}},
+    # issue 21 (this session): a presolve-free probe for a first solution before the first solve
+    "probe": {"first_probe": True},
 }
 
 
@@ -215,6 +217,7 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         out["first_backend"] = res.info.get("first_backend")  # the learnt first phase's choice
         out["stopped_for_setup"] = res.info.get("stopped_for_setup")
         out["time_to_first"] = res.info.get("time_to_first")
+        out["first_probe"] = res.info.get("first_probe")
         pf = res.info.get("portfolio")
         if pf:  # what the portfolio chose: the race's winner, its turns, the sub-MIP backends
             out["portfolio"] = {"first": pf.get("first"), "race_seconds": pf.get("race_seconds"),

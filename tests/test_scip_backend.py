@@ -422,7 +422,7 @@ def test_highs_feasibility_jump_rechecked_at_the_end_of_presolve(knap):
     b.cpu_share = 1.0
     b.fj_seconds_per_nnz = (0.8 * limit - 1e-7) / b.free_nonzeros()  # fits the limit, barely
     try:
-        assert b._feasibility_jump_allowed(limit, False)
+        assert b.feasibility_jump_allowed(limit, False)
         res = b.solve(limit)  # presolve takes more than a microsecond: no longer fits
         assert res.info["feasibility_jump"] == "off: presolve left too little of the time limit"
         assert res.objective == pytest.approx(best.objective)

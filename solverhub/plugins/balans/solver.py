@@ -748,6 +748,14 @@ class _Run:
             self.offer(x)
             return self.gap_closed()
 
+        warm = None
+        if o.first_probe and not self.portfolio and o.initial_time_limit is None:
+            done = self._first_probe(backend)
+            if done is not None:
+                self.info["time_initial"] = time.perf_counter() - t
+                self.info["time_to_first"] = self.trajectory[0][0] if self.trajectory else None
+                return done
+            warm = self.best_x
         while backend.usable() > 0.01 and not stop_requested():
             attempts += 1
             watchdog = search = None
@@ -765,7 +773,8 @@ class _Run:
                 elif o.resume_search and can_pause(backend):
                     search = BackgroundSearch(
                         backend, time_limit=max(solve_limit, 1e-3), emphasis=emphasis,
-                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.rel_gap)
+                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.rel_gap,
+                        warm_start=warm if attempts == 1 else None)
                 watchdog = _GapWatchdog(
                     self, search or backend, self.t0 + o.initial_min_share * self.budget,
                     None if o.initial_stall is None else o.initial_stall * self.budget,
@@ -793,7 +802,9 @@ class _Run:
                                         # alone with this seed, until it is cut
                                         seed=self.seed if attempts == 1
                                         else int(self.rng.integers(0, 2**31 - 1)),
-                                        relative_gap=o.rel_gap)
+                                        relative_gap=o.rel_gap,
+                                        warm_start=warm if attempts == 1 and "warm_start" in caps
+                                        else None)
             finally:
                 if watchdog is not None:
                     watchdog.stop()
@@ -824,6 +835,52 @@ class _Run:
         if self.best_x is not None and self.gap_closed():
             self.proved = True
             return Status.OPTIMAL
+        return None
+
+    def _first_probe(self, backend) -> Status | None:
+        """(``first_probe``) A solve of the whole model without presolve, before the first solve,
+        that ends at its first solution or is interrupted after ``first_probe_share`` of the
+        budget: HiGHS runs its feasibility jump at once instead of after presolve (20-27 s of
+        30 on the facility-location models of bench_balans's NOFIRST set under load). Only where
+        the backend's feasibility-jump guard lets the heuristic run within the time left (else
+        nothing fast is to be had). Its solution warm-starts the first solve. Returns a final
+        status where the probe settled the run (proved optimal), else None."""
+        import threading
+
+        o = self.opts
+        allowed = getattr(backend, "feasibility_jump_allowed", None)
+        caps = getattr(backend, "capabilities", frozenset[str]())
+        left = backend.usable()
+        if allowed is None or not {"interrupt", "incumbent_callback", "warm_start"} <= set(caps) \
+                or not allowed(left, False):
+            self.info["first_probe"] = {"skipped": "no feasibility jump within the time left"}
+            return None
+        t = time.perf_counter()
+
+        def on_incumbent(_t: float, _obj: float, x: np.ndarray) -> bool:
+            self.offer(x)
+            return True  # its first solution is all the probe is for
+
+        timer = threading.Timer(o.first_probe_share * self.budget, backend.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            # presolve_share 0: no predicted presolve fits, so this solve runs without it
+            res = backend.solve(time_limit=left, presolve_share=0.0, on_incumbent=on_incumbent,
+                                seed=self.seed, relative_gap=o.rel_gap)
+        finally:
+            timer.cancel()
+        backend.take_stretch()  # the heuristic's stretch is not a later solve's set-up
+        self.offer(res.x)
+        self.info["first_probe"] = {"seconds": round(time.perf_counter() - t, 3),
+                                    "ended_at": round(time.perf_counter() - self.t0, 3),
+                                    "found": res.x is not None,
+                                    "feasibility_jump": res.info.get("feasibility_jump", "on")}
+        if res.status == Status.OPTIMAL and res.x is not None:
+            self.update_bound(res.bound)
+            if self.gap_closed():
+                self.proved = True
+                return Status.OPTIMAL
         return None
 
     def _free_share(self, nb: Neighbourhood) -> float:

@@ -377,7 +377,7 @@ class HighsBackend(GatedPause, MIPBackend):
         """Non-zeros of the columns not fixed by the current bounds."""
         return int(self._col_nnz[self._cur_lower < self._cur_upper].sum())
 
-    def _feasibility_jump_allowed(self, time_limit: float | None, warm_started: bool) -> bool:
+    def feasibility_jump_allowed(self, time_limit: float | None, warm_started: bool) -> bool:
         """Guarded (``fj_seconds_per_nnz`` set): only when its predicted worst case fits in
         ``fj_share`` of the limit, and never in a warm-started solve (it searches for a first
         feasible point, which a warm start already is; on fast0507 a warm-started full solve spent
@@ -488,7 +488,7 @@ class HighsBackend(GatedPause, MIPBackend):
         h.setOptionValue("mip_rel_gap", self.default_gap if relative_gap is None else float(relative_gap))
         h.setOptionValue("mip_heuristic_effort", self.default_heuristic_effort if emphasis == "default"
                          else max(0.3, self.default_heuristic_effort))
-        fj = self._fj_on = self._feasibility_jump_allowed(time_limit, warm_start is not None)
+        fj = self._fj_on = self.feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
         # re-checked at the end of presolve (_cb_logging) where it is on, guarded and limited
         self._fj_rechecked = self._fj_late_off = False
