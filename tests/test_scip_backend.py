@@ -432,6 +432,22 @@ def test_highs_feasibility_jump_rechecked_at_the_end_of_presolve(knap):
         b.close()
 
 
+def test_highs_presolve_time_share_gives_the_limit_back_after_presolve(knap):
+    """HiGHS's time limit is a share of the solve's limit only until presolve ends: a presolve
+    given (almost) no time stops at once, and the search still has the whole limit."""
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p, best = knap
+    b = HighsBackend(p, presolve_time_share=1e-9)
+    try:
+        res = b.solve(10.0)
+        assert res.status == sh.Status.OPTIMAL and "presolve_time_capped" not in res.info
+        assert res.objective == pytest.approx(best.objective)
+        assert b._h.getOptionValue("time_limit")[1] == pytest.approx(10.0)
+    finally:
+        b.close()
+
+
 @pytest.mark.parametrize("name", ["highs", "scip", "ortools-scip"])
 def test_every_backend_takes_a_per_solve_presolve_share(knap, name):
     from solverhub.core.records import resolve

@@ -535,12 +535,19 @@ class _Run:
         spec = pm.get_backend(name)
         kwargs = dict(self.opts.backend_options.get(name, {}))
         if name == "highs":
-            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ, PRESOLVE_SECONDS_PER_NNZ
+            from solverhub.plugins.highs.backend import (
+                FJ_SECONDS_PER_NNZ,
+                PRESOLVE_SECONDS_PER_NNZ,
+                PRESOLVE_TIME_SHARE,
+            )
 
             kwargs.setdefault("fj_seconds_per_nnz", FJ_SECONDS_PER_NNZ)
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
+            # presolve's own checks come seconds apart under load (gen-cflss-400's first solve
+            # ended its presolve 3.5-13 s past the limit): HiGHS gets half the limit for it
+            kwargs.setdefault("presolve_time_share", PRESOLVE_TIME_SHARE)
         try:
             return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
