@@ -319,6 +319,10 @@ class HighsBackend(GatedPause, MIPBackend):
             if self._fj_deadline is None or self._fj_rechecked:
                 return
             self._fj_rechecked = True
+            # the core share now, not at the build: a 30 ms sample taken once can be far off on
+            # a loaded machine (gen-cflss-400: the heuristic ran after a long presolve and ended
+            # 1.8-2.7 s past the limit)
+            self.cpu_share = cpu_share()
             left = self._fj_deadline - time.perf_counter()
             if self._fj_worst_case() > self.fj_share * max(left, 0.0):
                 # HiGHS's MIP solver reads its options by reference: this solve's root sees it
