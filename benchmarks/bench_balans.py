@@ -542,7 +542,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma list of {ALL_SOLVERS} or balans+VARIANT ({', '.join(VARIANTS)})")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--resume", action="store_true", help="skip runs already in the results file")
-    ap.add_argument("--easy", action="store_true", help="easy set: balans vs the faster of highs and scip, wall-time ratio")
+    ap.add_argument("--easy", action="store_true",
+                    help="easy set: balans vs the faster of highs and scip, wall-time ratio")
     ap.add_argument("--results", default=None, help="JSONL results file")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = ap.parse_args(argv)

@@ -184,7 +184,7 @@ def test_first_probe_finds_a_first_solution_without_presolve_and_warm_starts_the
     # the probe's solution is the run's first incumbent, and the first solve went on from it
     assert res.info["time_to_first"] <= probe["ended_at"]
     assert "first_probe" not in sh.solve(p, solver="balans", time_limit=30.0, seed=0,
-                                          max_iterations=1, sub_time_limit=0.3).info
+                                          max_iterations=1, sub_time_limit=0.3).info  # default
 
 
 def test_first_probe_is_skipped_where_the_backend_has_no_feasibility_jump():
