@@ -419,6 +419,7 @@ def test_highs_feasibility_jump_rechecked_at_the_end_of_presolve(knap):
     p, best = knap
     limit = 10.0
     b = HighsBackend(p, fj_seconds_per_nnz=1.0, fj_share=0.8)
+    b.share_probe = lambda: 1.0  # the share measured where presolve ends, pinned
     b.cpu_share = 1.0
     b.fj_seconds_per_nnz = (0.8 * limit - 1e-7) / b.free_nonzeros()  # fits the limit, barely
     try:

@@ -38,7 +38,7 @@ import math
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -223,7 +223,9 @@ class HighsBackend(GatedPause, MIPBackend):
         self.fj_seconds_per_nnz = fj_seconds_per_nnz
         self.fj_share = float(fj_share)
         # the guard's prediction is for a quiet machine: divided by the share of a core we get
-        self.cpu_share = (cpu_share() if fj_seconds_per_nnz is not None
+        # (share_probe measures it: at the build, and again where presolve ends)
+        self.share_probe: Callable[[], float] = cpu_share
+        self.cpu_share = (self.share_probe() if fj_seconds_per_nnz is not None
                           or presolve_seconds_per_nnz is not None else 1.0)
         # presolve polls no callback and not always the limit: with a rate set, a solve whose
         # predicted presolve (free non-zeros x rate / core share) exceeds presolve_share of its
@@ -322,7 +324,7 @@ class HighsBackend(GatedPause, MIPBackend):
             # the core share now, not at the build: a 30 ms sample taken once can be far off on
             # a loaded machine (gen-cflss-400: the heuristic ran after a long presolve and ended
             # 1.8-2.7 s past the limit)
-            self.cpu_share = cpu_share()
+            self.cpu_share = self.share_probe()
             left = self._fj_deadline - time.perf_counter()
             if self._fj_worst_case() > self.fj_share * max(left, 0.0):
                 # HiGHS's MIP solver reads its options by reference: this solve's root sees it
