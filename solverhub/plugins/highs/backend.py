@@ -273,7 +273,8 @@ class HighsBackend(GatedPause, MIPBackend):
             if not verbose:  # the logging callback fires only where HiGHS writes its log
                 h.setOptionValue("output_flag", True)
                 h.setOptionValue("log_to_console", False)
-                h.setOptionValue("log_file", os.devnull)
+                if "log_file" not in opts:  # a user's log file gets the log instead
+                    h.setOptionValue("log_file", os.devnull)
             h.cbLogging.subscribe(self._cb_logging)
 
     # ------------------------------------------------------------------ callbacks
