@@ -229,8 +229,11 @@ def test_cpu_share_is_a_fraction_and_scales_the_guard():
     b = HighsBackend(p, fj_seconds_per_nnz=1e-3, fj_share=1.0)
     try:
         nnz = b.free_nonzeros()
+        # the share is measured at the build and again where presolve ends: pinned here
+        b.share_probe = lambda: 1.0
         b.cpu_share = 1.0  # quiet: predicted nnz * 1e-3 s fits in a limit of 2x that
         assert "feasibility_jump" not in b.solve(time_limit=2e-3 * nnz).info
+        b.share_probe = lambda: 0.25
         b.cpu_share = 0.25  # a core shared four ways: four times the prediction, it does not fit
         assert "predicted" in b.solve(time_limit=2e-3 * nnz).info["feasibility_jump"]
     finally:

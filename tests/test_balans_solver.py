@@ -172,3 +172,24 @@ def test_every_operator_and_acceptance_runs():
         assert r.info["verified"], acc
     pulled = {a["name"] for a in r.info["arms"] if a["pulls"] > 0}
     assert r.status == "optimal" or pulled == set(names)
+
+
+def test_first_probe_finds_a_first_solution_without_presolve_and_warm_starts_the_first_solve():
+    p = knapsack(n=200, m=15, seed=7)
+    res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=2,
+                   sub_time_limit=0.3, first_probe=True)
+    probe = res.info["first_probe"]
+    assert probe["found"] and probe["seconds"] < 30.0
+    assert res.x is not None and p.check(res.x).feasible
+    # the probe's solution is the run's first incumbent, and the first solve went on from it
+    assert res.info["time_to_first"] <= probe["ended_at"]
+    assert "first_probe" not in sh.solve(p, solver="balans", time_limit=30.0, seed=0,
+                                          max_iterations=1, sub_time_limit=0.3).info  # default
+
+
+def test_first_probe_is_skipped_where_the_backend_has_no_feasibility_jump():
+    p = knapsack(n=30, m=3, seed=1)
+    res = sh.solve(p, solver="balans", time_limit=30.0, seed=0, max_iterations=1,
+                   sub_time_limit=0.3, backend="scip", first_probe=True)
+    assert res.info["first_probe"] == {"skipped": "no feasibility jump within the time left"}
+    assert res.x is not None and p.check(res.x).feasible

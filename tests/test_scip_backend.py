@@ -350,9 +350,115 @@ def test_balans_turns_presolve_off_only_where_it_would_outlast_the_whole_limit()
     run = _Run(BalansOptions(), knapsack(n=30, m=3, seed=1), 30.0, 0, NULL_NOTIFIER)
     b = run._build("highs", force=True)
     try:
-        assert b._backend.presolve_seconds_per_nnz == PRESOLVE_SECONDS_PER_NNZ
-        assert b._backend.presolve_share == 1.0  # the first solve: the whole limit
+        assert b.presolve_seconds_per_nnz == PRESOLVE_SECONDS_PER_NNZ
+        # a per-solve argument (MIPBackend.solve), not the backend's own setting
+        assert b.presolve_share == _Run.FIRST_PRESOLVE_SHARE == 1.0  # the first solve: all
         run._sub_presolve_share()
-        assert b._backend.presolve_share == _Run.SUB_PRESOLVE_SHARE == 0.5  # sub-MIPs: half
+        assert b.presolve_share == _Run.SUB_PRESOLVE_SHARE == 0.5  # later solves: half
+        later = run._build("scip", force=True)  # built after the first phase: half too
+        assert later.presolve_share == 0.5
+        later.close()
     finally:
-        b._backend.close()
+        b.close()
+    # a user's presolve_share is the backend's own default, left alone
+    run = _Run(BalansOptions(backend_options={"highs": {"presolve_share": 0.2}}),
+               knapsack(n=30, m=3, seed=1), 30.0, 0, NULL_NOTIFIER)
+    b = run._build("highs", force=True)
+    try:
+        run._sub_presolve_share()
+        assert b.presolve_share is None
+    finally:
+        b.close()
+
+
+def test_deadline_backend_passes_its_presolve_share_on_every_solve_unless_the_call_sets_one():
+    from solverhub.core.backend import BackendResult
+    from solverhub.plugins.balans.guard import DeadlineBackend
+
+    class Recorder:
+        name, capabilities = "rec", frozenset()
+        problem = None
+        calls: list = []
+
+        def solve(self, time_limit=None, **kwargs):
+            self.calls.append(kwargs)
+            return BackendResult(sh.Status.TIME_LIMIT)
+
+    d = DeadlineBackend(Recorder(), time.perf_counter() + 60)
+    d.solve(1.0)
+    d.presolve_share = 0.5
+    d.solve(1.0)
+    d.solve(1.0, presolve_share=0.9)
+    assert Recorder.calls == [{}, {"presolve_share": 0.5}, {"presolve_share": 0.9}]
+
+
+def test_highs_per_solve_presolve_share_overrides_the_backends_default(knap):
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p, best = knap
+    b = HighsBackend(p, presolve_seconds_per_nnz=1.0 / p.A.nnz, presolve_share=0.5)
+    b.cpu_share = 1.0  # predicted presolve: exactly 1 s, whatever the load
+    try:
+        assert "presolve" not in b.solve(10.0).info  # default share: 1 s <= 5 s
+        res = b.solve(10.0, presolve_share=0.05)     # 1 s > 0.5 s: off for this solve only
+        assert res.info["presolve"] == "off: predicted to outlast the time limit"
+        assert res.objective == pytest.approx(best.objective)
+        assert "presolve" not in b.solve(10.0).info
+        assert "presolve" not in b.solve(1.5, presolve_share=1.0).info
+        assert b.solve(1.5).info["presolve"].startswith("off")  # 1 s > 0.75 s
+    finally:
+        b.close()
+
+
+def test_highs_feasibility_jump_rechecked_at_the_end_of_presolve(knap):
+    """The guard's check at the solve's start is repeated where presolve has ended (HiGHS's log,
+    the one callback between presolve and the heuristic): a heuristic that fitted the whole limit
+    but no longer fits what presolve left is switched off for that solve only."""
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p, best = knap
+    limit = 10.0
+    b = HighsBackend(p, fj_seconds_per_nnz=1.0, fj_share=0.8)
+    b.share_probe = lambda: 1.0  # the share measured where presolve ends, pinned
+    b.cpu_share = 1.0
+    b.fj_seconds_per_nnz = (0.8 * limit - 1e-7) / b.free_nonzeros()  # fits the limit, barely
+    try:
+        assert b.feasibility_jump_allowed(limit, False)
+        res = b.solve(limit)  # presolve takes more than a microsecond: no longer fits
+        assert res.info["feasibility_jump"] == "off: presolve left too little of the time limit"
+        assert res.objective == pytest.approx(best.objective)
+        b.fj_seconds_per_nnz = 1e-12  # fits easily, before and after presolve
+        assert "feasibility_jump" not in b.solve(limit).info
+    finally:
+        b.close()
+
+
+def test_highs_presolve_time_share_gives_the_limit_back_after_presolve(knap):
+    """HiGHS's time limit is a share of the solve's limit only until presolve ends: a presolve
+    given (almost) no time stops at once, and the search still has the whole limit."""
+    from solverhub.plugins.highs.backend import HighsBackend
+
+    p, best = knap
+    b = HighsBackend(p, presolve_time_share=1e-9)
+    try:
+        res = b.solve(10.0)
+        assert res.status == sh.Status.OPTIMAL and "presolve_time_capped" not in res.info
+        assert res.objective == pytest.approx(best.objective)
+        assert b._h.getOptionValue("time_limit")[1] == pytest.approx(10.0)
+    finally:
+        b.close()
+
+
+@pytest.mark.parametrize("name", ["highs", "scip", "ortools-scip"])
+def test_every_backend_takes_a_per_solve_presolve_share(knap, name):
+    from solverhub.core.records import resolve
+
+    spec = sh.get_plugin_manager().get_backend(name)
+
+    p, best = knap
+    b = resolve(spec.factory)(p, threads=1, seed=0)
+    try:
+        res = b.solve(10.0, presolve_share=0.5)
+        assert res.objective == pytest.approx(best.objective, rel=1e-6)
+    finally:
+        b.close()

@@ -125,12 +125,19 @@ class MIPBackend(abc.ABC):
               cutoff: float | None = None, emphasis: str = "default",
               on_incumbent: IncumbentCallback | None = None,
               node_limit: int | None = None, seed: int | None = None,
-              relative_gap: float | None = None) -> BackendResult:
+              relative_gap: float | None = None,
+              presolve_share: float | None = None) -> BackendResult:
         """Solve the current (possibly restricted) model within ``time_limit`` seconds.
 
         ``warm_start`` is a full-length solution offered as a starting incumbent (ignored where it
         violates the current restrictions); ``cutoff`` is an objective value that solutions must
-        beat; ``emphasis`` is ``"default"`` or ``"feasibility"`` (first solution fast)."""
+        beat; ``emphasis`` is ``"default"`` or ``"feasibility"`` (first solution fast).
+
+        ``presolve_share``: a backend whose presolve does not keep the time limit and that
+        predicts its duration (HiGHS with ``presolve_seconds_per_nnz``) runs this solve without
+        presolve where the prediction exceeds this share of ``time_limit``; None: the backend's own
+        default share. Backends whose presolve keeps the limit (SCIP checks it between presolve
+        rounds) or that predict nothing (OR-Tools) accept and ignore it."""
 
     @abc.abstractmethod
     def solve_relaxation(self, time_limit: float | None = None) -> BackendResult:

@@ -43,6 +43,9 @@ class DeadlineBackend:
         self.skipped = 0     # solves not started for lack of time
         self.stretch = 0.0   # longest unresponsive stretch since take_stretch()
         self._reserve: float | None = None  # the caller's own hold-back (reserving()), else overrun
+        #: passed as every solve's ``presolve_share`` (MIPBackend.solve) unless the call sets one;
+        #: None: the backend's own default. Balans sets it per phase (the first solve, the rest)
+        self.presolve_share: float | None = None
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._backend, item)
@@ -95,6 +98,8 @@ class DeadlineBackend:
             self.skipped += 1
             return BackendResult(Status.TIME_LIMIT, info={"skipped": "no time left"})
         limit = self._cap(time_limit)
+        if self.presolve_share is not None:
+            kwargs.setdefault("presolve_share", self.presolve_share)
         timer = None
         # a limit past threading.TIMEOUT_MAX (time_limit=1e10 or inf: no limit) needs no timer,
         # and a Timer that long would die with OverflowError in its thread

@@ -98,6 +98,15 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
                           "capability (HiGHS), others restart the backend on each pull")
     initial_emphasis: Literal["default", "feasibility"] = Field(
         "default", description="backend emphasis of the first full-problem solve")
+    first_probe: bool = Field(
+        False, description="before the first solve, a short solve without presolve whose "
+                           "feasibility jump looks for a first solution (HiGHS: on the "
+                           "facility-location models its presolve took 20-27 s of 30 before the "
+                           "heuristic ran); it ends at its first solution, which warm-starts the "
+                           "first solve, or after first_probe_share of the budget")
+    first_probe_share: float = Field(
+        0.05, gt=0, le=1, description="share of the budget after which the probe is interrupted "
+                                      "(the heuristic itself polls nothing: it runs to its end)")
     lp_time_limit: float | None = Field(
         None, gt=0, description="seconds for the root LP (None: 10 % of the budget)")
     max_iterations: int | None = Field(None, ge=0, description="stop after this many iterations")

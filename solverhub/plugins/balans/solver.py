@@ -316,6 +316,7 @@ class _Run:
         # every paused whole-problem search by backend name: the first solve's, and with a
         # portfolio the race's others ("continue" pulls on a backend resume its own)
         self.searches: dict[str, BackgroundSearch] = {}
+        self._first_done = False  # the first phase is over: later solves' presolve_share is half
         names = [opts.backend] + [b for b in (opts.portfolio or []) if b != opts.backend]
         self.portfolio = names if len(names) > 1 else []
         #: the backend of the first full-problem solve (the portfolio races its own)
@@ -501,22 +502,31 @@ class _Run:
             if predicted > 0.25 * self.time_left():
                 self.info.setdefault("backends_skipped", {})[key] = round(predicted, 3)
                 return None
-        backends[key] = DeadlineBackend(self._make_backend(name), self.deadline)
+        backends[key] = b = DeadlineBackend(self._make_backend(name), self.deadline)
+        # the first solve: presolve off only where it is predicted to outlast the whole limit.
+        # At half of it fast0507's first solve at 30 s lost presolve on a loaded machine and
+        # ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s late. Later
+        # solves keep half (_sub_presolve_share), where a late presolve hits the deadline
+        b.presolve_share = self._presolve_share(
+            name, self.SUB_PRESOLVE_SHARE if self._first_done else self.FIRST_PRESOLVE_SHARE)
         return backends[key]
 
-    #: share of a sub-MIP's limit its predicted HiGHS presolve may take (the first solve: all)
+    #: share of a solve's limit its predicted presolve may take (MIPBackend.solve's
+    #: ``presolve_share``): the first solve all of it, every later solve (sub-MIPs, pulls) half
+    FIRST_PRESOLVE_SHARE = 1.0
     SUB_PRESOLVE_SHARE = 0.5
 
+    def _presolve_share(self, name: str, share: float) -> float | None:
+        """``share`` as the per-solve ``presolve_share`` of backend ``name``'s solves, unless the
+        user set ``presolve_share`` in ``backend_options`` (then None: the backend's own)."""
+        return None if "presolve_share" in self.opts.backend_options.get(name, {}) else share
+
     def _sub_presolve_share(self) -> None:
-        """After the first phase: the HiGHS backends of the neighbourhoods (the first solve's own,
-        where it is reused) predict presolve against half a sub-MIP's limit, unless the user set
-        ``presolve_share`` in ``backend_options``."""
+        """After the first phase: every solve of every backend (the first solve's own, where it
+        is reused, included) predicts presolve against half its limit."""
+        self._first_done = True
         for key, b in self._backends.items():
-            name = key.split(" ")[0]
-            inner = getattr(b, "_backend", None)
-            if inner is not None and name == "highs" and hasattr(inner, "presolve_share") \
-                    and "presolve_share" not in self.opts.backend_options.get(name, {}):
-                inner.presolve_share = self.SUB_PRESOLVE_SHARE
+            b.presolve_share = self._presolve_share(key.split(" ")[0], self.SUB_PRESOLVE_SHARE)
 
     def _make_backend(self, name: str):
         """The backend ``name`` over the minimised problem, with ``backend_options[name]``. HiGHS gets
@@ -525,17 +535,19 @@ class _Run:
         spec = pm.get_backend(name)
         kwargs = dict(self.opts.backend_options.get(name, {}))
         if name == "highs":
-            from solverhub.plugins.highs.backend import FJ_SECONDS_PER_NNZ, PRESOLVE_SECONDS_PER_NNZ
+            from solverhub.plugins.highs.backend import (
+                FJ_SECONDS_PER_NNZ,
+                PRESOLVE_SECONDS_PER_NNZ,
+                PRESOLVE_TIME_SHARE,
+            )
 
             kwargs.setdefault("fj_seconds_per_nnz", FJ_SECONDS_PER_NNZ)
             kwargs.setdefault("fj_share", 0.8)
             kwargs.setdefault("presolve_guard", True)
             kwargs.setdefault("presolve_seconds_per_nnz", PRESOLVE_SECONDS_PER_NNZ)
-            # the first solve: presolve off only where it is predicted to outlast the whole limit.
-            # At half of it fast0507's first solve at 30 s lost presolve on a loaded machine and
-            # ended at 497-539 (HiGHS alone, with presolve: 188-190), still 0.6-0.9 s late. The
-            # sub-MIPs keep half (_sub_presolve_share), where a late presolve hits the deadline
-            kwargs.setdefault("presolve_share", 1.0)
+            # presolve's own checks come seconds apart under load (gen-cflss-400's first solve
+            # ended its presolve 3.5-13 s past the limit): HiGHS gets half the limit for it
+            kwargs.setdefault("presolve_time_share", PRESOLVE_TIME_SHARE)
         try:
             return resolve(spec.factory)(self.minp, threads=1, seed=self.seed, **kwargs)
         except TypeError as exc:
@@ -743,6 +755,14 @@ class _Run:
             self.offer(x)
             return self.gap_closed()
 
+        warm = None
+        if o.first_probe and not self.portfolio and o.initial_time_limit is None:
+            done = self._first_probe(backend)
+            if done is not None:
+                self.info["time_initial"] = time.perf_counter() - t
+                self.info["time_to_first"] = self.trajectory[0][0] if self.trajectory else None
+                return done
+            warm = self.best_x
         while backend.usable() > 0.01 and not stop_requested():
             attempts += 1
             watchdog = search = None
@@ -760,7 +780,8 @@ class _Run:
                 elif o.resume_search and can_pause(backend):
                     search = BackgroundSearch(
                         backend, time_limit=max(solve_limit, 1e-3), emphasis=emphasis,
-                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.rel_gap)
+                        on_incumbent=on_incumbent, seed=self.seed, relative_gap=o.rel_gap,
+                        warm_start=warm if attempts == 1 else None)
                 watchdog = _GapWatchdog(
                     self, search or backend, self.t0 + o.initial_min_share * self.budget,
                     None if o.initial_stall is None else o.initial_stall * self.budget,
@@ -788,7 +809,9 @@ class _Run:
                                         # alone with this seed, until it is cut
                                         seed=self.seed if attempts == 1
                                         else int(self.rng.integers(0, 2**31 - 1)),
-                                        relative_gap=o.rel_gap)
+                                        relative_gap=o.rel_gap,
+                                        warm_start=warm if attempts == 1 and "warm_start" in caps
+                                        else None)
             finally:
                 if watchdog is not None:
                     watchdog.stop()
@@ -819,6 +842,52 @@ class _Run:
         if self.best_x is not None and self.gap_closed():
             self.proved = True
             return Status.OPTIMAL
+        return None
+
+    def _first_probe(self, backend) -> Status | None:
+        """(``first_probe``) A solve of the whole model without presolve, before the first solve,
+        that ends at its first solution or is interrupted after ``first_probe_share`` of the
+        budget: HiGHS runs its feasibility jump at once instead of after presolve (20-27 s of
+        30 on the facility-location models of bench_balans's NOFIRST set under load). Only where
+        the backend's feasibility-jump guard lets the heuristic run within the time left (else
+        nothing fast is to be had). Its solution warm-starts the first solve. Returns a final
+        status where the probe settled the run (proved optimal), else None."""
+        import threading
+
+        o = self.opts
+        allowed = getattr(backend, "feasibility_jump_allowed", None)
+        caps = getattr(backend, "capabilities", frozenset[str]())
+        left = backend.usable()
+        if allowed is None or not {"interrupt", "incumbent_callback", "warm_start"} <= set(caps) \
+                or not allowed(left, False):
+            self.info["first_probe"] = {"skipped": "no feasibility jump within the time left"}
+            return None
+        t = time.perf_counter()
+
+        def on_incumbent(_t: float, _obj: float, x: np.ndarray) -> bool:
+            self.offer(x)
+            return True  # its first solution is all the probe is for
+
+        timer = threading.Timer(o.first_probe_share * self.budget, backend.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            # presolve_share 0: no predicted presolve fits, so this solve runs without it
+            res = backend.solve(time_limit=left, presolve_share=0.0, on_incumbent=on_incumbent,
+                                seed=self.seed, relative_gap=o.rel_gap)
+        finally:
+            timer.cancel()
+        backend.take_stretch()  # the heuristic's stretch is not a later solve's set-up
+        self.offer(res.x)
+        self.info["first_probe"] = {"seconds": round(time.perf_counter() - t, 3),
+                                    "ended_at": round(time.perf_counter() - self.t0, 3),
+                                    "found": res.x is not None,
+                                    "feasibility_jump": res.info.get("feasibility_jump", "on")}
+        if res.status == Status.OPTIMAL and res.x is not None:
+            self.update_bound(res.bound)
+            if self.gap_closed():
+                self.proved = True
+                return Status.OPTIMAL
         return None
 
     def _free_share(self, nb: Neighbourhood) -> float:

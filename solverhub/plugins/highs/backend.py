@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -61,6 +62,11 @@ _PROCESS_THREADS: int | None = None
 #: options the backend sets itself on every solve (not accepted in ``highs_options``)
 _MANAGED = {"time_limit", "random_seed", "mip_max_nodes", "mip_rel_gap", "threads",
             "solve_relaxation", "output_flag", "log_to_console", "objective_bound"}
+
+#: share of a solve's time limit that HiGHS's presolve gets (``presolve_time_share``, used by
+#: Balans): its time checks are far apart (probing; other rules check nothing), so a presolve
+#: that would take most of the limit ends seconds past it instead of at it
+PRESOLVE_TIME_SHARE = 0.5
 
 #: worst-case seconds of HiGHS's feasibility jump per non-zero (its cap is nnz << 10 effort units):
 #: 16.2 s for 800,000 non-zeros measured on a loaded 2-core machine, rounded up
@@ -176,7 +182,8 @@ class HighsBackend(GatedPause, MIPBackend):
                  fj_seconds_per_nnz: float | None = None, fj_share: float = 0.5,
                  presolve_guard: bool = False,
                  presolve_seconds_per_nnz: float | None = None,
-                 presolve_share: float = 0.5) -> None:
+                 presolve_share: float = 0.5,
+                 presolve_time_share: float | None = None) -> None:
         super().__init__(problem, threads=threads, seed=seed, verbose=verbose)
         from solverhub.plugins.mipfiles._highs import new_highs
         from solverhub.plugins.mipfiles.io import to_highs_lp
@@ -216,11 +223,14 @@ class HighsBackend(GatedPause, MIPBackend):
         self.fj_seconds_per_nnz = fj_seconds_per_nnz
         self.fj_share = float(fj_share)
         # the guard's prediction is for a quiet machine: divided by the share of a core we get
-        self.cpu_share = (cpu_share() if fj_seconds_per_nnz is not None
+        # (share_probe measures it: at the build, and again where presolve ends)
+        self.share_probe: Callable[[], float] = cpu_share
+        self.cpu_share = (self.share_probe() if fj_seconds_per_nnz is not None
                           or presolve_seconds_per_nnz is not None else 1.0)
         # presolve polls no callback and not always the limit: with a rate set, a solve whose
         # predicted presolve (free non-zeros x rate / core share) exceeds presolve_share of its
-        # limit runs without it (info["presolve"])
+        # limit (a solve's own presolve_share argument, else this default) runs without it
+        # (info["presolve"])
         self.presolve_seconds_per_nnz = presolve_seconds_per_nnz
         self.presolve_share = float(presolve_share)
         self._fj_user = bool(h.getOptionValue("mip_heuristic_run_feasibility_jump")[1])
@@ -247,6 +257,25 @@ class HighsBackend(GatedPause, MIPBackend):
         self._pause_gate = PauseGate()   # pause(): the poll callbacks wait at it
         self._user_solution: np.ndarray | None = None
         h.cbMipUserSolution.subscribe(self._cb_user_solution)
+        # the feasibility jump runs after presolve, which can take most of the limit (probing on
+        # gen-cflss-400: 20-27 s of 27 under load): with the guard on, the end of presolve is
+        # seen through HiGHS's log (the only callback between presolve and the heuristic) and the
+        # heuristic is switched off there if it no longer fits in the time left
+        self._fj_deadline: float | None = None  # perf_counter deadline of the running solve
+        self._fj_rechecked = False
+        self._fj_late_off = False
+        # presolve_time_share: HiGHS's time limit is this share of the solve's limit until presolve
+        # ends (seen in the log, as above), then the whole limit again: presolve stops early
+        # instead of late (its checks are seconds apart under load: 3.5-13 s past the limit)
+        self.presolve_time_share = presolve_time_share
+        self._full_limit: float | None = None  # the limit to restore at the end of presolve
+        if (fj_seconds_per_nnz is not None and self._fj_user) or presolve_time_share is not None:
+            if not verbose:  # the logging callback fires only where HiGHS writes its log
+                h.setOptionValue("output_flag", True)
+                h.setOptionValue("log_to_console", False)
+                if "log_file" not in opts:  # a user's log file gets the log instead
+                    h.setOptionValue("log_file", os.devnull)
+            h.cbLogging.subscribe(self._cb_logging)
 
     # ------------------------------------------------------------------ callbacks
     def _cb_interrupt(self, e: Any) -> None:
@@ -271,6 +300,39 @@ class HighsBackend(GatedPause, MIPBackend):
         # the held time is no unresponsive stretch: measure from here
         self._last_poll = time.perf_counter()
         return stop
+
+    #: HiGHS log lines written after presolve and before the root node's feasibility jump
+    _AFTER_PRESOLVE = ("Presolve reductions", "Solving MIP model", "Presolve: Optimal",
+                       "Presolve : Reductions")
+
+    def _cb_logging(self, e: Any) -> None:
+        """End of presolve (a log line that follows it): give the solve its whole time limit back
+        (``presolve_time_share``) and switch the feasibility jump off for this solve where its
+        predicted worst case no longer fits in ``fj_share`` of the time left."""
+        if (self._fj_deadline is None or self._fj_rechecked) and self._full_limit is None:
+            return
+        try:
+            msg = str(getattr(e, "message", "")).lstrip()
+            if not msg.startswith(self._AFTER_PRESOLVE):
+                return
+            if self._full_limit is not None:
+                # HiGHS's MIP solver reads its options by reference: the rest of the solve sees it
+                self._h.setOptionValue("time_limit", self._full_limit)
+                self._full_limit = None
+            if self._fj_deadline is None or self._fj_rechecked:
+                return
+            self._fj_rechecked = True
+            # the core share now, not at the build: a 30 ms sample taken once can be far off on
+            # a loaded machine (gen-cflss-400: the heuristic ran after a long presolve and ended
+            # 1.8-2.7 s past the limit)
+            self.cpu_share = self.share_probe()
+            left = self._fj_deadline - time.perf_counter()
+            if self._fj_worst_case() > self.fj_share * max(left, 0.0):
+                # HiGHS's MIP solver reads its options by reference: this solve's root sees it
+                self._h.setOptionValue("mip_heuristic_run_feasibility_jump", False)
+                self._fj_late_off = True
+        except BaseException as exc:  # never unwind through C++
+            self._cb_error = exc
 
     def _cb_user_solution(self, e: Any) -> None:
         x, self._user_solution = self._user_solution, None
@@ -340,7 +402,7 @@ class HighsBackend(GatedPause, MIPBackend):
         """Non-zeros of the columns not fixed by the current bounds."""
         return int(self._col_nnz[self._cur_lower < self._cur_upper].sum())
 
-    def _feasibility_jump_allowed(self, time_limit: float | None, warm_started: bool) -> bool:
+    def feasibility_jump_allowed(self, time_limit: float | None, warm_started: bool) -> bool:
         """Guarded (``fj_seconds_per_nnz`` set): only when its predicted worst case fits in
         ``fj_share`` of the limit, and never in a warm-started solve (it searches for a first
         feasible point, which a warm start already is; on fast0507 a warm-started full solve spent
@@ -360,15 +422,17 @@ class HighsBackend(GatedPause, MIPBackend):
         rate = self.fj_seconds_per_nnz if self.fj_seconds_per_nnz is not None else FJ_SECONDS_PER_NNZ
         return rate * self.free_nonzeros() / self.cpu_share
 
-    def _presolve_fits(self, time_limit: float | None) -> bool:
+    def _presolve_fits(self, time_limit: float | None, share: float | None = None) -> bool:
         """True unless a presolve rate is set and the predicted presolve of the unfixed model does
-        not fit in ``presolve_share`` of the limit (only where presolve is on at all)."""
+        not fit in ``share`` (the solve's ``presolve_share``, else the backend's) of the limit
+        (only where presolve is on at all)."""
         if self.presolve_seconds_per_nnz is None or self._presolve == "off":
             return True
         if time_limit is None or not math.isfinite(time_limit):
             return True
         predicted = self.presolve_seconds_per_nnz * self.free_nonzeros() / self.cpu_share
-        return predicted <= self.presolve_share * float(time_limit)
+        share = self.presolve_share if share is None else float(share)
+        return predicted <= share * float(time_limit)
 
     def _presolve_allowed(self, warm_started: bool) -> bool:
         """With ``presolve_guard``: no presolve in a warm-started solve with fixed columns (a
@@ -436,7 +500,8 @@ class HighsBackend(GatedPause, MIPBackend):
               cutoff: float | None = None, emphasis: str = "default",
               on_incumbent: IncumbentCallback | None = None,
               node_limit: int | None = None, seed: int | None = None,
-              relative_gap: float | None = None) -> BackendResult:
+              relative_gap: float | None = None,
+              presolve_share: float | None = None) -> BackendResult:
         h = self._h
         if emphasis not in ("default", "feasibility"):
             raise BadInputError(f"emphasis must be 'default' or 'feasibility', got {emphasis!r}")
@@ -448,13 +513,23 @@ class HighsBackend(GatedPause, MIPBackend):
         h.setOptionValue("mip_rel_gap", self.default_gap if relative_gap is None else float(relative_gap))
         h.setOptionValue("mip_heuristic_effort", self.default_heuristic_effort if emphasis == "default"
                          else max(0.3, self.default_heuristic_effort))
-        fj = self._fj_on = self._feasibility_jump_allowed(time_limit, warm_start is not None)
+        fj = self._fj_on = self.feasibility_jump_allowed(time_limit, warm_start is not None)
         h.setOptionValue("mip_heuristic_run_feasibility_jump", fj)
+        # re-checked at the end of presolve (_cb_logging) where it is on, guarded and limited
+        self._fj_rechecked = self._fj_late_off = False
+        self._fj_deadline = (time.perf_counter() + float(time_limit)
+                             if fj and self.fj_seconds_per_nnz is not None and time_limit is not None
+                             and math.isfinite(time_limit) else None)
         presolve_on = self._presolve_allowed(warm_start is not None)
-        presolve_fits = presolve_on and self._presolve_fits(time_limit)
+        presolve_fits = presolve_on and self._presolve_fits(time_limit, presolve_share)
         if not presolve_on or not presolve_fits:
             h.setOptionValue("presolve", "off")
             presolve_on = False
+        self._full_limit = None
+        if (presolve_on and self.presolve_time_share is not None and self._presolve != "off"
+                and time_limit is not None and math.isfinite(time_limit)):
+            self._full_limit = max(0.0, float(time_limit))
+            h.setOptionValue("time_limit", self.presolve_time_share * self._full_limit)
         cut_handle = None
         if cutoff is not None and math.isfinite(cutoff):
             c, off = self._current_objective()
@@ -501,7 +576,13 @@ class HighsBackend(GatedPause, MIPBackend):
             # presolve and set-up before the search polls its interrupt callback: work that no
             # limit or interrupt shortens (a caller can keep that much time back)
             res.info["setup_seconds"] = self._first_poll - t0
-        if fj != self._fj_user:
+        self._fj_deadline = None
+        if self._full_limit is not None:  # no end of presolve seen: HiGHS stopped in it
+            res.info["presolve_time_capped"] = True
+            self._full_limit = None
+        if self._fj_late_off:
+            res.info["feasibility_jump"] = "off: presolve left too little of the time limit"
+        elif fj != self._fj_user:
             res.info["feasibility_jump"] = ("off: warm-started" if warm_start is not None else
                                             "off: predicted to outlast the time limit")
         if self._cb_error is not None:
@@ -652,6 +733,8 @@ class HighsBackend(GatedPause, MIPBackend):
                 for cb in (h.cbSimplexInterrupt, h.cbIpmInterrupt):
                     cb.unsubscribe(self._cb_interrupt)
                 h.cbMipImprovingSolution.unsubscribe(self._cb_improving)
+                if self.fj_seconds_per_nnz is not None or self.presolve_time_share is not None:
+                    h.cbLogging.unsubscribe(self._cb_logging)
             except Exception:
                 pass
             h.clear()

@@ -320,7 +320,8 @@ class OrtoolsBackend(MIPBackend):
               cutoff: float | None = None, emphasis: str = "default",
               on_incumbent: IncumbentCallback | None = None,
               node_limit: int | None = None, seed: int | None = None,
-              relative_gap: float | None = None) -> BackendResult:
+              relative_gap: float | None = None,
+              presolve_share: float | None = None) -> BackendResult:
         if emphasis not in ("default", "feasibility"):
             raise BadInputError(f"emphasis must be 'default' or 'feasibility', got {emphasis!r}")
         h = self._model
