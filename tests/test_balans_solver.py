@@ -193,3 +193,32 @@ def test_first_probe_is_skipped_where_the_backend_has_no_feasibility_jump():
                    sub_time_limit=0.3, backend="scip", first_probe=True)
     assert res.info["first_probe"] == {"skipped": "no feasibility jump within the time left"}
     assert res.x is not None and p.check(res.x).feasible
+
+
+def test_deadline_proxy_passes_presolve_share_only_to_backends_that_take_it():
+    # a third-party backend written before MIPBackend.solve took presolve_share keeps working
+    import time
+
+    from solverhub.plugins.balans.guard import DeadlineBackend
+
+    class Old:
+        problem = None
+
+        def __init__(self):
+            self.calls = []
+
+        def solve(self, time_limit=None, warm_start=None):
+            self.calls.append({"time_limit": time_limit})
+            return sh.BackendResult(sh.Status.TIME_LIMIT)
+
+    class New(Old):
+        def solve(self, time_limit=None, presolve_share=None, **kwargs):
+            self.calls.append({"presolve_share": presolve_share})
+            return sh.BackendResult(sh.Status.TIME_LIMIT)
+
+    for cls, seen in ((Old, {}), (New, {"presolve_share": 0.5})):
+        inner = cls()
+        proxy = DeadlineBackend(inner, time.perf_counter() + 60)
+        proxy.presolve_share = 0.5
+        proxy.solve(time_limit=1.0)
+        assert {k: v for k, v in inner.calls[0].items() if k != "time_limit"} == seen

@@ -20,6 +20,7 @@ predicts the stretch of its next solve.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 import time
 from typing import Any, Iterator
@@ -28,6 +29,15 @@ from solverhub.core.backend import BackendResult
 from solverhub.core.result import Status
 
 __all__ = ["DeadlineBackend"]
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    """Whether ``fn`` takes keyword ``name`` (by name or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == name or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 class DeadlineBackend:
@@ -46,6 +56,8 @@ class DeadlineBackend:
         #: passed as every solve's ``presolve_share`` (MIPBackend.solve) unless the call sets one;
         #: None: the backend's own default. Balans sets it per phase (the first solve, the rest)
         self.presolve_share: float | None = None
+        # a backend written before MIPBackend.solve took ``presolve_share`` is still a backend
+        self._takes_presolve_share = _accepts(backend.solve, "presolve_share")
 
     def __getattr__(self, item: str) -> Any:
         return getattr(self._backend, item)
@@ -98,7 +110,7 @@ class DeadlineBackend:
             self.skipped += 1
             return BackendResult(Status.TIME_LIMIT, info={"skipped": "no time left"})
         limit = self._cap(time_limit)
-        if self.presolve_share is not None:
+        if self.presolve_share is not None and self._takes_presolve_share:
             kwargs.setdefault("presolve_share", self.presolve_share)
         timer = None
         # a limit past threading.TIMEOUT_MAX (time_limit=1e10 or inf: no limit) needs no timer,
