@@ -444,3 +444,42 @@ def test_a_held_search_is_resumed_however_long_the_predicted_set_up(monkeypatch)
     assert not res.info.get("stopped_for_setup"), res.info.get("iteration_log")
     assert res.status in ("iteration_limit", "optimal")
     assert [p for p in res.info["continue_pulls"] if p[2] > 0]  # pulls that ran
+
+
+def test_when_no_set_up_fits_the_held_search_gets_the_rest_of_the_time(monkeypatch):
+    """Where no neighbourhood's predicted set-up fits in the time left, the paused first solve (no
+    set-up) is resumed for the rest instead of the loop ending early (every danoint and pk1 run of
+    the validation half ended 0.3-4.8 s before the deadline there), and counted as a continue
+    pull."""
+    from solverhub.plugins.balans.solver import _Run
+
+    # no sub-MIP fits, and an ordinary "continue" pull never fits either (its held poll gap)
+    monkeypatch.setattr(_Run, "_predicted_stretch", lambda self, share: 1e4)
+    monkeypatch.setattr(_Run, "_held_stretch", lambda self, search: 1e4)
+    res = sh.solve(knapsack(n=200, m=15, seed=7), solver="balans", time_limit=4.0, seed=0,
+                   destroy=["rins_50", "continue"], initial_min_share=0.01, initial_stall=0.01,
+                   continue_slice=0.05, rel_gap=0.0)
+    if res.status == "optimal" and not res.info.get("search_pauses"):
+        pytest.skip("the first solve proved the optimum before its cut")
+    assert not res.info.get("stopped_for_setup"), res.info.get("iteration_log")
+    assert res.info["final_continue"] > 0
+    assert res.status in ("time_limit", "optimal")
+    final = res.info["continue_pulls"][-1]
+    assert final[2] == pytest.approx(res.info["final_continue"], abs=1e-3)
+    assert final[1] > 0.05  # its slice was the time left, not continue_slice
+    arms = {a["name"]: a for a in res.info["arms"]}
+    assert arms["continue"]["pulls"] >= 1
+    assert res.info["search_pauses"] >= 1
+
+
+def test_without_a_held_search_the_loop_still_ends_when_no_set_up_fits(monkeypatch):
+    """No "continue" arm, nothing held to resume: the loop ends as before, marked."""
+    from solverhub.plugins.balans.solver import _Run
+
+    monkeypatch.setattr(_Run, "_predicted_stretch", lambda self, share: 1e4)
+    res = sh.solve(knapsack(n=200, m=15, seed=7), solver="balans", time_limit=4.0, seed=0,
+                   destroy=["rins_50", "mutation_75"], initial_min_share=0.01,
+                   initial_stall=0.01, rel_gap=0.0)
+    if res.status == "optimal" and not res.info.get("search_pauses"):
+        pytest.skip("the first solve proved the optimum before its cut")
+    assert res.info["stopped_for_setup"] and "final_continue" not in res.info
