@@ -216,6 +216,8 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         out["backends_skipped"] = res.info.get("backends_skipped")
         out["first_backend"] = res.info.get("first_backend")  # the learnt first phase's choice
         out["stopped_for_setup"] = res.info.get("stopped_for_setup")
+        # seconds the held search got at the end where no set-up fitted (instead of stopping)
+        out["final_continue"] = res.info.get("final_continue")
         out["time_to_first"] = res.info.get("time_to_first")
         out["first_probe"] = res.info.get("first_probe")
         pf = res.info.get("portfolio")
@@ -439,7 +441,8 @@ def choice_table(records: list[dict[str, Any]], instances: list[str], solvers: l
     """What Balans chose per run (issue 21): the first solve's backend, its first incumbent and
     phase length, iterations, continue pulls, sub-MIP pulls (new bests) per backend."""
     rows = ["| instance | solver | seed | first backend | first incumbent s | first phase s | "
-            "iterations | continue pulls | sub-MIP pulls (new bests) | stopped for set-up |",
+            "iterations | continue pulls | sub-MIP pulls (new bests) | stopped for set-up "
+            "(or final continue s) |",
             "|---|---|---|---|---|---|---|---|---|---|"]
     for inst in instances:
         for r in sorted((r for r in records if r["instance"] == inst and r["solver"] in solvers
@@ -448,10 +451,12 @@ def choice_table(records: list[dict[str, Any]], instances: list[str], solvers: l
             def f(x: Any) -> str:
                 return "-" if x is None else f"{x:.1f}"
             subs = ", ".join(f"{b} {v[0]} ({v[1]})" for b, v in (r.get("sub_backends") or {}).items())
+            end = r.get("stopped_for_setup") or (
+                f"final {r['final_continue']:.1f}" if r.get("final_continue") else "-")
             rows.append(f"| {inst} | {r['solver']} | {r['seed']} | {r.get('first_backend')} | "
                         f"{f(r.get('time_to_first'))} | {f(r.get('time_initial'))} | "
                         f"{r.get('iterations', '-')} | {len(r.get('continue_pulls') or [])} | "
-                        f"{subs or '-'} | {r.get('stopped_for_setup') or '-'} |")
+                        f"{subs or '-'} | {end} |")
     return "\n".join(rows)
 
 
