@@ -1019,8 +1019,8 @@ class _Run:
                        if i not in arm_share or self._fits(state.time_left, arm_share[i])]
                 if not fit or late_skips >= 2 * len(arms):
                     # nothing fits in the time left: no busy loop to the deadline. A held
-                    # whole-problem search needs no set-up: it gets the rest of the time (every
-                    # danoint and pk1 run ended 0.3-4.8 s early here, time HiGHS alone searches)
+                    # whole-problem search needs no set-up: it gets the rest of the time (danoint's
+                    # validation runs ended 3.4-4.6 s early here, time HiGHS alone searches)
                     final_arm = None if final else self._final_continue_arm(arms, sub)
                     if final_arm is None:
                         if not final:
@@ -1065,8 +1065,9 @@ class _Run:
             arm_share[a] = share
             if nb.info.get("not_applicable"):
                 status = "not_applicable"
-            elif not final and ((left <= held + 0.05) if resumable
-                                else not self._fits(left, share)):
+            elif (not resumable) if final else ((left <= held + 0.05) if resumable
+                                                else not self._fits(left, share)):
+                # (final: the held search ended meanwhile; no whole-problem restart this late)
                 if resumable:
                     arm_share[a] = math.inf  # no later pick of it either (no zero-time pulls)
                 # presolve and set-up run before the backend polls its interrupt: a solve started
