@@ -1,7 +1,7 @@
 """Benchmarks of the exact augmented Lagrangian solver ``exact-al`` (issue 10, docs/exact_al.md).
 
     python benchmarks/bench_exact_al.py validate [--time-limit 30] [--quick|--inequality|--tuning|--large|--paper-table]
-                                                 [--paper] [--options JSON] [--out FILE.json]
+                                                 [--paper] [--options JSON] [--compare JSON] [--out FILE.json]
     python benchmarks/bench_exact_al.py repro  [--sketch gaussian|kaczmarz] [--out FILE.json]
     python benchmarks/bench_exact_al.py peers  [--max-n 100] [--time-limit 60] [--out FILE.json]
     python benchmarks/bench_exact_al.py scale  [--sizes 1000 10000] [--out FILE.json]
@@ -459,7 +459,8 @@ def validate(args) -> dict:
                "feasibility": label in VALIDATION_FEASIBILITY + VALIDATION_LARGE_FEASIBILITY,
                "bounded": bool(prob.has_bounds_or_inequalities)}
         variants = [("exact-al", json.loads(args.options))] \
-            + ([("exact-al-paper", PAPER)] if args.paper else [])
+            + ([("exact-al-paper", PAPER)] if args.paper else []) \
+            + ([("exact-al-compare", json.loads(args.compare))] if args.compare else [])
         for key, opts in variants:
             t = time.perf_counter()
             try:
@@ -492,7 +493,7 @@ def validate(args) -> dict:
     return _validation_table(rows, args)
 
 
-SOLVERS_V = ("exact-al", "exact-al-paper", "SLSQP", "trust-constr", "ipopt")
+SOLVERS_V = ("exact-al", "exact-al-paper", "exact-al-compare", "SLSQP", "trust-constr", "ipopt")
 OBJ_TOL = 1e-6
 
 
@@ -531,7 +532,7 @@ def _judge(row, time_limit=None):
         near = best is None or (f is not None and f <= best + OBJ_TOL * max(1.0, abs(best)))
         d["solved"] = ok[s] and near
         d.pop("x", None)
-    for e in (row.get("exact-al"), row.get("exact-al-paper")):
+    for e in (row.get("exact-al"), row.get("exact-al-paper"), row.get("exact-al-compare")):
         if not e or e["status"] != "optimal":
             continue
         c = e.get("check") or {}
@@ -783,6 +784,8 @@ def main(argv=None) -> int:
     v.add_argument("--paper", action="store_true", help="also run exact-al with preset=paper")
     v.add_argument("--options", default="{}",
                    help="exact-al's options as JSON (default {}: the defaults), e.g. '{\"curvature_test\": false}'")
+    v.add_argument("--compare", default=None,
+                   help="also run exact-al with these options (JSON) side by side, as exact-al-compare")
     v.add_argument("--slsqp-max-n", type=int, default=2500,
                    help="SLSQP above this n is not run (counted unsolved at the limit)")
     v.add_argument("--only", nargs="+", default=None, help="problems whose label contains any of these")

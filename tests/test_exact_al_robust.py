@@ -485,3 +485,30 @@ def test_the_lu_of_g_gt_in_the_licq_test_is_guarded_like_the_kkt_factorizations(
     finally:
         clear_stop()
     assert stopped.value.status == sh.Status.INTERRUPTED
+
+
+def test_defaults_tolerance_and_curvature_test_presets():
+    # issue 22: robust defaults are IPOPT's tolerance 1e-8 without the paper's curvature bound;
+    # the paper preset keeps its 1e-4 (and its curvature test through hessian_check=auto)
+    from solverhub.plugins.exact_al.solver import ExactALOptions
+    robust, paper = ExactALOptions(), ExactALOptions(preset="paper")
+    assert (robust.tolerance, robust.curvature_test) == (1e-8, False)
+    assert (paper.tolerance, paper.hessian_check) == (1e-4, "auto")
+    assert ExactALOptions(tolerance=1e-5).tolerance == 1e-5
+    # HS7 to the optimum at the default tolerance (with curvature_test=false at 1e-4 it stopped
+    # at f = -1.7320687, 1.8e-5 off)
+    res = sh.solve(tp.hs7(), solver="exact-al")
+    assert res.status == sh.Status.OPTIMAL
+    assert abs(res.objective + np.sqrt(3)) < 1e-9
+
+
+@needs_s2mpj
+def test_acceptable_stop_where_rounding_blocks_the_tolerance():
+    # HS104's last barrier subproblem at tolerance 1e-8: the line search stagnates on rounding
+    # (it ended `error`); the point passes acceptable_tolerance (1e-6) and is reported optimal
+    res = sh.solve("s2mpj:HS104", solver="exact-al", options={"barrier_tolerance": 1e-8})
+    assert res.status == sh.Status.OPTIMAL, res.error
+    assert abs(res.objective - 3.951163444) < 1e-6
+    off = sh.solve("s2mpj:HS104", solver="exact-al",
+                   options={"barrier_tolerance": 1e-8, "acceptable_tolerance": 1e-8})
+    assert off.status != sh.Status.OPTIMAL

@@ -676,7 +676,9 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
     bm.z_init = 1.0 if o.barrier_bound_mult_init == "constant" else None
     bm.deadline = deadline
     bm.scaling_max_gradient = o.scaling_max_gradient if o.scaling == "gradient" else None
-    bm.tolerance, bm.infeasibility_tol = o.tolerance, o.barrier_infeasibility_tol
+    # the stopping tolerance of this path: barrier_tolerance (1e-4) unless tolerance is larger
+    tol = max(o.tolerance, o.barrier_tolerance)
+    bm.tolerance, bm.infeasibility_tol = tol, o.barrier_infeasibility_tol
     v = bm.initial_point(o.bound_push, o.bound_frac)
     lam_b = None if problem.lam0 is None else bm.sub_multipliers(problem.lam0)
     mu = o.barrier_mu0
@@ -714,7 +716,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
         fx = bm.p.objective(x)
         cv = info["constraint_violation"]
         sol = solution_status or (SolutionStatus.OPTIMAL if status == Status.OPTIMAL else
-                                  SolutionStatus.FEASIBLE if cv <= o.tolerance else
+                                  SolutionStatus.FEASIBLE if cv <= tol else
                                   SolutionStatus.INFEASIBLE)
         if sol != SolutionStatus.INFEASIBLE and (not trajectory or trajectory[-1][1] != fx):
             trajectory.append((runtime, fx))
@@ -725,7 +727,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
 
     while True:
         final = mu <= mu_min * (1 + 1e-12)
-        inner_tol = o.tolerance if final else max(o.barrier_kappa_eps * mu, o.tolerance)
+        inner_tol = tol if final else max(o.barrier_kappa_eps * mu, tol)
         sub = bm.subproblem(mu, v, lam_b, o.barrier_tau_min)
         # the inertia test keeps the reduced Hessian positive definite; the paper's absolute
         # curvature bound xi_B ||dx||^2 on top of it shifted the Hessian on every iteration of
@@ -773,7 +775,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
                 info["stalled_subproblems"] = info.get("stalled_subproblems", 0) + 1
                 kkt_here = bounded_kkt_residuals(bm.p, x)["kkt_residual"] \
                     if final or bm.gap_closed(v) else math.inf
-                if kkt_here > o.tolerance and final:
+                if kkt_here > tol and final:
                     info["termination"] = (f"the barrier subproblem mu = {mu:.3g} stalled at its KKT "
                                            f"residual {res.info['stalled_stop']:.3g}; the problem's "
                                            f"KKT residual there is {kkt_here:.3g}")
@@ -781,7 +783,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
                                   termination=TerminationCondition.UNKNOWN)
             else:
                 kkt_here = math.inf
-            if final or res.info.get("overall_stop") or kkt_here <= o.tolerance:
+            if final or res.info.get("overall_stop") or kkt_here <= tol:
                 if not final:
                     info["overall_stop_mu"] = mu
                 if not o.second_order or lam_b is None:
@@ -841,7 +843,7 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
             return finish(Status.INFEASIBLE, xr, None, mu,
                           termination=TerminationCondition.LOCALLY_INFEASIBLE,
                           solution_status=SolutionStatus.INFEASIBLE)
-        if rr <= o.tolerance and restorations < 3:
+        if rr <= tol and restorations < 3:
             # restoration found a feasible point: the same subproblem again from there
             restorations += 1
             info["restorations"] = restorations
