@@ -46,6 +46,7 @@ from scipy.optimize import nnls
 
 from solverhub.core.timing import limit_status
 
+from .certify import certify_point
 from .problem import ReLUTraining
 
 __all__ = ["PolishOutcome", "conic_polish_unavailable", "polish_conic", "polish_squared"]
@@ -528,8 +529,6 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
     optimum's groups hold 11-20 rows at equality and ADMM guesses hundreds wrong), this needs no
     exact guess: on make_classification 20-d a quarter to a half of the rows remain
     (docs/convex_relu.md)."""
-    from .certify import certify_point
-
     X, n, d, P, beta = pb.X, pb.n_samples, pb.d, pb.P, pb.beta
     Df = pb.D.astype(np.float64)
     E = 2.0 * Df - 1.0
@@ -608,7 +607,17 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
             U_out[j, s, i] = U[b]
     if limit_status(deadline) is not None:
         return failed(_stop_reason(deadline))
-    cert = certify_point(pb, U_out.ravel(), deadline=deadline)
+    return certified_outcome(pb, U_out, solves, feas_tol=feas_tol, gap_tol=gap_tol,
+                             deadline=deadline)
+
+
+def certified_outcome(pb: ReLUTraining, U: np.ndarray, rounds: int, *, feas_tol: float, gap_tol: float,
+                      deadline: float, loss_dual: np.ndarray | None = None) -> PolishOutcome:
+    """A restricted polish's weights ``U`` judged on the full program: accepted when the
+    certificate (``certify_point``, with the restricted solve's loss multipliers where given)
+    gives a relative gap of at most ``gap_tol`` and the cone violation is at most
+    ``10 feas_tol``."""
+    cert = certify_point(pb, U.ravel(), loss_dual=loss_dual, deadline=deadline)
     x = cert.x
     gap = cert.relative_gap()
     cone_viol = pb.cone_violation(x)
@@ -616,4 +625,4 @@ def polish_conic(pb: ReLUTraining, V: np.ndarray, *, row_tol: float = 0.2,
     reason = "certified" if ok else (f"cone violation {cone_viol:.1e}" if cone_viol > feas_tol * 10
                                      else f"certified gap {gap:.1e} > {gap_tol:g}")
     bound = cert.bound if cert.bound is not None else -math.inf
-    return PolishOutcome(ok, x, cert.objective, bound, gap, cone_viol, 0, solves, reason)
+    return PolishOutcome(ok, x, cert.objective, bound, gap, cone_viol, 0, rounds, reason)

@@ -48,8 +48,7 @@ from scipy.optimize import nnls
 
 from solverhub.core.interrupt import stop_requested
 
-from .certify import certify_point
-from .polish import PolishOutcome
+from .polish import PolishOutcome, certified_outcome
 from .problem import ReLUTraining
 
 __all__ = ["polish_margin", "clarabel_unavailable"]
@@ -305,12 +304,5 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
         for b, (s, i) in enumerate(groups[:U.shape[0]]):
             U_out[j, s, i] = U[b]
         loss_dual[j] = Lam
-    cert = certify_point(pb, U_out.ravel(), loss_dual=loss_dual, deadline=deadline)
-    x = cert.x
-    gap = cert.relative_gap()
-    viol = pb.cone_violation(x)
-    ok = bool(viol <= feas_tol * 10 and gap <= gap_tol)
-    reason = "certified" if ok else (f"cone violation {viol:.1e}" if viol > feas_tol * 10
-                                     else f"certified gap {gap:.1e} > {gap_tol:g}")
-    bound = cert.bound if cert.bound is not None else -math.inf
-    return PolishOutcome(ok, x, cert.objective, bound, gap, viol, 0, solves, reason)
+    return certified_outcome(pb, U_out, solves, feas_tol=feas_tol, gap_tol=gap_tol,
+                             deadline=deadline, loss_dual=loss_dual)
