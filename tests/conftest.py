@@ -87,3 +87,16 @@ def _stop_flag_left_by_a_test(request):
 
         clear_stop()
         warnings.warn(f"{request.node.nodeid} left a stop request set (cleared)", stacklevel=1)
+
+
+def isotropic_relu_problem(n: int, d: int, seed: int = 0):
+    """A squared-loss ReLU training problem on isotropic d-dimensional data (effective dimension
+    about d): the convex ReLU route and polish tests' high-dimension case."""
+    from solverhub.plugins.convex_relu.problem import ReLUTraining, sample_patterns
+
+    rng = np.random.default_rng(seed)
+    X = np.hstack([rng.standard_normal((n, d - 1)), np.ones((n, 1))])
+    y = np.maximum(X @ rng.standard_normal((d, 3)), 0.0) @ np.array([1.0, -1.0, 0.5])
+    y -= y.mean()
+    gates, D = sample_patterns(X, 8, 0)
+    return ReLUTraining(X, y, beta=1e-2, gates=gates, patterns=D, name="isotropic")

@@ -10,12 +10,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import isotropic_relu_problem
 
 import solverhub as sh
-from solverhub.plugins.convex_relu import ConvexReluAdmm, ConvexReluCvxpy, ReLUTraining
+from solverhub.plugins.convex_relu import ConvexReluAdmm, ConvexReluCvxpy
 from solverhub.plugins.convex_relu.auto import choose_route, effective_dimension
 from solverhub.plugins.convex_relu.kind import make_synthetic
-from solverhub.plugins.convex_relu.problem import sample_patterns
 
 pytest.importorskip("cvxpy")
 pytest.importorskip("sklearn")
@@ -36,20 +36,10 @@ def test_effective_dimension():
     assert effective_dimension(np.zeros((5, 3))) == 0.0
 
 
-def _isotropic(n, d, seed=0):
-    """Squared loss on isotropic d-dimensional data: effective dimension about d."""
-    rng = np.random.default_rng(seed)
-    X = np.hstack([rng.standard_normal((n, d - 1)), np.ones((n, 1))])
-    y = np.maximum(X @ rng.standard_normal((d, 3)), 0.0) @ np.array([1.0, -1.0, 0.5])
-    y -= y.mean()
-    gates, D = sample_patterns(X, 8, 0)
-    return ReLUTraining(X, y, beta=1e-2, gates=gates, patterns=D, name="isotropic")
-
-
 def test_route_rule():
     route, why = choose_route(make_synthetic(n=40, d=4, P=8, seed=1))
     assert route == "admm" and "effective dimension" in why
-    route, why = choose_route(_isotropic(300, 25))
+    route, why = choose_route(isotropic_relu_problem(300, 25))
     assert route == "admm-conic" and "effective dimension" in why
     # logistic: the admm-margin branch (tests/test_convex_relu_margin.py)
     route, why = choose_route(make_synthetic(n=40, d=4, P=8, loss="hinge", seed=1))
@@ -69,7 +59,7 @@ def test_auto_names_route_and_matches_clarabel():
     assert "effective dimension" in res.route.reason
     ref = ConvexReluCvxpy().solve(low)
     assert res.status == sh.Status.OPTIMAL and _rel(res.objective, ref.objective) <= 1e-5
-    high = _isotropic(120, 20)
+    high = isotropic_relu_problem(120, 20)
     res = sh.solve(high, solver="convex-relu-auto")
     assert res.route.name == "admm-conic" and res.route.solver == "convex-relu-admm"
     assert res.solver == "convex-relu-auto" and res.status == sh.Status.OPTIMAL
@@ -129,7 +119,7 @@ def test_polish_attempt_stops_after_polish_rounds(monkeypatch):
         return out
 
     monkeypatch.setattr(admm_mod, "polish_squared", spy)
-    pb = _isotropic(150, 12, seed=2)
+    pb = isotropic_relu_problem(150, 12, seed=2)
     ConvexReluAdmm(polish_rounds=3, polish_start=5, max_iterations=20).solve(pb)
     assert seen and all(cap == 3 and rounds <= 3 for cap, rounds in seen)
     seen.clear()
@@ -199,7 +189,7 @@ def test_conic_polish_certifies_at_high_effective_dimension():
     # issue 23: polish_method="conic" (CLARABEL on ADMM's nonzero groups and candidate active
     # rows, rows added while violated) certifies on isotropic 14-d data, within 1e-5 of CLARABEL
     # on the whole program, and the Newton polish's option default is unchanged
-    pb = _isotropic(200, 14, seed=3)
+    pb = isotropic_relu_problem(200, 14, seed=3)
     ref = ConvexReluCvxpy().solve(pb)
     res = sh.solve(pb, solver="convex-relu-admm", polish_method="conic", polish_start=50)
     assert res.status == sh.Status.OPTIMAL and res.info["polished"]
@@ -213,7 +203,7 @@ def test_conic_polish_refuses_uncertified_point():
     # a restricted solve whose rows never settle within max_rounds is not accepted
     from solverhub.plugins.convex_relu.polish import polish_conic
 
-    pb = _isotropic(120, 10, seed=4)
+    pb = isotropic_relu_problem(120, 10, seed=4)
     V = ConvexReluAdmm(max_iterations=5, polish=False).solve(pb).x.reshape(pb.c, 2, pb.P, pb.d)
     out = polish_conic(pb, V, row_tol=1e-9, max_rounds=1)
     assert not out.accepted and out.x is None and "did not settle" in out.reason

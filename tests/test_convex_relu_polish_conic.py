@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
+from conftest import isotropic_relu_problem
 
 import solverhub as sh
 from solverhub.core.interrupt import clear_stop, request_stop
@@ -16,20 +16,9 @@ from solverhub.core.result import Status
 from solverhub.plugins.convex_relu import ConvexReluAdmm, ConvexReluCvxpy
 from solverhub.plugins.convex_relu import polish as polish_mod
 from solverhub.plugins.convex_relu.polish import CHURN_START, polish_conic, polish_squared
-from solverhub.plugins.convex_relu.problem import ReLUTraining, sample_patterns
 
 pytest.importorskip("cvxpy")
 pytest.importorskip("clarabel")
-
-
-def _isotropic(n, d, seed=0):
-    """Squared loss on isotropic d-dimensional data (as in test_convex_relu_auto.py)."""
-    rng = np.random.default_rng(seed)
-    X = np.hstack([rng.standard_normal((n, d - 1)), np.ones((n, 1))])
-    y = np.maximum(X @ rng.standard_normal((d, 3)), 0.0) @ np.array([1.0, -1.0, 0.5])
-    y -= y.mean()
-    gates, D = sample_patterns(X, 8, 0)
-    return ReLUTraining(X, y, beta=1e-2, gates=gates, patterns=D, name="isotropic")
 
 
 def _admm_iterate(pb, iterations):
@@ -59,7 +48,7 @@ def _rel(a, b):
 def test_newton_polish_gives_up_when_its_active_set_churns():
     # 12-d isotropic data: at iteration 200 nearly every group still changes a row per round;
     # the attempt stops at round CHURN_START (it ran to the round cap of 40 before)
-    pb = _isotropic(150, 12)
+    pb = isotropic_relu_problem(150, 12)
     V, active = _admm_iterate(pb, 200)
     out = polish_squared(pb, V, active, max_rounds=40)
     assert not out.accepted and out.churned and "churns" in out.reason
@@ -71,14 +60,14 @@ def test_newton_polish_gives_up_when_its_active_set_churns():
 
 def test_settling_polish_does_not_churn():
     # a set whose polish settles certifies, as before the churn test
-    pb = _isotropic(120, 20)
+    pb = isotropic_relu_problem(120, 20)
     V, active = _admm_iterate(pb, 200)
     out = polish_squared(pb, V, active, max_rounds=40)
     assert out.accepted and not out.churned
 
 
 def test_newton_conic_polishes_the_same_iterate_when_newton_churns():
-    pb = _isotropic(150, 12)
+    pb = isotropic_relu_problem(150, 12)
     ref = ConvexReluCvxpy().solve(pb)
     res = ConvexReluAdmm(polish_method="newton-conic", polish_group_tol=0.01).solve(pb)
     first = res.info["polish_attempts"][0]
@@ -92,7 +81,7 @@ def test_newton_conic_polishes_the_same_iterate_when_newton_churns():
 
 
 def test_auto_admm_route_uses_the_conic_fallback():
-    pb = _isotropic(150, 12)
+    pb = isotropic_relu_problem(150, 12)
     res = sh.solve(pb, solver="convex-relu-auto")
     assert res.route.name == "admm" and res.route.solver == "convex-relu-admm"
     assert "conic: certified" in res.info["polish_attempts"][0]["reason"]
@@ -100,7 +89,7 @@ def test_auto_admm_route_uses_the_conic_fallback():
 
 
 def test_conic_polish_stops_at_the_deadline_and_on_ctrl_c():
-    pb = _isotropic(120, 20)
+    pb = isotropic_relu_problem(120, 20)
     V, _ = _admm_iterate(pb, 50)
     out = polish_conic(pb, V, deadline=0.0)
     assert not out.accepted and out.reason == "time limit" and out.rounds == 0
@@ -130,7 +119,7 @@ def test_clarabel_solve_stops_inside_its_iterations(monkeypatch, status, reason)
     # calls 1 and 2 are the checks before the build and before the solve; from call 3 on
     # CLARABEL's per-iteration callback reads it: the solve must end at the first True (a solve
     # that ignored it would call it once per iteration, about 20 times, and return a point)
-    pb = _isotropic(120, 20)
+    pb = isotropic_relu_problem(120, 20)
     V, _ = _admm_iterate(pb, 50)
     stop = _StopAfter(3, status)
     monkeypatch.setattr(polish_mod, "limit_status", stop)
@@ -142,7 +131,7 @@ def test_clarabel_solve_stops_inside_its_iterations(monkeypatch, status, reason)
 def test_admm_with_conic_polish_returns_its_point_when_interrupted_inside_clarabel(monkeypatch):
     # a stop request that arrives during the conic polish's CLARABEL solve ends the ADMM run
     # with status interrupted and a feasible point (the result is not lost)
-    pb = _isotropic(120, 20)
+    pb = isotropic_relu_problem(120, 20)
     calls = {"n": 0}
     real = polish_mod.limit_status
 
