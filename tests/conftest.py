@@ -74,19 +74,41 @@ def small_mip():
 
 
 @pytest.fixture(autouse=True)
-def _stop_flag_left_by_a_test(request):
-    """Each test starts without a stop request; one a test leaves behind (a Ctrl-C stand-in not
-    cleared, or set late by a thread it started) is cleared and named in a warning, so that it
-    cannot stop the next test's solves (two full runs had unexplained failures around SIGINT)."""
-    from solverhub.core.interrupt import clear_stop, stop_requested
+def _interrupt_state_left_by_a_test(request):
+    """Each test starts with a clean Ctrl-C state: no stop request, no open ``handle_sigint``, the
+    SIGINT handler and signal wakeup fd it found. What a test leaves behind (a stop request not
+    cleared or set late by a thread it started, a handler or wakeup fd not restored, a solver
+    thread still running) is repaired where it can be and named in a warning, so that it cannot
+    break the next test (full runs had unexplained failures around SIGINT)."""
+    import signal
+    import threading
+    import warnings
 
-    clear_stop()
+    from solverhub.core import interrupt
+
+    interrupt.clear_stop()
+    handler = signal.getsignal(signal.SIGINT)
+    threads = set(threading.enumerate())
     yield
-    if stop_requested():
-        import warnings
-
-        clear_stop()
-        warnings.warn(f"{request.node.nodeid} left a stop request set (cleared)", stacklevel=1)
+    left = []
+    if interrupt.stop_requested():
+        interrupt.clear_stop()
+        left.append("a stop request set (cleared)")
+    if interrupt._depth != 0:
+        left.append(f"handle_sigint open (depth {interrupt._depth}; reset)")
+        interrupt._depth = 0
+    if signal.getsignal(signal.SIGINT) is not handler:
+        left.append(f"SIGINT handler {signal.getsignal(signal.SIGINT)!r} (restored)")
+        signal.signal(signal.SIGINT, handler)
+    wakeup = signal.set_wakeup_fd(-1)
+    if wakeup != -1:
+        left.append(f"signal wakeup fd {wakeup} (unset)")
+    running = [t.name for t in threading.enumerate()
+               if t not in threads and t.is_alive() and not t.name.startswith(("Dask", "Thread-"))]
+    if running:
+        left.append(f"threads still running: {', '.join(sorted(running))}")
+    if left:
+        warnings.warn(f"{request.node.nodeid} left {'; '.join(left)}", stacklevel=1)
 
 
 def isotropic_relu_problem(n: int, d: int, seed: int = 0):
