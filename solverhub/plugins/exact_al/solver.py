@@ -1198,7 +1198,8 @@ class ExactAL(SolverBase[ExactALOptions]):
                     new = {**new, "lam": lam_ls, "gl": gl_ls}
                     info["multiplier_resets"] = info.get("multiplier_resets", 0) + 1
             if accept_step is not None:
-                accept_step(x, new["x"])  # a barrier subproblem updates its bound multipliers
+                # a barrier subproblem updates its bound multipliers (along the Newton direction)
+                accept_step(x, new["x"], dx if newton_direction else None)
             pt = new
             k += 1
             info["last_step"] = alpha
