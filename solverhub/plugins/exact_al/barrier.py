@@ -796,6 +796,9 @@ def solve_with_barrier(solver: ExactAL, problem: NLPEqProblem, time_limit: float
         for k_ in ("filter_steps", "filter_failures"):
             if res.info.get(k_):
                 info[k_] = info.get(k_, 0) + int(res.info[k_])
+        if "acceptable_stop" in res.info:
+            # subproblems ended at acceptable_tolerance where rounding blocked their own
+            info["acceptable_stops"] = info.get("acceptable_stops", 0) + 1
         if bm.line_filter is not None and bm.line_filter.soc_accepted:
             info["second_order_corrections"] = info.get("second_order_corrections", 0) \
                 + bm.line_filter.soc_accepted
