@@ -360,6 +360,17 @@ class BarrierMap:
         self.z_lo = self._safeguard(out[0], nl, self.has_lo)
         self.z_up = self._safeguard(out[1], nu_, self.has_up)
 
+    def gradient_shift(self, v: np.ndarray) -> np.ndarray:
+        """``(mu / d_lo - z_lo) - (mu / d_up - z_up)``: what turns the subproblem's gradient
+        (the primal barrier's ``-mu / d_lo + mu / d_up``) into the primal-dual stationarity's
+        ``-z_lo + z_up`` (the multiplier reset fits the rows' multipliers to the latter)."""
+        assert self.z_lo is not None and self.z_up is not None
+        dl, du = self.distances(v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo = np.where(self.has_lo, self.mu / dl - self.z_lo, 0.0)
+            up = np.where(self.has_up, self.mu / du - self.z_up, 0.0)
+        return lo - up
+
     def subproblem_stop(self, v: np.ndarray, lam_b: np.ndarray, kkt_sub: float) -> str:
         """The inner solver's early stop of a barrier subproblem: ``"overall_stop"`` when the
         point passes the problem's own optimality test (:meth:`overall_optimal`),
@@ -514,6 +525,7 @@ class BarrierMap:
                 self.init_bound_multipliers(v0)
             sub.newton_hessian = self.newton_hess  # type: ignore[attr-defined]
             sub.accept_step = self.accept_step  # type: ignore[attr-defined]
+            sub.gradient_shift = self.gradient_shift  # type: ignore[attr-defined]
         return sub
 
     # ---------------------------------------------------------------- infeasibility
