@@ -114,6 +114,10 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish_start_groups: int = Field(10, ge=1, description="hinge/logistic polish: the working "
                                      "set starts with this many of the iterate's largest "
                                      "blocks (polish_margin.py)")
+    polish_dual_groups: int = Field(20, ge=0, description="hinge/logistic polish: the "
+                                    "working set also starts with this many blocks whose "
+                                    "optimality condition the ADMM's own loss multiplier "
+                                    "violates most (polish_margin.py)")
     polish_grow: float = Field(1.0, gt=0, description="hinge/logistic polish: at most this "
                                                       "times the working set's size of the "
                                                       "most violating blocks enter per solve")
@@ -406,7 +410,8 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                 tp = time.perf_counter()
                 last = self.max_polish_failures is not None \
                     and n_polish_failed + 1 >= self.max_polish_failures
-                polished = self._try_polish(pb, V, S, deadline, last=last)
+                polished = self._try_polish(pb, V, S, deadline, last=last,
+                                            loss_dual=self._loss_dual(pb, split, rz, Xi))
                 t_polish += time.perf_counter() - tp
                 polish_log.append({"iteration": k, "accepted": polished.accepted,
                                    "relative_gap": polished.relative_gap,
@@ -496,7 +501,8 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                 and status in (Status.OPTIMAL, Status.ITERATION_LIMIT) \
                 and "polish_gave_up" not in info:
             tp = time.perf_counter()
-            cand = self._try_polish(pb, V, S, deadline)
+            cand = self._try_polish(pb, V, S, deadline,
+                                    loss_dual=self._loss_dual(pb, split, rz, Xi))
             t_polish += time.perf_counter() - tp
             polish_log.append({"iteration": k, "accepted": cand.accepted,
                                "relative_gap": cand.relative_gap, "reason": cand.reason})
@@ -547,21 +553,27 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
                  deadline: float, fast: bool = False) -> Certificate:
         """Feasible point and dual bound from the v iterate; the split form passes its loss
         multiplier (rho_z xi = the loss gradient / n at the prox point) for the margin losses."""
-        loss_dual = None
+        return certify_point(pb, to_host(V).ravel(), loss_dual=self._loss_dual(pb, split, rz, Xi),
+                             deadline=deadline, fast=fast)
+
+    @staticmethod
+    def _loss_dual(pb: ReLUTraining, split: str, rz: float, Xi: Any) -> np.ndarray | None:
+        """The split form's multiplier of the loss (rho_z xi = the loss gradient / n at the
+        prox point), host (c, n, d), for the margin losses; None otherwise."""
         if split == "split" and pb.loss != "squared":
-            loss_dual = rz * to_host(Xi)
-        return certify_point(pb, to_host(V).ravel(), loss_dual=loss_dual, deadline=deadline,
-                             fast=fast)
+            return rz * to_host(Xi)
+        return None
 
     def _try_polish(self, pb: ReLUTraining, V: Any, S: Any, deadline: float,
-                    last: bool = False) -> PolishOutcome:
+                    last: bool = False, loss_dual: np.ndarray | None = None) -> PolishOutcome:
         """Polish on the host: ADMM's support (V) and its guess of the rows at equality (s = 0).
         ``last``: the attempt after which max_polish_failures stops the run (newton-conic then
         tries the conic polish whatever the reason Newton failed)."""
         gap_tol = min(self.polish_gap, self.rel_gap)
         if pb.loss != "squared":
             return polish_margin(pb, to_host(V), start_groups=self.polish_start_groups,
-                                 grow=self.polish_grow, gap_tol=gap_tol, deadline=deadline)
+                                 grow=self.polish_grow, gap_tol=gap_tol, deadline=deadline,
+                                 admm_dual=loss_dual, dual_groups=self.polish_dual_groups)
         if self.polish_method == "conic":
             return polish_conic(pb, to_host(V), row_tol=self.polish_row_tol,
                                 group_tol=self.polish_group_tol, gap_tol=gap_tol,
