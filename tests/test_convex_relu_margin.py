@@ -138,3 +138,96 @@ def test_auto_route_for_margin_losses():
     forced = sh.solve(make_synthetic(n=50, d=4, P=8, loss="hinge", seed=2),
                       solver="convex-relu-auto", route="admm-margin")
     assert forced.route.name == "admm-margin" and math.isfinite(forced.objective)
+
+
+def _record_solves(monkeypatch):
+    """Record each restricted solve's groups and Clarabel's step fraction."""
+    import solverhub.plugins.convex_relu.polish_margin as pm
+
+    seen: list[tuple[list, float]] = []
+    real_init, real_solver = pm._Restricted.__init__, None
+    import clarabel
+
+    real_solver = clarabel.DefaultSolver
+
+    def init(self, pb, j, groups, rows):
+        seen.append((list(groups), math.nan))
+        real_init(self, pb, j, groups, rows)
+
+    def solver(P, q, A, b, cones, st):
+        seen[-1] = (seen[-1][0], st.max_step_fraction)
+        return real_solver(P, q, A, b, cones, st)
+
+    monkeypatch.setattr(pm._Restricted, "__init__", init)
+    monkeypatch.setattr(clarabel, "DefaultSolver", solver)
+    return seen
+
+
+def test_start_set_holds_the_blocks_the_admm_multiplier_picks(monkeypatch):
+    # session 5: the working set starts with the blocks whose zero block violates its
+    # optimality condition most under the ADMM's own loss multiplier, not only the largest
+    # blocks of the iterate (breast_cancer logistic: 5 solves -> 3)
+    from solverhub.plugins.convex_relu.polish_margin import _dual_residuals
+
+    pb = make_synthetic(n=60, d=4, P=10, loss="logistic", seed=3)
+    res = ConvexReluAdmm(max_iterations=40, polish=False).solve(pb)
+    V = res.x.reshape(pb.c, 2, pb.P, pb.d)
+    Lam = ConvexReluCvxpy().solve(pb)       # any multiplier works; here the loss gradient / n
+    U = pb.blocks(Lam.x)[0]
+    z = pb.convex_predict(Lam.x)[:, 0]
+    y = pb.Y[:, 0]
+    sig = 0.5 * (1.0 - np.tanh(0.5 * y * z))                     # sigma(-m)
+    dual = (-(sig * y) / pb.n_samples)[:, None] * pb.X
+    r = _dual_residuals(pb, dual)
+    assert r.shape == (2, pb.P) and np.all(r >= 0)
+    # at the optimum the support's blocks have r_b = beta, the others r_b <= beta
+    norms = np.linalg.norm(U, axis=-1)
+    support = norms > 1e-4 * norms.max()
+    assert np.allclose(r[support], pb.beta, rtol=1e-3)
+    assert np.all(r[~support] <= pb.beta * (1 + 1e-3))
+    seen = _record_solves(monkeypatch)
+    out = polish_margin(pb, V, start_groups=1, admm_dual=dual[None], dual_groups=4)
+    assert out.accepted, out.reason
+    top = np.argsort(-r.ravel(), kind="stable")[:4]
+    first = seen[0][0]
+    assert len(first) <= 5
+    assert {(int(b) // pb.P, int(b) % pb.P) for b in top} <= set(first)
+
+
+def test_last_solve_is_on_the_support_and_exp_cones_take_shorter_steps(monkeypatch):
+    pb = make_synthetic(n=60, d=4, P=10, loss="logistic", seed=3)
+    V = _admm_iterate(pb)
+    seen = _record_solves(monkeypatch)
+    # every nonzero block of the iterate in the start set: the solve has zero blocks, so a
+    # last one on its support
+    out = polish_margin(pb, V, start_groups=2 * pb.P)
+    assert out.accepted, out.reason
+    assert len(seen) >= 2
+    U = pb.blocks(out.x)[0]
+    last = seen[-1][0]
+    assert len(last) < len(seen[0][0])
+    assert all(np.linalg.norm(U[s, i]) > 0 for s, i in last)
+    assert all(step == pytest.approx(0.95) for _g, step in seen)
+    # the hinge loss has no exponential cones: Clarabel's default step
+    seen.clear()
+    pbh = make_synthetic(n=60, d=4, P=10, loss="hinge", seed=3)
+    polish_margin(pbh, _admm_iterate(pbh), start_groups=4)
+    assert seen and all(step == pytest.approx(0.99) for _g, step in seen)
+
+
+def test_admm_passes_its_loss_multiplier_to_the_margin_polish(monkeypatch):
+    import solverhub.plugins.convex_relu.admm as admm_mod
+
+    got = {}
+    real = admm_mod.polish_margin
+
+    def spy(pb, V, **kw):
+        got.update(kw)
+        return real(pb, V, **kw)
+    monkeypatch.setattr(admm_mod, "polish_margin", spy)
+    pb = make_synthetic(n=50, d=4, P=8, loss="logistic", c=2, seed=2)
+    res = sh.solve(pb, solver="convex-relu-admm", polish_start=50, polish_dual_groups=6)
+    assert res.info["polished"]
+    assert got["dual_groups"] == 6
+    assert got["admm_dual"].shape == (pb.c, pb.n_samples, pb.d)
+    assert np.all(np.isfinite(got["admm_dual"])) and np.any(got["admm_dual"] != 0)
