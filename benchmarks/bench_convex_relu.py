@@ -348,7 +348,9 @@ def _validation_sets(tmp):
 
 
 def _within(f, fstar, tol=1e-5):
-    return f is not None and math.isfinite(f) and f - fstar <= tol * abs(fstar)
+    # no reference when CLARABEL itself fails (the row says so)
+    return fstar is not None and f is not None and math.isfinite(f) \
+        and f - fstar <= tol * abs(fstar)
 
 
 def validation_row(name, which, pb, time_factor):
@@ -386,12 +388,15 @@ def validation_table(rows):
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def cell(f, t, ok):
-            gap = (f - r["fstar"]) / abs(r["fstar"]) if f is not None else math.nan
+            gap = (f - r["fstar"]) / abs(r["fstar"]) if f is not None and r["fstar"] is not None \
+                else math.nan
             return f"{t / r['t_ref']:.2f}{'' if ok else ' (not within 1e-5)'}, {gap:+.1e}"
         lines.append(
             f"| {'tuning' if r['list'] == 'tuning' else '**' + r['list'] + '**'} | {r['name']} | "
             f"{r['n']} x {r['d']}, {r['P']}, {r['c']} | {r['loss']} | {r['dim']:.1f} | "
-            f"{r['t_ref']:.2f} ({r['fstar']:.8g}) | {cell(r['f_admm'], r['t_admm'], r['admm_ok'])} | "
+            f"{r['t_ref']:.2f} ({r['fstar'] if r['fstar'] is None else format(r['fstar'], '.8g')}"
+            f"{'' if r['ref_status'] == 'optimal' else ', ' + r['ref_status']}) | "
+            f"{cell(r['f_admm'], r['t_admm'], r['admm_ok'])} | "
             f"{r['route']} | {cell(r['f_auto'], r['t_auto'], r['auto_ok'])} | "
             f"{'yes' if _target_met(r, 't_auto', 'auto_ok') else 'no'} |")
     for which in ("tuning", "validation", "fresh"):

@@ -114,7 +114,7 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish_start_groups: int = Field(10, ge=1, description="hinge/logistic polish: the working "
                                      "set starts with this many of the iterate's largest "
                                      "blocks (polish_margin.py)")
-    polish_dual_groups: int = Field(20, ge=0, description="hinge/logistic polish: the "
+    polish_dual_groups: int = Field(20, ge=0, description="logistic polish: the "
                                     "working set also starts with this many blocks whose "
                                     "optimality condition the ADMM's own loss multiplier "
                                     "violates most (polish_margin.py)")

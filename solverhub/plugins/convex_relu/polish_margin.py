@@ -287,6 +287,9 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
     if pb.loss == "squared":
         raise ValueError("polish_margin is for the hinge and logistic losses (squared: polish.py)")
     n, d = pb.n_samples, pb.d
+    # the start from the ADMM's multiplier and the last solve on the support were tuned on the
+    # logistic loss only (docs/convex_relu.md); the hinge loss keeps the session-4 working set
+    logistic = pb.loss == "logistic"
     U_out = np.zeros_like(V)
     loss_dual = np.zeros((pb.c, n, d))
     solves = 0
@@ -300,7 +303,7 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
         norms = np.linalg.norm(V[j], axis=-1).ravel()                    # (2 P,)
         order = [int(b) for b in np.argsort(-norms, kind="stable") if norms[b] > 0.0]
         groups = [(b // pb.P, b % pb.P) for b in order[:start_groups]]
-        if admm_dual is not None and dual_groups > 0:
+        if admm_dual is not None and dual_groups > 0 and logistic:
             score = _dual_residuals(pb, admm_dual[j]).ravel()
             for b in np.argsort(-score, kind="stable")[:dual_groups]:
                 g = (int(b) // pb.P, int(b) % pb.P)
@@ -329,14 +332,15 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
             entering = _violations(pb, Lam, set(groups))
             un = np.linalg.norm(U, axis=1)
             nonzero = un > _ZERO * float(np.max(un, initial=0.0))
-            if not entering and (shrunk or nonzero.all()):
+            if not entering and (shrunk or not logistic or nonzero.all()):
                 settled = True
                 break
             # blocks that are zero at the restricted optimum leave (the test above brings them
-            # back if the optimum needs them). Without violators, the last solve is on the
-            # support alone: zero blocks sit at the apex of their cones, which slows the interior
-            # point and leaves it inaccurate (breast_cancer logistic: 41 blocks, 65 iterations,
-            # AlmostSolved 0.4 % above the optimum; its 18-block support: 40 iterations, exact)
+            # back if the optimum needs them). Logistic: without violators, the last solve is on
+            # the support alone: zero blocks sit at the apex of their cones, which slows the
+            # interior point and, with exponential cones, leaves it inaccurate (breast_cancer
+            # logistic: 41 blocks, 65 iterations, AlmostSolved 0.4 % above the optimum; its
+            # 18-block support: 40 iterations, exact)
             groups = [g for g, keep in zip(groups, nonzero) if keep]
             shrunk = not entering
             k = max(1, int(math.ceil(grow * len(groups))))
