@@ -12,9 +12,10 @@ program:
    iteration 200 the iterate's norms rank the optimum's blocks poorly (make_classification
    10-d: ranks up to 76 of 100), the multiplier better (breast_cancer: the support in its top
    44). All cone rows of each group are kept.
-2. The restricted program, the full one with the left-out groups fixed at zero
-   (logistic: the margins m as variables tied to u by equality rows), goes to Clarabel directly (its Python API, no CVXPY: no compile step, and a
-   termination callback polls the time limit and Ctrl-C at every interior-point iteration):
+2. The restricted program, the full one with the left-out groups fixed at zero (logistic: the
+   margins m as variables tied to u by equality rows), goes to Clarabel directly (its Python
+   API, no CVXPY: no compile step, and a termination callback polls the time limit and Ctrl-C
+   at every interior-point iteration):
 
        min  (1/n) sum_k w_k t_k + beta sum_b r_b
        s.t. r_b >= ||u_b||                                     (second-order cones)
