@@ -231,3 +231,24 @@ def test_admm_passes_its_loss_multiplier_to_the_margin_polish(monkeypatch):
     assert got["dual_groups"] == 6
     assert got["admm_dual"].shape == (pb.c, pb.n_samples, pb.d)
     assert np.all(np.isfinite(got["admm_dual"])) and np.any(got["admm_dual"] != 0)
+
+
+def test_stop_during_the_start_sets_residuals(monkeypatch):
+    # one NNLS per block before the first solve: a stop request there ends the attempt
+    import solverhub.plugins.convex_relu.polish_margin as pm
+
+    pb = make_synthetic(n=50, d=4, P=8, loss="logistic", seed=2)
+    V = _admm_iterate(pb)
+    dual = np.full((1, pb.n_samples, pb.d), 1e-3)
+    calls = []
+
+    def stop_after_two():
+        calls.append(1)
+        return len(calls) > 2
+    monkeypatch.setattr(pm, "stop_requested", stop_after_two)
+    out = polish_margin(pb, V, admm_dual=dual, dual_groups=4)
+    assert not out.accepted and out.reason == "interrupted" and out.rounds == 0
+    assert len(calls) <= 4                 # it did not go on through all 2 P blocks
+    monkeypatch.setattr(pm, "stop_requested", lambda: False)
+    out = polish_margin(pb, V, admm_dual=dual, dual_groups=4, deadline=0.0)
+    assert not out.accepted and out.reason == "time limit"

@@ -249,12 +249,13 @@ class _Restricted:
         return Lam
 
 
-def _dual_residuals(pb: ReLUTraining, Lam: np.ndarray, blocks: Any = None
-                    ) -> np.ndarray:
+def _dual_residuals(pb: ReLUTraining, Lam: np.ndarray, blocks: Any = None,
+                    deadline: float = math.inf) -> np.ndarray:
     """(2, P): r_b = min over mu >= 0 of ||C_b - X'(2 D_i - I) mu||, C_b = +-sum_k d_ik Lam_k, of
     every block (or of those where ``blocks`` (2, P) is true; the others 0). A block that is
     nonzero at the optimum has r_b = beta; a zero block needs r_b <= beta (the optimality test of
-    certify.dual_bound). ||C_b|| >= r_b, so blocks with ||C_b|| <= ``skip`` skip the NNLS."""
+    certify.dual_bound). One NNLS (d x n) per block: past ``deadline`` or on a stop request the
+    rest are left at 0 (the caller's own check then ends the attempt)."""
     X, n = pb.X, pb.n_samples
     Df = pb.D.astype(np.float64)
     E = 2.0 * Df - 1.0
@@ -262,6 +263,8 @@ def _dual_residuals(pb: ReLUTraining, Lam: np.ndarray, blocks: Any = None
     out = np.zeros((2, pb.P))
     todo = np.ones((2, pb.P), dtype=bool) if blocks is None else blocks
     for i in np.flatnonzero(todo.any(axis=0)):
+        if stop_requested() or time.perf_counter() >= deadline:
+            break
         A = X.T * E[:, i]
         for s in (0, 1):
             if todo[s, i]:
@@ -269,8 +272,8 @@ def _dual_residuals(pb: ReLUTraining, Lam: np.ndarray, blocks: Any = None
     return out
 
 
-def _violations(pb: ReLUTraining, Lam: np.ndarray, inside: set[tuple[int, int]]
-                ) -> list[tuple[float, int, int]]:
+def _violations(pb: ReLUTraining, Lam: np.ndarray, inside: set[tuple[int, int]],
+                deadline: float = math.inf) -> list[tuple[float, int, int]]:
     """(violation, s, i) of each block outside the working set whose zero block violates its
     optimality condition (_dual_residuals > beta), largest first."""
     beta = pb.beta
@@ -279,7 +282,7 @@ def _violations(pb: ReLUTraining, Lam: np.ndarray, inside: set[tuple[int, int]]
     todo[:, cn > beta] = True
     for s, i in inside:
         todo[s, i] = False
-    r = _dual_residuals(pb, Lam, todo)
+    r = _dual_residuals(pb, Lam, todo, deadline)
     out = [(float(r[s, i]) - beta, s, int(i)) for s, i in zip(*np.nonzero(todo))
            if r[s, i] > beta * (1.0 + 1e-6)]
     return sorted(out, reverse=True)
@@ -311,7 +314,7 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
         order = [int(b) for b in np.argsort(-norms, kind="stable") if norms[b] > 0.0]
         groups = [(b // pb.P, b % pb.P) for b in order[:start_groups]]
         if admm_dual is not None and dual_groups > 0 and logistic:
-            score = _dual_residuals(pb, admm_dual[j]).ravel()
+            score = _dual_residuals(pb, admm_dual[j], deadline=deadline).ravel()
             for b in np.argsort(-score, kind="stable")[:dual_groups]:
                 g = (int(b) // pb.P, int(b) % pb.P)
                 if g not in groups:
@@ -336,7 +339,9 @@ def polish_margin(pb: ReLUTraining, V: np.ndarray, *, start_groups: int = 20,
                 return failed(f"Clarabel: {status}")
             U = Uc
             Lam = prob.loss_dual(pb, j, z)
-            entering = _violations(pb, Lam, set(groups))
+            entering = _violations(pb, Lam, set(groups), deadline)
+            if stop_requested() or time.perf_counter() >= deadline:
+                return failed("interrupted" if stop_requested() else "time limit")
             un = np.linalg.norm(U, axis=1)
             nonzero = un > _ZERO * float(np.max(un, initial=0.0))
             if not entering and (shrunk or not logistic or nonzero.all()):
