@@ -34,7 +34,8 @@ iterations polish_start, 2 polish_start, 4 polish_start, ... and at the end, the
 the active cone rows of the iterate define a reduced smooth problem solved by Newton; that
 point is returned only when it is cone feasible and certified by a dual bound within
 ``polish_gap`` (relative). Hinge and logistic (eps >= 0; polish_margin.py, issue 23): Clarabel on
-a working set of the iterate's largest blocks, grown by the blocks whose optimality condition
+a working set of the iterate's largest blocks (logistic: and of the blocks the ADMM's loss
+multiplier rho_z xi marks as most violating), grown by the blocks whose optimality condition
 fails, certified on the full program within ``polish_gap``.
 
 Array namespace: the iteration is written once against ``xp = array_namespace(device)`` (NumPy
