@@ -343,8 +343,40 @@ def _validation_sets(tmp):
         "fresh: classification 6-d hinge, n=400": ("fresh", file_set(
             "class6_hinge", *skd.make_classification(400, n_features=6, n_informative=3,
                                                      random_state=12), loss="hinge")),
+        # fresh (session 5, issue 23): squared-loss sets fixed at 16:15 UTC on 2026-12-07, before
+        # any of them was run, to check the admm-conic route's Newton-first rule (its churn test
+        # from round 6 with the gap-progress clause, read off the two 20-d tuning sets only);
+        # none of them was in the lists above
+        "make_regression 25-d, effective rank 8": ("fresh", file_set(
+            "reg25", *skd.make_regression(500, n_features=25, effective_rank=8, noise=3.0,
+                                          random_state=21))),
+        "friedman1 20-d (15 noise features)": ("fresh", file_set("friedman20", *skd.make_friedman1(
+            500, n_features=20, noise=1.0, random_state=22))),
+        "sparse uncorrelated 16-d regression": ("fresh", file_set(
+            "sparse16", *skd.make_sparse_uncorrelated(500, n_features=16, random_state=23))),
+        "classification 4-class 18-d": ("fresh", file_set("class4", *skd.make_classification(
+            400, n_features=18, n_informative=9, n_classes=4, random_state=24))),
+        "digits 1-7": ("fresh", bundled("digits", classes="1,7")),
+        "synthetic 14-d regression, n=1500": ("fresh", file_set("synth14", *_planted(
+            1500, 14, 4, 0.3, 25), P=30)),
+        "make_regression 40-d, effective rank 12, n=700": ("fresh", file_set(
+            "reg40", *skd.make_regression(700, n_features=40, effective_rank=12, noise=3.0,
+                                          random_state=26))),
+        "low-rank 24-d planted regression": ("fresh", file_set("lowrank24", *_low_rank_planted(
+            500, 24, 6, 27))),
     }
     return sets
+
+
+def _low_rank_planted(n, d, rank, seed):
+    """A planted ReLU network (3 units) on d-dimensional data of effective rank ``rank``
+    (scikit-learn's make_low_rank_matrix), with noise."""
+    from sklearn.datasets import make_low_rank_matrix
+
+    rng = np.random.default_rng(seed)
+    X = make_low_rank_matrix(n, d, effective_rank=rank, random_state=seed) * np.sqrt(n)
+    W = rng.standard_normal((d, 3))
+    return X, np.maximum(X @ W, 0.0) @ rng.standard_normal(3) + 0.2 * rng.standard_normal(n)
 
 
 def _within(f, fstar, tol=1e-5):
@@ -370,7 +402,15 @@ def validation_row(name, which, pb, time_factor):
                ref_status=ref.status.value, f_admm=admm.objective, t_admm=t_admm,
                admm_ok=_within(admm.objective, fstar), admm_status=admm.status.value,
                f_auto=auto.objective, t_auto=t_auto, auto_ok=_within(auto.objective, fstar),
-               route=auto.route.name if auto.route else None, limit=limit)
+               route=auto.route.name if auto.route else None, limit=limit,
+               auto_polish=[a["reason"] for a in auto.info.get("polish_attempts", [])])
+    if row["route"] and row["route"].startswith("admm-conic"):
+        # the admm-conic route before session 5 (the conic polish straight away), for comparison
+        conic, t_conic = cpu(lambda: ConvexReluAdmm(
+            polish_method="conic", polish_row_tol=0.2, polish_group_tol=0.01,
+            max_polish_failures=2).solve(pb, time_limit=limit))
+        row.update(f_conic=conic.objective, t_conic=t_conic,
+                   conic_ok=_within(conic.objective, fstar))
     print(row, flush=True)
     return row
 
@@ -384,21 +424,23 @@ def _target_met(r, t_key, ok_key):
 
 def validation_table(rows):
     lines = ["| list | data | n x d, P, c | loss | eff. dim | CLARABEL s (f*) | ADMM: ratio, gap to f* "
-             "| auto route | auto: ratio, gap to f* | auto meets target |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| auto route | auto: ratio, gap to f* | auto meets target "
+             "| conic polish alone (admm-conic before session 5): ratio, gap |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def cell(f, t, ok):
             gap = (f - r["fstar"]) / abs(r["fstar"]) if f is not None and r["fstar"] is not None \
                 else math.nan
             return f"{t / r['t_ref']:.2f}{'' if ok else ' (not within 1e-5)'}, {gap:+.1e}"
         lines.append(
-            f"| {'tuning' if r['list'] == 'tuning' else '**' + r['list'] + '**'} | {r['name']} | "
+            f"| {r['list'] if r['list'] == 'tuning' else '**' + r['list'] + '**'} | {r['name']} | "
             f"{r['n']} x {r['d']}, {r['P']}, {r['c']} | {r['loss']} | {r['dim']:.1f} | "
             f"{r['t_ref']:.2f} ({r['fstar'] if r['fstar'] is None else format(r['fstar'], '.8g')}"
             f"{'' if r['ref_status'] == 'optimal' else ', ' + r['ref_status']}) | "
             f"{cell(r['f_admm'], r['t_admm'], r['admm_ok'])} | "
             f"{r['route']} | {cell(r['f_auto'], r['t_auto'], r['auto_ok'])} | "
-            f"{'yes' if _target_met(r, 't_auto', 'auto_ok') else 'no'} |")
+            f"{'yes' if _target_met(r, 't_auto', 'auto_ok') else 'no'} | "
+            f"{cell(r['f_conic'], r['t_conic'], r['conic_ok']) if 't_conic' in r else '-'} |")
     for which in ("tuning", "validation", "fresh"):
         part = [r for r in rows if r["list"] == which]
         if part:
@@ -509,7 +551,7 @@ def main():
     ap.add_argument("--lists", nargs="+", default=["tuning", "validation"],
                     choices=["tuning", "validation", "fresh"],
                     help="validation table: which lists (fresh: the margin-loss sets fixed in "
-                         "session 5)")
+                         "session 5 and session 5's squared-loss sets)")
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
                     help="validation table: only sets whose name contains one of these")
     ap.add_argument("--time-factor", type=float, default=3.0,
