@@ -150,3 +150,59 @@ def test_admm_with_conic_polish_returns_its_point_when_interrupted_inside_clarab
     assert res.info["polish_attempts"][0]["reason"] == "interrupted"
     assert res.x is not None and math.isfinite(res.objective)
     assert pb.cone_violation(res.x) <= 1e-8
+
+
+def _spy_restricted(monkeypatch, fail_without_refinement=False):
+    """Record the ``refine`` flag of each restricted CLARABEL solve; optionally make every
+    solve without refinement fail as CLARABEL does when it stalls."""
+    seen = []
+    real = polish_mod._restricted_conic
+
+    def spy(*a, refine=True, **kw):
+        seen.append(refine)
+        if fail_without_refinement and not refine:
+            return None, "CLARABEL status InsufficientProgress"
+        return real(*a, refine=refine, **kw)
+
+    monkeypatch.setattr(polish_mod, "_restricted_conic", spy)
+    return seen
+
+
+def test_conic_polish_solves_without_refinement_first(monkeypatch):
+    pb = isotropic_relu_problem(120, 20)
+    V, _ = _admm_iterate(pb, 200)
+    seen = _spy_restricted(monkeypatch)
+    out = polish_conic(pb, V, group_tol=0.01)
+    assert out.accepted and out.reason == "certified"
+    assert seen and not any(seen)
+    # the certificate is the full program's, whatever the KKT solves did
+    assert out.relative_gap <= 1e-7 and out.cone_violation <= 1e-8
+
+
+def test_conic_polish_retries_with_refinement_when_the_first_attempt_fails(monkeypatch):
+    pb = isotropic_relu_problem(120, 20)
+    ref = ConvexReluCvxpy().solve(pb)
+    V, _ = _admm_iterate(pb, 200)
+    seen = _spy_restricted(monkeypatch, fail_without_refinement=True)
+    out = polish_conic(pb, V, group_tol=0.01)
+    assert out.accepted
+    assert out.reason == ("without refinement: CLARABEL status InsufficientProgress; "
+                          "with: certified")
+    assert seen[0] is False and all(seen[1:]) and len(seen) >= 2
+    assert _rel(out.objective, ref.objective) <= 1e-5
+    # refine fixed by the caller: no second attempt
+    seen.clear()
+    fixed = polish_conic(pb, V, group_tol=0.01, refine=False)
+    assert not fixed.accepted and seen == [False]
+
+
+def test_conic_polish_is_not_retried_after_a_stop(monkeypatch):
+    pb = isotropic_relu_problem(120, 20)
+    V, _ = _admm_iterate(pb, 50)
+    seen = _spy_restricted(monkeypatch)
+    request_stop()
+    try:
+        out = polish_conic(pb, V)
+    finally:
+        clear_stop()
+    assert out.reason == "interrupted" and seen == []
