@@ -125,10 +125,6 @@ class AdmmOptions(IterationLimitOptions, DeviceOptions):
     polish_rounds: int = Field(40, ge=1, description="active-set rounds of one polishing "
                                                      "attempt (every attempt that certified on "
                                                      "the tuning sets took 13-30)")
-    polish_churn_start: int = Field(CHURN_START, ge=1, description="newton-conic: the Newton "
-                                    "polish's churn test starts at this round (polish.py "
-                                    "CHURN_*; convex-relu-auto's admm-conic route passes "
-                                    "CHURN_START_HIGH_DIM)")
     max_polish_failures: int | None = Field(
         None, ge=1, description="stop (status feasible, info['polish_gave_up']) after this many "
                                 "failed polishing attempts; None: go on to the limits "
@@ -588,7 +584,7 @@ class ConvexReluAdmm(SolverBase[AdmmOptions]):
         # have settled later: make_regression 30-d certified at round 37, after churning)
         out = polish_squared(pb, to_host(V), to_host(S) <= 0.0, gap_tol=gap_tol,
                              deadline=deadline, max_rounds=self.polish_rounds,
-                             churn_start=self.polish_churn_start if both else 0)
+                             churn_start=CHURN_START if both else 0)
         if both and (out.churned or last):
             # Newton's guess of the rows at equality is far off (nearly every group still
             # changes a row per round), or this is the last attempt before the run stops: the

@@ -159,13 +159,6 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
         # the admm route: Newton first; when its active set churns (polish.py CHURN_*), the
         # conic polish of the same iterate instead of more failed Newton attempts
         newton_polish = dict(conic_polish, polish_method="newton-conic")
-        # the admm-conic route: Newton first as well, but its churn test starts at round 6, the
-        # earliest round it can judge: Newton goes on only while its certified gap falls 4x per
-        # 5 rounds (make_regression 30-d-like data, where Newton alone certifies at 0.24 of
-        # CLARABEL's time); otherwise the conic polish of the same iterate follows
-        from .polish import CHURN_START_HIGH_DIM
-
-        high_dim_polish = dict(newton_polish, polish_churn_start=CHURN_START_HIGH_DIM)
         def left() -> float | None:
             return None if time_limit is None else max(0.01, time_limit - (time.perf_counter() - t0))
 
@@ -173,7 +166,7 @@ class ConvexReluAuto(SolverBase[AutoOptions]):
             from .admm import ConvexReluAdmm
 
             fallback = self.options.route == "auto" and self.options.admm_polish_failures > 0
-            extra: dict[str, Any] = high_dim_polish if route == "admm-conic" else newton_polish
+            extra: dict[str, Any] = conic_polish if route == "admm-conic" else newton_polish
             admm = ConvexReluAdmm(max_polish_failures=self.options.admm_polish_failures
                                   if fallback else None, **extra)
             res = admm.solve(problem, time_limit=left(), seed=seed, notifier=notifier)

@@ -70,16 +70,6 @@ _NEWTON_DEC_TOL_LOOSE = 1e-10
 CHURN_START = 12
 CHURN_ROUNDS = 5
 CHURN_FRACTION = 0.9
-#: ... unless the attempt's certified relative gap still falls fast: a churning attempt goes on
-#: while the smallest gap of its last CHURN_ROUNDS rounds is at most 1/CHURN_PROGRESS of the
-#: smallest gap before them. Read off the tuning list's two 20-d sets, the only ones that churn
-#: (traces in docs/convex_relu.md, point 11): their gap fell at most 2x per 5 rounds (class20
-#: 0.97 to 0.71 in 40 rounds, synth20 0.95 to 0.17, noisily), so 4x never keeps them going
-CHURN_PROGRESS = 4.0
-#: the churn test's first round on the ``admm-conic`` route (auto.py; data of effective
-#: dimension above 13): on its two tuning sets 95-100 % of the groups change from round 1, so
-#: the earliest round at which the test can see CHURN_ROUNDS rounds after the first
-CHURN_START_HIGH_DIM = CHURN_ROUNDS + 1
 
 
 @dataclass
@@ -246,19 +236,14 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                    act_tol: float = 1e-2, gap_tol: float = 1e-7, feas_tol: float = 1e-9,
                    max_rounds: int = 100, deadline: float = math.inf,
                    max_dim: int = 6000, add_rows: int = 1, drop_rows: int = 1,
-                   churn_start: int = CHURN_START,
-                   trace: list[tuple[int, int, int, float]] | None = None) -> PolishOutcome:
+                   churn_start: int = CHURN_START) -> PolishOutcome:
     """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem without eps; see the
     module docstring. ``active`` (c, 2, P, n, bool): ADMM's guess of the rows at equality (its
     s-iterate is zero there), intersected with the rows of slack <= act_tol times the group's
     largest |x_k'u|. Gives up (not accepted) at ``deadline`` (a time.perf_counter() reading),
     when the reduced problem has more than ``max_dim`` variables (a dense Newton system), and
     when the active set churns (CHURN_*, from round ``churn_start`` on; 0: never; the outcome's
-    ``churned``): nearly every group changed its rows in each of the last CHURN_ROUNDS rounds
-    and the certified gap did not fall CHURN_PROGRESS-fold over them. An attempt let go on by
-    that last clause and not certified in ``max_rounds`` is ``churned`` too. ``trace``: a list
-    that gets (round, groups changed, groups, certified relative gap) per round. Host arrays
-    only."""
+    ``churned``). Host arrays only."""
     X, n, d, P, beta = pb.X, pb.n_samples, pb.d, pb.P, pb.beta
     Df = pb.D.astype(np.float64)
     E = 2.0 * Df - 1.0
@@ -298,10 +283,8 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
         dual_j = -math.inf
         zero_fits: dict[tuple[int, int], np.ndarray] = {}     # (s, i) -> last NNLS multipliers
         tight = False
-        progressed = False
         loose = _NEWTON_DEC_TOL_LOOSE > _NEWTON_DEC_TOL
         churn_run = 0           # consecutive rounds in which >= CHURN_FRACTION of groups changed
-        gaps: list[float] = []  # the certified relative gap of each round (the churn test)
         for rnd in range(1, max_rounds + 1):
             rounds_used = max(rounds_used, rnd)
             if limit_status(deadline) is not None:
@@ -362,7 +345,11 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                     z[k] = g.basis.T @ u
                     changes += 1
             churn_run = churn_run + 1 if changes >= CHURN_FRACTION * max(len(groups), 1) else 0
-            n_groups_round = len(groups)
+            if churn_start and rnd >= churn_start and churn_run >= CHURN_ROUNDS:
+                return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf,
+                                     steps_total, rounds_used,
+                                     f"active set churns ({changes} of {len(groups)} groups "
+                                     f"changed in round {rnd})", churned=True)
             keep = [k for k, g in enumerate(groups) if g.basis.shape[1] > 0]
             groups, z = [groups[k] for k in keep], [z[k] for k in keep]
             XtDl = X.T @ (Df * lam[:, None])                               # d x P
@@ -402,21 +389,7 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
             t = min(max(-float(lam @ y) / (n * ll), 0.0), t_max) if ll > 0 else 0.0
             dual_j = -t * float(lam @ y) - 0.5 * n * t * t * ll
             primal_j = 0.5 * n * ll + beta * sum(float(np.linalg.norm(zk)) for zk in z)
-            rel_gap = (primal_j - dual_j) / max(abs(primal_j), 1e-300)
-            gap_ok = rel_gap <= gap_tol
-            gaps.append(rel_gap)
-            if trace is not None:
-                trace.append((rnd, changes, len(groups), rel_gap))
-            if churn_start and rnd >= churn_start and churn_run >= CHURN_ROUNDS:
-                recent = min(gaps[-CHURN_ROUNDS:])
-                before = min(gaps[:-CHURN_ROUNDS], default=math.inf)
-                if recent * CHURN_PROGRESS > before:
-                    return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf,
-                                         steps_total, rounds_used,
-                                         f"active set churns ({changes} of {n_groups_round} "
-                                         f"groups changed in round {rnd}; gap {rel_gap:.2g})",
-                                         churned=True)
-                progressed = True       # still churning, but the gap falls fast: go on
+            gap_ok = (primal_j - dual_j) <= gap_tol * max(abs(primal_j), 1e-300)
             if changes == 0 and (gap_ok or not entering) and loose:
                 # settled on a loosely converged point: converge Newton and look again before
                 # certifying (the certificate is only ever evaluated at the normal tolerance)
@@ -445,12 +418,8 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                 z.append(1e-3 * zb / np.linalg.norm(zb) * max(
                     (float(np.linalg.norm(zk)) for zk in z), default=1.0))
         if not certified:
-            # an attempt the churn test let go on (its gap fell fast) and that still did not
-            # settle counts as churned: the conic polish of the same iterate follows
             return PolishOutcome(False, None, math.inf, -math.inf, math.inf, math.inf,
-                                 steps_total, rounds_used, "active set did not settle"
-                                 + (" (churned; its gap fell too fast to stop)" if progressed
-                                    else ""), churned=progressed)
+                                 steps_total, rounds_used, "active set did not settle")
         for g, zk in zip(groups, z):
             U_out[j, g.s, g.i] = g.basis @ zk
         dual_total += dual_j
