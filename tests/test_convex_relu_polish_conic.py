@@ -58,6 +58,19 @@ def test_newton_polish_gives_up_when_its_active_set_churns():
     assert not off.churned and off.rounds > CHURN_START
 
 
+def test_newton_polish_trace_records_each_round():
+    pb = isotropic_relu_problem(150, 12)
+    V, active = _admm_iterate(pb, 200)
+    trace = []
+    out = polish_squared(pb, V, active, max_rounds=40, trace=trace)
+    # one row per round, each with the round's certified gap, up to the round the churn test
+    # stops (it stops before that round's certificate)
+    assert out.churned and [r[0] for r in trace] == list(range(1, out.rounds))
+    assert all(0 <= ch <= g for _r, ch, g, _gap in trace)
+    assert all(math.isfinite(gap) and gap > 1e-7 for *_x, gap in trace)   # never certified
+    assert trace[-1][1] >= 0.9 * trace[-1][2]                              # it churned
+
+
 def test_settling_polish_does_not_churn():
     # a set whose polish settles certifies, as before the churn test
     pb = isotropic_relu_problem(120, 20)

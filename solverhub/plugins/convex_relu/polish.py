@@ -236,14 +236,16 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
                    act_tol: float = 1e-2, gap_tol: float = 1e-7, feas_tol: float = 1e-9,
                    max_rounds: int = 100, deadline: float = math.inf,
                    max_dim: int = 6000, add_rows: int = 1, drop_rows: int = 1,
-                   churn_start: int = CHURN_START) -> PolishOutcome:
+                   churn_start: int = CHURN_START,
+                   trace: list[tuple[int, int, int, float]] | None = None) -> PolishOutcome:
     """Polish the ADMM iterate ``V`` (c, 2, P, d) of a squared-loss problem without eps; see the
     module docstring. ``active`` (c, 2, P, n, bool): ADMM's guess of the rows at equality (its
     s-iterate is zero there), intersected with the rows of slack <= act_tol times the group's
     largest |x_k'u|. Gives up (not accepted) at ``deadline`` (a time.perf_counter() reading),
     when the reduced problem has more than ``max_dim`` variables (a dense Newton system), and
     when the active set churns (CHURN_*, from round ``churn_start`` on; 0: never; the outcome's
-    ``churned``). Host arrays only."""
+    ``churned``). ``trace``: a list that gets (round, groups that changed their rows, groups,
+    certified relative gap) per round (the traces of docs/convex_relu.md). Host arrays only."""
     X, n, d, P, beta = pb.X, pb.n_samples, pb.d, pb.P, pb.beta
     Df = pb.D.astype(np.float64)
     E = 2.0 * Df - 1.0
@@ -390,6 +392,9 @@ def polish_squared(pb: ReLUTraining, V: np.ndarray, active: np.ndarray | None = 
             dual_j = -t * float(lam @ y) - 0.5 * n * t * t * ll
             primal_j = 0.5 * n * ll + beta * sum(float(np.linalg.norm(zk)) for zk in z)
             gap_ok = (primal_j - dual_j) <= gap_tol * max(abs(primal_j), 1e-300)
+            if trace is not None:
+                trace.append((rnd, changes, len(groups),
+                              (primal_j - dual_j) / max(abs(primal_j), 1e-300)))
             if changes == 0 and (gap_ok or not entering) and loose:
                 # settled on a loosely converged point: converge Newton and look again before
                 # certifying (the certificate is only ever evaluated at the normal tolerance)
