@@ -364,6 +364,15 @@ def _validation_sets(tmp):
                                           random_state=26))),
         "low-rank 24-d planted regression": ("fresh", file_set("lowrank24", *_low_rank_planted(
             500, 24, 6, 27))),
+        # fresh-2 (session 5): fixed at 16:50 UTC, before any was run, after the fresh list
+        # showed the churn test's progress clause deciding digits 1-7 on the admm route:
+        # squared-loss sets of effective dimension <= 13 (the admm route) never used above
+        "digits 2-3": ("fresh-2", bundled("digits", classes="2,3")),
+        "digits 0-8": ("fresh-2", bundled("digits", classes="0,8")),
+        "classification 3-class 12-d": ("fresh-2", file_set("class3b", *skd.make_classification(
+            400, n_features=12, n_informative=6, n_classes=3, random_state=31))),
+        "synthetic 10-d regression, n=800": ("fresh-2", file_set("synth10", *_planted(
+            800, 10, 4, 0.3, 32))),
     }
     return sets
 
@@ -441,7 +450,7 @@ def validation_table(rows):
             f"{r['route']} | {cell(r['f_auto'], r['t_auto'], r['auto_ok'])} | "
             f"{'yes' if _target_met(r, 't_auto', 'auto_ok') else 'no'} | "
             f"{cell(r['f_conic'], r['t_conic'], r['conic_ok']) if 't_conic' in r else '-'} |")
-    for which in ("tuning", "validation", "fresh"):
+    for which in ("tuning", "validation", "fresh", "fresh-2"):
         part = [r for r in rows if r["list"] == which]
         if part:
             met = sum(_target_met(r, "t_auto", "auto_ok") for r in part)
@@ -549,9 +558,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--validation", action="store_true", help="the validation table (issue 23)")
     ap.add_argument("--lists", nargs="+", default=["tuning", "validation"],
-                    choices=["tuning", "validation", "fresh"],
-                    help="validation table: which lists (fresh: the margin-loss sets fixed in "
-                         "session 5 and session 5's squared-loss sets)")
+                    choices=["tuning", "validation", "fresh", "fresh-2"],
+                    help="validation table: which lists (fresh: the margin-loss sets and the "
+                         "squared-loss sets fixed in session 5; fresh-2: session 5's squared-loss "
+                         "admm-route sets)")
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
                     help="validation table: only sets whose name contains one of these")
     ap.add_argument("--time-factor", type=float, default=3.0,

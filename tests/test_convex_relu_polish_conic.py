@@ -64,11 +64,32 @@ def test_newton_polish_trace_records_each_round():
     trace = []
     out = polish_squared(pb, V, active, max_rounds=40, trace=trace)
     # one row per round, each with the round's certified gap, up to the round the churn test
-    # stops (it stops before that round's certificate)
-    assert out.churned and [r[0] for r in trace] == list(range(1, out.rounds))
+    # stops
+    assert out.churned and [r[0] for r in trace] == list(range(1, out.rounds + 1))
     assert all(0 <= ch <= g for _r, ch, g, _gap in trace)
     assert all(math.isfinite(gap) and gap > 1e-7 for *_x, gap in trace)   # never certified
     assert trace[-1][1] >= 0.9 * trace[-1][2]                              # it churned
+
+
+def test_churning_attempt_goes_on_while_its_gap_falls_fast(monkeypatch):
+    # the churn test's progress clause: with CHURN_PROGRESS 0 every churning round counts as
+    # fast progress, so the attempt runs to the round cap; not certified there, it is marked
+    # churned (so newton-conic follows with the conic polish of the same iterate)
+    pb = isotropic_relu_problem(150, 12)
+    V, active = _admm_iterate(pb, 200)
+    monkeypatch.setattr(polish_mod, "CHURN_PROGRESS", 0.0)
+    trace = []
+    out = polish_squared(pb, V, active, max_rounds=20, trace=trace)
+    assert out.rounds == 20 and len(trace) == 20 and not out.accepted
+    assert out.churned and out.reason.startswith("active set did not settle (churned")
+    # with the real clause the same attempt stops at CHURN_START: its gap falls slowly
+    monkeypatch.undo()
+    trace = []
+    stopped = polish_squared(pb, V, active, max_rounds=20, trace=trace)
+    assert stopped.churned and stopped.rounds == CHURN_START
+    gaps = [g for *_x, g in trace]
+    assert min(gaps[-polish_mod.CHURN_ROUNDS:]) * polish_mod.CHURN_PROGRESS > \
+        min(gaps[:-polish_mod.CHURN_ROUNDS])
 
 
 def test_settling_polish_does_not_churn():
