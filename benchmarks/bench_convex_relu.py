@@ -414,7 +414,7 @@ def validation_row(name, which, pb, time_factor):
                route=auto.route.name if auto.route else None, limit=limit,
                auto_polish=[a["reason"] for a in auto.info.get("polish_attempts", [])])
     if row["route"] and row["route"].startswith("admm-conic"):
-        # the admm-conic route before session 5 (the conic polish straight away), for comparison
+        # the conic polish alone (the admm-conic route without its hand-over), for comparison
         conic, t_conic = cpu(lambda: ConvexReluAdmm(
             polish_method="conic", polish_row_tol=0.2, polish_group_tol=0.01,
             max_polish_failures=2).solve(pb, time_limit=limit))
@@ -434,7 +434,7 @@ def _target_met(r, t_key, ok_key):
 def validation_table(rows):
     lines = ["| list | data | n x d, P, c | loss | eff. dim | CLARABEL s (f*) | ADMM: ratio, gap to f* "
              "| auto route | auto: ratio, gap to f* | auto meets target "
-             "| conic polish alone (admm-conic before session 5): ratio, gap |",
+             "| conic polish alone (ADMM + polish_conic, no hand-over): ratio, gap |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         def cell(f, t, ok):

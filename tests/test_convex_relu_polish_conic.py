@@ -195,7 +195,7 @@ def _spy_restricted(monkeypatch, fail_without_refinement=False):
     def spy(*a, refine=True, **kw):
         seen.append(refine)
         if fail_without_refinement and not refine:
-            return None, "CLARABEL status InsufficientProgress"
+            return None, "CLARABEL status NumericalError"
         return real(*a, refine=refine, **kw)
 
     monkeypatch.setattr(polish_mod, "_restricted_conic", spy)
@@ -220,8 +220,7 @@ def test_conic_polish_retries_with_refinement_when_the_first_attempt_fails(monke
     seen = _spy_restricted(monkeypatch, fail_without_refinement=True)
     out = polish_conic(pb, V, group_tol=0.01)
     assert out.accepted
-    assert out.reason == ("without refinement: CLARABEL status InsufficientProgress; "
-                          "with: certified")
+    assert out.reason == "without refinement: CLARABEL status NumericalError; with: certified"
     assert seen[0] is False and all(seen[1:]) and len(seen) >= 2
     assert _rel(out.objective, ref.objective) <= 1e-5
     # refine fixed by the caller: no second attempt
@@ -240,3 +239,35 @@ def test_conic_polish_is_not_retried_after_a_stop(monkeypatch):
     finally:
         clear_stop()
     assert out.reason == "interrupted" and seen == []
+
+
+def test_a_stalled_restricted_solve_is_judged_by_the_certificate(monkeypatch):
+    # CLARABEL ending "InsufficientProgress" still hands over its last iterate: it is accepted
+    # only through the full program's certificate, without a second attempt when it certifies
+    import clarabel
+
+    real_solver = clarabel.DefaultSolver
+
+    class _Stalled:
+        status = "InsufficientProgress"
+
+        def __init__(self, sol):
+            self.x = sol.x
+
+    class _StallingSolver:
+        def __init__(self, *args):
+            self.inner = real_solver(*args)
+
+        def set_termination_callback(self, fn):
+            self.inner.set_termination_callback(fn)
+
+        def solve(self):
+            return _Stalled(self.inner.solve())
+
+    monkeypatch.setattr(clarabel, "DefaultSolver", _StallingSolver)
+    pb = isotropic_relu_problem(120, 20)
+    V, _ = _admm_iterate(pb, 200)
+    seen = _spy_restricted(monkeypatch)
+    out = polish_conic(pb, V, group_tol=0.01)
+    assert out.accepted and out.reason == "certified" and not any(seen)
+    assert out.relative_gap <= 1e-7 and out.cone_violation <= 1e-8
