@@ -17,7 +17,9 @@ solver that ran), as ``bilevel-auto`` does.
    needs no exact guess of the rows at equality; the same hand-over to CLARABEL (``admm-conic,
    then clarabel``). On the tuning list's two 20-d sets the Newton polish churns from round 1
    (95-100 % of the groups change per round), so trying it first would only add its 12 rounds
-   (0.08-0.13 of CLARABEL's time) before the conic polish.
+   (0.08-0.13 of CLARABEL's time) before the conic polish; from round 6, on the fresh list
+   of session 5, it still cost 0.01-0.07 and never kept Newton going (docs/convex_relu.md,
+   point 11).
 3. ``admm-margin``: the logistic loss, with or without adversarial eps (not robust cones): the
    ADMM (split u-step) with the working-set polish of the margin losses (polish_margin.py:
    Clarabel on a growing set of blocks, certified on the full program); the same hand-over.
