@@ -343,35 +343,36 @@ def _validation_sets(tmp):
         "fresh: classification 6-d hinge, n=400": ("fresh", file_set(
             "class6_hinge", *skd.make_classification(400, n_features=6, n_informative=3,
                                                      random_state=12), loss="hinge")),
-        # fresh (session 5, issue 23): squared-loss sets fixed at 16:15 UTC on 2026-12-07, before
-        # any of them was run, to check the admm-conic route's Newton-first rule (its churn test
+        # fresh-sq (session 5, issue 23; run as "fresh" before the margin worktree's list of
+        # that name was merged): squared-loss sets fixed at 16:15 UTC on 2026-12-07, before any
+        # of them was run, to check the admm-conic route's Newton-first rule (its churn test
         # from round 6 with the gap-progress clause, read off the two 20-d tuning sets only);
         # none of them was in the lists above
-        "make_regression 25-d, effective rank 8": ("fresh", file_set(
+        "make_regression 25-d, effective rank 8": ("fresh-sq", file_set(
             "reg25", *skd.make_regression(500, n_features=25, effective_rank=8, noise=3.0,
                                           random_state=21))),
-        "friedman1 20-d (15 noise features)": ("fresh", file_set("friedman20", *skd.make_friedman1(
+        "friedman1 20-d (15 noise features)": ("fresh-sq", file_set("friedman20", *skd.make_friedman1(
             500, n_features=20, noise=1.0, random_state=22))),
-        "sparse uncorrelated 16-d regression": ("fresh", file_set(
+        "sparse uncorrelated 16-d regression": ("fresh-sq", file_set(
             "sparse16", *skd.make_sparse_uncorrelated(500, n_features=16, random_state=23))),
-        "classification 4-class 18-d": ("fresh", file_set("class4", *skd.make_classification(
+        "classification 4-class 18-d": ("fresh-sq", file_set("class4", *skd.make_classification(
             400, n_features=18, n_informative=9, n_classes=4, random_state=24))),
-        "digits 1-7": ("fresh", bundled("digits", classes="1,7")),
-        "synthetic 14-d regression, n=1500": ("fresh", file_set("synth14", *_planted(
+        "digits 1-7": ("fresh-sq", bundled("digits", classes="1,7")),
+        "synthetic 14-d regression, n=1500": ("fresh-sq", file_set("synth14", *_planted(
             1500, 14, 4, 0.3, 25), P=30)),
-        "make_regression 40-d, effective rank 12, n=700": ("fresh", file_set(
+        "make_regression 40-d, effective rank 12, n=700": ("fresh-sq", file_set(
             "reg40", *skd.make_regression(700, n_features=40, effective_rank=12, noise=3.0,
                                           random_state=26))),
-        "low-rank 24-d planted regression": ("fresh", file_set("lowrank24", *_low_rank_planted(
+        "low-rank 24-d planted regression": ("fresh-sq", file_set("lowrank24", *_low_rank_planted(
             500, 24, 6, 27))),
-        # fresh-2 (session 5): fixed at 16:50 UTC, before any was run, after the fresh list
+        # fresh-sq-2 (session 5): fixed at 16:50 UTC, before any was run, after the fresh list
         # showed the churn test's progress clause deciding digits 1-7 on the admm route:
         # squared-loss sets of effective dimension <= 13 (the admm route) never used above
-        "digits 2-3": ("fresh-2", bundled("digits", classes="2,3")),
-        "digits 0-8": ("fresh-2", bundled("digits", classes="0,8")),
-        "classification 3-class 12-d": ("fresh-2", file_set("class3b", *skd.make_classification(
+        "digits 2-3": ("fresh-sq-2", bundled("digits", classes="2,3")),
+        "digits 0-8": ("fresh-sq-2", bundled("digits", classes="0,8")),
+        "classification 3-class 12-d": ("fresh-sq-2", file_set("class3b", *skd.make_classification(
             400, n_features=12, n_informative=6, n_classes=3, random_state=31))),
-        "synthetic 10-d regression, n=800": ("fresh-2", file_set("synth10", *_planted(
+        "synthetic 10-d regression, n=800": ("fresh-sq-2", file_set("synth10", *_planted(
             800, 10, 4, 0.3, 32))),
     }
     return sets
@@ -450,7 +451,7 @@ def validation_table(rows):
             f"{r['route']} | {cell(r['f_auto'], r['t_auto'], r['auto_ok'])} | "
             f"{'yes' if _target_met(r, 't_auto', 'auto_ok') else 'no'} | "
             f"{cell(r['f_conic'], r['t_conic'], r['conic_ok']) if 't_conic' in r else '-'} |")
-    for which in ("tuning", "validation", "fresh", "fresh-2"):
+    for which in ("tuning", "validation", "fresh", "fresh-sq", "fresh-sq-2"):
         part = [r for r in rows if r["list"] == which]
         if part:
             met = sum(_target_met(r, "t_auto", "auto_ok") for r in part)
@@ -558,10 +559,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--validation", action="store_true", help="the validation table (issue 23)")
     ap.add_argument("--lists", nargs="+", default=["tuning", "validation"],
-                    choices=["tuning", "validation", "fresh", "fresh-2"],
-                    help="validation table: which lists (fresh: the margin-loss sets and the "
-                         "squared-loss sets fixed in session 5; fresh-2: session 5's squared-loss "
-                         "admm-route sets)")
+                    choices=["tuning", "validation", "fresh", "fresh-sq", "fresh-sq-2"],
+                    help="validation table: which lists (fresh: the margin-loss sets fixed in "
+                         "session 5; fresh-sq, fresh-sq-2: session 5's squared-loss sets)")
     ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
                     help="validation table: only sets whose name contains one of these")
     ap.add_argument("--time-factor", type=float, default=3.0,
