@@ -28,6 +28,7 @@ from solverhub.plugins.exact_al.dense_xp import (
     nullspace_lambda_min,
     solve_dense,
 )
+from solverhub.plugins.exact_al.filter_search import Filter
 from solverhub.plugins.exact_al.problem import (
     DENSE_SHARE,
     NLPEqProblem,
@@ -49,13 +50,13 @@ PRESETS: dict[str, dict[str, Any]] = {
                "hessian_check": "inertia", "scaling": "gradient", "second_order": True,
                "kkt_stop": "least-squares", "multiplier_init": "least-squares",
                "multiplier_reset": True, "curvature_test": False, "infeasibility_check": True,
-               "tolerance": 1e-8},
+               "tolerance": 1e-8, "line_search": "filter"},
     # Hong et al. 2023 as published (the reproduction benchmark's configuration)
     "paper": {"sketch": "gaussian", "shift": "paper", "licq": "stop", "licq_test": "absolute",
               "hessian_check": "auto", "scaling": "none", "second_order": False,
               "kkt_stop": "own", "multiplier_init": "zero",
               "multiplier_reset": False, "curvature_test": False,
-              "infeasibility_check": False, "tolerance": 1e-4},
+              "infeasibility_check": False, "tolerance": 1e-4, "line_search": "merit"},
 }
 
 #: the largest n + m whose KKT matrix is factored densely (LDL') for its inertia
@@ -184,12 +185,21 @@ class ExactALOptions(PresetOptions, IterationLimitOptions, DeviceOptions):
     infeasibility_tol: float = Field(1e-6, gt=0, description="see infeasibility_check")
     multiplier_reset: bool = Field(
         True, description="after each step, take the least-squares multipliers of the new x "
-                          "when their ||grad_x L|| is smaller (departure; robust)")
+                          "when their ||grad_x L|| is smaller (departure; robust); with the "
+                          "merit line search and in barrier subproblems only (the equality "
+                          "filter keeps the Newton step's multipliers, as IPOPT)")
     multiplier_init: Literal["zero", "least-squares"] = Field(
         "least-squares", description="initial multipliers when the problem gives none: zero "
                                      "(paper) or least squares on grad f + G' lam (robust, as "
                                      "IPOPT; kept when max |lam| <= 1e3)")
     max_backtracks: int = Field(60, ge=1, description="Armijo halvings before the line search fails")
+    line_search: Literal["merit", "filter"] = Field(
+        "filter", description="equality constraints only (bounds and inequalities: "
+                              "barrier_filter): merit (paper): Armijo on the exact augmented "
+                              "Lagrangian L_{mu,nu}; filter (departure; robust): IPOPT's filter "
+                              "line search on (||c||, f) with second-order corrections along the "
+                              "same Newton step, the merit's search where it fails; with "
+                              "sketch='exact' only (an inexact sketch step keeps the merit)")
     # bounds and inequalities (departure: slacks and a log-barrier outer loop, barrier.py;
     # IPOPT's constants, Waechter and Biegler 2006)
     barrier_tolerance: float = Field(
@@ -394,6 +404,11 @@ def _raise_on_limit(deadline: float) -> None:
         raise _Stop(halt)
 
 
+def _no_step_bound(x: np.ndarray, dx: np.ndarray) -> float:
+    """The largest step along dx of a problem without bounds (no fraction to the boundary)."""
+    return math.inf
+
+
 def _finite_point(pt: dict[str, Any]) -> bool:
     J = pt["J"]
     return bool(math.isfinite(pt["f"]) and np.all(np.isfinite(pt["c"])) and np.all(np.isfinite(pt["g"]))
@@ -538,6 +553,8 @@ class ExactAL(SolverBase[ExactALOptions]):
     _factor_time: float = 0.0   # duration of the last dense factorization (inertia test)
     last_multipliers: np.ndarray | None = None  # of the last solve's returned point (unscaled)
     _inertia_scale: Any = None  # a barrier subproblem's scale of its Hessian for zero pivots
+    #: (B, J, reg, solve) of this Newton iteration's KKT factorization (_direction)
+    _kkt_factor: tuple[Any, Any, float, Any] | None = None
 
     # ------------------------------------------------------------------ helpers
     def _ggt_extremes(self, J: Any) -> tuple[float, float]:
@@ -810,6 +827,13 @@ class ExactAL(SolverBase[ExactALOptions]):
         # acceptable_tolerance before the failure is reported
         acceptable_retry: str | None = None
         max_step = getattr(problem, "max_step", None)
+        # departure (line_search="filter"): IPOPT's filter on (||c||, f) for a problem without
+        # bounds (a barrier subproblem brings its own, one per barrier parameter), along the
+        # exact Newton step: an inexact sketch step keeps the merit, whose descent test (step
+        # 4) controls the inexactness (hs6 with sketch="gaussian": the filter's restarted
+        # sketch solves and rejections ran 10 minutes to a failed search)
+        eq_filter = Filter() if (o.line_search == "filter" and o.sketch == "exact"
+                                 and max_step is None and m) else None
         self._inertia_scale = getattr(problem, "inertia_scale", None)
         accept_step = getattr(problem, "accept_step", None)
         infeasible_at = getattr(problem, "locally_infeasible_at", None)
@@ -928,6 +952,9 @@ class ExactAL(SolverBase[ExactALOptions]):
             if halt is not None:
                 return finish(halt, use_best=True)
             x, lam, J, gl, c = pt["x"], pt["lam"], pt["J"], pt["gl"], pt["c"]
+            # a factorization is kept within one iteration only (a problem may hand back the
+            # same matrix object, changed in place, at the next point)
+            self._kkt_factor = None
             # ---- step 1: Hessian, LICQ guard, Hessian modification
             H = ev.hessian(x, lam)
             ev.hess += 1
@@ -1118,16 +1145,21 @@ class ExactAL(SolverBase[ExactALOptions]):
             monotone = max_step is not None and o.barrier_monotone_accept
             new = None
             line_filter = getattr(problem, "line_filter", None) if o.barrier_filter else None
-            if line_filter is not None and max_step is not None and newton_direction:
-                # departure (barrier subproblems): IPOPT's filter line search along the Newton
-                # step (filter_search.py); the merit's search below runs only when it fails
+            if max_step is None:
+                line_filter = eq_filter
+            if line_filter is not None and newton_direction:
+                # departure (barrier subproblems; line_search="filter" without bounds): IPOPT's
+                # filter line search along the Newton step (filter_search.py); the merit's
+                # search below runs only when it fails. The second-order corrections solve with
+                # the factorization of this iteration's K (_direction keeps it)
                 try:
                     out = line_filter.search(
                         pt, dx, dl, alpha, lambda xt, lt: _try_trial(ev, xt, lt),
                         lambda c_soc: self._direction(
                             B, J, -np.concatenate([gl, c_soc]), o, rng, q, sparse, Psi, theta_k,
                             delta, forcing, None)[0],
-                        max_step, o.max_backtracks, lambda: _raise_on_limit(deadline))
+                        max_step if max_step is not None else _no_step_bound, o.max_backtracks,
+                        lambda: _raise_on_limit(deadline))
                 except _Stop as stop:
                     return finish(stop.status, use_best=True)
                 if out.point is not None and _finite_point(done := ev.complete(out.point)):
@@ -1193,7 +1225,9 @@ class ExactAL(SolverBase[ExactALOptions]):
             if accept_step is not None:
                 # a barrier subproblem updates its bound multipliers (along the Newton direction)
                 accept_step(x, new["x"], dx if newton_direction else None)
-            if o.multiplier_reset and m:
+            if o.multiplier_reset and m and eq_filter is None:
+                # (the equality filter keeps the Newton step's multipliers, as IPOPT: with the
+                # reset it crawled on hs6 from (-1.2, 1), shifting H on 7,000 iterations)
                 # departure: the least-squares multipliers at the new x replace the iterate's
                 # when they are stationary-better (the Newton dlambda of a far step can be
                 # wild: on the hanging chain it made H so indefinite that the shift went to
@@ -1255,6 +1289,14 @@ class ExactAL(SolverBase[ExactALOptions]):
         n = B.shape[0]
         bnorm = float(np.linalg.norm(b))
         if o.sketch == "exact":
+            if self._xp is not None:
+                zd, note = solve_dense(self._xp, kkt_dense(self._xp, B, J, self._reg), b)
+                return zd, None, note
+            # the factorization of K is kept for the next solve with the same B, J and
+            # regularization (the filter's second-order corrections: up to 4 a step)
+            kept = self._kkt_factor
+            if kept is not None and kept[0] is B and kept[1] is J and kept[2] == self._reg:
+                return kept[3](b), None, ""
             if sparse:
                 from solverhub.plugins.exact_al.sparse_lu import (
                     SingularMatrixError,
@@ -1266,19 +1308,24 @@ class ExactAL(SolverBase[ExactALOptions]):
                              [sp.csr_matrix(J), -self._reg * sp.identity(mJ) if self._reg else None]],
                             format="csc")
                 try:
-                    z = sparse_lu(K, "the KKT matrix").solve(b)
+                    solve_k = sparse_lu(K, "the KKT matrix").solve
                 except SingularMatrixError as exc:
                     return None, None, str(exc)
-            elif self._xp is not None:
-                zd, note = solve_dense(self._xp, kkt_dense(self._xp, B, J, self._reg), b)
-                return zd, None, note
             else:
+                import scipy.linalg as sla
+
                 K = np.block([[_dense(B), _dense(J).T], [_dense(J), -self._reg * np.eye(J.shape[0])]])
-                try:
-                    z = np.linalg.solve(K, b)
-                except np.linalg.LinAlgError as exc:
-                    return None, None, str(exc)
-            return z, None, ""
+                if not np.all(np.isfinite(K)):
+                    return None, None, "the KKT matrix is not finite"
+                lu_piv = sla.lu_factor(K, check_finite=False)
+                pivots = np.abs(np.diag(lu_piv[0]))
+                if not np.all(pivots > 0):  # np.linalg.solve's "Singular matrix"
+                    return None, None, f"Singular matrix (zero pivot {int(np.argmin(pivots))})"
+
+                def solve_k(rhs: np.ndarray, lu_piv: Any = lu_piv) -> np.ndarray:
+                    return sla.lu_solve(lu_piv, rhs, check_finite=False)
+            self._kkt_factor = (B, J, self._reg, solve_k)
+            return solve_k(b), None, ""
         from solverhub.plugins.exact_al.sketch import make_sketch_solver
 
         if sk is None:
