@@ -59,6 +59,9 @@ PRESETS: dict[str, dict[str, Any]] = {
               "infeasibility_check": False, "tolerance": 1e-4, "line_search": "merit"},
 }
 
+#: the largest multiplier (max |lam|, unscaled) taken from a Newton step or as a start without a
+#: least-squares reset (IPOPT's constr_mult_init_max)
+MULTIPLIER_CAP = 1e3
 #: the largest n + m whose KKT matrix is factored densely (LDL') for its inertia
 INERTIA_DENSE_CAP = 2000
 #: sparse derivatives (K less than DENSE_SHARE full) from this n + m up are factored by QDLDL
@@ -742,7 +745,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         if problem.lam0 is None and m and o.multiplier_init == "least-squares":
             # IPOPT's initial multipliers: least squares on grad f + G' lam, kept when not large
             lam_ls = least_squares_multipliers(pt["g"], pt["J"])
-            if np.all(np.isfinite(lam_ls)) and float(np.max(np.abs(lam_ls), initial=0.0)) <= 1e3:
+            if np.all(np.isfinite(lam_ls)) and float(np.max(np.abs(lam_ls), initial=0.0)) <= MULTIPLIER_CAP:
                 pt = {**pt, "lam": lam_ls, "gl": pt["g"] + np.asarray(pt["J"].T @ lam_ls).ravel()}
         mu, nu, delta, forcing = o.mu0, o.nu0, o.delta0, o.forcing
         info: dict[str, Any] = {"local": True, "preset": o.preset, "sketch": o.sketch,
@@ -1229,9 +1232,13 @@ class ExactAL(SolverBase[ExactALOptions]):
             if accept_step is not None:
                 # a barrier subproblem updates its bound multipliers (along the Newton direction)
                 accept_step(x, new["x"], dx if newton_direction else None)
-            if o.multiplier_reset and m and eq_filter is None:
-                # (the equality filter keeps the Newton step's multipliers, as IPOPT: with the
-                # reset it crawled on hs6 from (-1.2, 1), shifting H on 7,000 iterations)
+            if o.multiplier_reset and m and (
+                    eq_filter is None
+                    or float(np.max(np.abs(ev.raw_lam(new["lam"])), initial=0.0)) > MULTIPLIER_CAP):
+                # (the equality filter keeps the Newton step's multipliers, as IPOPT, unless
+                # they exceed IPOPT's cap on initial multipliers, 1e3: with the reset at every
+                # step it crawled on hs6 from (-1.2, 1), shifting H on 7,000 iterations; with
+                # none the multipliers of LUKVLE11 (n = 998) grew 1e4-fold a step to 1e39)
                 # departure: the least-squares multipliers at the new x replace the iterate's
                 # when they are stationary-better (the Newton dlambda of a far step can be
                 # wild: on the hanging chain it made H so indefinite that the shift went to
