@@ -742,8 +742,12 @@ class ExactAL(SolverBase[ExactALOptions]):
         x = problem.x0.copy()
         lam = np.zeros(m) if problem.lam0 is None else ev.scaled_lam(problem.lam0.copy())
         pt = ev.point(x, lam)
-        if problem.lam0 is None and m and o.multiplier_init == "least-squares":
+        if m and o.multiplier_init == "least-squares" and (
+                problem.lam0 is None or not np.any(problem.lam0)):
             # IPOPT's initial multipliers: least squares on grad f + G' lam, kept when not large
+            # (also over all-zero lam0, which says nothing: S2MPJ hands y0 = 0 to every problem,
+            # and IPOPT ignores a given y0 unless warm-started; MARATOS's first step with lam = 0
+            # was 4.5e4 long, with the least-squares lam 0.14)
             lam_ls = least_squares_multipliers(pt["g"], pt["J"])
             if np.all(np.isfinite(lam_ls)) and float(np.max(np.abs(lam_ls), initial=0.0)) <= MULTIPLIER_CAP:
                 pt = {**pt, "lam": lam_ls, "gl": pt["g"] + np.asarray(pt["J"].T @ lam_ls).ravel()}
