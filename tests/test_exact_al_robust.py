@@ -208,7 +208,10 @@ def test_lukvle7_minimum_not_saddle(address, peer):
     assert res.objective < peer + 1e-5 * max(1, abs(peer))
     assert res.info["second_order"] == "verified" and res.info["reduced_hessian_min_eig"] > 0
     # the curvature fallback finds a saddle on the way, leaves it and ends at a local minimum
-    cur = sh.solve(address, solver="exact-al", time_limit=300, hessian_check="curvature")
+    # (on the merit's path from S2MPJ's zero multipliers, which meets the saddle; the filter
+    # from least-squares multipliers goes to the minimum directly)
+    cur = sh.solve(address, solver="exact-al", time_limit=300, hessian_check="curvature",
+                   options={"line_search": "merit", "multiplier_init": "zero"})
     assert cur.status == sh.Status.OPTIMAL
     assert cur.info["second_order"] == "verified" and cur.info["reduced_hessian_min_eig"] > 0
     assert cur.info.get("saddle_escapes", 0) >= 1
@@ -592,3 +595,39 @@ def test_second_order_correction_reuses_the_iterations_factorization(monkeypatch
     z, _sk, _note = al._direction(B2, G, rng.standard_normal(n + m), o, rng, 1, sparse, 1.0, 1.0,
                                   0.1, 0.1, None)
     assert calls["lu"] == 2
+
+
+def test_all_zero_lam0_starts_from_least_squares_multipliers():
+    # S2MPJ hands y0 = 0 to every problem; like IPOPT (which ignores a given y0 unless
+    # warm-started) the robust preset starts from least-squares multipliers over it: the same
+    # iterates as without lam0. A nonzero lam0 is kept; the paper preset keeps zeros.
+    import copy
+
+    base = tp.hs7()
+    zero = copy.copy(base)
+    zero.lam0 = np.zeros(base.m)
+    a = sh.solve(base, solver="exact-al")
+    b = sh.solve(zero, solver="exact-al")
+    assert a.status == b.status == sh.Status.OPTIMAL
+    assert a.iterations == b.iterations and np.allclose(a.x, b.x, atol=1e-12)
+    given = copy.copy(base)
+    given.lam0 = np.array([0.7])
+    c = sh.solve(given, solver="exact-al", options={"max_iterations": 1})
+    d = sh.solve(base, solver="exact-al", options={"max_iterations": 1})
+    assert not np.allclose(c.x, d.x)
+
+
+@needs_s2mpj
+@pytest.mark.parametrize("address,best,ipopt_its", [("s2mpj:MARATOS", -1.0, 4),
+                                                    ("s2mpj:LUKVLE16", 4.483987, None)])
+def test_equality_filter_on_s2mpj_problems(address, best, ipopt_its):
+    # MARATOS: IPOPT's 4 iterations (19 with lam = S2MPJ's y0 = 0, whose first step was 4.5e4
+    # long); LUKVLE16 (n = 17): the merit's steepest-descent replacements ran it to the time
+    # limit, and the merit ended at f = 16.1525 (as IPOPT); the filter on the Newton step
+    # reaches SLSQP's and trust-constr's 4.483987
+    res = sh.solve(address, solver="exact-al", time_limit=120)
+    assert res.status == sh.Status.OPTIMAL
+    assert abs(res.objective - best) < 1e-5 * max(1.0, abs(best))
+    assert res.info["second_order"] == "verified"
+    if ipopt_its is not None:
+        assert res.iterations <= ipopt_its
