@@ -192,9 +192,9 @@ class ExactALOptions(PresetOptions, IterationLimitOptions, DeviceOptions):
                           "merit line search and in barrier subproblems only (the equality "
                           "filter keeps the Newton step's multipliers, as IPOPT)")
     multiplier_init: Literal["zero", "least-squares"] = Field(
-        "least-squares", description="initial multipliers when the problem gives none: zero "
-                                     "(paper) or least squares on grad f + G' lam (robust, as "
-                                     "IPOPT; kept when max |lam| <= 1e3)")
+        "least-squares", description="initial multipliers when the problem gives none or all "
+                                     "zeros: zero (paper) or least squares on grad f + G' lam "
+                                     "(robust, as IPOPT; kept when max |lam| <= 1e3)")
     max_backtracks: int = Field(60, ge=1, description="Armijo halvings before the line search fails")
     line_search: Literal["merit", "filter"] = Field(
         "filter", description="equality constraints only (bounds and inequalities: "
