@@ -631,3 +631,28 @@ def test_equality_filter_on_s2mpj_problems(address, best, ipopt_its):
     assert res.info["second_order"] == "verified"
     if ipopt_its is not None:
         assert res.iterations <= ipopt_its
+
+
+def test_gram_factorization_is_dense_when_j_jt_is_full():
+    # a dense column of a sparse J (TQUARTICNE: x1 in every constraint) makes J J' full:
+    # SuperLU took 3.2 s a factorization at m = 2,000; a dense LU solves the same system
+    from solverhub.plugins.exact_al.problem import gram_lu, least_squares_multipliers
+    from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError
+
+    rng = np.random.default_rng(0)
+    m, n = 300, 301
+    J = sp.lil_matrix((m, n))
+    J[:, 0] = rng.standard_normal((m, 1))
+    J.setdiag(1.0 + rng.random(m), k=1)
+    J = J.tocsr()
+    lu = gram_lu(J)
+    assert not hasattr(lu, "L")  # the dense LU, not SuperLU's object
+    r = rng.standard_normal(m)
+    assert np.allclose((J @ J.T) @ lu.solve(r), r)
+    g = rng.standard_normal(n)
+    lam = least_squares_multipliers(g, J)
+    assert np.allclose(lam, np.linalg.lstsq(J.toarray().T, -g, rcond=None)[0])
+    banded = sp.diags([1.0 + rng.random(m)], [0], shape=(m, n)).tocsr()
+    assert hasattr(gram_lu(banded), "L")  # a sparse J J': SuperLU
+    with pytest.raises(SingularMatrixError):
+        gram_lu(sp.csr_matrix(np.vstack([J[:1].toarray(), J[:1].toarray()])))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -33,6 +34,7 @@ from solverhub.plugins.exact_al.problem import (
     DENSE_SHARE,
     NLPEqProblem,
     dense_if_dense,
+    gram_lu,
     least_squares_multipliers,
     scale_rows,
 )
@@ -491,11 +493,11 @@ def reduced_hessian_lambda_min(H: Any, J: Any, deadline: float = math.inf
         def proj(v: np.ndarray) -> np.ndarray:
             return v - Jd.T @ sla.lu_solve(lu_d, Jd @ v, check_finite=False)
     elif m:
-        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
+        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError
 
         Js = sp.csr_matrix(J)
         try:
-            lu = sparse_lu((Js @ Js.T).tocsc(), "J J'")
+            lu = gram_lu(Js, "J J'")
         except SingularMatrixError:
             return None, None, "rank-deficient Jacobian"
 
@@ -576,7 +578,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         # large sparse G: 30 steps of inverse iteration with one sparse LU of G G' (ARPACK's
         # shift-invert took ~20 000 iterations on LUKVLE1); the Rayleigh quotient estimates
         # lambda_min from above, and a singular G G' fails the factorization (-> 0)
-        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
+        from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError
 
         GGt = (J @ J.T).tocsc()
         lmax = math.inf
@@ -593,7 +595,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         self._before_factorization()
         tf = time.perf_counter()
         try:
-            lu = sparse_lu(GGt, "G G'")
+            lu = gram_lu(J, "G G'")
         except SingularMatrixError:
             return 0.0, lmax
         finally:
@@ -1332,7 +1334,9 @@ class ExactAL(SolverBase[ExactALOptions]):
                 K = np.block([[_dense(B), _dense(J).T], [_dense(J), -self._reg * np.eye(J.shape[0])]])
                 if not np.all(np.isfinite(K)):
                     return None, None, "the KKT matrix is not finite"
-                lu_piv = sla.lu_factor(K, check_finite=False)
+                with warnings.catch_warnings():  # a zero pivot is reported below
+                    warnings.simplefilter("ignore", sla.LinAlgWarning)
+                    lu_piv = sla.lu_factor(K, check_finite=False)
                 pivots = np.abs(np.diag(lu_piv[0]))
                 if not np.all(pivots > 0):  # np.linalg.solve's "Singular matrix"
                     return None, None, f"Singular matrix (zero pivot {int(np.argmin(pivots))})"
