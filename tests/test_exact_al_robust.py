@@ -514,10 +514,13 @@ def test_acceptable_stop_where_rounding_blocks_the_tolerance():
     # acceptable_tolerance (1e-6), goes through the stop test and the run ends at a verified
     # minimum. (HS104's barrier subproblems at tolerance 1e-8, the case of the previous round,
     # no longer stagnate: the bound multipliers' Newton step and the primal-dual multiplier fit)
-    res = sh.solve("s2mpj:LUKVLE7?N=100", solver="exact-al", options={"hessian_check": "curvature"})
+    # (on the merit's path from S2MPJ's zero multipliers, where it stagnates; the equality filter
+    # from least-squares multipliers does not stagnate there)
+    merit = {"hessian_check": "curvature", "line_search": "merit", "multiplier_init": "zero"}
+    res = sh.solve("s2mpj:LUKVLE7?N=100", solver="exact-al", options=merit)
     assert res.status == sh.Status.OPTIMAL, res.error
     off = sh.solve("s2mpj:LUKVLE7?N=100", solver="exact-al",
-                   options={"hessian_check": "curvature", "acceptable_tolerance": 1e-8})
+                   options={**merit, "acceptable_tolerance": 1e-8})
     assert off.status != sh.Status.OPTIMAL
     tight = sh.solve("s2mpj:HS104", solver="exact-al", options={"barrier_tolerance": 1e-8})
     assert tight.status == sh.Status.OPTIMAL and abs(tight.objective - 3.951163444) < 1e-7
@@ -543,7 +546,7 @@ def test_equality_filter_line_search_is_the_default_and_the_paper_keeps_the_meri
 @needs_s2mpj
 def test_equality_filter_reaches_the_peers_minimum_on_orthrgds():
     # the merit's search ended ORTHRGDS (n = 43) at another local minimum, f = 31.886 (44
-    # iterations); IPOPT and the filter reach 6.210193 (the 75-problem table, benchmarks.md (i))
+    # iterations); IPOPT and the filter reach 6.210193 (the 75-problem table, benchmarks.md (j))
     res = sh.solve("s2mpj:ORTHRGDS", solver="exact-al", time_limit=60)
     assert res.status == sh.Status.OPTIMAL
     assert abs(res.objective - 6.210193) < 1e-5

@@ -745,11 +745,13 @@ class ExactAL(SolverBase[ExactALOptions]):
         lam = np.zeros(m) if problem.lam0 is None else ev.scaled_lam(problem.lam0.copy())
         pt = ev.point(x, lam)
         if m and o.multiplier_init == "least-squares" and (
-                problem.lam0 is None or not np.any(problem.lam0)):
+                problem.lam0 is None or (not np.any(problem.lam0)
+                                         and getattr(problem, "max_step", None) is None)):
             # IPOPT's initial multipliers: least squares on grad f + G' lam, kept when not large
             # (also over all-zero lam0, which says nothing: S2MPJ hands y0 = 0 to every problem,
             # and IPOPT ignores a given y0 unless warm-started; MARATOS's first step with lam = 0
-            # was 4.5e4 long, with the least-squares lam 0.14)
+            # was 4.5e4 long, with the least-squares lam 0.14); a barrier subproblem's zeros are
+            # the barrier loop's own start (its path is tuned on them, barrier.py)
             lam_ls = least_squares_multipliers(pt["g"], pt["J"])
             if np.all(np.isfinite(lam_ls)) and float(np.max(np.abs(lam_ls), initial=0.0)) <= MULTIPLIER_CAP:
                 pt = {**pt, "lam": lam_ls, "gl": pt["g"] + np.asarray(pt["J"].T @ lam_ls).ravel()}
