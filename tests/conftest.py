@@ -103,8 +103,9 @@ def _interrupt_state_left_by_a_test(request):
     wakeup = signal.set_wakeup_fd(-1)
     if wakeup != -1:
         left.append(f"signal wakeup fd {wakeup} (unset)")
+    own = ("Dask", "Thread-", "solverhub-sigint")  # pools' and the process's Ctrl-C listener
     running = [t.name for t in threading.enumerate()
-               if t not in threads and t.is_alive() and not t.name.startswith(("Dask", "Thread-"))]
+               if t not in threads and t.is_alive() and not t.name.startswith(own)]
     if running:
         left.append(f"threads still running: {', '.join(sorted(running))}")
     if left:

@@ -293,3 +293,35 @@ def test_cli_sigint_while_loading_still_prints_the_json_object(tmp_path):
     assert d["status"] == "interrupted" and d["objective"] is None
     assert d["instance"] == "py:slow_problem:make" and d["solver"] == "highs"
     assert "while loading" in err and "Traceback" not in err
+
+
+def _wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_the_wakeup_listener_stops_a_solve_and_a_late_byte_stops_none_after():
+    """The listener thread sets the flag from the wakeup fd alone (as when the main thread is
+    inside a native solve), serves every handle_sigint of the process, and ignores a SIGINT
+    byte that reaches it after the use it belonged to ended."""
+    with interrupt.handle_sigint():
+        listener = interrupt._WakeupListener._instance
+        assert listener is not None and listener._armed
+        listener._writer.send(bytes([signal.SIGINT]))  # what the C handler writes
+        assert _wait_for(interrupt.stop_requested)
+    assert not interrupt.stop_requested() and not listener._armed
+    listener._writer.send(bytes([signal.SIGINT]))  # disarmed: ignored
+    with interrupt.handle_sigint():
+        assert interrupt._WakeupListener._instance is listener  # one thread, reused
+        time.sleep(0.2)
+        assert not interrupt.stop_requested()
+    # a byte written before the last disarm's marker is read is stale, even while armed again
+    with interrupt.handle_sigint():
+        listener._disarms += 1  # a disarm whose marker the listener has not read yet
+        listener._writer.send(bytes([signal.SIGINT]))
+        time.sleep(0.2)
+        assert not interrupt.stop_requested()
+        listener._writer.send(bytes([interrupt._MARKER, signal.SIGINT]))
+        assert _wait_for(interrupt.stop_requested)

@@ -15,6 +15,7 @@ thread therefore also listens on the signal wakeup fd and sets the flag as soon 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import threading
@@ -100,31 +101,50 @@ def handle_sigint() -> Iterator[None]:
             clear_stop()
 
 
+_MARKER = 0  # no signal has number 0
+
+
 class _WakeupListener:
     """Sets the stop flag from a thread when SIGINT arrives, via ``signal.set_wakeup_fd`` (the C-level
-    handler writes the signal number there at once, whatever the main thread is doing)."""
+    handler writes the signal number there at once, whatever the main thread is doing).
+
+    One listener thread serves the whole process and outlives each :func:`handle_sigint`: starting
+    and joining a thread per solve cost 5-10 ms per call, and up to 0.1 s on a loaded machine,
+    which a small problem's whole solve can take. Between uses the wakeup fd is unset and the
+    listener is disarmed; each disarm also writes a marker byte, and a SIGINT byte read before the
+    marker of the last disarm is stale, so a late byte cannot stop the next solve.
+    """
+
+    _instance: "_WakeupListener | None" = None
 
     def __init__(self, reader: socket.socket, writer: socket.socket) -> None:
         self._reader, self._writer = reader, writer
+        self._armed = False
+        self._disarms = 0  # markers written (main thread) ...
+        self._markers_read = 0  # ... and read (listener thread)
+        self._pid = os.getpid()
         self._thread = threading.Thread(target=self._listen, name="solverhub-sigint", daemon=True)
 
     @classmethod
     def start(cls) -> "_WakeupListener | None":
-        reader, writer = socket.socketpair()
-        writer.setblocking(False)
+        """Arm the process's listener (created on first use, and again in a forked child, which
+        inherits no threads) as the signal wakeup fd; None when another owner (an asyncio loop)
+        holds the wakeup fd or the platform has none."""
+        listener = cls._instance
+        if listener is None or listener._pid != os.getpid() or not listener._thread.is_alive():
+            reader, writer = socket.socketpair()
+            writer.setblocking(False)
+            listener = cls(reader, writer)
+            listener._thread.start()
+            cls._instance = listener
         try:
-            old = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+            old = signal.set_wakeup_fd(listener._writer.fileno(), warn_on_full_buffer=False)
         except (ValueError, OSError):  # pragma: no cover - no wakeup fd on this platform
-            reader.close()
-            writer.close()
             return None
         if old != -1:  # someone else (an asyncio loop) owns the wakeup fd: leave it to them
             signal.set_wakeup_fd(old)
-            reader.close()
-            writer.close()
             return None
-        listener = cls(reader, writer)
-        listener._thread.start()
+        listener._armed = True
         return listener
 
     def _listen(self) -> None:
@@ -135,14 +155,19 @@ class _WakeupListener:
                 return
             if not data:
                 return
-            if signal.SIGINT in data:
-                request_stop()
+            for byte in data:
+                if byte == _MARKER:
+                    self._markers_read += 1
+                elif (byte == signal.SIGINT and self._armed
+                      and self._markers_read == self._disarms):
+                    request_stop()
 
     def stop(self) -> None:
+        """Disarm: unset the wakeup fd; the thread stays, blocked on the socket, for the next use."""
+        self._armed = False
         signal.set_wakeup_fd(-1)
-        # shutting the writer down ends the reader's recv with EOF
-        with contextlib.suppress(OSError):
-            self._writer.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=1.0)
-        self._writer.close()
-        self._reader.close()
+        self._disarms += 1
+        try:
+            self._writer.send(bytes([_MARKER]))
+        except OSError:  # the buffer is full (nothing drains it): the next use starts a new listener
+            type(self)._instance = None
