@@ -132,6 +132,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fjon": {"backend_options": {"highs": {"fj_seconds_per_nnz": None}}},
     # issue 21 (this session): a presolve-free probe for a first solution before the first solve
     "probe": {"first_probe": True},
+    # issue 21 (fifth round): the bandit alone decides when a first solve cut while improving
+    # is resumed (the default before resume_improving)
+    "noresume": {"resume_improving": False},
+    # issue 21 (fifth round): the defaults before this round (no resume_improving, the first
+    # level's whole reward per second)
+    "r5": {"resume_improving": False, "gain_per_second": False},
 }
 
 
@@ -219,6 +225,9 @@ def _run_solverhub(name: str, path: str, seed: int, budget: float) -> dict[str, 
         # seconds the held search got at the end where no set-up fitted (instead of stopping)
         out["final_continue"] = res.info.get("final_continue")
         out["time_to_first"] = res.info.get("time_to_first")
+        # the first solve was cut at its cap while improving, and the first pull resumed it
+        out["initial_cut_improving"] = res.info.get("initial_cut_improving")
+        out["resumed_first"] = res.info.get("resumed_first")
         out["first_probe"] = res.info.get("first_probe")
         pf = res.info.get("portfolio")
         if pf:  # what the portfolio chose: the race's winner, its turns, the sub-MIP backends
@@ -441,9 +450,9 @@ def choice_table(records: list[dict[str, Any]], instances: list[str], solvers: l
     """What Balans chose per run (issue 21): the first solve's backend, its first incumbent and
     phase length, iterations, continue pulls, sub-MIP pulls (new bests) per backend."""
     rows = ["| instance | solver | seed | first backend | first incumbent s | first phase s | "
-            "iterations | continue pulls | sub-MIP pulls (new bests) | stopped for set-up "
-            "(or final continue s) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "cut while improving (first pull resumed it) | iterations | continue pulls (new bests) "
+            "| sub-MIP pulls (new bests) | stopped for set-up (or final continue s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for inst in instances:
         for r in sorted((r for r in records if r["instance"] == inst and r["solver"] in solvers
                          and r["solver"].startswith("balans") and "first_backend" in r),
@@ -453,10 +462,14 @@ def choice_table(records: list[dict[str, Any]], instances: list[str], solvers: l
             subs = ", ".join(f"{b} {v[0]} ({v[1]})" for b, v in (r.get("sub_backends") or {}).items())
             end = r.get("stopped_for_setup") or (
                 f"final {r['final_continue']:.1f}" if r.get("final_continue") else "-")
+            pulls = r.get("continue_pulls") or []
+            cont = f"{len(pulls)} ({sum(p[4] == 'best' for p in pulls)})"
+            cut = r.get("initial_cut_improving")
+            cut_s = "-" if cut is None else ("yes" if cut else "no") + (
+                " (yes)" if r.get("resumed_first") else "")
             rows.append(f"| {inst} | {r['solver']} | {r['seed']} | {r.get('first_backend')} | "
-                        f"{f(r.get('time_to_first'))} | {f(r.get('time_initial'))} | "
-                        f"{r.get('iterations', '-')} | {len(r.get('continue_pulls') or [])} | "
-                        f"{subs or '-'} | {end} |")
+                        f"{f(r.get('time_to_first'))} | {f(r.get('time_initial'))} | {cut_s} | "
+                        f"{r.get('iterations', '-')} | {cont} | {subs or '-'} | {end} |")
     return "\n".join(rows)
 
 

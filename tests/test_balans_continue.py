@@ -483,3 +483,87 @@ def test_without_a_held_search_the_loop_still_ends_when_no_set_up_fits(monkeypat
     if res.status == "optimal" and not res.info.get("search_pauses"):
         pytest.skip("the first solve proved the optimum before its cut")
     assert res.info["stopped_for_setup"] and "final_continue" not in res.info
+
+
+def test_watchdog_tells_a_cut_at_the_cap_while_improving_from_a_stall():
+    """At the cap, a first solve whose last new incumbent is younger than the stall window was cut
+    while still improving (resume_improving resumes it first); one older was cut for stalling."""
+
+    class Interruptible:
+        interrupted = False
+
+        def interrupt(self):
+            self.interrupted = True
+
+    # the incumbent dates from the watchdog's start; its first poll comes 0.05 s later: a stall
+    # window of 1e-3 s has passed by then, one of 1e6 s has not
+    for stall, improving in ((1e6, True), (1e-3, False)):
+        run = _FakeRun(best=10.0, dual=0.0, left=20.0)
+        run.best_x = np.zeros(3)
+        run.trajectory = [(0.0, 10.0)]
+        b = Interruptible()
+        # not_before and the cap already passed
+        wd = _GapWatchdog(run, backend=b, not_before=0.0, stall=stall, cap=0.0, window=1.0)
+        wd._thread.join(timeout=60.0)
+        wd.stop()
+        assert wd.fired and b.interrupted
+        assert wd.cut_improving is improving
+
+
+def test_a_first_solve_cut_while_improving_is_resumed_by_the_first_pull():
+    """The first solve is paused at its cap while still improving (no stall rule: every cut is at
+    the cap): the loop's first pull is "continue" on the held search, whatever the bandit would
+    have drawn; with resume_improving off the bandit alone decides."""
+    kw = dict(time_limit=30.0, seed=0, destroy=["rins_50", "mutation_50", "continue"],
+              initial_min_share=0.005, initial_share=0.01, initial_stall=None,
+              max_iterations=1, continue_slice=0.05, rel_gap=0.0)
+    res = sh.solve(knapsack(n=200, m=15, seed=7), solver="balans", **kw)
+    if res.status == "optimal" and not res.info.get("search_pauses"):
+        pytest.skip("the first solve proved the optimum before its cut")
+    assert res.info["initial_cut_improving"] is True
+    assert res.info["resumed_first"] is True
+    pulls = res.info["continue_pulls"]
+    assert len(pulls) == 1 and pulls[0][2] > 0  # the one iteration resumed the held search
+    assert res.info["iteration_log"][0][2] == 2  # the "continue" arm's index
+    off = sh.solve(knapsack(n=200, m=15, seed=7), solver="balans", resume_improving=False, **kw)
+    assert "resumed_first" not in off.info
+
+
+def test_two_level_policy_pays_per_second_only_for_a_gain_over_a_reject():
+    """Fast neighbourhoods that never improve against a backend search that finds a new best in
+    every (20x longer) pull: counted from the reject's score the search wins; counted whole, a
+    reject's 1/8 per 0.3 s outweighed a best per 6 s."""
+    from solverhub.plugins.balans.select.thompson import Thompson
+    from solverhub.plugins.balans.solver import _TwoLevelPolicy
+
+    arms = [((n, None), ("sub_mip", None)) for n in ["mutation_50", "continue", "rins_50"]]
+
+    def picks(floor: float) -> int:
+        pol = _TwoLevelPolicy.build(arms, lambda n: Thompson(n, max_reward=8.0), 8.0, floor)
+        for _ in range(20):
+            pol.update(0, 1.0, seconds=0.3)  # a reject
+            pol.update(1, 8.0, seconds=6.0)  # a new best
+        rng = np.random.default_rng(0)
+        return [pol.select(rng) for _ in range(200)].count(1)
+
+    assert picks(1.0) > 110  # most of the picks
+    assert picks(0.0) < 20
+    # a floor at or above the largest score falls back to whole rewards
+    pol = _TwoLevelPolicy.build(arms, lambda n: Thompson(n, max_reward=1.0), 1.0, 1.0)
+    assert pol.floor == 0.0 and pol.max_reward == 1.0
+
+
+def test_the_first_level_floor_is_the_reject_score():
+    from solverhub.core.observers import NULL_NOTIFIER
+    from solverhub.plugins.balans.options import BalansOptions
+    from solverhub.plugins.balans.solver import _Run, _TwoLevelPolicy
+
+    p = knapsack(n=20, m=3, seed=1)
+    opts = BalansOptions(destroy=["rins_50", "continue"])
+    pol = _Run(opts, p, 1.0, 0, NULL_NOTIFIER)._components()[1]
+    assert isinstance(pol, _TwoLevelPolicy) and pol.floor == 1.0 and pol.max_reward == 8.0
+    opts = BalansOptions(destroy=["rins_50", "continue"], gain_per_second=False)
+    assert _Run(opts, p, 1.0, 0, NULL_NOTIFIER)._components()[1].floor == 0.0
+    # the paper's binary scores: a reject already earns nothing
+    opts = BalansOptions(destroy=["rins_50", "continue"], scores=[1, 1, 0, 0])
+    assert _Run(opts, p, 1.0, 0, NULL_NOTIFIER)._components()[1].floor == 0.0

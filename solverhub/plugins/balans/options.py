@@ -96,6 +96,16 @@ class BalansOptions(IterationLimitOptions, RelGapOptions):
                           "resume the same search (its tree kept; neighbourhoods are solved on a "
                           "second instance of the backend); needs a backend with the 'pause' "
                           "capability (HiGHS), others restart the backend on each pull")
+    resume_improving: bool = Field(
+        True, description="where the first solve is paused at its cap (initial_share) while still "
+                          "improving (its last new incumbent younger than initial_stall), the "
+                          "loop's first pull resumes it ('continue'), before the bandit weighs it "
+                          "against the neighbourhoods; off: the bandit alone decides")
+    gain_per_second: bool = Field(
+        True, description="the first level of the bandit (the backend's own search against the "
+                          "neighbourhoods) compares what each side gained per second above a "
+                          "reject's score; off: its whole reward per second (a reject's score then "
+                          "pays for speed alone)")
     initial_emphasis: Literal["default", "feasibility"] = Field(
         "default", description="backend emphasis of the first full-problem solve")
     first_probe: bool = Field(
