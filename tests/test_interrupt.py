@@ -305,14 +305,14 @@ def _wait_for(condition, seconds: float = 5.0) -> bool:
 def test_the_wakeup_listener_stops_a_solve_and_a_late_byte_stops_none_after():
     """The listener thread sets the flag from the wakeup fd alone (as when the main thread is
     inside a native solve), serves every handle_sigint of the process, and ignores a SIGINT
-    byte that reaches it after the use it belonged to ended."""
+    byte written before the marker of the last exit (one the C handler wrote before the wakeup
+    fd was unset, read only after the next handle_sigint armed the listener again)."""
     with interrupt.handle_sigint():
         listener = interrupt._WakeupListener._instance
         assert listener is not None and listener._armed
         listener._writer.send(bytes([signal.SIGINT]))  # what the C handler writes
         assert _wait_for(interrupt.stop_requested)
     assert not interrupt.stop_requested() and not listener._armed
-    listener._writer.send(bytes([signal.SIGINT]))  # disarmed: ignored
     with interrupt.handle_sigint():
         assert interrupt._WakeupListener._instance is listener  # one thread, reused
         time.sleep(0.2)
@@ -325,3 +325,25 @@ def test_the_wakeup_listener_stops_a_solve_and_a_late_byte_stops_none_after():
         assert not interrupt.stop_requested()
         listener._writer.send(bytes([interrupt._MARKER, signal.SIGINT]))
         assert _wait_for(interrupt.stop_requested)
+
+
+def test_a_forked_child_starts_with_its_own_stop_flag_and_no_listener():
+    """The listener thread does not survive a fork: the child gets a fresh flag and starts a
+    listener of its own on its first handle_sigint (and the pool may fork beside the thread)."""
+    with interrupt.handle_sigint():
+        pass
+    assert interrupt.listener_threads() == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running pytest's exit handlers
+        ok = interrupt.listener_threads() == 0 and not interrupt.stop_requested()
+        with interrupt.handle_sigint():
+            ok = ok and interrupt.listener_threads() == 1
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)

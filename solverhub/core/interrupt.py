@@ -21,7 +21,8 @@ import socket
 import threading
 from typing import Any, Iterator
 
-__all__ = ["stop_requested", "request_stop", "clear_stop", "handle_sigint", "reset_after_fork"]
+__all__ = ["stop_requested", "request_stop", "clear_stop", "handle_sigint", "reset_after_fork",
+           "listener_threads"]
 
 _STOP = threading.Event()
 _LOCK = threading.Lock()
@@ -171,3 +172,23 @@ class _WakeupListener:
             self._writer.send(bytes([_MARKER]))
         except OSError:  # the buffer is full (nothing drains it): the next use starts a new listener
             type(self)._instance = None
+
+
+def listener_threads() -> int:
+    """Threads of this module alive in this process (0 or 1: the Ctrl-C listener), which a fork
+    may ignore: it holds no lock while it waits, and a forked child starts its own state
+    (:func:`_after_fork_in_child`)."""
+    listener = _WakeupListener._instance
+    return int(listener is not None and listener._pid == os.getpid() and listener._thread.is_alive())
+
+
+def _after_fork_in_child() -> None:
+    """A forked child inherits neither the listener thread nor a consistent stop flag (the
+    listener may have held the flag's lock at the fork): give it fresh ones."""
+    global _STOP
+    _STOP = threading.Event()
+    _WakeupListener._instance = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

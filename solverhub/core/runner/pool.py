@@ -246,11 +246,14 @@ def _fork_is_safe() -> bool:
     with native thread pools loaded (:data:`FORK_UNSAFE_MODULES`)."""
     import sys
 
-    if not sys.platform.startswith("linux") or threading.active_count() != 1:
+    from solverhub.core.interrupt import listener_threads
+
+    own = listener_threads()  # the Ctrl-C listener: fork-safe (interrupt.py)
+    if not sys.platform.startswith("linux") or threading.active_count() - own != 1:
         return False
     if any(name in sys.modules for name in FORK_UNSAFE_MODULES):
         return False
-    allowance = _blas_thread_allowance()
+    allowance = _blas_thread_allowance() + own
     for _ in range(5):
         try:
             threads = len(os.listdir("/proc/self/task"))
