@@ -361,8 +361,9 @@ def scale_rows(d: np.ndarray, A: Any) -> Any:
     return np.asarray(d, dtype=float)[:, None] * A
 
 
-class _DenseLU:
-    """``solve`` with a dense LU (LAPACK getrf), as SciPy's SuperLU object offers it."""
+class DenseLU:
+    """``solve`` with a dense LU (LAPACK getrf), as SciPy's SuperLU object offers it; an exactly
+    zero pivot is not warned about but reported by :attr:`zero_pivot` (the caller's error)."""
 
     def __init__(self, A: np.ndarray) -> None:
         import warnings
@@ -370,30 +371,33 @@ class _DenseLU:
         import scipy.linalg as sla
 
         self._sla = sla
-        with warnings.catch_warnings():  # an exactly zero pivot is the caller's report
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", sla.LinAlgWarning)
             self._lu = sla.lu_factor(A, check_finite=False)
+        pivots = np.abs(np.diag(self._lu[0]))
+        #: the index of the first zero pivot, or None when A is not exactly singular
+        self.zero_pivot: int | None = None if np.all(pivots > 0) else int(np.argmin(pivots))
 
     def solve(self, r: np.ndarray) -> np.ndarray:
         return self._sla.lu_solve(self._lu, r, check_finite=False)
 
 
-def gram_lu(J: Any, what: str = "J J'") -> Any:
-    """A factorization of ``J J'`` (sparse ``J``) with a ``solve`` method: SuperLU
-    (``sparse_lu``), or a dense LU when ``J J'`` is at least ``DENSE_SHARE`` full (a dense
-    column of J makes it full: TQUARTICNE at m = 2,000, where SuperLU took 3.2 s a factorization
-    and the dense LU 0.1 s). Raises ``SingularMatrixError`` when it is exactly singular."""
+def gram_lu(J: Any, what: str = "J J'", JJt: Any = None) -> Any:
+    """A factorization of ``J J'`` (sparse ``J``; ``JJt``: that product where the caller formed
+    it already) with a ``solve`` method: SuperLU (``sparse_lu``), or a dense LU when ``J J'`` is
+    at least ``DENSE_SHARE`` full (a dense column of J makes it full: TQUARTICNE at m = 2,000,
+    where SuperLU took 3.2 s a factorization and the dense LU 0.1 s). Raises
+    ``SingularMatrixError`` when it is exactly singular."""
     from solverhub.plugins.exact_al.sparse_lu import SingularMatrixError, sparse_lu
 
-    GGt = dense_if_dense(sp.csr_matrix(J @ J.T))
+    GGt = dense_if_dense(sp.csr_matrix(J @ J.T if JJt is None else JJt))
     if sp.issparse(GGt):
         return sparse_lu(GGt.tocsc(), what)
     GGt = np.asarray(GGt, dtype=float)
     if not np.all(np.isfinite(GGt)):
         raise SingularMatrixError(f"{what} is not finite")
-    with np.errstate(all="ignore"):
-        lu = _DenseLU(GGt)
-    if np.min(np.abs(np.diag(lu._lu[0])), initial=math.inf) == 0.0:
+    lu = DenseLU(GGt)
+    if lu.zero_pivot is not None:
         raise SingularMatrixError(f"{what}: exactly singular (dense LU)")
     return lu
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -32,6 +31,7 @@ from solverhub.plugins.exact_al.dense_xp import (
 from solverhub.plugins.exact_al.filter_search import Filter
 from solverhub.plugins.exact_al.problem import (
     DENSE_SHARE,
+    DenseLU,
     NLPEqProblem,
     dense_if_dense,
     gram_lu,
@@ -595,7 +595,7 @@ class ExactAL(SolverBase[ExactALOptions]):
         self._before_factorization()
         tf = time.perf_counter()
         try:
-            lu = gram_lu(J, "G G'")
+            lu = gram_lu(J, "G G'", JJt=GGt)
         except SingularMatrixError:
             return 0.0, lmax
         finally:
@@ -1331,20 +1331,13 @@ class ExactAL(SolverBase[ExactALOptions]):
                 except SingularMatrixError as exc:
                     return None, None, str(exc)
             else:
-                import scipy.linalg as sla
-
                 K = np.block([[_dense(B), _dense(J).T], [_dense(J), -self._reg * np.eye(J.shape[0])]])
                 if not np.all(np.isfinite(K)):
                     return None, None, "the KKT matrix is not finite"
-                with warnings.catch_warnings():  # a zero pivot is reported below
-                    warnings.simplefilter("ignore", sla.LinAlgWarning)
-                    lu_piv = sla.lu_factor(K, check_finite=False)
-                pivots = np.abs(np.diag(lu_piv[0]))
-                if not np.all(pivots > 0):  # np.linalg.solve's "Singular matrix"
-                    return None, None, f"Singular matrix (zero pivot {int(np.argmin(pivots))})"
-
-                def solve_k(rhs: np.ndarray, lu_piv: Any = lu_piv) -> np.ndarray:
-                    return sla.lu_solve(lu_piv, rhs, check_finite=False)
+                lu_k = DenseLU(K)
+                if lu_k.zero_pivot is not None:  # np.linalg.solve's "Singular matrix"
+                    return None, None, f"Singular matrix (zero pivot {lu_k.zero_pivot})"
+                solve_k = lu_k.solve
             self._kkt_factor = (B, J, self._reg, solve_k)
             return solve_k(b), None, ""
         from solverhub.plugins.exact_al.sketch import make_sketch_solver
