@@ -940,12 +940,12 @@ class _Run:
             search = next((s for s in self.searches.values() if not s.finished), None)
         return search if search is not None and not search.finished else None
 
-    def _final_continue_arm(self, arms, sub) -> int | None:
-        """The "continue" arm, when no neighbourhood's set-up fits in the time left but a held
-        search can be resumed for the rest of it (it has no set-up); else None."""
-        if self._held_search(sub.name, anyone=True) is None:
+    def _final_continue_arm(self, cont_arm: int | None, sub) -> int | None:
+        """The "continue" arm ``cont_arm``, when no neighbourhood's set-up fits in the time left
+        but a held search can be resumed for the rest of it (it has no set-up); else None."""
+        if cont_arm is None or self._held_search(sub.name, anyone=True) is None:
             return None
-        return next((i for i, ((d, _), _r) in enumerate(arms) if d == "continue"), None)
+        return cont_arm
 
     def _sub_time_limit(self) -> float:
         if self.opts.sub_time_limit is not None:
@@ -1047,7 +1047,7 @@ class _Run:
                     # nothing fits in the time left: no busy loop to the deadline. A held
                     # whole-problem search needs no set-up: it gets the rest of the time (danoint's
                     # validation runs ended 3.4-4.6 s early here, time HiGHS alone searches)
-                    final_arm = None if final else self._final_continue_arm(arms, sub)
+                    final_arm = None if final else self._final_continue_arm(cont_arm, sub)
                     if final_arm is None:
                         if not final:
                             self.info["stopped_for_setup"] = True
